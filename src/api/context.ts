@@ -1,0 +1,17 @@
+import type { Identity, RequestMeta } from '../auth/identity';
+import type { KilnError } from '../errors/kiln-errors';
+
+/** What every resolver sees, over HTTP and over graphql-ws alike. */
+export interface KilnContext {
+  /** Set when the request carried a valid token. */
+  identity?: Identity;
+  /** Why a token that was sent is not accepted; raised only where auth is needed. */
+  authError?: KilnError;
+  meta: RequestMeta;
+}
+
+/** The caller of an @Authorized resolver (the auth checker guarantees it is set). */
+export function caller(ctx: KilnContext): Identity {
+  if (!ctx.identity) throw new Error('caller() used on a resolver without @Authorized');
+  return ctx.identity;
+}

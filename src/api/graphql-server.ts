@@ -1,0 +1,129 @@
+import type { Server } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { Express, Request } from 'express';
+import express from 'express';
+import { GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { AuthService } from '../auth/auth.service';
+import type { RequestMeta } from '../auth/identity';
+import { bearerToken } from '../auth/token.service';
+import { createErrorFormatter } from '../errors/format-error';
+import { ErrorCode, KilnError, UnauthenticatedError } from '../errors/kiln-errors';
+import type { Logger } from '../logging/logger';
+import type { KilnContext } from './context';
+
+export const GRAPHQL_PATH = '/graphql';
+
+export interface GraphQLServerOptions {
+  schema: GraphQLSchema;
+  httpServer: Server;
+  auth: AuthService;
+  logger: Logger;
+  maxDepth: number;
+  maxTokens: number;
+  maxRequestBytes: number;
+}
+
+/**
+ * Mounts Apollo (queries and mutations over HTTP) and graphql-ws
+ * (subscriptions) on the same path. Returns a function that stops both.
+ */
+export async function mountGraphQL(app: Express, options: GraphQLServerOptions): Promise<() => Promise<void>> {
+  const { schema, httpServer, auth, logger } = options;
+  const armor = new ApolloArmor({
+    maxDepth: { n: options.maxDepth },
+    maxTokens: { n: options.maxTokens },
+  }).protect();
+  const formatError = createErrorFormatter(logger);
+
+  const contextFor = async (token: string | undefined, meta: RequestMeta): Promise<KilnContext> => {
+    if (!token) return { meta };
+    try {
+      return { meta, identity: await auth.authenticate(token) };
+    } catch (err) {
+      if (err instanceof KilnError) return { meta, authError: err };
+      throw err;
+    }
+  };
+
+  // graphql-ws never runs Apollo's context or plugins: it authenticates once per
+  // connection, re-checks the session on every subscribe, and applies the same limits.
+  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: options.maxRequestBytes });
+  const wsCleanup = useServer<Record<string, unknown>, { context?: KilnContext; request: Request }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
+        const meta = { ipAddress: ctx.extra.request.socket.remoteAddress ?? null, userAgent: ctx.extra.request.headers['user-agent'] ?? null };
+        const context = await contextFor(token, meta);
+        const problem = context.authError ?? (context.identity ? undefined : new UnauthenticatedError('Send connectionParams.authorization with a bearer token'));
+        if (problem) {
+          ctx.extra.socket.close(problem.code === ErrorCode.FORBIDDEN ? 4403 : 4401, `${problem.code}: ${problem.message}`.slice(0, 120));
+          return false;
+        }
+        ctx.extra.context = context;
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const connection = ctx.extra.context;
+        if (!connection?.identity) return [new UnauthenticatedError()];
+        const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
+        const context = await contextFor(token, connection.meta);
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return [err as GraphQLError];
+        }
+        const errors = validate(schema, document, [...specifiedRules, ...armor.validationRules]);
+        if (errors.length > 0) return errors;
+        const args: ExecutionArgs = {
+          schema,
+          document,
+          variableValues: payload.variables,
+          operationName: payload.operationName,
+          contextValue: context,
+        };
+        return args;
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        logger.debug({ errors: errors.map((e) => e.message) }, 'subscription error');
+      },
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<KilnContext>({
+    schema,
+    formatError,
+    csrfPrevention: true,
+    // main.ts orders the shutdown: drain HTTP, then the database.
+    stopOnTerminationSignals: false,
+    introspection: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    validationRules: armor.validationRules,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
+      ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      ...armor.plugins,
+    ],
+  });
+  await apollo.start();
+
+  app.use(
+    GRAPHQL_PATH,
+    express.json({ limit: options.maxRequestBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) =>
+        contextFor(bearerToken(req.headers.authorization), { ipAddress: req.ip ?? null, userAgent: req.get('user-agent') ?? null }),
+    }),
+  );
+  return () => apollo.stop();
+}

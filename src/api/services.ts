@@ -1,0 +1,22 @@
+import type { ContainerType } from 'type-graphql';
+import type { AuditLogService } from '../audit/audit-log.service';
+import type { AuthService } from '../auth/auth.service';
+import type { MaintenanceService } from '../system/maintenance.service';
+
+/** The service layer, built once at start and handed to every resolver. */
+export interface Services {
+  audit: AuditLogService;
+  auth: AuthService;
+  maintenance: MaintenanceService;
+}
+
+/** type-graphql's container: each resolver class is built once, given the services. */
+export function resolverContainer(services: Services): ContainerType {
+  const instances = new Map<Function, unknown>();
+  return {
+    get(resolverClass: new (services: Services) => unknown) {
+      if (!instances.has(resolverClass)) instances.set(resolverClass, new resolverClass(services));
+      return instances.get(resolverClass);
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting Kiln reads from the environment, parsed and validated once.
+ * Nothing else in the code base touches process.env.
+ */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: optionalString,
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(100).default(10),
+  DATA_DIR: z.string().default('./.kiln'),
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+
+  JWT_SECRET: optionalString.pipe(
+    z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
+  ),
+  JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(8 * 3600),
+
+  ADMIN_EMAIL: optionalString.pipe(z.email('ADMIN_EMAIL must be an email address').optional()),
+  ADMIN_PASSWORD: optionalString.pipe(
+    z.string().min(12, 'ADMIN_PASSWORD must be at least 12 characters').optional(),
+  ),
+
+  MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(50).default(10),
+  MAX_QUERY_TOKENS: z.coerce.number().int().min(100).max(100_000).default(2000),
+  MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(100 * 1024),
+  SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().min(1).max(600).default(30),
+});
+
+export type KilnConfig = ReturnType<typeof toConfig>;
+
+function toConfig(env: z.infer<typeof envSchema>) {
+  const dataDir = path.resolve(env.DATA_DIR);
+  return {
+    env: env.NODE_ENV,
+    http: { host: env.HOST, port: env.PORT, maxRequestBytes: env.MAX_REQUEST_BYTES },
+    log: { level: env.LOG_LEVEL },
+    dataDir,
+    database: {
+      /** When undefined, Kiln runs an embedded PostgreSQL in dataDir. */
+      url: env.DATABASE_URL,
+      poolSize: env.DATABASE_POOL_SIZE,
+      embeddedPort: env.EMBEDDED_PG_PORT,
+    },
+    auth: {
+      /** When undefined in embedded mode, a secret is generated once and kept in dataDir. */
+      jwtSecret: env.JWT_SECRET,
+      tokenTtlSeconds: env.JWT_TTL_SECONDS,
+      bootstrapAdminEmail: env.ADMIN_EMAIL,
+      bootstrapAdminPassword: env.ADMIN_PASSWORD,
+    },
+    graphql: { maxDepth: env.MAX_QUERY_DEPTH, maxTokens: env.MAX_QUERY_TOKENS },
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError naming every bad key. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): KilnConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`),
+    );
+  }
+  const config = toConfig(parsed.data);
+  if (config.database.url && !config.auth.jwtSecret) {
+    // With an external database several instances may share it: they must share one secret.
+    throw new ConfigError(['JWT_SECRET: required when DATABASE_URL is set']);
+  }
+  return config;
+}

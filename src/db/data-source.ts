@@ -1,0 +1,21 @@
+import { DataSource } from 'typeorm';
+import { migrations } from '../../migrations';
+import { lendingEntities } from '../domain';
+import { MaintenanceState } from '../system/maintenance-state.entity';
+
+export const kilnEntities = [MaintenanceState];
+
+/** A TypeORM data source over the lending schema and Kiln's own tables. Not yet initialised. */
+export function createDataSource(url: string, poolSize: number): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    entities: [...lendingEntities, ...kilnEntities],
+    migrations: [...migrations],
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    // Timestamps are UTC without zone (as Prisma writes them): the session must agree.
+    extra: { max: poolSize, options: '-c TimeZone=UTC', application_name: 'kiln' },
+  });
+}

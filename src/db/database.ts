@@ -1,0 +1,47 @@
+import type { DataSource } from 'typeorm';
+import type { KilnConfig } from '../config/config';
+import type { Logger } from '../logging/logger';
+import { createDataSource } from './data-source';
+import { spawnEmbeddedPostgres } from './embedded-postgres.process';
+
+export interface Database {
+  dataSource: DataSource;
+  /** True when Kiln runs its own PostgreSQL in the data folder. */
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+/** Connects (starting the embedded PostgreSQL when no DATABASE_URL is set) and migrates. */
+export async function openDatabase(config: KilnConfig, logger: Logger): Promise<Database> {
+  let url = config.database.url;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  if (!url) {
+    const started = Date.now();
+    const pg = await spawnEmbeddedPostgres(
+      { dataDir: config.dataDir, port: config.database.embeddedPort, database: 'kiln' },
+      logger,
+    );
+    url = pg.url;
+    stopEmbedded = pg.stop;
+    logger.info({ dataDir: config.dataDir, ms: Date.now() - started }, 'embedded PostgreSQL running');
+  }
+
+  const dataSource = createDataSource(url, config.database.poolSize);
+  try {
+    await dataSource.initialize();
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+  } catch (err) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await stopEmbedded?.();
+    throw err;
+  }
+  return {
+    dataSource,
+    embedded: stopEmbedded !== undefined,
+    close: async () => {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      await stopEmbedded?.();
+    },
+  };
+}

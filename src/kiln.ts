@@ -1,0 +1,81 @@
+import { mkdir } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { DataSource } from 'typeorm';
+import { mountGraphQL } from './api/graphql-server';
+import { buildKilnSchema } from './api/schema';
+import { resolverContainer, type Services } from './api/services';
+import { AuditLogService } from './audit/audit-log.service';
+import { ensureBootstrapAdmin } from './auth/admin-bootstrap.service';
+import { AuthService } from './auth/auth.service';
+import { TokenService } from './auth/token.service';
+import type { KilnConfig } from './config/config';
+import { readOrCreateSecret } from './config/secret-file';
+import { openDatabase } from './db/database';
+import { createHttpApp, jsonErrorHandler } from './http/http-app';
+import type { Logger } from './logging/logger';
+import { MaintenanceService } from './system/maintenance.service';
+
+export interface RunningKiln {
+  /** Base URL, e.g. http://127.0.0.1:4000 */
+  url: string;
+  services: Services;
+  dataSource: DataSource;
+  /** Drains in-flight requests, then closes the database (and the embedded server). */
+  close(): Promise<void>;
+}
+
+/** Starts one gateway instance: database → services → HTTP + GraphQL. */
+export async function startKiln(config: KilnConfig, logger: Logger): Promise<RunningKiln> {
+  await mkdir(config.dataDir, { recursive: true });
+  const db = await openDatabase(config, logger);
+  try {
+    const { dataSource } = db;
+    const jwtSecret = config.auth.jwtSecret ?? (await readOrCreateSecret(path.join(config.dataDir, 'jwt-secret')));
+    const audit = new AuditLogService(dataSource);
+    const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger);
+    const maintenance = new MaintenanceService(dataSource, audit);
+    const services: Services = { audit, auth, maintenance };
+
+    await ensureBootstrapAdmin(
+      dataSource,
+      { email: config.auth.bootstrapAdminEmail, password: config.auth.bootstrapAdminPassword },
+      logger,
+    );
+
+    const schema = await buildKilnSchema(resolverContainer(services));
+    const app = createHttpApp({ dataSource, maintenance, logger });
+    const httpServer = http.createServer(app);
+    const stopGraphQL = await mountGraphQL(app, {
+      schema,
+      httpServer,
+      auth,
+      logger,
+      maxDepth: config.graphql.maxDepth,
+      maxTokens: config.graphql.maxTokens,
+      maxRequestBytes: config.http.maxRequestBytes,
+    });
+    app.use(jsonErrorHandler(logger));
+
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.http.port, config.http.host, () => resolve());
+    });
+    const { port } = httpServer.address() as AddressInfo;
+    const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+
+    return {
+      url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+      services,
+      dataSource,
+      close: async () => {
+        await stopGraphQL();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,107 @@
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { Client } from 'pg';
+import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
+
+let kiln: TestKiln;
+
+beforeAll(async () => {
+  kiln = await startTestKiln();
+});
+afterAll(async () => kiln?.close());
+
+describe('GET /health', () => {
+  it('is 200 while the database answers', async () => {
+    const res = await fetch(`${kiln.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', database: 'up' });
+  });
+
+  it('is 503 when the database cannot be reached', async () => {
+    const dbName = new URL(kiln.databaseUrl).pathname.slice(1);
+    const other = await startTestKiln({}, kiln.databaseUrl);
+    const admin = new Client({ connectionString: kiln.databaseUrl.replace(/\/[^/]+$/, '/postgres') });
+    await admin.connect();
+    try {
+      // Refuse new connections and cut the open ones: the pool has nothing left.
+      await admin.query(`ALTER DATABASE "${dbName}" WITH ALLOW_CONNECTIONS false`);
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [dbName]);
+      const res = await fetch(`${other.url}/health`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: 'unavailable', database: 'down' });
+    } finally {
+      await admin.query(`ALTER DATABASE "${dbName}" WITH ALLOW_CONNECTIONS true`);
+      await admin.end();
+      await other.close();
+    }
+    // The first instance's pool reconnects by itself.
+    let status = 0;
+    for (let i = 0; i < 20 && status !== 200; i++) status = (await fetch(`${kiln.url}/health`)).status;
+    expect(status).toBe(200);
+  });
+});
+
+describe('graphql-ws on /graphql', () => {
+  function wsClient(connectionParams: Record<string, unknown>) {
+    return createClient({ url: `${kiln.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: false });
+  }
+
+  function closeOf(connectionParams: Record<string, unknown>): Promise<{ code: number; reason: string }> {
+    return new Promise((resolve) => {
+      const client = wsClient(connectionParams);
+      client.on('closed', (event) => {
+        const e = event as { code: number; reason: string };
+        resolve({ code: e.code, reason: e.reason });
+        void client.dispose();
+      });
+    });
+  }
+
+  it('closes a connection without a token with 4401 UNAUTHENTICATED', async () => {
+    const closed = await closeOf({});
+    expect(closed.code).toBe(4401);
+    expect(closed.reason).toMatch(/^UNAUTHENTICATED/);
+  });
+
+  it('closes a connection with a bad token with 4401', async () => {
+    const closed = await closeOf({ authorization: 'Bearer not-a-token' });
+    expect(closed.code).toBe(4401);
+  });
+
+  it('accepts a valid token and runs operations over the socket', async () => {
+    const token = await loginToken(kiln.url);
+    const client = wsClient({ authorization: `Bearer ${token}` });
+    try {
+      const result = await new Promise<unknown>((resolve, reject) => {
+        client.subscribe({ query: '{ me { email } }' }, { next: resolve, error: reject, complete: () => undefined });
+      });
+      expect(result).toEqual({ data: { me: { email: 'root@kiln.test' } } });
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('refuses operations on a connection whose session was logged out since', async () => {
+    const token = await loginToken(kiln.url);
+    const client = wsClient({ authorization: `Bearer ${token}` });
+    try {
+      const first = await new Promise<unknown>((resolve, reject) =>
+        client.subscribe({ query: '{ me { email } }' }, { next: resolve, error: reject, complete: () => undefined }),
+      );
+      expect(first).toEqual({ data: { me: { email: 'root@kiln.test' } } });
+      await gql(kiln.url, 'mutation { logout }', {}, token);
+      const second = await new Promise<unknown>((resolve) =>
+        client.subscribe({ query: '{ me { email } }' }, { next: resolve, error: resolve, complete: () => undefined }),
+      );
+      expect(JSON.stringify(second)).toContain('UNAUTHENTICATED');
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
+it('serves the landing page for browsers on GET /graphql', async () => {
+  const res = await fetch(`${kiln.url}/graphql`, { headers: { accept: 'text/html' } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/text\/html/);
+});

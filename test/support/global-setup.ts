@@ -1,0 +1,29 @@
+/**
+ * Starts the test PostgreSQL once for the whole run: an embedded server in
+ * .kiln-test/ (zero setup), or the server named by KILN_TEST_DATABASE_URL.
+ * Also builds dist/, which the tests that run `node dist/src/main.js` need.
+ */
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import '../../src/config/utc';
+import { startEmbeddedPostgres, type RunningPostgres } from '../../src/db/embedded-postgres';
+
+declare global {
+  var __KILN_TEST_PG__: RunningPostgres | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const root = path.resolve(__dirname, '../..');
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+
+  if (process.env.KILN_TEST_DATABASE_URL) {
+    process.env.KILN_TEST_SERVER_URL = process.env.KILN_TEST_DATABASE_URL;
+    return;
+  }
+  const dataDir = path.join(root, '.kiln-test');
+  rmSync(dataDir, { recursive: true, force: true });
+  const pg = await startEmbeddedPostgres({ dataDir, port: 0, database: 'kiln_test' });
+  globalThis.__KILN_TEST_PG__ = pg;
+  process.env.KILN_TEST_SERVER_URL = pg.url;
+}

@@ -1,0 +1,72 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/config';
+import { startKiln, type RunningKiln } from '../../src/kiln';
+import { createLogger } from '../../src/logging/logger';
+import { freshDatabase } from './test-database';
+
+export const TEST_ADMIN = { email: 'root@kiln.test', password: 'correct-horse-battery-staple' };
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export interface TestKiln extends RunningKiln {
+  databaseUrl: string;
+  dataDir: string;
+}
+
+/** A real gateway on a fresh database (this worker's), listening on a random port. */
+export async function startTestKiln(env: Record<string, string> = {}, databaseUrl?: string): Promise<TestKiln> {
+  const url = databaseUrl ?? (await freshDatabase());
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-test-data-'));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    DATABASE_URL: url,
+    DATA_DIR: dataDir,
+    JWT_SECRET: TEST_JWT_SECRET,
+    ADMIN_EMAIL: TEST_ADMIN.email,
+    ADMIN_PASSWORD: TEST_ADMIN.password,
+    LOG_LEVEL: process.env.KILN_TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+  const kiln = await startKiln(config, createLogger(config.log.level));
+  return { ...kiln, databaseUrl: url, dataDir };
+}
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  data?: T | null;
+  errors?: Array<{ message: string; extensions?: Record<string, any>; path?: string[] }>;
+}
+
+/** A GraphQL request over real HTTP, as a client would send it. */
+export async function gql<T = Record<string, any>>(
+  baseUrl: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+): Promise<GraphQLResponse<T>> {
+  const res = await fetch(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as Omit<GraphQLResponse<T>, 'status'>;
+  return { status: res.status, ...body };
+}
+
+/** Logs in and returns the bearer token, failing the test with the server's error otherwise. */
+export async function loginToken(baseUrl: string, email = TEST_ADMIN.email, password = TEST_ADMIN.password): Promise<string> {
+  const res = await gql<{ login: { token: string } }>(
+    baseUrl,
+    'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }',
+    { e: email, p: password },
+  );
+  if (!res.data?.login) throw new Error(`login failed: ${JSON.stringify(res.errors)}`);
+  return res.data.login.token;
+}
+
+/** The first error's extensions.code. */
+export function errorCode(res: GraphQLResponse): string | undefined {
+  return res.errors?.[0]?.extensions?.code;
+}
