@@ -1,0 +1,212 @@
+import { createHash, type Hash } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+
+export const BACKUP_FORMAT = 'kiln-backup';
+export const BACKUP_FORMAT_VERSION = 1;
+
+/** What a backup says about itself; line 1 of the file. */
+export interface BackupHeader {
+  kilnVersion: string;
+  schemaVersion: string;
+  /** ISO 8601. */
+  createdAt: string;
+  /** The tables in the data section, in file order. */
+  tables: string[];
+  options: Record<string, unknown>;
+  backupId?: string;
+}
+
+export interface BackupSummary {
+  recordCounts: Record<string, number>;
+  /** sha256 hex over the data (see {@link BackupChecksum}). */
+  checksum: string;
+}
+
+// Row writes are the hot path (millions of calls): text is gathered into strings of this
+// many characters before it reaches the stream or the hash, so per-row cost stays in V8.
+const BATCH_CHARS = 64 * 1024;
+// A few batches may wait in the output before a writer call has to wait for the consumer.
+const OUTPUT_HIGH_WATER_MARK = 256 * 1024;
+const RESOLVED: Promise<void> = Promise.resolve();
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * The backup checksum: sha256 over `<table>\n` then `<row>\n` for each row, table by table.
+ * The header is left out on purpose (it holds createdAt), so identical data gives an
+ * identical checksum. Writer and reader share this class so the definition lives once.
+ */
+export class BackupChecksum {
+  private readonly hash: Hash = createHash('sha256');
+  private pending = '';
+
+  /** Adds a table name or a row text. */
+  add(text: string): void {
+    this.pending += text + '\n';
+    if (this.pending.length >= BATCH_CHARS) this.flush();
+  }
+
+  /** Lowercase hex; the checksum cannot be added to afterwards. */
+  digest(): string {
+    this.flush();
+    return this.hash.digest('hex');
+  }
+
+  private flush(): void {
+    this.hash.update(this.pending, 'utf8');
+    this.pending = '';
+  }
+}
+
+type WriterState = 'betweenTables' | 'inTable' | 'finished' | 'aborted';
+
+/**
+ * Produces a kiln-backup v1 document as a Readable of Buffers; the caller feeds tables and
+ * rows in the order of `header.tables`. Each async method resolves once `output` can take
+ * more, so a slow consumer slows the producer and memory stays constant. Misuse (wrong
+ * order, a row that would break the line layout, calls after finish) throws synchronously.
+ */
+export class BackupWriter {
+  /** The bytes of the document; pipe it on (compression, storage) while writing. */
+  readonly output: Readable;
+  private readonly stream: PassThrough;
+  private readonly tables: readonly string[];
+  private readonly counts = new Map<string, number>();
+  private readonly checksum = new BackupChecksum();
+  private state: WriterState = 'betweenTables';
+  private pending: string;
+  private tableIndex = 0;
+  private rowsInTable = 0;
+
+  constructor(header: BackupHeader) {
+    this.tables = [...header.tables];
+    if (new Set(this.tables).size !== this.tables.length) {
+      throw new Error(`BackupWriter: header.tables lists a table twice: ${JSON.stringify(this.tables)}`);
+    }
+    this.stream = new PassThrough({ highWaterMark: OUTPUT_HIGH_WATER_MARK });
+    this.output = this.stream;
+    this.pending =
+      `{"format":${JSON.stringify(BACKUP_FORMAT)},"formatVersion":${BACKUP_FORMAT_VERSION},` +
+      `"header":${JSON.stringify(header)},\n"data":{`;
+  }
+
+  /** Opens the next table; its name must be the next one in `header.tables`. */
+  beginTable(name: string): Promise<void> {
+    this.expectState('betweenTables', 'beginTable');
+    const expected = this.tables[this.tableIndex];
+    if (name !== expected) {
+      throw new Error(
+        `BackupWriter.beginTable(${JSON.stringify(name)}): expected ` +
+          (expected === undefined ? 'finish(): every table in header.tables is written' : JSON.stringify(expected)),
+      );
+    }
+    // Separators go before an item, not after it: the writer cannot know which item is last.
+    this.pending += (this.tableIndex === 0 ? '\n' : ',\n') + JSON.stringify(name) + ':[';
+    this.checksum.add(name);
+    this.state = 'inTable';
+    this.rowsInTable = 0;
+    return this.flushIfFull();
+  }
+
+  /**
+   * Appends one row: a JSON object's text exactly as PostgreSQL produced it (never
+   * re-serialised, so numerics stay exact). It must be one line and start and end with braces.
+   */
+  writeRow(json: string): Promise<void> {
+    if (this.state !== 'inTable') this.expectState('inTable', 'writeRow');
+    // A full parse would cost more than the export itself; the reader parses every row.
+    if (json.charCodeAt(0) !== 0x7b || json.charCodeAt(json.length - 1) !== 0x7d || LINE_BREAK.test(json)) {
+      throw new Error(
+        `BackupWriter.writeRow: a row must be one JSON object on one line, got ${JSON.stringify(json.slice(0, 80))}`,
+      );
+    }
+    this.pending += (this.rowsInTable === 0 ? '\n' : ',\n') + json;
+    this.rowsInTable++;
+    this.checksum.add(json);
+    return this.flushIfFull();
+  }
+
+  /** Closes the open table. */
+  endTable(): Promise<void> {
+    this.expectState('inTable', 'endTable');
+    this.pending += '\n]';
+    this.counts.set(this.tables[this.tableIndex], this.rowsInTable);
+    this.tableIndex++;
+    this.state = 'betweenTables';
+    return this.flushIfFull();
+  }
+
+  /** Writes the footer and ends `output`; resolves once output has accepted the last bytes. */
+  finish(): Promise<BackupSummary> {
+    this.expectState('betweenTables', 'finish');
+    if (this.tableIndex < this.tables.length) {
+      throw new Error(`BackupWriter.finish: table ${JSON.stringify(this.tables[this.tableIndex])} was never written`);
+    }
+    // fromEntries defines own properties, so even a table named "__proto__" is counted.
+    const recordCounts: Record<string, number> = Object.fromEntries(this.counts);
+    const checksum = this.checksum.digest();
+    const footer =
+      `\n},\n"recordCounts":${JSON.stringify(recordCounts)},\n` +
+      `"checksum":{"algorithm":"sha256","value":"${checksum}"}}\n`;
+    const text = this.pending + footer;
+    this.pending = '';
+    this.state = 'finished';
+    if (this.stream.destroyed) return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => {
+      const onFinish = (): void => {
+        this.stream.off('close', onClose);
+        resolve({ recordCounts, checksum });
+      };
+      const onClose = (): void => {
+        this.stream.off('finish', onFinish);
+        reject(this.closedError());
+      };
+      this.stream.once('finish', onFinish);
+      this.stream.once('close', onClose);
+      this.stream.end(text);
+    });
+  }
+
+  /** Stops the backup: `output` is destroyed with `err`, so its consumers see the failure. */
+  abort(err: Error): void {
+    if (this.state === 'aborted') return;
+    this.state = 'aborted';
+    this.pending = '';
+    this.stream.destroy(err);
+  }
+
+  private flushIfFull(): Promise<void> {
+    if (this.pending.length < BATCH_CHARS) return RESOLVED;
+    const text = this.pending;
+    this.pending = '';
+    if (this.stream.destroyed) return Promise.reject(this.closedError());
+    if (this.stream.write(text)) return RESOLVED;
+    return new Promise((resolve, reject) => {
+      const onDrain = (): void => {
+        this.stream.off('close', onClose);
+        resolve();
+      };
+      // A destroyed stream never drains: without this the producer would hang forever.
+      const onClose = (): void => {
+        this.stream.off('drain', onDrain);
+        reject(this.closedError());
+      };
+      this.stream.once('drain', onDrain);
+      this.stream.once('close', onClose);
+    });
+  }
+
+  private closedError(): Error {
+    return this.stream.errored ?? new Error('BackupWriter: output was closed before the backup was finished');
+  }
+
+  private expectState(state: WriterState, method: string): void {
+    if (this.state === state) return;
+    const why: Record<WriterState, string> = {
+      betweenTables: 'no table is open (call beginTable first)',
+      inTable: `table ${JSON.stringify(this.tables[this.tableIndex])} is still open (call endTable first)`,
+      finished: 'the backup is already finished',
+      aborted: 'the backup was aborted',
+    };
+    throw new Error(`BackupWriter.${method}: ${why[this.state]}`);
+  }
+}

@@ -1,0 +1,276 @@
+import { In, type DataSource } from 'typeorm';
+import { newId } from '../db/ids';
+import { ConflictError, KilnError, NotFoundError } from '../errors/kiln-errors';
+import type { Logger } from '../logging/logger';
+import { JOB_CHANGED, type JobPubSub } from './job-events';
+import { Job } from './job.entity';
+import { EXCLUSIVE_KINDS, FINISHED_STATUSES, JobKind, JobStatus } from './job.enums';
+import { ProgressMeter, type ProgressSnapshot } from './progress-meter';
+import type { VerificationReport } from './verification-report.type';
+
+export const EXCLUSIVE_LEASE = 'exclusive-job';
+
+export interface JobRun {
+  job: Job;
+  progress: ProgressMeter;
+  /** Aborted on cancel, lost lease or shutdown; handlers pass it to every stream. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+export interface JobOutcome {
+  message?: string;
+  verification?: VerificationReport;
+}
+
+export interface JobSpec {
+  kind: JobKind;
+  requestedById: string | null;
+  backupId?: string;
+  input?: Record<string, string | number | boolean | null>;
+  run(run: JobRun): Promise<JobOutcome | void>;
+}
+
+export class JobCancelledError extends Error {
+  constructor(readonly byUser: boolean, message: string) {
+    super(message);
+  }
+}
+
+export interface JobRunnerOptions {
+  leaseTtlMs: number;
+  heartbeatMs: number;
+}
+
+/**
+ * Runs jobs in the background of this instance. BACKUP/RESTORE/RESET hold one
+ * database lease, so only one of them runs across all instances; a lease whose
+ * holder stopped renewing it expires and is taken over.
+ */
+export class JobRunner {
+  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly pubSub: JobPubSub,
+    private readonly logger: Logger,
+    readonly instanceId: string,
+    private readonly options: JobRunnerOptions = { leaseTtlMs: 30_000, heartbeatMs: 5_000 },
+  ) {}
+
+  /** Creates the job row (RUNNING) and starts it; throws CONFLICT if an exclusive job runs. */
+  async start(spec: JobSpec): Promise<Job> {
+    const id = newId();
+    const jobs = this.dataSource.getRepository(Job);
+    if (EXCLUSIVE_KINDS.has(spec.kind)) await this.acquireLease(id);
+    const now = new Date();
+    const job = jobs.create({
+      id,
+      kind: spec.kind,
+      status: JobStatus.RUNNING,
+      backupId: spec.backupId ?? null,
+      input: spec.input ?? null,
+      requestedById: spec.requestedById,
+      instanceId: this.instanceId,
+      createdAt: now,
+      startedAt: now,
+      heartbeatAt: now,
+      percent: 0,
+      rowsDone: 0,
+      bytesDone: 0,
+      cancelRequested: false,
+    });
+    try {
+      await jobs.insert(job);
+    } catch (err) {
+      await this.releaseLease(id);
+      throw err;
+    }
+    this.publish(job);
+    const controller = new AbortController();
+    const done = this.execute(job, spec, controller);
+    this.running.set(id, { controller, done });
+    return job;
+  }
+
+  async get(id: string): Promise<Job | null> {
+    return this.dataSource.getRepository(Job).findOneBy({ id });
+  }
+
+  async list(status: JobStatus | undefined, limit: number): Promise<Job[]> {
+    return this.dataSource.getRepository(Job).find({
+      where: status ? { status } : {},
+      order: { createdAt: 'DESC' },
+      take: limit,
+    });
+  }
+
+  /** Asks a running job to stop; the instance running it notices within a heartbeat. */
+  async cancel(id: string): Promise<Job> {
+    const jobs = this.dataSource.getRepository(Job);
+    const job = await jobs.findOneBy({ id });
+    if (!job) throw new NotFoundError('Job', id);
+    if (FINISHED_STATUSES.has(job.status)) {
+      throw new ConflictError(`Job ${id} is already ${job.status}: only a running job can be cancelled`, { status: job.status });
+    }
+    await jobs.update({ id }, { cancelRequested: true });
+    this.running.get(id)?.controller.abort(new JobCancelledError(true, 'cancelled by an administrator'));
+    return { ...job, cancelRequested: true };
+  }
+
+  /** Resolves once the job has finished on this instance (for tests and shutdown). */
+  async settled(id: string): Promise<void> {
+    await this.running.get(id)?.done;
+  }
+
+  /**
+   * Marks jobs whose instance stopped heart-beating as FAILED ("interrupted")
+   * and returns them, so their owners can clean up partial files.
+   */
+  async failInterruptedJobs(): Promise<Job[]> {
+    const jobs = this.dataSource.getRepository(Job);
+    const stale: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')
+         AND ("heartbeatAt" IS NULL OR "heartbeatAt" < CURRENT_TIMESTAMP - make_interval(secs => $1))`,
+      [this.options.leaseTtlMs / 1000],
+    );
+    const rows: Job[] = [];
+    for (const { id } of stale) {
+      const result = await jobs.update(
+        { id, status: In([JobStatus.QUEUED, JobStatus.RUNNING]) },
+        { status: JobStatus.FAILED, error: 'interrupted: the gateway running it stopped before it finished', finishedAt: new Date() },
+      );
+      const job = result.affected ? await jobs.findOneBy({ id }) : null;
+      if (job) rows.push(job);
+    }
+    for (const job of rows) {
+      this.logger.warn({ jobId: job.id, kind: job.kind }, 'job interrupted by a stopped gateway marked FAILED');
+      this.publish(job);
+    }
+    return rows;
+  }
+
+  /** Aborts every job of this instance and waits for them to record their end. */
+  async shutdown(): Promise<void> {
+    for (const { controller } of this.running.values()) {
+      controller.abort(new JobCancelledError(false, 'interrupted: the gateway is shutting down'));
+    }
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+  }
+
+  private async execute(job: Job, spec: JobSpec, controller: AbortController): Promise<void> {
+    const log = this.logger.child({ jobId: job.id, kind: job.kind });
+    const jobs = this.dataSource.getRepository(Job);
+    let lastPersist = 0;
+    const progress = new ProgressMeter((snapshot) => {
+      Object.assign(job, snapshot);
+      this.publish(job);
+      if (Date.now() - lastPersist >= 1000) {
+        lastPersist = Date.now();
+        jobs.update({ id: job.id }, { ...snapshot, heartbeatAt: new Date() }).catch((err) => log.warn({ err }, 'could not save progress'));
+      }
+    });
+    const heartbeat = setInterval(() => void this.beat(job, controller, log), this.options.heartbeatMs);
+    heartbeat.unref();
+    progress.start();
+    log.info('job started');
+
+    let final: Partial<Job>;
+    try {
+      const outcome = await spec.run({ job, progress, signal: controller.signal, logger: log });
+      controller.signal.throwIfAborted();
+      final = { ...progress.complete(), status: JobStatus.COMPLETED, message: outcome?.message ?? null, verification: outcome?.verification ?? null };
+      log.info({ message: final.message }, 'job completed');
+    } catch (err) {
+      progress.stop();
+      const reason = controller.signal.aborted ? controller.signal.reason : err;
+      const cancelled = reason instanceof JobCancelledError && reason.byUser;
+      const message = reason instanceof Error ? reason.message : String(reason);
+      final = { ...progress.snapshot, status: cancelled ? JobStatus.CANCELLED : JobStatus.FAILED, error: message };
+      if (!(err instanceof KilnError) && !cancelled) log.error({ err }, 'job failed');
+      else log.info({ status: final.status, error: message }, 'job ended');
+    } finally {
+      clearInterval(heartbeat);
+    }
+    Object.assign(job, final, { finishedAt: new Date(), etaSeconds: final.status === JobStatus.COMPLETED ? 0 : null });
+    try {
+      await jobs.update({ id: job.id }, {
+        status: job.status,
+        phase: job.phase,
+        table: job.table,
+        percent: job.percent,
+        rowsDone: job.rowsDone,
+        rowsTotal: job.rowsTotal,
+        bytesDone: job.bytesDone,
+        etaSeconds: job.etaSeconds,
+        message: job.message,
+        error: job.error,
+        verification: job.verification,
+        finishedAt: job.finishedAt,
+        heartbeatAt: new Date(),
+      });
+    } catch (err) {
+      log.error({ err }, 'could not record the end of the job');
+    }
+    if (EXCLUSIVE_KINDS.has(job.kind)) await this.releaseLease(job.id).catch((err) => log.warn({ err }, 'could not release lease'));
+    this.running.delete(job.id);
+    this.publish(job);
+  }
+
+  /** Heartbeat: keeps the lease, notices a cancel asked on another instance. */
+  private async beat(job: Job, controller: AbortController, log: Logger): Promise<void> {
+    try {
+      const [row] = await this.dataSource.query(`UPDATE kiln_jobs SET "heartbeatAt" = CURRENT_TIMESTAMP WHERE id = $1 RETURNING "cancelRequested"`, [job.id]);
+      if (row?.cancelRequested) controller.abort(new JobCancelledError(true, 'cancelled by an administrator'));
+      if (EXCLUSIVE_KINDS.has(job.kind) && !(await this.renewLease(job.id))) {
+        controller.abort(new JobCancelledError(false, 'interrupted: the job lease was lost (database unreachable too long?)'));
+      }
+    } catch (err) {
+      log.warn({ err }, 'heartbeat failed');
+    }
+  }
+
+  private async acquireLease(jobId: string): Promise<void> {
+    await this.dataSource.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO kiln_leases (name, holder, "jobId", "expiresAt") VALUES ($1, '', NULL, CURRENT_TIMESTAMP) ON CONFLICT (name) DO NOTHING`,
+        [EXCLUSIVE_LEASE],
+      );
+      const [lease] = await tx.query(
+        `SELECT "jobId", "expiresAt" > CURRENT_TIMESTAMP AS live FROM kiln_leases WHERE name = $1 FOR UPDATE`,
+        [EXCLUSIVE_LEASE],
+      );
+      if (lease.jobId && lease.live) {
+        const [holder] = await tx.query(`SELECT kind, status FROM kiln_jobs WHERE id = $1`, [lease.jobId]);
+        throw new ConflictError(`A ${holder?.kind ?? 'BACKUP'} job is running (${lease.jobId}); try again when it has finished`, {
+          runningJobId: lease.jobId,
+        });
+      }
+      await tx.query(
+        `UPDATE kiln_leases SET holder = $2, "jobId" = $3, "expiresAt" = CURRENT_TIMESTAMP + make_interval(secs => $4) WHERE name = $1`,
+        [EXCLUSIVE_LEASE, this.instanceId, jobId, this.options.leaseTtlMs / 1000],
+      );
+    });
+  }
+
+  private async renewLease(jobId: string): Promise<boolean> {
+    const rows = await this.dataSource.query(
+      `UPDATE kiln_leases SET "expiresAt" = CURRENT_TIMESTAMP + make_interval(secs => $3) WHERE name = $1 AND "jobId" = $2 RETURNING name`,
+      [EXCLUSIVE_LEASE, jobId, this.options.leaseTtlMs / 1000],
+    );
+    return rows.length > 0;
+  }
+
+  private async releaseLease(jobId: string): Promise<void> {
+    await this.dataSource.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = CURRENT_TIMESTAMP WHERE name = $1 AND "jobId" = $2`, [
+      EXCLUSIVE_LEASE,
+      jobId,
+    ]);
+  }
+
+  private publish(job: Job): void {
+    this.pubSub.publish(JOB_CHANGED, { ...job } as Job);
+  }
+}
+
+export type { ProgressSnapshot };

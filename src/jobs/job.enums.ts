@@ -1,0 +1,25 @@
+import { registerEnumType } from 'type-graphql';
+
+export enum JobKind {
+  BACKUP = 'BACKUP',
+  RESTORE = 'RESTORE',
+  RESET = 'RESET',
+  VERIFY = 'VERIFY',
+  RETENTION = 'RETENTION',
+}
+
+export enum JobStatus {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  COMPLETED = 'COMPLETED',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+}
+
+/** Kinds that change or read all the lending data: one at a time across all instances. */
+export const EXCLUSIVE_KINDS: ReadonlySet<JobKind> = new Set([JobKind.BACKUP, JobKind.RESTORE, JobKind.RESET]);
+
+export const FINISHED_STATUSES: ReadonlySet<JobStatus> = new Set([JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED]);
+
+registerEnumType(JobKind, { name: 'JobKind' });
+registerEnumType(JobStatus, { name: 'JobStatus' });

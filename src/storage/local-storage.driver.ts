@@ -1,0 +1,99 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StorageUnavailableError } from '../errors/kiln-errors';
+import type { StorageDriver, StoredObject } from './storage-driver';
+
+const PARTIAL = '.partial';
+
+/** Backup files in a folder (BACKUP_DIR): written to `<key>.<tag>.partial`, fsynced, renamed. */
+export class LocalStorageDriver implements StorageDriver {
+  readonly name = 'LOCAL';
+
+  constructor(readonly dir: string) {}
+
+  async put(key: string, source: Readable, options: { tempTag: string; signal?: AbortSignal }): Promise<StoredObject> {
+    const final = this.pathOf(key);
+    const temp = `${final}.${options.tempTag}${PARTIAL}`;
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw new StorageUnavailableError(`BACKUP_DIR ${this.dir} cannot be created: ${(err as Error).message}`);
+    }
+    let handle;
+    try {
+      handle = await open(temp, 'wx', 0o600);
+    } catch (err) {
+      throw new StorageUnavailableError(`BACKUP_DIR ${this.dir} is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    try {
+      await pipeline(source, handle.createWriteStream({ autoClose: false }), { signal: options.signal });
+      await handle.sync();
+      const { size } = await handle.stat();
+      await handle.close();
+      handle = undefined;
+      await rename(temp, final);
+      await this.syncDir();
+      return { key, bytes: size };
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    const file = this.pathOf(key);
+    // Open first so a missing file fails here, not later inside a pipeline.
+    const handle = await open(file, 'r');
+    return createReadStream('', { fd: handle.fd, autoClose: true, start: range?.start, end: range?.end });
+  }
+
+  async stat(key: string): Promise<{ bytes: number } | null> {
+    try {
+      return { bytes: (await stat(this.pathOf(key))).size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  async removeIncomplete(keepTags: ReadonlySet<string>): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      if (!name.endsWith(PARTIAL)) continue;
+      const tag = name.slice(0, -PARTIAL.length).split('.').pop() ?? '';
+      if (keepTags.has(tag)) continue;
+      await rm(path.join(this.dir, name), { force: true });
+      removed.push(name);
+    }
+    return removed;
+  }
+
+  /** The file's path, for HTTP downloads that want sendfile and ranges. */
+  pathOf(key: string): string {
+    if (key.includes('/') || key.includes('\\') || key.startsWith('.')) throw new Error(`invalid storage key ${key}`);
+    return path.join(this.dir, key);
+  }
+
+  private async syncDir(): Promise<void> {
+    const dir = await open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+}
