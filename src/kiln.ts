@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
@@ -16,6 +17,12 @@ import { openDatabase } from './db/database';
 import { createHttpApp, jsonErrorHandler } from './http/http-app';
 import type { Logger } from './logging/logger';
 import { MaintenanceService } from './system/maintenance.service';
+import { BackupService } from './backup/backup.service';
+import { createJobPubSub } from './jobs/job-events';
+import { JobRunner } from './jobs/job-runner';
+import { jobProgressStream } from './jobs/job-stream';
+import { LocalStorageDriver } from './storage/local-storage.driver';
+import { newId } from './db/ids';
 
 export interface RunningKiln {
   /** Base URL, e.g. http://127.0.0.1:4000 */
@@ -36,7 +43,11 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const audit = new AuditLogService(dataSource);
     const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger);
     const maintenance = new MaintenanceService(dataSource, audit);
-    const services: Services = { audit, auth, maintenance };
+    const pubSub = createJobPubSub();
+    const jobs = new JobRunner(dataSource, pubSub, logger, `${hostname()}:${process.pid}:${newId()}`);
+    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit);
+    const services: Services = { audit, auth, maintenance, backups, jobs };
+    await backups.recoverInterrupted();
 
     await ensureBootstrapAdmin(
       dataSource,
@@ -44,13 +55,14 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       logger,
     );
 
-    const schema = await buildKilnSchema(resolverContainer(services));
+    const schema = await buildKilnSchema(resolverContainer(services), pubSub);
     const app = createHttpApp({ dataSource, maintenance, logger });
     const httpServer = http.createServer(app);
     const stopGraphQL = await mountGraphQL(app, {
       schema,
       httpServer,
       auth,
+      jobStream: (jobId) => jobProgressStream(dataSource, pubSub, jobId),
       logger,
       maxDepth: config.graphql.maxDepth,
       maxTokens: config.graphql.maxTokens,
@@ -71,6 +83,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       dataSource,
       close: async () => {
         await stopGraphQL();
+        await jobs.shutdown();
         await db.close();
       },
     };

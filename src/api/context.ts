@@ -1,5 +1,6 @@
 import type { Identity, RequestMeta } from '../auth/identity';
 import type { KilnError } from '../errors/kiln-errors';
+import type { Job } from '../jobs/job.entity';
 
 /** What every resolver sees, over HTTP and over graphql-ws alike. */
 export interface KilnContext {
@@ -8,6 +9,8 @@ export interface KilnContext {
   /** Why a token that was sent is not accepted; raised only where auth is needed. */
   authError?: KilnError;
   meta: RequestMeta;
+  /** Source of jobProgress events (graphql-ws operations only). */
+  jobStream?: (jobId?: string) => AsyncIterable<Job>;
 }
 
 /** The caller of an @Authorized resolver (the auth checker guarantees it is set). */

@@ -10,6 +10,7 @@ import { GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { AuthService } from '../auth/auth.service';
+import type { Job } from '../jobs/job.entity';
 import type { RequestMeta } from '../auth/identity';
 import { bearerToken } from '../auth/token.service';
 import { createErrorFormatter } from '../errors/format-error';
@@ -23,6 +24,7 @@ export interface GraphQLServerOptions {
   schema: GraphQLSchema;
   httpServer: Server;
   auth: AuthService;
+  jobStream: (jobId?: string) => AsyncIterable<Job>;
   logger: Logger;
   maxDepth: number;
   maxTokens: number;
@@ -87,7 +89,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
           document,
           variableValues: payload.variables,
           operationName: payload.operationName,
-          contextValue: context,
+          contextValue: { ...context, jobStream: options.jobStream },
         };
         return args;
       },

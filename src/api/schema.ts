@@ -1,17 +1,21 @@
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type ContainerType } from 'type-graphql';
 import { AuthResolver } from '../auth/auth.resolver';
+import { BackupResolver } from '../backup/backup.resolver';
+import { createJobPubSub, type JobPubSub } from '../jobs/job-events';
+import { JobResolver } from '../jobs/job.resolver';
 import { MaintenanceResolver } from '../system/maintenance.resolver';
 import { authChecker } from './auth-checker';
 import './register-enums';
 
-export const resolvers = [AuthResolver, MaintenanceResolver] as const;
+export const resolvers = [AuthResolver, MaintenanceResolver, BackupResolver, JobResolver] as const;
 
 /** Builds the executable schema from the decorated classes. */
-export function buildKilnSchema(container?: ContainerType): Promise<GraphQLSchema> {
+export function buildKilnSchema(container?: ContainerType, pubSub: JobPubSub = createJobPubSub()): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
     container,
+    pubSub,
     authChecker,
     authMode: 'error',
     validate: true,

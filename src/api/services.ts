@@ -1,6 +1,8 @@
 import type { ContainerType } from 'type-graphql';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { AuthService } from '../auth/auth.service';
+import type { BackupService } from '../backup/backup.service';
+import type { JobRunner } from '../jobs/job-runner';
 import type { MaintenanceService } from '../system/maintenance.service';
 
 /** The service layer, built once at start and handed to every resolver. */
@@ -8,6 +10,8 @@ export interface Services {
   audit: AuditLogService;
   auth: AuthService;
   maintenance: MaintenanceService;
+  backups: BackupService;
+  jobs: JobRunner;
 }
 
 /** type-graphql's container: each resolver class is built once, given the services. */

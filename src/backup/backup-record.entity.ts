@@ -1,43 +1,45 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { JSONObjectResolver, SafeIntResolver } from 'graphql-scalars';
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber } from '../db/transformers';
 import { BackupLocation, BackupStatus, BackupType } from './backup.enums';
 
 /** One backup file and where it is stored; the row is the truth about the file. */
 @ObjectType('Backup')
 @Entity({ name: 'backup_records' })
+@Index('backup_records_createdAt_idx', ['createdAt'])
+@Index('backup_records_status_idx', ['status'])
 export class BackupRecord {
   @Field(() => ID)
   @PrimaryColumn({ type: 'text' })
   id: string;
 
   @Field()
-  @Column({ type: 'text' })
+  @Column({ type: 'text', default: '' })
   filename: string;
 
   @Field(() => BackupType)
-  @Column({ type: 'text' })
+  @Column({ type: 'text', default: 'MANUAL' })
   type: BackupType;
 
   @Field(() => BackupStatus)
-  @Column({ type: 'text' })
+  @Column({ type: 'text', default: 'IN_PROGRESS' })
   status: BackupStatus;
 
   @Field(() => BackupLocation)
-  @Column({ type: 'text' })
+  @Column({ type: 'text', default: 'LOCAL' })
   location: BackupLocation;
 
   @Field(() => SafeIntResolver, { description: 'Bytes of the stored file (after compression and encryption).' })
-  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  @Column({ type: 'bigint', default: 0, transformer: bigintAsNumber })
   fileSize: number;
 
   @Field()
-  @Column({ type: 'boolean' })
+  @Column({ type: 'boolean', default: false })
   compressed: boolean;
 
   @Field()
-  @Column({ type: 'boolean' })
+  @Column({ type: 'boolean', default: false })
   encrypted: boolean;
 
   @Field(() => String, { nullable: true, description: 'sha256 of the backed-up data, also written inside the file.' })
@@ -49,19 +51,19 @@ export class BackupRecord {
   recordCounts: Record<string, number> | null;
 
   @Field()
-  @Column({ type: 'boolean' })
+  @Column({ type: 'boolean', default: false })
   includeAuditLogs: boolean;
 
   @Field()
-  @Column({ type: 'boolean' })
+  @Column({ type: 'boolean', default: false })
   includeSessions: boolean;
 
   @Field()
-  @Column({ type: 'boolean' })
+  @Column({ type: 'boolean', default: false })
   storedLocally: boolean;
 
   @Field()
-  @Column({ type: 'boolean' })
+  @Column({ type: 'boolean', default: false })
   storedInCloud: boolean;
 
   @Field(() => String, {

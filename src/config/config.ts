@@ -31,6 +31,9 @@ const envSchema = z.object({
     z.string().min(12, 'ADMIN_PASSWORD must be at least 12 characters').optional(),
   ),
 
+  BACKUP_DIR: z.string().default('./backups'),
+  DOWNLOAD_URL_TTL: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(900),
+
   MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(50).default(10),
   MAX_QUERY_TOKENS: z.coerce.number().int().min(100).max(100_000).default(2000),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(100 * 1024),
@@ -58,6 +61,10 @@ function toConfig(env: z.infer<typeof envSchema>) {
       tokenTtlSeconds: env.JWT_TTL_SECONDS,
       bootstrapAdminEmail: env.ADMIN_EMAIL,
       bootstrapAdminPassword: env.ADMIN_PASSWORD,
+    },
+    backup: {
+      dir: path.resolve(env.BACKUP_DIR),
+      downloadUrlTtlSeconds: env.DOWNLOAD_URL_TTL,
     },
     graphql: { maxDepth: env.MAX_QUERY_DEPTH, maxTokens: env.MAX_QUERY_TOKENS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,

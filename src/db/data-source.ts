@@ -1,9 +1,12 @@
 import { DataSource } from 'typeorm';
 import { migrations } from '../../migrations';
 import { lendingEntities } from '../domain';
+import { BackupRecord } from '../backup/backup-record.entity';
+import { JobLease } from '../jobs/job-lease.entity';
+import { Job } from '../jobs/job.entity';
 import { MaintenanceState } from '../system/maintenance-state.entity';
 
-export const kilnEntities = [MaintenanceState];
+export const kilnEntities = [MaintenanceState, BackupRecord, Job, JobLease];
 
 /** A TypeORM data source over the lending schema and Kiln's own tables. Not yet initialised. */
 export function createDataSource(url: string, poolSize: number): DataSource {

@@ -28,6 +28,8 @@ export interface JobSpec {
   requestedById: string | null;
   backupId?: string;
   input?: Record<string, string | number | boolean | null>;
+  /** Runs after the lease is taken and before the job exists; a failure releases the lease. */
+  prepare?(): Promise<void>;
   run(run: JobRun): Promise<JobOutcome | void>;
 }
 
@@ -81,6 +83,7 @@ export class JobRunner {
       cancelRequested: false,
     });
     try {
+      await spec.prepare?.();
       await jobs.insert(job);
     } catch (err) {
       await this.releaseLease(id);
@@ -116,6 +119,10 @@ export class JobRunner {
     await jobs.update({ id }, { cancelRequested: true });
     this.running.get(id)?.controller.abort(new JobCancelledError(true, 'cancelled by an administrator'));
     return { ...job, cancelRequested: true };
+  }
+
+  runningJobIds(): string[] {
+    return [...this.running.keys()];
   }
 
   /** Resolves once the job has finished on this instance (for tests and shutdown). */

@@ -1,6 +1,6 @@
 import { Field, Float, ID, ObjectType } from 'type-graphql';
 import { SafeIntResolver } from 'graphql-scalars';
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber } from '../db/transformers';
 import { JobKind, JobStatus } from './job.enums';
 import { VerificationReport } from './verification-report.type';
@@ -8,6 +8,7 @@ import { VerificationReport } from './verification-report.type';
 /** A long-running operation. The row is the truth; subscription events are a courtesy. */
 @ObjectType('Job', { description: 'A long-running operation. The jobProgress subscription yields this same type as it changes.' })
 @Entity({ name: 'kiln_jobs' })
+@Index('kiln_jobs_status_idx', ['status', 'createdAt'])
 export class Job {
   @Field(() => ID)
   @PrimaryColumn({ type: 'text' })
@@ -18,7 +19,7 @@ export class Job {
   kind: JobKind;
 
   @Field(() => JobStatus)
-  @Column({ type: 'text' })
+  @Column({ type: 'text', default: 'QUEUED' })
   status: JobStatus;
 
   @Field(() => String, { nullable: true, description: 'e.g. snapshot, export, compress, upload, validate, restore, drill' })

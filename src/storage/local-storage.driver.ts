@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -22,23 +23,28 @@ export class LocalStorageDriver implements StorageDriver {
     } catch (err) {
       throw new StorageUnavailableError(`BACKUP_DIR ${this.dir} cannot be created: ${(err as Error).message}`);
     }
-    let handle;
+    let out;
     try {
-      handle = await open(temp, 'wx', 0o600);
+      out = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
+      await once(out, 'open');
     } catch (err) {
       throw new StorageUnavailableError(`BACKUP_DIR ${this.dir} is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     try {
-      await pipeline(source, handle.createWriteStream({ autoClose: false }), { signal: options.signal });
-      await handle.sync();
-      const { size } = await handle.stat();
-      await handle.close();
-      handle = undefined;
+      await pipeline(source, out, { signal: options.signal });
+      // fsync through a new descriptor: it flushes the file, whichever descriptor wrote it.
+      const handle = await open(temp, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const { size } = await stat(temp);
       await rename(temp, final);
       await this.syncDir();
       return { key, bytes: size };
     } catch (err) {
-      await handle?.close().catch(() => undefined);
+      out.destroy();
       await rm(temp, { force: true });
       throw err;
     }

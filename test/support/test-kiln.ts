@@ -12,6 +12,7 @@ export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-012345
 export interface TestKiln extends RunningKiln {
   databaseUrl: string;
   dataDir: string;
+  backupDir: string;
 }
 
 /** A real gateway on a fresh database (this worker's), listening on a random port. */
@@ -23,6 +24,7 @@ export async function startTestKiln(env: Record<string, string> = {}, databaseUr
     PORT: '0',
     DATABASE_URL: url,
     DATA_DIR: dataDir,
+    BACKUP_DIR: path.join(dataDir, 'backups'),
     JWT_SECRET: TEST_JWT_SECRET,
     ADMIN_EMAIL: TEST_ADMIN.email,
     ADMIN_PASSWORD: TEST_ADMIN.password,
@@ -30,7 +32,7 @@ export async function startTestKiln(env: Record<string, string> = {}, databaseUr
     ...env,
   });
   const kiln = await startKiln(config, createLogger(config.log.level));
-  return { ...kiln, databaseUrl: url, dataDir };
+  return { ...kiln, databaseUrl: url, dataDir, backupDir: config.backup.dir };
 }
 
 export interface GraphQLResponse<T = Record<string, any>> {

@@ -1,0 +1,67 @@
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Max, Min } from 'class-validator';
+import { caller, type KilnContext } from '../api/context';
+import type { Services } from '../api/services';
+import { User } from '../domain';
+import { Job } from '../jobs/job.entity';
+import { BackupRecord } from './backup-record.entity';
+import { BackupType } from './backup.enums';
+import { BackupFilterInput, BackupPage, CreateBackupInput } from './backup.inputs';
+
+@ArgsType()
+class BackupsArgs {
+  @Field(() => BackupFilterInput, { nullable: true })
+  filter?: BackupFilterInput | null;
+
+  @Field(() => Int, { nullable: true, defaultValue: 50 })
+  @Min(1)
+  @Max(500)
+  limit: number;
+
+  @Field(() => Int, { nullable: true, defaultValue: 0 })
+  @Min(0)
+  offset: number;
+}
+
+@Resolver(() => BackupRecord)
+export class BackupResolver {
+  constructor(private readonly services: Services) {}
+
+  @Authorized('ADMIN')
+  @Query(() => BackupPage)
+  backups(@Args() { filter, limit, offset }: BackupsArgs): Promise<BackupPage> {
+    return this.services.backups.list(filter ?? {}, limit, offset);
+  }
+
+  @Authorized('ADMIN')
+  @Query(() => BackupRecord, { nullable: true })
+  backup(@Arg('id', () => ID) id: string): Promise<BackupRecord | null> {
+    return this.services.backups.get(id);
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => Job, { description: 'Starts a backup and returns its job at once; follow it with jobProgress.' })
+  createBackup(
+    @Arg('input', () => CreateBackupInput, { nullable: true }) input: CreateBackupInput | null,
+    @Ctx() ctx: KilnContext,
+  ): Promise<Job> {
+    const options = { includeAuditLogs: false, includeSessions: false, location: 'LOCAL', ...stripNulls(input) } as CreateBackupInput;
+    return this.services.backups.create(options, BackupType.MANUAL, caller(ctx), ctx.meta);
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => Boolean)
+  deleteBackup(@Arg('id', () => ID) id: string, @Ctx() ctx: KilnContext): Promise<boolean> {
+    return this.services.backups.delete(id, caller(ctx), ctx.meta);
+  }
+
+  @FieldResolver(() => User, { nullable: true })
+  createdBy(@Root() backup: BackupRecord): Promise<User | null> {
+    return backup.createdById ? this.services.auth.findUser(backup.createdById) : Promise.resolve(null);
+  }
+}
+
+/** Explicit nulls from a client mean "the default". */
+function stripNulls<T extends object>(value: T | null): Partial<T> {
+  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== null && v !== undefined)) as Partial<T>;
+}

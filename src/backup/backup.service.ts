@@ -1,0 +1,231 @@
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { DataSource, FindOptionsWhere } from 'typeorm';
+import { migrations } from '../../migrations';
+import type { AuditLogService } from '../audit/audit-log.service';
+import type { Identity, RequestMeta } from '../auth/identity';
+import { KILN_VERSION } from '../config/version';
+import { newId } from '../db/ids';
+import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors/kiln-errors';
+import type { Job } from '../jobs/job.entity';
+import { JobKind } from '../jobs/job.enums';
+import type { JobRun, JobRunner } from '../jobs/job-runner';
+import type { LocalStorageDriver } from '../storage/local-storage.driver';
+import { tablesToBackUp } from './backup-tables';
+import { BackupRecord } from './backup-record.entity';
+import { BackupLocation, BackupStatus, BackupType } from './backup.enums';
+import { BACKUP_FORMAT_VERSION, BackupWriter } from './format/backup-writer';
+import { compressAboveThreshold } from './format/compression';
+import { estimateRows, exportSnapshot } from './snapshot/snapshot-exporter';
+
+export interface CreateBackupOptions {
+  includeAuditLogs: boolean;
+  includeSessions: boolean;
+  location: BackupLocation;
+}
+
+export interface BackupFilter {
+  status?: BackupStatus | null;
+  type?: BackupType | null;
+  location?: BackupLocation | null;
+}
+
+const SCHEMA_VERSION = migrations[migrations.length - 1].name;
+
+/** Takes, lists and deletes backups. The record row is the truth about each file. */
+export class BackupService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly runner: JobRunner,
+    private readonly local: LocalStorageDriver,
+    private readonly audit: AuditLogService,
+  ) {}
+
+  /** Starts a BACKUP job and returns it at once; CONFLICT while another exclusive job runs. */
+  async create(options: CreateBackupOptions, type: BackupType, actor: Identity | null, meta?: RequestMeta): Promise<Job> {
+    if (options.location !== BackupLocation.LOCAL) {
+      throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to store backups in the cloud');
+    }
+    const records = this.dataSource.getRepository(BackupRecord);
+    const id = newId();
+    const createdAt = new Date();
+    const record = records.create({
+      id,
+      filename: `kiln-backup-${createdAt.toISOString().replace(/[:.]/g, '-')}-${id}.json`,
+      type,
+      status: BackupStatus.IN_PROGRESS,
+      location: options.location,
+      fileSize: 0,
+      compressed: false,
+      encrypted: false,
+      checksum: null,
+      recordCounts: null,
+      includeAuditLogs: options.includeAuditLogs,
+      includeSessions: options.includeSessions,
+      storedLocally: false,
+      storedInCloud: false,
+      createdById: actor?.userId ?? null,
+      createdAt,
+      schemaVersion: SCHEMA_VERSION,
+      formatVersion: BACKUP_FORMAT_VERSION,
+    });
+    const job = await this.runner.start({
+      kind: JobKind.BACKUP,
+      backupId: id,
+      requestedById: actor?.userId ?? null,
+      input: { type, location: options.location, includeAuditLogs: options.includeAuditLogs, includeSessions: options.includeSessions },
+      prepare: async () => {
+        await records.insert({ ...record, jobId: null });
+      },
+      run: (run) => this.write(record, run),
+    });
+    await records.update({ id }, { jobId: job.id });
+    if (type === BackupType.MANUAL && actor) {
+      await this.audit.record({
+        actorUserId: actor.userId,
+        action: 'BACKUP_CREATED',
+        entityName: 'Backup',
+        entityId: id,
+        metadata: { jobId: job.id, ...options },
+        ipAddress: meta?.ipAddress,
+        userAgent: meta?.userAgent,
+      });
+    }
+    return job;
+  }
+
+  async list(filter: BackupFilter, limit: number, offset: number): Promise<{ items: BackupRecord[]; total: number }> {
+    const where: FindOptionsWhere<BackupRecord> = {};
+    if (filter.status) where.status = filter.status;
+    if (filter.type) where.type = filter.type;
+    if (filter.location) where.location = filter.location;
+    const [items, total] = await this.dataSource.getRepository(BackupRecord).findAndCount({
+      where,
+      order: { createdAt: 'DESC', id: 'DESC' },
+      take: limit,
+      skip: offset,
+    });
+    return { items, total };
+  }
+
+  get(id: string): Promise<BackupRecord | null> {
+    return this.dataSource.getRepository(BackupRecord).findOneBy({ id });
+  }
+
+  async require(id: string): Promise<BackupRecord> {
+    const record = await this.get(id);
+    if (!record) throw new NotFoundError('Backup', id);
+    return record;
+  }
+
+  /** Deletes the files, then the record; refuses a backup still being written. */
+  async delete(id: string, actor: Identity, meta: RequestMeta): Promise<boolean> {
+    const record = await this.require(id);
+    if (record.status === BackupStatus.IN_PROGRESS) {
+      throw new ConflictError(`Backup ${id} is still being written: cancel its job (${record.jobId}) first`, { jobId: record.jobId });
+    }
+    if (record.localPath) await this.local.delete(record.localPath);
+    await this.dataSource.getRepository(BackupRecord).delete({ id });
+    await this.audit.record({
+      actorUserId: actor.userId,
+      action: 'BACKUP_DELETED',
+      entityName: 'Backup',
+      entityId: id,
+      before: { filename: record.filename, status: record.status, checksum: record.checksum },
+      ipAddress: meta.ipAddress,
+      userAgent: meta.userAgent,
+    });
+    return true;
+  }
+
+  /** After a crash: records of interrupted jobs become FAILED, their partial files go. */
+  async recoverInterrupted(): Promise<void> {
+    const interrupted = await this.runner.failInterruptedJobs();
+    const records = this.dataSource.getRepository(BackupRecord);
+    for (const job of interrupted) {
+      if (job.kind !== JobKind.BACKUP || !job.backupId) continue;
+      await records.update(
+        { id: job.backupId, status: BackupStatus.IN_PROGRESS },
+        { status: BackupStatus.FAILED, error: job.error, completedAt: new Date() },
+      );
+    }
+    await this.local.removeIncomplete(new Set(this.runner.runningJobIds()));
+  }
+
+  /** The BACKUP job: snapshot → JSON document → gzip above 1 MB → storage → record. */
+  private async write(record: BackupRecord, run: JobRun): Promise<{ message: string }> {
+    const { progress, signal, job } = run;
+    const records = this.dataSource.getRepository(BackupRecord);
+    const tables = tablesToBackUp(record);
+    const estimates = await estimateRows(this.dataSource, tables);
+    progress.update({ phase: 'export', rowsTotal: estimates.reduce((n, e) => n + e.rows, 0) });
+
+    const writer = new BackupWriter({
+      kilnVersion: KILN_VERSION,
+      schemaVersion: SCHEMA_VERSION,
+      createdAt: record.createdAt.toISOString(),
+      tables,
+      options: { includeAuditLogs: record.includeAuditLogs, includeSessions: record.includeSessions },
+      backupId: record.id,
+    });
+    const compression = compressAboveThreshold();
+    let bytes = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const internal = new AbortController();
+    const stop = (err: unknown) => {
+      if (!internal.signal.aborted) internal.abort(err);
+      writer.abort(err instanceof Error ? err : new Error(String(err)));
+    };
+    signal.addEventListener('abort', () => stop(signal.reason), { once: true });
+
+    try {
+      const compressing = pipeline(writer.output, compression.stream, counter, { signal: internal.signal }).catch((err) => {
+        stop(err);
+        throw err;
+      });
+      const exporting = exportSnapshot(this.dataSource, tables, writer, ({ table, rowsDone }) => progress.update({ table, rowsDone, bytesDone: bytes }), internal.signal)
+        .then(() => writer.finish())
+        .catch((err) => {
+          stop(err);
+          throw err;
+        });
+      const compressed = await Promise.race([compression.compressed, exporting.then(() => compression.compressed)]);
+      const key = compressed ? record.filename.replace(/\.json$/, '.json.gz') : record.filename;
+      progress.update({ phase: 'store' });
+      const storing = this.local.put(key, counter as Readable, { tempTag: job.id, signal: internal.signal }).catch((err) => {
+        stop(err);
+        throw err;
+      });
+      const [summary, , stored] = await Promise.all([exporting, compressing, storing]);
+      signal.throwIfAborted();
+
+      await records.update(
+        { id: record.id },
+        {
+          status: BackupStatus.COMPLETED,
+          filename: key,
+          localPath: key,
+          storedLocally: true,
+          fileSize: stored.bytes,
+          compressed,
+          checksum: summary.checksum,
+          recordCounts: summary.recordCounts,
+          completedAt: new Date(),
+        },
+      );
+      const rows = Object.values(summary.recordCounts).reduce((a, b) => a + b, 0);
+      progress.update({ rowsDone: rows, bytesDone: stored.bytes, table: null });
+      return { message: `${rows} rows from ${tables.length} tables, ${stored.bytes} bytes${compressed ? ' (gzip)' : ''}` };
+    } catch (err) {
+      stop(err);
+      const reason = signal.aborted && signal.reason instanceof Error ? signal.reason.message : err instanceof Error ? err.message : String(err);
+      await records.update({ id: record.id }, { status: BackupStatus.FAILED, error: reason, completedAt: new Date() });
+      throw signal.aborted ? signal.reason : err;
+    }
+  }
+}

@@ -1,0 +1,335 @@
+import type { Readable } from 'node:stream';
+import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, BackupChecksum, type BackupHeader } from './backup-writer';
+import { decompressIfGzip } from './compression';
+
+export type BackupEvent =
+  | { kind: 'header'; header: BackupHeader; formatVersion: number }
+  | { kind: 'table'; name: string }
+  /** `json` is the row text exactly as written (already checked to be a JSON object). */
+  | { kind: 'row'; table: string; json: string }
+  | { kind: 'tableEnd'; name: string; rows: number }
+  /** The checksum is reported, not judged: the caller decides what a mismatch means. */
+  | { kind: 'end'; recordCounts: Record<string, number>; checksum: string; computedChecksum: string };
+
+/** The file is not a well-formed kiln-backup v1 document; `line` is 1-based. */
+export class BackupFormatError extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+    options?: ErrorOptions,
+  ) {
+    super(line === undefined ? message : `line ${line}: ${message}`, options);
+    this.name = 'BackupFormatError';
+  }
+}
+
+export interface ReadBackupOptions {
+  /** Longest line accepted, in bytes; a longer one fails instead of filling memory. Default 64 MiB. */
+  maxLineBytes?: number;
+}
+
+const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+const NEWLINE = 0x0a;
+
+/** Splits Buffer chunks into lines itself, because readline cannot bound a line's length. */
+class LineSplitter {
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  private completed = 0;
+
+  constructor(private readonly maxLineBytes: number) {}
+
+  /** The complete lines in `chunk` (without their newline), decoded as UTF-8. */
+  push(chunk: Buffer): string[] {
+    const lines: string[] = [];
+    let start = 0;
+    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
+      this.checkLength(this.partialBytes + nl - start);
+      if (this.partialBytes === 0) {
+        lines.push(chunk.toString('utf8', start, nl));
+      } else {
+        // Decoding whole lines only: a UTF-8 character split across chunks stays intact.
+        this.partial.push(chunk.subarray(start, nl));
+        lines.push(Buffer.concat(this.partial, this.partialBytes + nl - start).toString('utf8'));
+        this.partial = [];
+        this.partialBytes = 0;
+      }
+      this.completed++;
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      this.checkLength(this.partialBytes + chunk.length - start);
+      // A copy, so a short tail does not pin a large chunk in memory.
+      this.partial.push(Buffer.from(chunk.subarray(start)));
+      this.partialBytes += chunk.length - start;
+    }
+    return lines;
+  }
+
+  /** True when the input stopped in the middle of a line. */
+  get hasPartialLine(): boolean {
+    return this.partialBytes > 0;
+  }
+
+  private checkLength(bytes: number): void {
+    if (bytes <= this.maxLineBytes) return;
+    const line = this.completed + 1;
+    const hint = line === 1 ? ' (not a kiln-backup file?)' : '';
+    throw new BackupFormatError(`line is longer than the ${this.maxLineBytes}-byte limit${hint}`, line);
+  }
+}
+
+type Expecting = 'header' | 'data' | 'firstTable' | 'nextTable' | 'dataEnd' | 'firstRow' | 'nextRow' | 'tableClose' | 'counts' | 'checksum' | 'eof';
+
+const EXPECTED: Record<Expecting, string> = {
+  header: `the header line {"format":"${BACKUP_FORMAT}","formatVersion":…,"header":{…},`,
+  data: '"data":{',
+  firstTable: 'a table line "<name>":[ or the end of data },',
+  nextTable: 'a table line "<name>":[',
+  dataEnd: 'the end of data },',
+  firstRow: 'a row (a JSON object) or the end of the table ] / ],',
+  nextRow: 'a row (a JSON object)',
+  tableClose: 'the end of the table ] / ],',
+  counts: '"recordCounts":{…},',
+  checksum: '"checksum":{"algorithm":"sha256","value":"<64 hex digits>"}}',
+  eof: 'the end of the file',
+};
+
+const CHECKSUM_LINE = /^"checksum":\{"algorithm":"sha256","value":"([0-9a-f]{64})"\}\}$/;
+const COUNTS_PREFIX = '"recordCounts":';
+
+/**
+ * Follows the fixed line layout one line at a time; each line yields at most one event.
+ * Anything off the layout throws a BackupFormatError naming the line and what was expected.
+ */
+class LayoutParser {
+  private expecting: Expecting = 'header';
+  private line = 0;
+  private tables: string[] = [];
+  private readonly rowsByTable = new Map<string, number>();
+  private table = '';
+  private rows = 0;
+  private readonly checksum = new BackupChecksum();
+  private fileChecksum = '';
+  private recordCounts: Record<string, number> = {};
+
+  next(text: string): BackupEvent | undefined {
+    this.line++;
+    switch (this.expecting) {
+      case 'nextRow':
+        return this.row(text);
+      case 'firstRow':
+      case 'tableClose':
+        if (text === ']' || text === '],') return this.tableEnd(text);
+        if (this.expecting === 'firstRow') return this.row(text);
+        break;
+      case 'header':
+        return this.header(text);
+      case 'data':
+        if (text !== '"data":{') break;
+        this.expecting = 'firstTable';
+        return undefined;
+      case 'firstTable':
+      case 'dataEnd':
+        if (text === '},') return this.dataEnd();
+        if (this.expecting === 'firstTable') return this.tableStart(text);
+        break;
+      case 'nextTable':
+        return this.tableStart(text);
+      case 'counts':
+        return this.counts(text);
+      case 'checksum': {
+        const match = CHECKSUM_LINE.exec(text);
+        if (!match) break;
+        this.fileChecksum = match[1];
+        this.expecting = 'eof';
+        return undefined;
+      }
+      case 'eof':
+        throw this.error('unexpected content after the checksum footer (trailing garbage)');
+    }
+    throw this.unexpected(text);
+  }
+
+  /** Called when input ends; throws unless the footer was complete. */
+  end(hasPartialLine: boolean): BackupEvent {
+    if (this.line === 0 && !hasPartialLine) throw new BackupFormatError('the backup is empty (0 bytes)');
+    if (this.expecting === 'eof' && hasPartialLine) {
+      throw new BackupFormatError('unexpected content after the checksum footer (trailing garbage)', this.line + 1);
+    }
+    if (hasPartialLine) {
+      throw new BackupFormatError(`the file ends in the middle of this line (truncated?); expected ${EXPECTED[this.expecting]}`, this.line + 1);
+    }
+    if (this.expecting !== 'eof') {
+      throw new BackupFormatError(`the file ends here (truncated?); expected ${EXPECTED[this.expecting]}`, this.line + 1);
+    }
+    const computedChecksum = this.checksum.digest();
+    return { kind: 'end', recordCounts: this.recordCounts, checksum: this.fileChecksum, computedChecksum };
+  }
+
+  private header(text: string): BackupEvent {
+    let parsed: unknown;
+    try {
+      // Line 1 is an object's start cut after the header: closing it makes it parseable.
+      parsed = text.endsWith(',') ? JSON.parse(text.slice(0, -1) + '}') : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!isObject(parsed) || parsed.format !== BACKUP_FORMAT) {
+      throw this.error(`not a ${BACKUP_FORMAT} file (or its line layout was changed, e.g. by reformatting)`);
+    }
+    if (parsed.formatVersion !== BACKUP_FORMAT_VERSION) {
+      throw this.error(`unsupported formatVersion ${JSON.stringify(parsed.formatVersion)}: this Kiln reads version ${BACKUP_FORMAT_VERSION}`);
+    }
+    if (Object.keys(parsed).join() !== 'format,formatVersion,header') {
+      throw this.error(`expected exactly the keys format, formatVersion, header, found ${Object.keys(parsed).join(', ')}`);
+    }
+    const header = parsed.header;
+    const problem = headerProblem(header);
+    if (problem) throw this.error(`invalid header: ${problem}`);
+    this.tables = [...(header as BackupHeader).tables];
+    this.expecting = 'data';
+    return { kind: 'header', header: header as BackupHeader, formatVersion: BACKUP_FORMAT_VERSION };
+  }
+
+  private tableStart(text: string): BackupEvent {
+    let name: unknown;
+    try {
+      name = text.endsWith(':[') ? JSON.parse(text.slice(0, -2)) : undefined;
+    } catch {
+      name = undefined;
+    }
+    if (typeof name !== 'string') throw this.unexpected(text);
+    const expected = this.tables[this.rowsByTable.size];
+    if (name !== expected) {
+      throw this.error(`found table ${JSON.stringify(name)} but header.tables lists ${expected === undefined ? 'no more tables' : JSON.stringify(expected)} next`);
+    }
+    this.table = name;
+    this.rows = 0;
+    this.checksum.add(name);
+    this.expecting = 'firstRow';
+    return { kind: 'table', name };
+  }
+
+  private row(text: string): BackupEvent {
+    const comma = text.charCodeAt(text.length - 1) === 0x2c;
+    const json = comma ? text.slice(0, -1) : text;
+    let valid = json.charCodeAt(0) === 0x7b && json.charCodeAt(json.length - 1) === 0x7d;
+    if (valid) {
+      try {
+        JSON.parse(json);
+      } catch {
+        valid = false;
+      }
+    }
+    if (!valid) throw this.error(`expected ${EXPECTED[this.expecting]}, found ${preview(text)}`);
+    this.rows++;
+    this.checksum.add(json);
+    this.expecting = comma ? 'nextRow' : 'tableClose';
+    return { kind: 'row', table: this.table, json };
+  }
+
+  private tableEnd(text: string): BackupEvent {
+    this.rowsByTable.set(this.table, this.rows);
+    this.expecting = text === '],' ? 'nextTable' : 'dataEnd';
+    return { kind: 'tableEnd', name: this.table, rows: this.rows };
+  }
+
+  private dataEnd(): undefined {
+    const missing = this.tables[this.rowsByTable.size];
+    if (missing !== undefined) throw this.error(`the data ends but header.tables also lists ${JSON.stringify(missing)}`);
+    this.expecting = 'counts';
+    return undefined;
+  }
+
+  private counts(text: string): undefined {
+    let counts: unknown;
+    try {
+      counts = text.startsWith(COUNTS_PREFIX) && text.endsWith(',') ? JSON.parse(text.slice(COUNTS_PREFIX.length, -1)) : undefined;
+    } catch {
+      counts = undefined;
+    }
+    if (!isObject(counts)) throw this.unexpected(text);
+    for (const [table, rows] of this.rowsByTable) {
+      const stated = Object.hasOwn(counts, table) ? counts[table] : undefined;
+      if (stated !== rows) {
+        throw this.error(`recordCounts says ${JSON.stringify(table)} has ${JSON.stringify(stated)} rows but the file holds ${rows}`);
+      }
+    }
+    const extra = Object.keys(counts).find((table) => !this.rowsByTable.has(table));
+    if (extra !== undefined) throw this.error(`recordCounts names ${JSON.stringify(extra)}, which is not in the data`);
+    this.recordCounts = counts as Record<string, number>;
+    this.expecting = 'checksum';
+    return undefined;
+  }
+
+  private unexpected(text: string): BackupFormatError {
+    return this.error(`expected ${EXPECTED[this.expecting]}, found ${preview(text)}`);
+  }
+
+  private error(message: string): BackupFormatError {
+    return new BackupFormatError(message, this.line);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function headerProblem(header: unknown): string | undefined {
+  if (!isObject(header)) return 'not an object';
+  for (const key of ['kilnVersion', 'schemaVersion', 'createdAt'] as const) {
+    if (typeof header[key] !== 'string') return `${key} must be a string`;
+  }
+  if (header.backupId !== undefined && typeof header.backupId !== 'string') return 'backupId must be a string';
+  if (!isObject(header.options)) return 'options must be an object';
+  const tables = header.tables;
+  if (!Array.isArray(tables) || !tables.every((t) => typeof t === 'string')) return 'tables must be an array of strings';
+  if (new Set(tables).size !== tables.length) return 'tables lists a table twice';
+  return undefined;
+}
+
+function preview(text: string): string {
+  return text.length > 80 ? `${JSON.stringify(text.slice(0, 80))}…` : JSON.stringify(text);
+}
+
+/**
+ * Reads a backup (plain or gzip, detected by content) in constant memory, strictly: any
+ * deviation from the kiln-backup v1 layout throws a {@link BackupFormatError}. Events come
+ * as the file is read, so a consumer may already have acted on rows when an error arrives.
+ */
+export async function* readBackup(input: Readable, options: ReadBackupOptions = {}): AsyncGenerator<BackupEvent> {
+  const splitter = new LineSplitter(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  const parser = new LayoutParser();
+  try {
+    for await (const chunk of decompressIfGzip(input)) {
+      for (const line of splitter.push(chunk as Buffer)) {
+        const event = parser.next(line);
+        if (event) yield event;
+      }
+    }
+  } catch (err) {
+    // zlib errors carry Z_* codes; storage errors (ENOENT, network) pass through unchanged.
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && code.startsWith('Z_')) {
+      throw new BackupFormatError(`the gzip data is corrupt or truncated (${(err as Error).message})`, undefined, { cause: err });
+    }
+    throw err;
+  }
+  yield parser.end(splitter.hasPartialLine);
+}
+
+/** Drains a backup, checking its layout, and returns what its footer and data say. */
+export async function summarizeBackup(
+  input: Readable,
+  options?: ReadBackupOptions,
+): Promise<{ header: BackupHeader; recordCounts: Record<string, number>; checksum: string; computedChecksum: string }> {
+  let header: BackupHeader | undefined;
+  for await (const event of readBackup(input, options)) {
+    if (event.kind === 'header') header = event.header;
+    if (event.kind === 'end' && header) {
+      return { header, recordCounts: event.recordCounts, checksum: event.checksum, computedChecksum: event.computedChecksum };
+    }
+  }
+  throw new BackupFormatError('the backup ended without a footer');
+}

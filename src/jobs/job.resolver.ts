@@ -1,0 +1,59 @@
+import { Arg, Authorized, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { KilnContext } from '../api/context';
+import type { Services } from '../api/services';
+import { BackupRecord } from '../backup/backup-record.entity';
+import { User } from '../domain';
+import { BadUserInputError, NotFoundError } from '../errors/kiln-errors';
+import { Job } from './job.entity';
+import { JobStatus } from './job.enums';
+
+@Resolver(() => Job)
+export class JobResolver {
+  constructor(private readonly services: Services) {}
+
+  @Authorized('ADMIN')
+  @Query(() => Job, { nullable: true })
+  job(@Arg('id', () => ID) id: string): Promise<Job | null> {
+    return this.services.jobs.get(id);
+  }
+
+  @Authorized('ADMIN')
+  @Query(() => [Job])
+  jobs(
+    @Arg('status', () => JobStatus, { nullable: true }) status: JobStatus | null,
+    @Arg('limit', () => Int, { nullable: true, defaultValue: 20 }) limit: number,
+  ): Promise<Job[]> {
+    if (limit < 1 || limit > 500) throw new BadUserInputError('limit must be from 1 to 500');
+    return this.services.jobs.list(status ?? undefined, limit);
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => Job)
+  cancelJob(@Arg('id', () => ID) id: string): Promise<Job> {
+    return this.services.jobs.cancel(id);
+  }
+
+  @Authorized('ADMIN')
+  @Subscription(() => Job, {
+    description: 'Every change of one job, or of all jobs when jobId is omitted.',
+    subscribe: ({ args, context }) => {
+      const ctx = context as KilnContext;
+      if (!ctx.jobStream) throw new NotFoundError('Subscription', 'jobProgress');
+      return ctx.jobStream(args.jobId as string | undefined);
+    },
+  })
+  jobProgress(@Root() job: Job, @Arg('jobId', () => ID, { nullable: true }) _jobId?: string): Job {
+    return job;
+  }
+
+  @FieldResolver(() => BackupRecord, { nullable: true, description: 'The backup this job writes (BACKUP), reads (RESTORE, VERIFY) or wrote first (RESET).' })
+  backup(@Root() job: Job): Promise<BackupRecord | null> {
+    return job.backupId ? this.services.backups.get(job.backupId) : Promise.resolve(null);
+  }
+
+  @FieldResolver(() => User, { nullable: true })
+  requestedBy(@Root() job: Job): Promise<User | null> {
+    return job.requestedById ? this.services.auth.findUser(job.requestedById) : Promise.resolve(null);
+  }
+}
+
