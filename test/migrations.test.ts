@@ -63,10 +63,10 @@ describe('migrations', () => {
 
   it('leave no difference between the entities and the schema (but for now() = CURRENT_TIMESTAMP)', async () => {
     const sql = await ds.driver.createSchemaBuilder().log();
-    const real = sql.upQueries
-      .map((q) => q.query)
-      .filter((q) => !/SET DEFAULT now\(\)/.test(q))
-      .filter((q) => !/INDEX .*"(changedAt|createdAt)"/.test(q)); // rebuilt only because of the default above
+    const queries = sql.upQueries.map((q) => q.query).filter((q) => !/SET DEFAULT now\(\)/.test(q));
+    // Indexes over those timestamp columns are rebuilt only because of that default.
+    const rebuilt = queries.filter((q) => /^CREATE INDEX .*"(changedAt|createdAt)"/.test(q)).map((q) => /INDEX "([^"]+)"/.exec(q)![1]);
+    const real = queries.filter((q) => !rebuilt.some((name) => q.includes(`"${name}"`)));
     expect(real).toEqual([]);
   });
 
