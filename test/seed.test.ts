@@ -78,8 +78,13 @@ describe('demo data', () => {
     expect(fa).toEqual(fb);
   });
 
-  it('npm run seed refuses a database that already holds lending data', async () => {
+  it('npm run seed works after the gateway made its admin, and refuses a database that holds lending data', async () => {
     const url = await migratedDatabase(`kiln_test_seed_cli_${worker}`);
+    // What a first `npm start` leaves behind: its admin and a login.
+    await withClient(url, async (c) => {
+      await c.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ('boot', 'admin@kiln.local', 'x', 'ADMIN', now())`);
+      await c.query(`INSERT INTO "UserLoginHistory" (id, "userId") VALUES ('h1', 'boot')`);
+    });
     const cli = path.resolve(__dirname, '../dist/src/seed/seed.cli.js');
     const env = { PATH: process.env.PATH ?? '', DATABASE_URL: url, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info' };
     const first = await run(process.execPath, [cli, '--members', '40', '--seed', '3'], { env });

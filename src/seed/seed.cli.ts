@@ -7,12 +7,8 @@ import '../config/utc';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config';
 import { openDatabase } from '../db/database';
-import { LENDING_TABLES } from '../domain';
 import { createLogger } from '../logging/logger';
 import { seedDemoData } from './demo-data.seeder';
-
-/** Tables a running gateway writes to by itself (its admin, logins): they may hold rows already. */
-const GATEWAY_WRITTEN = new Set(['User', 'StaffSession', 'UserLoginHistory', 'AuditLog']);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -29,14 +25,6 @@ async function main(): Promise<void> {
   const runner = db.dataSource.createQueryRunner();
   try {
     const client = (await runner.connect()) as import('pg').PoolClient;
-    const busy: string[] = [];
-    for (const table of LENDING_TABLES) {
-      if (GATEWAY_WRITTEN.has(table)) continue;
-      const { rows } = await client.query(`SELECT EXISTS (SELECT 1 FROM "${table}") AS "hasRows"`);
-      if (rows[0].hasRows) busy.push(table);
-    }
-    if (busy.length) throw new Error(`the lending tables already hold data (${busy.join(', ')}): seed an empty database`);
-
     const report = await seedDemoData(client, { members, seed }, (table, n) => logger.debug({ table, rows: n }, 'seeding'));
     logger.info({ members, seed, totalRows: report.totalRows, seconds: report.seconds, rowsByTable: report.rowsByTable }, 'demo data seeded');
   } finally {
