@@ -10,7 +10,8 @@ import { resolverContainer, type Services } from './api/services';
 import { AuditLogService } from './audit/audit-log.service';
 import { ensureBootstrapAdmin } from './auth/admin-bootstrap.service';
 import { AuthService } from './auth/auth.service';
-import { TokenService } from './auth/token.service';
+import { DownloadTokenService, TokenService } from './auth/token.service';
+import { downloadRouter } from './http/download.route';
 import type { KilnConfig } from './config/config';
 import { readOrCreateSecret } from './config/secret-file';
 import { openDatabase } from './db/database';
@@ -44,8 +45,12 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger);
     const maintenance = new MaintenanceService(dataSource, audit);
     const pubSub = createJobPubSub();
-    const jobs = new JobRunner(dataSource, pubSub, logger, `${hostname()}:${process.pid}:${newId()}`);
-    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit);
+    const jobs = new JobRunner(dataSource, pubSub, logger, `${hostname()}:${process.pid}:${newId()}`, {
+      leaseTtlMs: config.jobs.leaseTtlMs,
+      heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3),
+    });
+    const downloads = new DownloadTokenService(jwtSecret, config.backup.downloadUrlTtlSeconds);
+    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads);
     const services: Services = { audit, auth, maintenance, backups, jobs };
     await backups.recoverInterrupted();
 
@@ -57,6 +62,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
 
     const schema = await buildKilnSchema(resolverContainer(services), pubSub);
     const app = createHttpApp({ dataSource, maintenance, logger });
+    app.use(downloadRouter({ auth, backups, downloads, logger }));
     const httpServer = http.createServer(app);
     const stopGraphQL = await mountGraphQL(app, {
       schema,
@@ -67,6 +73,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       maxDepth: config.graphql.maxDepth,
       maxTokens: config.graphql.maxTokens,
       maxRequestBytes: config.http.maxRequestBytes,
+      publicUrl: config.http.publicUrl,
     });
     app.use(jsonErrorHandler(logger));
 

@@ -9,6 +9,8 @@ export interface KilnContext {
   /** Why a token that was sent is not accepted; raised only where auth is needed. */
   authError?: KilnError;
   meta: RequestMeta;
+  /** Base URL for links in responses (PUBLIC_URL, or scheme and Host of the request). */
+  baseUrl: string;
   /** Source of jobProgress events (graphql-ws operations only). */
   jobStream?: (jobId?: string) => AsyncIterable<Job>;
 }

@@ -29,6 +29,7 @@ export interface GraphQLServerOptions {
   maxDepth: number;
   maxTokens: number;
   maxRequestBytes: number;
+  publicUrl?: string;
 }
 
 /**
@@ -43,12 +44,13 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
   }).protect();
   const formatError = createErrorFormatter(logger);
 
-  const contextFor = async (token: string | undefined, meta: RequestMeta): Promise<KilnContext> => {
-    if (!token) return { meta };
+  const contextFor = async (token: string | undefined, meta: RequestMeta, requestBase: string): Promise<KilnContext> => {
+    const baseUrl = options.publicUrl ?? requestBase;
+    if (!token) return { meta, baseUrl };
     try {
-      return { meta, identity: await auth.authenticate(token) };
+      return { meta, baseUrl, identity: await auth.authenticate(token) };
     } catch (err) {
-      if (err instanceof KilnError) return { meta, authError: err };
+      if (err instanceof KilnError) return { meta, baseUrl, authError: err };
       throw err;
     }
   };
@@ -62,7 +64,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
       onConnect: async (ctx) => {
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         const meta = { ipAddress: ctx.extra.request.socket.remoteAddress ?? null, userAgent: ctx.extra.request.headers['user-agent'] ?? null };
-        const context = await contextFor(token, meta);
+        const context = await contextFor(token, meta, `http://${ctx.extra.request.headers.host ?? 'localhost'}`);
         const problem = context.authError ?? (context.identity ? undefined : new UnauthenticatedError('Send connectionParams.authorization with a bearer token'));
         if (problem) {
           ctx.extra.socket.close(problem.code === ErrorCode.FORBIDDEN ? 4403 : 4401, `${problem.code}: ${problem.message}`.slice(0, 120));
@@ -75,7 +77,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
         const connection = ctx.extra.context;
         if (!connection?.identity) return [new UnauthenticatedError()];
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
-        const context = await contextFor(token, connection.meta);
+        const context = await contextFor(token, connection.meta, connection.baseUrl);
         let document;
         try {
           document = parse(payload.query);
@@ -124,7 +126,11 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
     express.json({ limit: options.maxRequestBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) =>
-        contextFor(bearerToken(req.headers.authorization), { ipAddress: req.ip ?? null, userAgent: req.get('user-agent') ?? null }),
+        contextFor(
+          bearerToken(req.headers.authorization),
+          { ipAddress: req.ip ?? null, userAgent: req.get('user-agent') ?? null },
+          `${req.protocol}://${req.get('host')}`,
+        ),
     }),
   );
   return () => apollo.stop();

@@ -9,6 +9,7 @@ export interface TokenClaims {
 
 const ISSUER = 'kiln';
 const ALGORITHM = 'HS256';
+const DOWNLOAD_AUDIENCE = 'kiln-download';
 
 /** Signs and checks Kiln's bearer tokens (HS256 JWTs bound to a StaffSession). */
 export class TokenService {
@@ -33,13 +34,47 @@ export class TokenService {
   verify(token: string): TokenClaims {
     try {
       const payload = jwt.verify(token, this.secret, { algorithms: [ALGORITHM], issuer: ISSUER });
-      if (typeof payload === 'string' || !payload.sub || !payload.jti) throw new Error('missing claims');
+      // A download link's token (audience set) is never a session token.
+      if (typeof payload === 'string' || !payload.sub || !payload.jti || payload.aud) throw new Error('missing claims');
       return { userId: payload.sub, jwtId: payload.jti };
     } catch (err) {
       if (err instanceof jwt.TokenExpiredError) {
         throw new UnauthenticatedError('Token expired: log in again', { reason: 'TOKEN_EXPIRED' });
       }
       throw new UnauthenticatedError('Invalid token', { reason: 'TOKEN_INVALID' });
+    }
+  }
+}
+
+/**
+ * Short-lived links for downloading one backup without other credentials:
+ * HS256 tokens with their own audience, bound to the backup id.
+ */
+export class DownloadTokenService {
+  constructor(
+    private readonly secret: string,
+    readonly ttlSeconds: number,
+  ) {}
+
+  sign(backupId: string): { token: string; expiresAt: Date } {
+    const expiresAt = new Date(Date.now() + this.ttlSeconds * 1000);
+    const token = jwt.sign({}, this.secret, {
+      algorithm: ALGORITHM,
+      issuer: ISSUER,
+      audience: DOWNLOAD_AUDIENCE,
+      subject: backupId,
+      expiresIn: this.ttlSeconds,
+    });
+    return { token, expiresAt };
+  }
+
+  /** True when the token is a valid, unexpired link for exactly this backup. */
+  allows(token: string, backupId: string): boolean {
+    try {
+      const payload = jwt.verify(token, this.secret, { algorithms: [ALGORITHM], issuer: ISSUER, audience: DOWNLOAD_AUDIENCE });
+      return typeof payload !== 'string' && payload.sub === backupId;
+    } catch {
+      return false;
     }
   }
 }

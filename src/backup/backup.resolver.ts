@@ -55,6 +55,15 @@ export class BackupResolver {
     return this.services.backups.delete(id, caller(ctx), ctx.meta);
   }
 
+  @FieldResolver(() => String, {
+    nullable: true,
+    description:
+      "A short-lived URL a browser can open without other credentials: a signed, expiring Cloudinary URL, or this gateway's signed download link.",
+  })
+  downloadUrl(@Root() backup: BackupRecord, @Ctx() ctx: KilnContext): string | null {
+    return this.services.backups.downloadUrl(backup, ctx.baseUrl);
+  }
+
   @FieldResolver(() => User, { nullable: true })
   createdBy(@Root() backup: BackupRecord): Promise<User | null> {
     return backup.createdById ? this.services.auth.findUser(backup.createdById) : Promise.resolve(null);

@@ -4,6 +4,7 @@ import type { DataSource, FindOptionsWhere } from 'typeorm';
 import { migrations } from '../../migrations';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { Identity, RequestMeta } from '../auth/identity';
+import type { DownloadTokenService } from '../auth/token.service';
 import { KILN_VERSION } from '../config/version';
 import { newId } from '../db/ids';
 import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors/kiln-errors';
@@ -39,6 +40,7 @@ export class BackupService {
     private readonly runner: JobRunner,
     private readonly local: LocalStorageDriver,
     private readonly audit: AuditLogService,
+    private readonly downloads: DownloadTokenService,
   ) {}
 
   /** Starts a BACKUP job and returns it at once; CONFLICT while another exclusive job runs. */
@@ -46,6 +48,7 @@ export class BackupService {
     if (options.location !== BackupLocation.LOCAL) {
       throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to store backups in the cloud');
     }
+    await this.local.assertWritable();
     const records = this.dataSource.getRepository(BackupRecord);
     const id = newId();
     const createdAt = new Date();
@@ -116,6 +119,25 @@ export class BackupService {
     const record = await this.get(id);
     if (!record) throw new NotFoundError('Backup', id);
     return record;
+  }
+
+  /** A link a browser can open without other credentials, valid for DOWNLOAD_URL_TTL; null while there is no file. */
+  downloadUrl(record: BackupRecord, baseUrl: string): string | null {
+    if (record.status !== BackupStatus.COMPLETED || !record.localPath) return null;
+    const { token } = this.downloads.sign(record.id);
+    return `${baseUrl}/backups/${encodeURIComponent(record.id)}/download?token=${token}`;
+  }
+
+  /** Where the file of a completed backup is, for the download route. */
+  async downloadTarget(id: string): Promise<{ path: string; filename: string; checksum: string | null; bytes: number }> {
+    const record = await this.require(id);
+    if (record.status !== BackupStatus.COMPLETED) {
+      throw new ConflictError(`Backup ${id} is ${record.status}: only a completed backup can be downloaded`, { status: record.status });
+    }
+    if (!record.localPath || !(await this.local.stat(record.localPath))) {
+      throw new StorageUnavailableError(`The file of backup ${id} is missing from local storage`);
+    }
+    return { path: this.local.pathOf(record.localPath), filename: record.filename, checksum: record.checksum, bytes: record.fileSize };
   }
 
   /** Deletes the files, then the record; refuses a backup still being written. */

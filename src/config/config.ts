@@ -32,6 +32,8 @@ const envSchema = z.object({
   ),
 
   BACKUP_DIR: z.string().default('./backups'),
+  PUBLIC_URL: optionalString.pipe(z.url('PUBLIC_URL must be a URL like https://kiln.example.com').optional()),
+  JOB_LEASE_TTL_SECONDS: z.coerce.number().min(1).max(600).default(30),
   DOWNLOAD_URL_TTL: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(900),
 
   MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(50).default(10),
@@ -46,7 +48,13 @@ function toConfig(env: z.infer<typeof envSchema>) {
   const dataDir = path.resolve(env.DATA_DIR);
   return {
     env: env.NODE_ENV,
-    http: { host: env.HOST, port: env.PORT, maxRequestBytes: env.MAX_REQUEST_BYTES },
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      maxRequestBytes: env.MAX_REQUEST_BYTES,
+      /** Base of links Kiln hands out; unset: taken from each request's Host. */
+      publicUrl: env.PUBLIC_URL?.replace(/\/+$/, ''),
+    },
     log: { level: env.LOG_LEVEL },
     dataDir,
     database: {
@@ -61,6 +69,10 @@ function toConfig(env: z.infer<typeof envSchema>) {
       tokenTtlSeconds: env.JWT_TTL_SECONDS,
       bootstrapAdminEmail: env.ADMIN_EMAIL,
       bootstrapAdminPassword: env.ADMIN_PASSWORD,
+    },
+    jobs: {
+      /** A job whose instance stops heart-beating for this long counts as interrupted. */
+      leaseTtlMs: env.JOB_LEASE_TTL_SECONDS * 1000,
     },
     backup: {
       dir: path.resolve(env.BACKUP_DIR),

@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +14,18 @@ export class LocalStorageDriver implements StorageDriver {
   readonly name = 'LOCAL';
 
   constructor(readonly dir: string) {}
+
+  /** Fails with STORAGE_UNAVAILABLE unless a file can be created in the folder now. */
+  async assertWritable(): Promise<void> {
+    const probe = path.join(this.dir, `.kiln-write-probe-${process.pid}`);
+    try {
+      await mkdir(this.dir, { recursive: true });
+      await writeFile(probe, '');
+      await rm(probe, { force: true });
+    } catch (err) {
+      throw new StorageUnavailableError(`BACKUP_DIR ${this.dir} is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
 
   async put(key: string, source: Readable, options: { tempTag: string; signal?: AbortSignal }): Promise<StoredObject> {
     const final = this.pathOf(key);

@@ -1,0 +1,49 @@
+import { Router, type Response } from 'express';
+import type { AuthService } from '../auth/auth.service';
+import { bearerToken, type DownloadTokenService } from '../auth/token.service';
+import type { BackupService } from '../backup/backup.service';
+import { Role } from '../domain/lending-enums';
+import { ForbiddenError, KilnError, UnauthenticatedError } from '../errors/kiln-errors';
+import type { Logger } from '../logging/logger';
+
+/**
+ * GET/HEAD /backups/:id/download: the file with Content-Length, Content-Disposition,
+ * a strong ETag (the data checksum) and byte ranges. Authorised by an ADMIN's
+ * bearer token or by the signed `token` of Backup.downloadUrl.
+ */
+export function downloadRouter(deps: { auth: AuthService; backups: BackupService; downloads: DownloadTokenService; logger: Logger }): Router {
+  const router = Router();
+  router.get('/backups/:id/download', async (req, res) => {
+    const id = req.params.id;
+    try {
+      const link = typeof req.query.token === 'string' ? req.query.token : undefined;
+      if (link !== undefined) {
+        if (!deps.downloads.allows(link, id)) throw new UnauthenticatedError('This download link is invalid or has expired', { reason: 'LINK_INVALID' });
+      } else {
+        const token = bearerToken(req.headers.authorization);
+        if (!token) throw new UnauthenticatedError();
+        const identity = await deps.auth.authenticate(token);
+        if (identity.role !== Role.ADMIN) throw new ForbiddenError();
+      }
+      const target = await deps.backups.downloadTarget(id);
+      if (target.checksum) res.set('ETag', `"${target.checksum}"`);
+      res.set('Cache-Control', 'private, no-store');
+      res.download(target.path, target.filename, { etag: false, lastModified: true }, (err) => {
+        if (err && !res.headersSent) sendError(res, err, deps.logger);
+        else if (err) deps.logger.warn({ err, backupId: id }, 'download interrupted');
+      });
+    } catch (err) {
+      sendError(res, err, deps.logger);
+    }
+  });
+  return router;
+}
+
+function sendError(res: Response, err: unknown, logger: Logger): void {
+  if (err instanceof KilnError) {
+    res.status(err.httpStatus).json({ errors: [{ message: err.message, extensions: err.extensions }] });
+    return;
+  }
+  logger.error({ err }, 'download failed');
+  res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL' } }] });
+}
