@@ -40,6 +40,12 @@ export function downloadRouter(deps: { auth: AuthService; backups: BackupService
 }
 
 function sendError(res: Response, err: unknown, logger: Logger): void {
+  const http = err as { status?: number; headers?: Record<string, string> };
+  if (http.status === 416) {
+    // From `send`: the Range asked for lies beyond the file.
+    res.set(http.headers ?? {}).status(416).json({ errors: [{ message: 'Requested range not satisfiable', extensions: { code: 'BAD_USER_INPUT' } }] });
+    return;
+  }
   if (err instanceof KilnError) {
     res.status(err.httpStatus).json({ errors: [{ message: err.message, extensions: err.extensions }] });
     return;

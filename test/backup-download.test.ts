@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gql, loginToken } from './support/test-kiln';
+import { finishedJob, JOB_QUERY, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { Client } from 'pg';
+import bcrypt from 'bcryptjs';
+
+let s: SeededKiln;
+let backup: { id: string; filename: string; fileSize: number; checksum: string; downloadUrl: string };
+let fileBytes: Buffer;
+
+beforeAll(async () => {
+  s = await startSeededKiln(60, { DOWNLOAD_URL_TTL: '10' });
+  backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
+  fileBytes = readFileSync(path.join(s.kiln.backupDir, backup.filename));
+});
+afterAll(async () => s?.close());
+
+const downloadPath = () => `${s.kiln.url}/backups/${backup.id}/download`;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+it('streams the file to an admin bearer with length, disposition and the checksum as ETag', async () => {
+  const res = await fetch(downloadPath(), { headers: { authorization: `Bearer ${s.token}` } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-length')).toBe(String(backup.fileSize));
+  expect(res.headers.get('content-disposition')).toMatch(new RegExp(`^attachment; filename="?${backup.filename.replace(/\./g, '\\.')}"?$`));
+  expect(res.headers.get('etag')).toBe(`"${backup.checksum}"`);
+  expect(sha(Buffer.from(await res.arrayBuffer()))).toBe(sha(fileBytes));
+});
+
+it('answers HEAD without a body and serves byte ranges', async () => {
+  const head = await fetch(downloadPath(), { method: 'HEAD', headers: { authorization: `Bearer ${s.token}` } });
+  expect(head.status).toBe(200);
+  expect(head.headers.get('content-length')).toBe(String(backup.fileSize));
+  expect((await head.arrayBuffer()).byteLength).toBe(0);
+
+  const part = await fetch(downloadPath(), { headers: { authorization: `Bearer ${s.token}`, range: 'bytes=10-109' } });
+  expect(part.status).toBe(206);
+  expect(part.headers.get('content-range')).toBe(`bytes 10-109/${backup.fileSize}`);
+  expect(Buffer.from(await part.arrayBuffer()).equals(fileBytes.subarray(10, 110))).toBe(true);
+
+  const bad = await fetch(downloadPath(), { headers: { authorization: `Bearer ${s.token}`, range: `bytes=${backup.fileSize + 10}-` } });
+  expect(bad.status).toBe(416);
+  expect(bad.headers.get('content-range')).toBe(`bytes */${backup.fileSize}`);
+});
+
+it('lets anyone with the signed downloadUrl fetch that backup, and only that one', async () => {
+  const res = await fetch(backup.downloadUrl);
+  expect(res.status).toBe(200);
+  expect(sha(Buffer.from(await res.arrayBuffer()))).toBe(sha(fileBytes));
+
+  const token = new URL(backup.downloadUrl).searchParams.get('token')!;
+  const other = await fetch(`${s.kiln.url}/backups/someone-else/download?token=${token}`);
+  expect(other.status).toBe(401);
+  const tampered = await fetch(`${downloadPath()}?token=${token.slice(0, -2)}xx`);
+  expect(tampered.status).toBe(401);
+  expect((await tampered.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  // A download token is no session token.
+  expect((await gql(s.kiln.url, '{ me { id } }', {}, token)).errors![0].extensions!.code).toBe('UNAUTHENTICATED');
+});
+
+it('refuses a link after DOWNLOAD_URL_TTL', async () => {
+  const fresh = (await gql(s.kiln.url, JOB_QUERY, { id: (await s.db.query('SELECT "jobId" FROM backup_records WHERE id = $1', [backup.id])).rows[0].jobId }, s.token)).data!.job.backup.downloadUrl;
+  await new Promise((r) => setTimeout(r, 11_000));
+  expect((await fetch(fresh)).status).toBe(401);
+}, 20_000);
+
+it('refuses no token, a non-admin, unknown ids and unfinished backups with typed JSON errors', async () => {
+  const none = await fetch(downloadPath());
+  expect(none.status).toBe(401);
+  expect((await none.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+
+  const db = new Client({ connectionString: s.kiln.databaseUrl });
+  await db.connect();
+  await db.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ('dl-admin', 'dl@kiln.test', $1, 'ADMIN', now())`, [await bcrypt.hash('download-password', 4)]);
+  const token = await loginToken(s.kiln.url, 'dl@kiln.test', 'download-password');
+  await db.query(`UPDATE "User" SET role = 'SUPERVISOR' WHERE id = 'dl-admin'`);
+  await db.end();
+  const forbidden = await fetch(downloadPath(), { headers: { authorization: `Bearer ${token}` } });
+  expect(forbidden.status).toBe(403);
+
+  const unknown = await fetch(`${s.kiln.url}/backups/nope/download`, { headers: { authorization: `Bearer ${s.token}` } });
+  expect(unknown.status).toBe(404);
+  expect((await unknown.json()).errors[0].extensions.code).toBe('NOT_FOUND');
+
+  await s.db.query(`INSERT INTO backup_records (id, filename, status) VALUES ('failed-one', 'x.json', 'FAILED')`);
+  const failed = await fetch(`${s.kiln.url}/backups/failed-one/download`, { headers: { authorization: `Bearer ${s.token}` } });
+  expect(failed.status).toBe(409);
+  const listed = await gql(s.kiln.url, '{ backup(id: "failed-one") { downloadUrl } }', {}, s.token);
+  expect(listed.data).toEqual({ backup: { downloadUrl: null } });
+});
