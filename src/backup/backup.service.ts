@@ -211,14 +211,17 @@ export class BackupService {
         throw err;
       });
       const exporting = exportSnapshot(this.dataSource, tables, writer, ({ table, rowsDone }) => progress.update({ table, rowsDone, bytesDone: bytes }), internal.signal)
-        .then(() => writer.finish())
+        .then(() => {
+          // Reading is done; what is left is compressing and storing the tail.
+          progress.update({ phase: 'store', table: null });
+          return writer.finish();
+        })
         .catch((err) => {
           stop(err);
           throw err;
         });
       const compressed = await Promise.race([compression.compressed, exporting.then(() => compression.compressed)]);
       const key = compressed ? record.filename.replace(/\.json$/, '.json.gz') : record.filename;
-      progress.update({ phase: 'store' });
       const storing = this.local.put(key, counter as Readable, { tempTag: job.id, signal: internal.signal }).catch((err) => {
         stop(err);
         throw err;

@@ -1,0 +1,93 @@
+import { createClient, type Client as WsClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { gql } from './support/test-kiln';
+import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+
+const PROGRESS = 'subscription($id: ID) { jobProgress(jobId: $id) { id kind status phase table percent rowsDone rowsTotal bytesDone etaSeconds backup { id status } } }';
+
+let s: SeededKiln;
+beforeAll(async () => {
+  s = await startSeededKiln(600);
+});
+afterAll(async () => s?.close());
+
+function ws(): WsClient {
+  return createClient({ url: `${s.kiln.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${s.token}` } });
+}
+
+function collect(client: WsClient, variables: Record<string, unknown>, until?: (events: any[]) => boolean): Promise<any[]> {
+  return new Promise((resolve, reject) => {
+    const seen: any[] = [];
+    const stop = client.subscribe({ query: PROGRESS, variables }, {
+      next: (e) => {
+        seen.push(e);
+        if (until?.(seen)) {
+          stop();
+          resolve(seen);
+        }
+      },
+      error: reject,
+      complete: () => resolve(seen),
+    });
+  });
+}
+
+it('sends the current state first, progress with phase and table, then the final event, then completes', async () => {
+  const client = ws();
+  try {
+    const { jobId, backupId } = await startBackup(s, { includeAuditLogs: true });
+    const events = await collect(client, { id: jobId });
+    const jobs = events.map((e) => {
+      expect(e.errors).toBeUndefined();
+      return e.data.jobProgress;
+    });
+    expect(jobs[0]).toMatchObject({ id: jobId, kind: 'BACKUP' });
+    expect(jobs.at(-1)).toMatchObject({ status: 'COMPLETED', percent: 100, backup: { id: backupId, status: 'COMPLETED' } });
+    expect(jobs.filter((j) => j.status === 'COMPLETED')).toHaveLength(1);
+    const percents = jobs.map((j) => j.percent);
+    expect([...percents].sort((a, b) => a - b)).toEqual(percents);
+    // Mid-way events carry the table being read and counters from planner estimates.
+    const midway = jobs.filter((j) => j.status === 'RUNNING' && j.table);
+    if (midway.length > 0) {
+      expect(midway[0].rowsTotal).toBeGreaterThan(0);
+      expect(midway[0].phase).toBe('export');
+    }
+    // Subscribing to a finished job gives its final state once and completes.
+    const again = await collect(client, { id: jobId });
+    expect(again.map((e) => e.data.jobProgress.status)).toEqual(['COMPLETED']);
+  } finally {
+    await client.dispose();
+  }
+});
+
+it('without jobId follows every job', async () => {
+  const client = ws();
+  try {
+    const all = collect(client, {}, (events) => events.some((e) => e.data.jobProgress.status === 'COMPLETED'));
+    await new Promise((r) => setTimeout(r, 100));
+    const { jobId } = await startBackup(s);
+    const events = await all;
+    expect(events.every((e) => e.data.jobProgress.id === jobId)).toBe(true);
+  } finally {
+    await client.dispose();
+  }
+});
+
+it('answers an unknown job id with NOT_FOUND', async () => {
+  const client = ws();
+  try {
+    await expect(collect(client, { id: 'nope' })).rejects.toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'NOT_FOUND' }) })]);
+  } finally {
+    await client.dispose();
+  }
+});
+
+it('keeps the job running when a subscriber disconnects mid-way', async () => {
+  const client = ws();
+  const { jobId } = await startBackup(s);
+  await collect(client, { id: jobId }, (events) => events.length >= 1);
+  await client.dispose();
+  const job = await finishedJob(s, jobId);
+  expect(job.status).toBe('COMPLETED');
+  expect((await gql(s.kiln.url, '{ me { email } }', {}, s.token)).data).toEqual({ me: { email: 'root@kiln.test' } });
+});
