@@ -55,7 +55,7 @@ it('lets anyone with the signed downloadUrl fetch that backup, and only that one
   expect(other.status).toBe(401);
   const tampered = await fetch(`${downloadPath()}?token=${token.slice(0, -2)}xx`);
   expect(tampered.status).toBe(401);
-  expect((await tampered.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  expect(((await tampered.json()) as any).errors[0].extensions.code).toBe('UNAUTHENTICATED');
   // A download token is no session token.
   expect((await gql(s.kiln.url, '{ me { id } }', {}, token)).errors![0].extensions!.code).toBe('UNAUTHENTICATED');
 });
@@ -69,7 +69,7 @@ it('refuses a link after DOWNLOAD_URL_TTL', async () => {
 it('refuses no token, a non-admin, unknown ids and unfinished backups with typed JSON errors', async () => {
   const none = await fetch(downloadPath());
   expect(none.status).toBe(401);
-  expect((await none.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  expect(((await none.json()) as any).errors[0].extensions.code).toBe('UNAUTHENTICATED');
 
   const db = new Client({ connectionString: s.kiln.databaseUrl });
   await db.connect();
@@ -82,7 +82,7 @@ it('refuses no token, a non-admin, unknown ids and unfinished backups with typed
 
   const unknown = await fetch(`${s.kiln.url}/backups/nope/download`, { headers: { authorization: `Bearer ${s.token}` } });
   expect(unknown.status).toBe(404);
-  expect((await unknown.json()).errors[0].extensions.code).toBe('NOT_FOUND');
+  expect(((await unknown.json()) as any).errors[0].extensions.code).toBe('NOT_FOUND');
 
   await s.db.query(`INSERT INTO backup_records (id, filename, status) VALUES ('failed-one', 'x.json', 'FAILED')`);
   const failed = await fetch(`${s.kiln.url}/backups/failed-one/download`, { headers: { authorization: `Bearer ${s.token}` } });

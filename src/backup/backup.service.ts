@@ -1,5 +1,3 @@
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { DataSource, FindOptionsWhere } from 'typeorm';
 import { migrations } from '../../migrations';
 import type { AuditLogService } from '../audit/audit-log.service';
@@ -15,9 +13,9 @@ import type { LocalStorageDriver } from '../storage/local-storage.driver';
 import { tablesToBackUp } from './backup-tables';
 import { BackupRecord } from './backup-record.entity';
 import { BackupLocation, BackupStatus, BackupType } from './backup.enums';
-import { BACKUP_FORMAT_VERSION, BackupWriter } from './format/backup-writer';
-import { compressAboveThreshold } from './format/compression';
-import { estimateRows, exportSnapshot } from './snapshot/snapshot-exporter';
+import { writeBackupFile } from './backup-file.pipeline';
+import { BACKUP_FORMAT_VERSION } from './format/backup-writer';
+import { estimateRows } from './snapshot/snapshot-exporter';
 
 export interface CreateBackupOptions {
   includeAuditLogs: boolean;
@@ -182,75 +180,46 @@ export class BackupService {
     const estimates = await estimateRows(this.dataSource, tables);
     progress.update({ phase: 'export', rowsTotal: estimates.reduce((n, e) => n + e.rows, 0) });
 
-    const writer = new BackupWriter({
-      kilnVersion: KILN_VERSION,
-      schemaVersion: SCHEMA_VERSION,
-      createdAt: record.createdAt.toISOString(),
-      tables,
-      options: { includeAuditLogs: record.includeAuditLogs, includeSessions: record.includeSessions },
-      backupId: record.id,
-    });
-    const compression = compressAboveThreshold();
-    let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        bytes += chunk.length;
-        done(null, chunk);
-      },
-    });
-    const internal = new AbortController();
-    const stop = (err: unknown) => {
-      if (!internal.signal.aborted) internal.abort(err);
-      writer.abort(err instanceof Error ? err : new Error(String(err)));
-    };
-    signal.addEventListener('abort', () => stop(signal.reason), { once: true });
-
     try {
-      const compressing = pipeline(writer.output, compression.stream, counter, { signal: internal.signal }).catch((err) => {
-        stop(err);
-        throw err;
+      const file = await writeBackupFile({
+        dataSource: this.dataSource,
+        header: {
+          kilnVersion: KILN_VERSION,
+          schemaVersion: SCHEMA_VERSION,
+          createdAt: record.createdAt.toISOString(),
+          tables,
+          options: { includeAuditLogs: record.includeAuditLogs, includeSessions: record.includeSessions },
+          backupId: record.id,
+        },
+        storage: this.local,
+        keyFor: (compressed) => (compressed ? record.filename.replace(/\.json$/, '.json.gz') : record.filename),
+        tempTag: job.id,
+        signal,
+        onProgress: (change) => progress.update(change),
       });
-      const exporting = exportSnapshot(this.dataSource, tables, writer, ({ table, rowsDone }) => progress.update({ table, rowsDone, bytesDone: bytes }), internal.signal)
-        .then(() => {
-          // Reading is done; what is left is compressing and storing the tail.
-          progress.update({ phase: 'store', table: null });
-          return writer.finish();
-        })
-        .catch((err) => {
-          stop(err);
-          throw err;
-        });
-      const compressed = await Promise.race([compression.compressed, exporting.then(() => compression.compressed)]);
-      const key = compressed ? record.filename.replace(/\.json$/, '.json.gz') : record.filename;
-      const storing = this.local.put(key, counter as Readable, { tempTag: job.id, signal: internal.signal }).catch((err) => {
-        stop(err);
-        throw err;
-      });
-      const [summary, , stored] = await Promise.all([exporting, compressing, storing]);
       signal.throwIfAborted();
-
       await records.update(
         { id: record.id },
         {
           status: BackupStatus.COMPLETED,
-          filename: key,
-          localPath: key,
+          filename: file.key,
+          localPath: file.key,
           storedLocally: true,
-          fileSize: stored.bytes,
-          compressed,
-          checksum: summary.checksum,
-          recordCounts: summary.recordCounts,
+          fileSize: file.bytes,
+          compressed: file.compressed,
+          checksum: file.summary.checksum,
+          recordCounts: file.summary.recordCounts,
           completedAt: new Date(),
         },
       );
-      const rows = Object.values(summary.recordCounts).reduce((a, b) => a + b, 0);
-      progress.update({ rowsDone: rows, bytesDone: stored.bytes, table: null });
-      return { message: `${rows} rows from ${tables.length} tables, ${stored.bytes} bytes${compressed ? ' (gzip)' : ''}` };
+      const rows = Object.values(file.summary.recordCounts).reduce((a, b) => a + b, 0);
+      progress.update({ rowsDone: rows, bytesDone: file.bytes, table: null });
+      return { message: `${rows} rows from ${tables.length} tables, ${file.bytes} bytes${file.compressed ? ' (gzip)' : ''}` };
     } catch (err) {
-      stop(err);
-      const reason = signal.aborted && signal.reason instanceof Error ? signal.reason.message : err instanceof Error ? err.message : String(err);
-      await records.update({ id: record.id }, { status: BackupStatus.FAILED, error: reason, completedAt: new Date() });
-      throw signal.aborted ? signal.reason : err;
+      const reason = signal.aborted ? signal.reason : err;
+      const message = reason instanceof Error ? reason.message : String(reason);
+      await records.update({ id: record.id }, { status: BackupStatus.FAILED, error: message, completedAt: new Date() });
+      throw reason;
     }
   }
 }

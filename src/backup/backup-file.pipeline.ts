@@ -1,0 +1,83 @@
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { DataSource } from 'typeorm';
+import type { StorageDriver } from '../storage/storage-driver';
+import { BackupWriter, type BackupHeader, type BackupSummary } from './format/backup-writer';
+import { compressAboveThreshold } from './format/compression';
+import { exportSnapshot } from './snapshot/snapshot-exporter';
+
+export interface BackupFileOptions {
+  dataSource: DataSource;
+  header: BackupHeader;
+  storage: StorageDriver;
+  /** The storage key, once it is known whether the file is gzip. */
+  keyFor(compressed: boolean): string;
+  tempTag: string;
+  signal: AbortSignal;
+  onProgress(change: { table?: string | null; rowsDone?: number; bytesDone: number; phase?: string }): void;
+}
+
+export interface WrittenBackupFile {
+  key: string;
+  bytes: number;
+  compressed: boolean;
+  summary: BackupSummary;
+}
+
+/**
+ * snapshot → kiln-backup document → gzip above 1 MB → storage, all streaming.
+ * The three branches run at once; the first failure stops the others and is
+ * the error reported (a disk-full, not the aborts it causes downstream).
+ */
+export async function writeBackupFile(options: BackupFileOptions): Promise<WrittenBackupFile> {
+  const writer = new BackupWriter(options.header);
+  const compression = compressAboveThreshold();
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+
+  const failed = new AbortController();
+  const fail = (err: unknown) => {
+    if (failed.signal.aborted) return;
+    failed.abort(err);
+    writer.abort(err instanceof Error ? err : new Error(String(err)));
+  };
+  const onAbort = () => fail(options.signal.reason);
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  // Every branch is watched from its start, so no failure goes unhandled while we await another.
+  const watch = <T>(promise: Promise<T>): Promise<T> => {
+    promise.catch(fail);
+    return promise;
+  };
+
+  try {
+    const compressing = watch(pipeline(writer.output, compression.stream, counter, { signal: failed.signal }));
+    const exporting = watch(
+      exportSnapshot(
+        options.dataSource,
+        options.header.tables,
+        writer,
+        ({ table, rowsDone }) => options.onProgress({ table, rowsDone, bytesDone: bytes }),
+        failed.signal,
+      ).then(() => {
+        // Reading is done; what is left is compressing and storing the tail.
+        options.onProgress({ phase: 'store', table: null, bytesDone: bytes });
+        return writer.finish();
+      }),
+    );
+    const compressed = await watch(Promise.race([compression.compressed, exporting.then(() => compression.compressed)]));
+    const key = options.keyFor(compressed);
+    const storing = watch(options.storage.put(key, counter as Readable, { tempTag: options.tempTag, signal: failed.signal }));
+    const [summary, , stored] = await Promise.all([exporting, compressing, storing]);
+    return { key, bytes: stored.bytes, compressed, summary };
+  } catch (err) {
+    fail(err);
+    throw failed.signal.reason ?? err;
+  } finally {
+    options.signal.removeEventListener('abort', onAbort);
+  }
+}
