@@ -17,12 +17,14 @@ import { readOrCreateSecret } from './config/secret-file';
 import { openDatabase } from './db/database';
 import { createHttpApp, jsonErrorHandler } from './http/http-app';
 import type { Logger } from './logging/logger';
+import { DeletionDependenciesService } from './system/deletion-dependencies.service';
 import { MaintenanceService } from './system/maintenance.service';
 import { BackupService } from './backup/backup.service';
 import { createJobPubSub } from './jobs/job-events';
 import { JobRunner } from './jobs/job-runner';
 import { jobProgressStream } from './jobs/job-stream';
 import { LocalStorageDriver } from './storage/local-storage.driver';
+import { RestoreService } from './restore/restore.service';
 import { newId } from './db/ids';
 
 export interface RunningKiln {
@@ -51,7 +53,12 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     const downloads = new DownloadTokenService(jwtSecret, config.backup.downloadUrlTtlSeconds);
     const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads);
-    const services: Services = { audit, auth, maintenance, backups, jobs };
+    const dependencies = new DeletionDependenciesService(dataSource);
+    const restore = new RestoreService(dataSource, jobs, backups, maintenance, audit, {
+      dir: config.backup.uploadDir,
+      maxBytes: config.backup.maxUploadBytes,
+    });
+    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore };
     await backups.recoverInterrupted();
 
     await ensureBootstrapAdmin(
@@ -74,6 +81,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       maxTokens: config.graphql.maxTokens,
       maxRequestBytes: config.http.maxRequestBytes,
       publicUrl: config.http.publicUrl,
+      maxUploadBytes: config.backup.maxUploadBytes,
     });
     app.use(jsonErrorHandler(logger));
 

@@ -4,9 +4,10 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { Express, Request } from 'express';
+import type { Express, Request, RequestHandler } from 'express';
 import express from 'express';
 import { GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { AuthService } from '../auth/auth.service';
@@ -30,6 +31,7 @@ export interface GraphQLServerOptions {
   maxTokens: number;
   maxRequestBytes: number;
   publicUrl?: string;
+  maxUploadBytes: number;
 }
 
 /**
@@ -123,6 +125,8 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
 
   app.use(
     GRAPHQL_PATH,
+    uploadGuard(auth),
+    graphqlUploadExpress({ maxFileSize: options.maxUploadBytes + 1, maxFiles: 1 }),
     express.json({ limit: options.maxRequestBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) =>
@@ -134,4 +138,31 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
     }),
   );
   return () => apollo.stop();
+}
+
+/**
+ * Multipart (upload) requests are checked before a byte of the file is
+ * buffered: CSRF preflight header present, caller an ADMIN.
+ */
+function uploadGuard(auth: AuthService): RequestHandler {
+  return async (req, res, next) => {
+    if (!req.is('multipart/form-data')) return next();
+    const refuse = (status: number, code: string, message: string) => {
+      // The body is not read: close the connection rather than drain a large upload.
+      res.set('Connection', 'close').status(status).json({ errors: [{ message, extensions: { code } }] });
+    };
+    if (!req.headers['apollo-require-preflight'] && !req.headers['x-apollo-operation-name']) {
+      return refuse(400, 'BAD_REQUEST', 'Multipart requests need an apollo-require-preflight header (CSRF protection)');
+    }
+    const token = bearerToken(req.headers.authorization);
+    if (!token) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Authentication required: send a valid bearer token');
+    try {
+      const identity = await auth.authenticate(token);
+      if (identity.role !== 'ADMIN') return refuse(403, ErrorCode.FORBIDDEN, 'This operation is for administrators only');
+    } catch (err) {
+      if (err instanceof KilnError) return refuse(err.httpStatus, err.code, err.message);
+      return next(err);
+    }
+    next();
+  };
 }

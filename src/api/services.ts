@@ -3,6 +3,8 @@ import type { AuditLogService } from '../audit/audit-log.service';
 import type { AuthService } from '../auth/auth.service';
 import type { BackupService } from '../backup/backup.service';
 import type { JobRunner } from '../jobs/job-runner';
+import type { DeletionDependenciesService } from '../system/deletion-dependencies.service';
+import type { RestoreService } from '../restore/restore.service';
 import type { MaintenanceService } from '../system/maintenance.service';
 
 /** The service layer, built once at start and handed to every resolver. */
@@ -12,6 +14,8 @@ export interface Services {
   maintenance: MaintenanceService;
   backups: BackupService;
   jobs: JobRunner;
+  restore: RestoreService;
+  dependencies: DeletionDependenciesService;
 }
 
 /** type-graphql's container: each resolver class is built once, given the services. */

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { DataSource, FindOptionsWhere } from 'typeorm';
 import { migrations } from '../../migrations';
 import type { AuditLogService } from '../audit/audit-log.service';
@@ -9,6 +10,7 @@ import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors
 import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
 import type { JobRun, JobRunner } from '../jobs/job-runner';
+import type { ProgressSink } from '../jobs/progress-meter';
 import type { LocalStorageDriver } from '../storage/local-storage.driver';
 import { tablesToBackUp } from './backup-tables';
 import { BackupRecord } from './backup-record.entity';
@@ -31,6 +33,9 @@ export interface BackupFilter {
 
 const SCHEMA_VERSION = migrations[migrations.length - 1].name;
 
+/** What writing a backup needs of the job it runs in. */
+export type BackupRun = Pick<JobRun, 'job' | 'signal'> & { progress: ProgressSink };
+
 /** Takes, lists and deletes backups. The record row is the truth about each file. */
 export class BackupService {
   constructor(
@@ -48,28 +53,8 @@ export class BackupService {
     }
     await this.local.assertWritable();
     const records = this.dataSource.getRepository(BackupRecord);
-    const id = newId();
-    const createdAt = new Date();
-    const record = records.create({
-      id,
-      filename: `kiln-backup-${createdAt.toISOString().replace(/[:.]/g, '-')}-${id}.json`,
-      type,
-      status: BackupStatus.IN_PROGRESS,
-      location: options.location,
-      fileSize: 0,
-      compressed: false,
-      encrypted: false,
-      checksum: null,
-      recordCounts: null,
-      includeAuditLogs: options.includeAuditLogs,
-      includeSessions: options.includeSessions,
-      storedLocally: false,
-      storedInCloud: false,
-      createdById: actor?.userId ?? null,
-      createdAt,
-      schemaVersion: SCHEMA_VERSION,
-      formatVersion: BACKUP_FORMAT_VERSION,
-    });
+    const record = this.newRecord(options, type, actor?.userId ?? null);
+    const id = record.id;
     const job = await this.runner.start({
       kind: JobKind.BACKUP,
       backupId: id,
@@ -93,6 +78,61 @@ export class BackupService {
       });
     }
     return job;
+  }
+
+  /**
+   * A safety backup (PRE_RESTORE, PRE_RESET) written inside a job that already
+   * holds the exclusive lease: local, with every table, before data is replaced.
+   */
+  async backupWithin(run: BackupRun, type: BackupType, actorId: string | null): Promise<BackupRecord> {
+    const record = this.newRecord({ includeAuditLogs: true, includeSessions: true, location: BackupLocation.LOCAL }, type, actorId);
+    record.jobId = run.job.id;
+    await this.local.assertWritable();
+    await this.dataSource.getRepository(BackupRecord).insert(record);
+    await this.write(record, run);
+    return this.require(record.id);
+  }
+
+  private newRecord(options: CreateBackupOptions, type: BackupType, actorId: string | null): BackupRecord {
+    const id = newId();
+    const createdAt = new Date();
+    return this.dataSource.getRepository(BackupRecord).create({
+      id,
+      filename: `kiln-backup-${createdAt.toISOString().replace(/[:.]/g, '-')}-${id}.json`,
+      type,
+      status: BackupStatus.IN_PROGRESS,
+      location: options.location,
+      fileSize: 0,
+      compressed: false,
+      encrypted: false,
+      checksum: null,
+      recordCounts: null,
+      includeAuditLogs: options.includeAuditLogs,
+      includeSessions: options.includeSessions,
+      storedLocally: false,
+      storedInCloud: false,
+      createdById: actorId,
+      createdAt,
+      schemaVersion: SCHEMA_VERSION,
+      formatVersion: BACKUP_FORMAT_VERSION,
+      jobId: null,
+    });
+  }
+
+  /** The stored file of a completed backup, as a stream of its bytes. */
+  async openFile(record: BackupRecord): Promise<Readable> {
+    if (record.status !== BackupStatus.COMPLETED || !record.localPath) {
+      throw new ConflictError(`Backup ${record.id} is ${record.status}: only a completed backup can be read`, { status: record.status });
+    }
+    try {
+      return await this.local.get(record.localPath);
+    } catch (err) {
+      throw new StorageUnavailableError(`The file of backup ${record.id} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+
+  async markVerified(id: string): Promise<void> {
+    await this.dataSource.getRepository(BackupRecord).update({ id }, { lastVerifiedAt: new Date() });
   }
 
   async list(filter: BackupFilter, limit: number, offset: number): Promise<{ items: BackupRecord[]; total: number }> {
@@ -173,7 +213,7 @@ export class BackupService {
   }
 
   /** The BACKUP job: snapshot → JSON document → gzip above 1 MB → storage → record. */
-  private async write(record: BackupRecord, run: JobRun): Promise<{ message: string }> {
+  private async write(record: BackupRecord, run: BackupRun): Promise<{ message: string }> {
     const { progress, signal, job } = run;
     const records = this.dataSource.getRepository(BackupRecord);
     const tables = tablesToBackUp(record);

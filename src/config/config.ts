@@ -34,6 +34,7 @@ const envSchema = z.object({
   BACKUP_DIR: z.string().default('./backups'),
   PUBLIC_URL: optionalString.pipe(z.url('PUBLIC_URL must be a URL like https://kiln.example.com').optional()),
   JOB_LEASE_TTL_SECONDS: z.coerce.number().min(1).max(600).default(30),
+  MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 ** 3).default(2 * 1024 ** 3),
   DOWNLOAD_URL_TTL: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(900),
 
   MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(50).default(10),
@@ -77,6 +78,9 @@ function toConfig(env: z.infer<typeof envSchema>) {
     backup: {
       dir: path.resolve(env.BACKUP_DIR),
       downloadUrlTtlSeconds: env.DOWNLOAD_URL_TTL,
+      maxUploadBytes: env.MAX_UPLOAD_BYTES,
+      /** Uploaded backup files wait here while a restore validates them. */
+      uploadDir: path.join(dataDir, 'uploads'),
     },
     graphql: { maxDepth: env.MAX_QUERY_DEPTH, maxTokens: env.MAX_QUERY_TOKENS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,

@@ -193,7 +193,12 @@ export class JobRunner {
       const reason = controller.signal.aborted ? controller.signal.reason : err;
       const cancelled = reason instanceof JobCancelledError && reason.byUser;
       const message = reason instanceof Error ? reason.message : String(reason);
-      final = { ...progress.snapshot, status: cancelled ? JobStatus.CANCELLED : JobStatus.FAILED, error: message };
+      final = {
+        ...progress.snapshot,
+        status: cancelled ? JobStatus.CANCELLED : JobStatus.FAILED,
+        error: message,
+        errorCode: reason instanceof KilnError ? reason.code : null,
+      };
       if (!(err instanceof KilnError) && !cancelled) log.error({ err }, 'job failed');
       else log.info({ status: final.status, error: message }, 'job ended');
     } finally {
@@ -212,6 +217,7 @@ export class JobRunner {
         etaSeconds: job.etaSeconds,
         message: job.message,
         error: job.error,
+        errorCode: job.errorCode,
         verification: job.verification,
         finishedAt: job.finishedAt,
         heartbeatAt: new Date(),

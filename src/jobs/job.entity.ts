@@ -58,6 +58,10 @@ export class Job {
   @Column({ type: 'text', nullable: true })
   error: string | null;
 
+  @Field(() => String, { nullable: true, description: 'The extensions.code of the failure (e.g. BACKUP_CORRUPT), when it has one.' })
+  @Column({ type: 'text', nullable: true })
+  errorCode: string | null;
+
   @Column({ type: 'text', nullable: true })
   backupId: string | null;
 

@@ -13,10 +13,15 @@ export interface ProgressSnapshot {
   etaSeconds: number | null;
 }
 
+/** What a step of a job reports to; a ProgressMeter, or an adapter that folds a step into a bigger job. */
+export interface ProgressSink {
+  update(change: Partial<Omit<ProgressSnapshot, 'percent' | 'etaSeconds'>>): void;
+}
+
 export const MIN_EVENT_INTERVAL_MS = 100;
 export const MAX_EVENT_INTERVAL_MS = 1000;
 
-export class ProgressMeter {
+export class ProgressMeter implements ProgressSink {
   private state: ProgressSnapshot = { phase: null, table: null, percent: 0, rowsDone: 0, rowsTotal: null, bytesDone: 0, etaSeconds: null };
   private readonly startedAt = Date.now();
   private lastEmit = 0;

@@ -6,7 +6,7 @@ export type BackupEvent =
   | { kind: 'header'; header: BackupHeader; formatVersion: number }
   | { kind: 'table'; name: string }
   /** `json` is the row text exactly as written (already checked to be a JSON object). */
-  | { kind: 'row'; table: string; json: string }
+  | { kind: 'row'; table: string; json: string; value: Record<string, unknown> }
   | { kind: 'tableEnd'; name: string; rows: number }
   /** The checksum is reported, not judged: the caller decides what a mismatch means. */
   | { kind: 'end'; recordCounts: Record<string, number>; checksum: string; computedChecksum: string };
@@ -215,9 +215,11 @@ class LayoutParser {
     const comma = text.charCodeAt(text.length - 1) === 0x2c;
     const json = comma ? text.slice(0, -1) : text;
     let valid = json.charCodeAt(0) === 0x7b && json.charCodeAt(json.length - 1) === 0x7d;
+    let value: Record<string, unknown> = {};
     if (valid) {
       try {
-        JSON.parse(json);
+        // Also fails (RangeError) on absurdly deep nesting: that is a bad row too.
+        value = JSON.parse(json);
       } catch {
         valid = false;
       }
@@ -226,7 +228,7 @@ class LayoutParser {
     this.rows++;
     this.checksum.add(json);
     this.expecting = comma ? 'nextRow' : 'tableClose';
-    return { kind: 'row', table: this.table, json };
+    return { kind: 'row', table: this.table, json, value };
   }
 
   private tableEnd(text: string): BackupEvent {

@@ -1,0 +1,82 @@
+import type { Readable } from 'node:stream';
+import { BackupFormatError, readBackup } from '../backup/format/backup-reader';
+import type { BackupHeader } from '../backup/format/backup-writer';
+import { BackupCorruptError, BadUserInputError, KilnError } from '../errors/kiln-errors';
+import type { LendingCatalog } from './lending-catalog';
+import { planRestore, type RestorePlan } from './restore-plan';
+
+export interface ValidatedBackup {
+  header: BackupHeader;
+  plan: RestorePlan;
+  recordCounts: Record<string, number>;
+  checksum: string;
+  rows: number;
+}
+
+/**
+ * The first, read-only pass of a restore: the whole file is checked (layout,
+ * checksum, tables, columns) before any data is touched. Column types are
+ * checked by PostgreSQL itself when the rows are staged.
+ */
+export async function validateBackupFile(
+  input: Readable,
+  catalog: LendingCatalog,
+  expectedChecksum: string | null,
+  onRows: (rows: number) => void,
+  signal: AbortSignal,
+): Promise<ValidatedBackup> {
+  let header: BackupHeader | undefined;
+  let plan: RestorePlan | undefined;
+  let rows = 0;
+  try {
+    for await (const event of readBackup(input)) {
+      signal.throwIfAborted();
+      if (event.kind === 'header') {
+        header = event.header;
+        plan = planRestore(header.tables, catalog);
+      } else if (event.kind === 'row') {
+        checkColumns(event.table, event.value, catalog, rows);
+        if (++rows % 10_000 === 0) onRows(rows);
+      } else if (event.kind === 'end') {
+        if (event.checksum !== event.computedChecksum) {
+          throw new BackupCorruptError('The backup data does not match its checksum: the file was changed or damaged', {
+            expected: event.checksum,
+            actual: event.computedChecksum,
+          });
+        }
+        if (expectedChecksum && event.checksum !== expectedChecksum) {
+          throw new BackupCorruptError('The file’s checksum differs from the one recorded when the backup was made', {
+            expected: expectedChecksum,
+            actual: event.checksum,
+          });
+        }
+        onRows(rows);
+        return { header: header!, plan: plan!, recordCounts: event.recordCounts, checksum: event.checksum, rows };
+      }
+    }
+  } catch (err) {
+    if (err instanceof KilnError || signal.aborted) throw err;
+    if (err instanceof BackupFormatError) throw new BackupCorruptError(`Not a valid Kiln backup: ${err.message}`);
+    throw err;
+  } finally {
+    input.destroy();
+  }
+  throw new BackupCorruptError('Not a valid Kiln backup: the file ended early');
+}
+
+function checkColumns(table: string, row: Record<string, unknown>, catalog: LendingCatalog, rowIndex: number): void {
+  const columns = catalog.columns.get(table)!;
+  for (const key of Object.keys(row)) {
+    if (!columns.has(key)) {
+      throw new BadUserInputError(`Table "${table}" in the backup has a column this database does not know: "${key}"`, { table, column: key });
+    }
+  }
+  for (const column of columns.values()) {
+    if (column.required && !(column.name in row)) {
+      throw new BadUserInputError(`Table "${table}" in the backup lacks the required column "${column.name}" (row ${rowIndex + 1})`, {
+        table,
+        column: column.name,
+      });
+    }
+  }
+}

@@ -1,0 +1,21 @@
+import { Arg, Authorized, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
+import type { FileUpload } from 'graphql-upload/processRequest.mjs';
+import { caller, type KilnContext } from '../api/context';
+import type { Services } from '../api/services';
+import { Job } from '../jobs/job.entity';
+
+@Resolver()
+export class RestoreResolver {
+  constructor(private readonly services: Services) {}
+
+  @Authorized('ADMIN')
+  @Mutation(() => Job, { description: 'Exactly one of id (a stored backup) or file (an uploaded backup file).' })
+  restoreBackup(
+    @Arg('id', () => ID, { nullable: true }) id: string | null,
+    @Arg('file', () => GraphQLUpload, { nullable: true }) file: Promise<FileUpload> | null,
+    @Ctx() ctx: KilnContext,
+  ): Promise<Job> {
+    return this.services.restore.restore(id, file, caller(ctx), ctx.meta);
+  }
+}

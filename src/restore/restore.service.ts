@@ -1,0 +1,143 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { FileUpload } from 'graphql-upload/processRequest.mjs';
+import type { DataSource } from 'typeorm';
+import type { AuditLogService } from '../audit/audit-log.service';
+import type { Identity, RequestMeta } from '../auth/identity';
+import type { BackupRecord } from '../backup/backup-record.entity';
+import { BackupType } from '../backup/backup.enums';
+import type { BackupService } from '../backup/backup.service';
+import { User } from '../domain';
+import { BadUserInputError } from '../errors/kiln-errors';
+import type { Job } from '../jobs/job.entity';
+import { JobKind } from '../jobs/job.enums';
+import type { JobRun, JobRunner } from '../jobs/job-runner';
+import type { MaintenanceService } from '../system/maintenance.service';
+import { validateBackupFile } from './backup-validator';
+import { readLendingCatalog } from './lending-catalog';
+import { loadBackupInTransaction } from './table-loader';
+import { receiveUpload } from './upload-receiver';
+
+type RestoreSource = { kind: 'stored'; record: BackupRecord } | { kind: 'upload'; path: string; filename: string };
+
+/**
+ * Restores the lending data from a stored or uploaded backup: validate the
+ * whole file, take a PRE_RESTORE safety backup, then replace the data in one
+ * transaction and log everybody out. Only in maintenance mode.
+ */
+export class RestoreService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly runner: JobRunner,
+    private readonly backups: BackupService,
+    private readonly maintenance: MaintenanceService,
+    private readonly audit: AuditLogService,
+    private readonly uploads: { dir: string; maxBytes: number },
+  ) {}
+
+  async restore(id: string | null | undefined, file: Promise<FileUpload> | null | undefined, actor: Identity, meta: RequestMeta): Promise<Job> {
+    if ((id == null) === (file == null)) throw new BadUserInputError('Give exactly one of id (a stored backup) or file (an uploaded backup)');
+    await this.maintenance.assertEnabled();
+    if (id != null) return this.start({ kind: 'stored', record: await this.backups.require(id) }, actor, meta);
+
+    const received = await receiveUpload(file!, this.uploads.dir, this.uploads.maxBytes);
+    try {
+      return await this.start({ kind: 'upload', path: received.path, filename: received.filename }, actor, meta);
+    } catch (err) {
+      await rm(received.path, { force: true });
+      throw err;
+    }
+  }
+
+  private start(source: RestoreSource, actor: Identity, meta: RequestMeta): Promise<Job> {
+    return this.runner.start({
+      kind: JobKind.RESTORE,
+      requestedById: actor.userId,
+      backupId: source.kind === 'stored' ? source.record.id : undefined,
+      input: source.kind === 'stored' ? { backupId: source.record.id } : { upload: source.filename },
+      run: (run) =>
+        this.run(source, run, actor, meta).finally(async () => {
+          if (source.kind === 'upload') await rm(source.path, { force: true });
+        }),
+    });
+  }
+
+  private async run(source: RestoreSource, run: JobRun, actor: Identity, meta: RequestMeta): Promise<{ message: string }> {
+    const { progress, signal } = run;
+    const open = (): Promise<Readable> =>
+      source.kind === 'stored' ? this.backups.openFile(source.record) : Promise.resolve(createReadStream(source.path));
+    const catalog = await readLendingCatalog(this.dataSource.manager);
+
+    progress.update({ phase: 'validate' });
+    const checked = await validateBackupFile(
+      await open(),
+      catalog,
+      source.kind === 'stored' ? source.record.checksum : null,
+      (rows) => progress.update({ rowsDone: rows }),
+      signal,
+    );
+    // Three passes over the rows: validate, safety backup, restore.
+    const total = checked.rows * 3;
+    progress.update({ rowsTotal: total, rowsDone: checked.rows });
+
+    const safety = await this.backups.backupWithin(
+      { ...run, progress: { update: (c) => progress.update({ phase: 'safety', table: c.table, rowsDone: checked.rows + Math.min(c.rowsDone ?? 0, checked.rows) }) } },
+      BackupType.PRE_RESTORE,
+      actor.userId,
+    );
+
+    progress.update({ phase: 'restore', rowsDone: checked.rows * 2 });
+    const runner = this.dataSource.createQueryRunner();
+    const client = (await runner.connect()) as import('pg').PoolClient;
+    try {
+      await runner.startTransaction();
+      const loaded = await loadBackupInTransaction(
+        client,
+        await open(),
+        checked.plan,
+        catalog,
+        (rows, table) => progress.update({ table, rowsDone: checked.rows * 2 + rows }),
+        signal,
+      );
+      // Everybody logs in again: restored sessions included.
+      const revoked = await client.query(`UPDATE "StaffSession" SET "revokedAt" = CURRENT_TIMESTAMP WHERE "revokedAt" IS NULL`);
+      const actorStillExists = (await runner.manager.countBy(User, { id: actor.userId })) > 0;
+      await this.audit.record(
+        {
+          actorUserId: actorStillExists ? actor.userId : null,
+          action: 'SYSTEM_RESTORED',
+          entityName: 'Backup',
+          entityId: source.kind === 'stored' ? source.record.id : `upload:${source.filename}`,
+          metadata: {
+            jobId: run.job.id,
+            restoredBy: actor.userId,
+            recordCounts: checked.recordCounts,
+            checksum: checked.checksum,
+            safetyBackupId: safety.id,
+            removed: loaded.removed,
+          },
+          ipAddress: meta.ipAddress,
+          userAgent: meta.userAgent,
+        },
+        runner.manager,
+      );
+      signal.throwIfAborted();
+      await runner.commitTransaction();
+
+      const removed = Object.entries(loaded.removed).map(([t, n]) => `${n} ${t} rows whose parent the backup lacks`);
+      const from = source.kind === 'stored' ? `backup ${source.record.id}` : `uploaded file ${source.filename}`;
+      return {
+        message:
+          `Restored ${loaded.rows} rows into ${checked.plan.replaced.length} tables from ${from}; safety backup ${safety.id}; ` +
+          `${revoked.rowCount ?? 0} sessions logged out` +
+          (removed.length ? `; removed ${removed.join(', ')}` : ''),
+      };
+    } catch (err) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw err;
+    } finally {
+      await runner.release();
+    }
+  }
+}

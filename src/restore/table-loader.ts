@@ -1,0 +1,123 @@
+import type { Readable } from 'node:stream';
+import type { PoolClient } from 'pg';
+import { readBackup } from '../backup/format/backup-reader';
+import { BadUserInputError } from '../errors/kiln-errors';
+import type { LendingCatalog } from './lending-catalog';
+import type { RestorePlan } from './restore-plan';
+
+const BATCH_ROWS = 5000;
+const BATCH_CHARS = 8 * 1024 * 1024;
+
+export interface LoadResult {
+  rows: number;
+  /** Rows of tables the backup lacked that were dropped because their parent is gone. */
+  removed: Record<string, number>;
+}
+
+const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const stage = (table: string) => `pg_temp.${q(`kiln_stage_${table}`)}`;
+const keep = (table: string) => `pg_temp.${q(`kiln_keep_${table}`)}`;
+
+/**
+ * Replaces the lending data inside the caller's open transaction:
+ * rows are staged in temporary tables first (PostgreSQL checks every type,
+ * key and NOT NULL there, while live data is untouched), then swapped in.
+ * Any error leaves the transaction for the caller to roll back.
+ */
+export async function loadBackupInTransaction(
+  client: PoolClient,
+  input: Readable,
+  plan: RestorePlan,
+  catalog: LendingCatalog,
+  onRows: (rows: number, table: string) => void,
+  signal: AbortSignal,
+): Promise<LoadResult> {
+  for (const table of plan.replaced) {
+    await client.query(`CREATE TEMP TABLE ${stage(table)} (LIKE ${q(table)} INCLUDING DEFAULTS INCLUDING INDEXES) ON COMMIT DROP`);
+  }
+  const rows = await stageRows(client, input, onRows, signal);
+
+  // Rows of tables the backup lacks (sessions, audit) step aside while their parents are replaced.
+  for (const { table } of plan.carried) {
+    await client.query(`CREATE TEMP TABLE ${keep(table)} ON COMMIT DROP AS SELECT * FROM ${q(table)}`);
+    await client.query(`DELETE FROM ${q(table)}`);
+  }
+  for (const table of [...plan.replaced].reverse()) {
+    signal.throwIfAborted();
+    await client.query(`DELETE FROM ${q(table)}`);
+  }
+  for (const table of plan.replaced) {
+    signal.throwIfAborted();
+    await withTableContext(table, null, () => client.query(`INSERT INTO ${q(table)} SELECT * FROM ${stage(table)}`));
+  }
+  const removed: Record<string, number> = {};
+  for (const { table, links } of plan.carried) {
+    const columns = [...catalog.columns.get(table)!.keys()];
+    const parentExists = (column: string, references: string) => `EXISTS (SELECT 1 FROM ${q(references)} p WHERE p.id = k.${q(column)})`;
+    const select = columns.map((c) => {
+      const link = links.find((l) => l.column === c && l.nullable);
+      return link ? `CASE WHEN ${parentExists(c, link.references)} THEN k.${q(c)} END` : `k.${q(c)}`;
+    });
+    const required = links.filter((l) => !l.nullable).map((l) => `(k.${q(l.column)} IS NULL OR ${parentExists(l.column, l.references)})`);
+    const kept = await client.query(
+      `INSERT INTO ${q(table)} (${columns.map(q).join(', ')}) SELECT ${select.join(', ')} FROM ${keep(table)} k ${required.length ? `WHERE ${required.join(' AND ')}` : ''}`,
+    );
+    const before = await client.query(`SELECT count(*)::bigint AS n FROM ${keep(table)}`);
+    const dropped = Number(before.rows[0].n) - (kept.rowCount ?? 0);
+    if (dropped > 0) removed[table] = dropped;
+  }
+  return { rows, removed };
+}
+
+async function stageRows(client: PoolClient, input: Readable, onRows: (rows: number, table: string) => void, signal: AbortSignal): Promise<number> {
+  let batch: string[] = [];
+  let chars = 0;
+  let table = '';
+  let first = 0;
+  let rows = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const json = `[${batch.join(',')}]`;
+    const from = first;
+    batch = [];
+    chars = 0;
+    await withTableContext(table, from, () =>
+      client.query(`INSERT INTO ${stage(table)} SELECT * FROM json_populate_recordset(NULL::${stage(table)}, $1::json)`, [json]),
+    );
+    onRows(rows, table);
+  };
+  for await (const event of readBackup(input)) {
+    signal.throwIfAborted();
+    if (event.kind === 'table') {
+      table = event.name;
+      first = 1;
+    } else if (event.kind === 'row') {
+      if (batch.length === 0) first = rows + 1;
+      batch.push(event.json);
+      chars += event.json.length;
+      rows++;
+      if (batch.length >= BATCH_ROWS || chars >= BATCH_CHARS) await flush();
+    } else if (event.kind === 'tableEnd') {
+      await flush();
+    }
+  }
+  return rows;
+}
+
+/** PostgreSQL's complaint about a row, with the table it came from; anything else as it is. */
+async function withTableContext<T>(table: string, firstRow: number | null, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const pg = err as { code?: string; message?: string; detail?: string };
+    if (typeof pg.code === 'string' && /^(22|23)/.test(pg.code)) {
+      const where = firstRow === null ? `table "${table}"` : `table "${table}" (rows from ${firstRow})`;
+      const what = pg.code === '23505' ? 'duplicate key' : pg.code === '23503' ? 'a reference to a missing row' : 'a value of the wrong type';
+      throw new BadUserInputError(`The backup holds ${what} in ${where}: ${pg.message}${pg.detail ? ` (${pg.detail})` : ''}`, {
+        table,
+        sqlState: pg.code,
+      });
+    }
+    throw err;
+  }
+}
