@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -66,7 +66,7 @@ export class LocalStorageDriver implements StorageDriver {
     const file = this.pathOf(key);
     // Open first so a missing file fails here, not later inside a pipeline.
     const handle = await open(file, 'r');
-    return createReadStream('', { fd: handle.fd, autoClose: true, start: range?.start, end: range?.end });
+    return handle.createReadStream({ autoClose: true, start: range?.start, end: range?.end });
   }
 
   async stat(key: string): Promise<{ bytes: number } | null> {

@@ -1,0 +1,51 @@
+import type { Client } from 'pg';
+import { LENDING_TABLES } from '../../src/domain';
+import { BackupWriter } from '../../src/backup/format/backup-writer';
+
+/** md5 of every lending table's rows in id order: equal fingerprints, equal data. */
+export async function fingerprint(db: Client, tables: readonly string[] = LENDING_TABLES): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const t of tables) {
+    const { rows } = await db.query(`SELECT count(*) AS n, md5(coalesce(string_agg(row_to_json(x)::text, ',' ORDER BY id), '')) AS h FROM "${t}" x`);
+    out[t] = `${rows[0].n}:${rows[0].h}`;
+  }
+  return out;
+}
+
+export const RESTORE = 'mutation($id: ID) { restoreBackup(id: $id) { id kind status } }';
+export const RESTORE_FILE = 'mutation($file: Upload) { restoreBackup(file: $file) { id kind status } }';
+
+/** A multipart request as Apollo clients send uploads (graphql-multipart-request-spec). */
+export async function uploadRestore(baseUrl: string, token: string | undefined, body: Buffer, headers: Record<string, string> = { 'apollo-require-preflight': 'true' }) {
+  const form = new FormData();
+  form.append('operations', JSON.stringify({ query: RESTORE_FILE, variables: { file: null } }));
+  form.append('map', JSON.stringify({ 0: ['variables.file'] }));
+  form.append('0', new Blob([body]), 'backup.json');
+  const res = await fetch(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: form,
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/**
+ * A well-formed backup document (valid checksum) from a parsed one, after `mutate`
+ * changed its data: for files that are intact as files but wrong as data.
+ */
+export async function craftBackup(doc: any, mutate: (data: Record<string, any[]>, header: any) => void = () => undefined): Promise<Buffer> {
+  const data = structuredClone(doc.data) as Record<string, any[]>;
+  const header = structuredClone(doc.header);
+  mutate(data, header);
+  header.tables = Object.keys(data);
+  const writer = new BackupWriter(header);
+  const chunks: Buffer[] = [];
+  writer.output.on('data', (c: Buffer) => chunks.push(c));
+  for (const table of header.tables) {
+    await writer.beginTable(table);
+    for (const row of data[table]) await writer.writeRow(typeof row === 'string' ? row : JSON.stringify(row));
+    await writer.endTable();
+  }
+  await writer.finish();
+  return Buffer.concat(chunks);
+}
