@@ -110,9 +110,11 @@ async function withTableContext<T>(table: string, firstRow: number | null, run: 
     return await run();
   } catch (err) {
     const pg = err as { code?: string; message?: string; detail?: string };
-    if (typeof pg.code === 'string' && /^(22|23)/.test(pg.code)) {
+    // 22xxx bad values, 23xxx broken keys, 54001 JSON nested beyond PostgreSQL's stack.
+    if (typeof pg.code === 'string' && (/^(22|23)/.test(pg.code) || pg.code === '54001')) {
       const where = firstRow === null ? `table "${table}"` : `table "${table}" (rows from ${firstRow})`;
-      const what = pg.code === '23505' ? 'duplicate key' : pg.code === '23503' ? 'a reference to a missing row' : 'a value of the wrong type';
+      const what =
+        pg.code === '23505' ? 'duplicate key' : pg.code === '23503' ? 'a reference to a missing row' : pg.code === '54001' ? 'a value nested too deeply' : 'a value of the wrong type';
       throw new BadUserInputError(`The backup holds ${what} in ${where}: ${pg.message}${pg.detail ? ` (${pg.detail})` : ''}`, {
         table,
         sqlState: pg.code,
