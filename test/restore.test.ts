@@ -19,7 +19,7 @@ async function restoreJob(res: { data?: any; errors?: any }) {
   const id = res.data!.restoreBackup.id;
   await s.kiln.services.jobs.settled(id);
   // Read straight from the job row: the restore logged everybody out (see relogin).
-  return s.kiln.services.jobs.get(id);
+  return (await s.kiln.services.jobs.get(id))!;
 }
 
 async function relogin() {
