@@ -117,3 +117,21 @@ it('is admin-only', async () => {
   expect(errorCode(await gql(s.kiln.url, CREATE_BACKUP, {}))).toBe('UNAUTHENTICATED');
   expect(errorCode(await gql(s.kiln.url, '{ backups { total } }'))).toBe('UNAUTHENTICATED');
 });
+
+it('keeps multi-byte characters that straddle COPY chunks intact', async () => {
+  // 100,000 three-byte characters: some chunk boundary falls inside one of them.
+  const userId = (await s.db.query(`SELECT id FROM "User" LIMIT 1`)).rows[0].id;
+  await s.db.query(
+    `INSERT INTO "UserNote" (id, "userId", title, content, "createdByUserId", "updatedAt") VALUES ('naira-note', $1, 'Àjàyí ₦', repeat('₦', 100000) || 'é😀', $1, now())`,
+    [userId],
+  );
+  try {
+    const job = await finishedJob(s, (await startBackup(s)).jobId);
+    const doc = parseBackupFile(path.join(s.kiln.backupDir, job.backup.filename));
+    const note = doc.data.UserNote.find((n: { id: string }) => n.id === 'naira-note');
+    expect(note.title).toBe('Àjàyí ₦');
+    expect(note.content).toBe('₦'.repeat(100000) + 'é😀');
+  } finally {
+    await s.db.query(`DELETE FROM "UserNote" WHERE id = 'naira-note'`);
+  }
+});

@@ -22,9 +22,13 @@ export interface BackupSummary {
   checksum: string;
 }
 
-// Row writes are the hot path (millions of calls): text is gathered into strings of this
-// many characters before it reaches the stream or the hash, so per-row cost stays in V8.
+// Row writes are the hot path (millions of rows): output is gathered into buffers of this
+// many bytes, and checksum text into strings of this many characters, before they reach
+// the stream or the hash, so per-row cost stays small.
 const BATCH_CHARS = 64 * 1024;
+const BATCH_BYTES = 64 * 1024;
+const FIRST_ROW = Buffer.from('\n');
+const NEXT_ROW = Buffer.from(',\n');
 // A few batches may wait in the output before a writer call has to wait for the consumer.
 const OUTPUT_HIGH_WATER_MARK = 256 * 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -45,6 +49,12 @@ export class BackupChecksum {
     if (this.pending.length >= BATCH_CHARS) this.flush();
   }
 
+  /** Adds rows as bytes, each followed by a newline: the same digest as add() of each row. */
+  addLines(lines: Buffer): void {
+    this.flush();
+    this.hash.update(lines);
+  }
+
   /** Lowercase hex; the checksum cannot be added to afterwards. */
   digest(): string {
     this.flush();
@@ -52,6 +62,7 @@ export class BackupChecksum {
   }
 
   private flush(): void {
+    if (this.pending.length === 0) return;
     this.hash.update(this.pending, 'utf8');
     this.pending = '';
   }
@@ -73,7 +84,8 @@ export class BackupWriter {
   private readonly counts = new Map<string, number>();
   private readonly checksum = new BackupChecksum();
   private state: WriterState = 'betweenTables';
-  private pending: string;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private tableIndex = 0;
   private rowsInTable = 0;
 
@@ -84,9 +96,10 @@ export class BackupWriter {
     }
     this.stream = new PassThrough({ highWaterMark: OUTPUT_HIGH_WATER_MARK });
     this.output = this.stream;
-    this.pending =
+    this.append(
       `{"format":${JSON.stringify(BACKUP_FORMAT)},"formatVersion":${BACKUP_FORMAT_VERSION},` +
-      `"header":${JSON.stringify(header)},\n"data":{`;
+        `"header":${JSON.stringify(header)},\n"data":{`,
+    );
   }
 
   /** Opens the next table; its name must be the next one in `header.tables`. */
@@ -100,7 +113,7 @@ export class BackupWriter {
       );
     }
     // Separators go before an item, not after it: the writer cannot know which item is last.
-    this.pending += (this.tableIndex === 0 ? '\n' : ',\n') + JSON.stringify(name) + ':[';
+    this.append((this.tableIndex === 0 ? '\n' : ',\n') + JSON.stringify(name) + ':[');
     this.checksum.add(name);
     this.state = 'inTable';
     this.rowsInTable = 0;
@@ -119,16 +132,34 @@ export class BackupWriter {
         `BackupWriter.writeRow: a row must be one JSON object on one line, got ${JSON.stringify(json.slice(0, 80))}`,
       );
     }
-    this.pending += (this.rowsInTable === 0 ? '\n' : ',\n') + json;
-    this.rowsInTable++;
-    this.checksum.add(json);
-    return this.flushIfFull();
+    return this.writeLines(Buffer.from(json + '\n')).then(() => undefined);
+  }
+
+  /**
+   * Appends rows given as bytes, each a JSON object followed by a newline (as COPY sends
+   * them, unescaped), and resolves with their number: the export's path, with no decoding.
+   */
+  writeLines(lines: Buffer): Promise<number> {
+    if (this.state !== 'inTable') this.expectState('inTable', 'writeLines');
+    // Checked before anything is appended, so a bad row leaves the writer as it was.
+    const rows: Buffer[] = [];
+    if (lines.length > 0 && (lines[lines.length - 1] !== 0x0a || lines.indexOf(0x0d) !== -1)) throw badRow(lines);
+    for (let start = 0, end = lines.indexOf(0x0a); end !== -1; start = end + 1, end = lines.indexOf(0x0a, start)) {
+      if (lines[start] !== 0x7b || lines[end - 1] !== 0x7d) throw badRow(lines.subarray(start, end));
+      rows.push(lines.subarray(start, end));
+    }
+    for (const row of rows) {
+      this.append(this.rowsInTable++ === 0 ? FIRST_ROW : NEXT_ROW);
+      this.append(row);
+    }
+    this.checksum.addLines(lines);
+    return this.flushIfFull().then(() => rows.length);
   }
 
   /** Closes the open table. */
   endTable(): Promise<void> {
     this.expectState('inTable', 'endTable');
-    this.pending += '\n]';
+    this.append('\n]');
     this.counts.set(this.tables[this.tableIndex], this.rowsInTable);
     this.tableIndex++;
     this.state = 'betweenTables';
@@ -147,8 +178,8 @@ export class BackupWriter {
     const footer =
       `\n},\n"recordCounts":${JSON.stringify(recordCounts)},\n` +
       `"checksum":{"algorithm":"sha256","value":"${checksum}"}}\n`;
-    const text = this.pending + footer;
-    this.pending = '';
+    this.append(footer);
+    const bytes = this.take();
     this.state = 'finished';
     if (this.stream.destroyed) return Promise.reject(this.closedError());
     return new Promise((resolve, reject) => {
@@ -162,7 +193,7 @@ export class BackupWriter {
       };
       this.stream.once('finish', onFinish);
       this.stream.once('close', onClose);
-      this.stream.end(text);
+      this.stream.end(bytes);
     });
   }
 
@@ -170,16 +201,29 @@ export class BackupWriter {
   abort(err: Error): void {
     if (this.state === 'aborted') return;
     this.state = 'aborted';
-    this.pending = '';
+    this.pending = [];
+    this.pendingBytes = 0;
     this.stream.destroy(err);
   }
 
+  private append(bytes: Buffer | string): void {
+    const buffer = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    this.pending.push(buffer);
+    this.pendingBytes += buffer.length;
+  }
+
+  private take(): Buffer {
+    const bytes = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return bytes;
+  }
+
   private flushIfFull(): Promise<void> {
-    if (this.pending.length < BATCH_CHARS) return RESOLVED;
-    const text = this.pending;
-    this.pending = '';
+    if (this.pendingBytes < BATCH_BYTES) return RESOLVED;
+    const bytes = this.take();
     if (this.stream.destroyed) return Promise.reject(this.closedError());
-    if (this.stream.write(text)) return RESOLVED;
+    if (this.stream.write(bytes)) return RESOLVED;
     return new Promise((resolve, reject) => {
       const onDrain = (): void => {
         this.stream.off('close', onClose);
@@ -209,4 +253,9 @@ export class BackupWriter {
     };
     throw new Error(`BackupWriter.${method}: ${why[this.state]}`);
   }
+}
+
+function badRow(row: Buffer): Error {
+  const text = row.toString('utf8', 0, Math.min(row.length, 80));
+  return new Error(`BackupWriter.writeRow: a row must be one JSON object on one line, got ${JSON.stringify(text)}`);
 }
