@@ -25,6 +25,7 @@ import { JobRunner } from './jobs/job-runner';
 import { jobProgressStream } from './jobs/job-stream';
 import { LocalStorageDriver } from './storage/local-storage.driver';
 import { RestoreService } from './restore/restore.service';
+import { VerifyService } from './verify/verify.service';
 import { newId } from './db/ids';
 
 export interface RunningKiln {
@@ -58,7 +59,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       dir: config.backup.uploadDir,
       maxBytes: config.backup.maxUploadBytes,
     });
-    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore };
+    const verify = new VerifyService(dataSource, jobs, backups);
+    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify };
     await backups.recoverInterrupted();
 
     await ensureBootstrapAdmin(

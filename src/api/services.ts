@@ -6,6 +6,7 @@ import type { JobRunner } from '../jobs/job-runner';
 import type { DeletionDependenciesService } from '../system/deletion-dependencies.service';
 import type { RestoreService } from '../restore/restore.service';
 import type { MaintenanceService } from '../system/maintenance.service';
+import type { VerifyService } from '../verify/verify.service';
 
 /** The service layer, built once at start and handed to every resolver. */
 export interface Services {
@@ -15,6 +16,7 @@ export interface Services {
   backups: BackupService;
   jobs: JobRunner;
   restore: RestoreService;
+  verify: VerifyService;
   dependencies: DeletionDependenciesService;
 }
 

@@ -131,6 +131,11 @@ export class BackupService {
     }
   }
 
+  /** Size of the stored file, or null when it is gone. */
+  async fileStat(record: BackupRecord): Promise<{ bytes: number } | null> {
+    return record.localPath ? this.local.stat(record.localPath) : null;
+  }
+
   async markVerified(id: string): Promise<void> {
     await this.dataSource.getRepository(BackupRecord).update({ id }, { lastVerifiedAt: new Date() });
   }

@@ -35,7 +35,7 @@ export async function loadBackupInTransaction(
   for (const table of plan.replaced) {
     await client.query(`CREATE TEMP TABLE ${stage(table)} (LIKE ${q(table)} INCLUDING DEFAULTS INCLUDING INDEXES) ON COMMIT DROP`);
   }
-  const rows = await stageRows(client, input, onRows, signal);
+  const rows = await stageRows(client, input, stage, onRows, signal);
 
   // Rows of tables the backup lacks (sessions, audit) step aside while their parents are replaced.
   for (const { table } of plan.carried) {
@@ -69,7 +69,14 @@ export async function loadBackupInTransaction(
   return { rows, removed };
 }
 
-async function stageRows(client: PoolClient, input: Readable, onRows: (rows: number, table: string) => void, signal: AbortSignal): Promise<number> {
+/** Loads every row of a backup into `target(table)` tables, in batches PostgreSQL type-checks. */
+export async function stageRows(
+  client: PoolClient,
+  input: Readable,
+  target: (table: string) => string,
+  onRows: (rows: number, table: string) => void,
+  signal: AbortSignal,
+): Promise<number> {
   let batch: string[] = [];
   let chars = 0;
   let table = '';
@@ -82,7 +89,7 @@ async function stageRows(client: PoolClient, input: Readable, onRows: (rows: num
     batch = [];
     chars = 0;
     await withTableContext(table, from, () =>
-      client.query(`INSERT INTO ${stage(table)} SELECT * FROM json_populate_recordset(NULL::${stage(table)}, $1::json)`, [json]),
+      client.query(`INSERT INTO ${target(table)} SELECT * FROM json_populate_recordset(NULL::${target(table)}, $1::json)`, [json]),
     );
     onRows(rows, table);
   };

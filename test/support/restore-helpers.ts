@@ -1,5 +1,7 @@
 import type { Client } from 'pg';
 import { LENDING_TABLES } from '../../src/domain';
+import { createReadStream } from 'node:fs';
+import { readBackup } from '../../src/backup/format/backup-reader';
 import { BackupWriter } from '../../src/backup/format/backup-writer';
 
 /** md5 of every lending table's rows in id order: equal fingerprints, equal data. */
@@ -48,4 +50,17 @@ export async function craftBackup(doc: any, mutate: (data: Record<string, any[]>
   }
   await writer.finish();
   return Buffer.concat(chunks);
+}
+
+/** A backup file as its header and raw row texts (exactly as written), for crafting variants. */
+export async function rawBackup(file: string): Promise<{ header: any; data: Record<string, string[]> }> {
+  const data: Record<string, string[]> = {};
+  let header: any;
+  let table = '';
+  for await (const e of readBackup(createReadStream(file))) {
+    if (e.kind === 'header') header = e.header;
+    else if (e.kind === 'table') data[(table = e.name)] = [];
+    else if (e.kind === 'row') data[table].push(e.json);
+  }
+  return { header, data };
 }
