@@ -19,6 +19,7 @@ import { createHttpApp, jsonErrorHandler } from './http/http-app';
 import type { Logger } from './logging/logger';
 import { DeletionDependenciesService } from './system/deletion-dependencies.service';
 import { MaintenanceService } from './system/maintenance.service';
+import { ResetService } from './system/reset.service';
 import { BackupService } from './backup/backup.service';
 import { createJobPubSub } from './jobs/job-events';
 import { JobRunner } from './jobs/job-runner';
@@ -54,13 +55,14 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     const downloads = new DownloadTokenService(jwtSecret, config.backup.downloadUrlTtlSeconds);
     const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads);
-    const dependencies = new DeletionDependenciesService(dataSource);
+    const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
     const restore = new RestoreService(dataSource, jobs, backups, maintenance, audit, {
       dir: config.backup.uploadDir,
       maxBytes: config.backup.maxUploadBytes,
     });
     const verify = new VerifyService(dataSource, jobs, backups);
-    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify };
+    const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail);
+    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset };
     await backups.recoverInterrupted();
 
     await ensureBootstrapAdmin(

@@ -6,6 +6,7 @@ import type { JobRunner } from '../jobs/job-runner';
 import type { DeletionDependenciesService } from '../system/deletion-dependencies.service';
 import type { RestoreService } from '../restore/restore.service';
 import type { MaintenanceService } from '../system/maintenance.service';
+import type { ResetService } from '../system/reset.service';
 import type { VerifyService } from '../verify/verify.service';
 
 /** The service layer, built once at start and handed to every resolver. */
@@ -17,6 +18,7 @@ export interface Services {
   jobs: JobRunner;
   restore: RestoreService;
   verify: VerifyService;
+  reset: ResetService;
   dependencies: DeletionDependenciesService;
 }
 

@@ -27,6 +27,7 @@ const envSchema = z.object({
   JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(8 * 3600),
 
   ADMIN_EMAIL: optionalString.pipe(z.email('ADMIN_EMAIL must be an email address').optional()),
+  SUPERADMIN_EMAIL: z.email('SUPERADMIN_EMAIL must be an email address').default('superadmin@kiln.local'),
   ADMIN_PASSWORD: optionalString.pipe(
     z.string().min(12, 'ADMIN_PASSWORD must be at least 12 characters').optional(),
   ),
@@ -70,6 +71,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
       tokenTtlSeconds: env.JWT_TTL_SECONDS,
       bootstrapAdminEmail: env.ADMIN_EMAIL,
       bootstrapAdminPassword: env.ADMIN_PASSWORD,
+      /** The account a system reset creates, protected from deletion. */
+      superAdminEmail: env.SUPERADMIN_EMAIL,
     },
     jobs: {
       /** A job whose instance stops heart-beating for this long counts as interrupted. */

@@ -16,6 +16,8 @@ export interface JobRun {
   /** Aborted on cancel, lost lease or shutdown; handlers pass it to every stream. */
   signal: AbortSignal;
   logger: Logger;
+  /** Links the job to a backup it wrote on the way (a RESET's safety backup). */
+  attachBackup(backupId: string): Promise<void>;
 }
 
 export interface JobOutcome {
@@ -184,7 +186,11 @@ export class JobRunner {
 
     let final: Partial<Job>;
     try {
-      const outcome = await spec.run({ job, progress, signal: controller.signal, logger: log });
+      const attachBackup = async (backupId: string) => {
+        job.backupId = backupId;
+        await jobs.update({ id: job.id }, { backupId });
+      };
+      const outcome = await spec.run({ job, progress, signal: controller.signal, logger: log, attachBackup });
       controller.signal.throwIfAborted();
       final = { ...progress.complete(), status: JobStatus.COMPLETED, message: outcome?.message ?? null, verification: outcome?.verification ?? null };
       log.info({ message: final.message }, 'job completed');
