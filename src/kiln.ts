@@ -54,7 +54,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3),
     });
     const downloads = new DownloadTokenService(jwtSecret, config.backup.downloadUrlTtlSeconds);
-    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads);
+    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, config.encryption);
     const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
     const restore = new RestoreService(dataSource, jobs, backups, maintenance, audit, {
       dir: config.backup.uploadDir,

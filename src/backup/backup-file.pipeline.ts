@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { DataSource } from 'typeorm';
 import type { StorageDriver } from '../storage/storage-driver';
 import { BackupWriter, type BackupHeader, type BackupSummary } from './format/backup-writer';
+import { encryptStream } from '../crypto/encryption';
 import { compressAboveThreshold } from './format/compression';
 import { exportSnapshot } from './snapshot/snapshot-exporter';
 
@@ -13,6 +14,8 @@ export interface BackupFileOptions {
   /** The storage key, once it is known whether the file is gzip. */
   keyFor(compressed: boolean): string;
   tempTag: string;
+  /** Encrypt (after compressing) with this key when set. */
+  encryptionKey?: Buffer;
   signal: AbortSignal;
   onProgress(change: { table?: string | null; rowsDone?: number; bytesDone: number; phase?: string }): void;
 }
@@ -55,7 +58,8 @@ export async function writeBackupFile(options: BackupFileOptions): Promise<Writt
   };
 
   try {
-    const compressing = watch(pipeline(writer.output, compression.stream, counter, { signal: failed.signal }));
+    const stages: NodeJS.ReadWriteStream[] = [compression.stream, ...(options.encryptionKey ? [encryptStream(options.encryptionKey)] : []), counter];
+    const compressing = watch(pipeline(writer.output, ...(stages as [Transform, ...Transform[]]), { signal: failed.signal }));
     const exporting = watch(
       exportSnapshot(
         options.dataSource,

@@ -15,6 +15,7 @@ import type { LocalStorageDriver } from '../storage/local-storage.driver';
 import { tablesToBackUp } from './backup-tables';
 import { BackupRecord } from './backup-record.entity';
 import { BackupLocation, BackupStatus, BackupType } from './backup.enums';
+import { decryptIfEncrypted } from '../crypto/decrypt-if-encrypted';
 import { writeBackupFile } from './backup-file.pipeline';
 import { BACKUP_FORMAT_VERSION } from './format/backup-writer';
 import { estimateRows } from './snapshot/snapshot-exporter';
@@ -44,6 +45,7 @@ export class BackupService {
     private readonly local: LocalStorageDriver,
     private readonly audit: AuditLogService,
     private readonly downloads: DownloadTokenService,
+    private readonly encryption: { key?: Buffer; readKeys: Buffer[] } = { readKeys: [] },
   ) {}
 
   /** Starts a BACKUP job and returns it at once; CONFLICT while another exclusive job runs. */
@@ -124,16 +126,23 @@ export class BackupService {
     if (record.status !== BackupStatus.COMPLETED || !record.localPath) {
       throw new ConflictError(`Backup ${record.id} is ${record.status}: only a completed backup can be read`, { status: record.status });
     }
+    let raw: Readable;
     try {
-      return await this.local.get(record.localPath);
+      raw = await this.local.get(record.localPath);
     } catch (err) {
       throw new StorageUnavailableError(`The file of backup ${record.id} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
+    return this.plain(raw);
   }
 
   /** Size of the stored file, or null when it is gone. */
   async fileStat(record: BackupRecord): Promise<{ bytes: number } | null> {
     return record.localPath ? this.local.stat(record.localPath) : null;
+  }
+
+  /** Plain document bytes of a stored or uploaded file: decrypted when encrypted. */
+  plain(raw: Readable): Promise<Readable> {
+    return decryptIfEncrypted(raw, this.encryption.readKeys);
   }
 
   async markVerified(id: string): Promise<void> {
@@ -237,7 +246,9 @@ export class BackupService {
           backupId: record.id,
         },
         storage: this.local,
-        keyFor: (compressed) => (compressed ? record.filename.replace(/\.json$/, '.json.gz') : record.filename),
+        keyFor: (compressed) =>
+          (compressed ? record.filename.replace(/\.json$/, '.json.gz') : record.filename) + (this.encryption.key ? '.enc' : ''),
+        encryptionKey: this.encryption.key,
         tempTag: job.id,
         signal,
         onProgress: (change) => progress.update(change),
@@ -252,6 +263,7 @@ export class BackupService {
           storedLocally: true,
           fileSize: file.bytes,
           compressed: file.compressed,
+          encrypted: this.encryption.key !== undefined,
           checksum: file.summary.checksum,
           recordCounts: file.summary.recordCounts,
           completedAt: new Date(),

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { BackupKeyError, parseKey, parseKeyList } from '../crypto/backup-key';
 
 /**
  * Every setting Kiln reads from the environment, parsed and validated once.
@@ -37,6 +38,20 @@ const envSchema = z.object({
   JOB_LEASE_TTL_SECONDS: z.coerce.number().min(1).max(600).default(30),
   MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 ** 3).default(2 * 1024 ** 3),
   DOWNLOAD_URL_TTL: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(900),
+
+  CLOUDINARY_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^cloudinary:\/\/[^:@\/]+:[^@\/]+@[^?\/]+/, 'CLOUDINARY_URL must look like cloudinary://<api_key>:<api_secret>@<cloud_name>')
+      .optional(),
+  ),
+  CLOUDINARY_UPLOAD_PREFIX: optionalString.pipe(z.url('CLOUDINARY_UPLOAD_PREFIX must be a URL').optional()),
+  CLOUDINARY_FOLDER: z.string().regex(/^[\w\-/]+$/, 'CLOUDINARY_FOLDER may hold letters, digits, -, _ and /').default('kiln-backups'),
+  CLOUD_RETRY_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
+  CLOUD_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(120),
+  CLOUDINARY_CHUNK_BYTES: z.coerce.number().int().min(1024 * 1024).max(100 * 1024 * 1024).default(20 * 1024 * 1024),
+  BACKUP_ENCRYPTION_KEY: optionalString,
+  BACKUP_DECRYPTION_KEYS: optionalString,
 
   MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(50).default(10),
   MAX_QUERY_TOKENS: z.coerce.number().int().min(100).max(100_000).default(2000),
@@ -85,8 +100,38 @@ function toConfig(env: z.infer<typeof envSchema>) {
       /** Uploaded backup files wait here while a restore validates them. */
       uploadDir: path.join(dataDir, 'uploads'),
     },
+    /** Cloudinary, when CLOUDINARY_URL is set; otherwise CLOUD and BOTH are refused. */
+    cloud: cloudConfig(env),
+    encryption: encryptionConfig(env),
     graphql: { maxDepth: env.MAX_QUERY_DEPTH, maxTokens: env.MAX_QUERY_TOKENS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+  };
+}
+
+function cloudConfig(env: z.infer<typeof envSchema>) {
+  if (!env.CLOUDINARY_URL) return undefined;
+  const url = new URL(env.CLOUDINARY_URL);
+  return {
+    cloudName: url.hostname,
+    apiKey: decodeURIComponent(url.username),
+    apiSecret: decodeURIComponent(url.password),
+    /** API base: CLOUDINARY_UPLOAD_PREFIX, the URL's upload_prefix, or Cloudinary's own. */
+    uploadPrefix: (env.CLOUDINARY_UPLOAD_PREFIX ?? url.searchParams.get('upload_prefix') ?? 'https://api.cloudinary.com').replace(/\/+$/, ''),
+    folder: env.CLOUDINARY_FOLDER.replace(/^\/+|\/+$/g, ''),
+    retryAttempts: env.CLOUD_RETRY_ATTEMPTS,
+    timeoutMs: env.CLOUD_TIMEOUT_SECONDS * 1000,
+    chunkBytes: env.CLOUDINARY_CHUNK_BYTES,
+  };
+}
+
+function encryptionConfig(env: z.infer<typeof envSchema>) {
+  const key = env.BACKUP_ENCRYPTION_KEY ? parseKey(env.BACKUP_ENCRYPTION_KEY) : undefined;
+  const oldKeys = env.BACKUP_DECRYPTION_KEYS ? parseKeyList(env.BACKUP_DECRYPTION_KEYS) : [];
+  return {
+    /** New backups are encrypted with this key when set. */
+    key,
+    /** Every key a backup may be read with: the current one first, then old ones (rotation). */
+    readKeys: key ? [key, ...oldKeys] : oldKeys,
   };
 }
 
@@ -105,7 +150,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KilnConfig {
       parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`),
     );
   }
-  const config = toConfig(parsed.data);
+  let config: KilnConfig;
+  try {
+    config = toConfig(parsed.data);
+  } catch (err) {
+    if (err instanceof BackupKeyError) throw new ConfigError([err.message]);
+    throw err;
+  }
   if (config.database.url && !config.auth.jwtSecret) {
     // With an external database several instances may share it: they must share one secret.
     throw new ConfigError(['JWT_SECRET: required when DATABASE_URL is set']);

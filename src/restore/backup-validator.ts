@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { BackupFormatError, readBackup } from '../backup/format/backup-reader';
 import type { BackupHeader } from '../backup/format/backup-writer';
+import { DecryptionError } from '../crypto/encryption';
 import { BackupCorruptError, BadUserInputError, KilnError } from '../errors/kiln-errors';
 import type { LendingCatalog } from './lending-catalog';
 import { planRestore, type RestorePlan } from './restore-plan';
@@ -57,6 +58,7 @@ export async function validateBackupFile(
   } catch (err) {
     if (err instanceof KilnError || signal.aborted) throw err;
     if (err instanceof BackupFormatError) throw new BackupCorruptError(`Not a valid Kiln backup: ${err.message}`);
+    if (err instanceof DecryptionError) throw new BackupCorruptError(err.message, { reason: err.reason });
     throw err;
   } finally {
     input.destroy();

@@ -66,7 +66,7 @@ export class RestoreService {
   private async run(source: RestoreSource, run: JobRun, actor: Identity, meta: RequestMeta): Promise<{ message: string }> {
     const { progress, signal } = run;
     const open = (): Promise<Readable> =>
-      source.kind === 'stored' ? this.backups.openFile(source.record) : Promise.resolve(createReadStream(source.path));
+      source.kind === 'stored' ? this.backups.openFile(source.record) : this.backups.plain(createReadStream(source.path));
     const catalog = await readLendingCatalog(this.dataSource.manager);
 
     progress.update({ phase: 'validate' });

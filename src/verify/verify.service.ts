@@ -4,6 +4,7 @@ import { BackupFormatError, readBackup } from '../backup/format/backup-reader';
 import type { BackupRecord } from '../backup/backup-record.entity';
 import type { BackupService } from '../backup/backup.service';
 import { BackupStatus } from '../backup/backup.enums';
+import { DecryptionError } from '../crypto/encryption';
 import { newId } from '../db/ids';
 import { ConflictError } from '../errors/kiln-errors';
 import type { Job } from '../jobs/job.entity';
@@ -74,7 +75,7 @@ export class VerifyService {
         }
         progress.update({ rowsDone: rows, table: null });
       } catch (err) {
-        if (signal.aborted || !(err instanceof BackupFormatError || (err as NodeJS.ErrnoException).code)) throw err;
+        if (signal.aborted || !(err instanceof BackupFormatError || err instanceof DecryptionError || (err as NodeJS.ErrnoException).code)) throw err;
         check('reads and decompresses', false, (err as Error).message);
       }
     }
