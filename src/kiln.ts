@@ -24,6 +24,7 @@ import { BackupService } from './backup/backup.service';
 import { createJobPubSub } from './jobs/job-events';
 import { JobRunner } from './jobs/job-runner';
 import { jobProgressStream } from './jobs/job-stream';
+import { CloudinaryStorageDriver } from './storage/cloudinary-storage.driver';
 import { LocalStorageDriver } from './storage/local-storage.driver';
 import { RestoreService } from './restore/restore.service';
 import { VerifyService } from './verify/verify.service';
@@ -53,8 +54,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       leaseTtlMs: config.jobs.leaseTtlMs,
       heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3),
     });
+    const cloud = config.cloud ? new CloudinaryStorageDriver(config.cloud, logger) : undefined;
     const downloads = new DownloadTokenService(jwtSecret, config.backup.downloadUrlTtlSeconds);
-    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, config.encryption);
+    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, config.encryption, cloud);
     const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
     const restore = new RestoreService(dataSource, jobs, backups, maintenance, audit, {
       dir: config.backup.uploadDir,

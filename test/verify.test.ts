@@ -42,7 +42,7 @@ it('passes every check on a good backup and records when', async () => {
   expect(job.verification.ok).toBe(true);
   expect(job.verification.checks.map((c: { name: string }) => c.name)).toEqual([
     'present in LOCAL storage',
-    'size matches the record',
+    'LOCAL size matches the record',
     'reads and decompresses',
     'checksum matches the data',
     'checksum matches the record',

@@ -103,6 +103,17 @@ export class BackupRecord {
   @Column({ type: 'text', nullable: true })
   localPath: string | null;
 
+  /** Cloudinary public_id of the cloud copy (raw, authenticated). */
+  @Column({ type: 'text', nullable: true })
+  cloudPublicId: string | null;
+
+  @Column({ type: 'bigint', nullable: true, transformer: bigintAsNumber })
+  cloudVersion: number | null;
+
+  /** Bytes Cloudinary confirmed it holds. */
+  @Column({ type: 'bigint', nullable: true, transformer: bigintAsNumber })
+  cloudBytes: number | null;
+
   /** The BACKUP job that wrote it. */
   @Column({ type: 'text', nullable: true })
   jobId: string | null;

@@ -11,6 +11,7 @@ import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
 import type { JobRun, JobRunner } from '../jobs/job-runner';
 import type { ProgressSink } from '../jobs/progress-meter';
+import type { CloudCopy, CloudinaryStorageDriver } from '../storage/cloudinary-storage.driver';
 import type { LocalStorageDriver } from '../storage/local-storage.driver';
 import { tablesToBackUp } from './backup-tables';
 import { BackupRecord } from './backup-record.entity';
@@ -46,11 +47,12 @@ export class BackupService {
     private readonly audit: AuditLogService,
     private readonly downloads: DownloadTokenService,
     private readonly encryption: { key?: Buffer; readKeys: Buffer[] } = { readKeys: [] },
+    private readonly cloud?: CloudinaryStorageDriver,
   ) {}
 
   /** Starts a BACKUP job and returns it at once; CONFLICT while another exclusive job runs. */
   async create(options: CreateBackupOptions, type: BackupType, actor: Identity | null, meta?: RequestMeta): Promise<Job> {
-    if (options.location !== BackupLocation.LOCAL) {
+    if (options.location !== BackupLocation.LOCAL && !this.cloud) {
       throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to store backups in the cloud');
     }
     await this.local.assertWritable();
@@ -123,21 +125,32 @@ export class BackupService {
 
   /** The stored file of a completed backup, as a stream of its bytes. */
   async openFile(record: BackupRecord): Promise<Readable> {
-    if (record.status !== BackupStatus.COMPLETED || !record.localPath) {
+    if (record.status !== BackupStatus.COMPLETED) {
       throw new ConflictError(`Backup ${record.id} is ${record.status}: only a completed backup can be read`, { status: record.status });
     }
     let raw: Readable;
     try {
-      raw = await this.local.get(record.localPath);
+      if (record.localPath) raw = await this.local.get(record.localPath);
+      else if (record.cloudPublicId && this.cloud) raw = await this.cloud.get(record.cloudPublicId);
+      else throw new StorageUnavailableError(`Backup ${record.id} has no copy this gateway can reach`);
     } catch (err) {
+      if (err instanceof StorageUnavailableError) throw err;
       throw new StorageUnavailableError(`The file of backup ${record.id} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     return this.plain(raw);
   }
 
-  /** Size of the stored file, or null when it is gone. */
-  async fileStat(record: BackupRecord): Promise<{ bytes: number } | null> {
-    return record.localPath ? this.local.stat(record.localPath) : null;
+  /** Each copy the record names, with the bytes found there (null: missing) and the bytes expected. */
+  async storedCopies(record: BackupRecord): Promise<Array<{ location: 'LOCAL' | 'CLOUD'; bytes: number | null; expected: number }>> {
+    const copies: Array<{ location: 'LOCAL' | 'CLOUD'; bytes: number | null; expected: number }> = [];
+    if (record.storedLocally && record.localPath) {
+      copies.push({ location: 'LOCAL', bytes: (await this.local.stat(record.localPath))?.bytes ?? null, expected: record.fileSize });
+    }
+    if (record.storedInCloud && record.cloudPublicId) {
+      if (!this.cloud) throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to reach the cloud copy');
+      copies.push({ location: 'CLOUD', bytes: (await this.cloud.stat(record.cloudPublicId))?.bytes ?? null, expected: record.cloudBytes ?? record.fileSize });
+    }
+    return copies;
   }
 
   /** Plain document bytes of a stored or uploaded file: decrypted when encrypted. */
@@ -175,16 +188,23 @@ export class BackupService {
 
   /** A link a browser can open without other credentials, valid for DOWNLOAD_URL_TTL; null while there is no file. */
   downloadUrl(record: BackupRecord, baseUrl: string): string | null {
-    if (record.status !== BackupStatus.COMPLETED || !record.localPath) return null;
+    if (record.status !== BackupStatus.COMPLETED) return null;
+    if (!record.localPath) {
+      // Cloud-only: Cloudinary's own signed, expiring link.
+      return record.cloudPublicId && this.cloud ? this.cloud.signedUrl(record.cloudPublicId, this.downloads.ttlSeconds) : null;
+    }
     const { token } = this.downloads.sign(record.id);
     return `${baseUrl}/backups/${encodeURIComponent(record.id)}/download?token=${token}`;
   }
 
   /** Where the file of a completed backup is, for the download route. */
-  async downloadTarget(id: string): Promise<{ path: string; filename: string; checksum: string | null; bytes: number }> {
+  async downloadTarget(id: string): Promise<{ path: string; filename: string; checksum: string | null; bytes: number } | { redirect: string }> {
     const record = await this.require(id);
     if (record.status !== BackupStatus.COMPLETED) {
       throw new ConflictError(`Backup ${id} is ${record.status}: only a completed backup can be downloaded`, { status: record.status });
+    }
+    if (!record.localPath && record.cloudPublicId && this.cloud) {
+      return { redirect: this.cloud.signedUrl(record.cloudPublicId, this.downloads.ttlSeconds) };
     }
     if (!record.localPath || !(await this.local.stat(record.localPath))) {
       throw new StorageUnavailableError(`The file of backup ${id} is missing from local storage`);
@@ -198,8 +218,20 @@ export class BackupService {
     if (record.status === BackupStatus.IN_PROGRESS) {
       throw new ConflictError(`Backup ${id} is still being written: cancel its job (${record.jobId}) first`, { jobId: record.jobId });
     }
+    const records = this.dataSource.getRepository(BackupRecord);
+    if (record.cloudPublicId) {
+      try {
+        if (!this.cloud) throw new StorageUnavailableError('Cloud storage is not configured: the cloud copy cannot be deleted');
+        await this.cloud.delete(record.cloudPublicId);
+      } catch (err) {
+        // Nothing is orphaned silently: the record stays, saying why.
+        const message = (err as Error).message;
+        await records.update({ id }, { cloudError: `delete failed: ${message}` });
+        throw err instanceof StorageUnavailableError ? err : new StorageUnavailableError(message);
+      }
+    }
     if (record.localPath) await this.local.delete(record.localPath);
-    await this.dataSource.getRepository(BackupRecord).delete({ id });
+    await records.delete({ id });
     await this.audit.record({
       actorUserId: actor.userId,
       action: 'BACKUP_DELETED',
@@ -234,6 +266,7 @@ export class BackupService {
     const estimates = await estimateRows(this.dataSource, tables);
     progress.update({ phase: 'export', rowsTotal: estimates.reduce((n, e) => n + e.rows, 0) });
 
+    let written: string | undefined;
     try {
       const file = await writeBackupFile({
         dataSource: this.dataSource,
@@ -253,14 +286,26 @@ export class BackupService {
         signal,
         onProgress: (change) => progress.update(change),
       });
+      written = file.key;
       signal.throwIfAborted();
+      const cloud = await this.copyToCloud(record, file.key, file.bytes, run);
+      const keepLocal = record.location !== BackupLocation.CLOUD;
+      if (!keepLocal) {
+        await this.local.delete(file.key);
+        if (!cloud.copy) throw new StorageUnavailableError(cloud.error!);
+      }
       await records.update(
         { id: record.id },
         {
           status: BackupStatus.COMPLETED,
           filename: file.key,
-          localPath: file.key,
-          storedLocally: true,
+          localPath: keepLocal ? file.key : null,
+          storedLocally: keepLocal,
+          storedInCloud: cloud.copy !== undefined,
+          cloudPublicId: cloud.copy?.publicId ?? null,
+          cloudVersion: cloud.copy?.version ?? null,
+          cloudBytes: cloud.copy?.bytes ?? null,
+          cloudError: cloud.error ?? null,
           fileSize: file.bytes,
           compressed: file.compressed,
           encrypted: this.encryption.key !== undefined,
@@ -271,12 +316,31 @@ export class BackupService {
       );
       const rows = Object.values(file.summary.recordCounts).reduce((a, b) => a + b, 0);
       progress.update({ rowsDone: rows, bytesDone: file.bytes, table: null });
-      return { message: `${rows} rows from ${tables.length} tables, ${file.bytes} bytes${file.compressed ? ' (gzip)' : ''}` };
+      const where = [keepLocal ? 'local' : null, cloud.copy ? 'cloud' : null].filter(Boolean).join(' and ');
+      return {
+        message:
+          `${rows} rows from ${tables.length} tables, ${file.bytes} bytes${file.compressed ? ' (gzip)' : ''}, stored ${where}` +
+          (cloud.error ? `; cloud copy failed: ${cloud.error}` : ''),
+      };
     } catch (err) {
+      // A file written before a later step failed must not outlive its FAILED record.
+      if (written) await this.local.delete(written).catch(() => undefined);
       const reason = signal.aborted ? signal.reason : err;
       const message = reason instanceof Error ? reason.message : String(reason);
       await records.update({ id: record.id }, { status: BackupStatus.FAILED, error: message, completedAt: new Date() });
       throw reason;
+    }
+  }
+
+  /** CLOUD and BOTH: uploads the written file; a failure is returned, not thrown (BOTH keeps the local copy). */
+  private async copyToCloud(record: BackupRecord, key: string, bytes: number, run: BackupRun): Promise<{ copy?: CloudCopy; error?: string }> {
+    if (record.location === BackupLocation.LOCAL || !this.cloud) return {};
+    run.progress.update({ phase: 'upload', table: null });
+    try {
+      return { copy: await this.cloud.upload(key, () => this.local.get(key), bytes, run.signal) };
+    } catch (err) {
+      if (run.signal.aborted) throw run.signal.reason;
+      return { error: (err as Error).message };
     }
   }
 }

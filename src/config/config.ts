@@ -111,6 +111,11 @@ function toConfig(env: z.infer<typeof envSchema>) {
 function cloudConfig(env: z.infer<typeof envSchema>) {
   if (!env.CLOUDINARY_URL) return undefined;
   const url = new URL(env.CLOUDINARY_URL);
+  const inUrl = url.searchParams.get('upload_prefix');
+  if (env.CLOUDINARY_UPLOAD_PREFIX?.startsWith('http:') && !inUrl?.startsWith('http:')) {
+    // The SDK chooses http or https once, when it loads, from CLOUDINARY_URL alone.
+    throw new ConfigError(['CLOUDINARY_UPLOAD_PREFIX: an http:// prefix must be given inside CLOUDINARY_URL as ?upload_prefix=…']);
+  }
   return {
     cloudName: url.hostname,
     apiKey: decodeURIComponent(url.username),

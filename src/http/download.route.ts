@@ -26,6 +26,8 @@ export function downloadRouter(deps: { auth: AuthService; backups: BackupService
         if (identity.role !== Role.ADMIN) throw new ForbiddenError();
       }
       const target = await deps.backups.downloadTarget(id);
+      // A cloud-only backup: the browser goes to Cloudinary's signed, expiring link.
+      if ('redirect' in target) return res.redirect(302, target.redirect);
       if (target.checksum) res.set('ETag', `"${target.checksum}"`);
       res.set('Cache-Control', 'private, no-store');
       res.download(target.path, target.filename, { etag: false, lastModified: true }, (err) => {

@@ -49,9 +49,14 @@ export class VerifyService {
     const total = Object.values(record.recordCounts ?? {}).reduce((a, b) => a + b, 0);
     progress.update({ phase: 'validate', rowsTotal: drill ? total * 2 : total });
 
-    const stored = await this.backups.fileStat(record);
-    check('present in LOCAL storage', stored !== null, stored ? null : `no file for ${record.filename}`);
-    if (stored) check('size matches the record', stored.bytes === record.fileSize, `${stored.bytes} bytes on disk, ${record.fileSize} recorded`);
+    const copies = await this.backups.storedCopies(record);
+    for (const copy of copies) {
+      check(`present in ${copy.location} storage`, copy.bytes !== null, copy.bytes !== null ? null : `no ${copy.location.toLowerCase()} copy of ${record.filename}`);
+      if (copy.bytes !== null) {
+        check(`${copy.location} size matches the record`, copy.bytes === copy.expected, `${copy.bytes} bytes stored, ${copy.expected} recorded`);
+      }
+    }
+    const stored = copies.some((c) => c.bytes !== null);
 
     const digests = new Map<string, TableDigest>();
     if (stored) {

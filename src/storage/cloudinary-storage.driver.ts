@@ -1,0 +1,174 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { KilnConfig } from '../config/config';
+import { StorageUnavailableError } from '../errors/kiln-errors';
+import type { Logger } from '../logging/logger';
+
+type CloudConfig = NonNullable<KilnConfig['cloud']>;
+type CloudinarySdk = typeof import('cloudinary').v2;
+
+export interface CloudCopy {
+  publicId: string;
+  version: number;
+  bytes: number;
+}
+
+interface SdkError {
+  message?: string;
+  http_code?: number;
+}
+
+/**
+ * Backup copies on Cloudinary: raw resources of type `authenticated` (never
+ * public), uploaded in chunks from a file so that a failed attempt can start
+ * again (same public_id, overwrite: idempotent), downloaded through signed,
+ * expiring URLs.
+ */
+export class CloudinaryStorageDriver {
+  readonly name = 'CLOUD';
+  private sdkInstance?: CloudinarySdk;
+
+  constructor(
+    private readonly config: CloudConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  publicIdFor(key: string): string {
+    return this.config.folder ? `${this.config.folder}/${key}` : key;
+  }
+
+  /** Uploads the bytes `open()` gives, retrying transient failures with backoff. */
+  async upload(key: string, open: () => Promise<Readable>, expectedBytes: number, signal: AbortSignal): Promise<CloudCopy> {
+    const publicId = this.publicIdFor(key);
+    let lastError: StorageUnavailableError | undefined;
+    for (let attempt = 1; attempt <= this.config.retryAttempts; attempt++) {
+      signal.throwIfAborted();
+      try {
+        const result = await this.uploadOnce(publicId, await open(), signal);
+        if (result.bytes !== expectedBytes) {
+          throw new StorageUnavailableError(`Cloudinary holds ${result.bytes} bytes of ${publicId}, ${expectedBytes} were sent`);
+        }
+        return { publicId, version: result.version, bytes: result.bytes };
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        lastError = err instanceof StorageUnavailableError ? err : new StorageUnavailableError(`Cloudinary upload failed: ${(err as Error).message}`);
+        const transient = isTransient(err);
+        this.logger.warn({ publicId, attempt, transient, error: lastError.message }, 'cloud upload attempt failed');
+        if (!transient || attempt === this.config.retryAttempts) break;
+        await sleep(Math.min(500 * 2 ** (attempt - 1), 8000), signal);
+      }
+    }
+    throw lastError!;
+  }
+
+  /** A URL that downloads the copy without other credentials until `ttlSeconds` from now. */
+  signedUrl(publicId: string, ttlSeconds: number): string {
+    return this.sdk().utils.private_download_url(publicId, '', {
+      resource_type: 'raw',
+      type: 'authenticated',
+      expires_at: Math.floor(Date.now() / 1000) + ttlSeconds,
+      attachment: true,
+    });
+  }
+
+  /** The copy's bytes, streamed through a short-lived signed URL. */
+  async get(publicId: string): Promise<Readable> {
+    let res: Response;
+    try {
+      res = await fetch(this.signedUrl(publicId, 300), { signal: AbortSignal.timeout(this.config.timeoutMs) });
+    } catch (err) {
+      throw new StorageUnavailableError(`Cloudinary download failed: ${(err as Error).message}`);
+    }
+    if (!res.ok || !res.body) throw new StorageUnavailableError(`Cloudinary download of ${publicId} failed with HTTP ${res.status}`);
+    return Readable.fromWeb(res.body as unknown as WebReadableStream);
+  }
+
+  /** Size of the copy, or null when Cloudinary does not have it. */
+  async stat(publicId: string): Promise<{ bytes: number } | null> {
+    try {
+      const resource = await this.sdk().api.resource(publicId, { resource_type: 'raw', type: 'authenticated' });
+      return { bytes: Number(resource.bytes) };
+    } catch (err) {
+      const e = sdkError(err);
+      if (e.http_code === 404) return null;
+      throw new StorageUnavailableError(`Cloudinary could not be asked about ${publicId}: ${e.message ?? 'unknown error'}`);
+    }
+  }
+
+  /** Removes the copy; one already gone counts as removed. */
+  async delete(publicId: string): Promise<void> {
+    const result = await new Promise<{ result?: string; error?: SdkError }>((resolve) => {
+      const options = { resource_type: 'raw' as const, type: 'authenticated' as const, invalidate: true, timeout: this.config.timeoutMs };
+      void this.sdk().uploader.destroy(publicId, options, (error: SdkError | undefined, res: unknown) =>
+        resolve(error ? { error } : (res as { result?: string })),
+      );
+    });
+    if (result.error) throw new StorageUnavailableError(`Cloudinary could not delete ${publicId}: ${result.error.message ?? 'unknown error'}`);
+    if (result.result !== 'ok' && result.result !== 'not found') {
+      throw new StorageUnavailableError(`Cloudinary could not delete ${publicId}: ${result.result}`);
+    }
+  }
+
+  private uploadOnce(publicId: string, source: Readable, signal: AbortSignal): Promise<{ bytes: number; version: number }> {
+    return new Promise((resolve, reject) => {
+      const upload = this.sdk().uploader.upload_chunked_stream(
+        {
+          resource_type: 'raw',
+          type: 'authenticated',
+          public_id: publicId,
+          overwrite: true,
+          invalidate: true,
+          chunk_size: this.config.chunkBytes,
+          timeout: this.config.timeoutMs,
+        },
+        (error, result) => {
+          if (error || !result) reject(Object.assign(new Error(error?.message ?? 'no answer from Cloudinary'), { http_code: error?.http_code }));
+          else resolve({ bytes: Number(result.bytes), version: Number(result.version) });
+        },
+      );
+      pipeline(source, upload, { signal }).catch(reject);
+    });
+  }
+
+  /**
+   * The SDK, loaded on first use. It picks http or https when it loads, from
+   * CLOUDINARY_URL's upload_prefix in the environment; config() here sets the rest.
+   */
+  private sdk(): CloudinarySdk {
+    if (!this.sdkInstance) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const sdk = (require('cloudinary') as typeof import('cloudinary')).v2;
+      sdk.config({
+        cloud_name: this.config.cloudName,
+        api_key: this.config.apiKey,
+        api_secret: this.config.apiSecret,
+        upload_prefix: this.config.uploadPrefix,
+        secure: !this.config.uploadPrefix.startsWith('http:'),
+      });
+      this.sdkInstance = sdk;
+    }
+    return this.sdkInstance;
+  }
+}
+
+function sdkError(err: unknown): SdkError {
+  const e = err as { error?: SdkError } & SdkError;
+  return e?.error ?? e ?? {};
+}
+
+/** 5xx, timeouts and broken connections may pass on a retry; 4xx will not. */
+function isTransient(err: unknown): boolean {
+  const code = sdkError(err).http_code;
+  return code === undefined || code >= 500 || code === 408 || code === 429 || code === 499;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
