@@ -49,7 +49,8 @@ const envSchema = z.object({
   CLOUDINARY_FOLDER: z.string().regex(/^[\w\-/]+$/, 'CLOUDINARY_FOLDER may hold letters, digits, -, _ and /').default('kiln-backups'),
   CLOUD_RETRY_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
   CLOUD_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(120),
-  CLOUDINARY_CHUNK_BYTES: z.coerce.number().int().min(1024 * 1024).max(100 * 1024 * 1024).default(20 * 1024 * 1024),
+  // Cloudinary wants every chunk but the last to be at least 5 MB.
+  CLOUDINARY_CHUNK_BYTES: z.coerce.number().int().min(5 * 1024 * 1024).max(100 * 1024 * 1024).default(20 * 1024 * 1024),
   BACKUP_ENCRYPTION_KEY: optionalString,
   BACKUP_DECRYPTION_KEYS: optionalString,
 
@@ -111,11 +112,6 @@ function toConfig(env: z.infer<typeof envSchema>) {
 function cloudConfig(env: z.infer<typeof envSchema>) {
   if (!env.CLOUDINARY_URL) return undefined;
   const url = new URL(env.CLOUDINARY_URL);
-  const inUrl = url.searchParams.get('upload_prefix');
-  if (env.CLOUDINARY_UPLOAD_PREFIX?.startsWith('http:') && !inUrl?.startsWith('http:')) {
-    // The SDK chooses http or https once, when it loads, from CLOUDINARY_URL alone.
-    throw new ConfigError(['CLOUDINARY_UPLOAD_PREFIX: an http:// prefix must be given inside CLOUDINARY_URL as ?upload_prefix=…']);
-  }
   return {
     cloudName: url.hostname,
     apiKey: decodeURIComponent(url.username),

@@ -22,6 +22,25 @@ describe('ByteQueue', () => {
     }
   });
 
+  it('takes slices of at most the slice size, joining small pieces and not copying large ones', () => {
+    const data = randomBytes(300_000);
+    for (const pieceBytes of [1, 100, 4096, 65_536, 100_000, 300_000]) {
+      const queue = new ByteQueue();
+      const pieces: Buffer[] = [];
+      for (let i = 0; i < data.length; i += pieceBytes) pieces.push(data.subarray(i, i + pieceBytes));
+      pieces.forEach((piece) => queue.push(piece));
+      const slices = [...queue.takeSlices(250_000, 65_536), ...queue.takeSlices(50_000, 65_536)];
+      expect(Buffer.concat(slices).equals(data)).toBe(true);
+      expect(Math.max(...slices.map((slice) => slice.length))).toBeLessThanOrEqual(65_536);
+      // Small pieces are joined into full slices rather than handed out one by one.
+      expect(slices.length).toBeLessThanOrEqual(Math.ceil(300_000 / 65_536) + 2 * Math.ceil(300_000 / pieceBytes));
+      const full = slices.filter((slice) => slice.length === 65_536);
+      if (pieceBytes >= 65_536) expect(full.length > 0 && full.every((slice) => slice.buffer === data.buffer)).toBe(true);
+      if (pieceBytes <= 4096) expect(slices.length).toBeLessThanOrEqual(7);
+    }
+    expect(new ByteQueue().takeSlices(0)).toEqual([]);
+  });
+
   it('interleaves pushes and takes, ignores empty pieces and refuses to over-take', () => {
     const queue = new ByteQueue();
     queue.push(Buffer.from('ab'));

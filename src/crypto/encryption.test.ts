@@ -305,10 +305,10 @@ describe('memory', () => {
       }
     });
     expect(received).toBe(total);
-    // With the consumer paused, every stage holds a chunk or two: about 10 MB in all, whatever
+    // With the consumer paused, every stage holds a chunk or so: about 5 MB in all, whatever
     // the total. Holding the input would show as hundreds of MB; keeping consumed 64 KiB
     // pieces referenced until a later compaction showed as over 64 MB.
-    expect(heldArrayBuffers / MiB).toBeLessThan(24);
+    expect(heldArrayBuffers / MiB).toBeLessThan(16);
     expect((peakRss - before.rss) / MiB).toBeLessThan(64);
   });
 });

@@ -140,7 +140,7 @@ class EncryptTransform extends Transform {
       this.sendHeader();
       this.pending.push(chunk);
       // Strictly more than one chunk: only then is the first one known not to be the last.
-      while (this.pending.length > this.chunkBytes) this.seal(this.pending.take(this.chunkBytes), false);
+      while (this.pending.length > this.chunkBytes) this.seal(this.pending.takeSlices(this.chunkBytes), false);
       callback();
     } catch (err) {
       callback(err as Error);
@@ -150,7 +150,7 @@ class EncryptTransform extends Transform {
   override _flush(callback: TransformCallback): void {
     try {
       this.sendHeader();
-      this.seal(this.pending.take(this.pending.length), true);
+      this.seal(this.pending.takeSlices(this.pending.length), true);
       callback();
     } catch (err) {
       callback(err as Error);
@@ -163,22 +163,27 @@ class EncryptTransform extends Transform {
     this.push(this.header);
   }
 
-  private seal(plaintext: Buffer, last: boolean): void {
+  private seal(plaintext: Buffer[], last: boolean): void {
     if (this.index >= MAX_CHUNKS) throw new RangeError('too many chunks for one encrypted file');
     const cipher = createCipheriv('aes-256-gcm', this.fileKey, chunkNonce(this.index, last), { authTagLength: TAG_BYTES });
     cipher.setAAD(this.header);
-    this.push(cipher.update(plaintext));
+    for (const slice of plaintext) this.push(cipher.update(slice));
     cipher.final();
     this.push(cipher.getAuthTag());
     this.index++;
   }
 }
 
+/** What the header establishes for the rest of the file. */
+interface OpenedFile {
+  header: Buffer;
+  fileKey: Buffer;
+  chunkBytes: number;
+}
+
 class DecryptTransform extends Transform {
   private readonly pending = new ByteQueue();
-  private header: Buffer | undefined;
-  private fileKey: Buffer | undefined;
-  private segmentBytes = 0;
+  private file: OpenedFile | undefined;
   private index = 0;
 
   constructor(private readonly keys: readonly Buffer[]) {
@@ -188,9 +193,12 @@ class DecryptTransform extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
       this.pending.push(chunk);
-      if (!this.header && !this.readHeader()) return callback();
-      // Strictly more than one segment: only then is the first one known not to be the last.
-      while (this.pending.length > this.segmentBytes) this.push(this.open(this.pending.take(this.segmentBytes), false));
+      const file = this.file ?? this.readHeader();
+      if (!file) return callback();
+      // Strictly more than one chunk: only then is the first one known not to be the last.
+      while (this.pending.length > file.chunkBytes + TAG_BYTES) {
+        this.open(file, this.pending.takeSlices(file.chunkBytes), this.pending.take(TAG_BYTES), false);
+      }
       callback();
     } catch (err) {
       callback(err as Error);
@@ -199,7 +207,8 @@ class DecryptTransform extends Transform {
 
   override _flush(callback: TransformCallback): void {
     try {
-      if (!this.header && !this.readHeader()) {
+      const file = this.file ?? this.readHeader();
+      if (!file) {
         throw new DecryptionError('TRUNCATED', `The encrypted backup is truncated: it ends inside its ${ENCRYPTION_HEADER_BYTES}-byte header`);
       }
       const rest = this.pending.length;
@@ -207,22 +216,22 @@ class DecryptTransform extends Transform {
         const where = rest > 0 ? `inside chunk ${this.index}` : this.index === 0 ? 'right after its header' : `after chunk ${this.index - 1}, without its final chunk`;
         throw new DecryptionError('TRUNCATED', `The encrypted backup is truncated: it ends ${where}`);
       }
-      this.push(this.open(this.pending.take(rest), true));
+      this.open(file, this.pending.takeSlices(rest - TAG_BYTES), this.pending.take(TAG_BYTES), true);
       callback();
     } catch (err) {
       callback(err as Error);
     }
   }
 
-  /** Parses the header once it is all here; false while more bytes are needed. */
-  private readHeader(): boolean {
+  /** Parses the header once it is all here; undefined while more bytes are needed. */
+  private readHeader(): OpenedFile | undefined {
     const start = this.pending.peek(ENCRYPTION_HEADER_BYTES);
     const magicSeen = Math.min(start.length, ENCRYPTION_MAGIC.length);
     // Judged on the first bytes, so a plain file fails at once rather than at its end.
     if (!start.subarray(0, magicSeen).equals(ENCRYPTION_MAGIC.subarray(0, magicSeen))) {
       throw new DecryptionError('NOT_ENCRYPTED', `The file is not an encrypted Kiln backup (it does not start with "${ENCRYPTION_MAGIC.toString('ascii')}")`);
     }
-    if (start.length < ENCRYPTION_HEADER_BYTES) return false;
+    if (start.length < ENCRYPTION_HEADER_BYTES) return undefined;
     const header = this.pending.take(ENCRYPTION_HEADER_BYTES);
     const version = header[VERSION_OFFSET];
     if (version !== ENCRYPTION_FORMAT_VERSION) {
@@ -238,20 +247,18 @@ class DecryptTransform extends Transform {
       const configured = this.keys.length === 0 ? 'no decryption key is configured' : `configured: ${[...new Set(this.keys.map(keyId))].join(', ')}`;
       throw new DecryptionError('UNKNOWN_KEY', `The backup is encrypted with key ${wanted}, which is not among the configured keys (${configured})`);
     }
-    this.fileKey = deriveFileKey(key, header.subarray(SALT_OFFSET, CHUNK_SIZE_OFFSET));
-    this.segmentBytes = chunkBytes + TAG_BYTES;
-    this.header = header;
-    return true;
+    this.file = { header, fileKey: deriveFileKey(key, header.subarray(SALT_OFFSET, CHUNK_SIZE_OFFSET)), chunkBytes };
+    return this.file;
   }
 
-  /** Verifies and decrypts one chunk; throws rather than return unauthenticated bytes. */
-  private open(segment: Buffer, last: boolean): Buffer {
-    const offset = ENCRYPTION_HEADER_BYTES + this.index * this.segmentBytes;
-    const plaintext = this.tryOpen(segment, last);
+  /** Verifies one chunk, then emits its plaintext; throws rather than emit unauthenticated bytes. */
+  private open(file: OpenedFile, ciphertext: Buffer[], tag: Buffer, last: boolean): void {
+    const offset = ENCRYPTION_HEADER_BYTES + this.index * (file.chunkBytes + TAG_BYTES);
+    const plaintext = this.tryOpen(file, ciphertext, tag, last);
     if (plaintext === undefined) {
       // Only a diagnosis: would the chunk verify with the other flag? Without the key no
       // forger can make that happen, so it tells a cut-short or extended file apart from noise.
-      if (this.tryOpen(segment, !last) !== undefined) {
+      if (this.tryOpen(file, ciphertext, tag, !last) !== undefined) {
         throw last
           ? new DecryptionError('TRUNCATED', `The encrypted backup is truncated: it ends after chunk ${this.index}, without its final chunk`)
           : new DecryptionError('TAMPERED', `The encrypted backup has data after its final chunk (chunk ${this.index}): it has been tampered with`);
@@ -262,19 +269,20 @@ class DecryptTransform extends Transform {
       );
     }
     // The writer never makes an empty last chunk after others; refuse one rather than trust it.
-    if (last && plaintext.length === 0 && this.index > 0) {
+    if (last && ciphertext.length === 0 && this.index > 0) {
       throw new DecryptionError('TAMPERED', `The encrypted backup ends with an empty chunk ${this.index}: it has been tampered with`);
     }
     this.index++;
-    return plaintext;
+    for (const slice of plaintext) this.push(slice);
   }
 
-  private tryOpen(segment: Buffer, last: boolean): Buffer | undefined {
+  /** The chunk's plaintext slices if its tag verifies with this last-chunk flag. */
+  private tryOpen(file: OpenedFile, ciphertext: Buffer[], tag: Buffer, last: boolean): Buffer[] | undefined {
     if (this.index >= MAX_CHUNKS) return undefined;
-    const decipher = createDecipheriv('aes-256-gcm', this.fileKey!, chunkNonce(this.index, last), { authTagLength: TAG_BYTES });
-    decipher.setAAD(this.header!);
-    decipher.setAuthTag(segment.subarray(segment.length - TAG_BYTES));
-    const plaintext = decipher.update(segment.subarray(0, segment.length - TAG_BYTES));
+    const decipher = createDecipheriv('aes-256-gcm', file.fileKey, chunkNonce(this.index, last), { authTagLength: TAG_BYTES });
+    decipher.setAAD(file.header);
+    decipher.setAuthTag(tag);
+    const plaintext = ciphertext.map((slice) => decipher.update(slice));
     try {
       decipher.final();
     } catch {

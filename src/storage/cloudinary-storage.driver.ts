@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -28,11 +30,26 @@ interface SdkError {
 export class CloudinaryStorageDriver {
   readonly name = 'CLOUD';
   private sdkInstance?: CloudinarySdk;
+  /**
+   * Account and endpoint go with every call: the SDK fixes http or https when it
+   * loads, and only an agent of the right protocol on each call overrides that.
+   */
+  private readonly account: Record<string, unknown>;
 
   constructor(
     private readonly config: CloudConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    const http = config.uploadPrefix.startsWith('http:');
+    this.account = {
+      cloud_name: config.cloudName,
+      api_key: config.apiKey,
+      api_secret: config.apiSecret,
+      upload_prefix: config.uploadPrefix,
+      secure: !http,
+      agent: http ? new HttpAgent({ keepAlive: true }) : new HttpsAgent({ keepAlive: true }),
+    };
+  }
 
   publicIdFor(key: string): string {
     return this.config.folder ? `${this.config.folder}/${key}` : key;
@@ -65,6 +82,7 @@ export class CloudinaryStorageDriver {
   /** A URL that downloads the copy without other credentials until `ttlSeconds` from now. */
   signedUrl(publicId: string, ttlSeconds: number): string {
     return this.sdk().utils.private_download_url(publicId, '', {
+      ...this.account,
       resource_type: 'raw',
       type: 'authenticated',
       expires_at: Math.floor(Date.now() / 1000) + ttlSeconds,
@@ -87,7 +105,11 @@ export class CloudinaryStorageDriver {
   /** Size of the copy, or null when Cloudinary does not have it. */
   async stat(publicId: string): Promise<{ bytes: number } | null> {
     try {
-      const resource = await this.sdk().api.resource(publicId, { resource_type: 'raw', type: 'authenticated' });
+      // The SDK ignores `timeout` on Admin API calls: bound it here.
+      const resource = await withTimeout(
+        this.sdk().api.resource(publicId, { ...this.account, resource_type: 'raw', type: 'authenticated' }),
+        this.config.timeoutMs,
+      );
       return { bytes: Number(resource.bytes) };
     } catch (err) {
       const e = sdkError(err);
@@ -99,7 +121,7 @@ export class CloudinaryStorageDriver {
   /** Removes the copy; one already gone counts as removed. */
   async delete(publicId: string): Promise<void> {
     const result = await new Promise<{ result?: string; error?: SdkError }>((resolve) => {
-      const options = { resource_type: 'raw' as const, type: 'authenticated' as const, invalidate: true, timeout: this.config.timeoutMs };
+      const options = { ...this.account, resource_type: 'raw' as const, type: 'authenticated' as const, invalidate: true, timeout: this.config.timeoutMs };
       void this.sdk().uploader.destroy(publicId, options, (error: SdkError | undefined, res: unknown) =>
         resolve(error ? { error } : (res as { result?: string })),
       );
@@ -114,6 +136,7 @@ export class CloudinaryStorageDriver {
     return new Promise((resolve, reject) => {
       const upload = this.sdk().uploader.upload_chunked_stream(
         {
+          ...this.account,
           resource_type: 'raw',
           type: 'authenticated',
           public_id: publicId,
@@ -123,8 +146,12 @@ export class CloudinaryStorageDriver {
           timeout: this.config.timeoutMs,
         },
         (error, result) => {
-          if (error || !result) reject(Object.assign(new Error(error?.message ?? 'no answer from Cloudinary'), { http_code: error?.http_code }));
-          else resolve({ bytes: Number(result.bytes), version: Number(result.version) });
+          if (error || !result) {
+            // The SDK stops reading the source on failure but never closes it.
+            source.destroy();
+            const e = sdkError(error);
+            reject(Object.assign(new Error(e.message ?? 'no answer from Cloudinary'), { http_code: e.http_code }));
+          } else resolve({ bytes: Number(result.bytes), version: Number(result.version) });
         },
       );
       pipeline(source, upload, { signal }).catch(reject);
@@ -132,22 +159,12 @@ export class CloudinaryStorageDriver {
   }
 
   /**
-   * The SDK, loaded on first use. It picks http or https when it loads, from
-   * CLOUDINARY_URL's upload_prefix in the environment; config() here sets the rest.
+   * The SDK, loaded on first use; all account settings travel with each call
+   * (see `account`), so its global config is never touched.
    */
   private sdk(): CloudinarySdk {
-    if (!this.sdkInstance) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const sdk = (require('cloudinary') as typeof import('cloudinary')).v2;
-      sdk.config({
-        cloud_name: this.config.cloudName,
-        api_key: this.config.apiKey,
-        api_secret: this.config.apiSecret,
-        upload_prefix: this.config.uploadPrefix,
-        secure: !this.config.uploadPrefix.startsWith('http:'),
-      });
-      this.sdkInstance = sdk;
-    }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    this.sdkInstance ??= (require('cloudinary') as typeof import('cloudinary')).v2;
     return this.sdkInstance;
   }
 }
@@ -161,6 +178,16 @@ function sdkError(err: unknown): SdkError {
 function isTransient(err: unknown): boolean {
   const code = sdkError(err).http_code;
   return code === undefined || code >= 500 || code === 408 || code === 429 || code === 499;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms} ms`), { http_code: 499 })), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

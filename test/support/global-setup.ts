@@ -21,8 +21,10 @@ export default async function globalSetup(): Promise<void> {
     process.env.KILN_TEST_SERVER_URL = process.env.KILN_TEST_DATABASE_URL;
     return;
   }
-  const dataDir = path.join(root, '.kiln-test');
+  // One folder per run: two jest runs at once must not share (or wipe) a cluster.
+  const dataDir = path.join(root, '.kiln-test', `run-${process.pid}`);
   rmSync(dataDir, { recursive: true, force: true });
+  process.env.KILN_TEST_DATA_DIR = dataDir;
   const pg = await startEmbeddedPostgres({ dataDir, port: 0, database: 'kiln_test' });
   globalThis.__KILN_TEST_PG__ = pg;
   process.env.KILN_TEST_SERVER_URL = pg.url;
