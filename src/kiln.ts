@@ -20,6 +20,7 @@ import type { Logger } from './logging/logger';
 import { DeletionDependenciesService } from './system/deletion-dependencies.service';
 import { MaintenanceService } from './system/maintenance.service';
 import { ResetService } from './system/reset.service';
+import { BackupHealthService } from './system/backup-health.service';
 import { BackupService } from './backup/backup.service';
 import { createJobPubSub } from './jobs/job-events';
 import { JobRunner } from './jobs/job-runner';
@@ -64,7 +65,12 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     const verify = new VerifyService(dataSource, jobs, backups);
     const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail);
-    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset };
+    const health = new BackupHealthService(dataSource, {
+      backupDir: config.backup.dir,
+      cloudConfigured: config.cloud !== undefined,
+      encryptionConfigured: config.encryption.key !== undefined,
+    });
+    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health };
     await backups.recoverInterrupted();
 
     await ensureBootstrapAdmin(
@@ -74,7 +80,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     );
 
     const schema = await buildKilnSchema(resolverContainer(services), pubSub);
-    const app = createHttpApp({ dataSource, maintenance, logger });
+    const app = createHttpApp({ dataSource, maintenance, health, logger });
     app.use(downloadRouter({ auth, backups, downloads, logger }));
     const httpServer = http.createServer(app);
     const stopGraphQL = await mountGraphQL(app, {

@@ -7,12 +7,13 @@ import { JobResolver } from '../jobs/job.resolver';
 import { RestoreResolver } from '../restore/restore.resolver';
 import { VerifyResolver } from '../verify/verify.resolver';
 import { DeletionDependenciesResolver } from '../system/deletion-dependencies.resolver';
+import { BackupHealthResolver } from '../system/backup-health.resolver';
 import { MaintenanceResolver } from '../system/maintenance.resolver';
 import { ResetResolver } from '../system/reset.resolver';
 import { authChecker } from './auth-checker';
 import './register-enums';
 
-export const resolvers = [AuthResolver, MaintenanceResolver, BackupResolver, JobResolver, RestoreResolver, VerifyResolver, ResetResolver, DeletionDependenciesResolver] as const;
+export const resolvers = [AuthResolver, MaintenanceResolver, BackupResolver, JobResolver, RestoreResolver, VerifyResolver, ResetResolver, BackupHealthResolver, DeletionDependenciesResolver] as const;
 
 /** Builds the executable schema from the decorated classes. */
 export function buildKilnSchema(container?: ContainerType, pubSub: JobPubSub = createJobPubSub()): Promise<GraphQLSchema> {

@@ -5,6 +5,7 @@ import type { BackupService } from '../backup/backup.service';
 import type { JobRunner } from '../jobs/job-runner';
 import type { DeletionDependenciesService } from '../system/deletion-dependencies.service';
 import type { RestoreService } from '../restore/restore.service';
+import type { BackupHealthService } from '../system/backup-health.service';
 import type { MaintenanceService } from '../system/maintenance.service';
 import type { ResetService } from '../system/reset.service';
 import type { VerifyService } from '../verify/verify.service';
@@ -19,6 +20,7 @@ export interface Services {
   restore: RestoreService;
   verify: VerifyService;
   reset: ResetService;
+  health: BackupHealthService;
   dependencies: DeletionDependenciesService;
 }
 

@@ -308,6 +308,7 @@ describe('memory', () => {
     // With the consumer paused, every stage holds a chunk or so: about 5 MB in all, whatever
     // the total. Holding the input would show as hundreds of MB; keeping consumed 64 KiB
     // pieces referenced until a later compaction showed as over 64 MB.
+    console.log(`MEMSTAT held=${(heldArrayBuffers / MiB).toFixed(1)} rss=${((peakRss - before.rss) / MiB).toFixed(1)}`);
     expect(heldArrayBuffers / MiB).toBeLessThan(16);
     expect((peakRss - before.rss) / MiB).toBeLessThan(64);
   });

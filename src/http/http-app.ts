@@ -1,12 +1,13 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../logging/logger';
+import type { BackupHealthService } from '../system/backup-health.service';
 import type { MaintenanceService } from '../system/maintenance.service';
 
 const HEALTH_TIMEOUT_MS = 2000;
 
 /** The plain HTTP routes: liveness and the public maintenance flag. */
-export function createHttpApp(deps: { dataSource: DataSource; maintenance: MaintenanceService; logger: Logger }): Express {
+export function createHttpApp(deps: { dataSource: DataSource; maintenance: MaintenanceService; health: BackupHealthService; logger: Logger }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -18,6 +19,17 @@ export function createHttpApp(deps: { dataSource: DataSource; maintenance: Maint
     } catch (err) {
       deps.logger.warn({ err }, 'health check: database unreachable');
       res.status(503).json({ status: 'unavailable', database: 'down' });
+    }
+  });
+
+  // For monitors: 200 while the backups are healthy, 503 with the problems otherwise.
+  // Public like /health; it names problems, never files, keys or hosts.
+  app.get('/health/backups', async (_req, res, next) => {
+    try {
+      const health = await deps.health.health();
+      res.status(health.healthy ? 200 : 503).set('Cache-Control', 'no-store').json(health);
+    } catch (err) {
+      next(err);
     }
   });
 

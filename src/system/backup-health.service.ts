@@ -1,0 +1,71 @@
+import { statfs } from 'node:fs/promises';
+import type { DataSource } from 'typeorm';
+import { BackupRecord } from '../backup/backup-record.entity';
+import { BackupStatus } from '../backup/backup.enums';
+import type { BackupHealth } from './backup-health.type';
+
+export interface HealthSettings {
+  backupDir: string;
+  cloudConfigured: boolean;
+  encryptionConfigured: boolean;
+  /** The schedule's next fire, once schedules exist. */
+  nextScheduledAt?: () => Promise<Date | null>;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+const MIN_FREE_DISK = 0.1;
+
+/** What an admin (or a monitor on GET /health/backups) needs to know about the backups. */
+export class BackupHealthService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly settings: HealthSettings,
+  ) {}
+
+  async health(): Promise<BackupHealth> {
+    const [stats] = await this.dataSource.query(
+      `SELECT
+         max("completedAt") FILTER (WHERE status = 'COMPLETED') AS "lastSuccess",
+         max(coalesce("completedAt", "createdAt")) FILTER (WHERE status = 'FAILED') AS "lastFailure",
+         count(*) FILTER (WHERE status = 'FAILED' AND "createdAt" > $1)::int AS "failed24h",
+         count(*) FILTER (WHERE status = 'COMPLETED')::int AS total,
+         coalesce(sum("fileSize") FILTER (WHERE status = 'COMPLETED'), 0)::bigint AS bytes,
+         count(*) FILTER (WHERE "cloudError" IS NOT NULL AND "createdAt" > $1)::int AS "cloudFailed24h",
+         count(*) FILTER (WHERE status = 'COMPLETED' AND "storedInCloud" AND NOT encrypted)::int AS "plainCloud"
+       FROM backup_records`,
+      [new Date(Date.now() - DAY_MS)],
+    );
+    const problems: string[] = [];
+    if (!stats.lastSuccess) problems.push('No backup has completed yet');
+    if (stats.failed24h > 0) problems.push(`${stats.failed24h} backup(s) failed in the last 24 hours`);
+    if (!this.settings.cloudConfigured) problems.push('Cloud storage is not configured (CLOUDINARY_URL): every copy is on this machine');
+    if (stats.cloudFailed24h > 0) problems.push(`The cloud copy failed for ${stats.cloudFailed24h} backup(s) in the last 24 hours`);
+    if (stats.plainCloud > 0) problems.push(`${stats.plainCloud} cloud cop${stats.plainCloud === 1 ? 'y is' : 'ies are'} not encrypted (set BACKUP_ENCRYPTION_KEY)`);
+    if (this.settings.cloudConfigured && !this.settings.encryptionConfigured) {
+      problems.push('New cloud copies will not be encrypted: set BACKUP_ENCRYPTION_KEY');
+    }
+    const free = await freeShare(this.settings.backupDir);
+    if (free !== null && free < MIN_FREE_DISK) problems.push(`Less than 10% disk space is free where backups are kept (${Math.round(free * 100)}%)`);
+
+    return {
+      healthy: problems.length === 0,
+      problems,
+      lastSuccessfulBackupAt: stats.lastSuccess,
+      lastFailedBackupAt: stats.lastFailure,
+      failedLast24h: stats.failed24h,
+      nextScheduledAt: (await this.settings.nextScheduledAt?.()) ?? null,
+      totalBackups: stats.total,
+      totalBytes: Number(stats.bytes),
+    };
+  }
+}
+
+/** Share of the disk holding `dir` that is free, or null when it cannot be told (no folder yet). */
+async function freeShare(dir: string): Promise<number | null> {
+  try {
+    const fs = await statfs(dir);
+    return fs.blocks > 0 ? fs.bavail / fs.blocks : null;
+  } catch {
+    return null;
+  }
+}

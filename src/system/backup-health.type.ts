@@ -1,0 +1,29 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+import { SafeIntResolver } from 'graphql-scalars';
+
+@ObjectType('BackupHealth')
+export class BackupHealth {
+  @Field()
+  healthy: boolean;
+
+  @Field(() => [String])
+  problems: string[];
+
+  @Field(() => Date, { nullable: true })
+  lastSuccessfulBackupAt: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  lastFailedBackupAt: Date | null;
+
+  @Field(() => Int)
+  failedLast24h: number;
+
+  @Field(() => Date, { nullable: true })
+  nextScheduledAt: Date | null;
+
+  @Field(() => Int)
+  totalBackups: number;
+
+  @Field(() => SafeIntResolver)
+  totalBytes: number;
+}

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
+import { CREATE_BACKUP, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { errorCode, gql, startTestKiln } from './support/test-kiln';
+
+const HEALTH = '{ backupHealth { healthy problems lastSuccessfulBackupAt lastFailedBackupAt failedLast24h nextScheduledAt totalBackups totalBytes } }';
+
+let cloud: FakeCloudinary;
+let s: SeededKiln;
+beforeAll(async () => {
+  cloud = await startCloudinaryServer();
+  s = await startSeededKiln(20);
+});
+afterAll(async () => {
+  await s?.close();
+  await cloud?.close();
+});
+
+async function backup(k: { url: string; services: SeededKiln['kiln']['services'] }, location = 'LOCAL') {
+  const res = await gql(k.url, CREATE_BACKUP, { i: { location } }, s.token);
+  await k.services.jobs.settled(res.data!.createBackup.id);
+}
+
+it('names every problem of a fresh, local-only gateway, for GraphQL and monitors alike', async () => {
+  const health = (await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth;
+  expect(health).toMatchObject({ healthy: false, totalBackups: 0, totalBytes: 0, failedLast24h: 0, lastSuccessfulBackupAt: null });
+  expect(health.problems).toEqual(expect.arrayContaining(['No backup has completed yet', expect.stringMatching(/Cloud storage is not configured/)]));
+  const monitor = await fetch(`${s.kiln.url}/health/backups`);
+  expect(monitor.status).toBe(503);
+  expect(((await monitor.json()) as any).problems).toEqual(health.problems);
+  expect(errorCode(await gql(s.kiln.url, HEALTH))).toBe('UNAUTHENTICATED');
+});
+
+it('counts backups, bytes and the failures of the last 24 hours', async () => {
+  await backup(s.kiln);
+  await s.db.query(`INSERT INTO backup_records (id, filename, status, error, "createdAt", "completedAt") VALUES ('f1', 'x.json', 'FAILED', 'disk full', now(), now())`);
+  await s.db.query(`INSERT INTO backup_records (id, filename, status, error, "createdAt", "completedAt") VALUES ('f0', 'y.json', 'FAILED', 'old', now() - interval '3 days', now() - interval '3 days')`);
+  const health = (await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth;
+  expect(health.totalBackups).toBe(1);
+  expect(health.totalBytes).toBeGreaterThan(0);
+  expect(health.failedLast24h).toBe(1);
+  expect(health.problems).toContain('1 backup(s) failed in the last 24 hours');
+  expect(health.problems).not.toContain('No backup has completed yet');
+  await s.db.query(`DELETE FROM backup_records WHERE id IN ('f1', 'f0')`);
+});
+
+it('flags unencrypted and failed cloud copies, and is healthy once all is well', async () => {
+  const plain = await startTestKiln({ CLOUDINARY_URL: cloud.cloudinaryUrl, DATA_DIR: s.kiln.dataDir, BACKUP_DIR: s.kiln.backupDir }, s.kiln.databaseUrl);
+  try {
+    await backup(plain, 'BOTH');
+    const health = (await gql(plain.url, HEALTH, {}, s.token)).data!.backupHealth;
+    expect(health.problems).toEqual(expect.arrayContaining(['1 cloud copy is not encrypted (set BACKUP_ENCRYPTION_KEY)', 'New cloud copies will not be encrypted: set BACKUP_ENCRYPTION_KEY']));
+  } finally {
+    await plain.close();
+  }
+  await s.db.query(`DELETE FROM backup_records`);
+  const good = await startTestKiln(
+    { CLOUDINARY_URL: cloud.cloudinaryUrl, BACKUP_ENCRYPTION_KEY: randomBytes(32).toString('hex'), DATA_DIR: s.kiln.dataDir, BACKUP_DIR: s.kiln.backupDir },
+    s.kiln.databaseUrl,
+  );
+  try {
+    await backup(good, 'BOTH');
+    const health = (await gql(good.url, HEALTH, {}, s.token)).data!.backupHealth;
+    expect(health).toMatchObject({ healthy: true, problems: [], totalBackups: 1 });
+    expect((await fetch(`${good.url}/health/backups`)).status).toBe(200);
+    cloud.faults.push({ match: 'upload', kind: '500', times: 100 });
+    await backup(good, 'BOTH');
+    cloud.faults.length = 0;
+    const after = (await gql(good.url, HEALTH, {}, s.token)).data!.backupHealth;
+    expect(after.problems).toContain('The cloud copy failed for 1 backup(s) in the last 24 hours');
+  } finally {
+    await good.close();
+  }
+});
