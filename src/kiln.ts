@@ -30,6 +30,8 @@ import { LocalStorageDriver } from './storage/local-storage.driver';
 import { RestoreService } from './restore/restore.service';
 import { VerifyService } from './verify/verify.service';
 import { newId } from './db/ids';
+import { BackupScheduler } from './schedule/backup-scheduler';
+import { ScheduleService } from './schedule/schedule.service';
 
 export interface RunningKiln {
   /** Base URL, e.g. http://127.0.0.1:4000 */
@@ -51,7 +53,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger);
     const maintenance = new MaintenanceService(dataSource, audit);
     const pubSub = createJobPubSub();
-    const jobs = new JobRunner(dataSource, pubSub, logger, `${hostname()}:${process.pid}:${newId()}`, {
+    const instanceId = `${hostname()}:${process.pid}:${newId()}`;
+    const jobs = new JobRunner(dataSource, pubSub, logger, instanceId, {
       leaseTtlMs: config.jobs.leaseTtlMs,
       heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3),
     });
@@ -65,12 +68,17 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     const verify = new VerifyService(dataSource, jobs, backups);
     const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail);
+    const schedule = new ScheduleService(dataSource, audit, {
+      cloudConfigured: config.cloud !== undefined,
+      minIntervalSeconds: config.schedule.minIntervalSeconds,
+    });
     const health = new BackupHealthService(dataSource, {
+      nextScheduledAt: () => schedule.nextBackupAt(),
       backupDir: config.backup.dir,
       cloudConfigured: config.cloud !== undefined,
       encryptionConfigured: config.encryption.key !== undefined,
     });
-    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health };
+    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health, schedule };
     await backups.recoverInterrupted();
 
     await ensureBootstrapAdmin(
@@ -103,6 +111,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     const { port } = httpServer.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+    const scheduler = new BackupScheduler(dataSource, schedule, backups, logger, { instanceId, pollMs: config.schedule.pollMs });
+    await scheduler.start();
 
     return {
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
@@ -110,6 +120,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       dataSource,
       close: async () => {
         await stopGraphQL();
+        await scheduler.stop();
         await jobs.shutdown();
         await db.close();
       },

@@ -9,6 +9,7 @@ import type { BackupHealthService } from '../system/backup-health.service';
 import type { MaintenanceService } from '../system/maintenance.service';
 import type { ResetService } from '../system/reset.service';
 import type { VerifyService } from '../verify/verify.service';
+import type { ScheduleService } from '../schedule/schedule.service';
 
 /** The service layer, built once at start and handed to every resolver. */
 export interface Services {
@@ -22,6 +23,7 @@ export interface Services {
   reset: ResetService;
   health: BackupHealthService;
   dependencies: DeletionDependenciesService;
+  schedule: ScheduleService;
 }
 
 /** type-graphql's container: each resolver class is built once, given the services. */

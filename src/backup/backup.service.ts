@@ -97,6 +97,14 @@ export class BackupService {
     return this.require(record.id);
   }
 
+  /** A backup that could not even start (e.g. a scheduled one kept waiting for the job lease): a FAILED record saying why. */
+  async recordFailed(options: CreateBackupOptions, type: BackupType, reason: string): Promise<BackupRecord> {
+    const record = this.newRecord(options, type, null);
+    Object.assign(record, { status: BackupStatus.FAILED, error: reason, completedAt: new Date() });
+    await this.dataSource.getRepository(BackupRecord).insert(record);
+    return record;
+  }
+
   private newRecord(options: CreateBackupOptions, type: BackupType, actorId: string | null): BackupRecord {
     const id = newId();
     const createdAt = new Date();

@@ -58,6 +58,9 @@ const envSchema = z.object({
   MAX_QUERY_TOKENS: z.coerce.number().int().min(100).max(100_000).default(2000),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(100 * 1024),
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().min(1).max(600).default(30),
+
+  SCHEDULE_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(300),
+  SCHEDULE_POLL_SECONDS: z.coerce.number().min(0.1).max(300).default(5),
 });
 
 export type KilnConfig = ReturnType<typeof toConfig>;
@@ -106,6 +109,12 @@ function toConfig(env: z.infer<typeof envSchema>) {
     encryption: encryptionConfig(env),
     graphql: { maxDepth: env.MAX_QUERY_DEPTH, maxTokens: env.MAX_QUERY_TOKENS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    schedule: {
+      /** A cron firing more often than this is refused. */
+      minIntervalSeconds: env.SCHEDULE_MIN_INTERVAL_SECONDS,
+      /** How often each instance re-reads the schedule, so an update reaches all of them. */
+      pollMs: env.SCHEDULE_POLL_SECONDS * 1000,
+    },
   };
 }
 

@@ -1,0 +1,88 @@
+import { parseExpression } from 'cron-parser';
+import { BackupFrequency } from './schedule.enums';
+
+/** The cron each fixed frequency stands for, in the schedule's own zone. */
+export const FREQUENCY_CRON: Record<Exclude<BackupFrequency, BackupFrequency.CUSTOM>, string | null> = {
+  [BackupFrequency.DISABLED]: null,
+  [BackupFrequency.HOURLY]: '0 * * * *',
+  [BackupFrequency.DAILY]: '0 2 * * *',
+  [BackupFrequency.WEEKLY]: '0 2 * * 0',
+  [BackupFrequency.MONTHLY]: '0 2 1 * *',
+};
+
+/** The zone's canonical IANA name, or undefined when the runtime does not know it. */
+export function canonicalZone(timeZone: string): string | undefined {
+  if (!timeZone.trim()) return undefined;
+  try {
+    return new Intl.DateTimeFormat(undefined, { timeZone: timeZone.trim() }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why the expression is not a usable 5- or 6-field cron; undefined when it is. */
+export function cronProblem(cron: string, timeZone: string): string | undefined {
+  const fields = cron.trim().split(/\s+/);
+  if (fields.length !== 5 && fields.length !== 6) {
+    return `cron must have 5 fields (minute hour day month weekday) or 6 (with seconds first); got ${fields.length}`;
+  }
+  try {
+    parseExpression(cron, { tz: timeZone }).next();
+    return undefined;
+  } catch (err) {
+    return `cron ${JSON.stringify(cron)} is not valid: ${(err as Error).message}`;
+  }
+}
+
+/**
+ * The next `count` fire instants after `from`, as node-schedule computes them
+ * (it uses the same parser with the same zone, so these are the true fires).
+ */
+export function nextFireTimes(cron: string, timeZone: string, from: Date, count: number): Date[] {
+  const expression = parseExpression(cron, { tz: timeZone, currentDate: from });
+  const times: Date[] = [];
+  for (let i = 0; i < count; i++) {
+    try {
+      times.push(expression.next().toDate());
+    } catch {
+      break; // no further dates (e.g. 30 February)
+    }
+  }
+  return times;
+}
+
+/**
+ * The shortest gap, in seconds, between consecutive fires among the next `samples`
+ * after `from`. A cron is a product of field sets, so its shortest gap shows up
+ * within a few fires; 24 keeps an update fast (each step costs ~10 ms with a zone).
+ */
+export function shortestGapSeconds(cron: string, timeZone: string, from: Date, samples = 24): number {
+  const times = nextFireTimes(cron, timeZone, from, samples);
+  let shortest = Infinity;
+  for (let i = 1; i < times.length; i++) {
+    shortest = Math.min(shortest, (times[i].getTime() - times[i - 1].getTime()) / 1000);
+  }
+  return shortest;
+}
+
+/** The instant as local wall time with its UTC offset in `timeZone`, e.g. 2026-03-29T02:00:00+01:00. */
+export function zonedIso(instant: Date, timeZone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      timeZoneName: 'longOffset',
+    })
+      .formatToParts(instant)
+      .map((p) => [p.type, p.value]),
+  );
+  // longOffset reads "GMT+01:00", or just "GMT" at offset zero.
+  const offset = parts.timeZoneName === 'GMT' ? '+00:00' : parts.timeZoneName.replace('GMT', '');
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}${offset}`;
+}

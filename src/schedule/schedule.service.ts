@@ -1,0 +1,188 @@
+import type { DataSource } from 'typeorm';
+import type { AuditLogService } from '../audit/audit-log.service';
+import type { Identity, RequestMeta } from '../auth/identity';
+import { BackupLocation } from '../backup/backup.enums';
+import { CompanySetting } from '../domain';
+import { BadUserInputError, StorageUnavailableError } from '../errors/kiln-errors';
+import { BackupSchedule } from './backup-schedule.entity';
+import { canonicalZone, cronProblem, FREQUENCY_CRON, nextFireTimes, shortestGapSeconds, zonedIso } from './cron-math';
+import { BackupFrequency } from './schedule.enums';
+import type { BackupScheduleInput, ScheduledRun } from './schedule.types';
+
+const ROW_ID = 'default';
+const FALLBACK_ZONE = 'Africa/Lagos';
+const MAX_RETENTION_DAYS = 3650;
+const MAX_RUNS_LISTED = 100;
+
+export interface ScheduleSettings {
+  /** Only CLOUD and BOTH need it. */
+  cloudConfigured: boolean;
+  /** A cron firing more often than this is refused. */
+  minIntervalSeconds: number;
+  /** The clock (tests replace it). */
+  now?: () => Date;
+}
+
+/** The backup schedule: read, validated updates, and its upcoming fire times. */
+export class ScheduleService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditLogService,
+    private readonly settings: ScheduleSettings,
+  ) {}
+
+  private now(): Date {
+    return this.settings.now?.() ?? new Date();
+  }
+
+  /** The schedule with nextBackupAt; the defaults until an admin saves one. */
+  async get(): Promise<BackupSchedule> {
+    return this.withNext(await this.current());
+  }
+
+  /** The stored row as is (no defaults), for the scheduler's polling. */
+  stored(): Promise<BackupSchedule | null> {
+    return this.dataSource.getRepository(BackupSchedule).findOneBy({ id: ROW_ID });
+  }
+
+  /** The next fire, for backup health; null while disabled. */
+  async nextBackupAt(): Promise<Date | null> {
+    return (await this.get()).nextBackupAt;
+  }
+
+  /** The next `count` fires after `after` (default now), in UTC and local wall time. */
+  async nextRuns(count: number, after?: Date | null): Promise<ScheduledRun[]> {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_RUNS_LISTED) {
+      throw new BadUserInputError(`count must be between 1 and ${MAX_RUNS_LISTED}`, { field: 'count' });
+    }
+    const schedule = await this.get();
+    if (!schedule.cron) return [];
+    return nextFireTimes(schedule.cron, schedule.timezone, after ?? this.now(), count).map((at) => ({
+      at,
+      local: zonedIso(at, schedule.timezone),
+    }));
+  }
+
+  /** Validates and saves a partial update; every instance picks it up within SCHEDULE_POLL_SECONDS. */
+  async update(input: BackupScheduleInput, actor: Identity, meta: RequestMeta): Promise<BackupSchedule> {
+    return this.dataSource.transaction(async (tx) => {
+      const repo = tx.getRepository(BackupSchedule);
+      const before = await this.current(await repo.findOne({ where: { id: ROW_ID }, lock: { mode: 'pessimistic_write' } }));
+      const next = this.validated(before, input);
+      await repo.upsert(next, ['id']);
+      await this.audit.record(
+        {
+          actorUserId: actor.userId,
+          action: 'SCHEDULE_UPDATED',
+          entityName: 'BackupSchedule',
+          entityId: ROW_ID,
+          before: summary(before),
+          after: summary(next),
+          ipAddress: meta.ipAddress,
+          userAgent: meta.userAgent,
+        },
+        tx,
+      );
+      return this.withNext(next);
+    });
+  }
+
+  /** Records when a scheduled backup was started. */
+  async markBackupStarted(at: Date): Promise<void> {
+    await this.dataSource.getRepository(BackupSchedule).update({ id: ROW_ID }, { lastBackupAt: at });
+  }
+
+  /** The stored row completed with defaults (a row the lending app made may lack a zone). */
+  private async current(row?: BackupSchedule | null): Promise<BackupSchedule> {
+    const stored = row === undefined ? await this.stored() : row;
+    if (stored?.timezone) return stored;
+    const defaults = await this.defaults();
+    return stored ? Object.assign(stored, { timezone: defaults.timezone }) : defaults;
+  }
+
+  private validated(before: BackupSchedule, input: BackupScheduleInput): BackupSchedule {
+    const frequency = input.frequency ?? before.frequency;
+
+    let timezone = before.timezone;
+    if (input.timezone != null) {
+      const zone = canonicalZone(input.timezone);
+      if (!zone) throw new BadUserInputError(`timezone ${JSON.stringify(input.timezone)} is not a known IANA zone (e.g. Africa/Lagos)`, { field: 'timezone' });
+      timezone = zone;
+    }
+
+    let cron: string | null;
+    const given = input.cron?.trim() ? input.cron.trim().split(/\s+/).join(' ') : null;
+    if (frequency === BackupFrequency.CUSTOM) {
+      cron = given ?? (before.frequency === BackupFrequency.CUSTOM ? before.cron : null);
+      if (!cron) throw new BadUserInputError('cron is required when frequency is CUSTOM', { field: 'cron' });
+      const problem = cronProblem(cron, timezone);
+      if (problem) throw new BadUserInputError(problem, { field: 'cron' });
+    } else {
+      cron = FREQUENCY_CRON[frequency];
+      // Sending back the effective cron of a fixed frequency is harmless; another one is a mistake.
+      if (given && given !== cron) {
+        throw new BadUserInputError(`cron applies only to frequency CUSTOM (${frequency} runs ${cron ?? 'never'})`, { field: 'cron' });
+      }
+    }
+    if (cron) {
+      const gap = shortestGapSeconds(cron, timezone, this.now());
+      if (gap < this.settings.minIntervalSeconds) {
+        throw new BadUserInputError(
+          `cron ${JSON.stringify(cron)} fires every ${gap} s; the minimum interval is ${this.settings.minIntervalSeconds} s (SCHEDULE_MIN_INTERVAL_SECONDS)`,
+          { field: 'cron' },
+        );
+      }
+    }
+
+    const retentionDays = input.retentionDays ?? before.retentionDays;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > MAX_RETENTION_DAYS) {
+      throw new BadUserInputError(`retentionDays must be between 1 and ${MAX_RETENTION_DAYS}`, { field: 'retentionDays' });
+    }
+
+    const location = input.location ?? before.location;
+    if (input.location != null && location !== BackupLocation.LOCAL && !this.settings.cloudConfigured) {
+      throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to schedule backups to the cloud', { field: 'location' });
+    }
+
+    return Object.assign(new BackupSchedule(), {
+      id: ROW_ID,
+      frequency,
+      cron,
+      timezone,
+      location,
+      retentionDays,
+      includeAuditLogs: input.includeAuditLogs ?? before.includeAuditLogs,
+      includeSessions: input.includeSessions ?? before.includeSessions,
+      lastBackupAt: before.lastBackupAt,
+      updatedAt: new Date(),
+    });
+  }
+
+  private withNext(schedule: BackupSchedule): BackupSchedule {
+    const zone = schedule.timezone;
+    schedule.nextBackupAt = schedule.cron && zone ? (nextFireTimes(schedule.cron, zone, this.now(), 1)[0] ?? null) : null;
+    return schedule;
+  }
+
+  private async defaults(): Promise<BackupSchedule> {
+    const [company] = await this.dataSource.getRepository(CompanySetting).find({ take: 1 });
+    const zone = (company?.timezone && canonicalZone(company.timezone)) || FALLBACK_ZONE;
+    return Object.assign(new BackupSchedule(), {
+      id: ROW_ID,
+      frequency: BackupFrequency.DISABLED,
+      cron: null,
+      timezone: zone,
+      location: BackupLocation.LOCAL,
+      retentionDays: 30,
+      includeAuditLogs: false,
+      includeSessions: false,
+      lastBackupAt: null,
+      updatedAt: this.now(),
+    });
+  }
+}
+
+function summary(s: BackupSchedule): Record<string, unknown> {
+  const { frequency, cron, timezone, location, retentionDays, includeAuditLogs, includeSessions } = s;
+  return { frequency, cron, timezone, location, retentionDays, includeAuditLogs, includeSessions };
+}

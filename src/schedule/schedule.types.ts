@@ -1,0 +1,39 @@
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { DateTimeISOResolver } from 'graphql-scalars';
+import { BackupLocation } from '../backup/backup.enums';
+import { BackupFrequency } from './schedule.enums';
+
+/** A partial update: fields left out keep their value. */
+@InputType('BackupScheduleInput')
+export class BackupScheduleInput {
+  @Field(() => BackupFrequency, { nullable: true })
+  frequency?: BackupFrequency | null;
+
+  @Field(() => String, { nullable: true })
+  cron?: string | null;
+
+  @Field(() => String, { nullable: true })
+  timezone?: string | null;
+
+  @Field(() => BackupLocation, { nullable: true })
+  location?: BackupLocation | null;
+
+  @Field(() => Int, { nullable: true })
+  retentionDays?: number | null;
+
+  @Field(() => Boolean, { nullable: true })
+  includeAuditLogs?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true })
+  includeSessions?: boolean | null;
+}
+
+/** One upcoming fire, in UTC and as the wall time of the schedule's zone. */
+@ObjectType('ScheduledRun')
+export class ScheduledRun {
+  @Field(() => DateTimeISOResolver)
+  at: Date;
+
+  @Field({ description: "ISO local time with the UTC offset in the schedule's zone, e.g. 2026-03-29T02:00:00+01:00." })
+  local: string;
+}
