@@ -122,6 +122,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await stopGraphQL();
         await scheduler.stop();
         await jobs.shutdown();
+        cloud?.close();
         await db.close();
       },
     };

@@ -51,6 +51,11 @@ export class CloudinaryStorageDriver {
     };
   }
 
+  /** Closes the kept-alive connections (on shutdown). */
+  close(): void {
+    (this.account.agent as HttpAgent).destroy();
+  }
+
   publicIdFor(key: string): string {
     return this.config.folder ? `${this.config.folder}/${key}` : key;
   }
