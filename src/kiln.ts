@@ -91,6 +91,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const app = createHttpApp({ dataSource, maintenance, health, logger });
     app.use(downloadRouter({ auth, backups, downloads, logger }));
     const httpServer = http.createServer(app);
+    // Idle connections outlive the clients' own keep-alive (undici: 4 s, load balancers: 60 s), so a
+    // client never sends a request on a socket the server is closing at that moment.
+    httpServer.keepAliveTimeout = 65_000;
+    httpServer.headersTimeout = 66_000;
     const stopGraphQL = await mountGraphQL(app, {
       schema,
       httpServer,
