@@ -1,8 +1,9 @@
 /**
  * One Kiln backup in a process of its own, so maxRSS is the gateway's and the backup's alone.
  * Configured by the environment like `npm start` (DATABASE_URL, JWT_SECRET, BACKUP_DIR, ...).
- * Reports a {@link BackupChildResult} over IPC when forked, else as one JSON line on stdout
- * (so it can be run by hand, e.g. under `node --cpu-prof`).
+ * With BENCH_KEEP_BACKUP=1 the file and its record stay (for the restore measurement to restore);
+ * else both go again. Reports a {@link BackupChildResult} over IPC when forked, else as one JSON
+ * line on stdout (so it can be run by hand, e.g. under `node --cpu-prof`).
  */
 import 'reflect-metadata';
 import '../src/config/utc';
@@ -14,24 +15,25 @@ import { BackupRecord } from '../src/backup/backup-record.entity';
 import { loadConfig } from '../src/config/config';
 import { startKiln } from '../src/kiln';
 import { createLogger } from '../src/logging/logger';
+import { failure, reportAndExit, type ChildResult } from './bench-child';
 
-export type BackupChildResult =
-  | {
-      ok: true;
-      seconds: number;
-      cpuSeconds: number;
-      bytes: number;
-      compressed: boolean;
-      rows: number;
-      /** Peak RSS in KB once the gateway had started, before the backup. */
-      startedRssKb: number;
-      /** Peak RSS in KB over the whole process, backup included. */
-      maxRssKb: number;
-    }
-  | { ok: false; error: string };
+export type BackupChildResult = ChildResult<{
+  seconds: number;
+  cpuSeconds: number;
+  bytes: number;
+  compressed: boolean;
+  rows: number;
+  /** Peak RSS in KB once the gateway had started, before the backup. */
+  startedRssKb: number;
+  /** Peak RSS in KB over the whole process, backup included. */
+  maxRssKb: number;
+  /** The kept backup (BENCH_KEEP_BACKUP=1), else null: the file and record were deleted. */
+  keptBackupId: string | null;
+}>;
 
 async function backupOnce(): Promise<BackupChildResult> {
   const config = loadConfig();
+  const keep = process.env.BENCH_KEEP_BACKUP === '1';
   const kiln = await startKiln(config, createLogger(config.log.level));
   try {
     const startedRssKb = process.resourceUsage().maxRSS;
@@ -49,9 +51,11 @@ async function backupOnce(): Promise<BackupChildResult> {
     if (record?.status !== BackupStatus.COMPLETED) {
       return { ok: false, error: `backup ended ${record?.status ?? 'without a record'}: ${record?.error ?? ''}` };
     }
-    // The bench database only lends its data: the file and the record go again.
-    if (record.localPath) await rm(path.join(config.backup.dir, record.localPath), { force: true });
-    await kiln.dataSource.getRepository(BackupRecord).delete({ id: record.id });
+    if (!keep) {
+      // The bench database only lends its data: the file and the record go again.
+      if (record.localPath) await rm(path.join(config.backup.dir, record.localPath), { force: true });
+      await kiln.dataSource.getRepository(BackupRecord).delete({ id: record.id });
+    }
     return {
       ok: true,
       seconds,
@@ -61,18 +65,11 @@ async function backupOnce(): Promise<BackupChildResult> {
       rows: Object.values(record.recordCounts ?? {}).reduce((a, b) => a + b, 0),
       startedRssKb,
       maxRssKb: process.resourceUsage().maxRSS,
+      keptBackupId: keep ? record.id : null,
     };
   } finally {
     await kiln.close();
   }
 }
 
-function report(result: BackupChildResult): void {
-  if (process.send) process.send(result, () => process.exit(0));
-  else {
-    console.log(JSON.stringify(result));
-    process.exit(0);
-  }
-}
-
-backupOnce().then(report, (err: unknown) => report({ ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) }));
+backupOnce().then(reportAndExit, (err: unknown) => reportAndExit(failure(err)));

@@ -1,5 +1,4 @@
-import { execFile, fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { tablesToBackUp } from '../src/backup/backup-tables';
 import type { BackupChildResult } from './backup-child';
+import { kilnEnv, runChild } from './bench-child';
 import type { BenchDatabase } from './bench-databases';
 import { count, mb, ratio, seconds, verdict, type BenchContext, type ReportLine } from './bench-report';
 
@@ -22,7 +22,9 @@ const TABLES = tablesToBackUp({ includeAuditLogs: true, includeSessions: true })
 export async function measureBackup(ctx: BenchContext): Promise<ReportLine[]> {
   const tenth = await kilnBackup(ctx.tenth);
   const full = await kilnBackup(ctx.full);
-  const dump = ctx.server.pgDumpSkipped ? undefined : await pgDump(ctx.full.url);
+  const dump = ctx.server.pgDumpSkipped ? undefined : await pgDump(ctx.full.url, ctx.workDir);
+  // Kept for the restore measurement's pg_restore reference: it restores what this pg_dump wrote.
+  if (dump) ctx.fullDump = dump.file;
 
   const rss = { full: full.maxRssKb * 1024, tenth: tenth.maxRssKb * 1024 };
   const rssRatio = rss.full / rss.tenth;
@@ -52,43 +54,27 @@ export async function measureBackup(ctx: BenchContext): Promise<ReportLine[]> {
   return lines;
 }
 
-/** Runs bench/backup-child.js against `db` and returns what it measured. */
-async function kilnBackup(db: BenchDatabase): Promise<KilnBackup> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'kiln-bench-'));
+/**
+ * Runs bench/backup-child.js against `db` and returns what it measured. With `keepIn`, the backup
+ * file and its record stay, in `keepIn`/backups, for a restore child given the same folder.
+ */
+export async function kilnBackup(db: BenchDatabase, keepIn?: string): Promise<KilnBackup> {
+  const dir = keepIn ?? (await mkdtemp(path.join(tmpdir(), 'kiln-bench-')));
   try {
-    const env = {
-      ...process.env,
-      NODE_ENV: 'production',
-      DATABASE_URL: db.url,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      DATA_DIR: dir,
-      BACKUP_DIR: path.join(dir, 'backups'),
-    };
-    const child = fork(path.join(__dirname, 'backup-child.js'), [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const result = await new Promise<BackupChildResult>((resolve) => {
-      child.once('message', (m) => resolve(m as BackupChildResult));
-      child.once('exit', (code) => resolve({ ok: false, error: `backup child exited with ${code} without a result` }));
-    });
+    const result = await runChild<Omit<KilnBackup, 'ok'>>('backup-child.js', kilnEnv(db, dir, keepIn ? { BENCH_KEEP_BACKUP: '1' } : {}));
     if (!result.ok) throw new Error(`Kiln backup of ${db.name} failed: ${result.error}`);
     return result;
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (!keepIn) await rm(dir, { recursive: true, force: true });
   }
 }
 
-/** `pg_dump --data-only -Fc` of the backup's tables, timed by the wall clock. */
-async function pgDump(url: string): Promise<{ seconds: number; bytes: number }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'kiln-bench-dump-'));
-  const file = path.join(dir, 'lending.dump');
-  try {
-    const args = ['--data-only', '-Fc', '-f', file, ...TABLES.flatMap((t) => ['-t', `"${t}"`]), '-d', url];
-    const started = performance.now();
-    await promisify(execFile)('pg_dump', args);
-    const elapsed = (performance.now() - started) / 1000;
-    return { seconds: elapsed, bytes: (await stat(file)).size };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+/** `pg_dump --data-only -Fc` of the backup's tables into `dir`, timed by the wall clock. */
+export async function pgDump(url: string, dir: string): Promise<{ seconds: number; bytes: number; file: string }> {
+  const file = path.join(dir, `${new URL(url).pathname.slice(1)}.dump`);
+  const args = ['--data-only', '-Fc', '-f', file, ...TABLES.flatMap((t) => ['-t', `"${t}"`]), '-d', url];
+  const started = performance.now();
+  await promisify(execFile)('pg_dump', args);
+  const elapsed = (performance.now() - started) / 1000;
+  return { seconds: elapsed, bytes: (await stat(file)).size, file };
 }

@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { createDataSource } from '../src/db/data-source';
 import { LENDING_TABLES } from '../src/domain';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
+import { tableDigestSql } from '../src/verify/table-digest';
 
 export const SEED = 1;
 
@@ -13,7 +14,12 @@ export interface BenchDatabase {
   members: number;
   /** Rows over all lending tables, counted (which also warms the OS cache for both readers). */
   rows: number;
+  /** The content the seed wrote, as checked at the start of this run: what every restore must put back. */
+  seeded: Fingerprint;
 }
+
+/** Per lending table: row count and an order-independent digest of every row's full content. */
+export type Fingerprint = Record<string, { rows: number; digest: string }>;
 
 /** Reuses `name` when it holds exactly the demo data for (members, SEED); else recreates and seeds it. */
 export async function prepareDatabase(serverUrl: string, name: string, members: number): Promise<BenchDatabase> {
@@ -24,7 +30,7 @@ export async function prepareDatabase(serverUrl: string, name: string, members: 
     const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
     if (exists) {
       const found = await checkSeed(url, members);
-      if ('rows' in found) return { name, url, members, rows: found.rows };
+      if ('seeded' in found) return { name, url, members, rows: totalRows(found.seeded), seeded: found.seeded };
       console.log(`${name}: ${found.why}; seeding it again`);
       await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
     }
@@ -33,7 +39,9 @@ export async function prepareDatabase(serverUrl: string, name: string, members: 
     await admin.end();
   }
   await seed(url, members);
-  return { name, url, members, rows: await countRows(url) };
+  const seeded = await fingerprint(url);
+  await recordFingerprint(url, seeded);
+  return { name, url, members, rows: totalRows(seeded), seeded };
 }
 
 async function seed(url: string, members: number): Promise<void> {
@@ -58,27 +66,77 @@ async function seed(url: string, members: number): Promise<void> {
   }
 }
 
-/** The row count when the database holds the expected seed, untouched since; else why not. */
-async function checkSeed(url: string, members: number): Promise<{ rows: number } | { why: string }> {
+/**
+ * The seeded content when the database holds exactly the expected seed, untouched since; else why not.
+ * Restores write the whole database, so the content is compared, not only the row count: a database an
+ * interrupted restore left behind is seeded again instead of being measured.
+ */
+async function checkSeed(url: string, members: number): Promise<{ seeded: Fingerprint } | { why: string }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  let meta: { members: number; seed: number; rows: number } | undefined;
+  let recorded: Fingerprint | undefined;
+  try {
+    if (!(await client.query(`SELECT to_regclass('kiln_bench_meta') AS t`)).rows[0].t) return { why: 'no seed record' };
+    meta = (await client.query('SELECT members, seed, rows::int AS rows FROM kiln_bench_meta')).rows[0];
+    if (!meta || meta.members !== members || meta.seed !== SEED) return { why: `seeded with ${JSON.stringify(meta)}, not ${members} members` };
+    if ((await client.query(`SELECT to_regclass('kiln_bench_fingerprint') AS t`)).rows[0].t) {
+      const { rows } = await client.query<{ table: string; rows: number; digest: string }>('SELECT "table", rows::int AS rows, digest FROM kiln_bench_fingerprint');
+      recorded = Object.fromEntries(rows.map((r) => [r.table, { rows: r.rows, digest: r.digest }]));
+    }
+  } finally {
+    await client.end();
+  }
+  const live = await fingerprint(url);
+  if (totalRows(live) !== meta.rows) return { why: `holds ${totalRows(live)} rows, the seed wrote ${meta.rows}` };
+  if (recorded) {
+    const changed = fingerprintDifferences(recorded, live);
+    return changed.length ? { why: `content differs from the seed in ${changed.join(', ')}` } : { seeded: live };
+  }
+  // Seeded by an older bench that recorded counts only: the counts match, so this content becomes the reference.
+  await recordFingerprint(url, live);
+  return { seeded: live };
+}
+
+/** Count and order-independent content digest (as the verify drill computes it) of every lending table. */
+export async function fingerprint(url: string): Promise<Fingerprint> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    if (!(await client.query(`SELECT to_regclass('kiln_bench_meta') AS t`)).rows[0].t) return { why: 'no seed record' };
-    const meta = (await client.query('SELECT members, seed, rows::int AS rows FROM kiln_bench_meta')).rows[0];
-    if (!meta || meta.members !== members || meta.seed !== SEED) return { why: `seeded with ${JSON.stringify(meta)}, not ${members} members` };
-    const rows = await countRows(url);
-    return rows === meta.rows ? { rows } : { why: `holds ${rows} rows, the seed wrote ${meta.rows}` };
+    const result: Fingerprint = {};
+    for (const table of LENDING_TABLES) {
+      const { rows } = await client.query<{ rows: string; digest: string }>(tableDigestSql(`"${table}"`));
+      result[table] = { rows: Number(rows[0].rows), digest: rows[0].digest };
+    }
+    return result;
   } finally {
     await client.end();
   }
 }
 
-async function countRows(url: string): Promise<number> {
+/** The tables whose count or content differ, e.g. `"StaffSession" (content)`; empty when equal. */
+export function fingerprintDifferences(expected: Fingerprint, actual: Fingerprint): string[] {
+  return LENDING_TABLES.flatMap((t) => {
+    const [e, a] = [expected[t], actual[t]];
+    if (!e || !a) return [`"${t}" (missing)`];
+    if (e.rows !== a.rows) return [`"${t}" (${a.rows} rows, expected ${e.rows})`];
+    return e.digest === a.digest ? [] : [`"${t}" (content)`];
+  });
+}
+
+export const totalRows = (f: Fingerprint): number => Object.values(f).reduce((n, t) => n + t.rows, 0);
+
+async function recordFingerprint(url: string, seeded: Fingerprint): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const sum = LENDING_TABLES.map((t) => `(SELECT count(*) FROM "${t}")`).join(' + ');
-    return Number((await client.query(`SELECT ${sum} AS rows`)).rows[0].rows);
+    await client.query('BEGIN');
+    await client.query('CREATE TABLE IF NOT EXISTS kiln_bench_fingerprint ("table" text PRIMARY KEY, rows bigint NOT NULL, digest text NOT NULL)');
+    await client.query('DELETE FROM kiln_bench_fingerprint');
+    for (const [table, { rows, digest }] of Object.entries(seeded)) {
+      await client.query('INSERT INTO kiln_bench_fingerprint VALUES ($1, $2, $3)', [table, rows, digest]);
+    }
+    await client.query('COMMIT');
   } finally {
     await client.end();
   }

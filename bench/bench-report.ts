@@ -6,6 +6,10 @@ export interface BenchContext {
   server: BenchServer;
   full: BenchDatabase;
   tenth: BenchDatabase;
+  /** A scratch folder for this run, removed at its end. */
+  workDir: string;
+  /** The backup measurement's pg_dump of the full database (in workDir), once taken: the pg_restore reference restores it. */
+  fullDump?: string;
 }
 
 /** One line of the printed table; a line with a target says whether it was met. */
@@ -16,7 +20,7 @@ export interface ReportLine {
   verdict?: 'PASS' | 'MISS' | 'skipped';
 }
 
-/** A measurement runs against the context and returns its lines (backup now; restore, cloud later). */
+/** A measurement runs against the context and returns its lines (backup, restore; cloud later). */
 export type Measurement = (ctx: BenchContext) => Promise<ReportLine[]>;
 
 export function printReport(lines: ReportLine[]): void {

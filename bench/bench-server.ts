@@ -5,7 +5,7 @@ import { Client } from 'pg';
 
 const LOCAL_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
-/** The PostgreSQL server the bench runs on, and whether pg_dump can be its reference. */
+/** The PostgreSQL server the bench runs on, and whether pg_dump and pg_restore can be its references. */
 export interface BenchServer {
   /** A superuser URL of a maintenance database on the server. */
   url: string;
@@ -13,6 +13,8 @@ export interface BenchServer {
   version: string;
   /** Why pg_dump is skipped; undefined when a pg_dump of the server's major version is on PATH. */
   pgDumpSkipped?: string;
+  /** Why pg_restore is skipped; undefined when a pg_restore of the server's major version is on PATH. */
+  pgRestoreSkipped?: string;
   stop(): Promise<void>;
 }
 
@@ -47,21 +49,31 @@ async function describe(url: string, label: string, stop: () => Promise<void>): 
       `SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version`,
     );
     const serverMajor = Math.floor(Number(rows[0].num) / 10000);
-    return { url, label, version: rows[0].version, pgDumpSkipped: await pgDumpMismatch(serverMajor), stop };
+    return {
+      url,
+      label,
+      version: rows[0].version,
+      pgDumpSkipped: await toolMismatch('pg_dump', serverMajor),
+      pgRestoreSkipped: await toolMismatch('pg_restore', serverMajor),
+      stop,
+    };
   } finally {
     await client.end();
   }
 }
 
-/** pg_dump refuses newer servers and an older server's dump is not a fair reference: majors must match. */
-async function pgDumpMismatch(serverMajor: number): Promise<string | undefined> {
+/**
+ * pg_dump refuses newer servers, and another major's pg_dump or pg_restore is not a fair
+ * reference (nor always able to read the other's archive): majors must match.
+ */
+async function toolMismatch(tool: 'pg_dump' | 'pg_restore', serverMajor: number): Promise<string | undefined> {
   let output: string;
   try {
-    output = (await promisify(execFile)('pg_dump', ['--version'])).stdout;
+    output = (await promisify(execFile)(tool, ['--version'])).stdout;
   } catch {
-    return `no pg_dump on PATH (the server is PostgreSQL ${serverMajor})`;
+    return `no ${tool} on PATH (the server is PostgreSQL ${serverMajor})`;
   }
   const major = Number(/(\d+)(?:\.\d+)?/.exec(output)?.[1]);
   if (major === serverMajor) return undefined;
-  return `pg_dump on PATH is version ${major}, the server is PostgreSQL ${serverMajor}: put a pg_dump ${serverMajor} on PATH`;
+  return `${tool} on PATH is version ${major}, the server is PostgreSQL ${serverMajor}: put a ${tool} ${serverMajor} on PATH`;
 }

@@ -1,0 +1,222 @@
+/**
+ * One Kiln restore of a stored backup (BENCH_BACKUP_ID, in BACKUP_DIR) in a process of its own,
+ * so maxRSS is the gateway's and the restore's alone. Configured by the environment like
+ * `npm start`; reports a {@link RestoreChildResult} over IPC when forked, else as one JSON line
+ * on stdout (so it can be run by hand, e.g. under `node --cpu-prof`).
+ *
+ * The restore runs as an admin would run it: maintenance mode on, `restoreBackup(id)`, wait for
+ * the job. Its phases are timed from the outside, without touching src/: the validation pass and
+ * the PRE_RESTORE safety backup by wrapping `validateBackupFile` and `backups.backupWithin`, the
+ * transaction by timing the queries of the connection that loads the rows (json_populate_recordset
+ * batches or COPY FROM STDIN). Should a hook stop matching the code, its phases read n/a and the
+ * total is still right.
+ */
+import 'reflect-metadata';
+import '../src/config/utc';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { In } from 'typeorm';
+import type { Identity, RequestMeta } from '../src/auth/identity';
+import { BackupRecord } from '../src/backup/backup-record.entity';
+import { loadConfig } from '../src/config/config';
+import { Role } from '../src/domain/lending-enums';
+import { Job } from '../src/jobs/job.entity';
+import { JobStatus } from '../src/jobs/job.enums';
+import { startKiln } from '../src/kiln';
+import { createLogger } from '../src/logging/logger';
+import { BENCH_USER_AGENT, failure, reportAndExit, type ChildResult } from './bench-child';
+
+/** Seconds of each part of the restore job; null where a hook did not fire. */
+export interface RestorePhases {
+  /** The validation pass over the whole file (no database writes). */
+  validate: number | null;
+  /** The PRE_RESTORE safety backup: a full backup of the live data. */
+  safety: number | null;
+  /** True when validation and safety backup ran side by side (then they do not add up). */
+  overlapped: boolean;
+  /** Everything after both: load, what follows it, commit, job bookkeeping. */
+  restore: number | null;
+  /** Reading the file again and loading its rows (today: json_populate_recordset into temporary staging tables). */
+  load: number | null;
+  /** Of load: time the loading statements ran (INSERT … json_populate_recordset, or a COPY FROM STDIN stream). */
+  loadStatements: number | null;
+  /** From the last row loaded to COMMIT (today: DELETE and INSERT … SELECT into the live tables), sessions revoked, audit entry. */
+  afterLoad: number | null;
+  commit: number | null;
+}
+
+export type RestoreChildResult = ChildResult<{
+  seconds: number;
+  cpuSeconds: number;
+  phases: RestorePhases;
+  /** Highest RSS sampled (every 50 ms) in each phase, in KB: where the peak comes from. */
+  rssKbByPhase: Partial<Record<'validate' | 'safety' | 'load' | 'afterLoad', number>>;
+  /** The job's own message (rows, tables, safety backup, sessions logged out). */
+  message: string;
+  /** Peak RSS in KB once the gateway had started, before the restore. */
+  startedRssKb: number;
+  /** Peak RSS in KB over the whole process, restore included. */
+  maxRssKb: number;
+}>;
+
+/** BENCH_TRACE_SQL=1: every statement of the restore transaction but the loading ones, with its duration, on stderr. */
+const TRACE_SQL = process.env.BENCH_TRACE_SQL === '1';
+
+/** Moments (performance.now()) the hooks saw. */
+interface Marks {
+  validateStart?: number;
+  validateEnd?: number;
+  safetyStart?: number;
+  safetyEnd?: number;
+  /** The connection of the restore transaction: the first to run a loading statement after the safety backup. */
+  restoreClient?: pg.Client;
+  loadEnd?: number;
+  loadStatements: number;
+  commitStart?: number;
+  commitEnd?: number;
+}
+
+async function restoreOnce(): Promise<RestoreChildResult> {
+  const backupId = process.env.BENCH_BACKUP_ID;
+  if (!backupId) return { ok: false, error: 'BENCH_BACKUP_ID is not set' };
+  const config = loadConfig();
+  const kiln = await startKiln(config, createLogger(config.log.level));
+  const meta: RequestMeta = { ipAddress: null, userAgent: BENCH_USER_AGENT };
+  let actor: Identity | undefined;
+  let jobId: string | undefined;
+  try {
+    const [admin] = await kiln.dataSource.query(
+      `SELECT id FROM "User" WHERE role = 'ADMIN' AND "isActive" AND "deletedAt" IS NULL ORDER BY "createdAt", id LIMIT 1`,
+    );
+    if (!admin) return { ok: false, error: 'the bench database has no active ADMIN user' };
+    actor = { userId: admin.id, role: Role.ADMIN, jwtId: 'bench' };
+    await kiln.services.maintenance.set(true, 'bench', actor, meta);
+
+    const marks = instrument(kiln.services.backups);
+    // RSS every 50 ms, given to phases afterwards, once their bounds are known.
+    const samples: Array<[at: number, rssKb: number]> = [];
+    const sampler = setInterval(() => samples.push([performance.now(), Math.round(process.memoryUsage.rss() / 1024)]), 50);
+    const startedRssKb = process.resourceUsage().maxRSS;
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const job = await kiln.services.restore.restore(backupId, null, actor, meta);
+    jobId = job.id;
+    await kiln.services.jobs.settled(job.id);
+    const ended = performance.now();
+    clearInterval(sampler);
+    const used = process.cpuUsage(cpu);
+    const maxRssKb = process.resourceUsage().maxRSS;
+
+    const row = await kiln.services.jobs.get(job.id);
+    if (row?.status !== JobStatus.COMPLETED) {
+      return { ok: false, error: `restore job ended ${row?.status ?? 'without a row'}: ${row?.error ?? ''}` };
+    }
+    const span = (from: number | undefined, to: number | undefined) => (from !== undefined && to !== undefined ? (to - from) / 1000 : null);
+    const { validateStart, validateEnd, safetyStart, safetyEnd } = marks;
+    const bothDone = validateEnd !== undefined && safetyEnd !== undefined ? Math.max(validateEnd, safetyEnd) : undefined;
+    const rssKbByPhase: Extract<RestoreChildResult, { ok: true }>['rssKbByPhase'] = {};
+    for (const [at, kb] of samples) {
+      const phase =
+        marks.loadEnd !== undefined && at > marks.loadEnd ? 'afterLoad' : bothDone !== undefined && at > bothDone ? 'load' : safetyStart !== undefined && at > safetyStart ? 'safety' : 'validate';
+      rssKbByPhase[phase] = Math.max(rssKbByPhase[phase] ?? 0, kb);
+    }
+    return {
+      ok: true,
+      seconds: (ended - started) / 1000,
+      cpuSeconds: (used.user + used.system) / 1e6,
+      phases: {
+        validate: span(validateStart, validateEnd),
+        safety: span(safetyStart, safetyEnd),
+        overlapped: validateEnd !== undefined && safetyStart !== undefined && safetyEnd !== undefined && validateStart !== undefined
+          ? validateEnd > safetyStart && safetyEnd > validateStart
+          : false,
+        restore: span(bothDone, ended),
+        load: span(bothDone, marks.loadEnd),
+        loadStatements: marks.restoreClient ? marks.loadStatements / 1000 : null,
+        afterLoad: span(marks.loadEnd, marks.commitStart),
+        commit: span(marks.commitStart, marks.commitEnd),
+      },
+      rssKbByPhase,
+      message: row.message ?? '',
+      startedRssKb,
+      maxRssKb,
+    };
+  } finally {
+    await cleanUp(kiln, backupId, jobId, actor, meta).finally(() => kiln.close());
+  }
+}
+
+/** Hooks that time the restore's phases; see the file comment. */
+function instrument(backups: { backupWithin: (...args: never[]) => Promise<unknown> }): Marks {
+  const marks: Marks = { loadStatements: 0 };
+  // The module object itself (compiled CommonJS): restore.service reads validateBackupFile from it at each call.
+  const validator: { validateBackupFile: (...args: never[]) => Promise<unknown> } = require('../src/restore/backup-validator');
+  const validateBackupFile = validator.validateBackupFile;
+  validator.validateBackupFile = async (...args: never[]) => {
+    marks.validateStart = performance.now();
+    try {
+      return await validateBackupFile(...args);
+    } finally {
+      marks.validateEnd = performance.now();
+    }
+  };
+  const backupWithin = backups.backupWithin.bind(backups);
+  backups.backupWithin = async (...args: never[]) => {
+    marks.safetyStart = performance.now();
+    try {
+      return await backupWithin(...args);
+    } finally {
+      marks.safetyEnd = performance.now();
+    }
+  };
+
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function timedQuery(this: pg.Client, ...args: unknown[]) {
+    const result = query.apply(this, args);
+    if (marks.safetyEnd === undefined) return result;
+    const sql = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: unknown } | undefined)?.text ?? '');
+    if (typeof sql !== 'string') return result;
+    const start = performance.now();
+    // A loading statement: batches of rows as JSON (today), or a COPY FROM STDIN stream (pg-copy-streams).
+    const loading = sql.includes('json_populate_recordset') || /^\s*COPY\b[\s\S]*\bFROM STDIN/i.test(sql);
+    if (!marks.restoreClient && loading) marks.restoreClient = this;
+    if (this !== marks.restoreClient) return result;
+    const commit = marks.loadEnd !== undefined && marks.commitStart === undefined && /^\s*COMMIT/i.test(sql);
+    if (commit) marks.commitStart = start;
+    const done = () => {
+      const end = performance.now();
+      if (loading) {
+        marks.loadStatements += end - start;
+        marks.loadEnd = end;
+      }
+      if (commit) marks.commitEnd = end;
+      if (TRACE_SQL && !loading) console.error(`[sql ${((end - start) / 1000).toFixed(3)} s] ${sql.replace(/\s+/g, ' ').slice(0, 160)}`);
+    };
+    if (result instanceof Promise) result.then(done, () => undefined);
+    else if (result && typeof (result as NodeJS.EventEmitter).once === 'function') (result as NodeJS.EventEmitter).once('finish', done);
+    return result;
+  } as typeof pg.Client.prototype.query;
+  return marks;
+}
+
+/**
+ * The bench database only lends its data: the backups (restored and PRE_RESTORE) and their
+ * records go, so do the jobs; maintenance mode goes off again. Files live in the parent's scratch folder.
+ */
+async function cleanUp(
+  kiln: Awaited<ReturnType<typeof startKiln>>,
+  backupId: string,
+  restoreJobId: string | undefined,
+  actor: Identity | undefined,
+  meta: RequestMeta,
+): Promise<void> {
+  const records = kiln.dataSource.getRepository(BackupRecord);
+  const restored = await records.findOneBy({ id: backupId });
+  const safety = restoreJobId ? await records.findBy({ jobId: restoreJobId }) : [];
+  await records.delete({ id: In([backupId, ...safety.map((r) => r.id)]) });
+  const jobIds = [restoreJobId, restored?.jobId].filter((id): id is string => !!id);
+  if (jobIds.length) await kiln.dataSource.getRepository(Job).delete({ id: In(jobIds) });
+  if (actor) await kiln.services.maintenance.set(false, null, actor, meta);
+}
+
+restoreOnce().then(reportAndExit, (err: unknown) => reportAndExit(failure(err)));
