@@ -105,6 +105,15 @@ export class BackupService {
     return record;
   }
 
+  /** Removes the safety backups a job wrote that nobody was told about (its restore was refused): files and records, no audit entry. */
+  async discard(jobId: string, type: BackupType): Promise<void> {
+    const records = this.dataSource.getRepository(BackupRecord);
+    for (const record of await records.findBy({ jobId, type })) {
+      if (record.localPath) await this.local.delete(record.localPath);
+      await records.delete({ id: record.id });
+    }
+  }
+
   private newRecord(options: CreateBackupOptions, type: BackupType, actorId: string | null): BackupRecord {
     const id = newId();
     const createdAt = new Date();

@@ -69,23 +69,57 @@ export class RestoreService {
       source.kind === 'stored' ? this.backups.openFile(source.record) : this.backups.plain(createReadStream(source.path));
     const catalog = await readLendingCatalog(this.dataSource.manager);
 
+    // The validation pass (the file, Node's CPU) and the safety backup (the database) share
+    // nothing, so the safety backup starts once the file has shown a valid start (its header and
+    // 10,000 rows; a small file is validated first) and both run side by side. A file refused
+    // later stops the safety backup, and nothing of it stays.
     progress.update({ phase: 'validate' });
-    const checked = await validateBackupFile(
-      await open(),
-      catalog,
-      source.kind === 'stored' ? source.record.checksum : null,
-      (rows) => progress.update({ rowsDone: rows }),
-      signal,
-    );
+    const stopSafety = new AbortController();
+    let [validatedRows, safetyRows] = [0, 0];
+    let safetyRun: Promise<BackupRecord> | undefined;
+    const startSafety = () => {
+      safetyRun = this.backups.backupWithin(
+        {
+          ...run,
+          signal: AbortSignal.any([signal, stopSafety.signal]),
+          progress: {
+            update: (c) => {
+              safetyRows = c.rowsDone ?? safetyRows;
+              progress.update({ rowsDone: validatedRows + safetyRows });
+            },
+          },
+        },
+        BackupType.PRE_RESTORE,
+        actor.userId,
+      );
+      safetyRun.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    };
+    let checked: Awaited<ReturnType<typeof validateBackupFile>>;
+    try {
+      checked = await validateBackupFile(
+        await open(),
+        catalog,
+        source.kind === 'stored' ? source.record.checksum : null,
+        (rows) => {
+          validatedRows = rows;
+          if (!safetyRun) startSafety();
+          progress.update({ rowsDone: validatedRows + safetyRows });
+        },
+        signal,
+      );
+    } catch (err) {
+      if (safetyRun) {
+        stopSafety.abort(err);
+        await safetyRun.catch(() => undefined);
+        await this.backups.discard(run.job.id, BackupType.PRE_RESTORE);
+      }
+      throw err;
+    }
+    if (!safetyRun) startSafety();
     // Three passes over the rows: validate, safety backup, restore.
     const total = checked.rows * 3;
-    progress.update({ rowsTotal: total, rowsDone: checked.rows });
-
-    const safety = await this.backups.backupWithin(
-      { ...run, progress: { update: (c) => progress.update({ phase: 'safety', table: c.table, rowsDone: checked.rows + Math.min(c.rowsDone ?? 0, checked.rows) }) } },
-      BackupType.PRE_RESTORE,
-      actor.userId,
-    );
+    progress.update({ phase: 'safety', rowsTotal: total, rowsDone: checked.rows + Math.min(safetyRows, checked.rows) });
+    const safety = await safetyRun!;
 
     progress.update({ phase: 'restore', rowsDone: checked.rows * 2 });
     const runner = this.dataSource.createQueryRunner();
@@ -99,6 +133,7 @@ export class RestoreService {
         catalog,
         (rows, table) => progress.update({ table, rowsDone: checked.rows * 2 + rows }),
         signal,
+        checked.checksum,
       );
       // Everybody logs in again: restored sessions included.
       const revoked = await client.query(`UPDATE "StaffSession" SET "revokedAt" = CURRENT_TIMESTAMP WHERE "revokedAt" IS NULL`);

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
 import { readBackup } from '../backup/format/backup-reader';
-import { BadUserInputError } from '../errors/kiln-errors';
+import { BackupCorruptError, BadUserInputError } from '../errors/kiln-errors';
+import { copyRows } from './copy-rows';
 import type { LendingCatalog } from './lending-catalog';
 import type { RestorePlan } from './restore-plan';
 
@@ -15,14 +16,15 @@ export interface LoadResult {
 }
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const stage = (table: string) => `pg_temp.${q(`kiln_stage_${table}`)}`;
 const keep = (table: string) => `pg_temp.${q(`kiln_keep_${table}`)}`;
 
 /**
- * Replaces the lending data inside the caller's open transaction:
- * rows are staged in temporary tables first (PostgreSQL checks every type,
- * key and NOT NULL there, while live data is untouched), then swapped in.
- * Any error leaves the transaction for the caller to roll back.
+ * Replaces the lending data inside the caller's open transaction, as pg_restore would:
+ * the foreign keys between the tables go, the tables are emptied (TRUNCATE, undone by a
+ * rollback like everything else here), every row is streamed in once with COPY, and the
+ * foreign keys come back, each checked by one query over the whole table. PostgreSQL
+ * checks every type, key and NOT NULL on the way; nothing is visible to others before
+ * the caller commits, and any error leaves the transaction for the caller to roll back.
  */
 export async function loadBackupInTransaction(
   client: PoolClient,
@@ -31,25 +33,24 @@ export async function loadBackupInTransaction(
   catalog: LendingCatalog,
   onRows: (rows: number, table: string) => void,
   signal: AbortSignal,
+  expectedChecksum: string,
 ): Promise<LoadResult> {
-  for (const table of plan.replaced) {
-    await client.query(`CREATE TEMP TABLE ${stage(table)} (LIKE ${q(table)} INCLUDING DEFAULTS INCLUDING INDEXES) ON COMMIT DROP`);
-  }
-  const rows = await stageRows(client, input, stage, onRows, signal);
-
   // Rows of tables the backup lacks (sessions, audit) step aside while their parents are replaced.
   for (const { table } of plan.carried) {
     await client.query(`CREATE TEMP TABLE ${keep(table)} ON COMMIT DROP AS SELECT * FROM ${q(table)}`);
-    await client.query(`DELETE FROM ${q(table)}`);
   }
-  for (const table of [...plan.replaced].reverse()) {
-    signal.throwIfAborted();
-    await client.query(`DELETE FROM ${q(table)}`);
+  const emptied = [...plan.replaced, ...plan.carried.map((c) => c.table)];
+  const foreignKeys = await dropForeignKeys(client, emptied);
+  await client.query(`TRUNCATE ${emptied.map(q).join(', ')}`);
+
+  const loaded = await withCopyContext(() =>
+    copyRows(client, input, q, (table) => [...catalog.columns.get(table)!.keys()], onRows, signal),
+  );
+  // The file was read twice: it must still be the one the validation pass checked.
+  if (loaded.computedChecksum !== expectedChecksum) {
+    throw new BackupCorruptError('The backup file changed while it was being restored', { expected: expectedChecksum, actual: loaded.computedChecksum });
   }
-  for (const table of plan.replaced) {
-    signal.throwIfAborted();
-    await withTableContext(table, null, () => client.query(`INSERT INTO ${q(table)} SELECT * FROM ${stage(table)}`));
-  }
+
   const removed: Record<string, number> = {};
   for (const { table, links } of plan.carried) {
     const columns = [...catalog.columns.get(table)!.keys()];
@@ -66,7 +67,54 @@ export async function loadBackupInTransaction(
     const dropped = Number(before.rows[0].n) - (kept.rowCount ?? 0);
     if (dropped > 0) removed[table] = dropped;
   }
-  return { rows, removed };
+  for (const fk of foreignKeys) {
+    signal.throwIfAborted();
+    await withTableContext(fk.table, null, () => client.query(`ALTER TABLE ${q(fk.table)} ADD CONSTRAINT ${q(fk.name)} ${fk.definition}`));
+  }
+  return { rows: loaded.rows, removed };
+}
+
+interface ForeignKeyDefinition {
+  table: string;
+  name: string;
+  definition: string;
+}
+
+/**
+ * Drops the foreign keys from or to `tables` and returns them to be added again. Checking a
+ * million rows one by one (a trigger per row) costs more than loading them; adding a key back
+ * checks the whole table in one join. Without the right to alter the tables (not their owner),
+ * the keys stay and are checked row by row: slower, as correct.
+ */
+async function dropForeignKeys(client: PoolClient, tables: string[]): Promise<ForeignKeyDefinition[]> {
+  const { rows } = await client.query<ForeignKeyDefinition>(
+    `SELECT c.relname AS "table", con.conname AS name, pg_get_constraintdef(con.oid) AS definition
+       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class r ON r.oid = con.confrelid
+      WHERE con.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND (c.relname = ANY($1) OR r.relname = ANY($1))
+      ORDER BY c.relname, con.conname`,
+    [tables],
+  );
+  await client.query('SAVEPOINT kiln_drop_foreign_keys');
+  try {
+    for (const fk of rows) await client.query(`ALTER TABLE ${q(fk.table)} DROP CONSTRAINT ${q(fk.name)}`);
+    await client.query('RELEASE SAVEPOINT kiln_drop_foreign_keys');
+    return rows;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42501') throw err;
+    await client.query('ROLLBACK TO SAVEPOINT kiln_drop_foreign_keys');
+    return [];
+  }
+}
+
+/** A COPY error names the table and the row (`COPY "Loan", line 3, column …`): the same message as before. */
+async function withCopyContext<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const where = /COPY (.+?), line (\d+)/.exec((err as { where?: string }).where ?? '');
+    if (!where) throw err;
+    return withTableContext(where[1].replace(/^"|"$/g, ''), Number(where[2]), () => Promise.reject(err));
+  }
 }
 
 /** Loads every row of a backup into `target(table)` tables, in batches PostgreSQL type-checks. */

@@ -26,7 +26,14 @@ export class BackupFormatError extends Error {
 export interface ReadBackupOptions {
   /** Longest line accepted, in bytes; a longer one fails instead of filling memory. Default 64 MiB. */
   maxLineBytes?: number;
+  /**
+   * false: rows are not parsed (their `value` is an empty object), only checked to be `{…}`:
+   * for a second pass over a file a first pass has checked, whose checksum the caller compares.
+   */
+  parseRows?: boolean;
 }
+
+const UNPARSED: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 const NEWLINE = 0x0a;
@@ -39,18 +46,25 @@ class LineSplitter {
 
   constructor(private readonly maxLineBytes: number) {}
 
-  /** The complete lines in `chunk` (without their newline), decoded as UTF-8. */
+  /** The bytes of each line push() last returned, in the same order (views of the chunk, valid until the next push). */
+  readonly lineBytes: Buffer[] = [];
+
+  /** The complete lines in `chunk` (without their newline), decoded as UTF-8; their bytes in {@link lineBytes}. */
   push(chunk: Buffer): string[] {
     const lines: string[] = [];
+    this.lineBytes.length = 0;
     let start = 0;
     for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
       this.checkLength(this.partialBytes + nl - start);
       if (this.partialBytes === 0) {
         lines.push(chunk.toString('utf8', start, nl));
+        this.lineBytes.push(chunk.subarray(start, nl));
       } else {
         // Decoding whole lines only: a UTF-8 character split across chunks stays intact.
         this.partial.push(chunk.subarray(start, nl));
-        lines.push(Buffer.concat(this.partial, this.partialBytes + nl - start).toString('utf8'));
+        const bytes = Buffer.concat(this.partial, this.partialBytes + nl - start);
+        lines.push(bytes.toString('utf8'));
+        this.lineBytes.push(bytes);
         this.partial = [];
         this.partialBytes = 0;
       }
@@ -113,15 +127,17 @@ class LayoutParser {
   private fileChecksum = '';
   private recordCounts: Record<string, number> = {};
 
-  next(text: string): BackupEvent | undefined {
+  constructor(private readonly parseRows = true) {}
+
+  next(text: string, bytes: Buffer): BackupEvent | undefined {
     this.line++;
     switch (this.expecting) {
       case 'nextRow':
-        return this.row(text);
+        return this.row(text, bytes);
       case 'firstRow':
       case 'tableClose':
         if (text === ']' || text === '],') return this.tableEnd(text);
-        if (this.expecting === 'firstRow') return this.row(text);
+        if (this.expecting === 'firstRow') return this.row(text, bytes);
         break;
       case 'header':
         return this.header(text);
@@ -211,12 +227,12 @@ class LayoutParser {
     return { kind: 'table', name };
   }
 
-  private row(text: string): BackupEvent {
+  private row(text: string, bytes: Buffer): BackupEvent {
     const comma = text.charCodeAt(text.length - 1) === 0x2c;
     const json = comma ? text.slice(0, -1) : text;
     let valid = json.charCodeAt(0) === 0x7b && json.charCodeAt(json.length - 1) === 0x7d;
-    let value: Record<string, unknown> = {};
-    if (valid) {
+    let value: Record<string, unknown> = UNPARSED;
+    if (valid && this.parseRows) {
       try {
         // Also fails (RangeError) on absurdly deep nesting: that is a bad row too.
         value = JSON.parse(json);
@@ -226,7 +242,8 @@ class LayoutParser {
     }
     if (!valid) throw this.error(`expected ${EXPECTED[this.expecting]}, found ${preview(text)}`);
     this.rows++;
-    this.checksum.add(json);
+    // The line's bytes, not the decoded text: encoding a million rows again for the hash costs seconds.
+    this.checksum.addLine(bytes, comma ? bytes.length - 1 : bytes.length);
     this.expecting = comma ? 'nextRow' : 'tableClose';
     return { kind: 'row', table: this.table, json, value };
   }
@@ -302,11 +319,13 @@ function preview(text: string): string {
  */
 export async function* readBackup(input: Readable, options: ReadBackupOptions = {}): AsyncGenerator<BackupEvent> {
   const splitter = new LineSplitter(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
-  const parser = new LayoutParser();
+  const parser = new LayoutParser(options.parseRows ?? true);
   try {
     for await (const chunk of decompressIfGzip(input)) {
-      for (const line of splitter.push(chunk as Buffer)) {
-        const event = parser.next(line);
+      const lines = splitter.push(chunk as Buffer);
+      const bytes = [...splitter.lineBytes];
+      for (let i = 0; i < lines.length; i++) {
+        const event = parser.next(lines[i], bytes[i]);
         if (event) yield event;
       }
     }

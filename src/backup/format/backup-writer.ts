@@ -28,6 +28,7 @@ export interface BackupSummary {
 const BATCH_CHARS = 64 * 1024;
 const BATCH_BYTES = 64 * 1024;
 const FIRST_ROW = Buffer.from('\n');
+const NEWLINE = FIRST_ROW;
 const NEXT_ROW = Buffer.from(',\n');
 // A few batches may wait in the output before a writer call has to wait for the consumer.
 const OUTPUT_HIGH_WATER_MARK = 256 * 1024;
@@ -42,29 +43,54 @@ const LINE_BREAK = /[\r\n]/;
 export class BackupChecksum {
   private readonly hash: Hash = createHash('sha256');
   private pending = '';
+  // Row bytes gathered here (each followed by a newline) and hashed a batch at a time.
+  private readonly staged = Buffer.allocUnsafe(BATCH_BYTES);
+  private used = 0;
 
   /** Adds a table name or a row text. */
   add(text: string): void {
+    this.flushBytes();
     this.pending += text + '\n';
-    if (this.pending.length >= BATCH_CHARS) this.flush();
+    if (this.pending.length >= BATCH_CHARS) this.flushText();
+  }
+
+  /** Adds the first `length` bytes of `line` (a row as UTF-8), then a newline: the same digest as add() of its text. */
+  addLine(line: Buffer, length: number): void {
+    this.flushText();
+    if (this.used + length + 1 > this.staged.length) this.flushBytes();
+    if (length + 1 > this.staged.length) {
+      this.hash.update(line.subarray(0, length));
+      this.hash.update(NEWLINE);
+      return;
+    }
+    this.used += line.copy(this.staged, this.used, 0, length);
+    this.staged[this.used++] = 0x0a;
   }
 
   /** Adds rows as bytes, each followed by a newline: the same digest as add() of each row. */
   addLines(lines: Buffer): void {
-    this.flush();
+    this.flushText();
+    this.flushBytes();
     this.hash.update(lines);
   }
 
   /** Lowercase hex; the checksum cannot be added to afterwards. */
   digest(): string {
-    this.flush();
+    this.flushText();
+    this.flushBytes();
     return this.hash.digest('hex');
   }
 
-  private flush(): void {
+  private flushText(): void {
     if (this.pending.length === 0) return;
     this.hash.update(this.pending, 'utf8');
     this.pending = '';
+  }
+
+  private flushBytes(): void {
+    if (this.used === 0) return;
+    this.hash.update(this.staged.subarray(0, this.used));
+    this.used = 0;
   }
 }
 

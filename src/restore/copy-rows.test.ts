@@ -1,0 +1,37 @@
+import { rowToCopyLine } from './copy-rows';
+
+const columns = (...names: string[]) => new Map(names.map((n, i) => [n, i]));
+
+describe('rowToCopyLine', () => {
+  it('keeps numbers exactly as written and maps booleans and null', () => {
+    const line = rowToCopyLine('{"a":12.50,"b":123456789012345678901234567890.000001,"c":true,"d":false,"e":null,"f":-1e-7}', columns('a', 'b', 'c', 'd', 'e', 'f'), 6, 'T');
+    expect(line).toBe('12.50\t123456789012345678901234567890.000001\tt\tf\t\\N\t-1e-7\n');
+  });
+
+  it('decodes JSON strings and escapes them for COPY text', () => {
+    const json = JSON.stringify({ name: 'Zoë 🏺 陶器 "quoted" back\\slash', text: 'line1\nline2\r\ttab', sep: '\u2028\u2029', empty: '' });
+    expect(rowToCopyLine(json, columns('name', 'text', 'sep', 'empty'), 4, 'T')).toBe(
+      'Zoë 🏺 陶器 "quoted" back\\\\slash\tline1\\nline2\\r\\ttab\t\u2028\u2029\t\n',
+    );
+  });
+
+  it('passes nested JSON through as text, backslashes doubled', () => {
+    const json = '{"id":"x","meta":{"a":[1,{"b":null}],"s":"q\\"uote\\\\ }] {["},"list":[1,2]}';
+    expect(rowToCopyLine(json, columns('id', 'meta', 'list'), 3, 'T')).toBe('x\t{"a":[1,{"b":null}],"s":"q\\\\"uote\\\\\\\\ }] {["}\t[1,2]\n');
+  });
+
+  it('puts \\N where a row lacks a key, in table column order whatever the key order', () => {
+    expect(rowToCopyLine('{"c":3,"a":1}', columns('a', 'b', 'c'), 3, 'T')).toBe('1\t\\N\t3\n');
+    expect(rowToCopyLine('{}', columns('a'), 1, 'T')).toBe('\\N\n');
+  });
+
+  it('scans deeply nested values without recursion', () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    expect(rowToCopyLine(`{"d":${deep}}`, columns('d'), 1, 'T')).toBe(`${deep}\n`);
+  });
+
+  it('throws on keys the table lacks and on text that is not a flat object', () => {
+    expect(() => rowToCopyLine('{"zz":1}', columns('a'), 1, 'T')).toThrow(/unknown column "zz"/);
+    expect(() => rowToCopyLine('{"a":"unterminated}', columns('a'), 1, 'T')).toThrow(/ends inside a string/);
+  });
+});

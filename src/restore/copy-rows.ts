@@ -1,0 +1,174 @@
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { readBackup } from '../backup/format/backup-reader';
+
+/** Lines are gathered into chunks of about this many characters before they reach the COPY stream. */
+const CHUNK_CHARS = 64 * 1024;
+
+const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * Streams every row of a backup into `target(table)` with COPY FROM STDIN (text format), table by
+ * table, with backpressure: memory stays flat and PostgreSQL parses each value once with the
+ * column's input function, as pg_restore does. Rows are JSON objects as `row_to_json` wrote them
+ * (the reader has already checked each is one); a key missing from a row loads NULL, as
+ * json_populate_recordset does. `columns(table)` lists the table's columns in COPY order.
+ * Returns the rows per table; PostgreSQL's errors carry `where: COPY <table>, line <row>`.
+ */
+export async function copyRows(
+  client: PoolClient,
+  input: Readable,
+  target: (table: string) => string,
+  columns: (table: string) => string[],
+  onRows: (rows: number, table: string) => void,
+  signal: AbortSignal,
+): Promise<{ rows: number; computedChecksum: string }> {
+  let copy: ReturnType<typeof copyFrom> | undefined;
+  let index = new Map<string, number>();
+  let width = 0;
+  let table = '';
+  let chunk = '';
+  let rows = 0;
+  const abort = () => copy?.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+  signal.addEventListener('abort', abort, { once: true });
+  const write = async (text: string) => {
+    // once() rejects with the stream's error: a COPY PostgreSQL refused stops the read at once.
+    if (copy!.errored) throw copy!.errored;
+    if (!copy!.write(text)) await once(copy!, 'drain');
+  };
+  try {
+    // The validation pass parsed every row already; the checksum of this pass is compared by the caller.
+    for await (const event of readBackup(input, { parseRows: false })) {
+      signal.throwIfAborted();
+      if (event.kind === 'table') {
+        table = event.name;
+        const names = columns(table);
+        index = new Map(names.map((name, i) => [name, i]));
+        width = names.length;
+        copy = client.query(copyFrom(`COPY ${target(table)} (${names.map(q).join(', ')}) FROM STDIN`));
+      } else if (event.kind === 'row') {
+        chunk += rowToCopyLine(event.json, index, width, table);
+        rows++;
+        if (chunk.length >= CHUNK_CHARS) {
+          await write(chunk);
+          chunk = '';
+          onRows(rows, table);
+        }
+      } else if (event.kind === 'tableEnd') {
+        if (chunk) await write(chunk);
+        chunk = '';
+        copy!.end();
+        await finished(copy!);
+        copy = undefined;
+        onRows(rows, table);
+      } else if (event.kind === 'end') {
+        return { rows, computedChecksum: event.computedChecksum };
+      }
+    }
+    throw new Error('the backup ended without its footer');
+  } catch (err) {
+    copy?.destroy();
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', abort);
+  }
+}
+
+/** A row's values in COPY text format, tab-separated, newline-terminated; absent keys are \N. */
+export function rowToCopyLine(json: string, index: Map<string, number>, width: number, table: string): string {
+  const values = new Array<string>(width).fill('\\N');
+  const n = json.length;
+  let i = skipSpace(json, 1);
+  if (json.charCodeAt(i) === 0x7d) return `${values.join('\t')}\n`;
+  for (;;) {
+    if (json.charCodeAt(i) !== 0x22) throw new Error(`Table "${table}": a row is not a flat JSON object (the file changed since it was validated?)`);
+    const keyEnd = endOfString(json, i);
+    const key = stringValue(json, i, keyEnd);
+    i = skipSpace(json, skipSpace(json, keyEnd + 1) + 1); // past the colon
+    let value: string;
+    const c = json.charCodeAt(i);
+    if (c === 0x22) {
+      const end = endOfString(json, i);
+      value = copyEscape(stringValue(json, i, end));
+      i = end + 1;
+    } else if (c === 0x7b || c === 0x5b) {
+      const end = endOfNested(json, i);
+      // json/jsonb text as written; JSON has no raw control characters, only backslashes to double.
+      value = json.slice(i, end).replace(/\\/g, '\\\\');
+      i = end;
+    } else if (c === 0x6e) {
+      value = '\\N';
+      i += 4;
+    } else if (c === 0x74) {
+      value = 't';
+      i += 4;
+    } else if (c === 0x66) {
+      value = 'f';
+      i += 5;
+    } else {
+      // A number, kept exactly as written (numeric beyond double precision stays exact).
+      let end = i;
+      while (end < n && !isEndOfNumber(json.charCodeAt(end))) end++;
+      value = json.slice(i, end);
+      i = end;
+    }
+    const column = index.get(key);
+    if (column === undefined) throw new Error(`Table "${table}": unknown column "${key}"`); // the validation pass rejects these first
+    values[column] = value;
+    i = skipSpace(json, i);
+    if (json.charCodeAt(i) === 0x2c) i = skipSpace(json, i + 1);
+    else break;
+  }
+  return `${values.join('\t')}\n`;
+}
+
+function skipSpace(s: string, i: number): number {
+  for (let c = s.charCodeAt(i); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = s.charCodeAt(++i));
+  return i;
+}
+
+function isEndOfNumber(c: number): boolean {
+  return c === 0x2c || c === 0x7d || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** Index of the quote closing the string that opens at `start`. */
+function endOfString(s: string, start: number): number {
+  let from = start + 1;
+  for (;;) {
+    const quote = s.indexOf('"', from);
+    // Only a file changed since it was validated gets here; its checksum fails the restore anyway.
+    if (quote === -1) throw new Error('a row ends inside a string (the file changed since it was validated?)');
+    let backslashes = 0;
+    while (s.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+    from = quote + 1;
+  }
+}
+
+/** The decoded string between `start` and `end` (both quotes). */
+function stringValue(s: string, start: number, end: number): string {
+  const raw = s.slice(start + 1, end);
+  return raw.includes('\\') ? (JSON.parse(s.slice(start, end + 1)) as string) : raw;
+}
+
+/** Index just past the object or array that opens at `start` (iterative: nesting depth is no limit here). */
+function endOfNested(s: string, start: number): number {
+  let depth = 0;
+  for (let i = start; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) i = endOfString(s, i);
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if ((c === 0x7d || c === 0x5d) && --depth === 0) return i + 1;
+  }
+  return s.length;
+}
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** COPY text format: backslash, newline, carriage return and tab are escaped. */
+function copyEscape(text: string): string {
+  return /[\\\n\r\t]/.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c]) : text;
+}
