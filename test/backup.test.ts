@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorCode, gql } from './support/test-kiln';
-import { backupFileText, CREATE_BACKUP, extraDatabaseName, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { whileTableLocked, backupFileText, CREATE_BACKUP, extraDatabaseName, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 
 let s: SeededKiln;
 beforeAll(async () => {
@@ -72,13 +72,16 @@ it('stays plain JSON below 1 MB and gzips above it', async () => {
 });
 
 it('refuses a second backup while one runs with CONFLICT naming the running job, and deleting it meanwhile', async () => {
-  const first = await startBackup(s);
-  const second = await gql(s.kiln.url, CREATE_BACKUP, {}, s.token);
-  expect(errorCode(second)).toBe('CONFLICT');
-  expect(second.errors![0].extensions!.runningJobId).toBe(first.jobId);
-  const del = await gql(s.kiln.url, 'mutation($id: ID!) { deleteBackup(id: $id) }', { id: first.backupId }, s.token);
-  expect(errorCode(del)).toBe('CONFLICT');
-  await finishedJob(s, first.jobId);
+  const first = await whileTableLocked(s, async () => {
+    const running = await startBackup(s);
+    const second = await gql(s.kiln.url, CREATE_BACKUP, {}, s.token);
+    expect(errorCode(second)).toBe('CONFLICT');
+    expect(second.errors![0].extensions!.runningJobId).toBe(running.jobId);
+    const del = await gql(s.kiln.url, 'mutation($id: ID!) { deleteBackup(id: $id) }', { id: running.backupId }, s.token);
+    expect(errorCode(del)).toBe('CONFLICT');
+    return running;
+  });
+  expect((await finishedJob(s, first.jobId)).status).toBe('COMPLETED');
 });
 
 it('answers unknown ids and finished jobs with typed errors', async () => {

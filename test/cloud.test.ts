@@ -188,7 +188,9 @@ describe('faults', () => {
   });
 
   it('keeps the record, with the reason, when Cloudinary is down during a delete', async () => {
-    const { backup } = await backupWith(s.kiln, s.token, 'CLOUD');
+    const { job, backup } = await backupWith(s.kiln, s.token, 'CLOUD');
+    expect([job!.status, job!.error]).toEqual(['COMPLETED', null]);
+    expect(backup.storedInCloud).toBe(true);
     cloud.faults.push({ match: 'destroy', kind: '500', times: 5 });
     const res = await gql(s.kiln.url, 'mutation($id: ID!) { deleteBackup(id: $id) }', { id: backup.id }, s.token);
     expect(errorCode(res)).toBe('STORAGE_UNAVAILABLE');

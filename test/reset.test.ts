@@ -1,6 +1,6 @@
 import { LENDING_TABLES } from '../src/domain';
 import { errorCode, gql, loginToken } from './support/test-kiln';
-import { startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { fingerprint } from './support/restore-helpers';
 
 const RESET = 'mutation($c: String!, $p: String) { resetSystem(confirmation: $c, superAdminPassword: $p) { superAdminEmail temporaryPassword job { id kind status } } }';
@@ -28,8 +28,11 @@ it('refuses without the exact confirmation or with a weak password, changing not
 });
 
 it('refuses while another job runs', async () => {
-  const running = await startBackup(s);
-  expect(errorCode(await gql(s.kiln.url, RESET, { c: 'DELETE' }, s.token))).toBe('CONFLICT');
+  const running = await whileTableLocked(s, async () => {
+    const job = await startBackup(s);
+    expect(errorCode(await gql(s.kiln.url, RESET, { c: 'DELETE' }, s.token))).toBe('CONFLICT');
+    return job;
+  });
   await s.kiln.services.jobs.settled(running.jobId);
 });
 

@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { errorCode, gql, startTestKiln } from './support/test-kiln';
-import { backupFileText, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { whileTableLocked, backupFileText, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { craftBackup, fingerprint, RESTORE, uploadRestore } from './support/restore-helpers';
 
 let s: SeededKiln;
@@ -151,8 +151,11 @@ it('survives an upload cut off mid-way, keeping nothing', async () => {
 });
 
 it('refuses a restore while another job runs with CONFLICT', async () => {
-  const running = await startBackup(s);
-  expect(errorCode(await gql(s.kiln.url, RESTORE, { id: backup.id }, s.token))).toBe('CONFLICT');
+  const running = await whileTableLocked(s, async () => {
+    const job = await startBackup(s);
+    expect(errorCode(await gql(s.kiln.url, RESTORE, { id: backup.id }, s.token))).toBe('CONFLICT');
+    return job;
+  });
   await finishedJob(s, running.jobId);
   baseline = await fingerprint(s.db); // the backup's BACKUP_CREATED audit entry is expected
 });

@@ -63,3 +63,21 @@ export function parseBackupFile(file: string): any {
 export function extraDatabaseName(suffix: string): string {
   return `${workerDatabaseName()}_${suffix}`;
 }
+
+/**
+ * Runs `fn` while another connection holds an exclusive lock on a lending table (one that
+ * logins and audit entries never touch),
+ * so a backup started inside stays RUNNING (its snapshot waits on the lock) until `fn` ends.
+ */
+export async function whileTableLocked<T>(s: SeededKiln, fn: () => Promise<T>, table = 'LoanType'): Promise<T> {
+  const locker = new Client({ connectionString: s.kiln.databaseUrl });
+  await locker.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`);
+    return await fn();
+  } finally {
+    await locker.query('COMMIT').catch(() => undefined);
+    await locker.end();
+  }
+}
