@@ -4,6 +4,9 @@ import { KilnBackupsAndJobs1764000000002 } from './1764000000002-kiln-backups-an
 import { KilnJobErrorCode1764000000003 } from './1764000000003-kiln-job-error-code';
 import { KilnCloudCopies1764000000004 } from './1764000000004-kiln-cloud-copies';
 import { KilnSchedule1764000000005 } from './1764000000005-kiln-schedule';
+import { KilnRetention1764000000006 } from './1764000000006-kiln-retention';
+import { KilnHealthState1764000000007 } from './1764000000007-kiln-health-state';
+import { KilnScheduleRunKinds1764000000008 } from './1764000000008-kiln-schedule-run-kinds';
 
 /** All Kiln migrations, oldest first. */
-export const migrations = [LendingSchema1764000000000, KilnMaintenance1764000000001, KilnBackupsAndJobs1764000000002, KilnJobErrorCode1764000000003, KilnCloudCopies1764000000004, KilnSchedule1764000000005];
+export const migrations = [LendingSchema1764000000000, KilnMaintenance1764000000001, KilnBackupsAndJobs1764000000002, KilnJobErrorCode1764000000003, KilnCloudCopies1764000000004, KilnSchedule1764000000005, KilnRetention1764000000006, KilnHealthState1764000000007, KilnScheduleRunKinds1764000000008];

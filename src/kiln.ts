@@ -22,7 +22,7 @@ import { MaintenanceService } from './system/maintenance.service';
 import { ResetService } from './system/reset.service';
 import { BackupHealthService } from './system/backup-health.service';
 import { BackupService } from './backup/backup.service';
-import { createJobPubSub } from './jobs/job-events';
+import { JobEventBus } from './jobs/job-event-bus';
 import { JobRunner } from './jobs/job-runner';
 import { jobProgressStream } from './jobs/job-stream';
 import { CloudinaryStorageDriver } from './storage/cloudinary-storage.driver';
@@ -31,7 +31,10 @@ import { RestoreService } from './restore/restore.service';
 import { VerifyService } from './verify/verify.service';
 import { newId } from './db/ids';
 import { BackupScheduler } from './schedule/backup-scheduler';
+import { ScheduleClaims } from './schedule/schedule-claims';
 import { ScheduleService } from './schedule/schedule.service';
+import { BackupNotifications } from './notify/backup-notifications';
+import { RetentionService } from './retention/retention.service';
 
 export interface RunningKiln {
   /** Base URL, e.g. http://127.0.0.1:4000 */
@@ -46,15 +49,16 @@ export interface RunningKiln {
 export async function startKiln(config: KilnConfig, logger: Logger): Promise<RunningKiln> {
   await mkdir(config.dataDir, { recursive: true });
   const db = await openDatabase(config, logger);
+  let jobEventBus: JobEventBus | undefined;
   try {
     const { dataSource } = db;
     const jwtSecret = config.auth.jwtSecret ?? (await readOrCreateSecret(path.join(config.dataDir, 'jwt-secret')));
     const audit = new AuditLogService(dataSource);
     const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger);
     const maintenance = new MaintenanceService(dataSource, audit);
-    const pubSub = createJobPubSub();
     const instanceId = `${hostname()}:${process.pid}:${newId()}`;
-    const jobs = new JobRunner(dataSource, pubSub, logger, instanceId, {
+    const jobEvents = (jobEventBus = await JobEventBus.connect(instanceId, logger, config.redis));
+    const jobs = new JobRunner(dataSource, jobEvents, logger, instanceId, {
       leaseTtlMs: config.jobs.leaseTtlMs,
       heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3),
     });
@@ -72,14 +76,20 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       cloudConfigured: config.cloud !== undefined,
       minIntervalSeconds: config.schedule.minIntervalSeconds,
     });
+    const retention = new RetentionService(dataSource, jobs, backups, schedule, audit);
     const health = new BackupHealthService(dataSource, {
       nextScheduledAt: () => schedule.nextBackupAt(),
+      successExpectedSince: () => schedule.successExpectedSince(),
       backupDir: config.backup.dir,
       cloudConfigured: config.cloud !== undefined,
       encryptionConfigured: config.encryption.key !== undefined,
+      redisReachable: () => jobEvents.redisReachable(),
     });
-    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health, schedule };
+    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health, schedule, retention };
     await backups.recoverInterrupted();
+    const notifications = config.webhook
+      ? new BackupNotifications(config.webhook, { dataSource, jobs, health, logger, instanceId, healthCheckMs: config.healthCheckMs })
+      : undefined;
 
     await ensureBootstrapAdmin(
       dataSource,
@@ -87,7 +97,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       logger,
     );
 
-    const schema = await buildKilnSchema(resolverContainer(services), pubSub);
+    const schema = await buildKilnSchema(resolverContainer(services), jobEvents.pubSub);
     const app = createHttpApp({ dataSource, maintenance, health, logger });
     app.use(downloadRouter({ auth, backups, downloads, logger }));
     const httpServer = http.createServer(app);
@@ -99,7 +109,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       schema,
       httpServer,
       auth,
-      jobStream: (jobId) => jobProgressStream(dataSource, pubSub, jobId),
+      jobStream: (jobId) => jobProgressStream(dataSource, jobEvents, jobId),
       logger,
       maxDepth: config.graphql.maxDepth,
       maxTokens: config.graphql.maxTokens,
@@ -115,8 +125,13 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     const { port } = httpServer.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-    const scheduler = new BackupScheduler(dataSource, schedule, backups, logger, { instanceId, pollMs: config.schedule.pollMs });
+    const scheduler = new BackupScheduler(schedule, backups, jobs, new ScheduleClaims(dataSource, instanceId), retention, logger, {
+      instanceId,
+      pollMs: config.schedule.pollMs,
+      claimTtlMs: config.jobs.leaseTtlMs,
+    });
     await scheduler.start();
+    notifications?.start();
 
     return {
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
@@ -126,11 +141,14 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await stopGraphQL();
         await scheduler.stop();
         await jobs.shutdown();
+        await notifications?.close();
+        await jobEvents.close();
         cloud?.close();
         await db.close();
       },
     };
   } catch (err) {
+    await jobEventBus?.close();
     await db.close();
     throw err;
   }

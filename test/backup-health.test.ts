@@ -72,3 +72,21 @@ it('flags unencrypted and failed cloud copies, and is healthy once all is well',
     await good.close();
   }
 });
+
+it('flags a schedule that has not produced a good backup within two periods, and only then', async () => {
+  const problem = async () =>
+    ((await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth.problems as string[]).find((p) => p.includes('within two periods'));
+  await backup(s.kiln);
+  await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: HOURLY }) { frequency } }`, {}, s.token);
+  // Just enabled: two fires back the schedule did not exist yet.
+  expect(await problem()).toBeUndefined();
+  // In force for a day, last success 45 minutes ago: within the last period.
+  await s.db.query(`UPDATE backup_schedule_settings SET "updatedAt" = now() - interval '1 day'`);
+  await s.db.query(`UPDATE backup_records SET "completedAt" = now() - interval '45 minutes' WHERE status = 'COMPLETED'`);
+  expect(await problem()).toBeUndefined();
+  // Last success three hours ago: two hourly fires passed without one.
+  await s.db.query(`UPDATE backup_records SET "completedAt" = now() - interval '3 hours' WHERE status = 'COMPLETED'`);
+  expect(await problem()).toMatch(/^No backup has succeeded within two periods of the HOURLY schedule \(last success .*, expected one since .*\)$/);
+  await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DISABLED }) { frequency } }`, {}, s.token);
+  expect(await problem()).toBeUndefined();
+});

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { errorCode, gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
 import { freshDatabase } from './support/test-database';
+import { until } from './support/until';
 
 const FIELDS = 'frequency cron timezone location retentionDays includeAuditLogs includeSessions lastBackupAt nextBackupAt updatedAt';
 const GET = `{ backupSchedule { ${FIELDS} } }`;
@@ -150,15 +151,6 @@ describe('scheduled backups on several instances', () => {
   };
   const scheduled = async () =>
     (await db.query(`SELECT id, status, error, "createdAt" FROM backup_records WHERE type = 'SCHEDULED' ORDER BY "createdAt"`)).rows;
-  async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await read();
-      if (ok(v)) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 
   beforeAll(async () => {
     url = await freshDatabase(`kiln_test_schedule_${process.env.JEST_WORKER_ID ?? '1'}`);

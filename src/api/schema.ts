@@ -11,10 +11,11 @@ import { BackupHealthResolver } from '../system/backup-health.resolver';
 import { MaintenanceResolver } from '../system/maintenance.resolver';
 import { ResetResolver } from '../system/reset.resolver';
 import { ScheduleResolver } from '../schedule/schedule.resolver';
+import { RetentionResolver } from '../retention/retention.resolver';
 import { authChecker } from './auth-checker';
 import './register-enums';
 
-export const resolvers = [AuthResolver, MaintenanceResolver, BackupResolver, JobResolver, RestoreResolver, VerifyResolver, ResetResolver, BackupHealthResolver, DeletionDependenciesResolver, ScheduleResolver] as const;
+export const resolvers = [AuthResolver, MaintenanceResolver, BackupResolver, JobResolver, RestoreResolver, VerifyResolver, ResetResolver, BackupHealthResolver, DeletionDependenciesResolver, ScheduleResolver, RetentionResolver] as const;
 
 /** Builds the executable schema from the decorated classes. */
 export function buildKilnSchema(container?: ContainerType, pubSub: JobPubSub = createJobPubSub()): Promise<GraphQLSchema> {

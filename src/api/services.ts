@@ -10,6 +10,7 @@ import type { MaintenanceService } from '../system/maintenance.service';
 import type { ResetService } from '../system/reset.service';
 import type { VerifyService } from '../verify/verify.service';
 import type { ScheduleService } from '../schedule/schedule.service';
+import type { RetentionService } from '../retention/retention.service';
 
 /** The service layer, built once at start and handed to every resolver. */
 export interface Services {
@@ -24,6 +25,7 @@ export interface Services {
   health: BackupHealthService;
   dependencies: DeletionDependenciesService;
   schedule: ScheduleService;
+  retention: RetentionService;
 }
 
 /** type-graphql's container: each resolver class is built once, given the services. */

@@ -229,8 +229,11 @@ export class BackupService {
     return { path: this.local.pathOf(record.localPath), filename: record.filename, checksum: record.checksum, bytes: record.fileSize };
   }
 
-  /** Deletes the files, then the record; refuses a backup still being written. */
-  async delete(id: string, actor: Identity, meta: RequestMeta): Promise<boolean> {
+  /**
+   * Deletes the files, then the record; refuses a backup still being written.
+   * `actor` is null when Kiln itself deletes (retention); `why` then goes into the audit entry.
+   */
+  async delete(id: string, actor: Identity | null, meta: RequestMeta | null, why?: { reason: string; jobId?: string }): Promise<boolean> {
     const record = await this.require(id);
     if (record.status === BackupStatus.IN_PROGRESS) {
       throw new ConflictError(`Backup ${id} is still being written: cancel its job (${record.jobId}) first`, { jobId: record.jobId });
@@ -250,18 +253,22 @@ export class BackupService {
     if (record.localPath) await this.local.delete(record.localPath);
     await records.delete({ id });
     await this.audit.record({
-      actorUserId: actor.userId,
+      actorUserId: actor?.userId ?? null,
       action: 'BACKUP_DELETED',
       entityName: 'Backup',
       entityId: id,
       before: { filename: record.filename, status: record.status, checksum: record.checksum },
-      ipAddress: meta.ipAddress,
-      userAgent: meta.userAgent,
+      metadata: why,
+      ipAddress: meta?.ipAddress,
+      userAgent: meta?.userAgent,
     });
     return true;
   }
 
-  /** After a crash: records of interrupted jobs become FAILED, their partial files go. */
+  /**
+   * After a crash (at start, and on every instance's schedule poll): records of
+   * interrupted jobs become FAILED, partial files of jobs no longer running go.
+   */
   async recoverInterrupted(): Promise<void> {
     const interrupted = await this.runner.failInterruptedJobs();
     const records = this.dataSource.getRepository(BackupRecord);
@@ -272,7 +279,7 @@ export class BackupService {
         { status: BackupStatus.FAILED, error: job.error, completedAt: new Date() },
       );
     }
-    await this.local.removeIncomplete(new Set(this.runner.runningJobIds()));
+    await this.local.removeIncomplete(() => this.runner.activeJobIds());
   }
 
   /** The BACKUP job: snapshot → JSON document → gzip above 1 MB → storage → record. */

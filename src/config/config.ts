@@ -61,6 +61,20 @@ const envSchema = z.object({
 
   SCHEDULE_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(300),
   SCHEDULE_POLL_SECONDS: z.coerce.number().min(0.1).max(300).default(5),
+
+  BACKUP_WEBHOOK_URL: optionalString.pipe(
+    z.url({ protocol: /^https?$/, error: 'BACKUP_WEBHOOK_URL must be an http(s) URL like https://hooks.example.com/kiln' }).optional(),
+  ),
+  BACKUP_WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'BACKUP_WEBHOOK_SECRET must be at least 16 characters').optional()),
+  BACKUP_WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
+  BACKUP_WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(300).default(10),
+  BACKUP_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(1).max(300_000).default(1000),
+  HEALTH_CHECK_SECONDS: z.coerce.number().min(0.1).max(24 * 3600).default(60),
+
+  REDIS_URL: optionalString.pipe(
+    z.string().regex(/^rediss?:\/\/\S+$/, 'REDIS_URL must look like redis://[:password@]host:6379[/db] (rediss:// for TLS)').optional(),
+  ),
+  REDIS_CHANNEL_PREFIX: z.string().regex(/^[\w\-.:]+$/, 'REDIS_CHANNEL_PREFIX may hold letters, digits, -, _, . and :').default('kiln'),
 });
 
 export type KilnConfig = ReturnType<typeof toConfig>;
@@ -115,6 +129,28 @@ function toConfig(env: z.infer<typeof envSchema>) {
       /** How often each instance re-reads the schedule, so an update reaches all of them. */
       pollMs: env.SCHEDULE_POLL_SECONDS * 1000,
     },
+    /** Signed webhook deliveries of job and health events, when BACKUP_WEBHOOK_URL is set. */
+    webhook: webhookConfig(env),
+    /** How often backup health is re-evaluated for health.* webhooks. */
+    healthCheckMs: env.HEALTH_CHECK_SECONDS * 1000,
+    /** Redis pub/sub carrying job events between instances, when REDIS_URL is set; else in-process only. */
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, channelPrefix: env.REDIS_CHANNEL_PREFIX } : undefined,
+  };
+}
+
+function webhookConfig(env: z.infer<typeof envSchema>) {
+  if (!env.BACKUP_WEBHOOK_URL) return undefined;
+  if (!env.BACKUP_WEBHOOK_SECRET) {
+    // Unsigned deliveries could be forged by anyone who finds the receiver: no URL without a secret.
+    throw new ConfigError(['BACKUP_WEBHOOK_SECRET: required when BACKUP_WEBHOOK_URL is set (at least 16 characters; receivers check X-Kiln-Signature with it)']);
+  }
+  return {
+    url: env.BACKUP_WEBHOOK_URL,
+    secret: env.BACKUP_WEBHOOK_SECRET,
+    attempts: env.BACKUP_WEBHOOK_ATTEMPTS,
+    timeoutMs: env.BACKUP_WEBHOOK_TIMEOUT_SECONDS * 1000,
+    /** First retry delay; it doubles each retry, up to 5 minutes. */
+    backoffMs: env.BACKUP_WEBHOOK_BACKOFF_MS,
   };
 }
 

@@ -3,7 +3,7 @@ import type { Job } from './job.entity';
 
 export const JOB_CHANGED = 'JOB_CHANGED';
 
-/** Job change events for subscriptions (in-process; issue #6 adds Redis for several instances). */
+/** In-process job change events; JobEventBus adds Redis for several instances. */
 export type JobPubSub = ReturnType<typeof createJobPubSub>;
 
 export function createJobPubSub() {

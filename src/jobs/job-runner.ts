@@ -1,14 +1,26 @@
 import { In, type DataSource } from 'typeorm';
 import { newId } from '../db/ids';
+import { updateReturning } from '../db/update-returning';
 import { ConflictError, KilnError, NotFoundError } from '../errors/kiln-errors';
 import type { Logger } from '../logging/logger';
-import { JOB_CHANGED, type JobPubSub } from './job-events';
+import type { JobEventBus } from './job-event-bus';
 import { Job } from './job.entity';
 import { EXCLUSIVE_KINDS, FINISHED_STATUSES, JobKind, JobStatus } from './job.enums';
 import { ProgressMeter, type ProgressSnapshot } from './progress-meter';
 import type { VerificationReport } from './verification-report.type';
 
 export const EXCLUSIVE_LEASE = 'exclusive-job';
+/** Starts the error of a job that stopped because its gateway did, not because of the work itself. */
+export const INTERRUPTED = 'interrupted: ';
+/** RETENTION runs beside backups and restores, but never twice at once. */
+export const RETENTION_LEASE = 'retention-job';
+
+/** The lease a job of this kind holds while it runs (one holder across all instances), if any. */
+export function leaseFor(kind: JobKind): string | null {
+  if (EXCLUSIVE_KINDS.has(kind)) return EXCLUSIVE_LEASE;
+  if (kind === JobKind.RETENTION) return RETENTION_LEASE;
+  return null;
+}
 
 export interface JobRun {
   job: Job;
@@ -48,25 +60,28 @@ export interface JobRunnerOptions {
 
 /**
  * Runs jobs in the background of this instance. BACKUP/RESTORE/RESET hold one
- * database lease, so only one of them runs across all instances; a lease whose
- * holder stopped renewing it expires and is taken over.
+ * database lease, so only one of them runs across all instances (RETENTION
+ * holds a lease of its own); a lease whose holder stopped renewing it expires
+ * and is taken over.
  */
 export class JobRunner {
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly finishedListeners: Array<(job: Job) => void> = [];
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly pubSub: JobPubSub,
+    private readonly jobEvents: JobEventBus,
     private readonly logger: Logger,
     readonly instanceId: string,
     private readonly options: JobRunnerOptions = { leaseTtlMs: 30_000, heartbeatMs: 5_000 },
   ) {}
 
-  /** Creates the job row (RUNNING) and starts it; throws CONFLICT if an exclusive job runs. */
+  /** Creates the job row (RUNNING) and starts it; throws CONFLICT if a job holding the same lease runs. */
   async start(spec: JobSpec): Promise<Job> {
     const id = newId();
     const jobs = this.dataSource.getRepository(Job);
-    if (EXCLUSIVE_KINDS.has(spec.kind)) await this.acquireLease(id);
+    const lease = leaseFor(spec.kind);
+    if (lease) await this.acquireLease(lease, id);
     const now = new Date();
     const job = jobs.create({
       id,
@@ -88,7 +103,7 @@ export class JobRunner {
       await spec.prepare?.();
       await jobs.insert(job);
     } catch (err) {
-      await this.releaseLease(id);
+      if (lease) await this.releaseLease(lease, id);
       throw err;
     }
     this.publish(job);
@@ -123,8 +138,15 @@ export class JobRunner {
     return { ...job, cancelRequested: true };
   }
 
-  runningJobIds(): string[] {
-    return [...this.running.keys()];
+  /** Calls `listener` after each job this instance ran has saved its final row (webhooks, health checks); it must not block. */
+  onJobFinished(listener: (job: Job) => void): void {
+    this.finishedListeners.push(listener);
+  }
+
+  /** Jobs running on any instance (the database's view) or starting on this one. */
+  async activeJobIds(): Promise<Set<string>> {
+    const rows: Array<{ id: string }> = await this.dataSource.query(`SELECT id FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`);
+    return new Set([...rows.map((r) => r.id), ...this.running.keys()]);
   }
 
   /** Resolves once the job has finished on this instance (for tests and shutdown). */
@@ -147,7 +169,7 @@ export class JobRunner {
     for (const { id } of stale) {
       const result = await jobs.update(
         { id, status: In([JobStatus.QUEUED, JobStatus.RUNNING]) },
-        { status: JobStatus.FAILED, error: 'interrupted: the gateway running it stopped before it finished', finishedAt: new Date() },
+        { status: JobStatus.FAILED, error: `${INTERRUPTED}the gateway running it stopped before it finished`, finishedAt: new Date() },
       );
       const job = result.affected ? await jobs.findOneBy({ id }) : null;
       if (job) rows.push(job);
@@ -162,7 +184,7 @@ export class JobRunner {
   /** Aborts every job of this instance and waits for them to record their end. */
   async shutdown(): Promise<void> {
     for (const { controller } of this.running.values()) {
-      controller.abort(new JobCancelledError(false, 'interrupted: the gateway is shutting down'));
+      controller.abort(new JobCancelledError(false, `${INTERRUPTED}the gateway is shutting down`));
     }
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
@@ -231,7 +253,15 @@ export class JobRunner {
     } catch (err) {
       log.error({ err }, 'could not record the end of the job');
     }
-    if (EXCLUSIVE_KINDS.has(job.kind)) await this.releaseLease(job.id).catch((err) => log.warn({ err }, 'could not release lease'));
+    for (const listener of this.finishedListeners) {
+      try {
+        listener({ ...job });
+      } catch (err) {
+        log.error({ err }, 'a job-finished listener failed');
+      }
+    }
+    const lease = leaseFor(job.kind);
+    if (lease) await this.releaseLease(lease, job.id).catch((err) => log.warn({ err }, 'could not release lease'));
     this.running.delete(job.id);
     this.publish(job);
   }
@@ -239,25 +269,30 @@ export class JobRunner {
   /** Heartbeat: keeps the lease, notices a cancel asked on another instance. */
   private async beat(job: Job, controller: AbortController, log: Logger): Promise<void> {
     try {
-      const [row] = await this.dataSource.query(`UPDATE kiln_jobs SET "heartbeatAt" = CURRENT_TIMESTAMP WHERE id = $1 RETURNING "cancelRequested"`, [job.id]);
+      const [row] = await updateReturning<{ cancelRequested: boolean }>(
+        this.dataSource,
+        `UPDATE kiln_jobs SET "heartbeatAt" = CURRENT_TIMESTAMP WHERE id = $1 RETURNING "cancelRequested"`,
+        [job.id],
+      );
       if (row?.cancelRequested) controller.abort(new JobCancelledError(true, 'cancelled by an administrator'));
-      if (EXCLUSIVE_KINDS.has(job.kind) && !(await this.renewLease(job.id))) {
-        controller.abort(new JobCancelledError(false, 'interrupted: the job lease was lost (database unreachable too long?)'));
+      const lease = leaseFor(job.kind);
+      if (lease && !(await this.renewLease(lease, job.id))) {
+        controller.abort(new JobCancelledError(false, `${INTERRUPTED}the job lease was lost (database unreachable too long?)`));
       }
     } catch (err) {
       log.warn({ err }, 'heartbeat failed');
     }
   }
 
-  private async acquireLease(jobId: string): Promise<void> {
+  private async acquireLease(name: string, jobId: string): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
       await tx.query(
         `INSERT INTO kiln_leases (name, holder, "jobId", "expiresAt") VALUES ($1, '', NULL, CURRENT_TIMESTAMP) ON CONFLICT (name) DO NOTHING`,
-        [EXCLUSIVE_LEASE],
+        [name],
       );
       const [lease] = await tx.query(
         `SELECT "jobId", "expiresAt" > CURRENT_TIMESTAMP AS live FROM kiln_leases WHERE name = $1 FOR UPDATE`,
-        [EXCLUSIVE_LEASE],
+        [name],
       );
       if (lease.jobId && lease.live) {
         const [holder] = await tx.query(`SELECT kind, status FROM kiln_jobs WHERE id = $1`, [lease.jobId]);
@@ -267,28 +302,29 @@ export class JobRunner {
       }
       await tx.query(
         `UPDATE kiln_leases SET holder = $2, "jobId" = $3, "expiresAt" = CURRENT_TIMESTAMP + make_interval(secs => $4) WHERE name = $1`,
-        [EXCLUSIVE_LEASE, this.instanceId, jobId, this.options.leaseTtlMs / 1000],
+        [name, this.instanceId, jobId, this.options.leaseTtlMs / 1000],
       );
     });
   }
 
-  private async renewLease(jobId: string): Promise<boolean> {
-    const rows = await this.dataSource.query(
+  private async renewLease(name: string, jobId: string): Promise<boolean> {
+    const rows = await updateReturning(
+      this.dataSource,
       `UPDATE kiln_leases SET "expiresAt" = CURRENT_TIMESTAMP + make_interval(secs => $3) WHERE name = $1 AND "jobId" = $2 RETURNING name`,
-      [EXCLUSIVE_LEASE, jobId, this.options.leaseTtlMs / 1000],
+      [name, jobId, this.options.leaseTtlMs / 1000],
     );
     return rows.length > 0;
   }
 
-  private async releaseLease(jobId: string): Promise<void> {
+  private async releaseLease(name: string, jobId: string): Promise<void> {
     await this.dataSource.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = CURRENT_TIMESTAMP WHERE name = $1 AND "jobId" = $2`, [
-      EXCLUSIVE_LEASE,
+      name,
       jobId,
     ]);
   }
 
   private publish(job: Job): void {
-    this.pubSub.publish(JOB_CHANGED, { ...job } as Job);
+    this.jobEvents.publish(job);
   }
 }
 

@@ -1,7 +1,7 @@
 import { Repeater } from '@graphql-yoga/subscription';
 import type { DataSource } from 'typeorm';
 import { NotFoundError } from '../errors/kiln-errors';
-import { JOB_CHANGED, type JobPubSub } from './job-events';
+import type { JobEventBus } from './job-event-bus';
 import { Job } from './job.entity';
 import { FINISHED_STATUSES } from './job.enums';
 
@@ -9,9 +9,9 @@ import { FINISHED_STATUSES } from './job.enums';
  * The jobProgress stream: the job's current state first (from the database,
  * the truth), then each change; for one job it ends after its final event.
  */
-export function jobProgressStream(dataSource: DataSource, pubSub: JobPubSub, jobId?: string | null): AsyncIterable<Job> {
+export function jobProgressStream(dataSource: DataSource, jobEvents: JobEventBus, jobId?: string | null): AsyncIterable<Job> {
   return new Repeater<Job>(async (push, stop) => {
-    const events = pubSub.subscribe(JOB_CHANGED)[Symbol.asyncIterator]();
+    const events = jobEvents.subscribe()[Symbol.asyncIterator]();
     stop.then(() => events.return?.());
     if (jobId) {
       const current = await dataSource.getRepository(Job).findOneBy({ id: jobId });

@@ -30,9 +30,13 @@ export class BackupSchedule {
   @Column({ type: 'text', default: BackupLocation.LOCAL })
   location: BackupLocation;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Retention deletes backups older than this many days (safety backups: at least 7).' })
   @Column({ type: 'integer', default: 30 })
   retentionDays: number;
+
+  @Field(() => Int, { description: 'Retention never deletes the newest this many COMPLETED backups, whatever their age.' })
+  @Column({ type: 'integer', default: 3 })
+  keepAtLeast: number;
 
   @Field()
   @Column({ type: 'boolean', default: false })

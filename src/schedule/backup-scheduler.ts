@@ -1,162 +1,263 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { scheduleJob, type Job as TimerJob } from 'node-schedule';
-import type { DataSource } from 'typeorm';
 import type { BackupService, CreateBackupOptions } from '../backup/backup.service';
 import { BackupType } from '../backup/backup.enums';
 import { ConflictError } from '../errors/kiln-errors';
+import type { JobRunner } from '../jobs/job-runner';
+import { JobStatus } from '../jobs/job.enums';
 import type { Logger } from '../logging/logger';
+import type { BackupSchedule } from './backup-schedule.entity';
+import { previousFireTime } from './cron-math';
+import type { ScheduleClaims } from './schedule-claims';
+import type { ScheduleRunKind } from './schedule-run.entity';
 import { BackupFrequency } from './schedule.enums';
 import type { ScheduleService } from './schedule.service';
 
+/** Retention as the scheduler starts it: after each scheduled backup, and daily. */
+export interface RetentionStarter {
+  start(trigger: 'SCHEDULE' | 'DAILY', actor: null): Promise<{ id: string }>;
+}
+
 export interface SchedulerOptions {
-  /** Names this instance in the claims it wins. */
   instanceId: string;
   /** How often the schedule row is re-read (an update on any instance takes effect within this). */
   pollMs: number;
+  /** A claim not renewed for this long belongs to a dead instance and is taken over. */
+  claimTtlMs: number;
   /** While another job holds the lease, a scheduled backup retries this often… */
   busyRetryMs?: number;
   /** …for this long, then is recorded as FAILED. */
   busyTimeoutMs?: number;
+  /** The clock (tests jump it forward). */
+  now?: () => Date;
 }
 
+/** The daily retention run, in the schedule's zone: an hour after the 2 AM backups. */
+const DAILY_RETENTION_CRON = '0 3 * * *';
+
 /**
- * Runs the backup schedule on every instance: a node-schedule timer per
- * schedule, re-read from the database so updates apply everywhere without a
- * restart. Each instance's timer fires; the INSERT into kiln_schedule_runs
- * keyed by the scheduled time decides which one starts the backup, so a fire
- * runs exactly once while any instance is up. A fire only starts a job.
+ * Runs the backup schedule on every instance. Each instance arms node-schedule
+ * timers from the schedule row (re-read every poll, so updates apply everywhere
+ * without a restart); the INSERT into kiln_schedule_runs keyed by the
+ * scheduled instant decides which instance runs a fire, so it runs exactly once.
+ * Each poll also repairs what a dead instance left: interrupted jobs are
+ * failed, a fire it claimed but never started (or whose backup it abandoned)
+ * is taken over, and a fire nobody claimed (every instance down, the clock
+ * jumped) gets one catch-up run.
  */
 export class BackupScheduler {
-  private timer: TimerJob | null = null;
-  /** cron and zone the timer runs on; null while disabled. */
+  private readonly timers = new Map<ScheduleRunKind, TimerJob>();
+  /** cron and zone the timers run on; null while disabled. */
   private timerKey: string | null = null;
   private seenUpdatedAt: number | null | undefined = undefined;
+  private schedule: BackupSchedule | null = null;
+  /** Latest instant the catch-up check found claimed (saves a query per poll). */
+  private checkedUpTo = 0;
+  private lastSweep = 0;
   private poll?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
 
   constructor(
-    private readonly dataSource: DataSource,
     private readonly schedules: ScheduleService,
     private readonly backups: BackupService,
+    private readonly jobs: JobRunner,
+    private readonly claims: ScheduleClaims,
+    private readonly retention: RetentionStarter | undefined,
     private readonly logger: Logger,
     private readonly options: SchedulerOptions,
   ) {}
 
-  /** Arms the timer and starts polling; a database hiccup here is logged and retried by the poll. */
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  /** Arms the timers and starts polling; a database hiccup here is logged and retried by the poll. */
   async start(): Promise<void> {
-    await this.refresh().catch((err) => this.logger.warn({ event: 'schedule_poll_failed', err }, 'could not read the backup schedule'));
-    this.poll = setInterval(() => {
-      if (this.polling) return;
-      this.polling = this.refresh()
-        .catch((err) => this.logger.warn({ event: 'schedule_poll_failed', err }, 'could not re-read the backup schedule'))
-        .finally(() => (this.polling = undefined));
-    }, this.options.pollMs);
+    await this.tick();
+    this.poll = setInterval(() => void this.tick(), this.options.pollMs);
     this.poll.unref();
   }
 
-  /** Stops the timer and polling; waits for fires in progress (a waiting one gives up and is recorded as FAILED). */
+  /** Stops timers and polling; waits for fires in progress (a waiting one gives up and is recorded as FAILED). */
   async stop(): Promise<void> {
     this.stopping.abort();
     clearInterval(this.poll);
-    this.timer?.cancel();
-    this.timer = null;
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
     await this.polling;
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Re-reads the schedule; (re)arms the timer when its cron or zone changed. */
-  async refresh(): Promise<void> {
+  /** One poll: follow the schedule, repair what dead instances left, catch up a missed fire. Never throws. */
+  tick(): Promise<void> {
+    this.polling ??= (async () => {
+      try {
+        await this.refresh();
+        await this.repair();
+        await this.catchUp();
+      } catch (err) {
+        this.logger.warn({ event: 'schedule_poll_failed', err }, 'schedule poll failed; retrying at the next one');
+      }
+    })().finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  /** Re-reads the schedule; re-arms the timers when cron or zone changed. */
+  private async refresh(): Promise<void> {
     const row = await this.schedules.stored();
     const updatedAt = row ? row.updatedAt.getTime() : null;
     if (updatedAt === this.seenUpdatedAt || this.stopping.signal.aborted) return;
     this.seenUpdatedAt = updatedAt;
     const schedule = await this.schedules.get();
     const cron = schedule.frequency !== BackupFrequency.DISABLED ? schedule.cron : null;
+    this.schedule = cron ? schedule : null;
     const key = cron ? `${cron}|${schedule.timezone}` : null;
-    if (key === this.timerKey || this.stopping.signal.aborted) return;
-    this.timer?.cancel();
-    this.timer = null;
+    if (key === this.timerKey) return;
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
     this.timerKey = key;
     if (!cron) {
       this.logger.info({ event: 'schedule_disabled' }, 'scheduled backups are off');
       return;
     }
+    this.arm('BACKUP', cron, schedule.timezone);
+    if (this.retention) this.arm('RETENTION', DAILY_RETENTION_CRON, schedule.timezone);
+  }
+
+  private arm(kind: ScheduleRunKind, cron: string, tz: string): void {
     // The object form is what makes node-schedule honour the zone.
-    const timer = scheduleJob({ rule: cron, tz: schedule.timezone }, (fireDate: Date) => {
-      const fire = this.fire(fireDate).finally(() => this.inFlight.delete(fire));
-      this.inFlight.add(fire);
-    });
+    const timer = scheduleJob({ rule: cron, tz }, (fireDate: Date) => this.track(this.fire(kind, fireDate, 'timer')));
     if (!timer) {
-      this.logger.warn({ event: 'schedule_never_fires', cron, timezone: schedule.timezone }, 'the backup schedule has no future fire time');
+      this.logger.warn({ event: 'schedule_never_fires', kind, cron, timezone: tz }, 'a schedule has no future fire time');
       return;
     }
-    timer.on('error', (err) => this.logger.error({ event: 'schedule_fire_failed', err }, 'a scheduled backup fire failed'));
-    this.timer = timer;
-    this.logger.info({ event: 'schedule_armed', cron, timezone: schedule.timezone, next: timer.nextInvocation()?.toISOString?.() }, 'backup schedule armed');
+    timer.on('error', (err) => this.logger.error({ event: 'schedule_fire_failed', kind, err }, 'a scheduled fire failed'));
+    this.timers.set(kind, timer);
+    this.logger.info({ event: 'schedule_armed', kind, cron, timezone: tz, next: timer.nextInvocation()?.toISOString?.() }, 'schedule armed');
   }
 
-  /** One fire: claim it, then start the backup, waiting (bounded) for a busy lease. Never throws. */
-  private async fire(fireDate: Date): Promise<void> {
-    const scheduledFor = new Date(Math.floor(fireDate.getTime() / 1000) * 1000);
-    try {
-      if (!(await this.claim(scheduledFor))) return;
-      const schedule = await this.schedules.get();
-      const options: CreateBackupOptions = {
-        location: schedule.location,
-        includeAuditLogs: schedule.includeAuditLogs,
-        includeSessions: schedule.includeSessions,
-      };
-      const retryMs = this.options.busyRetryMs ?? 10_000;
-      const startedWaiting = Date.now();
-      const waitedMs = () => Date.now() - startedWaiting;
-      const deadline = startedWaiting + (this.options.busyTimeoutMs ?? 300_000);
-      for (;;) {
-        try {
-          const job = await this.backups.create(options, BackupType.SCHEDULED, null);
-          await this.recordRun(scheduledFor, { jobId: job.id, backupId: job.backupId ?? null });
-          await this.schedules.markBackupStarted(new Date());
-          this.logger.info({ event: 'scheduled_backup_started', scheduledFor, jobId: job.id, lagMs: Date.now() - scheduledFor.getTime() }, 'scheduled backup started');
-          return;
-        } catch (err) {
-          const busy = err instanceof ConflictError;
-          if (busy && Date.now() + retryMs <= deadline && !this.stopping.signal.aborted) {
-            await sleep(retryMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
-            if (!this.stopping.signal.aborted) continue;
-          }
-          const why = this.stopping.signal.aborted
-            ? `the gateway stopped while it waited for the running job (${(err as Error).message})`
-            : busy
-              ? `another job still held the job lease after ${Math.round(waitedMs() / 1000)} s of waiting (${(err as Error).message})`
-              : (err as Error).message;
-          const record = await this.backups.recordFailed(options, BackupType.SCHEDULED, `Scheduled backup for ${scheduledFor.toISOString()} did not run: ${why}`);
-          await this.recordRun(scheduledFor, { jobId: null, backupId: record.id });
-          this.logger.error({ event: 'scheduled_backup_failed', scheduledFor, backupId: record.id, reason: why }, 'scheduled backup could not start');
-          return;
-        }
-      }
-    } catch (err) {
-      this.logger.error({ event: 'schedule_fire_failed', scheduledFor, err }, 'a scheduled backup fire failed');
+  private track(fire: Promise<void>): void {
+    this.inFlight.add(fire);
+    void fire.finally(() => this.inFlight.delete(fire));
+  }
+
+  /**
+   * Fails jobs whose gateway stopped heart-beating (at most twice per claim
+   * TTL), then takes over the fires such gateways held.
+   */
+  private async repair(): Promise<void> {
+    if (Date.now() - this.lastSweep >= this.options.claimTtlMs / 2) {
+      this.lastSweep = Date.now();
+      await this.backups.recoverInterrupted();
+    }
+    if (this.stopping.signal.aborted) return;
+    const runs = [...(await this.claims.takeOverStale(this.options.claimTtlMs)), ...(await this.claims.takeOverInterrupted())];
+    for (const run of runs) {
+      this.logger.warn({ event: 'schedule_fire_taken_over', kind: run.kind, scheduledFor: run.scheduledFor }, 'taking over a fire its instance left unfinished');
+      this.track(this.fire(run.kind, run.scheduledFor, 'takeover'));
     }
   }
 
-  /** True when this instance's INSERT won the fire; every other instance's is a no-op. */
-  private async claim(scheduledFor: Date): Promise<boolean> {
-    const rows = await this.dataSource.query(
-      `INSERT INTO "kiln_schedule_runs" ("scheduledFor", "claimedBy")
-       VALUES (($1::timestamptz AT TIME ZONE 'UTC'), $2)
-       ON CONFLICT ("scheduledFor") DO NOTHING
-       RETURNING "scheduledFor"`,
-      [scheduledFor.toISOString(), this.options.instanceId],
-    );
-    return rows.length === 1;
+  /**
+   * One catch-up run for the latest scheduled backup nobody claimed — every
+   * instance was down, or the clock jumped past it — unless the schedule only
+   * started after it or a backup ran since. Older misses are not replayed.
+   */
+  private async catchUp(): Promise<void> {
+    const schedule = this.schedule;
+    if (!schedule?.cron || this.stopping.signal.aborted) return;
+    // The timers get the first go; a fire still unclaimed a few polls later was missed.
+    const graceMs = 2 * this.options.pollMs + 1000;
+    const missed = previousFireTime(schedule.cron, schedule.timezone, new Date(this.now().getTime() - graceMs));
+    if (!missed || missed.getTime() <= this.checkedUpTo) return;
+    if (missed <= schedule.updatedAt || (schedule.lastBackupAt && missed <= schedule.lastBackupAt)) return;
+    if (await this.claims.isClaimed('BACKUP', missed)) {
+      this.checkedUpTo = missed.getTime();
+      return;
+    }
+    this.logger.warn({ event: 'schedule_catch_up', scheduledFor: missed }, 'a scheduled backup was missed; running it now');
+    this.checkedUpTo = missed.getTime();
+    this.track(this.fire('BACKUP', missed, 'catch-up'));
   }
 
-  private async recordRun(scheduledFor: Date, run: { jobId: string | null; backupId: string | null }): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE "kiln_schedule_runs" SET "jobId" = $2, "backupId" = $3 WHERE "scheduledFor" = ($1::timestamptz AT TIME ZONE 'UTC')`,
-      [scheduledFor.toISOString(), run.jobId, run.backupId],
-    );
+  /** One fire of `kind`; `takeover` means the claim is already ours. Never throws. */
+  private async fire(kind: ScheduleRunKind, fireDate: Date, how: 'timer' | 'catch-up' | 'takeover'): Promise<void> {
+    // Timers fire a few ms late: the claim is keyed by the whole second. A taken-over claim keeps its key.
+    const scheduledFor = how === 'takeover' ? fireDate : new Date(Math.floor(fireDate.getTime() / 1000) * 1000);
+    try {
+      if (how !== 'takeover' && !(await this.claims.claim(kind, scheduledFor))) return;
+      if (kind === 'RETENTION') await this.startRetention(scheduledFor, 'DAILY');
+      else await this.startBackup(scheduledFor, how);
+    } catch (err) {
+      this.logger.error({ event: 'schedule_fire_failed', kind, scheduledFor, err }, 'a scheduled fire failed');
+    }
+  }
+
+  /** Starts the scheduled backup, waiting (bounded, claim renewed) while another job holds the lease. */
+  private async startBackup(scheduledFor: Date, how: string): Promise<void> {
+    const schedule = await this.schedules.get();
+    const options: CreateBackupOptions = {
+      location: schedule.location,
+      includeAuditLogs: schedule.includeAuditLogs,
+      includeSessions: schedule.includeSessions,
+    };
+    // The claim is renewed at least three times per TTL while we wait.
+    const retryMs = Math.min(this.options.busyRetryMs ?? 10_000, this.options.claimTtlMs / 3);
+    const startedWaiting = Date.now();
+    const deadline = startedWaiting + (this.options.busyTimeoutMs ?? 300_000);
+    for (;;) {
+      try {
+        const job = await this.backups.create(options, BackupType.SCHEDULED, null);
+        await this.claims.recordRun('BACKUP', scheduledFor, { jobId: job.id, backupId: job.backupId ?? null });
+        await this.schedules.markBackupStarted(new Date());
+        // lagMs: how late the backup started against its scheduled time (fire-time accuracy).
+        this.logger.info(
+          { event: 'scheduled_backup_started', scheduledFor, how, jobId: job.id, backupId: job.backupId, lagMs: Date.now() - scheduledFor.getTime() },
+          'scheduled backup started',
+        );
+        void this.pruneAfter(job.id, scheduledFor);
+        return;
+      } catch (err) {
+        const busy = err instanceof ConflictError;
+        if (busy && Date.now() + retryMs <= deadline && !this.stopping.signal.aborted) {
+          await sleep(retryMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+          if (!this.stopping.signal.aborted) {
+            await this.claims.renew('BACKUP', scheduledFor);
+            continue;
+          }
+        }
+        const why = this.stopping.signal.aborted
+          ? `the gateway stopped while it waited for the running job (${(err as Error).message})`
+          : busy
+            ? `another job still held the job lease after ${Math.round((Date.now() - startedWaiting) / 1000)} s of waiting (${(err as Error).message})`
+            : (err as Error).message;
+        const record = await this.backups.recordFailed(options, BackupType.SCHEDULED, `Scheduled backup for ${scheduledFor.toISOString()} did not run: ${why}`);
+        await this.claims.recordRun('BACKUP', scheduledFor, { jobId: null, backupId: record.id });
+        this.logger.error({ event: 'scheduled_backup_failed', scheduledFor, backupId: record.id, reason: why }, 'scheduled backup could not start');
+        return;
+      }
+    }
+  }
+
+  /** After a scheduled backup completes, retention prunes what it made redundant. */
+  private async pruneAfter(jobId: string, scheduledFor: Date): Promise<void> {
+    if (!this.retention) return;
+    await this.jobs.settled(jobId);
+    const job = await this.jobs.get(jobId).catch(() => null);
+    if (job?.status !== JobStatus.COMPLETED || this.stopping.signal.aborted) return;
+    await this.startRetention(scheduledFor, 'SCHEDULE');
+  }
+
+  private async startRetention(scheduledFor: Date, trigger: 'SCHEDULE' | 'DAILY'): Promise<void> {
+    try {
+      const job = await this.retention!.start(trigger, null);
+      if (trigger === 'DAILY') await this.claims.recordRun('RETENTION', scheduledFor, { jobId: job.id, backupId: null });
+    } catch (err) {
+      // A retention run already going on covers this one.
+      const level = err instanceof ConflictError ? 'info' : 'error';
+      this.logger[level]({ event: 'retention_not_started', trigger, err }, 'retention did not start');
+    }
   }
 }

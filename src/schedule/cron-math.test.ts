@@ -1,4 +1,4 @@
-import { canonicalZone, cronProblem, nextFireTimes, shortestGapSeconds, zonedIso } from './cron-math';
+import { canonicalZone, cronProblem, nextFireTimes, previousFireTimes, shortestGapSeconds, zonedIso } from './cron-math';
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString());
 
@@ -32,6 +32,53 @@ describe('cron math', () => {
       '2026-10-24T00:30:00.000Z',
       '2026-10-25T00:30:00.000Z',
       '2026-10-26T01:30:00.000Z',
+    ]);
+  });
+
+  // Expected instants reckoned by hand from each zone's 2026 transitions.
+  it('runs DAILY 02:00 once a day across New York’s changes (8 March, 1 November)', () => {
+    // 8 March: 02:00 EST does not exist (clocks jump to 03:00 EDT): the run comes at 03:00 EDT.
+    expect(iso(nextFireTimes('0 2 * * *', 'America/New_York', new Date('2026-03-06T12:00:00Z'), 3))).toEqual([
+      '2026-03-07T07:00:00.000Z', // 02:00 EST
+      '2026-03-08T07:00:00.000Z', // 03:00 EDT
+      '2026-03-09T06:00:00.000Z', // 02:00 EDT
+    ]);
+    expect(iso(nextFireTimes('0 2 * * *', 'America/New_York', new Date('2026-10-30T12:00:00Z'), 3))).toEqual([
+      '2026-10-31T06:00:00.000Z', // 02:00 EDT
+      '2026-11-01T07:00:00.000Z', // 02:00 EST, after 01:00–01:59 happened twice
+      '2026-11-02T07:00:00.000Z',
+    ]);
+    // HOURLY through the repeated hour: every real hour once.
+    expect(iso(nextFireTimes('0 * * * *', 'America/New_York', new Date('2026-11-01T04:00:00Z'), 3))).toEqual([
+      '2026-11-01T05:00:00.000Z', // 01:00 EDT
+      '2026-11-01T06:00:00.000Z', // 01:00 EST
+      '2026-11-01T07:00:00.000Z', // 02:00 EST
+    ]);
+  });
+
+  it('runs DAILY 02:00 once a day across Sydney’s changes (5 April, 4 October)', () => {
+    // 5 April: 03:00 AEDT falls back to 02:00 AEST, so 02:00 happens twice: one run, at the first.
+    expect(iso(nextFireTimes('0 2 * * *', 'Australia/Sydney', new Date('2026-04-03T00:00:00Z'), 3))).toEqual([
+      '2026-04-03T15:00:00.000Z', // 02:00 AEDT
+      '2026-04-04T15:00:00.000Z', // 02:00 AEDT, the first of two
+      '2026-04-05T16:00:00.000Z', // 02:00 AEST
+    ]);
+    // 4 October: 02:00 AEST jumps to 03:00 AEDT: the run comes at 03:00 AEDT.
+    expect(iso(nextFireTimes('0 2 * * *', 'Australia/Sydney', new Date('2026-10-02T00:00:00Z'), 3))).toEqual([
+      '2026-10-02T16:00:00.000Z', // 02:00 AEST
+      '2026-10-03T16:00:00.000Z', // 03:00 AEDT
+      '2026-10-04T15:00:00.000Z', // 02:00 AEDT
+    ]);
+  });
+
+  it('lists previous fires newest first, counting one exactly at the given instant', () => {
+    expect(iso(previousFireTimes('0 2 * * *', 'Africa/Lagos', new Date('2026-01-10T01:00:00Z'), 2))).toEqual([
+      '2026-01-10T01:00:00.000Z',
+      '2026-01-09T01:00:00.000Z',
+    ]);
+    expect(iso(previousFireTimes('0 2 * * *', 'Europe/London', new Date('2026-03-30T00:00:00Z'), 2))).toEqual([
+      '2026-03-29T01:00:00.000Z', // 02:00 BST
+      '2026-03-28T02:00:00.000Z', // 02:00 GMT
     ]);
   });
 

@@ -51,6 +51,26 @@ export function nextFireTimes(cron: string, timeZone: string, from: Date, count:
   return times;
 }
 
+/** The last `count` fires at or before `at`, newest first (fewer when the cron has fewer). */
+export function previousFireTimes(cron: string, timeZone: string, at: Date, count: number): Date[] {
+  // prev() looks strictly before currentDate: start 1 ms later so a fire at `at` counts.
+  const expression = parseExpression(cron, { tz: timeZone, currentDate: new Date(at.getTime() + 1) });
+  const times: Date[] = [];
+  for (let i = 0; i < count; i++) {
+    try {
+      times.push(expression.prev().toDate());
+    } catch {
+      break;
+    }
+  }
+  return times;
+}
+
+/** The last fire at or before `at`, or null when there is none. */
+export function previousFireTime(cron: string, timeZone: string, at: Date): Date | null {
+  return previousFireTimes(cron, timeZone, at, 1)[0] ?? null;
+}
+
 /**
  * The shortest gap, in seconds, between consecutive fires among the next `samples`
  * after `from`. A cron is a product of field sets, so its shortest gap shows up

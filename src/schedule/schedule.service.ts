@@ -5,13 +5,14 @@ import { BackupLocation } from '../backup/backup.enums';
 import { CompanySetting } from '../domain';
 import { BadUserInputError, StorageUnavailableError } from '../errors/kiln-errors';
 import { BackupSchedule } from './backup-schedule.entity';
-import { canonicalZone, cronProblem, FREQUENCY_CRON, nextFireTimes, shortestGapSeconds, zonedIso } from './cron-math';
+import { canonicalZone, cronProblem, FREQUENCY_CRON, nextFireTimes, previousFireTimes, shortestGapSeconds, zonedIso } from './cron-math';
 import { BackupFrequency } from './schedule.enums';
 import type { BackupScheduleInput, ScheduledRun } from './schedule.types';
 
 const ROW_ID = 'default';
 const FALLBACK_ZONE = 'Africa/Lagos';
 const MAX_RETENTION_DAYS = 3650;
+const MAX_KEEP_AT_LEAST = 1000;
 const MAX_RUNS_LISTED = 100;
 
 export interface ScheduleSettings {
@@ -48,6 +49,17 @@ export class ScheduleService {
   /** The next fire, for backup health; null while disabled. */
   async nextBackupAt(): Promise<Date | null> {
     return (await this.get()).nextBackupAt;
+  }
+
+  /**
+   * The instant by which a backup should have succeeded: the fire two periods
+   * back, when the schedule was already in force then; null otherwise.
+   */
+  async successExpectedSince(): Promise<{ since: Date; frequency: BackupFrequency } | null> {
+    const schedule = await this.get();
+    if (schedule.frequency === BackupFrequency.DISABLED || !schedule.cron) return null;
+    const [, twoBack] = previousFireTimes(schedule.cron, schedule.timezone, this.now(), 2);
+    return twoBack && twoBack >= schedule.updatedAt ? { since: twoBack, frequency: schedule.frequency } : null;
   }
 
   /** The next `count` fires after `after` (default now), in UTC and local wall time. */
@@ -138,6 +150,10 @@ export class ScheduleService {
     if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > MAX_RETENTION_DAYS) {
       throw new BadUserInputError(`retentionDays must be between 1 and ${MAX_RETENTION_DAYS}`, { field: 'retentionDays' });
     }
+    const keepAtLeast = input.keepAtLeast ?? before.keepAtLeast;
+    if (!Number.isInteger(keepAtLeast) || keepAtLeast < 1 || keepAtLeast > MAX_KEEP_AT_LEAST) {
+      throw new BadUserInputError(`keepAtLeast must be a whole number between 1 and ${MAX_KEEP_AT_LEAST}`, { field: 'keepAtLeast' });
+    }
 
     const location = input.location ?? before.location;
     if (input.location != null && location !== BackupLocation.LOCAL && !this.settings.cloudConfigured) {
@@ -151,6 +167,7 @@ export class ScheduleService {
       timezone,
       location,
       retentionDays,
+      keepAtLeast,
       includeAuditLogs: input.includeAuditLogs ?? before.includeAuditLogs,
       includeSessions: input.includeSessions ?? before.includeSessions,
       lastBackupAt: before.lastBackupAt,
@@ -174,6 +191,7 @@ export class ScheduleService {
       timezone: zone,
       location: BackupLocation.LOCAL,
       retentionDays: 30,
+      keepAtLeast: 3,
       includeAuditLogs: false,
       includeSessions: false,
       lastBackupAt: null,
@@ -183,6 +201,6 @@ export class ScheduleService {
 }
 
 function summary(s: BackupSchedule): Record<string, unknown> {
-  const { frequency, cron, timezone, location, retentionDays, includeAuditLogs, includeSessions } = s;
-  return { frequency, cron, timezone, location, retentionDays, includeAuditLogs, includeSessions };
+  const { frequency, cron, timezone, location, retentionDays, keepAtLeast, includeAuditLogs, includeSessions } = s;
+  return { frequency, cron, timezone, location, retentionDays, keepAtLeast, includeAuditLogs, includeSessions };
 }

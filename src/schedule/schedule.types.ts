@@ -21,6 +21,9 @@ export class BackupScheduleInput {
   @Field(() => Int, { nullable: true })
   retentionDays?: number | null;
 
+  @Field(() => Int, { nullable: true })
+  keepAtLeast?: number | null;
+
   @Field(() => Boolean, { nullable: true })
   includeAuditLogs?: boolean | null;
 

@@ -82,18 +82,20 @@ export class LocalStorageDriver implements StorageDriver {
     await rm(this.pathOf(key), { force: true });
   }
 
-  async removeIncomplete(keepTags: ReadonlySet<string>): Promise<string[]> {
+  async removeIncomplete(keepTags: () => Promise<ReadonlySet<string>>): Promise<string[]> {
     let names: string[];
     try {
-      names = await readdir(this.dir);
+      names = (await readdir(this.dir)).filter((name) => name.endsWith(PARTIAL));
     } catch {
       return [];
     }
+    if (names.length === 0) return [];
+    // Asked after listing: a job starting meanwhile has no file in the list yet.
+    const keep = await keepTags();
     const removed: string[] = [];
     for (const name of names) {
-      if (!name.endsWith(PARTIAL)) continue;
       const tag = name.slice(0, -PARTIAL.length).split('.').pop() ?? '';
-      if (keepTags.has(tag)) continue;
+      if (keep.has(tag)) continue;
       await rm(path.join(this.dir, name), { force: true });
       removed.push(name);
     }

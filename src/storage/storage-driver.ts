@@ -20,5 +20,5 @@ export interface StorageDriver {
   /** Removes the object; one already gone counts as removed. */
   delete(key: string): Promise<void>;
   /** Removes temporary objects left by puts whose tag is not among `keepTags` (crash clean-up). */
-  removeIncomplete(keepTags: ReadonlySet<string>): Promise<string[]>;
+  removeIncomplete(keepTags: () => Promise<ReadonlySet<string>>): Promise<string[]>;
 }

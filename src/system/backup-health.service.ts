@@ -10,6 +10,10 @@ export interface HealthSettings {
   encryptionConfigured: boolean;
   /** The schedule's next fire, once schedules exist. */
   nextScheduledAt?: () => Promise<Date | null>;
+  /** When the schedule says a backup should last have succeeded (two fires back); null without a schedule. */
+  successExpectedSince?: () => Promise<{ since: Date; frequency: string } | null>;
+  /** Whether Redis (REDIS_URL) answers now; undefined when it is not configured. */
+  redisReachable?: () => boolean | undefined;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -37,12 +41,21 @@ export class BackupHealthService {
     );
     const problems: string[] = [];
     if (!stats.lastSuccess) problems.push('No backup has completed yet');
+    const expected = await this.settings.successExpectedSince?.();
+    if (expected && stats.lastSuccess && stats.lastSuccess < expected.since) {
+      problems.push(
+        `No backup has succeeded within two periods of the ${expected.frequency} schedule (last success ${stats.lastSuccess.toISOString()}, expected one since ${expected.since.toISOString()})`,
+      );
+    }
     if (stats.failed24h > 0) problems.push(`${stats.failed24h} backup(s) failed in the last 24 hours`);
     if (!this.settings.cloudConfigured) problems.push('Cloud storage is not configured (CLOUDINARY_URL): every copy is on this machine');
     if (stats.cloudFailed24h > 0) problems.push(`The cloud copy failed for ${stats.cloudFailed24h} backup(s) in the last 24 hours`);
     if (stats.plainCloud > 0) problems.push(`${stats.plainCloud} cloud cop${stats.plainCloud === 1 ? 'y is' : 'ies are'} not encrypted (set BACKUP_ENCRYPTION_KEY)`);
     if (this.settings.cloudConfigured && !this.settings.encryptionConfigured) {
       problems.push('New cloud copies will not be encrypted: set BACKUP_ENCRYPTION_KEY');
+    }
+    if (this.settings.redisReachable?.() === false) {
+      problems.push('Redis (REDIS_URL) is unreachable: job progress from other instances is not delivered');
     }
     const free = await freeShare(this.settings.backupDir);
     if (free !== null && free < MIN_FREE_DISK) problems.push(`Less than 10% disk space is free where backups are kept (${Math.round(free * 100)}%)`);

@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 
-const MAIN = path.resolve(__dirname, '../../dist/src/main.js');
+// From test/support (under jest) or dist/test/support (compiled into the bench): the built gateway.
+const ROOT = path.resolve(__dirname, '../..');
+const MAIN = path.basename(ROOT) === 'dist' ? path.join(ROOT, 'src/main.js') : path.join(ROOT, 'dist/src/main.js');
 
 export interface KilnProcess {
   child: ChildProcess;

@@ -1,0 +1,105 @@
+import { In, type DataSource } from 'typeorm';
+import { BackupRecord } from '../backup/backup-record.entity';
+import { BackupStatus, BackupType } from '../backup/backup.enums';
+import type { Job } from '../jobs/job.entity';
+import { JobKind, JobStatus } from '../jobs/job.enums';
+import type { Logger } from '../logging/logger';
+import type { BackupEventData, JobEventData, RestoreEventData } from './webhook-event';
+import type { WebhookNotifier } from './webhook-notifier';
+
+/**
+ * Turns jobs finished on this instance into webhooks: a BACKUP job into
+ * backup.completed / backup.failed (CANCELLED counts as failed); a RESTORE job
+ * into restore.*; the PRE_RESTORE / PRE_RESET safety backups written inside a
+ * RESTORE or RESET job into backup.* too. Only the instance that ran a job
+ * hears of it, so several instances never announce it twice.
+ */
+export class JobEventNotifier {
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly webhooks: WebhookNotifier,
+    private readonly logger: Logger,
+  ) {}
+
+  /** JobRunner listener: reads the facts in the background, then queues the deliveries. */
+  readonly onJobFinished = (job: Job): void => {
+    if (job.kind !== JobKind.BACKUP && job.kind !== JobKind.RESTORE && job.kind !== JobKind.RESET) return;
+    const work: Promise<void> = this.announce(job)
+      .catch((err) => this.logger.error({ event: 'webhook_event_failed', jobId: job.id, err }, 'could not prepare the webhook of a finished job'))
+      .finally(() => this.pending.delete(work));
+    this.pending.add(work);
+  };
+
+  /** Waits for announcements still reading the database (before the database closes). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private async announce(job: Job): Promise<void> {
+    const records = this.dataSource.getRepository(BackupRecord);
+    if (job.kind === JobKind.BACKUP) {
+      const record = job.backupId ? await records.findOneBy({ id: job.backupId }) : null;
+      const ok = job.status === JobStatus.COMPLETED;
+      this.webhooks.notify(ok ? 'backup.completed' : 'backup.failed', backupData(jobData(job), record, job.backupId), { jobId: job.id });
+      return;
+    }
+    const safety = await records.find({
+      where: { jobId: job.id, type: In([BackupType.PRE_RESTORE, BackupType.PRE_RESET]) },
+      order: { createdAt: 'ASC' },
+    });
+    for (const record of safety) {
+      if (record.status === BackupStatus.IN_PROGRESS) continue;
+      // The outcome is the safety backup's own, not its job's (a restore may fail after a good safety backup).
+      const facts: JobEventData = {
+        ...jobData(job),
+        status: record.status,
+        error: record.error,
+        errorCode: null,
+        message: null,
+      };
+      this.webhooks.notify(record.status === BackupStatus.COMPLETED ? 'backup.completed' : 'backup.failed', backupData(facts, record, record.id), { jobId: job.id });
+    }
+    if (job.kind !== JobKind.RESTORE) return;
+    const sourceId = typeof job.input?.backupId === 'string' ? job.input.backupId : null;
+    const source = sourceId ? await records.findOneBy({ id: sourceId }) : null;
+    const data: RestoreEventData = {
+      ...jobData(job),
+      backupId: sourceId,
+      filename: source?.filename ?? (typeof job.input?.upload === 'string' ? job.input.upload : null),
+      safetyBackupId: safety.find((r) => r.status === BackupStatus.COMPLETED)?.id ?? null,
+    };
+    this.webhooks.notify(job.status === JobStatus.COMPLETED ? 'restore.completed' : 'restore.failed', data, { jobId: job.id });
+  }
+}
+
+function jobData(job: Job): JobEventData {
+  return {
+    jobId: job.id,
+    kind: job.kind,
+    status: job.status,
+    error: job.error ?? null,
+    errorCode: job.errorCode ?? null,
+    message: job.message ?? null,
+    startedAt: job.startedAt?.toISOString() ?? null,
+    finishedAt: job.finishedAt?.toISOString() ?? null,
+  };
+}
+
+function backupData(facts: JobEventData, record: BackupRecord | null, backupId: string | null): BackupEventData {
+  return {
+    ...facts,
+    backupId,
+    filename: record?.filename ?? null,
+    type: record?.type ?? null,
+    location: record?.location ?? null,
+    fileSize: record?.fileSize ?? null,
+    compressed: record?.compressed ?? null,
+    encrypted: record?.encrypted ?? null,
+    checksum: record?.checksum ?? null,
+    storedLocally: record?.storedLocally ?? null,
+    storedInCloud: record?.storedInCloud ?? null,
+    cloudError: record?.cloudError ?? null,
+  };
+}

@@ -1,0 +1,91 @@
+import type { DataSource } from 'typeorm';
+import { updateReturning } from '../db/update-returning';
+import { INTERRUPTED } from '../jobs/job-runner';
+import type { ScheduleRunKind } from './schedule-run.entity';
+
+export interface ClaimedRun {
+  kind: ScheduleRunKind;
+  scheduledFor: Date;
+}
+
+/** A fire re-run after its backup was interrupted is not re-run again. */
+const MAX_ATTEMPTS = 2;
+
+// Timestamps are stored as UTC wall time (timestamp without zone, like the rest of the schema).
+const AT = `($2::timestamptz AT TIME ZONE 'UTC')`;
+
+/**
+ * The kiln_schedule_runs table: one row per scheduled instant, won by the
+ * first INSERT. Plain SQL (no advisory locks, no LISTEN/NOTIFY), so it holds
+ * on CockroachDB as well as PostgreSQL.
+ */
+export class ScheduleClaims {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly instanceId: string,
+  ) {}
+
+  /** True when this instance's INSERT won the instant; every other instance's is a no-op. */
+  async claim(kind: ScheduleRunKind, scheduledFor: Date): Promise<boolean> {
+    const rows = await this.dataSource.query(
+      `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy") VALUES ($1, ${AT}, $3)
+       ON CONFLICT (kind, "scheduledFor") DO NOTHING RETURNING kind`,
+      [kind, scheduledFor.toISOString(), this.instanceId],
+    );
+    return rows.length === 1;
+  }
+
+  async isClaimed(kind: ScheduleRunKind, scheduledFor: Date): Promise<boolean> {
+    const rows = await this.dataSource.query(`SELECT 1 FROM kiln_schedule_runs WHERE kind = $1 AND "scheduledFor" = ${AT}`, [
+      kind,
+      scheduledFor.toISOString(),
+    ]);
+    return rows.length > 0;
+  }
+
+  /** Keeps a claim that is still waiting for a busy lease from being taken over. */
+  async renew(kind: ScheduleRunKind, scheduledFor: Date): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE kiln_schedule_runs SET "claimedAt" = CURRENT_TIMESTAMP WHERE kind = $1 AND "scheduledFor" = ${AT} AND "claimedBy" = $3`,
+      [kind, scheduledFor.toISOString(), this.instanceId],
+    );
+  }
+
+  async recordRun(kind: ScheduleRunKind, scheduledFor: Date, run: { jobId: string | null; backupId: string | null }): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE kiln_schedule_runs SET "jobId" = $3, "backupId" = $4 WHERE kind = $1 AND "scheduledFor" = ${AT}`,
+      [kind, scheduledFor.toISOString(), run.jobId, run.backupId],
+    );
+  }
+
+  /**
+   * Takes over scheduled backups whose instance died before it started
+   * anything: no job, no backup, not renewed for `ttlMs`. The UPDATE decides
+   * who wins each one. (A daily retention run lost that way is left to the next.)
+   */
+  async takeOverStale(ttlMs: number): Promise<ClaimedRun[]> {
+    return updateReturning(this.dataSource, 
+      `UPDATE kiln_schedule_runs SET "claimedBy" = $1, "claimedAt" = CURRENT_TIMESTAMP
+        WHERE kind = 'BACKUP' AND "jobId" IS NULL AND "backupId" IS NULL
+          AND "claimedAt" < CURRENT_TIMESTAMP - make_interval(secs => $2)
+        RETURNING kind, "scheduledFor"`,
+      [this.instanceId, ttlMs / 1000],
+    );
+  }
+
+  /**
+   * Re-claims scheduled backups whose job was interrupted (its gateway died or
+   * stopped mid-way), once each, so the fire still produces a backup.
+   */
+  async takeOverInterrupted(): Promise<ClaimedRun[]> {
+    return updateReturning(this.dataSource, 
+      `UPDATE kiln_schedule_runs r
+          SET "claimedBy" = $1, "claimedAt" = CURRENT_TIMESTAMP, attempts = r.attempts + 1, "jobId" = NULL, "backupId" = NULL
+         FROM kiln_jobs j
+        WHERE r."jobId" = j.id AND r.kind = 'BACKUP' AND r.attempts < $2
+          AND j.status = 'FAILED' AND starts_with(j.error, $3)
+        RETURNING r.kind, r."scheduledFor"`,
+      [this.instanceId, MAX_ATTEMPTS, INTERRUPTED],
+    );
+  }
+}

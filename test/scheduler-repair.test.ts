@@ -1,0 +1,275 @@
+import { BackupScheduler } from '../src/schedule/backup-scheduler';
+import { ScheduleClaims } from '../src/schedule/schedule-claims';
+import { createLogger } from '../src/logging/logger';
+import { startSeededKiln, startBackup, finishedJob, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
+import { gql } from './support/test-kiln';
+import { until } from './support/until';
+
+/*
+ * What the scheduler repairs on its polls, on a real gateway and database:
+ * missed fires (clock jumps, every instance down), claims and backups left by
+ * dead instances, and a fire that meets a busy job lease. Each test drives a
+ * second scheduler ("the other instance") through tick(), with its own clock.
+ */
+
+const UPDATE = `mutation($i: BackupScheduleInput!) { updateBackupSchedule(input: $i) { frequency cron } }`;
+const MINUTE = 60_000;
+
+let s: SeededKiln;
+const schedulers: BackupScheduler[] = [];
+
+function otherInstance(name: string, options: { now?: () => Date; busyRetryMs?: number; busyTimeoutMs?: number; withRetention?: boolean } = {}) {
+  const { services, dataSource } = s.kiln;
+  const scheduler = new BackupScheduler(
+    services.schedule,
+    services.backups,
+    services.jobs,
+    new ScheduleClaims(dataSource, name),
+    options.withRetention ? services.retention : undefined,
+    createLogger(process.env.KILN_TEST_LOG_LEVEL ?? 'silent'),
+    { instanceId: name, pollMs: 1000, claimTtlMs: 3000, ...options },
+  );
+  schedulers.push(scheduler);
+  return scheduler;
+}
+
+const runs = async () =>
+  (await s.db.query(`SELECT kind, "scheduledFor", "claimedBy", "claimedAt", "jobId", "backupId", attempts FROM kiln_schedule_runs ORDER BY "scheduledFor"`)).rows;
+const scheduledBackups = async () =>
+  (await s.db.query(`SELECT id, status, error FROM backup_records WHERE type = 'SCHEDULED' ORDER BY "createdAt"`)).rows;
+const noJobRunning = () =>
+  until('no running job', async () => (await s.db.query(`SELECT count(*)::int AS n FROM kiln_jobs WHERE status = 'RUNNING'`)).rows[0].n, (n) => n === 0);
+
+async function setSchedule(input: Record<string, unknown>, updatedAgoMs = 0) {
+  const res = await gql(s.kiln.url, UPDATE, { i: input }, s.token);
+  expect(res.errors).toBeUndefined();
+  if (updatedAgoMs) {
+    await s.db.query(`UPDATE backup_schedule_settings SET "updatedAt" = now() - make_interval(secs => $1), "lastBackupAt" = NULL`, [updatedAgoMs / 1000]);
+  }
+}
+
+beforeAll(async () => {
+  s = await startSeededKiln(5, { SCHEDULE_MIN_INTERVAL_SECONDS: '60', SCHEDULE_POLL_SECONDS: '300' });
+});
+beforeEach(async () => {
+  await setSchedule({ frequency: 'DISABLED' });
+  await s.db.query(`DELETE FROM kiln_schedule_runs`);
+  await s.db.query(`DELETE FROM backup_records WHERE type = 'SCHEDULED'`);
+});
+afterEach(async () => {
+  for (const scheduler of schedulers.splice(0)) await scheduler.stop();
+  await noJobRunning();
+});
+afterAll(async () => s?.close());
+
+describe('a missed fire', () => {
+  it('runs once when every instance was down at the scheduled time, not once per missed fire', async () => {
+    // Hourly for the last three hours, with nobody up to run it.
+    await setSchedule({ frequency: 'HOURLY', timezone: 'Africa/Lagos' }, 3 * 60 * MINUTE);
+    const lastHour = new Date(Math.floor(Date.now() / (60 * MINUTE)) * 60 * MINUTE);
+    const a = otherInstance('a');
+    const b = otherInstance('b');
+    await Promise.all([a.start(), b.start()]);
+    await until('the catch-up run recorded', runs, (r) => r.length === 1 && r[0].jobId);
+    const [run] = await runs();
+    expect(run.scheduledFor.toISOString()).toBe(lastHour.toISOString());
+    await noJobRunning();
+    expect(await scheduledBackups()).toEqual([expect.objectContaining({ id: run.backupId, status: 'COMPLETED' })]);
+    // Later polls on both find it claimed: nothing more.
+    await Promise.all([a.tick(), b.tick()]);
+    expect(await runs()).toHaveLength(1);
+  });
+
+  it('is not made up for a schedule that did not exist at that time', async () => {
+    await setSchedule({ frequency: 'HOURLY' });
+    const a = otherInstance('a');
+    await a.start();
+    await a.tick();
+    expect(await runs()).toEqual([]);
+  });
+
+  it('runs once when the clock jumps forward past several fires', async () => {
+    // Monthly (1st, 00:00 in Lagos, UTC+1 all year): no real fire during the test.
+    await setSchedule({ frequency: 'CUSTOM', cron: '0 0 1 * *', timezone: 'Africa/Lagos' });
+    let jump = 0;
+    const a = otherInstance('a', { now: () => new Date(Date.now() + jump) });
+    await a.start();
+    await a.tick();
+    expect(await runs()).toEqual([]);
+    jump = 100 * 24 * 60 * MINUTE;
+    await a.tick();
+    await a.tick();
+    await until('the catch-up run', runs, (r) => r.length === 1 && r[0].jobId);
+    const [run] = await runs();
+    // The latest 1st-of-month before the jumped clock, reckoned by hand; not the skipped ones.
+    const lagos = new Date(Date.now() + jump + 60 * MINUTE);
+    let expected = Date.UTC(lagos.getUTCFullYear(), lagos.getUTCMonth(), 1) - 60 * MINUTE;
+    if (expected > Date.now() + jump - 10_000) expected = Date.UTC(lagos.getUTCFullYear(), lagos.getUTCMonth() - 1, 1) - 60 * MINUTE;
+    expect(run.scheduledFor.toISOString()).toBe(new Date(expected).toISOString());
+    await noJobRunning();
+    expect(await scheduledBackups()).toHaveLength(1);
+    expect(await runs()).toHaveLength(1);
+  });
+});
+
+describe('a dead instance', () => {
+  it('that claimed a fire and never started it: another takes the claim over', async () => {
+    await setSchedule({ frequency: 'HOURLY' });
+    const at = new Date(Math.floor(Date.now() / 1000) * 1000 - 30_000);
+    await s.db.query(
+      `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "claimedAt") VALUES ('BACKUP', $1::timestamptz AT TIME ZONE 'UTC', 'dead', now() - interval '1 minute')`,
+      [at.toISOString()],
+    );
+    const a = otherInstance('a');
+    await a.tick();
+    const [run] = await until('the taken-over run', runs, (r) => r[0]?.jobId);
+    expect(run).toMatchObject({ claimedBy: 'a', attempts: 1 });
+    await noJobRunning();
+    expect(await scheduledBackups()).toEqual([expect.objectContaining({ id: run.backupId, status: 'COMPLETED' })]);
+  });
+
+  it('whose claim is fresh (still waiting for the lease): left alone', async () => {
+    await s.db.query(`INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy") VALUES ('BACKUP', now() - interval '10 seconds', 'alive')`);
+    await otherInstance('a').tick();
+    expect(await runs()).toEqual([expect.objectContaining({ claimedBy: 'alive', jobId: null })]);
+  });
+
+  it('that died mid-backup: the job is failed as interrupted and the fire re-run once elsewhere', async () => {
+    await setSchedule({ frequency: 'HOURLY' });
+    // A scheduled backup whose gateway "died": it stopped heart-beating long ago.
+    const dead = await whileTableLocked(s, async () => {
+      const { jobId, backupId } = await startBackup(s);
+      await s.db.query(`UPDATE backup_records SET type = 'SCHEDULED' WHERE id = $1`, [backupId]);
+      await s.db.query(
+        `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "jobId", "backupId") VALUES ('BACKUP', now() - interval '1 minute', 'dead', $1, $2)`,
+        [jobId, backupId],
+      );
+      // Stop this instance's own heartbeat from keeping it alive, then age it.
+      await s.kiln.services.jobs.cancel(jobId);
+      return { jobId, backupId };
+    });
+    await finishedJob(s, dead.jobId);
+    await s.db.query(`UPDATE kiln_jobs SET status = 'RUNNING', error = NULL, "heartbeatAt" = now() - interval '1 hour' WHERE id = $1`, [dead.jobId]);
+    await s.db.query(`UPDATE backup_records SET status = 'IN_PROGRESS', error = NULL WHERE id = $1`, [dead.backupId]);
+
+    const a = otherInstance('a');
+    await a.tick();
+    const [run] = await until('the re-run', runs, (r) => r[0]?.jobId && r[0].jobId !== dead.jobId);
+    expect(run).toMatchObject({ claimedBy: 'a', attempts: 2 });
+    const job = (await s.db.query(`SELECT status, error FROM kiln_jobs WHERE id = $1`, [dead.jobId])).rows[0];
+    expect(job).toEqual({ status: 'FAILED', error: expect.stringMatching(/^interrupted: /) });
+    await noJobRunning();
+    const backups = await scheduledBackups();
+    expect(backups).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ id: dead.backupId, status: 'FAILED' }),
+        expect.objectContaining({ id: run.backupId, status: 'COMPLETED' }),
+      ]),
+    );
+    // Interrupted again? Not re-run a third time.
+    await s.db.query(`UPDATE kiln_jobs SET status = 'FAILED', error = 'interrupted: test' WHERE id = $1`, [run.jobId]);
+    await a.tick();
+    expect(await runs()).toEqual([expect.objectContaining({ jobId: run.jobId, attempts: 2 })]);
+  });
+
+  it('a scheduled backup that failed on its own is not re-run', async () => {
+    const { jobId, backupId } = await startBackup(s);
+    await finishedJob(s, jobId);
+    await s.db.query(`UPDATE kiln_jobs SET status = 'FAILED', error = 'disk full' WHERE id = $1`, [jobId]);
+    await s.db.query(
+      `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "jobId", "backupId") VALUES ('BACKUP', now() - interval '1 minute', 'dead', $1, $2)`,
+      [jobId, backupId],
+    );
+    await otherInstance('a').tick();
+    expect(await runs()).toEqual([expect.objectContaining({ claimedBy: 'dead', jobId, attempts: 1 })]);
+  });
+});
+
+describe('a fire while another job holds the lease', () => {
+  const staleClaim = () =>
+    s.db.query(
+      `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "claimedAt") VALUES ('BACKUP', now() - interval '1 minute', 'dead', now() - interval '1 minute')`,
+    );
+
+  it('waits for it, keeping its claim fresh, then starts the backup', async () => {
+    const a = otherInstance('a', { busyRetryMs: 200, busyTimeoutMs: 120_000 });
+    await whileTableLocked(s, async () => {
+      const manual = await startBackup(s);
+      await staleClaim();
+      await a.tick();
+      // Waiting: no job yet, claim renewed, not taken over by a third instance.
+      await new Promise((r) => setTimeout(r, 4000));
+      const [waiting] = await runs();
+      expect(waiting).toMatchObject({ claimedBy: 'a', jobId: null });
+      expect(Date.now() - waiting.claimedAt.getTime()).toBeLessThan(3000);
+      await otherInstance('c').tick();
+      expect((await runs())[0].claimedBy).toBe('a');
+      return manual;
+    });
+    const [run] = await until('the scheduled backup started', runs, (r) => r[0]?.jobId);
+    await noJobRunning();
+    expect(await scheduledBackups()).toEqual([expect.objectContaining({ id: run.backupId, status: 'COMPLETED' })]);
+  });
+
+  it('gives up after the bound and records a FAILED backup naming the running job', async () => {
+    const a = otherInstance('a', { busyRetryMs: 100, busyTimeoutMs: 500 });
+    const manual = await whileTableLocked(s, async () => {
+      const manual = await startBackup(s);
+      await staleClaim();
+      await a.tick();
+      await until('the fire to give up', runs, (r) => r[0]?.backupId);
+      return manual;
+    });
+    const [run] = await runs();
+    expect(run.jobId).toBeNull();
+    const [failed] = await scheduledBackups();
+    expect(failed).toMatchObject({ id: run.backupId, status: 'FAILED' });
+    expect(failed.error).toMatch(/did not run: another job still held the job lease/);
+    expect(failed.error).toContain(manual.jobId);
+  });
+
+  it('records a FAILED backup when its gateway stops while it waits', async () => {
+    const a = otherInstance('a', { busyRetryMs: 60_000, busyTimeoutMs: 300_000 });
+    await whileTableLocked(s, async () => {
+      await startBackup(s);
+      await staleClaim();
+      await a.tick();
+      await until('the fire to be waiting', runs, (r) => r[0]?.claimedBy === 'a');
+      await a.stop();
+    });
+    const [failed] = await scheduledBackups();
+    expect(failed.error).toMatch(/gateway stopped while it waited/);
+  });
+});
+
+describe('retention started by the scheduler', () => {
+  const retentionJobs = async () => (await s.db.query(`SELECT id, status, message FROM kiln_jobs WHERE kind = 'RETENTION' ORDER BY "createdAt"`)).rows;
+  beforeEach(() => s.db.query(`DELETE FROM kiln_jobs WHERE kind = 'RETENTION'`));
+
+  it('runs after a scheduled backup completes and prunes what is past retentionDays', async () => {
+    // Four manual backups, two of them 40 days old; keepAtLeast 3 leaves room to prune both.
+    const made = [];
+    for (let i = 0; i < 4; i++) {
+      const { jobId, backupId } = await startBackup(s);
+      await finishedJob(s, jobId);
+      made.push(backupId);
+    }
+    await s.db.query(`UPDATE backup_records SET "createdAt" = now() - interval '40 days' WHERE id = ANY($1)`, [made.slice(0, 2)]);
+    await setSchedule({ frequency: 'HOURLY', retentionDays: 30, keepAtLeast: 3 }, 3 * 60 * MINUTE);
+    await otherInstance('a', { withRetention: true }).start();
+    const [job] = await until('a finished retention run', retentionJobs, (r) => r.length === 1 && r[0].status === 'COMPLETED');
+    expect(job.message).toMatch(/^Deleted 2 backup/);
+    const left = (await s.db.query(`SELECT id FROM backup_records WHERE id = ANY($1)`, [made])).rows.map((r) => r.id);
+    expect(left.sort()).toEqual(made.slice(2).sort());
+  });
+
+  it('runs daily exactly once however many instances fire', async () => {
+    await setSchedule({ frequency: 'DAILY' });
+    const at = new Date('2026-11-30T02:00:00.000Z');
+    const fire = (scheduler: BackupScheduler) => (scheduler as any).fire('RETENTION', at, 'timer') as Promise<void>;
+    await Promise.all([fire(otherInstance('a', { withRetention: true })), fire(otherInstance('b', { withRetention: true }))]);
+    const [run] = await runs();
+    expect(run).toMatchObject({ kind: 'RETENTION', jobId: expect.any(String) });
+    expect(await retentionJobs()).toEqual([expect.objectContaining({ id: run.jobId })]);
+  });
+});

@@ -1,0 +1,446 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import type { DestinationStream } from 'pino';
+import { ConfigError, loadConfig } from '../src/config/config';
+import { startKiln } from '../src/kiln';
+import { createLogger } from '../src/logging/logger';
+import { WebhookNotifier } from '../src/notify/webhook-notifier';
+import { seedDemoData } from '../src/seed/demo-data.seeder';
+import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
+import { RESTORE } from './support/restore-helpers';
+import { CREATE_BACKUP, extraDatabaseName } from './support/seeded-kiln';
+import { freshDatabase } from './support/test-database';
+import { gql, loginToken, TEST_ADMIN, TEST_JWT_SECRET, type TestKiln } from './support/test-kiln';
+import { closedPort, startReceiver, verifySignature, type Receiver } from './support/webhook-receiver';
+
+const SECRET = 'whsec-test-0123456789abcdef';
+
+interface LoggedKiln extends TestKiln {
+  /** Every log line, parsed. */
+  logs: any[];
+}
+
+/** startTestKiln, with the log lines kept (debug level) so tests can see what the webhooks did. */
+async function startLoggedKiln(env: Record<string, string>, databaseUrl: string): Promise<LoggedKiln> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-test-data-'));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    DATABASE_URL: databaseUrl,
+    DATA_DIR: dataDir,
+    BACKUP_DIR: path.join(dataDir, 'backups'),
+    JWT_SECRET: TEST_JWT_SECRET,
+    ADMIN_EMAIL: TEST_ADMIN.email,
+    ADMIN_PASSWORD: TEST_ADMIN.password,
+    BACKUP_WEBHOOK_SECRET: SECRET,
+    ...env,
+  });
+  const logs: any[] = [];
+  const destination: DestinationStream = { write: (line: string) => void logs.push(JSON.parse(line)) };
+  const kiln = await startKiln(config, createLogger('debug', destination));
+  return { ...kiln, databaseUrl, dataDir, backupDir: config.backup.dir, logs };
+}
+
+/** Waits until `check` holds, with a generous bound. */
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function backup(kiln: TestKiln, token: string, input: Record<string, unknown> = {}) {
+  const res = await gql(kiln.url, CREATE_BACKUP, { i: input }, token);
+  if (!res.data?.createBackup) throw new Error(`createBackup failed: ${JSON.stringify(res.errors)}`);
+  const jobId: string = res.data.createBackup.id;
+  await kiln.services.jobs.settled(jobId);
+  return { jobId, job: (await kiln.services.jobs.get(jobId))! };
+}
+
+/** The one log line of a delivery's end (delivered, failed after retries, refused). */
+function finalLog(kiln: LoggedKiln, deliveryId: string) {
+  return kiln.logs.find((l) => l.deliveryId === deliveryId && (l.event === 'webhook_delivered' || l.event === 'webhook_failed'));
+}
+
+let cloud: FakeCloudinary;
+let receiver: Receiver;
+let kiln: LoggedKiln;
+let token: string;
+/** Attempts each delivery must have had by the end (the queue is sequential: checked once later ones arrived). */
+const expectedAttempts = new Map<string, number>();
+
+beforeAll(async () => {
+  cloud = await startCloudinaryServer();
+  receiver = await startReceiver(SECRET);
+  kiln = await startLoggedKiln(
+    {
+      BACKUP_WEBHOOK_URL: receiver.url,
+      BACKUP_WEBHOOK_ATTEMPTS: '3',
+      BACKUP_WEBHOOK_TIMEOUT_SECONDS: '1',
+      BACKUP_WEBHOOK_BACKOFF_MS: '50',
+      CLOUDINARY_URL: cloud.cloudinaryUrl,
+      CLOUD_RETRY_ATTEMPTS: '1',
+    },
+    await freshDatabase(),
+  );
+  const db = new Client({ connectionString: kiln.databaseUrl });
+  await db.connect();
+  try {
+    await seedDemoData(db, { members: 20, seed: 5 });
+  } finally {
+    await db.end();
+  }
+  token = await loginToken(kiln.url);
+});
+
+afterAll(async () => {
+  await kiln?.close();
+  await receiver?.close();
+  await cloud?.close();
+});
+
+describe('job events', () => {
+  it('announce a completed backup once, signed, with its facts', async () => {
+    const { jobId, job } = await backup(kiln, token);
+    expect(job.status).toBe('COMPLETED');
+    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 'backup.completed');
+    const [delivery] = receiver.find('backup.completed', (d) => d.jobId === jobId);
+    const record = (await kiln.services.backups.get(job.backupId!))!;
+
+    expect(delivery.signed).toBe(true);
+    // The check is not a formality: another secret or a changed byte fails it.
+    expect(verifySignature(delivery.headers, delivery.raw, 'another-secret-of-16+chars')).toBe(false);
+    expect(verifySignature(delivery.headers, delivery.raw.replace('COMPLETED', 'COMPLETEd'), SECRET)).toBe(false);
+    expect(delivery.headers).toMatchObject({
+      'content-type': 'application/json',
+      'x-kiln-event': 'backup.completed',
+      'x-kiln-delivery': delivery.body.id,
+    });
+    expect(Math.abs(Number(delivery.headers['x-kiln-timestamp']) - Date.now() / 1000)).toBeLessThan(300);
+    expect(delivery.body).toEqual({ id: expect.any(String), type: 'backup.completed', occurredAt: expect.any(String), data: expect.any(Object) });
+    expect(Date.parse(delivery.body.occurredAt)).not.toBeNaN();
+    expect(delivery.body.data).toMatchObject({
+      jobId,
+      kind: 'BACKUP',
+      status: 'COMPLETED',
+      error: null,
+      errorCode: null,
+      message: job.message,
+      backupId: record.id,
+      filename: record.filename,
+      type: 'MANUAL',
+      location: 'LOCAL',
+      fileSize: record.fileSize,
+      checksum: record.checksum,
+    });
+    expect(record.fileSize).toBeGreaterThan(0);
+    expect(record.checksum).toMatch(/^[0-9a-f]{64}$/);
+    expectedAttempts.set(delivery.body.id, 1);
+  });
+
+  it('announce a failed backup with the error', async () => {
+    cloud.faults.push({ match: 'upload', kind: '500', times: 100 });
+    let failed;
+    try {
+      failed = await backup(kiln, token, { location: 'CLOUD' });
+    } finally {
+      cloud.faults.length = 0;
+    }
+    expect(failed.job.status).toBe('FAILED');
+    await until(() => receiver.find('backup.failed', (d) => d.jobId === failed.jobId).length > 0, 'backup.failed');
+    const [delivery] = receiver.find('backup.failed', (d) => d.jobId === failed.jobId);
+    expect(delivery.signed).toBe(true);
+    expect(delivery.headers['x-kiln-event']).toBe('backup.failed');
+    expect(delivery.body.data).toMatchObject({
+      jobId: failed.jobId,
+      kind: 'BACKUP',
+      status: 'FAILED',
+      error: failed.job.error,
+      errorCode: 'STORAGE_UNAVAILABLE',
+      backupId: failed.job.backupId,
+      type: 'MANUAL',
+      location: 'CLOUD',
+    });
+    expect(delivery.body.data.error).toBeTruthy();
+    expectedAttempts.set(delivery.body.id, 1);
+  });
+
+  it('announce a restore, after the backup.completed of its PRE_RESTORE safety backup', async () => {
+    const source = await backup(kiln, token);
+    const maintenance = (on: boolean) => gql(kiln.url, 'mutation($on: Boolean!) { setMaintenanceMode(enabled: $on) { enabled } }', { on }, token);
+    expect((await maintenance(true)).errors).toBeUndefined();
+    const res = await gql(kiln.url, RESTORE, { id: source.job.backupId }, token);
+    expect(res.errors).toBeUndefined();
+    const restoreJobId: string = res.data!.restoreBackup.id;
+    await kiln.services.jobs.settled(restoreJobId);
+    const restoreJob = (await kiln.services.jobs.get(restoreJobId))!;
+    expect(restoreJob.status).toBe('COMPLETED');
+    token = await loginToken(kiln.url); // a restore logs everybody out
+    expect((await maintenance(false)).errors).toBeUndefined();
+
+    await until(() => receiver.find('restore.completed', (d) => d.jobId === restoreJobId).length > 0, 'restore.completed');
+    const [restored] = receiver.find('restore.completed', (d) => d.jobId === restoreJobId);
+    const [safety] = receiver.find('backup.completed', (d) => d.jobId === restoreJobId);
+    const sourceRecord = (await kiln.services.backups.get(source.job.backupId!))!;
+    expect(restored.signed).toBe(true);
+    expect(restored.body.data).toMatchObject({
+      jobId: restoreJobId,
+      kind: 'RESTORE',
+      status: 'COMPLETED',
+      error: null,
+      message: restoreJob.message,
+      backupId: sourceRecord.id,
+      filename: sourceRecord.filename,
+      safetyBackupId: expect.any(String),
+    });
+    expect(safety.signed).toBe(true);
+    expect(safety.body.data).toMatchObject({ jobId: restoreJobId, kind: 'RESTORE', status: 'COMPLETED', type: 'PRE_RESTORE', backupId: restored.body.data.safetyBackupId });
+    expect(safety.receivedAt).toBeLessThanOrEqual(restored.receivedAt);
+    for (const d of [restored, safety]) expectedAttempts.set(d.body.id, 1);
+  });
+});
+
+describe('delivery', () => {
+  afterEach(() => {
+    receiver.answer = () => 200;
+  });
+
+  it('retries 500s with the same delivery id, fresh signatures, while the job does not wait', async () => {
+    // Each 500 comes after 0.6 s (within the 1 s timeout), so the delivery takes over a second.
+    receiver.answer = (body, attempt) => (body?.type === 'backup.completed' && attempt <= 2 ? { status: 500, delayMs: 600 } : 200);
+    const { jobId, job } = await backup(kiln, token);
+    expect(job.status).toBe('COMPLETED');
+    // The job ended while its delivery was still being tried.
+    expect(receiver.find('backup.completed', (d) => d.jobId === jobId).length).toBeLessThan(3);
+    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length >= 3, 'the third attempt');
+    const attempts = receiver.find('backup.completed', (d) => d.jobId === jobId);
+    const ids = new Set(attempts.map((a) => a.body.id));
+    expect(ids.size).toBe(1);
+    expect(new Set(attempts.map((a) => a.headers['x-kiln-delivery']))).toEqual(ids);
+    expect(attempts.every((a) => a.signed)).toBe(true);
+    expect(attempts.map((a) => a.raw)).toEqual([attempts[0].raw, attempts[0].raw, attempts[0].raw]);
+    // The job's end was saved before the first try was even sent.
+    expect(job.finishedAt!.getTime()).toBeLessThanOrEqual(attempts[0].receivedAt);
+    const [id] = ids;
+    await until(() => finalLog(kiln, id) !== undefined, 'the delivery to end');
+    expect(finalLog(kiln, id)).toMatchObject({ event: 'webhook_delivered', attempt: 3, status: 200, jobId });
+    expect(kiln.logs.filter((l) => l.deliveryId === id && l.event === 'webhook_retry').map((l) => l.status)).toEqual([500, 500]);
+    expectedAttempts.set(id, 3);
+  });
+
+  it('gives up after BACKUP_WEBHOOK_ATTEMPTS tries at a receiver that hangs; the job is not held up', async () => {
+    receiver.answer = (body) => (body?.type === 'backup.completed' ? 'hang' : 200);
+    const { jobId, job } = await backup(kiln, token);
+    expect(job.status).toBe('COMPLETED');
+    // The tries take at least 3 × 1 s; the job was over before they were.
+    expect(receiver.find('backup.completed', (d) => d.jobId === jobId).length).toBeLessThan(3);
+    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 'the first try');
+    const id = receiver.find('backup.completed', (d) => d.jobId === jobId)[0].body.id;
+    expect(receiver.attemptsOf(id).length).toBeLessThan(3);
+    await until(() => finalLog(kiln, id) !== undefined, 'the delivery to be given up');
+    expect(finalLog(kiln, id)).toMatchObject({ event: 'webhook_failed', attempt: 3, jobId, reason: expect.stringMatching(/no answer within 1 s/) });
+    expect(receiver.attemptsOf(id)).toHaveLength(3);
+    expectedAttempts.set(id, 3);
+    const health = await fetch(`${kiln.url}/health`);
+    expect(health.status).toBe(200);
+  });
+
+  it('waits as long as Retry-After says on a 429', async () => {
+    receiver.answer = (body, attempt) => (body?.type === 'backup.completed' && attempt === 1 ? { status: 429, headers: { 'retry-after': '1' } } : 200);
+    const { jobId } = await backup(kiln, token);
+    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length >= 2, 'the retry');
+    const [first, second] = receiver.find('backup.completed', (d) => d.jobId === jobId);
+    expect(second.body.id).toBe(first.body.id);
+    // The backoff here is 50 ms: only Retry-After explains a second's wait.
+    expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(950);
+    expect(kiln.logs.find((l) => l.deliveryId === first.body.id && l.event === 'webhook_retry')).toMatchObject({ status: 429, delayMs: 1000 });
+    expectedAttempts.set(first.body.id, 2);
+  });
+
+  it('does not retry a 400', async () => {
+    receiver.answer = (body) => (body?.type === 'backup.completed' ? 400 : 200);
+    const { jobId, job } = await backup(kiln, token);
+    expect(job.status).toBe('COMPLETED');
+    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 'the try');
+    const id = receiver.find('backup.completed', (d) => d.jobId === jobId)[0].body.id;
+    await until(() => finalLog(kiln, id) !== undefined, 'the delivery to end');
+    expect(finalLog(kiln, id)).toMatchObject({ event: 'webhook_failed', attempt: 1, status: 400 });
+    expectedAttempts.set(id, 1);
+  });
+
+  it('keeps jobs and the gateway working while the receiver is down, and stops after the attempts', async () => {
+    const other = await startLoggedKiln(
+      { BACKUP_WEBHOOK_URL: `http://127.0.0.1:${await closedPort()}/hooks`, BACKUP_WEBHOOK_ATTEMPTS: '4', BACKUP_WEBHOOK_BACKOFF_MS: '20' },
+      kiln.databaseUrl,
+    );
+    try {
+      const { jobId, job } = await backup(other, token);
+      expect(job.status).toBe('COMPLETED');
+      await until(() => other.logs.some((l) => l.jobId === jobId && l.event === 'webhook_failed'), 'the delivery to be given up');
+      const failed = other.logs.find((l) => l.jobId === jobId && l.event === 'webhook_failed');
+      expect(failed).toMatchObject({ eventType: 'backup.completed', attempt: 4, reason: 'ECONNREFUSED' });
+      expect(other.logs.filter((l) => l.deliveryId === failed.deliveryId && l.event === 'webhook_retry').map((l) => l.delayMs)).toEqual([20, 40, 80]);
+      expect((await fetch(`${other.url}/health`)).status).toBe(200);
+      const me = await gql(other.url, '{ me { email } }', {}, token);
+      expect(me.data?.me.email).toBe(TEST_ADMIN.email);
+      // Another job runs right away.
+      expect((await backup(other, token)).job.status).toBe('COMPLETED');
+    } finally {
+      await other.close();
+    }
+    expect(other.logs.some((l) => JSON.stringify(l).includes(SECRET))).toBe(false);
+  });
+
+  it('sent every delivery exactly as often as expected, and never logged the secret', async () => {
+    // Deliveries go one after another: once this last one arrived, the earlier ones were final.
+    const { jobId } = await backup(kiln, token);
+    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 'the last delivery');
+    expect(expectedAttempts.size).toBeGreaterThanOrEqual(8);
+    for (const [id, attempts] of expectedAttempts) expect([id, receiver.attemptsOf(id).length]).toEqual([id, attempts]);
+    expect(receiver.deliveries.every((d) => d.signed)).toBe(true);
+    expect(kiln.logs.some((l) => JSON.stringify(l).includes(SECRET))).toBe(false);
+  });
+});
+
+describe('the notifier on its own', () => {
+  let target: Receiver;
+  let logs: any[];
+  const logger = () => createLogger('debug', { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const health = (n: number) => ({ healthy: true, problems: [`#${n}`], lastSuccessfulBackupAt: null, lastFailedBackupAt: null, failedLast24h: 0 });
+
+  beforeEach(async () => {
+    target = await startReceiver(SECRET);
+    logs = [];
+  });
+  afterEach(async () => target?.close());
+
+  it('drops the oldest waiting delivery when its queue is full', async () => {
+    target.answer = (body) => (body?.data?.problems?.[0] === '#1' ? 'hang' : 200);
+    const notifier = new WebhookNotifier({ url: target.url, secret: SECRET, attempts: 1, timeoutMs: 500, backoffMs: 10, queueSize: 2 }, logger());
+    try {
+      const first = notifier.notify('health.healthy', health(1))!;
+      await until(() => target.attemptsOf(first).length === 1, 'the first delivery to be in flight');
+      const [dropped, kept1, kept2] = [2, 3, 4].map((n) => notifier.notify('health.healthy', health(n))!);
+      await until(() => target.attemptsOf(kept2).length === 1, 'the last delivery');
+      expect(logs.find((l) => l.event === 'webhook_dropped')).toMatchObject({ deliveryId: dropped, queueSize: 2 });
+      expect(target.attemptsOf(dropped)).toHaveLength(0);
+      expect(target.attemptsOf(kept1)).toHaveLength(1);
+      expect(target.deliveries.map((d) => d.body.data.problems[0])).toEqual(['#1', '#3', '#4']);
+    } finally {
+      await notifier.close();
+    }
+  });
+
+  it('abandons a waiting retry at close, and closes at once', async () => {
+    target.answer = () => 503;
+    const notifier = new WebhookNotifier({ url: target.url, secret: SECRET, attempts: 6, timeoutMs: 5000, backoffMs: 60_000 }, logger());
+    const id = notifier.notify('health.healthy', health(1))!;
+    await until(() => logs.some((l) => l.deliveryId === id && l.event === 'webhook_retry'), 'the first retry to be planned');
+    const started = Date.now();
+    await notifier.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(logs.find((l) => l.deliveryId === id && l.event === 'webhook_abandoned')).toMatchObject({ attempts: 1 });
+    expect(target.attemptsOf(id)).toHaveLength(1);
+    expect(notifier.notify('health.healthy', health(2))).toBeNull();
+  });
+});
+
+describe('health transitions across two instances', () => {
+  let healthReceiver: Receiver;
+  let a: LoggedKiln;
+  let b: LoggedKiln;
+
+  beforeAll(async () => {
+    healthReceiver = await startReceiver(SECRET);
+    const databaseUrl = await freshDatabase(extraDatabaseName('webhook_health'));
+    const env = {
+      BACKUP_WEBHOOK_URL: healthReceiver.url,
+      BACKUP_WEBHOOK_BACKOFF_MS: '50',
+      HEALTH_CHECK_SECONDS: '0.2',
+      CLOUDINARY_URL: cloud.cloudinaryUrl,
+      CLOUD_RETRY_ATTEMPTS: '1',
+      BACKUP_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    };
+    a = await startLoggedKiln(env, databaseUrl);
+    b = await startLoggedKiln(env, databaseUrl);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await healthReceiver?.close();
+  });
+
+  /** Waits until both instances evaluated health a few more times, so a duplicate would have been sent by now. */
+  async function bothCheckedAgain(): Promise<void> {
+    const marks = [a.logs.length, b.logs.length];
+    const checks = (k: LoggedKiln, from: number) => k.logs.slice(from).filter((l) => l.event === 'health_checked').length;
+    await until(() => checks(a, marks[0]) >= 3 && checks(b, marks[1]) >= 3, 'more health checks on both instances');
+  }
+
+  const count = (type: string) => new Set(healthReceiver.find(type).map((d) => d.body.id)).size;
+
+  it('send each transition once: unhealthy at the start, healthy after a good backup, unhealthy after a failed one', async () => {
+    // A fresh database: the first evaluation records the state and, being unhealthy, says so.
+    await until(() => count('health.unhealthy') > 0, 'health.unhealthy');
+    await bothCheckedAgain();
+    expect(count('health.unhealthy')).toBe(1);
+    expect(count('health.healthy')).toBe(0);
+    expect(healthReceiver.find('health.unhealthy')[0].body.data).toMatchObject({ healthy: false, problems: ['No backup has completed yet'] });
+
+    const healthToken = await loginToken(a.url);
+    expect((await backup(a, healthToken, { location: 'BOTH' })).job.status).toBe('COMPLETED');
+    await until(() => count('health.healthy') > 0, 'health.healthy');
+    await bothCheckedAgain();
+    expect([count('health.unhealthy'), count('health.healthy')]).toEqual([1, 1]);
+    const healthy = healthReceiver.find('health.healthy')[0];
+    expect(healthy.signed).toBe(true);
+    expect(healthy.body.data).toMatchObject({ healthy: true, problems: [], failedLast24h: 0, lastSuccessfulBackupAt: expect.any(String) });
+
+    cloud.faults.push({ match: 'upload', kind: '500', times: 100 });
+    let failed;
+    try {
+      failed = await backup(b, healthToken, { location: 'CLOUD' });
+    } finally {
+      cloud.faults.length = 0;
+    }
+    expect(failed.job.status).toBe('FAILED');
+    await until(() => count('health.unhealthy') > 1, 'the second health.unhealthy');
+    await bothCheckedAgain();
+    expect([count('health.unhealthy'), count('health.healthy')]).toEqual([2, 1]);
+    const unhealthy = healthReceiver.find('health.unhealthy').at(-1)!;
+    expect(unhealthy.signed).toBe(true);
+    expect(unhealthy.body.data).toMatchObject({ healthy: false, failedLast24h: 1, problems: expect.arrayContaining(['1 backup(s) failed in the last 24 hours']) });
+    // Job events come only from the instance that ran the job.
+    expect(healthReceiver.find('backup.completed')).toHaveLength(1);
+    expect(healthReceiver.find('backup.failed')).toHaveLength(1);
+    expect(healthReceiver.find('backup.failed')[0].body.data.jobId).toBe(failed.jobId);
+  });
+});
+
+describe('configuration', () => {
+  const base = { NODE_ENV: 'test' as const };
+
+  it('refuses a webhook URL without a secret, or with a short one', () => {
+    expect(() => loadConfig({ ...base, BACKUP_WEBHOOK_URL: 'https://hooks.example.com/kiln' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, BACKUP_WEBHOOK_URL: 'https://hooks.example.com/kiln' })).toThrow(
+      /BACKUP_WEBHOOK_SECRET: required when BACKUP_WEBHOOK_URL is set/,
+    );
+    expect(() => loadConfig({ ...base, BACKUP_WEBHOOK_URL: 'https://hooks.example.com/kiln', BACKUP_WEBHOOK_SECRET: 'short' })).toThrow(
+      /BACKUP_WEBHOOK_SECRET: BACKUP_WEBHOOK_SECRET must be at least 16 characters/,
+    );
+    expect(() => loadConfig({ ...base, BACKUP_WEBHOOK_URL: 'ftp://hooks.example.com/kiln', BACKUP_WEBHOOK_SECRET: SECRET })).toThrow(
+      /BACKUP_WEBHOOK_URL must be an http\(s\) URL/,
+    );
+  });
+
+  it('has no webhooks without a URL, and sensible defaults with one', () => {
+    expect(loadConfig(base).webhook).toBeUndefined();
+    const config = loadConfig({ ...base, BACKUP_WEBHOOK_URL: 'https://hooks.example.com/kiln', BACKUP_WEBHOOK_SECRET: SECRET });
+    expect(config.webhook).toEqual({ url: 'https://hooks.example.com/kiln', secret: SECRET, attempts: 6, timeoutMs: 10_000, backoffMs: 1000 });
+    expect(config.healthCheckMs).toBe(60_000);
+  });
+});
