@@ -7,14 +7,24 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  */
 export class KilnScheduleRunKinds1764000000008 implements MigrationInterface {
   name = 'KilnScheduleRunKinds1764000000008';
+  // CockroachDB refuses a primary-key change after other schema changes to the table in one
+  // transaction; each statement here is idempotent or atomic on its own.
+  transaction = false;
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE "kiln_schedule_runs" ADD COLUMN IF NOT EXISTS "kind" text NOT NULL DEFAULT 'BACKUP'`);
     await q.query(`ALTER TABLE "kiln_schedule_runs" ADD COLUMN IF NOT EXISTS "attempts" integer NOT NULL DEFAULT 1`);
+    // Fires from before this migration are history: none of them is re-run after an upgrade.
+    await q.query(`UPDATE "kiln_schedule_runs" SET "attempts" = 2`);
     // One statement: CockroachDB swaps a primary key only when drop and add go together.
-    await q.query(`ALTER TABLE "kiln_schedule_runs"
-      DROP CONSTRAINT "kiln_schedule_runs_pkey",
-      ADD CONSTRAINT "kiln_schedule_runs_pkey" PRIMARY KEY ("kind", "scheduledFor")`);
+    const [pk] = await q.query(
+      `SELECT count(*)::int AS columns FROM information_schema.key_column_usage WHERE constraint_name = 'kiln_schedule_runs_pkey' AND table_name = 'kiln_schedule_runs'`,
+    );
+    if (pk.columns === 1) {
+      await q.query(`ALTER TABLE "kiln_schedule_runs"
+        DROP CONSTRAINT "kiln_schedule_runs_pkey",
+        ADD CONSTRAINT "kiln_schedule_runs_pkey" PRIMARY KEY ("kind", "scheduledFor")`);
+    }
   }
 
   async down(q: QueryRunner): Promise<void> {

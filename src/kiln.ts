@@ -86,7 +86,6 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       redisReachable: () => jobEvents.redisReachable(),
     });
     const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health, schedule, retention };
-    await backups.recoverInterrupted();
     const notifications = config.webhook
       ? new BackupNotifications(config.webhook, { dataSource, jobs, health, logger, instanceId, healthCheckMs: config.healthCheckMs })
       : undefined;
@@ -126,7 +125,6 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const { port } = httpServer.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
     const scheduler = new BackupScheduler(schedule, backups, jobs, new ScheduleClaims(dataSource, instanceId), retention, logger, {
-      instanceId,
       pollMs: config.schedule.pollMs,
       claimTtlMs: config.jobs.leaseTtlMs,
     });

@@ -17,7 +17,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const cloudEnv = (extra: Record<string, string> = {}) => ({
   CLOUDINARY_URL: cloud.cloudinaryUrl,
   CLOUDINARY_CHUNK_BYTES: String(CHUNK),
-  CLOUD_RETRY_ATTEMPTS: '3',
+  CLOUD_RETRY_ATTEMPTS: '4', // the default: room for one incidental failure besides an injected one
   ...extra,
 });
 

@@ -49,3 +49,16 @@ it('a job whose lease was taken from it stops as interrupted and leaves no parti
   expect(partialFiles()).toEqual([]);
   await s.db.query(`UPDATE kiln_leases SET "jobId" = NULL WHERE "jobId" = 'someone-else'`);
 });
+
+it('a job another instance already failed as interrupted stops, and keeps that verdict', async () => {
+  const job = await whileTableLocked(s, async () => {
+    const { jobId } = await startBackup(s);
+    // As if this instance had stalled past the TTL and another one had swept the job.
+    await s.db.query(`UPDATE kiln_jobs SET status = 'FAILED', error = 'interrupted: swept elsewhere' WHERE id = $1`, [jobId]);
+    // Ends while its export still waits on the lock: only the heartbeat can have stopped it.
+    await s.kiln.services.jobs.settled(jobId);
+    return finishedJob(s, jobId);
+  });
+  expect(job).toMatchObject({ status: 'FAILED', error: 'interrupted: swept elsewhere' });
+  expect(partialFiles()).toEqual([]);
+});

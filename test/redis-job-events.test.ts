@@ -340,6 +340,8 @@ describe('Redis unreachable at start', () => {
     let local: Subscription | undefined;
     try {
       expect(await healthProblems(s.kiln.url, s.token)).toContain(REDIS_PROBLEM);
+      // This instance's own link: not part of the state instances share (the webhook watcher's).
+      expect((await s.kiln.services.health.health('shared')).problems).not.toContain(REDIS_PROBLEM);
       const { jobId } = await whileTableLocked(s, async () => {
         const started = await startBackup(s);
         local = subscribe(s.kiln.url, s.token, { id: started.jobId });

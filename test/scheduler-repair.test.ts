@@ -27,7 +27,7 @@ function otherInstance(name: string, options: { now?: () => Date; busyRetryMs?: 
     new ScheduleClaims(dataSource, name),
     options.withRetention ? services.retention : undefined,
     createLogger(process.env.KILN_TEST_LOG_LEVEL ?? 'silent'),
-    { instanceId: name, pollMs: 1000, claimTtlMs: 3000, ...options },
+    { pollMs: 1000, claimTtlMs: 3000, ...options },
   );
   schedulers.push(scheduler);
   return scheduler;
@@ -172,6 +172,17 @@ describe('a dead instance', () => {
     expect(await runs()).toEqual([expect.objectContaining({ jobId: run.jobId, attempts: 2 })]);
   });
 
+  it('only the latest fire is taken over: older ones are covered by the fires after them', async () => {
+    await s.db.query(
+      `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "claimedAt")
+       VALUES ('BACKUP', now() - interval '2 hours', 'dead', now() - interval '2 hours'),
+              ('BACKUP', now() - interval '1 hour', 'alive', now() - interval '1 hour')`,
+    );
+    await s.db.query(`UPDATE kiln_schedule_runs SET "jobId" = 'done' WHERE "claimedBy" = 'alive'`);
+    await otherInstance('a').tick();
+    expect((await runs()).map((r) => r.claimedBy)).toEqual(['dead', 'alive']);
+  });
+
   it('a scheduled backup that failed on its own is not re-run', async () => {
     const { jobId, backupId } = await startBackup(s);
     await finishedJob(s, jobId);
@@ -209,6 +220,22 @@ describe('a fire while another job holds the lease', () => {
     const [run] = await until('the scheduled backup started', runs, (r) => r[0]?.jobId);
     await noJobRunning();
     expect(await scheduledBackups()).toEqual([expect.objectContaining({ id: run.backupId, status: 'COMPLETED' })]);
+  });
+
+  it('gives the fire up when another instance took its claim over while it waited', async () => {
+    const a = otherInstance('a', { busyRetryMs: 200, busyTimeoutMs: 120_000 });
+    await whileTableLocked(s, async () => {
+      await startBackup(s);
+      await staleClaim();
+      await a.tick();
+      await until('the fire to be waiting', runs, (r) => r[0]?.claimedBy === 'a');
+      // a stalls past the TTL (simulated): b takes the claim; a's next renewal finds out.
+      await s.db.query(`UPDATE kiln_schedule_runs SET "claimedBy" = 'b'`);
+      await a.stop();
+    });
+    await noJobRunning();
+    expect(await runs()).toEqual([expect.objectContaining({ claimedBy: 'b', jobId: null, backupId: null })]);
+    expect(await scheduledBackups()).toEqual([]);
   });
 
   it('gives up after the bound and records a FAILED backup naming the running job', async () => {

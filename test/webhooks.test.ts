@@ -169,6 +169,27 @@ describe('job events', () => {
     expectedAttempts.set(delivery.body.id, 1);
   });
 
+  it('announce the backup of a dead instance, from the instance that failed it as interrupted', async () => {
+    // A finished job made to look like one whose gateway died mid-way (stale heartbeat).
+    const { jobId, job } = await backup(kiln, token);
+    const db = new Client({ connectionString: kiln.databaseUrl });
+    await db.connect();
+    try {
+      await db.query(`UPDATE kiln_jobs SET status = 'RUNNING', "finishedAt" = NULL, "heartbeatAt" = now() - interval '1 hour' WHERE id = $1`, [jobId]);
+      await db.query(`UPDATE backup_records SET status = 'IN_PROGRESS' WHERE id = $1`, [job.backupId]);
+    } finally {
+      await db.end();
+    }
+    await kiln.services.backups.recoverInterrupted(); // what every instance's schedule poll runs
+    await until(() => receiver.find('backup.failed', (d) => d.jobId === jobId).length > 0, 'backup.failed of the dead job');
+    const [delivery] = receiver.find('backup.failed', (d) => d.jobId === jobId);
+    expect(delivery.body.data).toMatchObject({ jobId, status: 'FAILED', error: expect.stringMatching(/^interrupted: /), backupId: job.backupId });
+    // Swept once: a second sweep finds nothing to announce.
+    await kiln.services.backups.recoverInterrupted();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.find('backup.failed', (d) => d.jobId === jobId)).toHaveLength(1);
+  });
+
   it('announce a restore, after the backup.completed of its PRE_RESTORE safety backup', async () => {
     const source = await backup(kiln, token);
     const maintenance = (on: boolean) => gql(kiln.url, 'mutation($on: Boolean!) { setMaintenanceMode(enabled: $on) { enabled } }', { on }, token);
@@ -435,6 +456,10 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...base, BACKUP_WEBHOOK_URL: 'ftp://hooks.example.com/kiln', BACKUP_WEBHOOK_SECRET: SECRET })).toThrow(
       /BACKUP_WEBHOOK_URL must be an http\(s\) URL/,
     );
+    expect(() => loadConfig({ ...base, BACKUP_WEBHOOK_URL: 'http://kiln:pw@hooks.example.com/kiln', BACKUP_WEBHOOK_SECRET: SECRET })).toThrow(
+      /credentials in the URL are sent as Basic auth, so only over https/,
+    );
+    expect(loadConfig({ ...base, BACKUP_WEBHOOK_URL: 'https://kiln:pw@hooks.example.com/kiln', BACKUP_WEBHOOK_SECRET: SECRET }).webhook).toBeDefined();
   });
 
   it('has no webhooks without a URL, and sensible defaults with one', () => {

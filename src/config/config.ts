@@ -144,6 +144,10 @@ function webhookConfig(env: z.infer<typeof envSchema>) {
     // Unsigned deliveries could be forged by anyone who finds the receiver: no URL without a secret.
     throw new ConfigError(['BACKUP_WEBHOOK_SECRET: required when BACKUP_WEBHOOK_URL is set (at least 16 characters; receivers check X-Kiln-Signature with it)']);
   }
+  const url = new URL(env.BACKUP_WEBHOOK_URL);
+  if ((url.username || url.password) && url.protocol !== 'https:') {
+    throw new ConfigError(['BACKUP_WEBHOOK_URL: credentials in the URL are sent as Basic auth, so only over https']);
+  }
   return {
     url: env.BACKUP_WEBHOOK_URL,
     secret: env.BACKUP_WEBHOOK_SECRET,

@@ -1,7 +1,14 @@
+import { Repeater, SlidingBuffer } from '@graphql-yoga/subscription';
 import type { Logger } from '../logging/logger';
 import { createJobPubSub, JOB_CHANGED, type JobPubSub } from './job-events';
 import type { Job } from './job.entity';
 import { RedisJobRelay, type RedisRelaySettings } from './redis-job-relay';
+
+/**
+ * Events a subscriber may fall behind by; past that its oldest are dropped (the
+ * job row stays the truth, and a job's final event is always the newest).
+ */
+const SUBSCRIBER_BUFFER = 256;
 
 /** How long a start waits for Redis before going on without it. */
 const REDIS_START_WAIT_MS = 5000;
@@ -12,7 +19,8 @@ const REDIS_START_WAIT_MS = 5000;
  * instances, and theirs arrive here.
  */
 export class JobEventBus {
-  private readonly local: JobPubSub = createJobPubSub();
+  private readonly target = new EventTarget();
+  private readonly local: JobPubSub = createJobPubSub(this.target);
   private readonly relay?: RedisJobRelay;
 
   constructor(instanceId: string, logger: Logger, redis?: RedisRelaySettings) {
@@ -38,7 +46,13 @@ export class JobEventBus {
 
   /** Every job change seen by this instance: its own and, with Redis, the other instances'. */
   subscribe(): AsyncIterable<Job> {
-    return this.local.subscribe(JOB_CHANGED);
+    // A buffer of its own per subscriber: without one, a client that stops reading overflows the
+    // repeater (1024 pending pushes), which throws inside the event dispatch and takes the process down.
+    return new Repeater<Job>((push, stop) => {
+      const listener = (event: Event) => void push((event as CustomEvent<Job>).detail).catch(() => undefined);
+      this.target.addEventListener(JOB_CHANGED, listener);
+      void stop.then(() => this.target.removeEventListener(JOB_CHANGED, listener));
+    }, new SlidingBuffer(SUBSCRIBER_BUFFER));
   }
 
   /** Whether Redis can be reached now; undefined when REDIS_URL is not set. */

@@ -101,7 +101,8 @@ export class JobRunner {
     });
     try {
       await spec.prepare?.();
-      await jobs.insert(job);
+      // Heartbeats are the database's clock, whatever this host's clock says (the sweep compares with it).
+      await jobs.insert({ ...job, heartbeatAt: () => 'CURRENT_TIMESTAMP' });
     } catch (err) {
       if (lease) await this.releaseLease(lease, id);
       throw err;
@@ -138,7 +139,10 @@ export class JobRunner {
     return { ...job, cancelRequested: true };
   }
 
-  /** Calls `listener` after each job this instance ran has saved its final row (webhooks, health checks); it must not block. */
+  /**
+   * Calls `listener` after each job this instance ran has saved its final row, and for each job of a
+   * dead instance this one failed as interrupted (webhooks, health checks); it must not block.
+   */
   onJobFinished(listener: (job: Job) => void): void {
     this.finishedListeners.push(listener);
   }
@@ -162,7 +166,7 @@ export class JobRunner {
     const jobs = this.dataSource.getRepository(Job);
     const stale: Array<{ id: string }> = await this.dataSource.query(
       `SELECT id FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')
-         AND ("heartbeatAt" IS NULL OR "heartbeatAt" < CURRENT_TIMESTAMP - make_interval(secs => $1))`,
+         AND ("heartbeatAt" IS NULL OR "heartbeatAt" < CURRENT_TIMESTAMP - $1::float8 * interval '1 second')`,
       [this.options.leaseTtlMs / 1000],
     );
     const rows: Job[] = [];
@@ -177,8 +181,20 @@ export class JobRunner {
     for (const job of rows) {
       this.logger.warn({ jobId: job.id, kind: job.kind }, 'job interrupted by a stopped gateway marked FAILED');
       this.publish(job);
+      // This instance's UPDATE won: it speaks for the dead one (webhooks), exactly once.
+      this.announceFinished(job, this.logger.child({ jobId: job.id, kind: job.kind }));
     }
     return rows;
+  }
+
+  private announceFinished(job: Job, log: Logger): void {
+    for (const listener of this.finishedListeners) {
+      try {
+        listener({ ...job });
+      } catch (err) {
+        log.error({ err }, 'a job-finished listener failed');
+      }
+    }
   }
 
   /** Aborts every job of this instance and waits for them to record their end. */
@@ -198,7 +214,7 @@ export class JobRunner {
       this.publish(job);
       if (Date.now() - lastPersist >= 1000) {
         lastPersist = Date.now();
-        jobs.update({ id: job.id }, { ...snapshot, heartbeatAt: new Date() }).catch((err) => log.warn({ err }, 'could not save progress'));
+        jobs.update({ id: job.id }, { ...snapshot, heartbeatAt: () => 'CURRENT_TIMESTAMP' }).catch((err) => log.warn({ err }, 'could not save progress'));
       }
     });
     const heartbeat = setInterval(() => void this.beat(job, controller, log), this.options.heartbeatMs);
@@ -234,7 +250,8 @@ export class JobRunner {
     }
     Object.assign(job, final, { finishedAt: new Date(), etaSeconds: final.status === JobStatus.COMPLETED ? 0 : null });
     try {
-      await jobs.update({ id: job.id }, {
+      // Only a row still RUNNING: one another instance already failed as interrupted keeps that verdict.
+      const saved = await jobs.update({ id: job.id, status: JobStatus.RUNNING }, {
         status: job.status,
         phase: job.phase,
         table: job.table,
@@ -248,33 +265,35 @@ export class JobRunner {
         errorCode: job.errorCode,
         verification: job.verification,
         finishedAt: job.finishedAt,
-        heartbeatAt: new Date(),
+        heartbeatAt: () => 'CURRENT_TIMESTAMP',
       });
+      if (!saved.affected) log.warn({ status: job.status }, 'the job was already failed as interrupted elsewhere; its end is not recorded');
     } catch (err) {
       log.error({ err }, 'could not record the end of the job');
     }
-    for (const listener of this.finishedListeners) {
-      try {
-        listener({ ...job });
-      } catch (err) {
-        log.error({ err }, 'a job-finished listener failed');
-      }
-    }
+    this.announceFinished(job, log);
     const lease = leaseFor(job.kind);
     if (lease) await this.releaseLease(lease, job.id).catch((err) => log.warn({ err }, 'could not release lease'));
     this.running.delete(job.id);
     this.publish(job);
   }
 
-  /** Heartbeat: keeps the lease, notices a cancel asked on another instance. */
+  /**
+   * Heartbeat: keeps the lease, notices a cancel asked on another instance,
+   * and stops a job another instance has already failed as interrupted (this
+   * one stalled past the lease TTL), so it cannot later overwrite that.
+   */
   private async beat(job: Job, controller: AbortController, log: Logger): Promise<void> {
     try {
-      const [row] = await updateReturning<{ cancelRequested: boolean }>(
+      const [row] = await updateReturning<{ cancelRequested: boolean; status: JobStatus }>(
         this.dataSource,
-        `UPDATE kiln_jobs SET "heartbeatAt" = CURRENT_TIMESTAMP WHERE id = $1 RETURNING "cancelRequested"`,
+        `UPDATE kiln_jobs SET "heartbeatAt" = CURRENT_TIMESTAMP WHERE id = $1 RETURNING "cancelRequested", status`,
         [job.id],
       );
       if (row?.cancelRequested) controller.abort(new JobCancelledError(true, 'cancelled by an administrator'));
+      if (row && row.status !== JobStatus.RUNNING) {
+        controller.abort(new JobCancelledError(false, `${INTERRUPTED}another instance found this job stalled and failed it`));
+      }
       const lease = leaseFor(job.kind);
       if (lease && !(await this.renewLease(lease, job.id))) {
         controller.abort(new JobCancelledError(false, `${INTERRUPTED}the job lease was lost (database unreachable too long?)`));
@@ -301,7 +320,7 @@ export class JobRunner {
         });
       }
       await tx.query(
-        `UPDATE kiln_leases SET holder = $2, "jobId" = $3, "expiresAt" = CURRENT_TIMESTAMP + make_interval(secs => $4) WHERE name = $1`,
+        `UPDATE kiln_leases SET holder = $2, "jobId" = $3, "expiresAt" = CURRENT_TIMESTAMP + $4::float8 * interval '1 second' WHERE name = $1`,
         [name, this.instanceId, jobId, this.options.leaseTtlMs / 1000],
       );
     });
@@ -310,7 +329,7 @@ export class JobRunner {
   private async renewLease(name: string, jobId: string): Promise<boolean> {
     const rows = await updateReturning(
       this.dataSource,
-      `UPDATE kiln_leases SET "expiresAt" = CURRENT_TIMESTAMP + make_interval(secs => $3) WHERE name = $1 AND "jobId" = $2 RETURNING name`,
+      `UPDATE kiln_leases SET "expiresAt" = CURRENT_TIMESTAMP + $3::float8 * interval '1 second' WHERE name = $1 AND "jobId" = $2 RETURNING name`,
       [name, jobId, this.options.leaseTtlMs / 1000],
     );
     return rows.length > 0;

@@ -75,7 +75,8 @@ export class HealthWatcher {
   private async evaluate(): Promise<void> {
     // The database's clock orders evaluations across instances.
     const [{ now }] = await this.dataSource.query(`SELECT clock_timestamp() AS now`);
-    const health = await this.health.health();
+    // The shared view: instance-local problems (its Redis link, its disk) would make instances flip the shared state.
+    const health = await this.health.health('shared');
     const transition = await this.record(health, now);
     this.logger.debug({ event: 'health_checked', healthy: health.healthy, transition }, 'backup health checked');
     // Sent even when stopping: this instance changed the shared state, so no other one will.

@@ -19,7 +19,6 @@ export interface RetentionStarter {
 }
 
 export interface SchedulerOptions {
-  instanceId: string;
   /** How often the schedule row is re-read (an update on any instance takes effect within this). */
   pollMs: number;
   /** A claim not renewed for this long belongs to a dead instance and is taken over. */
@@ -73,11 +72,19 @@ export class BackupScheduler {
     return this.options.now?.() ?? new Date();
   }
 
-  /** Arms the timers and starts polling; a database hiccup here is logged and retried by the poll. */
+  /**
+   * Arms the timers and starts polling. The first poll is also the start-up
+   * recovery (jobs a crash left RUNNING, their partial files); a database
+   * hiccup here is logged and retried by the next poll.
+   */
   async start(): Promise<void> {
     await this.tick();
     this.poll = setInterval(() => void this.tick(), this.options.pollMs);
     this.poll.unref();
+  }
+
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
   }
 
   /** Stops timers and polling; waits for fires in progress (a waiting one gives up and is recorded as FAILED). */
@@ -87,6 +94,9 @@ export class BackupScheduler {
     for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
     await this.polling;
+    // A poll that was mid-refresh may have armed timers after the first cancel.
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -108,9 +118,10 @@ export class BackupScheduler {
   private async refresh(): Promise<void> {
     const row = await this.schedules.stored();
     const updatedAt = row ? row.updatedAt.getTime() : null;
-    if (updatedAt === this.seenUpdatedAt || this.stopping.signal.aborted) return;
+    if (updatedAt === this.seenUpdatedAt || this.stopped) return;
     this.seenUpdatedAt = updatedAt;
     const schedule = await this.schedules.get();
+    if (this.stopped) return;
     const cron = schedule.frequency !== BackupFrequency.DISABLED ? schedule.cron : null;
     this.schedule = cron ? schedule : null;
     const key = cron ? `${cron}|${schedule.timezone}` : null;
@@ -152,7 +163,7 @@ export class BackupScheduler {
       this.lastSweep = Date.now();
       await this.backups.recoverInterrupted();
     }
-    if (this.stopping.signal.aborted) return;
+    if (this.stopped) return;
     const runs = [...(await this.claims.takeOverStale(this.options.claimTtlMs)), ...(await this.claims.takeOverInterrupted())];
     for (const run of runs) {
       this.logger.warn({ event: 'schedule_fire_taken_over', kind: run.kind, scheduledFor: run.scheduledFor }, 'taking over a fire its instance left unfinished');
@@ -167,7 +178,7 @@ export class BackupScheduler {
    */
   private async catchUp(): Promise<void> {
     const schedule = this.schedule;
-    if (!schedule?.cron || this.stopping.signal.aborted) return;
+    if (!schedule?.cron || this.stopped) return;
     // The timers get the first go; a fire still unclaimed a few polls later was missed.
     const graceMs = 2 * this.options.pollMs + 1000;
     const missed = previousFireTime(schedule.cron, schedule.timezone, new Date(this.now().getTime() - graceMs));
@@ -187,6 +198,8 @@ export class BackupScheduler {
     // Timers fire a few ms late: the claim is keyed by the whole second. A taken-over claim keeps its key.
     const scheduledFor = how === 'takeover' ? fireDate : new Date(Math.floor(fireDate.getTime() / 1000) * 1000);
     try {
+      // A stopping gateway starts nothing new; an unclaimed fire is left to the other instances.
+      if (this.stopped) return;
       if (how !== 'takeover' && !(await this.claims.claim(kind, scheduledFor))) return;
       if (kind === 'RETENTION') await this.startRetention(scheduledFor, 'DAILY');
       else await this.startBackup(scheduledFor, how);
@@ -210,29 +223,35 @@ export class BackupScheduler {
     for (;;) {
       try {
         const job = await this.backups.create(options, BackupType.SCHEDULED, null);
-        await this.claims.recordRun('BACKUP', scheduledFor, { jobId: job.id, backupId: job.backupId ?? null });
+        if (!(await this.claims.recordRun('BACKUP', scheduledFor, { jobId: job.id, backupId: job.backupId ?? null }))) {
+          this.logger.warn({ event: 'schedule_claim_lost', scheduledFor, jobId: job.id }, 'this fire was taken over while its backup started');
+        }
         await this.schedules.markBackupStarted(new Date());
         // lagMs: how late the backup started against its scheduled time (fire-time accuracy).
         this.logger.info(
           { event: 'scheduled_backup_started', scheduledFor, how, jobId: job.id, backupId: job.backupId, lagMs: Date.now() - scheduledFor.getTime() },
           'scheduled backup started',
         );
+        // Not tracked: stop() must not wait for the backup itself (shutdown interrupts it).
         void this.pruneAfter(job.id, scheduledFor);
         return;
       } catch (err) {
         const busy = err instanceof ConflictError;
-        if (busy && Date.now() + retryMs <= deadline && !this.stopping.signal.aborted) {
+        if (busy && Date.now() + retryMs <= deadline && !this.stopped) {
           await sleep(retryMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
-          if (!this.stopping.signal.aborted) {
-            await this.claims.renew('BACKUP', scheduledFor);
-            continue;
+          if (!this.stopped) {
+            if (await this.claims.renew('BACKUP', scheduledFor)) continue;
+            this.logger.warn({ event: 'schedule_claim_lost', scheduledFor }, 'another instance took this fire over while it waited; leaving it to that one');
+            return;
           }
         }
-        const why = this.stopping.signal.aborted
+        const why = this.stopped
           ? `the gateway stopped while it waited for the running job (${(err as Error).message})`
           : busy
             ? `another job still held the job lease after ${Math.round((Date.now() - startedWaiting) / 1000)} s of waiting (${(err as Error).message})`
             : (err as Error).message;
+        // Recorded by whoever holds the claim: if another instance took it, the outcome is its to tell.
+        if (!(await this.claims.renew('BACKUP', scheduledFor))) return;
         const record = await this.backups.recordFailed(options, BackupType.SCHEDULED, `Scheduled backup for ${scheduledFor.toISOString()} did not run: ${why}`);
         await this.claims.recordRun('BACKUP', scheduledFor, { jobId: null, backupId: record.id });
         this.logger.error({ event: 'scheduled_backup_failed', scheduledFor, backupId: record.id, reason: why }, 'scheduled backup could not start');
@@ -245,8 +264,9 @@ export class BackupScheduler {
   private async pruneAfter(jobId: string, scheduledFor: Date): Promise<void> {
     if (!this.retention) return;
     await this.jobs.settled(jobId);
+    if (this.stopped) return;
     const job = await this.jobs.get(jobId).catch(() => null);
-    if (job?.status !== JobStatus.COMPLETED || this.stopping.signal.aborted) return;
+    if (job?.status !== JobStatus.COMPLETED || this.stopped) return;
     await this.startRetention(scheduledFor, 'SCHEDULE');
   }
 

@@ -11,6 +11,9 @@ export interface ClaimedRun {
 /** A fire re-run after its backup was interrupted is not re-run again. */
 const MAX_ATTEMPTS = 2;
 
+/** The latest claimed scheduled-backup instant (the primary key makes it one index probe). */
+const LATEST = `SELECT max("scheduledFor") FROM kiln_schedule_runs WHERE kind = 'BACKUP'`;
+
 // Timestamps are stored as UTC wall time (timestamp without zone, like the rest of the schema).
 const AT = `($2::timestamptz AT TIME ZONE 'UTC')`;
 
@@ -43,47 +46,64 @@ export class ScheduleClaims {
     return rows.length > 0;
   }
 
-  /** Keeps a claim that is still waiting for a busy lease from being taken over. */
-  async renew(kind: ScheduleRunKind, scheduledFor: Date): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE kiln_schedule_runs SET "claimedAt" = CURRENT_TIMESTAMP WHERE kind = $1 AND "scheduledFor" = ${AT} AND "claimedBy" = $3`,
+  /**
+   * Keeps a claim that is still waiting for a busy lease from being taken
+   * over; false when it is no longer ours (we stalled past the TTL and another
+   * instance took it), and the fire must then be left to that instance.
+   */
+  async renew(kind: ScheduleRunKind, scheduledFor: Date): Promise<boolean> {
+    const rows = await updateReturning(
+      this.dataSource,
+      `UPDATE kiln_schedule_runs SET "claimedAt" = CURRENT_TIMESTAMP
+        WHERE kind = $1 AND "scheduledFor" = ${AT} AND "claimedBy" = $3 AND "jobId" IS NULL AND "backupId" IS NULL
+        RETURNING kind`,
       [kind, scheduledFor.toISOString(), this.instanceId],
     );
+    return rows.length === 1;
   }
 
-  async recordRun(kind: ScheduleRunKind, scheduledFor: Date, run: { jobId: string | null; backupId: string | null }): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE kiln_schedule_runs SET "jobId" = $3, "backupId" = $4 WHERE kind = $1 AND "scheduledFor" = ${AT}`,
-      [kind, scheduledFor.toISOString(), run.jobId, run.backupId],
+  /** Links the claim to what it started; false when the claim is no longer ours. */
+  async recordRun(kind: ScheduleRunKind, scheduledFor: Date, run: { jobId: string | null; backupId: string | null }): Promise<boolean> {
+    const rows = await updateReturning(
+      this.dataSource,
+      `UPDATE kiln_schedule_runs SET "jobId" = $4, "backupId" = $5
+        WHERE kind = $1 AND "scheduledFor" = ${AT} AND "claimedBy" = $3 RETURNING kind`,
+      [kind, scheduledFor.toISOString(), this.instanceId, run.jobId, run.backupId],
     );
+    return rows.length === 1;
   }
 
   /**
-   * Takes over scheduled backups whose instance died before it started
-   * anything: no job, no backup, not renewed for `ttlMs`. The UPDATE decides
-   * who wins each one. (A daily retention run lost that way is left to the next.)
+   * Takes over the latest scheduled backup if its instance died before it
+   * started anything: no job, no backup, not renewed for `ttlMs`. The UPDATE
+   * decides who wins. Only the latest fire: an older one is covered by the
+   * fires after it, and history is never replayed. (A daily retention run lost
+   * that way is left to the next.)
    */
   async takeOverStale(ttlMs: number): Promise<ClaimedRun[]> {
-    return updateReturning(this.dataSource, 
+    return updateReturning(
+      this.dataSource,
       `UPDATE kiln_schedule_runs SET "claimedBy" = $1, "claimedAt" = CURRENT_TIMESTAMP
-        WHERE kind = 'BACKUP' AND "jobId" IS NULL AND "backupId" IS NULL
-          AND "claimedAt" < CURRENT_TIMESTAMP - make_interval(secs => $2)
+        WHERE kind = 'BACKUP' AND "scheduledFor" = (${LATEST})
+          AND "jobId" IS NULL AND "backupId" IS NULL
+          AND "claimedAt" < CURRENT_TIMESTAMP - $2::float8 * interval '1 second'
         RETURNING kind, "scheduledFor"`,
       [this.instanceId, ttlMs / 1000],
     );
   }
 
   /**
-   * Re-claims scheduled backups whose job was interrupted (its gateway died or
-   * stopped mid-way), once each, so the fire still produces a backup.
+   * Re-claims the latest scheduled backup if its job was interrupted (its
+   * gateway died or stopped mid-way), once, so the fire still produces a backup.
    */
   async takeOverInterrupted(): Promise<ClaimedRun[]> {
-    return updateReturning(this.dataSource, 
+    return updateReturning(
+      this.dataSource,
       `UPDATE kiln_schedule_runs r
           SET "claimedBy" = $1, "claimedAt" = CURRENT_TIMESTAMP, attempts = r.attempts + 1, "jobId" = NULL, "backupId" = NULL
          FROM kiln_jobs j
-        WHERE r."jobId" = j.id AND r.kind = 'BACKUP' AND r.attempts < $2
-          AND j.status = 'FAILED' AND starts_with(j.error, $3)
+        WHERE r."jobId" = j.id AND r.kind = 'BACKUP' AND r."scheduledFor" = (${LATEST}) AND r.attempts < $2
+          AND j.status = 'FAILED' AND left(j.error, length($3)) = $3
         RETURNING r.kind, r."scheduledFor"`,
       [this.instanceId, MAX_ATTEMPTS, INTERRUPTED],
     );

@@ -26,7 +26,12 @@ export class BackupHealthService {
     private readonly settings: HealthSettings,
   ) {}
 
-  async health(): Promise<BackupHealth> {
+  /**
+   * `shared`: only what every instance sees alike (from the database and the
+   * configuration), leaving out this instance's own Redis link and disk, so
+   * instances that share one health state (the webhook watcher) agree on it.
+   */
+  async health(scope: 'instance' | 'shared' = 'instance'): Promise<BackupHealth> {
     const [stats] = await this.dataSource.query(
       `SELECT
          max("completedAt") FILTER (WHERE status = 'COMPLETED') AS "lastSuccess",
@@ -54,10 +59,10 @@ export class BackupHealthService {
     if (this.settings.cloudConfigured && !this.settings.encryptionConfigured) {
       problems.push('New cloud copies will not be encrypted: set BACKUP_ENCRYPTION_KEY');
     }
-    if (this.settings.redisReachable?.() === false) {
+    if (scope === 'instance' && this.settings.redisReachable?.() === false) {
       problems.push('Redis (REDIS_URL) is unreachable: job progress from other instances is not delivered');
     }
-    const free = await freeShare(this.settings.backupDir);
+    const free = scope === 'instance' ? await freeShare(this.settings.backupDir) : null;
     if (free !== null && free < MIN_FREE_DISK) problems.push(`Less than 10% disk space is free where backups are kept (${Math.round(free * 100)}%)`);
 
     return {
