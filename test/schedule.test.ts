@@ -213,3 +213,25 @@ describe('scheduled backups on several instances', () => {
     expect((await scheduled()).length).toBe(count);
   }, 60_000);
 });
+
+describe('an update on the instance that made it', () => {
+  let kiln: TestKiln;
+  afterAll(async () => kiln?.close());
+
+  it('applies at once, without waiting for the poll', async () => {
+    // The poll would take five minutes: only the update itself can arm the timer in time.
+    kiln = await startTestKiln({ SCHEDULE_MIN_INTERVAL_SECONDS: '1', SCHEDULE_POLL_SECONDS: '300' });
+    const token = await loginToken(kiln.url);
+    const res = await gql(kiln.url, UPDATE, { i: { frequency: 'CUSTOM', cron: '*/2 * * * * *' } }, token);
+    expect(res.errors).toBeUndefined();
+    const db = new Client({ connectionString: kiln.databaseUrl });
+    await db.connect();
+    try {
+      await until('a scheduled backup', async () => (await db.query(`SELECT count(*)::int AS n FROM backup_records WHERE type = 'SCHEDULED'`)).rows[0].n, (n) => n > 0, 30_000);
+      await gql(kiln.url, UPDATE, { i: { frequency: 'DISABLED' } }, token);
+      await until('no backup in progress', async () => (await db.query(`SELECT count(*)::int AS n FROM backup_records WHERE status = 'IN_PROGRESS'`)).rows[0].n, (n) => n === 0);
+    } finally {
+      await db.end();
+    }
+  });
+});

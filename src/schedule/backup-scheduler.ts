@@ -55,6 +55,7 @@ export class BackupScheduler {
   private lastSweep = 0;
   private poll?: NodeJS.Timeout;
   private polling?: Promise<void>;
+  private pollAgain = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
 
@@ -79,6 +80,8 @@ export class BackupScheduler {
    */
   async start(): Promise<void> {
     await this.tick();
+    // An update made on this instance applies here at once; the other instances poll for it.
+    this.schedules.onUpdated(() => void this.tick());
     this.poll = setInterval(() => void this.tick(), this.options.pollMs);
     this.poll.unref();
   }
@@ -102,7 +105,12 @@ export class BackupScheduler {
 
   /** One poll: follow the schedule, repair what dead instances left, catch up a missed fire. Never throws. */
   tick(): Promise<void> {
-    this.polling ??= (async () => {
+    if (this.polling) {
+      // A poll already past its read of the schedule would miss a change made now: poll again after it.
+      this.pollAgain = true;
+      return this.polling;
+    }
+    this.polling = (async () => {
       try {
         await this.refresh();
         await this.repair();
@@ -110,7 +118,13 @@ export class BackupScheduler {
       } catch (err) {
         this.logger.warn({ event: 'schedule_poll_failed', err }, 'schedule poll failed; retrying at the next one');
       }
-    })().finally(() => (this.polling = undefined));
+    })().finally(() => {
+      this.polling = undefined;
+      if (this.pollAgain && !this.stopped) {
+        this.pollAgain = false;
+        void this.tick();
+      }
+    });
     return this.polling;
   }
 
@@ -174,7 +188,9 @@ export class BackupScheduler {
   /**
    * One catch-up run for the latest scheduled backup nobody claimed — every
    * instance was down, or the clock jumped past it — unless the schedule only
-   * started after it or a backup ran since. Older misses are not replayed.
+   * started after it or a scheduled run started since (instances whose polls
+   * differ may judge different fires "latest": a run started after a fire
+   * covers it). Older misses are not replayed.
    */
   private async catchUp(): Promise<void> {
     const schedule = this.schedule;
@@ -184,7 +200,7 @@ export class BackupScheduler {
     const missed = previousFireTime(schedule.cron, schedule.timezone, new Date(this.now().getTime() - graceMs));
     if (!missed || missed.getTime() <= this.checkedUpTo) return;
     if (missed <= schedule.updatedAt || (schedule.lastBackupAt && missed <= schedule.lastBackupAt)) return;
-    if (await this.claims.isClaimed('BACKUP', missed)) {
+    if (await this.claims.coveredSince('BACKUP', missed)) {
       this.checkedUpTo = missed.getTime();
       return;
     }

@@ -38,11 +38,15 @@ export class ScheduleClaims {
     return rows.length === 1;
   }
 
-  async isClaimed(kind: ScheduleRunKind, scheduledFor: Date): Promise<boolean> {
-    const rows = await this.dataSource.query(`SELECT 1 FROM kiln_schedule_runs WHERE kind = $1 AND "scheduledFor" = ${AT}`, [
-      kind,
-      scheduledFor.toISOString(),
-    ]);
+  /**
+   * True when a run of `kind` covers the instant: one claimed for it or a later
+   * instant, or one claimed (started) at or after it, such as a catch-up run.
+   */
+  async coveredSince(kind: ScheduleRunKind, at: Date): Promise<boolean> {
+    const rows = await this.dataSource.query(
+      `SELECT 1 FROM kiln_schedule_runs WHERE kind = $1 AND ("scheduledFor" >= ${AT} OR "claimedAt" >= ${AT}) LIMIT 1`,
+      [kind, at.toISOString()],
+    );
     return rows.length > 0;
   }
 

@@ -26,6 +26,8 @@ export interface ScheduleSettings {
 
 /** The backup schedule: read, validated updates, and its upcoming fire times. */
 export class ScheduleService {
+  private readonly updateListeners: Array<() => void> = [];
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly audit: AuditLogService,
@@ -75,8 +77,19 @@ export class ScheduleService {
     }));
   }
 
+  /** Called after each saved update (this instance's scheduler re-arms at once; others poll). */
+  onUpdated(listener: () => void): void {
+    this.updateListeners.push(listener);
+  }
+
   /** Validates and saves a partial update; every instance picks it up within SCHEDULE_POLL_SECONDS. */
   async update(input: BackupScheduleInput, actor: Identity, meta: RequestMeta): Promise<BackupSchedule> {
+    const saved = await this.save(input, actor, meta);
+    for (const listener of this.updateListeners) listener();
+    return saved;
+  }
+
+  private save(input: BackupScheduleInput, actor: Identity, meta: RequestMeta): Promise<BackupSchedule> {
     return this.dataSource.transaction(async (tx) => {
       const repo = tx.getRepository(BackupSchedule);
       const before = await this.current(await repo.findOne({ where: { id: ROW_ID }, lock: { mode: 'pessimistic_write' } }));
