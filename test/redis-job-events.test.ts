@@ -160,6 +160,16 @@ class RedisProxy {
   }
 }
 
+/** Instance A (seeded) and B on one database, both linked to Redis before the tests start. */
+async function startPair(env: Record<string, string>): Promise<{ a: SeededKiln; b: TestKiln; tokenB: string }> {
+  const a = await startSeededKiln(300, env);
+  const b = await startTestKiln(env, a.kiln.databaseUrl);
+  const tokenB = await loginToken(b.url);
+  await eventually('Redis on A', redisReachableAt(a.kiln.url, a.token));
+  await eventually('Redis on B', redisReachableAt(b.url, tokenB));
+  return { a, b, tokenB };
+}
+
 describeWithRedis('job events across instances through Redis', () => {
   const env = { REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`, REDIS_CHANNEL_PREFIX: `${PREFIX}-pair` };
   let a: SeededKiln;
@@ -167,11 +177,7 @@ describeWithRedis('job events across instances through Redis', () => {
   let tokenB: string;
 
   beforeAll(async () => {
-    a = await startSeededKiln(300, env);
-    b = await startTestKiln(env, a.kiln.databaseUrl);
-    tokenB = await loginToken(b.url);
-    await eventually('Redis on A', redisReachableAt(a.kiln.url, a.token));
-    await eventually('Redis on B', redisReachableAt(b.url, tokenB));
+    ({ a, b, tokenB } = await startPair(env));
   });
   afterAll(async () => {
     await b?.close();
@@ -367,12 +373,7 @@ describeWithRedis('Redis lost mid-run and back', () => {
 
   beforeAll(async () => {
     proxy = await RedisProxy.start();
-    const env = { REDIS_URL: proxy.url, REDIS_CHANNEL_PREFIX: `${PREFIX}-proxy` };
-    a = await startSeededKiln(300, env);
-    b = await startTestKiln(env, a.kiln.databaseUrl);
-    tokenB = await loginToken(b.url);
-    await eventually('Redis on A', redisReachableAt(a.kiln.url, a.token));
-    await eventually('Redis on B', redisReachableAt(b.url, tokenB));
+    ({ a, b, tokenB } = await startPair({ REDIS_URL: proxy.url, REDIS_CHANNEL_PREFIX: `${PREFIX}-proxy` }));
   });
   afterAll(async () => {
     await b?.close();

@@ -1,11 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Client } from 'pg';
-import type { DestinationStream } from 'pino';
 import { ConfigError, loadConfig } from '../src/config/config';
-import { startKiln } from '../src/kiln';
 import { createLogger } from '../src/logging/logger';
 import { WebhookNotifier } from '../src/notify/webhook-notifier';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
@@ -13,7 +8,7 @@ import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary
 import { RESTORE } from './support/restore-helpers';
 import { CREATE_BACKUP, extraDatabaseName } from './support/seeded-kiln';
 import { freshDatabase } from './support/test-database';
-import { gql, loginToken, TEST_ADMIN, TEST_JWT_SECRET, type TestKiln } from './support/test-kiln';
+import { gql, loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
 import { closedPort, startReceiver, verifySignature, type Receiver } from './support/webhook-receiver';
 
 const SECRET = 'whsec-test-0123456789abcdef';
@@ -25,23 +20,9 @@ interface LoggedKiln extends TestKiln {
 
 /** startTestKiln, with the log lines kept (debug level) so tests can see what the webhooks did. */
 async function startLoggedKiln(env: Record<string, string>, databaseUrl: string): Promise<LoggedKiln> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-test-data-'));
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    PORT: '0',
-    DATABASE_URL: databaseUrl,
-    DATA_DIR: dataDir,
-    BACKUP_DIR: path.join(dataDir, 'backups'),
-    JWT_SECRET: TEST_JWT_SECRET,
-    ADMIN_EMAIL: TEST_ADMIN.email,
-    ADMIN_PASSWORD: TEST_ADMIN.password,
-    BACKUP_WEBHOOK_SECRET: SECRET,
-    ...env,
-  });
   const logs: any[] = [];
-  const destination: DestinationStream = { write: (line: string) => void logs.push(JSON.parse(line)) };
-  const kiln = await startKiln(config, createLogger('debug', destination));
-  return { ...kiln, databaseUrl, dataDir, backupDir: config.backup.dir, logs };
+  const kiln = await startTestKiln({ BACKUP_WEBHOOK_SECRET: SECRET, ...env }, databaseUrl, logs);
+  return { ...kiln, logs };
 }
 
 /** Waits until `check` holds, with a generous bound. */

@@ -15,8 +15,11 @@ export interface TestKiln extends RunningKiln {
   backupDir: string;
 }
 
-/** A real gateway on a fresh database (this worker's), listening on a random port. */
-export async function startTestKiln(env: Record<string, string> = {}, databaseUrl?: string): Promise<TestKiln> {
+/**
+ * A real gateway on a fresh database (this worker's), listening on a random port.
+ * With `logLines`, every log line (debug level) is parsed into it, for tests that read the logs.
+ */
+export async function startTestKiln(env: Record<string, string> = {}, databaseUrl?: string, logLines?: Array<Record<string, any>>): Promise<TestKiln> {
   const url = databaseUrl ?? (await freshDatabase());
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-test-data-'));
   const config = loadConfig({
@@ -31,7 +34,10 @@ export async function startTestKiln(env: Record<string, string> = {}, databaseUr
     LOG_LEVEL: process.env.KILN_TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const kiln = await startKiln(config, createLogger(config.log.level));
+  const logger = logLines
+    ? createLogger('debug', { write: (line: string) => void logLines.push(JSON.parse(line)) })
+    : createLogger(config.log.level);
+  const kiln = await startKiln(config, logger);
   return { ...kiln, databaseUrl: url, dataDir, backupDir: config.backup.dir };
 }
 
