@@ -6,7 +6,7 @@ export type BackupEvent =
   | { kind: 'header'; header: BackupHeader; formatVersion: number }
   | { kind: 'table'; name: string }
   /** `json` is the row text exactly as written (already checked to be a JSON object). */
-  | { kind: 'row'; table: string; json: string; value: Record<string, unknown> }
+  | { kind: 'row'; table: string; json: string; value: Record<string, unknown>; parsed: boolean }
   | { kind: 'tableEnd'; name: string; rows: number }
   /** The checksum is reported, not judged: the caller decides what a mismatch means. */
   | { kind: 'end'; recordCounts: Record<string, number>; checksum: string; computedChecksum: string };
@@ -29,8 +29,10 @@ export interface ReadBackupOptions {
   /**
    * false: rows are not parsed (their `value` is an empty object), only checked to be `{…}`:
    * for a second pass over a file a first pass has checked, whose checksum the caller compares.
+   * 'firstOfEachTable': only each table's first row is parsed, for a file the caller will hold to
+   * a checksum recorded when Kiln wrote it (row_to_json gives every row of a table the same keys).
    */
-  parseRows?: boolean;
+  parseRows?: boolean | 'firstOfEachTable';
 }
 
 const UNPARSED: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -127,7 +129,7 @@ class LayoutParser {
   private fileChecksum = '';
   private recordCounts: Record<string, number> = {};
 
-  constructor(private readonly parseRows = true) {}
+  constructor(private readonly parseRows: boolean | 'firstOfEachTable' = true) {}
 
   next(text: string, bytes: Buffer): BackupEvent | undefined {
     this.line++;
@@ -232,7 +234,7 @@ class LayoutParser {
     const json = comma ? text.slice(0, -1) : text;
     let valid = json.charCodeAt(0) === 0x7b && json.charCodeAt(json.length - 1) === 0x7d;
     let value: Record<string, unknown> = UNPARSED;
-    if (valid && this.parseRows) {
+    if (valid && (this.parseRows === true || (this.parseRows === 'firstOfEachTable' && this.rows === 0))) {
       try {
         // Also fails (RangeError) on absurdly deep nesting: that is a bad row too.
         value = JSON.parse(json);
@@ -245,7 +247,7 @@ class LayoutParser {
     // The line's bytes, not the decoded text: encoding a million rows again for the hash costs seconds.
     this.checksum.addLine(bytes, comma ? bytes.length - 1 : bytes.length);
     this.expecting = comma ? 'nextRow' : 'tableClose';
-    return { kind: 'row', table: this.table, json, value };
+    return { kind: 'row', table: this.table, json, value, parsed: value !== UNPARSED };
   }
 
   private tableEnd(text: string): BackupEvent {
