@@ -87,7 +87,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health, schedule, retention };
     const notifications = config.webhook
-      ? new BackupNotifications(config.webhook, { dataSource, jobs, health, logger, instanceId, healthCheckMs: config.healthCheckMs })
+      ? new BackupNotifications(config.webhook, { dataSource, jobs, backups, health, logger, instanceId, healthCheckMs: config.healthCheckMs })
       : undefined;
 
     await ensureBootstrapAdmin(

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { BackupLocation, BackupType } from '../src/backup/backup.enums';
 import { ConfigError, loadConfig } from '../src/config/config';
 import { createLogger } from '../src/logging/logger';
 import { WebhookNotifier } from '../src/notify/webhook-notifier';
@@ -169,6 +170,19 @@ describe('job events', () => {
     await kiln.services.backups.recoverInterrupted();
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.find('backup.failed', (d) => d.jobId === jobId)).toHaveLength(1);
+  });
+
+  it('announce a scheduled backup that could not even start, with no job', async () => {
+    // What the scheduler records when a fire waited too long for a busy lease.
+    const record = await kiln.services.backups.recordFailed(
+      { location: BackupLocation.LOCAL, includeAuditLogs: false, includeSessions: false },
+      BackupType.SCHEDULED,
+      'Scheduled backup for 2026-11-30T02:00:00.000Z did not run: another job still held the job lease',
+    );
+    await until(() => receiver.find('backup.failed', (d) => d.backupId === record.id).length > 0, 'backup.failed of the unstarted backup');
+    const [delivery] = receiver.find('backup.failed', (d) => d.backupId === record.id);
+    expect(delivery.signed).toBe(true);
+    expect(delivery.body.data).toMatchObject({ jobId: null, kind: 'BACKUP', status: 'FAILED', type: 'SCHEDULED', error: expect.stringMatching(/did not run/) });
   });
 
   it('announce a restore, after the backup.completed of its PRE_RESTORE safety backup', async () => {

@@ -40,6 +40,8 @@ export type BackupRun = Pick<JobRun, 'job' | 'signal'> & { progress: ProgressSin
 
 /** Takes, lists and deletes backups. The record row is the truth about each file. */
 export class BackupService {
+  private readonly notStartedListeners: Array<(record: BackupRecord) => void> = [];
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly runner: JobRunner,
@@ -102,7 +104,19 @@ export class BackupService {
     const record = this.newRecord(options, type, null);
     Object.assign(record, { status: BackupStatus.FAILED, error: reason, completedAt: new Date() });
     await this.dataSource.getRepository(BackupRecord).insert(record);
+    for (const listener of this.notStartedListeners) {
+      try {
+        listener({ ...record });
+      } catch {
+        // A listener (webhooks) never fails the caller; it logs for itself.
+      }
+    }
     return record;
+  }
+
+  /** Calls `listener` with each FAILED record of a backup that could not start (no job tells of it); it must not block. */
+  onNotStarted(listener: (record: BackupRecord) => void): void {
+    this.notStartedListeners.push(listener);
   }
 
   /** Removes the safety backups a job wrote that nobody was told about (its restore was refused): files and records, no audit entry. */

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { BackupService } from '../backup/backup.service';
 import type { JobRunner } from '../jobs/job-runner';
 import type { Logger } from '../logging/logger';
 import type { BackupHealthService } from '../system/backup-health.service';
@@ -9,6 +10,7 @@ import { WebhookNotifier, type WebhookSettings } from './webhook-notifier';
 export interface BackupNotificationDeps {
   dataSource: DataSource;
   jobs: JobRunner;
+  backups: BackupService;
   health: BackupHealthService;
   logger: Logger;
   instanceId: string;
@@ -34,6 +36,7 @@ export class BackupNotifications {
       intervalMs: deps.healthCheckMs,
     });
     deps.jobs.onJobFinished(this.jobEvents.onJobFinished);
+    deps.backups.onNotStarted(this.jobEvents.onBackupNotStarted);
     deps.jobs.onJobFinished(() => this.healthWatcher.check());
   }
 

@@ -9,7 +9,8 @@ export type WebhookEventType =
 
 /** Facts about the job an event comes from. */
 export interface JobEventData {
-  jobId: string;
+  /** null for a backup that could not even start (no job ran it). */
+  jobId: string | null;
   kind: string;
   status: string;
   error: string | null;
