@@ -7,6 +7,7 @@ import { JobEventBus } from '../src/jobs/job-event-bus';
 import { createLogger } from '../src/logging/logger';
 import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
+import { eventually } from './support/until';
 
 const REDIS_PORT = 6379;
 const PROGRESS = `subscription($id: ID) { jobProgress(jobId: $id) {
@@ -72,13 +73,6 @@ function subscribe(url: string, token: string, variables: Record<string, unknown
 }
 
 /** Polls `check` until it returns true, failing after `timeoutMs` with `what`. */
-async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function healthProblems(url: string, token: string): Promise<string[]> {
   const res = await gql(url, HEALTH, {}, token);

@@ -79,38 +79,33 @@ it.each([
   expect(firstLoan()).toBeDefined();
 });
 
-it('refuses a stored file whose checksum was edited to match tampered data', async () => {
+/** Restores the stored backup by id while its file holds `bytes` instead (put back after); the finished job. */
+async function restoreStoredFileReplacedWith(bytes: Buffer) {
   const file = path.join(s.kiln.backupDir, backup.filename);
   const original = readFileSync(file);
-  writeFileSync(file, await craftBackup(doc, (d) => (d.Loan[0].notes = 'tampered')));
+  writeFileSync(file, bytes);
   try {
     const res = await gql(s.kiln.url, RESTORE, { id: backup.id }, s.token);
     const id = res.data!.restoreBackup.id;
     await s.kiln.services.jobs.settled(id);
-    const job = (await s.kiln.services.jobs.get(id))!;
-    expect(job).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT' });
-    expect(job.error).toMatch(/differs from the one recorded/);
+    return (await s.kiln.services.jobs.get(id))!;
   } finally {
     writeFileSync(file, original);
   }
+}
+
+it('refuses a stored file whose checksum was edited to match tampered data', async () => {
+  const job = await restoreStoredFileReplacedWith(await craftBackup(doc, (d) => (d.Loan[0].notes = 'tampered')));
+  expect(job).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT' });
+  expect(job.error).toMatch(/differs from the one recorded/);
 });
 
 it('refuses a stored file with an unknown column past the first row of a table (only first rows are parsed for stored files)', async () => {
-  const file = path.join(s.kiln.backupDir, backup.filename);
-  const original = readFileSync(file);
   const before = await fingerprint(s.db);
-  writeFileSync(file, await craftBackup(doc, (d) => (d.Loan[1] = { ...d.Loan[1], smuggled: 'x' })));
-  try {
-    const res = await gql(s.kiln.url, RESTORE, { id: backup.id }, s.token);
-    const id = res.data!.restoreBackup.id;
-    await s.kiln.services.jobs.settled(id);
-    const job = (await s.kiln.services.jobs.get(id))!;
-    // The recorded checksum catches it before anything is touched.
-    expect(job).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT' });
-    expect(await fingerprint(s.db)).toEqual(before);
-  } finally {
-    writeFileSync(file, original);
-  }
+  const job = await restoreStoredFileReplacedWith(await craftBackup(doc, (d) => (d.Loan[1] = { ...d.Loan[1], smuggled: 'x' })));
+  // The recorded checksum catches it before anything is touched.
+  expect(job).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT' });
+  expect(await fingerprint(s.db)).toEqual(before);
 });
 
 it('refuses a single 100 MB string without holding it', async () => {

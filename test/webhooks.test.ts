@@ -11,6 +11,7 @@ import { CREATE_BACKUP, extraDatabaseName } from './support/seeded-kiln';
 import { freshDatabase } from './support/test-database';
 import { gql, loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
 import { closedPort, startReceiver, verifySignature, type Receiver } from './support/webhook-receiver';
+import { eventually } from './support/until';
 
 const SECRET = 'whsec-test-0123456789abcdef';
 
@@ -26,14 +27,8 @@ async function startLoggedKiln(env: Record<string, string>, databaseUrl: string)
   return { ...kiln, logs };
 }
 
-/** Waits until `check` holds, with a generous bound. */
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Waits until `check` holds, with a generous bound (argument order of this file's many calls). */
+const until = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000) => eventually(what, check, timeoutMs, 20);
 
 async function backup(kiln: TestKiln, token: string, input: Record<string, unknown> = {}) {
   const res = await gql(kiln.url, CREATE_BACKUP, { i: input }, token);

@@ -1,7 +1,8 @@
-import { In, IsNull, Not, type DataSource } from 'typeorm';
+import { In, IsNull, LessThan, Not, type DataSource } from 'typeorm';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { Identity, RequestMeta } from '../auth/identity';
 import { BackupRecord } from '../backup/backup-record.entity';
+import { BackupStatus } from '../backup/backup.enums';
 import type { BackupService } from '../backup/backup.service';
 import { NotFoundError } from '../errors/kiln-errors';
 import { Job } from '../jobs/job.entity';
@@ -44,16 +45,18 @@ export class RetentionService {
   async preview(): Promise<RetentionPreview> {
     const { retentionDays, keepAtLeast } = await this.schedule.get();
     const now = new Date();
-    // One row per backup, and retention itself keeps the table short: read it whole.
-    const records = await this.dataSource.getRepository(BackupRecord).find({ order: { createdAt: 'DESC', id: 'DESC' } });
+    const cutoff = retentionCutoff(now, retentionDays);
+    // Only what the selection can touch: backups past the cutoff (safety backups' cutoff is never
+    // later), plus the newest keepAtLeast COMPLETED ones that protect them. The same answer as over
+    // the whole table, without reading it.
+    const repo = this.dataSource.getRepository(BackupRecord);
+    const [old, newestGood] = await Promise.all([
+      repo.find({ where: { createdAt: LessThan(cutoff) } }),
+      repo.find({ where: { status: BackupStatus.COMPLETED }, order: { createdAt: 'DESC', id: 'DESC' }, take: keepAtLeast }),
+    ]);
+    const records = [...new Map([...old, ...newestGood].map((r) => [r.id, r])).values()];
     const backups = selectExpired(records, { retentionDays, keepAtLeast }, now, await this.backupsInUse());
-    return {
-      cutoff: retentionCutoff(now, retentionDays),
-      retentionDays,
-      keepAtLeast,
-      backups,
-      totalBytes: backups.reduce((n, b) => n + b.fileSize, 0),
-    };
+    return { cutoff, retentionDays, keepAtLeast, backups, totalBytes: bytesOf(backups) };
   }
 
   /**

@@ -8,3 +8,8 @@ export async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) 
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Polls `check` until it holds; fails naming `what` after `ms`. */
+export async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 30_000, everyMs = 200): Promise<void> {
+  await until(what, async () => await check(), (ok) => ok, ms, everyMs);
+}
