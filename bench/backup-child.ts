@@ -11,7 +11,6 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BackupLocation, BackupStatus, BackupType } from '../src/backup/backup.enums';
-import { BackupRecord } from '../src/backup/backup-record.entity';
 import { loadConfig } from '../src/config/config';
 import { startKiln } from '../src/kiln';
 import { createLogger } from '../src/logging/logger';
@@ -53,8 +52,8 @@ async function backupOnce(): Promise<BackupChildResult> {
     }
     if (!keep) {
       // The bench database only lends its data: the file and the record go again.
-      if (record.localPath) await rm(path.join(config.backup.dir, record.localPath), { force: true });
-      await kiln.dataSource.getRepository(BackupRecord).delete({ id: record.id });
+      if (record.localPath) await rm(path.join(config.backup.dir, path.basename(record.localPath)), { force: true });
+      await kiln.services.backups.records.delete(record.id);
     }
     return {
       ok: true,

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { Client } from 'pg';
 import { createDataSource } from '../src/db/data-source';
+import { migrateDatabase } from '../src/db/migrate';
 import { LENDING_TABLES } from '../src/domain';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
 import { tableDigestSql } from '../src/verify/table-digest';
@@ -48,7 +49,7 @@ async function seed(url: string, members: number): Promise<void> {
   const dataSource = createDataSource(url, 2);
   await dataSource.initialize();
   try {
-    await dataSource.runMigrations({ transaction: 'each' });
+    await migrateDatabase(dataSource, 'kiln');
     const runner = dataSource.createQueryRunner();
     try {
       const client = (await runner.connect()) as PoolClient;

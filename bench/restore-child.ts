@@ -17,7 +17,6 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { In } from 'typeorm';
 import type { Identity, RequestMeta } from '../src/auth/identity';
-import { BackupRecord } from '../src/backup/backup-record.entity';
 import { loadConfig } from '../src/config/config';
 import { Role } from '../src/domain/lending-enums';
 import { Job } from '../src/jobs/job.entity';
@@ -210,10 +209,10 @@ async function cleanUp(
   actor: Identity | undefined,
   meta: RequestMeta,
 ): Promise<void> {
-  const records = kiln.dataSource.getRepository(BackupRecord);
-  const restored = await records.findOneBy({ id: backupId });
-  const safety = restoreJobId ? await records.findBy({ jobId: restoreJobId }) : [];
-  await records.delete({ id: In([backupId, ...safety.map((r) => r.id)]) });
+  const records = kiln.services.backups.records;
+  const restored = await records.get(backupId);
+  const safety = restoreJobId ? await records.findByJob(restoreJobId) : [];
+  for (const id of [backupId, ...safety.map((r) => r.id)]) await records.delete(id);
   const jobIds = [restoreJobId, restored?.jobId].filter((id): id is string => !!id);
   if (jobIds.length) await kiln.dataSource.getRepository(Job).delete({ id: In(jobIds) });
   if (actor) await kiln.services.maintenance.set(false, null, actor, meta);

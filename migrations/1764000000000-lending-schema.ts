@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { APP_SCHEMA, inAppSchema } from './app-schema';
 
 /**
  * Creates the protected "lending" schema exactly as Prisma (Millennium Potters
@@ -383,10 +384,48 @@ const TABLES: ReadonlyArray<{ name: string; ddl: string }> = [
     CONSTRAINT "ReportSession_pkey" PRIMARY KEY ("id")
 )`,
   },
+  // The app's own backup feature; Kiln shares them row by row and never changes their shape.
+  {
+    name: 'backup_records',
+    ddl: `CREATE TABLE IF NOT EXISTS "backup_records" (
+    "id" TEXT NOT NULL,
+    "filename" TEXT NOT NULL,
+    "fileSize" INTEGER NOT NULL,
+    "location" TEXT NOT NULL,
+    "cloudinaryUrl" TEXT,
+    "localPath" TEXT,
+    "type" TEXT NOT NULL,
+    "status" TEXT NOT NULL,
+    "recordCounts" JSONB,
+    "error" TEXT,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "createdBy" TEXT,
+    CONSTRAINT "backup_records_pkey" PRIMARY KEY ("id")
+)`,
+  },
+  {
+    name: 'backup_schedule_settings',
+    ddl: `CREATE TABLE IF NOT EXISTS "backup_schedule_settings" (
+    "id" TEXT NOT NULL DEFAULT 'default',
+    "frequency" TEXT NOT NULL DEFAULT 'disabled',
+    "location" TEXT NOT NULL DEFAULT 'cloud',
+    "retentionDays" INTEGER NOT NULL DEFAULT 30,
+    "includeAuditLogs" BOOLEAN NOT NULL DEFAULT false,
+    "includeSessions" BOOLEAN NOT NULL DEFAULT false,
+    "lastBackupAt" TIMESTAMP(3),
+    "nextBackupAt" TIMESTAMP(3),
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+    CONSTRAINT "backup_schedule_settings_pkey" PRIMARY KEY ("id")
+)`,
+  },
 ];
 
 /** Unique indexes (Prisma @unique / @@unique: "<Model>_<fields>_key") and @@index ("<Model>_<fields>_idx"). */
 const INDEXES: readonly string[] = [
+  // backup_records
+  'CREATE INDEX IF NOT EXISTS "backup_records_createdAt_idx" ON "backup_records"("createdAt")',
+  'CREATE INDEX IF NOT EXISTS "backup_records_status_idx" ON "backup_records"("status")',
+  'CREATE INDEX IF NOT EXISTS "backup_records_type_idx" ON "backup_records"("type")',
   // User
   'CREATE UNIQUE INDEX IF NOT EXISTS "User_email_key" ON "User"("email")',
   'CREATE INDEX IF NOT EXISTS "User_email_idx" ON "User"("email")',
@@ -559,6 +598,19 @@ export class LendingSchema1764000000000 implements MigrationInterface {
   name = 'LendingSchema1764000000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
+    const kilnOwnsSchema = await inAppSchema(queryRunner, () => this.createAppSchema(queryRunner));
+    // kiln_meta is Kiln's: it lands in Kiln's schema, first on the search_path.
+    await queryRunner.query(CREATE_KILN_META);
+    if (kilnOwnsSchema) {
+      await queryRunner.query('INSERT INTO kiln_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+        OWNER_KEY,
+        OWNER_VALUE,
+      ]);
+    }
+  }
+
+  /** The app's 21 tables in `public`, as Prisma makes them; true when none existed before (Kiln made them). */
+  private async createAppSchema(queryRunner: QueryRunner): Promise<boolean> {
     const kilnOwnsSchema = !(await tableExists(queryRunner, 'User'));
 
     for (const { name, labels } of ENUM_TYPES) {
@@ -584,14 +636,7 @@ export class LendingSchema1764000000000 implements MigrationInterface {
         );
       }
     }
-
-    await queryRunner.query(CREATE_KILN_META);
-    if (kilnOwnsSchema) {
-      await queryRunner.query('INSERT INTO kiln_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
-        OWNER_KEY,
-        OWNER_VALUE,
-      ]);
-    }
+    return kilnOwnsSchema;
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
@@ -604,10 +649,10 @@ export class LendingSchema1764000000000 implements MigrationInterface {
     if (marker.length > 0) {
       // Kiln created this schema, so it may remove it. Children first; no CASCADE.
       for (const { name } of [...TABLES].reverse()) {
-        await queryRunner.query(`DROP TABLE IF EXISTS "${name}"`);
+        await queryRunner.query(`DROP TABLE IF EXISTS ${APP_SCHEMA}."${name}"`);
       }
       for (const { name } of [...ENUM_TYPES].reverse()) {
-        await queryRunner.query(`DROP TYPE IF EXISTS "${name}"`);
+        await queryRunner.query(`DROP TYPE IF EXISTS ${APP_SCHEMA}."${name}"`);
       }
       await queryRunner.query('DELETE FROM kiln_meta WHERE key = $1', [OWNER_KEY]);
     }

@@ -1,18 +1,14 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
+import type { MigrationInterface } from 'typeorm';
 
-/** Where a backup's cloud copy lives and what Cloudinary confirmed about it. */
+/**
+ * Once added Kiln's cloud-copy columns to the app's `backup_records`. Those
+ * facts now live in Kiln's own kiln_backup_details (KilnOwnSchema moves what an
+ * older database holds); kept, empty, so the migration history stays whole.
+ */
 export class KilnCloudCopies1764000000004 implements MigrationInterface {
   name = 'KilnCloudCopies1764000000004';
 
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE "backup_records" ADD COLUMN IF NOT EXISTS "cloudPublicId" text`);
-    await q.query(`ALTER TABLE "backup_records" ADD COLUMN IF NOT EXISTS "cloudVersion" bigint`);
-    await q.query(`ALTER TABLE "backup_records" ADD COLUMN IF NOT EXISTS "cloudBytes" bigint`);
-  }
+  async up(): Promise<void> {}
 
-  async down(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE "backup_records" DROP COLUMN IF EXISTS "cloudBytes"`);
-    await q.query(`ALTER TABLE "backup_records" DROP COLUMN IF EXISTS "cloudVersion"`);
-    await q.query(`ALTER TABLE "backup_records" DROP COLUMN IF EXISTS "cloudPublicId"`);
-  }
+  async down(): Promise<void> {}
 }

@@ -64,7 +64,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     const cloud = config.cloud ? new CloudinaryStorageDriver(config.cloud, logger) : undefined;
     const downloads = new DownloadTokenService(jwtSecret, config.backup.downloadUrlTtlSeconds);
-    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, config.encryption, cloud);
+    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, config.encryption, cloud, config.backup.appDir);
     const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
     const restore = new RestoreService(dataSource, jobs, backups, maintenance, audit, {
       dir: config.backup.uploadDir,
@@ -77,9 +77,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       minIntervalSeconds: config.schedule.minIntervalSeconds,
     });
     const retention = new RetentionService(dataSource, jobs, backups, schedule, audit);
-    const health = new BackupHealthService(dataSource, {
+    const health = new BackupHealthService(backups.records, {
       nextScheduledAt: () => schedule.nextBackupAt(),
       successExpectedSince: () => schedule.successExpectedSince(),
+      scheduleProblems: () => schedule.problems(),
       backupDir: config.backup.dir,
       cloudConfigured: config.cloud !== undefined,
       encryptionConfigured: config.encryption.key !== undefined,

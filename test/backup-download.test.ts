@@ -61,7 +61,7 @@ it('lets anyone with the signed downloadUrl fetch that backup, and only that one
 });
 
 it('refuses a link after DOWNLOAD_URL_TTL', async () => {
-  const fresh = (await gql(s.kiln.url, JOB_QUERY, { id: (await s.db.query('SELECT "jobId" FROM backup_records WHERE id = $1', [backup.id])).rows[0].jobId }, s.token)).data!.job.backup.downloadUrl;
+  const fresh = (await gql(s.kiln.url, JOB_QUERY, { id: (await s.db.query('SELECT "jobId" FROM kiln_backup_details WHERE id = $1', [backup.id])).rows[0].jobId }, s.token)).data!.job.backup.downloadUrl;
   await new Promise((r) => setTimeout(r, 11_000));
   expect((await fetch(fresh)).status).toBe(401);
 }, 20_000);
@@ -84,7 +84,7 @@ it('refuses no token, a non-admin, unknown ids and unfinished backups with typed
   expect(unknown.status).toBe(404);
   expect(((await unknown.json()) as any).errors[0].extensions.code).toBe('NOT_FOUND');
 
-  await s.db.query(`INSERT INTO backup_records (id, filename, status) VALUES ('failed-one', 'x.json', 'FAILED')`);
+  await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status) VALUES ('failed-one', 'x.json', 0, 'local', 'manual', 'failed')`);
   const failed = await fetch(`${s.kiln.url}/backups/failed-one/download`, { headers: { authorization: `Bearer ${s.token}` } });
   expect(failed.status).toBe(409);
   const listed = await gql(s.kiln.url, '{ backup(id: "failed-one") { downloadUrl } }', {}, s.token);

@@ -14,7 +14,7 @@ afterAll(async () => s?.close());
 const partials = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.partial')) : []);
 
 async function recordOf(backupId: string) {
-  return (await s.db.query('SELECT status, error FROM backup_records WHERE id = $1', [backupId])).rows[0];
+  return (await s.db.query('SELECT upper(status) AS status, error FROM backup_records WHERE id = $1', [backupId])).rows[0];
 }
 
 /** Waits until `check` holds, polling every few milliseconds. */
@@ -144,7 +144,7 @@ it('holds a consistent snapshot while the lending app writes: no allocation with
   }
   // The writer committed while the backup read: a non-snapshot read would split some pairs.
   expect(writtenDuring).toBeGreaterThan(5);
-  const latest = (await s.db.query(`SELECT filename FROM backup_records WHERE status = 'COMPLETED' ORDER BY "createdAt" DESC LIMIT 1`)).rows[0].filename;
+  const latest = (await s.db.query(`SELECT filename FROM backup_records WHERE status = 'completed' ORDER BY "createdAt" DESC LIMIT 1`)).rows[0].filename;
   const doc = parseBackupFile(path.join(s.kiln.backupDir, latest));
   const repayments = new Map<string, number>(doc.data.Repayment.map((r: { id: string; amount: number }) => [r.id, r.amount]));
   const allocated = new Map<string, number>();

@@ -34,8 +34,8 @@ it('names every problem of a fresh, local-only gateway, for GraphQL and monitors
 
 it('counts backups, bytes and the failures of the last 24 hours', async () => {
   await backup(s.kiln);
-  await s.db.query(`INSERT INTO backup_records (id, filename, status, error, "createdAt", "completedAt") VALUES ('f1', 'x.json', 'FAILED', 'disk full', now(), now())`);
-  await s.db.query(`INSERT INTO backup_records (id, filename, status, error, "createdAt", "completedAt") VALUES ('f0', 'y.json', 'FAILED', 'old', now() - interval '3 days', now() - interval '3 days')`);
+  await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('f1', 'x.json', 0, 'local', 'manual', 'failed', 'disk full', now())`);
+  await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('f0', 'y.json', 0, 'local', 'manual', 'failed', 'old', now() - interval '3 days')`);
   const health = (await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth;
   expect(health.totalBackups).toBe(1);
   expect(health.totalBytes).toBeGreaterThan(0);
@@ -83,10 +83,11 @@ it('flags a schedule that has not produced a good backup within two periods, and
   expect(await problem()).toBeUndefined();
   // In force for a day, last success 45 minutes ago: within the last period.
   await s.db.query(`UPDATE backup_schedule_settings SET "updatedAt" = now() - interval '1 day'`);
-  await s.db.query(`UPDATE backup_records SET "completedAt" = now() - interval '45 minutes' WHERE status = 'COMPLETED'`);
+  await s.db.query(`UPDATE kiln_schedule_settings SET "updatedAt" = now() - interval '1 day'`);
+  await s.db.query(`UPDATE kiln_backup_details SET "completedAt" = now() - interval '45 minutes' WHERE id IN (SELECT id FROM backup_records WHERE status = 'completed')`);
   expect(await problem()).toBeUndefined();
   // Last success three hours ago: two hourly fires passed without one.
-  await s.db.query(`UPDATE backup_records SET "completedAt" = now() - interval '3 hours' WHERE status = 'COMPLETED'`);
+  await s.db.query(`UPDATE kiln_backup_details SET "completedAt" = now() - interval '3 hours' WHERE id IN (SELECT id FROM backup_records WHERE status = 'completed')`);
   expect(await problem()).toMatch(/^No backup has succeeded within two periods of the HOURLY schedule \(last success .*, expected one since .*\)$/);
   await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DISABLED }) { frequency } }`, {}, s.token);
   expect(await problem()).toBeUndefined();

@@ -1,64 +1,77 @@
+import path from 'node:path';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../src/db/data-source';
+import { migrateDatabase } from '../src/db/migrate';
 import { LENDING_TABLES } from '../src/domain';
+import { loadSqlFile, publicCatalog, REFERENCE_DDL, tablesIn } from './support/public-schema';
 import { freshDatabase } from './support/test-database';
 
-async function catalog(db: Client) {
-  const q = async (sql: string) => (await db.query(sql)).rows.map((r) => Object.values(r).join(' ')).sort();
-  return {
-    tables: await q(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`),
-    columns: await q(`SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '') FROM information_schema.columns WHERE table_schema = 'public'`),
-    indexes: await q(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'`),
-    constraints: await q(`SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace = 'public'::regnamespace`),
-    types: await q(`SELECT t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname`),
-  };
+const worker = process.env.JEST_WORKER_ID ?? '1';
+const KILN_TABLES = [
+  'kiln_backup_details',
+  'kiln_health_state',
+  'kiln_jobs',
+  'kiln_leases',
+  'kiln_maintenance',
+  'kiln_meta',
+  'kiln_schedule_runs',
+  'kiln_schedule_settings',
+  'migrations',
+];
+const APP_TABLES = [...LENDING_TABLES, 'backup_records', 'backup_schedule_settings'].sort();
+
+/** A database the way the app's `prisma db push` makes it: the reference DDL, nothing else. */
+async function prismaDatabase(name: string): Promise<string> {
+  const url = await freshDatabase(name);
+  await loadSqlFile(url, REFERENCE_DDL);
+  return url;
 }
 
-describe('migrations', () => {
+async function migrated(url: string): Promise<DataSource> {
+  const ds = createDataSource(url, 2);
+  await ds.initialize();
+  await migrateDatabase(ds, 'kiln');
+  return ds;
+}
+
+async function query(url: string, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  try {
+    return (await db.query(sql, params)).rows;
+  } finally {
+    await db.end();
+  }
+}
+
+let reference: Record<string, string[]>;
+
+beforeAll(async () => {
+  reference = await publicCatalog(await prismaDatabase(`kiln_test_reference_${worker}`));
+});
+
+describe('migrations on a new database', () => {
   let url: string;
   let ds: DataSource;
-  let db: Client;
 
   beforeAll(async () => {
-    url = await freshDatabase('kiln_test_migrations_' + (process.env.JEST_WORKER_ID ?? '1'));
-    ds = createDataSource(url, 2);
-    await ds.initialize();
-    db = new Client({ connectionString: url });
-    await db.connect();
+    url = await freshDatabase(`kiln_test_migrations_${worker}`);
+    ds = await migrated(url);
   });
-  afterAll(async () => {
-    await db?.end();
-    await ds?.destroy();
-  });
+  afterAll(async () => ds?.destroy());
 
-  it('create the 19 lending tables, 6 enums and the names Prisma gives', async () => {
-    await ds.runMigrations();
-    const c = await catalog(db);
-    for (const table of LENDING_TABLES) expect(c.tables).toContain(table);
-    expect(LENDING_TABLES).toHaveLength(19);
-    expect(c.types).toEqual([
-      'LoanStatus DRAFT,PENDING_APPROVAL,APPROVED,ACTIVE,COMPLETED,DEFAULTED,WRITTEN_OFF,CANCELED',
-      'RepaymentMethod CASH,TRANSFER,POS,MOBILE,USSD,OTHER',
-      'ReportType DAILY,WEEKLY,MONTHLY,QUARTERLY,CUSTOM',
-      'Role ADMIN,SUPERVISOR,CREDIT_OFFICER',
-      'ScheduleStatus PENDING,PARTIAL,PAID,OVERDUE',
-      'TermUnit DAY,WEEK,MONTH',
-    ]);
-    expect(c.indexes.some((i) => i.startsWith('User_email_key CREATE UNIQUE INDEX'))).toBe(true);
-    expect(c.indexes.some((i) => i.startsWith('RepaymentScheduleItem_loanId_sequence_key CREATE UNIQUE INDEX'))).toBe(true);
-    expect(c.constraints).toContain('Loan_unionMemberId_fkey FOREIGN KEY ("unionMemberId") REFERENCES "UnionMember"(id) ON UPDATE CASCADE ON DELETE RESTRICT');
-    expect(c.constraints).toContain('User_supervisorId_fkey FOREIGN KEY ("supervisorId") REFERENCES "User"(id) ON UPDATE CASCADE ON DELETE SET NULL');
-    expect(c.columns).toContain('Loan principalAmount numeric NO ');
-    expect(c.columns).toContain('AuditLog before jsonb YES ');
-    expect(c.columns).toContain('Loan createdAt timestamp without time zone NO CURRENT_TIMESTAMP');
+  it("make public exactly the app's schema (the reference DDL), with Kiln's tables in its own schema", async () => {
+    expect(reference.tables).toEqual(APP_TABLES);
+    expect(await publicCatalog(url)).toEqual(reference);
+    expect(await tablesIn(url, 'kiln')).toEqual(KILN_TABLES);
   });
 
   it('are idempotent: running them again over the same schema changes nothing', async () => {
-    const before = await catalog(db);
-    await db.query('DELETE FROM migrations');
-    await ds.runMigrations();
-    expect(await catalog(db)).toEqual(before);
+    await ds.query('DELETE FROM migrations');
+    await migrateDatabase(ds, 'kiln');
+    expect(await publicCatalog(url)).toEqual(reference);
+    expect(await tablesIn(url, 'kiln')).toEqual(KILN_TABLES);
   });
 
   it('leave no difference between the entities and the schema (but for now() = CURRENT_TIMESTAMP)', async () => {
@@ -70,25 +83,85 @@ describe('migrations', () => {
     expect(real).toEqual([]);
   });
 
-  it('revert cleanly when Kiln created the schema', async () => {
+  it('revert cleanly when Kiln created the schema: nothing of Kiln or the app is left', async () => {
     while ((await ds.query('SELECT count(*)::int AS n FROM migrations'))[0].n > 0) await ds.undoLastMigration();
-    const c = await catalog(db);
-    expect(c.tables).toEqual(['migrations']);
-    expect(c.types).toEqual([]);
+    expect((await publicCatalog(url)).tables).toEqual([]);
+    expect((await publicCatalog(url)).types).toEqual([]);
+    expect(await tablesIn(url, 'kiln')).toEqual(['migrations']);
   });
+});
 
-  it('never drop a lending schema that Prisma created, even when reverted', async () => {
-    // Prisma's database: the lending schema exists before Kiln first runs.
-    await ds.runMigrations();
-    await db.query(`DELETE FROM kiln_meta`);
-    await db.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ('u1', 'a@b.c', 'x', 'ADMIN', now())`);
-    const before = await catalog(db);
-    await db.query('DELETE FROM migrations');
-    await ds.runMigrations();
-    while ((await ds.query('SELECT count(*)::int AS n FROM migrations'))[0].n > 0) await ds.undoLastMigration();
-    const after = await catalog(db);
-    for (const table of LENDING_TABLES) expect(after.tables).toContain(table);
-    expect(after.indexes.filter((i) => !i.startsWith('kiln_'))).toEqual(before.indexes.filter((i) => !i.startsWith('kiln_')));
-    expect((await db.query('SELECT email FROM "User"')).rows).toEqual([{ email: 'a@b.c' }]);
+describe("migrations on the app's own database (made by prisma db push)", () => {
+  it('change nothing in public and never drop it, even when reverted', async () => {
+    const url = await prismaDatabase(`kiln_test_migrations_prisma_${worker}`);
+    await query(url, `INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ('u1', 'a@b.c', 'x', 'ADMIN', now())`);
+    const ds = await migrated(url);
+    try {
+      expect(await publicCatalog(url)).toEqual(reference);
+      expect(await tablesIn(url, 'kiln')).toEqual(KILN_TABLES);
+      while ((await ds.query('SELECT count(*)::int AS n FROM migrations'))[0].n > 0) await ds.undoLastMigration();
+      expect(await publicCatalog(url)).toEqual(reference);
+      expect(await query(url, 'SELECT email FROM "User"')).toEqual([{ email: 'a@b.c' }]);
+    } finally {
+      await ds.destroy();
+    }
   });
+});
+
+describe('migrations on a database an earlier Kiln left in public', () => {
+  // pg_dump --inserts of databases the previous Kiln migrated (its tables and columns in public),
+  // with rows it wrote: see test/fixtures/README.md.
+  for (const [fixture, what] of [
+    ['legacy-kiln-own.sql', 'where Kiln had created the app tables itself'],
+    ['legacy-kiln-prisma.sql', 'where Kiln had added its columns to the tables Prisma made'],
+  ] as const) {
+    it(`move Kiln's tables and values out of public and give the app's tables back Prisma's shape, ${what}`, async () => {
+      const url = await freshDatabase(`kiln_test_migrations_legacy_${worker}`);
+      await loadSqlFile(url, path.join(__dirname, 'fixtures', fixture));
+      const jobsBefore = await query(url, 'SELECT id, kind, status, "backupId" FROM public.kiln_jobs ORDER BY id');
+      const ds = await migrated(url);
+      try {
+        expect(await publicCatalog(url)).toEqual(reference);
+        expect(await tablesIn(url, 'kiln')).toEqual(KILN_TABLES);
+        expect((await query(url, 'SELECT count(*)::int AS n FROM kiln.migrations'))[0].n).toBe(10);
+        expect(await query(url, 'SELECT id, kind, status, "backupId" FROM kiln.kiln_jobs ORDER BY id')).toEqual(jobsBefore);
+
+        // The app's row in the app's values; Kiln's facts (the exact size above INT4 among them) beside it.
+        const records = await query(url, `SELECT id, filename, "fileSize", location, type, status, "recordCounts", "createdBy", "localPath" FROM public.backup_records ORDER BY id`);
+        const kiln1 = records.find((r) => r.id === 'kiln-1')!;
+        const big = fixture === 'legacy-kiln-own.sql';
+        expect(kiln1).toMatchObject({ status: 'completed', type: 'manual', location: 'both', createdBy: 'u-admin', fileSize: big ? 2147483647 : 3000000 });
+        expect(kiln1.recordCounts).toEqual({ users: 3, loans: 5 });
+        expect(records.find((r) => r.id === 'kiln-2')).toMatchObject({ status: 'failed', type: 'manual', location: 'local' });
+        const details = await query(url, `SELECT id, origin, kind, "fileSize"::text AS size, checksum, "cloudPublicId", "jobId" FROM kiln.kiln_backup_details ORDER BY id`);
+        expect(details).toEqual([
+          {
+            id: 'kiln-1',
+            origin: 'KILN',
+            kind: 'MANUAL',
+            size: big ? '3000000000' : '3000000',
+            checksum: 'a'.repeat(64),
+            cloudPublicId: 'kiln-backups/kiln-backup-2026-02-01T10-00-00-000Z-kiln-1.json.gz',
+            jobId: 'job-1',
+          },
+          { id: 'kiln-2', origin: 'KILN', kind: 'PRE_RESTORE', size: '0', checksum: null, cloudPublicId: null, jobId: 'job-2' },
+        ]);
+        if (!big) {
+          // The app's own row was never Kiln's: untouched, no Kiln facts made up for it.
+          expect(records.find((r) => r.id === 'app-1')).toMatchObject({ status: 'completed', type: 'scheduled', location: 'local', fileSize: 5120 });
+        }
+
+        const [schedule] = await query(url, `SELECT frequency, location, "retentionDays" FROM public.backup_schedule_settings`);
+        expect(schedule).toEqual({ frequency: 'custom', location: 'local', retentionDays: 21 });
+        const [additions] = await query(url, `SELECT cron, timezone, "keepAtLeast" FROM kiln.kiln_schedule_settings`);
+        expect(additions).toEqual({ cron: '0 */6 * * *', timezone: 'Africa/Lagos', keepAtLeast: 5 });
+
+        // And the running gateway reads them back as they were.
+        const [row] = await ds.query(`SELECT count(*)::int AS n FROM backup_records r JOIN kiln_backup_details d ON d.id = r.id`);
+        expect(row.n).toBe(2);
+      } finally {
+        await ds.destroy();
+      }
+    });
+  }
 });

@@ -60,9 +60,10 @@ it('backs up, empties the lending data, leaves a super admin and company default
 
   // Backup records survive, with the safety backup the job points at.
   expect(Number((await s.db.query('SELECT count(*) FROM backup_records')).rows[0].count)).toBe(recordsBefore + 1);
-  const safety = (await s.db.query(`SELECT type, status, "recordCounts" FROM backup_records WHERE id = $1`, [job.backupId])).rows[0];
-  expect(safety).toMatchObject({ type: 'PRE_RESET', status: 'COMPLETED' });
-  expect(safety.recordCounts.Loan).toBeGreaterThan(0);
+  // In the app's conventions: a safety copy is `manual` to the app; Kiln keeps its kind beside it.
+  const safety = (await s.db.query(`SELECT r.type, r.status, r."recordCounts", d.kind FROM backup_records r JOIN kiln_backup_details d ON d.id = r.id WHERE r.id = $1`, [job.backupId])).rows[0];
+  expect(safety).toMatchObject({ type: 'manual', status: 'completed', kind: 'PRE_RESET' });
+  expect(safety.recordCounts.loans).toBeGreaterThan(0);
 
   expect(errorCode(await gql(s.kiln.url, '{ me { id } }', {}, oldToken))).toBe('UNAUTHENTICATED');
   s.token = await loginToken(s.kiln.url, 'chief@kiln.test', 'a-brand-new-chief-password');

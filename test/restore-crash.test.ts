@@ -16,7 +16,7 @@ afterAll(async () => s?.close());
 it('leaves every table as it was before the restore when the gateway is killed mid-way', async () => {
   const backupDir = s.kiln.backupDir;
   const { backupId } = await startBackup(s, {});
-  await finishedJob(s, (await s.db.query('SELECT "jobId" FROM backup_records WHERE id = $1', [backupId])).rows[0].jobId);
+  await finishedJob(s, (await s.db.query('SELECT "jobId" FROM kiln_backup_details WHERE id = $1', [backupId])).rows[0].jobId);
   // Changes after the backup, so that a half-done restore would show.
   await s.db.query(`UPDATE "Loan" SET notes = 'after the backup'`);
   await s.db.query(`DELETE FROM "RepaymentAllocation" WHERE id IN (SELECT id FROM "RepaymentAllocation" LIMIT 100)`);

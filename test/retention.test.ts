@@ -41,10 +41,13 @@ async function makeBackups(s: SeededKiln, count: number, input: Record<string, u
 
 /** Back-dates a backup's row (and may change its type or status), as if taken `days` ago. */
 async function age(s: SeededKiln, backup: { id: string }, days: number, change: { type?: string; status?: string } = {}): Promise<void> {
+  // In the app's values (PRE_RESTORE/PRE_RESET are `manual` to the app), Kiln's kind beside them.
+  const appType = change.type === undefined ? null : change.type === 'SCHEDULED' ? 'scheduled' : 'manual';
   await s.db.query(
-    `UPDATE backup_records SET "createdAt" = $2, type = coalesce($3, type), status = coalesce($4, status) WHERE id = $1`,
-    [backup.id, new Date(Date.now() - days * DAY), change.type ?? null, change.status ?? null],
+    `UPDATE backup_records SET "createdAt" = $2, type = coalesce($3, type), status = coalesce(lower($4), status) WHERE id = $1`,
+    [backup.id, new Date(Date.now() - days * DAY), appType, change.status ?? null],
   );
+  if (change.type) await s.db.query(`UPDATE kiln_backup_details SET kind = $2 WHERE id = $1`, [backup.id, change.type]);
 }
 
 async function setPolicy(s: SeededKiln, retentionDays: number, keepAtLeast: number): Promise<void> {
@@ -358,7 +361,7 @@ describe('retention with cloud copies', () => {
     expect(cloud.objects.has(`kiln-backups/${refused.filename}`)).toBe(true);
     expect(existsSync(path.join(s.kiln.backupDir, refused.filename))).toBe(true);
     expect(await remainingIds(s)).toEqual(ids([refused, fresh]));
-    expect((await s.db.query('SELECT "cloudError" FROM backup_records WHERE id = $1', [refused.id])).rows[0].cloudError).toMatch(/delete failed/);
+    expect((await s.db.query('SELECT "cloudError" FROM kiln_backup_details WHERE id = $1', [refused.id])).rows[0].cloudError).toMatch(/delete failed/);
     const summary = await s.db.query(`SELECT metadata FROM "AuditLog" WHERE action = 'RETENTION_APPLIED' AND "entityId" = $1`, [job.id]);
     expect(summary.rows[0].metadata.failed).toEqual([expect.objectContaining({ id: refused.id, reason: expect.stringMatching(/Cloudinary/) })]);
 

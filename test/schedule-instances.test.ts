@@ -35,17 +35,23 @@ async function startInstance(): Promise<KilnProcess> {
 }
 
 async function setSchedule(frequency: string, cron: string | null) {
+  // Written as the app and Kiln write them: the app's row in lowercase, Kiln's additions beside it.
   await db.query(
-    `INSERT INTO backup_schedule_settings (id, frequency, cron, timezone, "updatedAt") VALUES ('default', $1, $2, 'Africa/Lagos', now())
-     ON CONFLICT (id) DO UPDATE SET frequency = $1, cron = $2, "updatedAt" = now()`,
-    [frequency, cron],
+    `INSERT INTO backup_schedule_settings (id, frequency, location, "updatedAt") VALUES ('default', lower($1), 'local', now())
+     ON CONFLICT (id) DO UPDATE SET frequency = lower($1), "updatedAt" = now()`,
+    [frequency],
+  );
+  await db.query(
+    `INSERT INTO kiln_schedule_settings (id, cron, timezone, "updatedAt") VALUES ('default', $1, 'Africa/Lagos', now())
+     ON CONFLICT (id) DO UPDATE SET cron = $1, "updatedAt" = now()`,
+    [cron],
   );
 }
 
 const runs = async () =>
   (await db.query(`SELECT "scheduledFor", "claimedBy", "jobId", "backupId", attempts FROM kiln_schedule_runs WHERE kind = 'BACKUP' ORDER BY "scheduledFor"`)).rows;
 const scheduledBackups = async () =>
-  (await db.query(`SELECT b.id, b.status, b.error, j."instanceId" FROM backup_records b LEFT JOIN kiln_jobs j ON j.id = b."jobId" WHERE b.type = 'SCHEDULED'`)).rows;
+  (await db.query(`SELECT b.id, upper(b.status) AS status, b.error, j."instanceId" FROM backup_records b JOIN kiln_backup_details d ON d.id = b.id LEFT JOIN kiln_jobs j ON j.id = d."jobId" WHERE b.type = 'scheduled'`)).rows;
 const settled = () =>
   until('every scheduled backup to settle', scheduledBackups, (rows) => rows.every((r) => r.status !== 'IN_PROGRESS'), 60_000);
 
@@ -99,7 +105,7 @@ it('three instances make exactly one backup per fire', async () => {
 
 it('when the instance running a scheduled backup is killed, another takes the fire over', async () => {
   await db.query(`DELETE FROM kiln_schedule_runs`);
-  await db.query(`DELETE FROM backup_records WHERE type = 'SCHEDULED'`);
+  await db.query(`DELETE FROM backup_records WHERE type = 'scheduled'`);
   const locker = new Client({ connectionString: url });
   await locker.connect();
   let victimJob: { id: string; instanceId: string };

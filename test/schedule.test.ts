@@ -150,7 +150,7 @@ describe('scheduled backups on several instances', () => {
     await k.close();
   };
   const scheduled = async () =>
-    (await db.query(`SELECT id, status, error, "createdAt" FROM backup_records WHERE type = 'SCHEDULED' ORDER BY "createdAt"`)).rows;
+    (await db.query(`SELECT id, upper(status) AS status, error, "createdAt" FROM backup_records WHERE type = 'scheduled' ORDER BY "createdAt"`)).rows;
 
   beforeAll(async () => {
     url = await freshDatabase(`kiln_test_schedule_${process.env.JEST_WORKER_ID ?? '1'}`);
@@ -227,9 +227,9 @@ describe('an update on the instance that made it', () => {
     const db = new Client({ connectionString: kiln.databaseUrl });
     await db.connect();
     try {
-      await until('a scheduled backup', async () => (await db.query(`SELECT count(*)::int AS n FROM backup_records WHERE type = 'SCHEDULED'`)).rows[0].n, (n) => n > 0, 30_000);
+      await until('a scheduled backup', async () => (await db.query(`SELECT count(*)::int AS n FROM backup_records WHERE type = 'scheduled'`)).rows[0].n, (n) => n > 0, 30_000);
       await gql(kiln.url, UPDATE, { i: { frequency: 'DISABLED' } }, token);
-      await until('no backup in progress', async () => (await db.query(`SELECT count(*)::int AS n FROM backup_records WHERE status = 'IN_PROGRESS'`)).rows[0].n, (n) => n === 0);
+      await until('no backup in progress', async () => (await db.query(`SELECT count(*)::int AS n FROM backup_records WHERE status = 'in_progress'`)).rows[0].n, (n) => n === 0);
     } finally {
       await db.end();
     }

@@ -36,7 +36,7 @@ function otherInstance(name: string, options: { now?: () => Date; busyRetryMs?: 
 const runs = async () =>
   (await s.db.query(`SELECT kind, "scheduledFor", "claimedBy", "claimedAt", "jobId", "backupId", attempts FROM kiln_schedule_runs ORDER BY "scheduledFor"`)).rows;
 const scheduledBackups = async () =>
-  (await s.db.query(`SELECT id, status, error FROM backup_records WHERE type = 'SCHEDULED' ORDER BY "createdAt"`)).rows;
+  (await s.db.query(`SELECT id, upper(status) AS status, error FROM backup_records WHERE type = 'scheduled' ORDER BY "createdAt"`)).rows;
 const noJobRunning = () =>
   until('no running job', async () => (await s.db.query(`SELECT count(*)::int AS n FROM kiln_jobs WHERE status = 'RUNNING'`)).rows[0].n, (n) => n === 0);
 
@@ -48,6 +48,7 @@ async function setSchedule(input: Record<string, unknown>, updatedAgoMs = 0) {
     // row, so that (polling every 5 minutes) it stays out of what the test's instances do.
     await new Promise((r) => setTimeout(r, 500));
     await s.db.query(`UPDATE backup_schedule_settings SET "updatedAt" = now() - make_interval(secs => $1), "lastBackupAt" = NULL`, [updatedAgoMs / 1000]);
+    await s.db.query(`UPDATE kiln_schedule_settings SET "updatedAt" = now() - make_interval(secs => $1)`, [updatedAgoMs / 1000]);
   }
 }
 
@@ -59,7 +60,7 @@ beforeEach(async () => {
   // The update makes the gateway's own scheduler poll once: let it finish before claims are planted.
   await new Promise((r) => setTimeout(r, 500));
   await s.db.query(`DELETE FROM kiln_schedule_runs`);
-  await s.db.query(`DELETE FROM backup_records WHERE type = 'SCHEDULED'`);
+  await s.db.query(`DELETE FROM backup_records WHERE type = 'scheduled'`);
 });
 afterEach(async () => {
   for (const scheduler of schedulers.splice(0)) await scheduler.stop();
@@ -160,7 +161,8 @@ describe('a dead instance', () => {
     // A scheduled backup whose gateway "died": it stopped heart-beating long ago.
     const dead = await whileTableLocked(s, async () => {
       const { jobId, backupId } = await startBackup(s);
-      await s.db.query(`UPDATE backup_records SET type = 'SCHEDULED' WHERE id = $1`, [backupId]);
+      await s.db.query(`UPDATE backup_records SET type = 'scheduled' WHERE id = $1`, [backupId]);
+      await s.db.query(`UPDATE kiln_backup_details SET kind = 'SCHEDULED' WHERE id = $1`, [backupId]);
       await s.db.query(
         `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "jobId", "backupId") VALUES ('BACKUP', now() - interval '1 minute', 'dead', $1, $2)`,
         [jobId, backupId],
@@ -171,7 +173,7 @@ describe('a dead instance', () => {
     });
     await finishedJob(s, dead.jobId);
     await s.db.query(`UPDATE kiln_jobs SET status = 'RUNNING', error = NULL, "heartbeatAt" = now() - interval '1 hour' WHERE id = $1`, [dead.jobId]);
-    await s.db.query(`UPDATE backup_records SET status = 'IN_PROGRESS', error = NULL WHERE id = $1`, [dead.backupId]);
+    await s.db.query(`UPDATE backup_records SET status = 'in_progress', error = NULL WHERE id = $1`, [dead.backupId]);
 
     const a = otherInstance('a');
     await a.tick();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { createDataSource } from '../src/db/data-source';
+import { migrateDatabase } from '../src/db/migrate';
 import { LENDING_TABLES } from '../src/domain';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
 import { freshDatabase } from './support/test-database';
@@ -15,7 +16,7 @@ async function migratedDatabase(name: string): Promise<string> {
   const url = await freshDatabase(name);
   const ds = createDataSource(url, 2);
   await ds.initialize();
-  await ds.runMigrations();
+  await migrateDatabase(ds, 'kiln');
   await ds.destroy();
   return url;
 }

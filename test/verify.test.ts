@@ -99,8 +99,8 @@ it('catches in the drill what only PostgreSQL sees: data that does not survive a
     d.AuditLog[0] = row.replace('"__DUP__"', '{"k":1,"k":2}');
   });
   const checksum = JSON.parse(crafted.toString().split('\n').at(-2)!.replace(/^"checksum":/, '').replace(/}$/, '')).value;
-  const original = await s.db.query(`SELECT checksum, "fileSize", compressed FROM backup_records WHERE id = $1`, [backup.id]);
-  await s.db.query(`UPDATE backup_records SET checksum = $2, "fileSize" = $3 WHERE id = $1`, [backup.id, checksum, crafted.length]);
+  const original = await s.db.query(`SELECT checksum, "fileSize", compressed FROM kiln_backup_details WHERE id = $1`, [backup.id]);
+  await s.db.query(`UPDATE kiln_backup_details SET checksum = $2, "fileSize" = $3 WHERE id = $1`, [backup.id, checksum, crafted.length]);
   try {
     await withFile(crafted, async () => {
       const job = await verify(true);
@@ -109,13 +109,13 @@ it('catches in the drill what only PostgreSQL sees: data that does not survive a
       expect(failed).toEqual(['restore drill: AuditLog']);
     });
   } finally {
-    await s.db.query(`UPDATE backup_records SET checksum = $2, "fileSize" = $3 WHERE id = $1`, [backup.id, original.rows[0].checksum, original.rows[0].fileSize]);
+    await s.db.query(`UPDATE kiln_backup_details SET checksum = $2, "fileSize" = $3 WHERE id = $1`, [backup.id, original.rows[0].checksum, original.rows[0].fileSize]);
   }
 });
 
 it('answers unknown and unfinished backups with typed errors', async () => {
   expect(errorCode(await gql(s.kiln.url, VERIFY, { id: 'nope' }, s.token))).toBe('NOT_FOUND');
-  await s.db.query(`INSERT INTO backup_records (id, filename, status) VALUES ('failed-b', 'x.json', 'FAILED')`);
+  await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status) VALUES ('failed-b', 'x.json', 0, 'local', 'manual', 'failed')`);
   expect(errorCode(await gql(s.kiln.url, VERIFY, { id: 'failed-b' }, s.token))).toBe('CONFLICT');
   expect(errorCode(await gql(s.kiln.url, VERIFY, { id: backup.id }))).toBe('UNAUTHENTICATED');
 });

@@ -153,7 +153,7 @@ describe('job events', () => {
     await db.connect();
     try {
       await db.query(`UPDATE kiln_jobs SET status = 'RUNNING', "finishedAt" = NULL, "heartbeatAt" = now() - interval '1 hour' WHERE id = $1`, [jobId]);
-      await db.query(`UPDATE backup_records SET status = 'IN_PROGRESS' WHERE id = $1`, [job.backupId]);
+      await db.query(`UPDATE backup_records SET status = 'in_progress' WHERE id = $1`, [job.backupId]);
     } finally {
       await db.end();
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DataSource } from 'typeorm';
@@ -25,6 +26,8 @@ export interface WrittenBackupFile {
   bytes: number;
   compressed: boolean;
   summary: BackupSummary;
+  /** sha256 of the stored bytes: what `sha256sum` of the file prints. */
+  fileChecksum: string;
 }
 
 /**
@@ -36,9 +39,11 @@ export async function writeBackupFile(options: BackupFileOptions): Promise<Writt
   const writer = new BackupWriter(options.header);
   const compression = compressAboveThreshold();
   let bytes = 0;
+  const fileHash = createHash('sha256');
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
+      fileHash.update(chunk);
       done(null, chunk);
     },
   });
@@ -77,7 +82,7 @@ export async function writeBackupFile(options: BackupFileOptions): Promise<Writt
     const key = options.keyFor(compressed);
     const storing = watch(options.storage.put(key, counter as Readable, { tempTag: options.tempTag, signal: failed.signal }));
     const [summary, , stored] = await Promise.all([exporting, compressing, storing]);
-    return { key, bytes: stored.bytes, compressed, summary };
+    return { key, bytes: stored.bytes, compressed, summary, fileChecksum: fileHash.digest('hex') };
   } catch (err) {
     fail(err);
     throw failed.signal.reason ?? err;

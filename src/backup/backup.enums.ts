@@ -1,15 +1,21 @@
 import { registerEnumType } from 'type-graphql';
 
+// UNKNOWN: a value in the app's `backup_records` that neither the app nor Kiln
+// knows. Such a row is listed (its stored value in Backup.appValues, a warning
+// in Backup.warnings), never an error; UNKNOWN is refused as input.
+
 export enum BackupLocation {
   LOCAL = 'LOCAL',
   CLOUD = 'CLOUD',
   BOTH = 'BOTH',
+  UNKNOWN = 'UNKNOWN',
 }
 
 export enum BackupStatus {
   IN_PROGRESS = 'IN_PROGRESS',
   COMPLETED = 'COMPLETED',
   FAILED = 'FAILED',
+  UNKNOWN = 'UNKNOWN',
 }
 
 export enum BackupType {
@@ -17,8 +23,16 @@ export enum BackupType {
   SCHEDULED = 'SCHEDULED',
   PRE_RESTORE = 'PRE_RESTORE',
   PRE_RESET = 'PRE_RESET',
+  UNKNOWN = 'UNKNOWN',
 }
 
-registerEnumType(BackupLocation, { name: 'BackupLocation' });
-registerEnumType(BackupStatus, { name: 'BackupStatus' });
-registerEnumType(BackupType, { name: 'BackupType' });
+/** Who wrote the backup: the lending app's own backup feature, or Kiln. */
+export enum BackupOrigin {
+  APP = 'APP',
+  KILN = 'KILN',
+}
+
+registerEnumType(BackupLocation, { name: 'BackupLocation', valuesConfig: { UNKNOWN: { description: 'A value in backup_records neither the app nor Kiln knows (output only).' } } });
+registerEnumType(BackupStatus, { name: 'BackupStatus', valuesConfig: { UNKNOWN: { description: 'A value in backup_records neither the app nor Kiln knows (output only).' } } });
+registerEnumType(BackupType, { name: 'BackupType', valuesConfig: { UNKNOWN: { description: 'A value in backup_records neither the app nor Kiln knows (output only).' } } });
+registerEnumType(BackupOrigin, { name: 'BackupOrigin' });

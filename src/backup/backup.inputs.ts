@@ -1,5 +1,5 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
-import { BackupRecord } from './backup-record.entity';
+import { BackupRecord } from './records/backup-record';
 import { BackupLocation, BackupStatus, BackupType } from './backup.enums';
 
 @InputType('CreateBackupInput')

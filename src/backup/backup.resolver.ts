@@ -4,7 +4,7 @@ import { caller, type KilnContext } from '../api/context';
 import type { Services } from '../api/services';
 import { User } from '../domain';
 import { Job } from '../jobs/job.entity';
-import { BackupRecord } from './backup-record.entity';
+import { BackupRecord } from './records/backup-record';
 import { BackupType } from './backup.enums';
 import { BackupFilterInput, BackupPage, CreateBackupInput } from './backup.inputs';
 

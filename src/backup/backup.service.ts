@@ -1,20 +1,22 @@
 import type { Readable } from 'node:stream';
-import type { DataSource, FindOptionsWhere } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { migrations } from '../../migrations';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { Identity, RequestMeta } from '../auth/identity';
 import type { DownloadTokenService } from '../auth/token.service';
 import { KILN_VERSION } from '../config/version';
 import { newId } from '../db/ids';
-import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors/kiln-errors';
+import { BadUserInputError, ConflictError, NotFoundError, StorageUnavailableError } from '../errors/kiln-errors';
 import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
 import type { JobRun, JobRunner } from '../jobs/job-runner';
 import type { ProgressSink } from '../jobs/progress-meter';
 import type { CloudCopy, CloudinaryStorageDriver } from '../storage/cloudinary-storage.driver';
-import type { LocalStorageDriver } from '../storage/local-storage.driver';
+import { LocalStorageDriver } from '../storage/local-storage.driver';
 import { tablesToBackUp } from './backup-tables';
-import { BackupRecord } from './backup-record.entity';
+import { BackupRecord } from './records/backup-record';
+import { BackupRecordStore, type BackupFilter } from './records/backup-record.store';
+import { resolveLocalFile } from './records/backup-file-location';
 import { BackupLocation, BackupStatus, BackupType } from './backup.enums';
 import { decryptIfEncrypted } from '../crypto/decrypt-if-encrypted';
 import { writeBackupFile } from './backup-file.pipeline';
@@ -27,11 +29,7 @@ export interface CreateBackupOptions {
   location: BackupLocation;
 }
 
-export interface BackupFilter {
-  status?: BackupStatus | null;
-  type?: BackupType | null;
-  location?: BackupLocation | null;
-}
+export type { BackupFilter };
 
 const SCHEMA_VERSION = migrations[migrations.length - 1].name;
 
@@ -41,6 +39,9 @@ export type BackupRun = Pick<JobRun, 'job' | 'signal'> & { progress: ProgressSin
 /** Takes, lists and deletes backups. The record row is the truth about each file. */
 export class BackupService {
   private readonly notStartedListeners: Array<(record: BackupRecord) => void> = [];
+  readonly records: BackupRecordStore;
+  /** Folders a record's localPath may point into: Kiln's BACKUP_DIR, then the app's APP_BACKUP_DIR. */
+  private readonly localDirs: string[];
 
   constructor(
     private readonly dataSource: DataSource,
@@ -50,15 +51,19 @@ export class BackupService {
     private readonly downloads: DownloadTokenService,
     private readonly encryption: { key?: Buffer; readKeys: Buffer[] } = { readKeys: [] },
     private readonly cloud?: CloudinaryStorageDriver,
-  ) {}
+    appBackupDir?: string,
+  ) {
+    this.records = new BackupRecordStore(dataSource);
+    this.localDirs = [local.dir, ...(appBackupDir && appBackupDir !== local.dir ? [appBackupDir] : [])];
+  }
 
   /** Starts a BACKUP job and returns it at once; CONFLICT while another exclusive job runs. */
   async create(options: CreateBackupOptions, type: BackupType, actor: Identity | null, meta?: RequestMeta): Promise<Job> {
     if (options.location !== BackupLocation.LOCAL && !this.cloud) {
       throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to store backups in the cloud');
     }
+    if (options.location === BackupLocation.UNKNOWN) throw new BadUserInputError('location must be LOCAL, CLOUD or BOTH', { field: 'location' });
     await this.local.assertWritable();
-    const records = this.dataSource.getRepository(BackupRecord);
     const record = this.newRecord(options, type, actor?.userId ?? null);
     const id = record.id;
     const job = await this.runner.start({
@@ -67,11 +72,11 @@ export class BackupService {
       requestedById: actor?.userId ?? null,
       input: { type, location: options.location, includeAuditLogs: options.includeAuditLogs, includeSessions: options.includeSessions },
       prepare: async () => {
-        await records.insert({ ...record, jobId: null });
+        await this.records.insert({ ...record, jobId: null });
       },
       run: (run) => this.write(record, run),
     });
-    await records.update({ id }, { jobId: job.id });
+    await this.records.update(id, { jobId: job.id });
     if (type === BackupType.MANUAL && actor) {
       await this.audit.record({
         actorUserId: actor.userId,
@@ -94,7 +99,7 @@ export class BackupService {
     const record = this.newRecord({ includeAuditLogs: true, includeSessions: true, location: BackupLocation.LOCAL }, type, actorId);
     record.jobId = run.job.id;
     await this.local.assertWritable();
-    await this.dataSource.getRepository(BackupRecord).insert(record);
+    await this.records.insert(record);
     await this.write(record, run);
     return this.require(record.id);
   }
@@ -103,7 +108,7 @@ export class BackupService {
   async recordFailed(options: CreateBackupOptions, type: BackupType, reason: string): Promise<BackupRecord> {
     const record = this.newRecord(options, type, null);
     Object.assign(record, { status: BackupStatus.FAILED, error: reason, completedAt: new Date() });
-    await this.dataSource.getRepository(BackupRecord).insert(record);
+    await this.records.insert(record);
     for (const listener of this.notStartedListeners) {
       try {
         listener({ ...record });
@@ -121,17 +126,17 @@ export class BackupService {
 
   /** Removes the safety backups a job wrote that nobody was told about (its restore was refused): files and records, no audit entry. */
   async discard(jobId: string, type: BackupType): Promise<void> {
-    const records = this.dataSource.getRepository(BackupRecord);
-    for (const record of await records.findBy({ jobId, type })) {
-      if (record.localPath) await this.local.delete(record.localPath);
-      await records.delete({ id: record.id });
+    for (const record of await this.records.findByJob(jobId, [type])) {
+      const file = record.localPath ? await resolveLocalFile(record.localPath, [this.local.dir]) : null;
+      if (file && 'name' in file) await this.local.delete(file.name);
+      await this.records.delete(record.id);
     }
   }
 
   private newRecord(options: CreateBackupOptions, type: BackupType, actorId: string | null): BackupRecord {
     const id = newId();
     const createdAt = new Date();
-    return this.dataSource.getRepository(BackupRecord).create({
+    return Object.assign(new BackupRecord(), {
       id,
       filename: `kiln-backup-${createdAt.toISOString().replace(/[:.]/g, '-')}-${id}.json`,
       type,
@@ -141,15 +146,19 @@ export class BackupService {
       compressed: false,
       encrypted: false,
       checksum: null,
+      fileChecksum: null,
       recordCounts: null,
       includeAuditLogs: options.includeAuditLogs,
       includeSessions: options.includeSessions,
       storedLocally: false,
       storedInCloud: false,
+      error: null,
       createdById: actorId,
       createdAt,
       schemaVersion: SCHEMA_VERSION,
       formatVersion: BACKUP_FORMAT_VERSION,
+      localPath: null,
+      cloudinaryUrl: null,
       jobId: null,
     });
   }
@@ -161,8 +170,9 @@ export class BackupService {
     }
     let raw: Readable;
     try {
-      if (record.localPath) raw = await this.local.get(record.localPath);
-      else if (record.cloudPublicId && this.cloud) raw = await this.cloud.get(record.cloudPublicId);
+      const local = await this.localFile(record);
+      if (local) raw = await local.driver.get(local.key);
+      else if (record.cloudPublicId && this.cloud) raw = await this.cloud.get(record.cloudPublicId, record.cloudType);
       else throw new StorageUnavailableError(`Backup ${record.id} has no copy this gateway can reach`);
     } catch (err) {
       if (err instanceof StorageUnavailableError) throw err;
@@ -175,11 +185,16 @@ export class BackupService {
   async storedCopies(record: BackupRecord): Promise<Array<{ location: 'LOCAL' | 'CLOUD'; bytes: number | null; expected: number }>> {
     const copies: Array<{ location: 'LOCAL' | 'CLOUD'; bytes: number | null; expected: number }> = [];
     if (record.storedLocally && record.localPath) {
-      copies.push({ location: 'LOCAL', bytes: (await this.local.stat(record.localPath))?.bytes ?? null, expected: record.fileSize });
+      const local = await this.localFile(record);
+      copies.push({ location: 'LOCAL', bytes: local ? ((await local.driver.stat(local.key))?.bytes ?? null) : null, expected: record.fileSize });
     }
     if (record.storedInCloud && record.cloudPublicId) {
       if (!this.cloud) throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to reach the cloud copy');
-      copies.push({ location: 'CLOUD', bytes: (await this.cloud.stat(record.cloudPublicId))?.bytes ?? null, expected: record.cloudBytes ?? record.fileSize });
+      copies.push({
+        location: 'CLOUD',
+        bytes: (await this.cloud.stat(record.cloudPublicId, record.cloudType))?.bytes ?? null,
+        expected: record.cloudBytes ?? record.fileSize,
+      });
     }
     return copies;
   }
@@ -190,25 +205,27 @@ export class BackupService {
   }
 
   async markVerified(id: string): Promise<void> {
-    await this.dataSource.getRepository(BackupRecord).update({ id }, { lastVerifiedAt: new Date() });
+    await this.records.markVerified(id);
   }
 
-  async list(filter: BackupFilter, limit: number, offset: number): Promise<{ items: BackupRecord[]; total: number }> {
-    const where: FindOptionsWhere<BackupRecord> = {};
-    if (filter.status) where.status = filter.status;
-    if (filter.type) where.type = filter.type;
-    if (filter.location) where.location = filter.location;
-    const [items, total] = await this.dataSource.getRepository(BackupRecord).findAndCount({
-      where,
-      order: { createdAt: 'DESC', id: 'DESC' },
-      take: limit,
-      skip: offset,
-    });
-    return { items, total };
+  list(filter: BackupFilter, limit: number, offset: number): Promise<{ items: BackupRecord[]; total: number }> {
+    return this.records.list(filter, limit, offset);
   }
 
   get(id: string): Promise<BackupRecord | null> {
-    return this.dataSource.getRepository(BackupRecord).findOneBy({ id });
+    return this.records.get(id);
+  }
+
+  /**
+   * The local copy a record's localPath names inside BACKUP_DIR or APP_BACKUP_DIR; null when
+   * there is none; STORAGE_UNAVAILABLE for a path leading elsewhere (it is never read).
+   */
+  private async localFile(record: BackupRecord): Promise<{ driver: LocalStorageDriver; key: string } | null> {
+    if (!record.localPath) return null;
+    const found = await resolveLocalFile(record.localPath, this.localDirs);
+    if (found === null) return null;
+    if ('refused' in found) throw new StorageUnavailableError(`The file of backup ${record.id} cannot be read: ${found.refused}`, { reason: 'PATH_REFUSED' });
+    return { driver: found.dir === this.local.dir ? this.local : new LocalStorageDriver(found.dir), key: found.name };
   }
 
   async require(id: string): Promise<BackupRecord> {
@@ -222,25 +239,24 @@ export class BackupService {
     if (record.status !== BackupStatus.COMPLETED) return null;
     if (!record.localPath) {
       // Cloud-only: Cloudinary's own signed, expiring link.
-      return record.cloudPublicId && this.cloud ? this.cloud.signedUrl(record.cloudPublicId, this.downloads.ttlSeconds) : null;
+      return record.cloudPublicId && this.cloud ? this.cloud.signedUrl(record.cloudPublicId, this.downloads.ttlSeconds, record.cloudType) : null;
     }
     const { token } = this.downloads.sign(record.id);
     return `${baseUrl}/backups/${encodeURIComponent(record.id)}/download?token=${token}`;
   }
 
   /** Where the file of a completed backup is, for the download route. */
-  async downloadTarget(id: string): Promise<{ path: string; filename: string; checksum: string | null; bytes: number } | { redirect: string }> {
+  async downloadTarget(id: string): Promise<{ path: string; filename: string; fileChecksum: string | null; bytes: number } | { redirect: string }> {
     const record = await this.require(id);
     if (record.status !== BackupStatus.COMPLETED) {
       throw new ConflictError(`Backup ${id} is ${record.status}: only a completed backup can be downloaded`, { status: record.status });
     }
     if (!record.localPath && record.cloudPublicId && this.cloud) {
-      return { redirect: this.cloud.signedUrl(record.cloudPublicId, this.downloads.ttlSeconds) };
+      return { redirect: this.cloud.signedUrl(record.cloudPublicId, this.downloads.ttlSeconds, record.cloudType) };
     }
-    if (!record.localPath || !(await this.local.stat(record.localPath))) {
-      throw new StorageUnavailableError(`The file of backup ${id} is missing from local storage`);
-    }
-    return { path: this.local.pathOf(record.localPath), filename: record.filename, checksum: record.checksum, bytes: record.fileSize };
+    const local = await this.localFile(record);
+    if (!local) throw new StorageUnavailableError(`The file of backup ${id} is missing from local storage`);
+    return { path: local.driver.pathOf(local.key), filename: record.filename, fileChecksum: record.fileChecksum, bytes: record.fileSize };
   }
 
   /**
@@ -252,20 +268,21 @@ export class BackupService {
     if (record.status === BackupStatus.IN_PROGRESS) {
       throw new ConflictError(`Backup ${id} is still being written: cancel its job (${record.jobId}) first`, { jobId: record.jobId });
     }
-    const records = this.dataSource.getRepository(BackupRecord);
     if (record.cloudPublicId) {
       try {
         if (!this.cloud) throw new StorageUnavailableError('Cloud storage is not configured: the cloud copy cannot be deleted');
-        await this.cloud.delete(record.cloudPublicId);
+        await this.cloud.delete(record.cloudPublicId, record.cloudType);
       } catch (err) {
         // Nothing is orphaned silently: the record stays, saying why.
         const message = (err as Error).message;
-        await records.update({ id }, { cloudError: `delete failed: ${message}` });
+        await this.records.update(id, { cloudError: `delete failed: ${message}` });
         throw err instanceof StorageUnavailableError ? err : new StorageUnavailableError(message);
       }
     }
-    if (record.localPath) await this.local.delete(record.localPath);
-    await records.delete({ id });
+    // A path leading out of the backup folders is never followed: only the record goes.
+    const local = record.localPath ? await this.localFile(record).catch(() => null) : null;
+    if (local) await local.driver.delete(local.key);
+    await this.records.delete(id);
     await this.audit.record({
       actorUserId: actor?.userId ?? null,
       action: 'BACKUP_DELETED',
@@ -285,13 +302,9 @@ export class BackupService {
    */
   async recoverInterrupted(): Promise<void> {
     const interrupted = await this.runner.failInterruptedJobs();
-    const records = this.dataSource.getRepository(BackupRecord);
     for (const job of interrupted) {
       if (job.kind !== JobKind.BACKUP || !job.backupId) continue;
-      await records.update(
-        { id: job.backupId, status: BackupStatus.IN_PROGRESS },
-        { status: BackupStatus.FAILED, error: job.error, completedAt: new Date() },
-      );
+      await this.records.update(job.backupId, { status: BackupStatus.FAILED, error: job.error, completedAt: new Date() }, BackupStatus.IN_PROGRESS);
     }
     await this.local.removeIncomplete(() => this.runner.activeJobIds());
   }
@@ -299,7 +312,6 @@ export class BackupService {
   /** The BACKUP job: snapshot → JSON document → gzip above 1 MB → storage → record. */
   private async write(record: BackupRecord, run: BackupRun): Promise<{ message: string }> {
     const { progress, signal, job } = run;
-    const records = this.dataSource.getRepository(BackupRecord);
     const tables = tablesToBackUp(record);
     const estimates = await estimateRows(this.dataSource, tables);
     progress.update({ phase: 'export', rowsTotal: estimates.reduce((n, e) => n + e.rows, 0) });
@@ -332,26 +344,26 @@ export class BackupService {
         await this.local.delete(file.key);
         if (!cloud.copy) throw new StorageUnavailableError(cloud.error!);
       }
-      await records.update(
-        { id: record.id },
-        {
-          status: BackupStatus.COMPLETED,
-          filename: file.key,
-          localPath: keepLocal ? file.key : null,
-          storedLocally: keepLocal,
-          storedInCloud: cloud.copy !== undefined,
-          cloudPublicId: cloud.copy?.publicId ?? null,
-          cloudVersion: cloud.copy?.version ?? null,
-          cloudBytes: cloud.copy?.bytes ?? null,
-          cloudError: cloud.error ?? null,
-          fileSize: file.bytes,
-          compressed: file.compressed,
-          encrypted: this.encryption.key !== undefined,
-          checksum: file.summary.checksum,
-          recordCounts: file.summary.recordCounts,
-          completedAt: new Date(),
-        },
-      );
+      await this.records.update(record.id, {
+        status: BackupStatus.COMPLETED,
+        filename: file.key,
+        // The absolute path, as the app writes it: the app's own backup screen can serve the file.
+        localPath: keepLocal ? this.local.pathOf(file.key) : null,
+        cloudinaryUrl: cloud.copy?.url || null,
+        storedLocally: keepLocal,
+        storedInCloud: cloud.copy !== undefined,
+        cloudPublicId: cloud.copy?.publicId ?? null,
+        cloudVersion: cloud.copy?.version ?? null,
+        cloudBytes: cloud.copy?.bytes ?? null,
+        cloudError: cloud.error ?? null,
+        fileSize: file.bytes,
+        compressed: file.compressed,
+        encrypted: this.encryption.key !== undefined,
+        checksum: file.summary.checksum,
+        fileChecksum: file.fileChecksum,
+        recordCounts: file.summary.recordCounts,
+        completedAt: new Date(),
+      });
       const rows = Object.values(file.summary.recordCounts).reduce((a, b) => a + b, 0);
       progress.update({ rowsDone: rows, bytesDone: file.bytes, table: null });
       const where = [keepLocal ? 'local' : null, cloud.copy ? 'cloud' : null].filter(Boolean).join(' and ');
@@ -365,7 +377,7 @@ export class BackupService {
       if (written) await this.local.delete(written).catch(() => undefined);
       const reason = signal.aborted ? signal.reason : err;
       const message = reason instanceof Error ? reason.message : String(reason);
-      await records.update({ id: record.id }, { status: BackupStatus.FAILED, error: message, completedAt: new Date() });
+      await this.records.update(record.id, { status: BackupStatus.FAILED, error: message, completedAt: new Date() });
       throw reason;
     }
   }

@@ -21,6 +21,12 @@ const envSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(100).default(10),
   DATA_DIR: z.string().default('./.kiln'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  // Prisma manages `public` and drops what it does not know there: Kiln's tables live apart.
+  KILN_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'KILN_SCHEMA must be a lowercase SQL identifier (letters, digits, _), e.g. kiln')
+    .refine((s) => s !== 'public' && !s.startsWith('pg_'), 'KILN_SCHEMA must not be public (the app\'s schema, managed by Prisma) or a pg_ schema')
+    .default('kiln'),
 
   JWT_SECRET: optionalString.pipe(
     z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
@@ -34,6 +40,7 @@ const envSchema = z.object({
   ),
 
   BACKUP_DIR: z.string().default('./backups'),
+  APP_BACKUP_DIR: optionalString,
   PUBLIC_URL: optionalString.pipe(z.url('PUBLIC_URL must be a URL like https://kiln.example.com').optional()),
   JOB_LEASE_TTL_SECONDS: z.coerce.number().min(1).max(600).default(30),
   MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 ** 3).default(2 * 1024 ** 3),
@@ -97,6 +104,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
       url: env.DATABASE_URL,
       poolSize: env.DATABASE_POOL_SIZE,
       embeddedPort: env.EMBEDDED_PG_PORT,
+      /** Where Kiln's own tables live; the app's tables stay in `public`. */
+      kilnSchema: env.KILN_SCHEMA,
     },
     auth: {
       /** When undefined in embedded mode, a secret is generated once and kept in dataDir. */
@@ -113,6 +122,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     },
     backup: {
       dir: path.resolve(env.BACKUP_DIR),
+      /** The lending app's own backup folder, where the files of its `localPath` rows may be found. */
+      appDir: env.APP_BACKUP_DIR ? path.resolve(env.APP_BACKUP_DIR) : undefined,
       downloadUrlTtlSeconds: env.DOWNLOAD_URL_TTL,
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
       /** Uploaded backup files wait here while a restore validates them. */

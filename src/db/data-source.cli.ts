@@ -8,4 +8,4 @@ const config = loadConfig();
 if (!config.database.url) {
   throw new Error('The migration commands need DATABASE_URL; the embedded database is migrated by `npm start`.');
 }
-export default createDataSource(config.database.url, 2);
+export default createDataSource(config.database.url, 2, config.database.kilnSchema);

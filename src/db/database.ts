@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { KilnConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import { createDataSource } from './data-source';
+import { migrateDatabase } from './migrate';
 import { spawnEmbeddedPostgres } from './embedded-postgres.process';
 
 export interface Database {
@@ -26,11 +27,11 @@ export async function openDatabase(config: KilnConfig, logger: Logger): Promise<
     logger.info({ dataDir: config.dataDir, ms: Date.now() - started }, 'embedded PostgreSQL running');
   }
 
-  const dataSource = createDataSource(url, config.database.poolSize);
+  const dataSource = createDataSource(url, config.database.poolSize, config.database.kilnSchema);
   try {
     await dataSource.initialize();
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
-    if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    const applied = await migrateDatabase(dataSource, config.database.kilnSchema);
+    if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy();
     await stopEmbedded?.();

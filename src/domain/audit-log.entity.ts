@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { User } from './user.entity';
@@ -10,7 +11,7 @@ import { User } from './user.entity';
 export type JsonValue = string | number | boolean | object | null;
 
 /** An audit record of an action on an entity, with before/after JSON snapshots. */
-@Entity({ name: 'AuditLog' })
+@Entity({ schema: APP_SCHEMA, name: 'AuditLog' })
 @Index('AuditLog_entityName_entityId_idx', ['entityName', 'entityId'])
 @Index('AuditLog_createdAt_idx', ['createdAt'])
 @Index('AuditLog_actorUserId_idx', ['actorUserId'])

@@ -1,7 +1,8 @@
+import { APP_SCHEMA } from '../db/schemas';
 import { BeforeInsert, BeforeUpdate, Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
 /** Company-wide settings (name, contact, currency and formatting preferences). */
-@Entity({ name: 'CompanySetting' })
+@Entity({ schema: APP_SCHEMA, name: 'CompanySetting' })
 export class CompanySetting {
   /** No generated default in Prisma: the application chooses the id. */
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'CompanySetting_pkey' })

@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import {
   BeforeInsert,
   BeforeUpdate,
@@ -9,7 +10,7 @@ import {
 } from 'typeorm';
 
 /** A kind of KYC/loan document (ID card, utility bill, guarantor form, ...). */
-@Entity({ name: 'DocumentType' })
+@Entity({ schema: APP_SCHEMA, name: 'DocumentType' })
 @Index('DocumentType_code_key', ['code'], { unique: true })
 export class DocumentType {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'DocumentType_pkey' })

@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { DocumentType } from './document-type.entity';
@@ -5,7 +6,7 @@ import { Loan } from './loan.entity';
 import { User } from './user.entity';
 
 /** A document (file URL + verification state) attached to a loan. */
-@Entity({ name: 'LoanDocument' })
+@Entity({ schema: APP_SCHEMA, name: 'LoanDocument' })
 @Index('LoanDocument_loanId_idx', ['loanId'])
 @Index('LoanDocument_documentTypeId_idx', ['documentTypeId'])
 @Index('LoanDocument_uploadedByUserId_idx', ['uploadedByUserId'])

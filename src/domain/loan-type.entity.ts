@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import {
   BeforeInsert,
   BeforeUpdate,
@@ -10,7 +11,7 @@ import {
 import { TermUnit } from './lending-enums';
 
 /** A loan product: amount and term limits that a loan is issued under. */
-@Entity({ name: 'LoanType' })
+@Entity({ schema: APP_SCHEMA, name: 'LoanType' })
 @Index('LoanType_name_key', ['name'], { unique: true })
 @Index('LoanType_name_idx', ['name'])
 @Index('LoanType_isActive_idx', ['isActive'])

@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import {
   BeforeInsert,
   BeforeUpdate,
@@ -17,7 +18,7 @@ import { UnionMember } from './union-member.entity';
 import { User } from './user.entity';
 
 /** A loan issued to a union member, with its fees, term and status. */
-@Entity({ name: 'Loan' })
+@Entity({ schema: APP_SCHEMA, name: 'Loan' })
 @Index('Loan_loanNumber_key', ['loanNumber'], { unique: true })
 @Index('Loan_createdByUserId_idx', ['createdByUserId'])
 @Index('Loan_assignedOfficerId_idx', ['assignedOfficerId'])

@@ -1,10 +1,11 @@
+import { APP_SCHEMA } from '../db/schemas';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { Repayment } from './repayment.entity';
 import { RepaymentScheduleItem } from './repayment-schedule-item.entity';
 
 /** The part of a repayment applied to one schedule instalment. */
-@Entity({ name: 'RepaymentAllocation' })
+@Entity({ schema: APP_SCHEMA, name: 'RepaymentAllocation' })
 @Index('RepaymentAllocation_repaymentId_scheduleItemId_key', ['repaymentId', 'scheduleItemId'], { unique: true })
 @Index('RepaymentAllocation_scheduleItemId_idx', ['scheduleItemId'])
 export class RepaymentAllocation {

@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import {
   BeforeInsert,
   BeforeUpdate,
@@ -14,7 +15,7 @@ import { ScheduleStatus } from './lending-enums';
 import { Loan } from './loan.entity';
 
 /** One instalment of a loan's repayment schedule (what is due, when, and how much is paid). */
-@Entity({ name: 'RepaymentScheduleItem' })
+@Entity({ schema: APP_SCHEMA, name: 'RepaymentScheduleItem' })
 @Index('RepaymentScheduleItem_loanId_sequence_key', ['loanId', 'sequence'], { unique: true })
 @Index('RepaymentScheduleItem_loanId_dueDate_idx', ['loanId', 'dueDate'])
 export class RepaymentScheduleItem {

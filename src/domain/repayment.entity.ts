@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import {
   BeforeInsert,
   BeforeUpdate,
@@ -15,7 +16,7 @@ import { Loan } from './loan.entity';
 import { User } from './user.entity';
 
 /** A payment received against a loan by a staff member. */
-@Entity({ name: 'Repayment' })
+@Entity({ schema: APP_SCHEMA, name: 'Repayment' })
 @Index('Repayment_loanId_paidAt_idx', ['loanId', 'paidAt'])
 @Index('Repayment_receivedByUserId_idx', ['receivedByUserId'])
 export class Repayment {

@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import type { JsonValue } from './audit-log.entity';
@@ -5,7 +6,7 @@ import { ReportType } from './lending-enums';
 import { User } from './user.entity';
 
 /** A supervisor report generated for a period, with cached portfolio metrics. */
-@Entity({ name: 'ReportSession' })
+@Entity({ schema: APP_SCHEMA, name: 'ReportSession' })
 @Index('ReportSession_supervisorId_idx', ['supervisorId'])
 @Index('ReportSession_generatedAt_idx', ['generatedAt'])
 @Index('ReportSession_reportType_idx', ['reportType'])

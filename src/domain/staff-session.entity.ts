@@ -1,9 +1,10 @@
+import { APP_SCHEMA } from '../db/schemas';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { User } from './user.entity';
 
 /** A staff login session, keyed by the JWT id so it can be revoked. */
-@Entity({ name: 'StaffSession' })
+@Entity({ schema: APP_SCHEMA, name: 'StaffSession' })
 @Index('StaffSession_jwtId_key', ['jwtId'], { unique: true })
 @Index('StaffSession_userId_idx', ['userId'])
 @Index('StaffSession_expiresAt_idx', ['expiresAt'])

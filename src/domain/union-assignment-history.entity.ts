@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { User } from './user.entity';
@@ -6,7 +7,7 @@ import { User } from './user.entity';
  * Audit trail of a union being moved from one credit officer to another.
  * `unionId` deliberately has no foreign key (as in the Prisma schema).
  */
-@Entity({ name: 'UnionAssignmentHistory' })
+@Entity({ schema: APP_SCHEMA, name: 'UnionAssignmentHistory' })
 @Index('UnionAssignmentHistory_unionId_changedAt_idx', ['unionId', 'changedAt'])
 @Index('UnionAssignmentHistory_oldOfficerId_idx', ['oldOfficerId'])
 @Index('UnionAssignmentHistory_newOfficerId_idx', ['newOfficerId'])

@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { DocumentType } from './document-type.entity';
@@ -5,7 +6,7 @@ import { UnionMember } from './union-member.entity';
 import { User } from './user.entity';
 
 /** A document (file URL + verification state) uploaded for a union member. */
-@Entity({ name: 'UnionMemberDocument' })
+@Entity({ schema: APP_SCHEMA, name: 'UnionMemberDocument' })
 @Index('UnionMemberDocument_unionMemberId_idx', ['unionMemberId'])
 @Index('UnionMemberDocument_documentTypeId_idx', ['documentTypeId'])
 @Index('UnionMemberDocument_uploadedByUserId_idx', ['uploadedByUserId'])

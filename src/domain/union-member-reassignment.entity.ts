@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { Union } from './union.entity';
@@ -5,7 +6,7 @@ import { UnionMember } from './union-member.entity';
 import { User } from './user.entity';
 
 /** Audit trail of a member being moved between unions and/or credit officers. */
-@Entity({ name: 'UnionMemberReassignment' })
+@Entity({ schema: APP_SCHEMA, name: 'UnionMemberReassignment' })
 @Index('UnionMemberReassignment_unionMemberId_changedAt_idx', ['unionMemberId', 'changedAt'])
 @Index('UnionMemberReassignment_oldUnionId_idx', ['oldUnionId'])
 @Index('UnionMemberReassignment_newUnionId_idx', ['newUnionId'])

@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import {
   BeforeInsert,
   BeforeUpdate,
@@ -14,7 +15,7 @@ import { Union } from './union.entity';
 import { User } from './user.entity';
 
 /** A borrower: a member of a union (formerly "Customer"). */
-@Entity({ name: 'UnionMember' })
+@Entity({ schema: APP_SCHEMA, name: 'UnionMember' })
 @Index('UnionMember_code_key', ['code'], { unique: true })
 @Index('UnionMember_unionId_idx', ['unionId'])
 @Index('UnionMember_currentOfficerId_idx', ['currentOfficerId'])

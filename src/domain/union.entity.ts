@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import {
   BeforeInsert,
   BeforeUpdate,
@@ -13,7 +14,7 @@ import type { Relation } from 'typeorm';
 import { User } from './user.entity';
 
 /** A savings/lending group of members, managed by one credit officer. */
-@Entity({ name: 'Union' })
+@Entity({ schema: APP_SCHEMA, name: 'Union' })
 @Index('Union_name_idx', ['name'])
 @Index('Union_creditOfficerId_idx', ['creditOfficerId'])
 @Index('Union_deletedAt_idx', ['deletedAt'])

@@ -1,9 +1,10 @@
+import { APP_SCHEMA } from '../db/schemas';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { User } from './user.entity';
 
 /** One staff login attempt (successful or failed). */
-@Entity({ name: 'UserLoginHistory' })
+@Entity({ schema: APP_SCHEMA, name: 'UserLoginHistory' })
 @Index('UserLoginHistory_userId_idx', ['userId'])
 @Index('UserLoginHistory_loginAt_idx', ['loginAt'])
 export class UserLoginHistory {

@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import {
   BeforeInsert,
   BeforeUpdate,
@@ -13,7 +14,7 @@ import type { Relation } from 'typeorm';
 import { User } from './user.entity';
 
 /** A note written about a staff member (performance, feedback, ...). */
-@Entity({ name: 'UserNote' })
+@Entity({ schema: APP_SCHEMA, name: 'UserNote' })
 @Index('UserNote_userId_idx', ['userId'])
 @Index('UserNote_category_idx', ['category'])
 @Index('UserNote_createdAt_idx', ['createdAt'])

@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import {
   BeforeInsert,
   BeforeUpdate,
@@ -15,7 +16,7 @@ import { Role } from './lending-enums';
 
 /** A staff account (admin, supervisor or credit officer) that runs the lending back office. */
 @ObjectType('User')
-@Entity({ name: 'User' })
+@Entity({ schema: APP_SCHEMA, name: 'User' })
 @Index('User_email_key', ['email'], { unique: true })
 @Index('User_email_idx', ['email'])
 @Index('User_role_idx', ['role'])

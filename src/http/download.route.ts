@@ -8,7 +8,7 @@ import type { Logger } from '../logging/logger';
 
 /**
  * GET/HEAD /backups/:id/download: the file with Content-Length, Content-Disposition,
- * a strong ETag (the data checksum) and byte ranges. Authorised by an ADMIN's
+ * a strong ETag (the file's sha256, Backup.fileChecksum) and byte ranges. Authorised by an ADMIN's
  * bearer token or by the signed `token` of Backup.downloadUrl.
  */
 export function downloadRouter(deps: { auth: AuthService; backups: BackupService; downloads: DownloadTokenService; logger: Logger }): Router {
@@ -28,7 +28,8 @@ export function downloadRouter(deps: { auth: AuthService; backups: BackupService
       const target = await deps.backups.downloadTarget(id);
       // A cloud-only backup: the browser goes to Cloudinary's signed, expiring link.
       if ('redirect' in target) return res.redirect(302, target.redirect);
-      if (target.checksum) res.set('ETag', `"${target.checksum}"`);
+      // The whole file's sha256: what `sha256sum` of the download prints.
+      if (target.fileChecksum) res.set('ETag', `"${target.fileChecksum}"`);
       res.set('Cache-Control', 'private, no-store');
       res.download(target.path, target.filename, { etag: false, lastModified: true }, (err) => {
         if (err && !res.headersSent) sendError(res, err, deps.logger);

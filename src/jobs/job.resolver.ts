@@ -1,7 +1,7 @@
 import { Arg, Authorized, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { KilnContext } from '../api/context';
 import type { Services } from '../api/services';
-import { BackupRecord } from '../backup/backup-record.entity';
+import { BackupRecord } from '../backup/records/backup-record';
 import { User } from '../domain';
 import { BadUserInputError, NotFoundError } from '../errors/kiln-errors';
 import { Job } from './job.entity';

@@ -30,7 +30,7 @@ export class BackupNotifications {
   constructor(settings: WebhookSettings, deps: BackupNotificationDeps) {
     const logger = deps.logger.child({ component: 'webhooks' });
     this.webhooks = new WebhookNotifier(settings, logger);
-    this.jobEvents = new JobEventNotifier(deps.dataSource, this.webhooks, logger);
+    this.jobEvents = new JobEventNotifier(deps.backups.records, this.webhooks, logger);
     this.healthWatcher = new HealthWatcher(deps.dataSource, deps.health, this.webhooks, logger, {
       instanceId: deps.instanceId,
       intervalMs: deps.healthCheckMs,

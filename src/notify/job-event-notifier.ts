@@ -1,5 +1,5 @@
-import { In, type DataSource } from 'typeorm';
-import { BackupRecord } from '../backup/backup-record.entity';
+import type { BackupRecord } from '../backup/records/backup-record';
+import type { BackupRecordStore } from '../backup/records/backup-record.store';
 import { BackupStatus, BackupType } from '../backup/backup.enums';
 import type { Job } from '../jobs/job.entity';
 import { JobKind, JobStatus } from '../jobs/job.enums';
@@ -18,7 +18,7 @@ export class JobEventNotifier {
   private readonly pending = new Set<Promise<void>>();
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly records: BackupRecordStore,
     private readonly webhooks: WebhookNotifier,
     private readonly logger: Logger,
   ) {}
@@ -53,17 +53,14 @@ export class JobEventNotifier {
   }
 
   private async announce(job: Job): Promise<void> {
-    const records = this.dataSource.getRepository(BackupRecord);
+    const records = this.records;
     if (job.kind === JobKind.BACKUP) {
-      const record = job.backupId ? await records.findOneBy({ id: job.backupId }) : null;
+      const record = job.backupId ? await records.get(job.backupId) : null;
       const ok = job.status === JobStatus.COMPLETED;
       this.webhooks.notify(ok ? 'backup.completed' : 'backup.failed', backupData(jobData(job), record, job.backupId), { jobId: job.id });
       return;
     }
-    const safety = await records.find({
-      where: { jobId: job.id, type: In([BackupType.PRE_RESTORE, BackupType.PRE_RESET]) },
-      order: { createdAt: 'ASC' },
-    });
+    const safety = await records.findByJob(job.id, [BackupType.PRE_RESTORE, BackupType.PRE_RESET]);
     for (const record of safety) {
       if (record.status === BackupStatus.IN_PROGRESS) continue;
       // The outcome is the safety backup's own, not its job's (a restore may fail after a good safety backup).
@@ -78,7 +75,7 @@ export class JobEventNotifier {
     }
     if (job.kind !== JobKind.RESTORE) return;
     const sourceId = typeof job.input?.backupId === 'string' ? job.input.backupId : null;
-    const source = sourceId ? await records.findOneBy({ id: sourceId }) : null;
+    const source = sourceId ? await records.get(sourceId) : null;
     const data: RestoreEventData = {
       ...jobData(job),
       backupId: sourceId,

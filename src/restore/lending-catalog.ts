@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import type { EntityManager } from 'typeorm';
 import { LENDING_TABLES } from '../domain';
 
@@ -23,7 +24,7 @@ export interface LendingCatalog {
 export async function readLendingCatalog(db: Pick<EntityManager, 'query'>): Promise<LendingCatalog> {
   const columnRows: Array<{ table_name: string; column_name: string; is_nullable: string; column_default: string | null }> = await db.query(
     `SELECT table_name, column_name, is_nullable, column_default FROM information_schema.columns
-      WHERE table_schema = current_schema() AND table_name = ANY($1) ORDER BY table_name, ordinal_position`,
+      WHERE table_schema = '${APP_SCHEMA}' AND table_name = ANY($1) ORDER BY table_name, ordinal_position`,
     [LENDING_TABLES],
   );
   const columns = new Map<string, Map<string, ColumnInfo>>();
@@ -37,7 +38,7 @@ export async function readLendingCatalog(db: Pick<EntityManager, 'query'>): Prom
        JOIN pg_class c ON c.oid = con.conrelid
        JOIN pg_class r ON r.oid = con.confrelid
        JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
-      WHERE con.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)`,
+      WHERE con.contype = 'f' AND c.relnamespace = '${APP_SCHEMA}'::regnamespace AND c.relname = ANY($1)`,
     [LENDING_TABLES],
   );
   return { columns, foreignKeys: fkRows };

@@ -5,7 +5,7 @@ import type { FileUpload } from 'graphql-upload/processRequest.mjs';
 import type { DataSource } from 'typeorm';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { Identity, RequestMeta } from '../auth/identity';
-import type { BackupRecord } from '../backup/backup-record.entity';
+import type { BackupRecord } from '../backup/records/backup-record';
 import { BackupType } from '../backup/backup.enums';
 import type { BackupService } from '../backup/backup.service';
 import { User } from '../domain';

@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../db/schemas';
 import type { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
 import { readBackup } from '../backup/format/backup-reader';
@@ -90,7 +91,7 @@ async function dropForeignKeys(client: PoolClient, tables: string[]): Promise<Fo
   const { rows } = await client.query<ForeignKeyDefinition>(
     `SELECT c.relname AS "table", con.conname AS name, pg_get_constraintdef(con.oid) AS definition
        FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class r ON r.oid = con.confrelid
-      WHERE con.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND (c.relname = ANY($1) OR r.relname = ANY($1))
+      WHERE con.contype = 'f' AND c.relnamespace = '${APP_SCHEMA}'::regnamespace AND (c.relname = ANY($1) OR r.relname = ANY($1))
       ORDER BY c.relname, con.conname`,
     [tables],
   );

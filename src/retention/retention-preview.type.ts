@@ -1,6 +1,6 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { DateTimeISOResolver, SafeIntResolver } from 'graphql-scalars';
-import { BackupRecord } from '../backup/backup-record.entity';
+import { BackupRecord } from '../backup/records/backup-record';
 
 /** What a retention run started now would delete. */
 @ObjectType('RetentionPreview', { description: 'What a retention run started now would delete (the selection the RETENTION job uses).' })

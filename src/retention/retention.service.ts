@@ -1,7 +1,7 @@
 import { In, IsNull, LessThan, Not, type DataSource } from 'typeorm';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { Identity, RequestMeta } from '../auth/identity';
-import { BackupRecord } from '../backup/backup-record.entity';
+import { BackupRecord } from '../backup/records/backup-record';
 import { BackupStatus } from '../backup/backup.enums';
 import type { BackupService } from '../backup/backup.service';
 import { NotFoundError } from '../errors/kiln-errors';
@@ -49,12 +49,7 @@ export class RetentionService {
     // Only what the selection can touch: backups past the cutoff (safety backups' cutoff is never
     // later), plus the newest keepAtLeast COMPLETED ones that protect them. The same answer as over
     // the whole table, without reading it.
-    const repo = this.dataSource.getRepository(BackupRecord);
-    const [old, newestGood] = await Promise.all([
-      repo.find({ where: { createdAt: LessThan(cutoff) } }),
-      repo.find({ where: { status: BackupStatus.COMPLETED }, order: { createdAt: 'DESC', id: 'DESC' }, take: keepAtLeast }),
-    ]);
-    const records = [...new Map([...old, ...newestGood].map((r) => [r.id, r])).values()];
+    const records = await this.backups.records.retentionCandidates(cutoff, keepAtLeast);
     const backups = selectExpired(records, { retentionDays, keepAtLeast }, now, await this.backupsInUse());
     return { cutoff, retentionDays, keepAtLeast, backups, totalBytes: bytesOf(backups) };
   }

@@ -6,7 +6,7 @@ import { ConflictError } from '../errors/kiln-errors';
 import type { JobRunner } from '../jobs/job-runner';
 import { JobStatus } from '../jobs/job.enums';
 import type { Logger } from '../logging/logger';
-import type { BackupSchedule } from './backup-schedule.entity';
+import type { BackupSchedule } from './settings/backup-schedule';
 import { previousFireTime } from './cron-math';
 import type { ScheduleClaims } from './schedule-claims';
 import type { ScheduleRunKind } from './schedule-run.entity';
@@ -48,7 +48,7 @@ export class BackupScheduler {
   private readonly timers = new Map<ScheduleRunKind, TimerJob>();
   /** cron and zone the timers run on; null while disabled. */
   private timerKey: string | null = null;
-  private seenUpdatedAt: number | null | undefined = undefined;
+  private seenVersion: string | null | undefined = undefined;
   private schedule: BackupSchedule | null = null;
   /** Latest instant the catch-up check found claimed (saves a query per poll). */
   private checkedUpTo = 0;
@@ -130,10 +130,9 @@ export class BackupScheduler {
 
   /** Re-reads the schedule; re-arms the timers when cron or zone changed. */
   private async refresh(): Promise<void> {
-    const row = await this.schedules.stored();
-    const updatedAt = row ? row.updatedAt.getTime() : null;
-    if (updatedAt === this.seenUpdatedAt || this.stopped) return;
-    this.seenUpdatedAt = updatedAt;
+    const version = await this.schedules.version();
+    if (version === this.seenVersion || this.stopped) return;
+    this.seenVersion = version;
     const schedule = await this.schedules.get();
     if (this.stopped) return;
     const cron = schedule.frequency !== BackupFrequency.DISABLED ? schedule.cron : null;

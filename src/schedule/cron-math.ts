@@ -8,6 +8,7 @@ export const FREQUENCY_CRON: Record<Exclude<BackupFrequency, BackupFrequency.CUS
   [BackupFrequency.DAILY]: '0 2 * * *',
   [BackupFrequency.WEEKLY]: '0 2 * * 0',
   [BackupFrequency.MONTHLY]: '0 2 1 * *',
+  [BackupFrequency.UNKNOWN]: null,
 };
 
 /** The zone's canonical IANA name, or undefined when the runtime does not know it. */

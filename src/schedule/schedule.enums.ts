@@ -7,6 +7,11 @@ export enum BackupFrequency {
   WEEKLY = 'WEEKLY',
   MONTHLY = 'MONTHLY',
   CUSTOM = 'CUSTOM',
+  /** A frequency in the app's settings row neither side knows: no timer, listed by backup health. */
+  UNKNOWN = 'UNKNOWN',
 }
 
-registerEnumType(BackupFrequency, { name: 'BackupFrequency' });
+registerEnumType(BackupFrequency, {
+  name: 'BackupFrequency',
+  valuesConfig: { UNKNOWN: { description: 'A value in backup_schedule_settings neither the app nor Kiln knows (output only): nothing runs.' } },
+});

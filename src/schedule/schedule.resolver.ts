@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graph
 import { DateTimeISOResolver } from 'graphql-scalars';
 import { caller, type KilnContext } from '../api/context';
 import type { Services } from '../api/services';
-import { BackupSchedule } from './backup-schedule.entity';
+import { BackupSchedule } from './settings/backup-schedule';
 import { BackupScheduleInput, ScheduledRun } from './schedule.types';
 
 @Resolver(() => BackupSchedule)

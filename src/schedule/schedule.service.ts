@@ -4,12 +4,12 @@ import type { Identity, RequestMeta } from '../auth/identity';
 import { BackupLocation } from '../backup/backup.enums';
 import { CompanySetting } from '../domain';
 import { BadUserInputError, StorageUnavailableError } from '../errors/kiln-errors';
-import { BackupSchedule } from './backup-schedule.entity';
+import { BackupSchedule } from './settings/backup-schedule';
+import { SCHEDULE_ROW_ID, ScheduleSettingsStore } from './settings/schedule-settings.store';
 import { canonicalZone, cronProblem, FREQUENCY_CRON, nextFireTimes, previousFireTimes, shortestGapSeconds, zonedIso } from './cron-math';
 import { BackupFrequency } from './schedule.enums';
 import type { BackupScheduleInput, ScheduledRun } from './schedule.types';
 
-const ROW_ID = 'default';
 const FALLBACK_ZONE = 'Africa/Lagos';
 const MAX_RETENTION_DAYS = 3650;
 const MAX_KEEP_AT_LEAST = 1000;
@@ -27,12 +27,15 @@ export interface ScheduleSettings {
 /** The backup schedule: read, validated updates, and its upcoming fire times. */
 export class ScheduleService {
   private readonly updateListeners: Array<() => void> = [];
+  private readonly store: ScheduleSettingsStore;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly audit: AuditLogService,
     private readonly settings: ScheduleSettings,
-  ) {}
+  ) {
+    this.store = new ScheduleSettingsStore(dataSource);
+  }
 
   private now(): Date {
     return this.settings.now?.() ?? new Date();
@@ -43,9 +46,14 @@ export class ScheduleService {
     return this.withNext(await this.current());
   }
 
-  /** The stored row as is (no defaults), for the scheduler's polling. */
-  stored(): Promise<BackupSchedule | null> {
-    return this.dataSource.getRepository(BackupSchedule).findOneBy({ id: ROW_ID });
+  /** Changes whenever the app or Kiln saves the schedule: the scheduler re-reads it then. */
+  version(): Promise<string | null> {
+    return this.store.version();
+  }
+
+  /** What health should list about the stored schedule (e.g. a frequency nobody knows). */
+  async problems(): Promise<string[]> {
+    return (await this.current()).warnings;
   }
 
   /** The next fire, for backup health; null while disabled. */
@@ -91,16 +99,15 @@ export class ScheduleService {
 
   private save(input: BackupScheduleInput, actor: Identity, meta: RequestMeta): Promise<BackupSchedule> {
     return this.dataSource.transaction(async (tx) => {
-      const repo = tx.getRepository(BackupSchedule);
-      const before = await this.current(await repo.findOne({ where: { id: ROW_ID }, lock: { mode: 'pessimistic_write' } }));
-      const next = this.validated(before, input);
-      await repo.upsert(next, ['id']);
+      const before = await this.current(await this.store.read(tx, true));
+      const next = this.withNext(this.validated(before, input));
+      await this.store.save(next, tx);
       await this.audit.record(
         {
           actorUserId: actor.userId,
           action: 'SCHEDULE_UPDATED',
           entityName: 'BackupSchedule',
-          entityId: ROW_ID,
+          entityId: SCHEDULE_ROW_ID,
           before: summary(before),
           after: summary(next),
           ipAddress: meta.ipAddress,
@@ -108,25 +115,35 @@ export class ScheduleService {
         },
         tx,
       );
-      return this.withNext(next);
+      return next;
     });
   }
 
-  /** Records when a scheduled backup was started. */
+  /** Records when a scheduled backup was started (and the next fire, for the app's screen). */
   async markBackupStarted(at: Date): Promise<void> {
-    await this.dataSource.getRepository(BackupSchedule).update({ id: ROW_ID }, { lastBackupAt: at });
+    const schedule = await this.current();
+    const next = schedule.cron ? (nextFireTimes(schedule.cron, schedule.timezone, at, 1)[0] ?? null) : null;
+    await this.store.markBackupStarted(at, next);
   }
 
-  /** The stored row completed with defaults (a row the lending app made may lack a zone). */
+  /**
+   * The stored settings completed: a zone where the app's row has none (Kiln's table has no
+   * row yet), and the cron of a fixed frequency. A CUSTOM frequency without a cron runs nothing.
+   */
   private async current(row?: BackupSchedule | null): Promise<BackupSchedule> {
-    const stored = row === undefined ? await this.stored() : row;
-    if (stored?.timezone) return stored;
-    const defaults = await this.defaults();
-    return stored ? Object.assign(stored, { timezone: defaults.timezone }) : defaults;
+    const stored = row === undefined ? await this.store.read() : row;
+    if (!stored) return this.defaults();
+    if (!stored.timezone) stored.timezone = (await this.defaults()).timezone;
+    if (stored.frequency !== BackupFrequency.CUSTOM) stored.cron = FREQUENCY_CRON[stored.frequency];
+    else if (!stored.cron) stored.warnings.push('frequency is custom but Kiln has no cron for it: no backup is scheduled');
+    return stored;
   }
 
   private validated(before: BackupSchedule, input: BackupScheduleInput): BackupSchedule {
     const frequency = input.frequency ?? before.frequency;
+    if (frequency === BackupFrequency.UNKNOWN) {
+      throw new BadUserInputError(`frequency must be one of ${Object.values(BackupFrequency).filter((f) => f !== BackupFrequency.UNKNOWN).join(', ')}`, { field: 'frequency' });
+    }
 
     let timezone = before.timezone;
     if (input.timezone != null) {
@@ -169,12 +186,13 @@ export class ScheduleService {
     }
 
     const location = input.location ?? before.location;
+    if (location === BackupLocation.UNKNOWN) throw new BadUserInputError('location must be LOCAL, CLOUD or BOTH', { field: 'location' });
     if (input.location != null && location !== BackupLocation.LOCAL && !this.settings.cloudConfigured) {
       throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to schedule backups to the cloud', { field: 'location' });
     }
 
     return Object.assign(new BackupSchedule(), {
-      id: ROW_ID,
+      id: SCHEDULE_ROW_ID,
       frequency,
       cron,
       timezone,
@@ -184,7 +202,9 @@ export class ScheduleService {
       includeAuditLogs: input.includeAuditLogs ?? before.includeAuditLogs,
       includeSessions: input.includeSessions ?? before.includeSessions,
       lastBackupAt: before.lastBackupAt,
+      nextBackupAt: null,
       updatedAt: new Date(),
+      warnings: [],
     });
   }
 
@@ -198,7 +218,7 @@ export class ScheduleService {
     const [company] = await this.dataSource.getRepository(CompanySetting).find({ take: 1 });
     const zone = (company?.timezone && canonicalZone(company.timezone)) || FALLBACK_ZONE;
     return Object.assign(new BackupSchedule(), {
-      id: ROW_ID,
+      id: SCHEDULE_ROW_ID,
       frequency: BackupFrequency.DISABLED,
       cron: null,
       timezone: zone,
@@ -208,7 +228,9 @@ export class ScheduleService {
       includeAuditLogs: false,
       includeSessions: false,
       lastBackupAt: null,
+      nextBackupAt: null,
       updatedAt: this.now(),
+      warnings: [],
     });
   }
 }

@@ -14,7 +14,12 @@ export interface CloudCopy {
   publicId: string;
   version: number;
   bytes: number;
+  /** Cloudinary's delivery URL (the app's `cloudinaryUrl`); opening it needs a signature. */
+  url: string;
 }
+
+/** Kiln's copies are `authenticated` (never public); the lending app's own uploads are `upload`. */
+export type CloudDeliveryType = 'authenticated' | 'upload';
 
 interface SdkError {
   message?: string;
@@ -71,7 +76,7 @@ export class CloudinaryStorageDriver {
         if (result.bytes !== expectedBytes) {
           throw new StorageUnavailableError(`Cloudinary holds ${result.bytes} bytes of ${publicId}, ${expectedBytes} were sent`);
         }
-        return { publicId, version: result.version, bytes: result.bytes };
+        return { publicId, version: result.version, bytes: result.bytes, url: result.url };
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         lastError = err instanceof StorageUnavailableError ? err : new StorageUnavailableError(`Cloudinary upload failed: ${(err as Error).message}`);
@@ -85,21 +90,21 @@ export class CloudinaryStorageDriver {
   }
 
   /** A URL that downloads the copy without other credentials until `ttlSeconds` from now. */
-  signedUrl(publicId: string, ttlSeconds: number): string {
+  signedUrl(publicId: string, ttlSeconds: number, type: CloudDeliveryType = 'authenticated'): string {
     return this.sdk().utils.private_download_url(publicId, '', {
       ...this.account,
       resource_type: 'raw',
-      type: 'authenticated',
+      type,
       expires_at: Math.floor(Date.now() / 1000) + ttlSeconds,
       attachment: true,
     });
   }
 
   /** The copy's bytes, streamed through a short-lived signed URL. */
-  async get(publicId: string): Promise<Readable> {
+  async get(publicId: string, type: CloudDeliveryType = 'authenticated'): Promise<Readable> {
     let res: Response;
     try {
-      res = await fetch(this.signedUrl(publicId, 300), { signal: AbortSignal.timeout(this.config.timeoutMs) });
+      res = await fetch(this.signedUrl(publicId, 300, type), { signal: AbortSignal.timeout(this.config.timeoutMs) });
     } catch (err) {
       throw new StorageUnavailableError(`Cloudinary download failed: ${(err as Error).message}`);
     }
@@ -108,11 +113,11 @@ export class CloudinaryStorageDriver {
   }
 
   /** Size of the copy, or null when Cloudinary does not have it. */
-  async stat(publicId: string): Promise<{ bytes: number } | null> {
+  async stat(publicId: string, type: CloudDeliveryType = 'authenticated'): Promise<{ bytes: number } | null> {
     try {
       // The SDK ignores `timeout` on Admin API calls: bound it here.
       const resource = await withTimeout(
-        this.sdk().api.resource(publicId, { ...this.account, resource_type: 'raw', type: 'authenticated' }),
+        this.sdk().api.resource(publicId, { ...this.account, resource_type: 'raw', type }),
         this.config.timeoutMs,
       );
       return { bytes: Number(resource.bytes) };
@@ -124,9 +129,9 @@ export class CloudinaryStorageDriver {
   }
 
   /** Removes the copy; one already gone counts as removed. */
-  async delete(publicId: string): Promise<void> {
+  async delete(publicId: string, type: CloudDeliveryType = 'authenticated'): Promise<void> {
     const result = await new Promise<{ result?: string; error?: SdkError }>((resolve) => {
-      const options = { ...this.account, resource_type: 'raw' as const, type: 'authenticated' as const, invalidate: true, timeout: this.config.timeoutMs };
+      const options = { ...this.account, resource_type: 'raw' as const, type, invalidate: true, timeout: this.config.timeoutMs };
       void this.sdk().uploader.destroy(publicId, options, (error: SdkError | undefined, res: unknown) =>
         resolve(error ? { error } : (res as { result?: string })),
       );
@@ -137,7 +142,7 @@ export class CloudinaryStorageDriver {
     }
   }
 
-  private uploadOnce(publicId: string, source: Readable, signal: AbortSignal): Promise<{ bytes: number; version: number }> {
+  private uploadOnce(publicId: string, source: Readable, signal: AbortSignal): Promise<{ bytes: number; version: number; url: string }> {
     return new Promise((resolve, reject) => {
       const upload = this.sdk().uploader.upload_chunked_stream(
         {
@@ -156,7 +161,7 @@ export class CloudinaryStorageDriver {
             source.destroy();
             const e = sdkError(error);
             reject(Object.assign(new Error(e.message ?? 'no answer from Cloudinary'), { http_code: e.http_code }));
-          } else resolve({ bytes: Number(result.bytes), version: Number(result.version) });
+          } else resolve({ bytes: Number(result.bytes), version: Number(result.version), url: String(result.secure_url ?? result.url ?? '') });
         },
       );
       pipeline(source, upload, { signal }).catch(reject);

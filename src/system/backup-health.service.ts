@@ -1,7 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import type { DataSource } from 'typeorm';
-import { BackupRecord } from '../backup/backup-record.entity';
-import { BackupStatus } from '../backup/backup.enums';
+import type { BackupRecordStore } from '../backup/records/backup-record.store';
 import type { BackupHealth } from './backup-health.type';
 
 export interface HealthSettings {
@@ -12,6 +10,8 @@ export interface HealthSettings {
   nextScheduledAt?: () => Promise<Date | null>;
   /** When the schedule says a backup should last have succeeded (two fires back); null without a schedule. */
   successExpectedSince?: () => Promise<{ since: Date; frequency: string } | null>;
+  /** What the stored schedule holds that nothing can run (e.g. a frequency neither side knows). */
+  scheduleProblems?: () => Promise<string[]>;
   /** Whether Redis (REDIS_URL) answers now; undefined when it is not configured. */
   redisReachable?: () => boolean | undefined;
 }
@@ -22,7 +22,7 @@ const MIN_FREE_DISK = 0.1;
 /** What an admin (or a monitor on GET /health/backups) needs to know about the backups. */
 export class BackupHealthService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly records: BackupRecordStore,
     private readonly settings: HealthSettings,
   ) {}
 
@@ -32,18 +32,8 @@ export class BackupHealthService {
    * instances that share one health state (the webhook watcher) agree on it.
    */
   async health(scope: 'instance' | 'shared' = 'instance'): Promise<BackupHealth> {
-    const [stats] = await this.dataSource.query(
-      `SELECT
-         max("completedAt") FILTER (WHERE status = 'COMPLETED') AS "lastSuccess",
-         max(coalesce("completedAt", "createdAt")) FILTER (WHERE status = 'FAILED') AS "lastFailure",
-         count(*) FILTER (WHERE status = 'FAILED' AND "createdAt" > $1)::int AS "failed24h",
-         count(*) FILTER (WHERE status = 'COMPLETED')::int AS total,
-         coalesce(sum("fileSize") FILTER (WHERE status = 'COMPLETED'), 0)::bigint AS bytes,
-         count(*) FILTER (WHERE "cloudError" IS NOT NULL AND "createdAt" > $1)::int AS "cloudFailed24h",
-         count(*) FILTER (WHERE status = 'COMPLETED' AND "storedInCloud" AND NOT encrypted)::int AS "plainCloud"
-       FROM backup_records`,
-      [new Date(Date.now() - DAY_MS)],
-    );
+    const s = await this.records.stats(new Date(Date.now() - DAY_MS));
+    const stats = { lastSuccess: s.lastSuccess, lastFailure: s.lastFailure, failed24h: s.failedSince, total: s.total, bytes: s.bytes, cloudFailed24h: s.cloudFailedSince, plainCloud: s.plainCloud };
     const problems: string[] = [];
     if (!stats.lastSuccess) problems.push('No backup has completed yet');
     const expected = await this.settings.successExpectedSince?.();
@@ -52,6 +42,7 @@ export class BackupHealthService {
         `No backup has succeeded within two periods of the ${expected.frequency} schedule (last success ${stats.lastSuccess.toISOString()}, expected one since ${expected.since.toISOString()})`,
       );
     }
+    problems.push(...((await this.settings.scheduleProblems?.()) ?? []).map((p) => `Backup schedule: ${p}`));
     if (stats.failed24h > 0) problems.push(`${stats.failed24h} backup(s) failed in the last 24 hours`);
     if (!this.settings.cloudConfigured) problems.push('Cloud storage is not configured (CLOUDINARY_URL): every copy is on this machine');
     if (stats.cloudFailed24h > 0) problems.push(`The cloud copy failed for ${stats.cloudFailed24h} backup(s) in the last 24 hours`);

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { BackupFormatError, readBackup } from '../backup/format/backup-reader';
-import type { BackupRecord } from '../backup/backup-record.entity';
+import type { BackupRecord } from '../backup/records/backup-record';
 import type { BackupService } from '../backup/backup.service';
 import { BackupStatus } from '../backup/backup.enums';
 import { DecryptionError } from '../crypto/encryption';

@@ -10,6 +10,8 @@ export function serverUrl(): string {
 export function databaseUrl(database: string): string {
   const url = new URL(serverUrl());
   url.pathname = `/${database}`;
+  // As Kiln's own connections: its tables in its schema first, the app's in public.
+  url.searchParams.set('options', '-c search_path=kiln,public');
   return url.toString();
 }
 

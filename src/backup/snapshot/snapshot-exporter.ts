@@ -1,3 +1,4 @@
+import { APP_SCHEMA } from '../../db/schemas';
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
@@ -83,7 +84,7 @@ export async function exportSnapshot(
 export async function estimateRows(dataSource: DataSource, tables: readonly string[]): Promise<TableEstimate[]> {
   const rows: Array<{ relname: string; estimate: string }> = await dataSource.query(
     `SELECT c.relname, greatest(c.reltuples, 0)::bigint AS estimate
-       FROM pg_class c WHERE c.relname = ANY($1) AND c.relnamespace = current_schema()::regnamespace`,
+       FROM pg_class c WHERE c.relname = ANY($1) AND c.relnamespace = '${APP_SCHEMA}'::regnamespace`,
     [tables],
   );
   const byName = new Map(rows.map((r) => [r.relname, Number(r.estimate)]));

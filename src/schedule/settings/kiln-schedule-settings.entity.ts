@@ -1,0 +1,21 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** Kiln's additions to the app's schedule row (same id): the cron of CUSTOM, the zone, keepAtLeast. */
+@Entity({ name: 'kiln_schedule_settings' })
+export class KilnScheduleSettings {
+  @PrimaryColumn({ type: 'text' })
+  id: string;
+
+  /** Only for CUSTOM; the fixed frequencies have their own cron. */
+  @Column({ type: 'text', nullable: true })
+  cron: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  timezone: string | null;
+
+  @Column({ type: 'integer', default: 3 })
+  keepAtLeast: number;
+
+  @Column({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
+  updatedAt: Date;
+}
