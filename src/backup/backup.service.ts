@@ -59,10 +59,10 @@ export class BackupService {
 
   /** Starts a BACKUP job and returns it at once; CONFLICT while another exclusive job runs. */
   async create(options: CreateBackupOptions, type: BackupType, actor: Identity | null, meta?: RequestMeta): Promise<Job> {
+    if (options.location === BackupLocation.UNKNOWN) throw new BadUserInputError('location must be LOCAL, CLOUD or BOTH', { field: 'location' });
     if (options.location !== BackupLocation.LOCAL && !this.cloud) {
       throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to store backups in the cloud');
     }
-    if (options.location === BackupLocation.UNKNOWN) throw new BadUserInputError('location must be LOCAL, CLOUD or BOTH', { field: 'location' });
     await this.local.assertWritable();
     const record = this.newRecord(options, type, actor?.userId ?? null);
     const id = record.id;

@@ -7,7 +7,7 @@ import { gql, loginToken, startTestKiln, type TestKiln } from './test-kiln';
 
 export const CREATE_BACKUP = 'mutation($i: CreateBackupInput) { createBackup(input: $i) { id kind status backup { id status } } }';
 export const JOB_QUERY = `query($id: ID!) { job(id: $id) { id status percent error message rowsDone
-  backup { id status filename fileSize compressed encrypted checksum recordCounts storedLocally error downloadUrl createdBy { email } } } }`;
+  backup { id status filename fileSize compressed encrypted checksum fileChecksum origin warnings recordCounts storedLocally error downloadUrl createdBy { email } } } }`;
 
 export interface SeededKiln {
   kiln: TestKiln;

@@ -78,7 +78,7 @@ describe('backup round trip', () => {
     const rows = (table: string): string[] => events.flatMap((e) => (e.kind === 'row' && e.table === table ? [e.json] : []));
     for (const [name, written] of TABLES) expect(rows(name)).toEqual(written);
     expect(events.filter((e) => e.kind === 'table').map((e) => e.kind === 'table' && e.name)).toEqual(TABLES.map(([n]) => n));
-    expect(events[0]).toEqual({ kind: 'header', header: header(TABLES.map(([n]) => n)), formatVersion: 1 });
+    expect(events[0]).toEqual({ kind: 'header', header: header(TABLES.map(([n]) => n)), formatVersion: 1, format: 'kiln-backup' });
     const end = events.at(-1);
     expect(end).toEqual({ kind: 'end', recordCounts: summary.recordCounts, checksum: summary.checksum, computedChecksum: summary.checksum });
     expect(summary.recordCounts).toEqual({ User: 3, Loan: 0, Repayment: 1, 'we"ird\\name\n🏺': 1, Empty: 0 });

@@ -1,9 +1,11 @@
 import type { Readable } from 'node:stream';
+import { readAppBackup } from './app-backup-reader';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, BackupChecksum, type BackupHeader } from './backup-writer';
 import { decompressIfGzip } from './compression';
 
 export type BackupEvent =
-  | { kind: 'header'; header: BackupHeader; formatVersion: number }
+  /** `format`: Kiln's own layout, or the lending app's format 1.0 (read by {@link readAppBackup}). */
+  | { kind: 'header'; header: BackupHeader; formatVersion: number; format?: 'kiln-backup' | 'app-1.0' }
   | { kind: 'table'; name: string }
   /** `json` is the row text exactly as written (already checked to be a JSON object). */
   | { kind: 'row'; table: string; json: string; value: Record<string, unknown>; parsed: boolean }
@@ -11,7 +13,7 @@ export type BackupEvent =
   /** The checksum is reported, not judged: the caller decides what a mismatch means. */
   | { kind: 'end'; recordCounts: Record<string, number>; checksum: string; computedChecksum: string };
 
-/** The file is not a well-formed kiln-backup v1 document; `line` is 1-based. */
+/** The file is not a well-formed kiln-backup v1 document (nor app format 1.0 backup); `line` is 1-based. */
 export class BackupFormatError extends Error {
   constructor(
     message: string,
@@ -24,7 +26,10 @@ export class BackupFormatError extends Error {
 }
 
 export interface ReadBackupOptions {
-  /** Longest line accepted, in bytes; a longer one fails instead of filling memory. Default 64 MiB. */
+  /**
+   * Longest line accepted, in bytes; a longer one fails instead of filling memory. Default 64 MiB.
+   * For an app format 1.0 backup: the largest metadata or row accepted.
+   */
   maxLineBytes?: number;
   /**
    * false: rows are not parsed (their `value` is an empty object), only checked to be `{…}`:
@@ -194,7 +199,7 @@ class LayoutParser {
       parsed = undefined;
     }
     if (!isObject(parsed) || parsed.format !== BACKUP_FORMAT) {
-      throw this.error(`not a ${BACKUP_FORMAT} file (or its line layout was changed, e.g. by reformatting)`);
+      throw this.error(`not a ${BACKUP_FORMAT} file, nor an app format 1.0 backup (or its line layout was changed, e.g. by reformatting)`);
     }
     if (parsed.formatVersion !== BACKUP_FORMAT_VERSION) {
       throw this.error(`unsupported formatVersion ${JSON.stringify(parsed.formatVersion)}: this Kiln reads version ${BACKUP_FORMAT_VERSION}`);
@@ -207,7 +212,7 @@ class LayoutParser {
     if (problem) throw this.error(`invalid header: ${problem}`);
     this.tables = [...(header as BackupHeader).tables];
     this.expecting = 'data';
-    return { kind: 'header', header: header as BackupHeader, formatVersion: BACKUP_FORMAT_VERSION };
+    return { kind: 'header', header: header as BackupHeader, formatVersion: BACKUP_FORMAT_VERSION, format: BACKUP_FORMAT };
   }
 
   private tableStart(text: string): BackupEvent {
@@ -314,23 +319,76 @@ function preview(text: string): string {
   return text.length > 80 ? `${JSON.stringify(text.slice(0, 80))}…` : JSON.stringify(text);
 }
 
+/** How far into the plain bytes the format is looked for (only whitespace could make it that far). */
+const DETECT_LIMIT_BYTES = 4096;
+const APP_FORMAT_START = Buffer.from('"metadata"');
+
+function skipJsonSpace(bytes: Buffer, i: number): number {
+  for (let c = bytes[i]; c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = bytes[++i]);
+  return i;
+}
+
+/**
+ * 'app' when the first tokens are `{` then `"metadata"` (the lending app's format 1.0), 'kiln'
+ * for anything else (Kiln's layout starts `{"format":`; its parser reports what else it is),
+ * undefined while `head` is too short to tell.
+ */
+function detectFormat(head: Buffer, complete: boolean): 'kiln' | 'app' | undefined {
+  const undecided = complete || head.length >= DETECT_LIMIT_BYTES ? 'kiln' : undefined;
+  let i = skipJsonSpace(head, 0);
+  if (i >= head.length) return undecided;
+  if (head[i] !== 0x7b) return 'kiln';
+  i = skipJsonSpace(head, i + 1);
+  if (i >= head.length) return undecided;
+  const available = Math.min(APP_FORMAT_START.length, head.length - i);
+  if (!head.subarray(i, i + available).equals(APP_FORMAT_START.subarray(0, available))) return 'kiln';
+  return available === APP_FORMAT_START.length ? 'app' : undecided;
+}
+
+/** The chunks already read, then the rest; stopping early releases the input. */
+async function* prefixed(head: Buffer[], rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    yield* head;
+    for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+  } finally {
+    await rest.return?.();
+  }
+}
+
+async function* readKilnBackup(chunks: AsyncIterable<Buffer>, options: ReadBackupOptions): AsyncGenerator<BackupEvent> {
+  const splitter = new LineSplitter(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  const parser = new LayoutParser(options.parseRows ?? true);
+  for await (const chunk of chunks) {
+    const lines = splitter.push(chunk);
+    const bytes = [...splitter.lineBytes];
+    for (let i = 0; i < lines.length; i++) {
+      const event = parser.next(lines[i], bytes[i]);
+      if (event) yield event;
+    }
+  }
+  yield parser.end(splitter.hasPartialLine);
+}
+
 /**
  * Reads a backup (plain or gzip, detected by content) in constant memory, strictly: any
  * deviation from the kiln-backup v1 layout throws a {@link BackupFormatError}. Events come
  * as the file is read, so a consumer may already have acted on rows when an error arrives.
+ * The lending app's own backups (format 1.0, recognised by their first bytes) are read by
+ * {@link readAppBackup} into the same events; `parseRows` does not apply to them (rows are always parsed).
  */
 export async function* readBackup(input: Readable, options: ReadBackupOptions = {}): AsyncGenerator<BackupEvent> {
-  const splitter = new LineSplitter(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
-  const parser = new LayoutParser(options.parseRows ?? true);
   try {
-    for await (const chunk of decompressIfGzip(input)) {
-      const lines = splitter.push(chunk as Buffer);
-      const bytes = [...splitter.lineBytes];
-      for (let i = 0; i < lines.length; i++) {
-        const event = parser.next(lines[i], bytes[i]);
-        if (event) yield event;
-      }
+    const chunks = decompressIfGzip(input)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const head: Buffer[] = [];
+    let format: 'kiln' | 'app' | undefined;
+    while (format === undefined) {
+      const next = await chunks.next();
+      if (!next.done) head.push(next.value);
+      format = detectFormat(head.length === 1 ? head[0] : Buffer.concat(head), next.done === true);
     }
+    const rest = prefixed(head, chunks);
+    if (format === 'app') yield* readAppBackup(rest, { maxValueBytes: options.maxLineBytes });
+    else yield* readKilnBackup(rest, options);
   } catch (err) {
     // zlib errors carry Z_* codes; storage errors (ENOENT, network) pass through unchanged.
     const code = (err as { code?: unknown } | null)?.code;
@@ -339,7 +397,6 @@ export async function* readBackup(input: Readable, options: ReadBackupOptions = 
     }
     throw err;
   }
-  yield parser.end(splitter.hasPartialLine);
 }
 
 /** Drains a backup, checking its layout, and returns what its footer and data say. */

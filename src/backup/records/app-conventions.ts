@@ -27,7 +27,7 @@ export const APP_DATA_KEYS = {
   userLoginHistory: 'UserLoginHistory',
   userNotes: 'UserNote',
   reportSessions: 'ReportSession',
-} as const;
+} as const satisfies Record<string, string>;
 
 const TABLE_OF_DATA_KEY = new Map<string, string>(Object.entries(APP_DATA_KEYS));
 
