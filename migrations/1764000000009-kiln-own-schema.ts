@@ -222,13 +222,25 @@ async function columnsOf(q: QueryRunner, table: string): Promise<Set<string>> {
 async function reshape(q: QueryRunner, table: string, spec: ColumnSpec[], indexes: Record<string, string>): Promise<void> {
   const t = `${APP_SCHEMA}."${table}"`;
   const existing = await columnsOf(q, table);
+  const types = new Map<string, string>(
+    (
+      await q.query(
+        `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+          WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+        [`${APP_SCHEMA}."${table}"`],
+      )
+    ).map((r: { name: string; type: string }) => [r.name, r.type]),
+  );
   for (const name of existing) {
     if (!spec.some((c) => c.name === name)) await q.query(`ALTER TABLE ${t} DROP COLUMN "${name}"`);
   }
   for (const c of spec) {
     if (!existing.has(c.name)) await q.query(`ALTER TABLE ${t} ADD COLUMN "${c.name}" ${c.type}`);
     await q.query(`ALTER TABLE ${t} ALTER COLUMN "${c.name}" DROP DEFAULT`);
-    await q.query(`ALTER TABLE ${t} ALTER COLUMN "${c.name}" TYPE ${c.type} USING "${c.name}"::${c.type}`);
+    // Only where it differs (fileSize BIGINT → INTEGER): CockroachDB treats any type change as experimental.
+    if (existing.has(c.name) && types.get(c.name) !== c.type) {
+      await q.query(`ALTER TABLE ${t} ALTER COLUMN "${c.name}" TYPE ${c.type} USING "${c.name}"::${c.type}`);
+    }
     if (c.default) await q.query(`ALTER TABLE ${t} ALTER COLUMN "${c.name}" SET DEFAULT ${c.default}`);
     if (c.notNull) await q.query(`ALTER TABLE ${t} ALTER COLUMN "${c.name}" SET NOT NULL`);
     else await q.query(`ALTER TABLE ${t} ALTER COLUMN "${c.name}" DROP NOT NULL`);

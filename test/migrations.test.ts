@@ -91,6 +91,22 @@ describe('migrations on a new database', () => {
   });
 });
 
+it('put Kiln\'s tables in the schema KILN_SCHEMA names', async () => {
+  const url = await freshDatabase(`kiln_test_migrations_schema_${worker}`);
+  const ds = createDataSource(url, 2, 'kiln_ops');
+  await ds.initialize();
+  try {
+    await migrateDatabase(ds, 'kiln_ops');
+    expect(await tablesIn(url, 'kiln_ops')).toEqual(KILN_TABLES);
+    expect(await tablesIn(url, 'kiln')).toEqual([]);
+    expect(await publicCatalog(url)).toEqual(reference);
+    // The running gateway's queries find them there.
+    expect(await ds.query('SELECT count(*)::int AS n FROM kiln_jobs')).toEqual([{ n: 0 }]);
+  } finally {
+    await ds.destroy();
+  }
+});
+
 describe("migrations on the app's own database (made by prisma db push)", () => {
   it('change nothing in public and never drop it, even when reverted', async () => {
     const url = await prismaDatabase(`kiln_test_migrations_prisma_${worker}`);

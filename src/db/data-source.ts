@@ -18,7 +18,7 @@ export const kilnEntities = [MaintenanceState, BackupRecordRow, BackupDetails, J
 export function createDataSource(url: string, poolSize: number, kilnSchema = DEFAULT_KILN_SCHEMA): DataSource {
   return new DataSource({
     type: 'postgres',
-    url,
+    url: withSessionSettings(url, kilnSchema),
     // Kiln's entities and TypeORM's migrations table; the app's entities name `public` themselves.
     schema: kilnSchema,
     entities: [...lendingEntities, ...kilnEntities],
@@ -26,8 +26,20 @@ export function createDataSource(url: string, poolSize: number, kilnSchema = DEF
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: false,
-    // Timestamps are UTC without zone (as Prisma writes them): the session must agree.
-    // Unqualified names find Kiln's tables in its schema and the app's in public (see schemas.ts).
-    extra: { max: poolSize, options: `-c TimeZone=UTC -c search_path=${searchPath(kilnSchema)}`, application_name: 'kiln' },
+    extra: { max: poolSize, application_name: 'kiln' },
   });
+}
+
+/**
+ * The URL with Kiln's session settings added to its `options` (pg lets the URL's `options`
+ * override a separate one, and a CockroachDB URL often carries its own, e.g. --cluster):
+ * timestamps are UTC without zone, as Prisma writes them; unqualified names find Kiln's
+ * tables in its schema and the app's in public (see schemas.ts). A later -c wins.
+ */
+export function withSessionSettings(url: string, kilnSchema: string): string {
+  const parsed = new URL(url);
+  const own = `-c TimeZone=UTC -c search_path=${searchPath(kilnSchema)}`;
+  const given = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', given ? `${given} ${own}` : own);
+  return parsed.toString();
 }
