@@ -69,3 +69,9 @@ export function cloudCopyOfUrl(url: string): { publicId: string; type: 'upload' 
   if (localPathProblem(publicId)) return null;
   return { publicId, type: match[1] as 'upload' | 'authenticated' };
 }
+
+/** Where the app's backup service uploads a file: a raw `upload` with public id `millenium-backups/<filename>`. */
+export function appCloudCopy(filename: string): { publicId: string; type: 'upload' } | null {
+  if (!filename || localPathProblem(filename) || /[\\/]/.test(filename)) return null;
+  return { publicId: `millenium-backups/${filename}`, type: 'upload' };
+}

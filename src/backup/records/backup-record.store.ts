@@ -14,7 +14,7 @@ import {
 import { BackupDetails } from './backup-details.entity';
 import { BackupRecordRow } from './backup-record-row.entity';
 import { BackupRecord } from './backup-record';
-import { cloudCopyOfUrl, localPathProblem } from './backup-file-location';
+import { appCloudCopy, cloudCopyOfUrl, localPathProblem } from './backup-file-location';
 
 export interface BackupFilter {
   status?: BackupStatus | null;
@@ -268,7 +268,8 @@ function toRecord(row: JoinedRow): BackupRecord {
   const pathProblem = localPath === null ? null : localPathProblem(localPath);
   if (pathProblem) warnings.push(pathProblem);
   const cloudinaryUrl = (row.cloudinaryUrl as string | null) ?? null;
-  const appCloud = !kiln && cloudinaryUrl ? cloudCopyOfUrl(cloudinaryUrl) : null;
+  // The app's cloud copy: from its URL, else where the app uploads (`millenium-backups/<filename>`).
+  const appCloud = kiln ? null : cloudinaryUrl ? cloudCopyOfUrl(cloudinaryUrl) : location === BackupLocation.CLOUD || location === BackupLocation.BOTH ? appCloudCopy(row.filename as string) : null;
   if (!kiln && cloudinaryUrl && !appCloud) warnings.push(`cloudinaryUrl ${JSON.stringify(cloudinaryUrl)} is not a Cloudinary delivery URL Kiln can read`);
   const createdAt = row.createdAt as Date;
 
@@ -290,7 +291,7 @@ function toRecord(row: JoinedRow): BackupRecord {
     includeAuditLogs,
     includeSessions,
     storedLocally: kiln ? Boolean(row.storedLocally) : localPath !== null,
-    storedInCloud: kiln ? Boolean(row.storedInCloud) : cloudinaryUrl !== null,
+    storedInCloud: kiln ? Boolean(row.storedInCloud) : appCloud !== null,
     cloudError: kiln ? ((row.cloudError as string | null) ?? null) : null,
     error: (row.error as string | null) ?? null,
     createdById: (row.createdBy as string | null) ?? null,
