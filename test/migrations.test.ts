@@ -125,6 +125,32 @@ describe("migrations on the app's own database (made by prisma db push)", () => 
 });
 
 describe('migrations on a database an earlier Kiln left in public', () => {
+  it('stop with a clear error and change nothing when a table of Kiln\'s stands in both schemas, then finish once it is gone', async () => {
+    const url = await freshDatabase(`kiln_test_migrations_legacy_${worker}`);
+    await loadSqlFile(url, path.join(__dirname, 'fixtures', 'legacy-kiln-prisma.sql'));
+    await query(url, 'CREATE SCHEMA kiln; CREATE TABLE kiln.kiln_jobs (id text)');
+    // Kiln's own history table moves to its schema before the migrations run; nothing else may change.
+    const withoutHistory = async () => {
+      const c = await publicCatalog(url);
+      return Object.fromEntries(Object.entries(c).map(([k, lines]) => [k, lines.filter((l) => !/^migrations( |_|$)|^PK_8c82d7f526340ab734260ea46be /.test(l))]));
+    };
+    const before = await withoutHistory();
+    const rowsBefore = await query(url, 'SELECT * FROM public.backup_records ORDER BY id');
+    const ds = createDataSource(url, 2);
+    await ds.initialize();
+    try {
+      await expect(migrateDatabase(ds, 'kiln')).rejects.toThrow(/Both public.kiln_jobs and kiln.kiln_jobs exist/);
+      // The migration ran in one transaction: the app's tables and Kiln's values are as they were.
+      expect(await withoutHistory()).toEqual(before);
+      expect(await query(url, 'SELECT * FROM public.backup_records ORDER BY id')).toEqual(rowsBefore);
+      await query(url, 'DROP TABLE kiln.kiln_jobs');
+      await migrateDatabase(ds, 'kiln');
+      expect(await publicCatalog(url)).toEqual(reference);
+    } finally {
+      await ds.destroy();
+    }
+  });
+
   // pg_dump --inserts of databases the previous Kiln migrated (its tables and columns in public),
   // with rows it wrote: see test/fixtures/README.md.
   for (const [fixture, what] of [

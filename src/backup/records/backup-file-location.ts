@@ -25,6 +25,8 @@ export async function resolveLocalFile(localPath: string, dirs: readonly string[
   const problem = localPathProblem(localPath);
   if (problem) return { refused: problem };
   const name = path.basename(localPath);
+  // Kiln's own temporary and probe files start with a dot: never a backup.
+  if (!name || name.startsWith('.')) return { refused: `localPath ${JSON.stringify(localPath)} names no backup file: it is never read` };
   let candidates: string[];
   if (path.isAbsolute(localPath)) {
     const dir = path.dirname(path.resolve(localPath));
