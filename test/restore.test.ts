@@ -120,3 +120,21 @@ it('guards uploads before reading them: preflight header and an admin token', as
   expect(anonymous.status).toBe(401);
   expect(anonymous.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
 });
+
+it('gives back JSON columns that hold plain values (a string, true, a string of JSON) as they were', async () => {
+  await s.db.query(`UPDATE "ReportSession" SET "reportData" = '"a plain string"', "officerMetrics" = 'true' WHERE id = (SELECT id FROM "ReportSession" ORDER BY id LIMIT 1)`);
+  await s.db.query(`UPDATE "ReportSession" SET "reportData" = '"{}"', "officerMetrics" = '42' WHERE id = (SELECT id FROM "ReportSession" ORDER BY id OFFSET 1 LIMIT 1)`);
+  const values = async () =>
+    (await s.db.query(`SELECT id, "reportData", "officerMetrics", jsonb_typeof("reportData") AS t FROM "ReportSession" ORDER BY id LIMIT 2`)).rows;
+  const before = await values();
+  expect(before.map((r) => r.t)).toEqual(['string', 'string']);
+  const scalars = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
+  await s.db.query(`UPDATE "ReportSession" SET "reportData" = '{}', "officerMetrics" = NULL`);
+
+  await maintenance(true);
+  const job = await restoreJob(await gql(s.kiln.url, RESTORE, { id: scalars.id }, s.token));
+  await relogin();
+  await maintenance(false);
+  expect([job.status, job.error]).toEqual(['COMPLETED', null]);
+  expect(await values()).toEqual(before);
+});

@@ -3,7 +3,7 @@ import { BackupFormatError, readBackup } from '../backup/format/backup-reader';
 import type { BackupHeader } from '../backup/format/backup-writer';
 import { DecryptionError } from '../crypto/encryption';
 import { BackupCorruptError, BadUserInputError, KilnError } from '../errors/kiln-errors';
-import type { LendingCatalog } from './lending-catalog';
+import type { ColumnKind, LendingCatalog } from './lending-catalog';
 import { planRestore, type RestorePlan } from './restore-plan';
 
 export interface ValidatedBackup {
@@ -71,9 +71,14 @@ export async function validateBackupFile(
 
 function checkColumns(table: string, row: Record<string, unknown>, catalog: LendingCatalog, rowIndex: number): void {
   const columns = catalog.columns.get(table)!;
-  for (const key of Object.keys(row)) {
-    if (!columns.has(key)) {
+  for (const [key, value] of Object.entries(row)) {
+    const column = columns.get(key);
+    if (!column) {
       throw new BadUserInputError(`Table "${table}" in the backup has a column this database does not know: "${key}"`, { table, column: key });
+    }
+    const problem = valueProblem(column.kind, value);
+    if (problem) {
+      throw new BadUserInputError(`Table "${table}" in the backup holds ${preview(value)} in "${key}" (row ${rowIndex + 1}): ${problem}`, { table, column: key });
     }
   }
   for (const column of columns.values()) {
@@ -84,4 +89,33 @@ function checkColumns(table: string, row: Record<string, unknown>, catalog: Lend
       });
     }
   }
+}
+
+// What PostgreSQL itself writes (row_to_json) and Prisma writes: ISO 8601, optionally with a zone;
+// also PostgreSQL's infinities. Not its other spellings ("yesterday", "03/04/2024"), which a file
+// cannot mean: they depend on the clock and on DateStyle at restore time.
+const TIMESTAMP = /^(\d{4,}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?( BC)?|-?infinity)$/;
+// A JSON number, or a decimal as Prisma writes it (a string), or numeric's NaN and infinities.
+const NUMBER = /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|NaN|-?Infinity)$/;
+
+/** Why a value cannot belong in a column of this kind (PostgreSQL checks the rest when it loads). */
+function valueProblem(kind: ColumnKind, value: unknown): string | null {
+  if (value === null) return null;
+  switch (kind) {
+    case 'timestamp':
+      return typeof value === 'string' && TIMESTAMP.test(value) ? null : 'not an ISO 8601 timestamp';
+    case 'number':
+      return (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && NUMBER.test(value)) ? null : 'not a number';
+    case 'boolean':
+      return typeof value === 'boolean' ? null : 'not true or false';
+    case 'text':
+      return typeof value === 'string' ? null : 'not a string';
+    default:
+      return null;
+  }
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }

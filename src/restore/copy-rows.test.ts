@@ -35,3 +35,19 @@ describe('rowToCopyLine', () => {
     expect(() => rowToCopyLine('{"a":"unterminated}', columns('a'), 1, 'T')).toThrow(/ends inside a string/);
   });
 });
+
+describe('rowToCopyLine into json/jsonb columns', () => {
+  const index = new Map([['id', 0], ['meta', 1]]);
+  const json = new Set([1]);
+  it('passes every JSON value as its JSON text: strings stay quoted, booleans stay true/false', () => {
+    expect(rowToCopyLine('{"id":"a","meta":"a plain string"}', index, 2, 'T', json)).toBe('a\t"a plain string"\n');
+    expect(rowToCopyLine('{"id":"a","meta":true}', index, 2, 'T', json)).toBe('a\ttrue\n');
+    expect(rowToCopyLine('{"id":"a","meta":false}', index, 2, 'T', json)).toBe('a\tfalse\n');
+    expect(rowToCopyLine('{"id":"a","meta":12.50}', index, 2, 'T', json)).toBe('a\t12.50\n');
+    // A string holding JSON text is a string, not the object it spells.
+    expect(rowToCopyLine('{"id":"a","meta":"{}"}', index, 2, 'T', json)).toBe('a\t"{}"\n');
+    expect(rowToCopyLine('{"id":"a","meta":"tab\\there \\\\ slash"}', index, 2, 'T', json)).toBe('a\t"tab\\\\there \\\\\\\\ slash"\n');
+    expect(rowToCopyLine('{"id":"a","meta":null}', index, 2, 'T', json)).toBe('a\t\\N\n');
+    expect(rowToCopyLine('{"id":"a","meta":{"x":[true]}}', index, 2, 'T', json)).toBe('a\t{"x":[true]}\n');
+  });
+});

@@ -22,12 +22,13 @@ export async function copyRows(
   client: PoolClient,
   input: Readable,
   target: (table: string) => string,
-  columns: (table: string) => string[],
+  columns: (table: string) => ReadonlyArray<{ name: string; json?: boolean }>,
   onRows: (rows: number, table: string) => void,
   signal: AbortSignal,
 ): Promise<{ rows: number; computedChecksum: string }> {
   let copy: ReturnType<typeof copyFrom> | undefined;
   let index = new Map<string, number>();
+  let json: ReadonlySet<number> = new Set();
   let width = 0;
   let table = '';
   let chunk = '';
@@ -45,12 +46,13 @@ export async function copyRows(
       signal.throwIfAborted();
       if (event.kind === 'table') {
         table = event.name;
-        const names = columns(table);
-        index = new Map(names.map((name, i) => [name, i]));
-        width = names.length;
-        copy = client.query(copyFrom(`COPY ${target(table)} (${names.map(q).join(', ')}) FROM STDIN`));
+        const list = columns(table);
+        index = new Map(list.map((c, i) => [c.name, i]));
+        json = new Set(list.flatMap((c, i) => (c.json ? [i] : [])));
+        width = list.length;
+        copy = client.query(copyFrom(`COPY ${target(table)} (${list.map((c) => q(c.name)).join(', ')}) FROM STDIN`));
       } else if (event.kind === 'row') {
-        chunk += rowToCopyLine(event.json, index, width, table);
+        chunk += rowToCopyLine(event.json, index, width, table, json);
         rows++;
         if (chunk.length >= CHUNK_CHARS) {
           await write(chunk);
@@ -77,8 +79,12 @@ export async function copyRows(
   }
 }
 
-/** A row's values in COPY text format, tab-separated, newline-terminated; absent keys are \N. */
-export function rowToCopyLine(json: string, index: Map<string, number>, width: number, table: string): string {
+/**
+ * A row's values in COPY text format, tab-separated, newline-terminated; absent keys are \N.
+ * A json/jsonb column (its index in `jsonColumns`) takes the value's JSON text whatever its kind:
+ * a JSON string stays quoted, true stays true (not t), so scalars survive the round trip.
+ */
+export function rowToCopyLine(json: string, index: Map<string, number>, width: number, table: string, jsonColumns: ReadonlySet<number> = NO_COLUMNS): string {
   const values = new Array<string>(width).fill('\\N');
   const n = json.length;
   let i = skipSpace(json, 1);
@@ -90,7 +96,13 @@ export function rowToCopyLine(json: string, index: Map<string, number>, width: n
     i = skipSpace(json, skipSpace(json, keyEnd + 1) + 1); // past the colon
     let value: string;
     const c = json.charCodeAt(i);
-    if (c === 0x22) {
+    const column = index.get(key);
+    if (column !== undefined && jsonColumns.has(column) && c !== 0x6e) {
+      // The JSON text as written; JSON has no raw control characters, only backslashes to double.
+      const end = c === 0x22 ? endOfString(json, i) + 1 : c === 0x7b || c === 0x5b ? endOfNested(json, i) : endOfScalar(json, i);
+      value = json.slice(i, end).replace(/\\/g, '\\\\');
+      i = end;
+    } else if (c === 0x22) {
       const end = endOfString(json, i);
       value = copyEscape(stringValue(json, i, end));
       i = end + 1;
@@ -110,12 +122,10 @@ export function rowToCopyLine(json: string, index: Map<string, number>, width: n
       i += 5;
     } else {
       // A number, kept exactly as written (numeric beyond double precision stays exact).
-      let end = i;
-      while (end < n && !isEndOfNumber(json.charCodeAt(end))) end++;
+      const end = endOfScalar(json, i);
       value = json.slice(i, end);
       i = end;
     }
-    const column = index.get(key);
     if (column === undefined) throw new Error(`Table "${table}": unknown column "${key}"`); // the validation pass rejects these first
     values[column] = value;
     i = skipSpace(json, i);
@@ -128,6 +138,15 @@ export function rowToCopyLine(json: string, index: Map<string, number>, width: n
 function skipSpace(s: string, i: number): number {
   for (let c = s.charCodeAt(i); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = s.charCodeAt(++i));
   return i;
+}
+
+const NO_COLUMNS: ReadonlySet<number> = new Set();
+
+/** Index just past a number, true, false or null that starts at `start`. */
+function endOfScalar(s: string, start: number): number {
+  let end = start;
+  while (end < s.length && !isEndOfNumber(s.charCodeAt(end))) end++;
+  return end;
 }
 
 function isEndOfNumber(c: number): boolean {

@@ -45,7 +45,7 @@ export async function loadBackupInTransaction(
   await client.query(`TRUNCATE ${emptied.map(q).join(', ')}`);
 
   const loaded = await withCopyContext(() =>
-    copyRows(client, input, q, (table) => [...catalog.columns.get(table)!.keys()], onRows, signal),
+    copyRows(client, input, q, (table) => [...catalog.columns.get(table)!.values()].map((c) => ({ name: c.name, json: c.kind === 'json' })), onRows, signal),
   );
   // The file was read twice: it must still be the one the validation pass checked.
   if (loaded.computedChecksum !== expectedChecksum) {

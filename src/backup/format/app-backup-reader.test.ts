@@ -296,7 +296,7 @@ describe('app format 1.0 reader: events', () => {
     for (const table of LENDING_TABLES) catalog.columns.set(table, new Map());
     const doc = sampleDocument();
     for (const [key, table] of Object.entries(APP_DATA_KEYS)) {
-      for (const name of new Set(doc.data[key].flatMap((row) => Object.keys(row)))) catalog.columns.get(table)?.set(name, { name, required: false });
+      for (const name of new Set(doc.data[key].flatMap((row) => Object.keys(row)))) catalog.columns.get(table)?.set(name, { name, required: false, kind: 'other' });
     }
     const validate = (text: string) => validateBackupFile(Readable.from(pieces(bytesOf(text), 512)), catalog, null, () => undefined, new AbortController().signal);
     const ok = await validate(appBackupText(doc));

@@ -321,7 +321,8 @@ function preview(text: string): string {
 
 /** How far into the plain bytes the format is looked for (only whitespace could make it that far). */
 const DETECT_LIMIT_BYTES = 4096;
-const APP_FORMAT_START = Buffer.from('"metadata"');
+// The app's files start `{ "metadata"`; one whose data comes first is still the app's (and told so).
+const APP_FORMAT_STARTS = [Buffer.from('"metadata"'), Buffer.from('"data"')];
 
 function skipJsonSpace(bytes: Buffer, i: number): number {
   for (let c = bytes[i]; c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = bytes[++i]);
@@ -340,9 +341,14 @@ function detectFormat(head: Buffer, complete: boolean): 'kiln' | 'app' | undefin
   if (head[i] !== 0x7b) return 'kiln';
   i = skipJsonSpace(head, i + 1);
   if (i >= head.length) return undecided;
-  const available = Math.min(APP_FORMAT_START.length, head.length - i);
-  if (!head.subarray(i, i + available).equals(APP_FORMAT_START.subarray(0, available))) return 'kiln';
-  return available === APP_FORMAT_START.length ? 'app' : undecided;
+  let partial = false;
+  for (const start of APP_FORMAT_STARTS) {
+    const available = Math.min(start.length, head.length - i);
+    if (!head.subarray(i, i + available).equals(start.subarray(0, available))) continue;
+    if (available === start.length) return 'app';
+    partial = true;
+  }
+  return partial ? undecided : 'kiln';
 }
 
 /** The chunks already read, then the rest; stopping early releases the input. */
