@@ -31,11 +31,12 @@ describe('retention selection', () => {
     expect(ids(picked)).toEqual(ids(completed.slice(0, 2)));
   });
 
-  it('deletes old FAILED backups, and never one IN_PROGRESS or in use by a job', () => {
+  it('deletes old FAILED backups, and never one IN_PROGRESS, of a status nobody knows, or in use by a job', () => {
     const failed = backup(40, BackupStatus.FAILED);
     const writing = backup(40, BackupStatus.IN_PROGRESS);
+    const unknown = backup(40, BackupStatus.UNKNOWN, BackupType.UNKNOWN);
     const read = backup(40);
-    const picked = selectExpired([failed, writing, read, backup(0), backup(0), backup(0)], { retentionDays: 30, keepAtLeast: 3 }, NOW, new Set([read.id]));
+    const picked = selectExpired([failed, writing, unknown, read, backup(0), backup(0), backup(0)], { retentionDays: 30, keepAtLeast: 3 }, NOW, new Set([read.id]));
     expect(ids(picked)).toEqual([failed.id]);
   });
 

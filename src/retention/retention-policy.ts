@@ -31,7 +31,8 @@ export function retentionCutoff(now: Date, days: number): Date {
  * retentionDays (safety backups: older than max(retentionDays, 7 days)),
  * except the newest `keepAtLeast` COMPLETED ones (FAILED runs never count,
  * so a streak of failures cannot prune the last good copies), any backup
- * still IN_PROGRESS, and any backup a running job reads (`inUse`).
+ * still IN_PROGRESS, one whose status neither the app nor Kiln knows (UNKNOWN:
+ * not Kiln's to judge), and any backup a running job reads (`inUse`).
  * The one selection behind both retentionPreview and the RETENTION job.
  */
 export function selectExpired<T extends RetentionCandidate>(
@@ -53,6 +54,7 @@ export function selectExpired<T extends RetentionCandidate>(
     .filter(
       (b) =>
         b.status !== BackupStatus.IN_PROGRESS &&
+        b.status !== BackupStatus.UNKNOWN &&
         !inUse.has(b.id) &&
         !kept.has(b.id) &&
         b.createdAt.getTime() < (SAFETY_TYPES.has(b.type) ? safetyCutoff : cutoff).getTime(),
