@@ -146,7 +146,7 @@ async function pgRestore(ctx: BenchContext): Promise<{ seconds: number; truncate
     await promisify(execFile)('pg_restore', ['--data-only', '--disable-triggers', '-d', ctx.full.url, file], { maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
     // The tables are empty or partly loaded now: the next run finds the content changed and seeds again.
-    throw new Error(`pg_restore into ${ctx.full.name} failed (the next run seeds it again): ${(err as { stderr?: string }).stderr || (err as Error).message}`);
+    throw new Error(`pg_restore into ${ctx.full.name} failed (the next run seeds it again): ${(err as { stderr?: string }).stderr || (err as Error).message}`, { cause: err });
   }
   const elapsed = (performance.now() - started) / 1000;
   return { seconds: elapsed, truncateSeconds, differences: fingerprintDifferences(ctx.full.seeded, await fingerprint(ctx.full.url)) };

@@ -130,7 +130,7 @@ it('holds a consistent snapshot while the lending app writes: no allocation with
       written++;
     }
   })();
-  let writtenDuring = 0;
+  let writtenDuring: number;
   try {
     await until(() => written > 0);
     const { jobId } = await startBackup(s);

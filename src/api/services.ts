@@ -30,7 +30,7 @@ export interface Services {
 
 /** type-graphql's container: each resolver class is built once, given the services. */
 export function resolverContainer(services: Services): ContainerType {
-  const instances = new Map<Function, unknown>();
+  const instances = new Map<abstract new (...args: never[]) => unknown, unknown>();
   return {
     get(resolverClass: new (services: Services) => unknown) {
       if (!instances.has(resolverClass)) instances.set(resolverClass, new resolverClass(services));

@@ -49,7 +49,7 @@ const envSchema = z.object({
   CLOUDINARY_URL: optionalString.pipe(
     z
       .string()
-      .regex(/^cloudinary:\/\/[^:@\/]+:[^@\/]+@[^?\/]+/, 'CLOUDINARY_URL must look like cloudinary://<api_key>:<api_secret>@<cloud_name>')
+      .regex(/^cloudinary:\/\/[^:@/]+:[^@/]+@[^?/]+/, 'CLOUDINARY_URL must look like cloudinary://<api_key>:<api_secret>@<cloud_name>')
       .optional(),
   ),
   CLOUDINARY_UPLOAD_PREFIX: optionalString.pipe(z.url('CLOUDINARY_UPLOAD_PREFIX must be a URL').optional()),

@@ -52,7 +52,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     await pg.start();
   } catch (err) {
-    throw new Error(`embedded PostgreSQL did not start on port ${port}: ${err ?? 'postgres exited (see log)'}`);
+    throw new Error(`embedded PostgreSQL did not start on port ${port}: ${err ?? 'postgres exited (see log)'}`, { cause: err });
   }
 
   const admin = new Client({ host: '127.0.0.1', port, user: USER, password, database: 'postgres' });

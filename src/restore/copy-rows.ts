@@ -86,7 +86,6 @@ export async function copyRows(
  */
 export function rowToCopyLine(json: string, index: Map<string, number>, width: number, table: string, jsonColumns: ReadonlySet<number> = NO_COLUMNS): string {
   const values = new Array<string>(width).fill('\\N');
-  const n = json.length;
   let i = skipSpace(json, 1);
   if (json.charCodeAt(i) === 0x7d) return `${values.join('\t')}\n`;
   for (;;) {

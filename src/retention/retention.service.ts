@@ -1,8 +1,7 @@
-import { In, IsNull, LessThan, Not, type DataSource } from 'typeorm';
+import { In, IsNull, Not, type DataSource } from 'typeorm';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { Identity, RequestMeta } from '../auth/identity';
 import { BackupRecord } from '../backup/records/backup-record';
-import { BackupStatus } from '../backup/backup.enums';
 import type { BackupService } from '../backup/backup.service';
 import { NotFoundError } from '../errors/kiln-errors';
 import { Job } from '../jobs/job.entity';

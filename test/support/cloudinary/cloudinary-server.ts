@@ -201,7 +201,7 @@ export class FakeCloudinary {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
-    let found: Route | null = null;
+    let found: Route | null;
     try {
       found = route(req.method ?? 'GET', url.pathname);
     } catch {
