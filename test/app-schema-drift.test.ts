@@ -22,7 +22,7 @@ import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-ki
 import { until } from './support/until';
 
 const OTHER_SERVER = process.env.KILN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const DATABASE = `kiln_test_drift_${process.env.JEST_WORKER_ID ?? '1'}`;
+const DATABASE = `kiln_test_drift_${process.env.KILN_TEST_RUN_ID ?? 'x'}_${process.env.JEST_WORKER_ID ?? '1'}`;
 
 /** A database on the machine's server, or null when none answers (then the embedded one is used). */
 async function otherServerDatabase(): Promise<{ url: string; pgDump: boolean } | null> {
@@ -54,10 +54,19 @@ function pgDumpMajor(): number {
 }
 
 let kiln: TestKiln | undefined;
-afterAll(async () => kiln?.close());
+let otherServer = false;
+afterAll(async () => {
+  await kiln?.close();
+  // The machine's server is shared: leave nothing on it.
+  if (!otherServer) return;
+  const admin = new Client({ connectionString: OTHER_SERVER });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`).finally(() => admin.end());
+});
 
 it("leaves the app's schema exactly as Prisma made it after migrations and a day of Kiln activity", async () => {
   const other = await otherServerDatabase();
+  otherServer = other !== null;
   const url = other?.url ?? (await freshDatabase(DATABASE));
   await loadSqlFile(url, REFERENCE_DDL);
   const catalogBefore = await publicCatalog(url);

@@ -78,7 +78,7 @@ export function appBackupText(doc: AppBackupDocument): string {
   return JSON.stringify(doc, null, 2);
 }
 
-interface Column {
+export interface Column {
   name: string;
   /** pg_type.typname of the column (or its domain's base type). */
   type: string;
@@ -88,7 +88,7 @@ interface Column {
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-async function columnsOf(client: Client, schema: string, table: string): Promise<Column[]> {
+export async function columnsOf(client: Client, schema: string, table: string): Promise<Column[]> {
   const { rows } = await client.query<{ name: string; type: string; typtype: string; typcategory: string }>(
     `SELECT a.attname AS name,
             CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END AS type,
@@ -108,7 +108,7 @@ async function columnsOf(client: Client, schema: string, table: string): Promise
 }
 
 /** The SQL that selects a column as text in the form its conversion expects. */
-function selectExpression(column: Column): string {
+export function selectExpression(column: Column): string {
   const c = q(column.name);
   switch (column.type) {
     case 'timestamp':
@@ -124,7 +124,7 @@ function selectExpression(column: Column): string {
 }
 
 /** A column's text as Prisma's findMany() result serialises under JSON.stringify. */
-function prismaValue(column: Column, text: string | null, table: string): unknown {
+export function prismaValue(column: Column, text: string | null, table: string): unknown {
   if (text === null) return null;
   if (column.isArray) throw new Error(`writeAppBackupFile: ${table}.${column.name} is an array column, which the app's schema does not have`);
   if (column.isEnum) return text;

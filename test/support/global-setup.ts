@@ -16,6 +16,8 @@ declare global {
 export default async function globalSetup(): Promise<void> {
   const root = path.resolve(__dirname, '../..');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  // Names what a run makes outside its own folder (databases on a shared server): two runs at once never meet.
+  process.env.KILN_TEST_RUN_ID = String(process.pid);
 
   if (process.env.KILN_TEST_DATABASE_URL) {
     process.env.KILN_TEST_SERVER_URL = process.env.KILN_TEST_DATABASE_URL;
