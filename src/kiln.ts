@@ -3,13 +3,17 @@ import http from 'node:http';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { mountGraphQL } from './api/graphql-server';
 import { buildKilnSchema } from './api/schema';
 import { resolverContainer, type Services } from './api/services';
 import { AuditLogService } from './audit/audit-log.service';
 import { ensureBootstrapAdmin } from './auth/admin-bootstrap.service';
 import { AuthService } from './auth/auth.service';
+import { LoginLimiter } from './auth/login-limiter';
+import { PasswordService } from './auth/password.service';
 import { DownloadTokenService, TokenService } from './auth/token.service';
 import { downloadRouter } from './http/download.route';
 import type { KilnConfig } from './config/config';
@@ -54,7 +58,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const { dataSource } = db;
     const jwtSecret = config.auth.jwtSecret ?? (await readOrCreateSecret(path.join(config.dataDir, 'jwt-secret')));
     const audit = new AuditLogService(dataSource);
-    const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger);
+    const passwords = new PasswordService(config.auth.bcryptCost, config.auth.passwordCheckConcurrency);
+    const loginLimiter = new LoginLimiter((dataSource.driver as PostgresDriver).master as Pool, config.database.kilnSchema, config.auth.login);
+    const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter);
     const maintenance = new MaintenanceService(dataSource, audit);
     const instanceId = `${hostname()}:${process.pid}:${newId()}`;
     const jobEvents = (jobEventBus = await JobEventBus.connect(instanceId, logger, config.redis));
@@ -71,7 +77,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       maxBytes: config.backup.maxUploadBytes,
     });
     const verify = new VerifyService(dataSource, jobs, backups);
-    const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail);
+    const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail, passwords);
     const schedule = new ScheduleService(dataSource, audit, {
       cloudConfigured: config.cloud !== undefined,
       minIntervalSeconds: config.schedule.minIntervalSeconds,
@@ -95,10 +101,11 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       dataSource,
       { email: config.auth.bootstrapAdminEmail, password: config.auth.bootstrapAdminPassword },
       logger,
+      passwords,
     );
 
     const schema = await buildKilnSchema(resolverContainer(services), jobEvents.pubSub);
-    const app = createHttpApp({ dataSource, maintenance, health, logger });
+    const app = createHttpApp({ dataSource, maintenance, health, logger, trustProxy: config.http.trustProxy });
     app.use(downloadRouter({ auth, backups, downloads, logger }));
     const httpServer = http.createServer(app);
     // Idle connections outlive the clients' own keep-alive (undici: 4 s, load balancers: 60 s), so a

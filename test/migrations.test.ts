@@ -15,6 +15,7 @@ const KILN_TABLES = [
   'kiln_leases',
   'kiln_maintenance',
   'kiln_meta',
+  'kiln_rate_limits',
   'kiln_schedule_runs',
   'kiln_schedule_settings',
   'migrations',
@@ -165,7 +166,7 @@ describe('migrations on a database an earlier Kiln left in public', () => {
       try {
         expect(await publicCatalog(url)).toEqual(reference);
         expect(await tablesIn(url, 'kiln')).toEqual(KILN_TABLES);
-        expect((await query(url, 'SELECT count(*)::int AS n FROM kiln.migrations'))[0].n).toBe(10);
+        expect((await query(url, 'SELECT count(*)::int AS n FROM kiln.migrations'))[0].n).toBe(11);
         expect(await query(url, 'SELECT id, kind, status, "backupId" FROM kiln.kiln_jobs ORDER BY id')).toEqual(jobsBefore);
 
         // The app's row in the app's values; Kiln's facts (the exact size above INT4 among them) beside it.

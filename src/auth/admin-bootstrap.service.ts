@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import { IsNull, type DataSource } from 'typeorm';
 import { User } from '../domain';
 import { Role } from '../domain/lending-enums';
 import { newId } from '../db/ids';
 import type { Logger } from '../logging/logger';
+import type { PasswordService } from './password.service';
 
 export const DEFAULT_BOOTSTRAP_EMAIL = 'admin@kiln.local';
-/** Cost of new hashes; bcryptjs in the lending app reads them the same way. */
-export const BCRYPT_ROUNDS = 12;
 
 /**
  * First start with no active ADMIN: creates one so somebody can log in.
@@ -18,6 +16,7 @@ export async function ensureBootstrapAdmin(
   dataSource: DataSource,
   options: { email?: string; password?: string },
   logger: Logger,
+  passwords: PasswordService,
 ): Promise<void> {
   const users = dataSource.getRepository(User);
   const admins = await users.count({ where: { role: Role.ADMIN, isActive: true, deletedAt: IsNull() } });
@@ -26,7 +25,7 @@ export async function ensureBootstrapAdmin(
   const email = options.email ?? DEFAULT_BOOTSTRAP_EMAIL;
   const generated = options.password === undefined;
   const password = options.password ?? randomBytes(18).toString('base64url');
-  const passwordHash = await bcrypt.hash(password, BCRYPT_ROUNDS);
+  const passwordHash = await passwords.hash(password);
   const inserted = await users
     .createQueryBuilder()
     .insert()

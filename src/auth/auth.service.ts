@@ -1,22 +1,20 @@
-import bcrypt from 'bcryptjs';
-import { IsNull, MoreThan, type DataSource } from 'typeorm';
+import { IsNull, type DataSource } from 'typeorm';
 import { StaffSession, User, UserLoginHistory } from '../domain';
 import { Role } from '../domain/lending-enums';
 import { newId } from '../db/ids';
 import { BadUserInputError, ForbiddenError, UnauthenticatedError } from '../errors/kiln-errors';
 import type { Logger } from '../logging/logger';
 import type { Identity, RequestMeta } from './identity';
+import type { LoginLimiter } from './login-limiter';
+import type { PasswordService } from './password.service';
 import type { TokenService } from './token.service';
 
-export const LOCKOUT = { failures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 };
 const MAX_EMAIL_LENGTH = 320;
 const MAX_PASSWORD_LENGTH = 256;
-/** Compared against when the email is unknown, so both paths cost one bcrypt. */
-const DUMMY_HASH = bcrypt.hashSync('kiln-timing-equaliser', 10);
 
+/** Why a login failed: kept in the app's UserLoginHistory and Kiln's log, never told the client. */
 export enum LoginFailure {
   INVALID_PASSWORD = 'INVALID_PASSWORD',
-  ACCOUNT_LOCKED = 'ACCOUNT_LOCKED',
   ACCOUNT_DISABLED = 'ACCOUNT_DISABLED',
   NOT_ADMIN = 'NOT_ADMIN',
 }
@@ -33,14 +31,22 @@ export class AuthService {
     private readonly dataSource: DataSource,
     private readonly tokens: TokenService,
     private readonly logger: Logger,
+    private readonly passwords: PasswordService,
+    private readonly limiter: LoginLimiter,
   ) {}
 
+  /**
+   * One answer for every failure (unknown email, wrong password, disabled or non-admin
+   * account), after one password check of the same cost: neither the content nor the
+   * time of a refusal says which. Rate limits answer TOO_MANY_REQUESTS alike for any email.
+   */
   async login(email: string, password: string, meta: RequestMeta): Promise<LoginResult> {
     if (email.length > MAX_EMAIL_LENGTH) throw new BadUserInputError(`email must be at most ${MAX_EMAIL_LENGTH} characters`);
     if (password.length > MAX_PASSWORD_LENGTH) {
       throw new BadUserInputError(`password must be at most ${MAX_PASSWORD_LENGTH} characters`);
     }
-    const invalid = () => new UnauthenticatedError('Invalid email or password', { reason: 'INVALID_CREDENTIALS' });
+    const address = meta.ipAddress ?? 'unknown';
+    await this.limiter.admit(address, email);
 
     const user = await this.dataSource
       .getRepository(User)
@@ -48,40 +54,26 @@ export class AuthService {
       .where('lower(u.email) = lower(:email)', { email: email.trim() })
       .andWhere('u.deletedAt IS NULL')
       .getOne();
-    if (!user) {
-      await bcrypt.compare(password, DUMMY_HASH);
-      this.logger.info({ event: 'login_failed', reason: 'UNKNOWN_EMAIL' }, 'login failed');
-      throw invalid();
+    // Only an active ADMIN's password is checked: a staff password of the lending app is never confirmed.
+    const failure = !user ? null : !user.isActive ? LoginFailure.ACCOUNT_DISABLED : user.role !== Role.ADMIN ? LoginFailure.NOT_ADMIN : null;
+    const candidate = user && !failure ? user : null;
+    const matches = candidate ? await this.passwords.verify(password, candidate.passwordHash) : await this.passwords.verifyNothing(password);
+    if (!candidate || !matches) {
+      const reason = failure ?? (user ? LoginFailure.INVALID_PASSWORD : 'UNKNOWN_EMAIL');
+      if (user) await this.recordAttempt(user.id, meta, failure ?? LoginFailure.INVALID_PASSWORD);
+      this.logger.info({ event: 'login_failed', userId: user?.id, reason }, 'login failed');
+      throw new UnauthenticatedError('Invalid email or password', { reason: 'INVALID_CREDENTIALS' });
     }
-
-    const lockedUntil = await this.lockedUntil(user.id);
-    if (lockedUntil) {
-      await this.recordAttempt(user.id, meta, LoginFailure.ACCOUNT_LOCKED);
-      throw new UnauthenticatedError(
-        `Account locked after ${LOCKOUT.failures} failed logins; try again after ${lockedUntil.toISOString()}`,
-        { reason: 'ACCOUNT_LOCKED', lockedUntil: lockedUntil.toISOString() },
-      );
-    }
-    if (!(await bcrypt.compare(password, user.passwordHash))) {
-      await this.recordAttempt(user.id, meta, LoginFailure.INVALID_PASSWORD);
-      this.logger.info({ event: 'login_failed', userId: user.id, reason: 'INVALID_PASSWORD' }, 'login failed');
-      throw invalid();
-    }
-    if (!user.isActive) {
-      await this.recordAttempt(user.id, meta, LoginFailure.ACCOUNT_DISABLED);
-      throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
-    }
-    if (user.role !== Role.ADMIN) {
-      await this.recordAttempt(user.id, meta, LoginFailure.NOT_ADMIN);
-      throw new ForbiddenError('Kiln is for administrators only', { reason: 'NOT_ADMIN' });
-    }
+    await this.limiter.succeeded(address, email);
 
     const jwtId = newId();
-    const signed = this.tokens.sign({ userId: user.id, jwtId });
+    const signed = this.tokens.sign({ userId: candidate.id, jwtId });
+    // A hash of another cost (the app's 10, an older setting) is replaced while the password is at hand.
+    const passwordHash = this.passwords.needsRehash(candidate.passwordHash) ? await this.passwords.hash(password) : undefined;
     await this.dataSource.transaction(async (tx) => {
       await tx.insert(StaffSession, {
         id: newId(),
-        userId: user.id,
+        userId: candidate.id,
         jwtId,
         userAgent: meta.userAgent,
         ipAddress: meta.ipAddress,
@@ -89,15 +81,20 @@ export class AuthService {
       });
       await tx.insert(UserLoginHistory, {
         id: newId(),
-        userId: user.id,
+        userId: candidate.id,
         ipAddress: meta.ipAddress,
         userAgent: meta.userAgent,
         success: true,
       });
-      await tx.update(User, { id: user.id }, { lastLoginAt: new Date(), updatedAt: new Date(), loginCount: () => '"loginCount" + 1' });
+      await tx.update(User, { id: candidate.id }, {
+        lastLoginAt: new Date(),
+        updatedAt: new Date(),
+        loginCount: () => '"loginCount" + 1',
+        ...(passwordHash ? { passwordHash } : {}),
+      });
     });
-    this.logger.info({ event: 'login', userId: user.id }, 'admin logged in');
-    return { ...signed, user };
+    this.logger.info({ event: 'login', userId: candidate.id, rehashed: passwordHash !== undefined }, 'admin logged in');
+    return { ...signed, user: candidate };
   }
 
   findUser(userId: string): Promise<User | null> {
@@ -148,29 +145,6 @@ export class AuthService {
     if (!user || user.deletedAt) throw new UnauthenticatedError('Invalid token', { reason: 'TOKEN_INVALID' });
     if (!user.isActive) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
     return { userId: user.id, role: user.role, jwtId: claims.jwtId };
-  }
-
-  /** The end of the current lock, if LOCKOUT.failures wrong passwords fell within the window. */
-  private async lockedUntil(userId: string): Promise<Date | undefined> {
-    const history = this.dataSource.getRepository(UserLoginHistory);
-    const lastSuccess = await history.findOne({
-      where: { userId, success: true },
-      order: { loginAt: 'DESC' },
-      select: { loginAt: true },
-    });
-    const since = new Date(Math.max(Date.now() - LOCKOUT.windowMs - LOCKOUT.lockMs, lastSuccess?.loginAt.getTime() ?? 0));
-    const failures = await history.find({
-      where: { userId, success: false, failureReason: LoginFailure.INVALID_PASSWORD, loginAt: MoreThan(since) },
-      order: { loginAt: 'DESC' },
-      take: LOCKOUT.failures,
-      select: { loginAt: true },
-    });
-    if (failures.length < LOCKOUT.failures) return undefined;
-    const newest = failures[0].loginAt.getTime();
-    const oldest = failures[failures.length - 1].loginAt.getTime();
-    if (newest - oldest > LOCKOUT.windowMs) return undefined;
-    const until = new Date(newest + LOCKOUT.lockMs);
-    return until.getTime() > Date.now() ? until : undefined;
   }
 
   private async recordAttempt(userId: string, meta: RequestMeta, failure: LoginFailure): Promise<void> {

@@ -32,6 +32,13 @@ const envSchema = z.object({
     z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   ),
   JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(8 * 3600),
+  // Cost of every password hash Kiln makes or stands in for (the app hashes at 10 and 12).
+  BCRYPT_COST: z.coerce.number().int().min(10).max(15).default(12),
+  PASSWORD_CHECK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  LOGIN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
+  LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  // Proxies whose X-Forwarded-* headers are believed (express's "trust proxy": loopback, addresses, CIDRs).
+  TRUST_PROXY: optionalString,
 
   ADMIN_EMAIL: optionalString.pipe(z.email('ADMIN_EMAIL must be an email address').optional()),
   SUPERADMIN_EMAIL: z.email('SUPERADMIN_EMAIL must be an email address').default('superadmin@kiln.local'),
@@ -94,6 +101,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
       host: env.HOST,
       port: env.PORT,
       maxRequestBytes: env.MAX_REQUEST_BYTES,
+      /** Who may set X-Forwarded-For/-Proto/-Host: nobody unless named (express "trust proxy" syntax). */
+      trustProxy: (env.TRUST_PROXY ? env.TRUST_PROXY.split(',').map((p) => p.trim()).filter(Boolean) : false) as string[] | false,
       /** Base of links Kiln hands out; unset: taken from each request's Host. */
       publicUrl: env.PUBLIC_URL?.replace(/\/+$/, ''),
     },
@@ -115,6 +124,9 @@ function toConfig(env: z.infer<typeof envSchema>) {
       bootstrapAdminPassword: env.ADMIN_PASSWORD,
       /** The account a system reset creates, protected from deletion. */
       superAdminEmail: env.SUPERADMIN_EMAIL,
+      bcryptCost: env.BCRYPT_COST,
+      passwordCheckConcurrency: env.PASSWORD_CHECK_CONCURRENCY,
+      login: { attemptsPerMinute: env.LOGIN_ATTEMPTS_PER_MINUTE, failuresPerAccount: env.LOGIN_MAX_FAILURES },
     },
     jobs: {
       /** A job whose instance stops heart-beating for this long counts as interrupted. */

@@ -10,6 +10,7 @@ export enum ErrorCode {
   MAINTENANCE_REQUIRED = 'MAINTENANCE_REQUIRED',
   BACKUP_CORRUPT = 'BACKUP_CORRUPT',
   STORAGE_UNAVAILABLE = 'STORAGE_UNAVAILABLE',
+  TOO_MANY_REQUESTS = 'TOO_MANY_REQUESTS',
   INTERNAL = 'INTERNAL',
 }
 
@@ -22,6 +23,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   MAINTENANCE_REQUIRED: 409,
   BACKUP_CORRUPT: 422,
   STORAGE_UNAVAILABLE: 503,
+  TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
 };
 
@@ -93,5 +95,12 @@ export class StorageUnavailableError extends KilnError {
   readonly code = ErrorCode.STORAGE_UNAVAILABLE;
   constructor(message: string, details?: Record<string, unknown>) {
     super(message, ErrorCode.STORAGE_UNAVAILABLE, details);
+  }
+}
+
+export class TooManyRequestsError extends KilnError {
+  readonly code = ErrorCode.TOO_MANY_REQUESTS;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message, ErrorCode.TOO_MANY_REQUESTS, { retryAfterSeconds });
   }
 }

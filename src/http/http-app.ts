@@ -7,10 +7,17 @@ import type { MaintenanceService } from '../system/maintenance.service';
 const HEALTH_TIMEOUT_MS = 2000;
 
 /** The plain HTTP routes: liveness and the public maintenance flag. */
-export function createHttpApp(deps: { dataSource: DataSource; maintenance: MaintenanceService; health: BackupHealthService; logger: Logger }): Express {
+export function createHttpApp(deps: {
+  dataSource: DataSource;
+  maintenance: MaintenanceService;
+  health: BackupHealthService;
+  logger: Logger;
+  /** Proxies whose X-Forwarded-* headers are believed (TRUST_PROXY); false: nobody's. */
+  trustProxy: string[] | false;
+}): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', deps.trustProxy);
 
   app.get('/health', async (_req, res) => {
     try {

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ClientBase } from 'pg';
-import bcrypt from 'bcryptjs';
+import bcrypt from 'bcrypt';
 import { from as copyFrom } from 'pg-copy-streams';
 import { generateCatalogue } from './catalogue.generator';
 import { csvChunks, TABLE_ORDER, type CopyTable } from './copy-table.writer';

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import type { DataSource } from 'typeorm';
 import type { AuditLogService } from '../audit/audit-log.service';
-import { BCRYPT_ROUNDS } from '../auth/admin-bootstrap.service';
+import type { PasswordService } from '../auth/password.service';
 import type { Identity, RequestMeta } from '../auth/identity';
 import { BackupType } from '../backup/backup.enums';
 import type { BackupService } from '../backup/backup.service';
@@ -30,6 +29,7 @@ export class ResetService {
     private readonly backups: BackupService,
     private readonly audit: AuditLogService,
     private readonly superAdminEmail: string,
+    private readonly passwords: PasswordService,
   ) {}
 
   async reset(confirmation: string, superAdminPassword: string | null | undefined, actor: Identity, meta: RequestMeta): Promise<ResetResult> {
@@ -52,7 +52,7 @@ export class ResetService {
 
   private async run(run: JobRun, password: string, actor: Identity, meta: RequestMeta): Promise<{ message: string }> {
     // Hashed here, not before: a refused reset (CONFLICT) answers at once.
-    const passwordHash = await bcrypt.hash(password, BCRYPT_ROUNDS);
+    const passwordHash = await this.passwords.hash(password);
     run.progress.update({ phase: 'safety' });
     const safety = await this.backups.backupWithin(run, BackupType.PRE_RESET, actor.userId);
     await run.attachBackup(safety.id);

@@ -32,6 +32,10 @@ export async function startTestKiln(env: Record<string, string> = {}, databaseUr
     ADMIN_EMAIL: TEST_ADMIN.email,
     ADMIN_PASSWORD: TEST_ADMIN.password,
     LOG_LEVEL: process.env.KILN_TEST_LOG_LEVEL ?? 'silent',
+    // Tests log in often from one address: the login limits are tested where they are set low.
+    LOGIN_ATTEMPTS_PER_MINUTE: '10000',
+    LOGIN_MAX_FAILURES: '1000',
+    BCRYPT_COST: '10',
     ...env,
   });
   const logger = logLines

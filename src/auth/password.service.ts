@@ -1,0 +1,50 @@
+import bcrypt from 'bcrypt';
+import pLimit from 'p-limit';
+
+/**
+ * Password hashes, checked off the event loop: `bcrypt` (native) hashes on
+ * libuv's thread pool, which the file system shares, so at most `concurrency`
+ * checks run at once and the rest wait their turn. Hashes stay bcrypt
+ * `$2b$`, which the lending app's bcryptjs reads.
+ */
+export class PasswordService {
+  private readonly limit: ReturnType<typeof pLimit>;
+  private dummy?: Promise<string>;
+
+  constructor(
+    /** Cost of every new hash, and of the stand-in checked for an account that cannot log in. */
+    readonly cost: number,
+    concurrency: number,
+  ) {
+    this.limit = pLimit(concurrency);
+  }
+
+  hash(password: string): Promise<string> {
+    return this.limit(() => bcrypt.hash(password, this.cost));
+  }
+
+  /** Whether `password` matches `hash`; a malformed hash does not match. */
+  verify(password: string, hash: string): Promise<boolean> {
+    return this.limit(() => bcrypt.compare(password, hash).catch(() => false));
+  }
+
+  /**
+   * Checks `password` against a hash of the configured cost that nothing matches: what a
+   * login costs for an unknown email or an account that may not log in, so its answer
+   * takes as long as a wrong password's.
+   */
+  async verifyNothing(password: string): Promise<false> {
+    this.dummy ??= bcrypt.hash(`kiln-timing-equaliser-${Math.random()}`, this.cost);
+    await this.verify(password, await this.dummy);
+    return false;
+  }
+
+  /** True when `hash` was made with another cost than the configured one (rehashed at the next login). */
+  needsRehash(hash: string): boolean {
+    try {
+      return bcrypt.getRounds(hash) !== this.cost;
+    } catch {
+      return true;
+    }
+  }
+}
