@@ -70,14 +70,14 @@ export class LoginLimiter {
     await this.perAccount.reward(account, 1);
   }
 
-  /** Lifts every limit on the account (an operator's unlock); true when there was one. */
+  /** Lifts every limit on the account (an operator's unlock); true when any failure was counted. */
   async unlock(email: string): Promise<boolean> {
     const account = accountKey(email);
-    const { rowCount } = await this.pool.query(`DELETE FROM "${this.kilnSchema}"."${TABLE}" WHERE key = $1 OR key LIKE $2`, [
+    const { rows } = await this.pool.query(`DELETE FROM "${this.kilnSchema}"."${TABLE}" WHERE key = $1 OR key LIKE $2 RETURNING points`, [
       `${ACCOUNT}:${account}`,
       `${ACCOUNT_AND_ADDRESS}:${account}|%`,
     ]);
-    return (rowCount ?? 0) > 0;
+    return rows.some((r: { points: number }) => r.points > 0);
   }
 }
 
