@@ -38,8 +38,10 @@ export class LoginLimiter {
     private readonly kilnSchema: string,
     limits: LoginLimits,
   ) {
-    const store = (keyPrefix: string, points: number, duration: number, blockDuration = 0) =>
+    const store = (keyPrefix: string, points: number, duration: number, blockDuration = 0, inMemoryBlockOnConsumed = 0) =>
       new RateLimiterPostgres({
+        // Once over the limit, this instance answers from memory: a flood costs no database work.
+        inMemoryBlockOnConsumed,
         storeClient: pool,
         schemaName: kilnSchema,
         tableName: TABLE,
@@ -50,7 +52,7 @@ export class LoginLimiter {
         blockDuration,
         insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration, blockDuration }),
       });
-    this.perAddress = store('login_address', limits.attemptsPerMinute, 60);
+    this.perAddress = store('login_address', limits.attemptsPerMinute, 60, 0, limits.attemptsPerMinute + 1);
     this.perAccountAndAddress = store(ACCOUNT_AND_ADDRESS, limits.failuresPerAccount, 15 * 60, 15 * 60);
     this.perAccount = store(ACCOUNT, limits.failuresPerAccount * 6, 3600, 3600);
   }

@@ -1,14 +1,20 @@
 import bcrypt from 'bcrypt';
 import pLimit from 'p-limit';
+import { TooManyRequestsError } from '../errors/kiln-errors';
+
+/** Checks waiting beyond this many per running one are refused: a flood from many addresses queues no further. */
+const QUEUED_PER_SLOT = 25;
 
 /**
  * Password hashes, checked off the event loop: `bcrypt` (native) hashes on
  * libuv's thread pool, which the file system shares, so at most `concurrency`
- * checks run at once and the rest wait their turn. Hashes stay bcrypt
+ * checks run at once and the rest wait their turn (a bounded turn: past it, the
+ * server says it is busy). Hashes stay bcrypt
  * `$2b$`, which the lending app's bcryptjs reads.
  */
 export class PasswordService {
   private readonly limit: ReturnType<typeof pLimit>;
+  private readonly maxQueued: number;
   private dummy?: Promise<string>;
 
   constructor(
@@ -17,15 +23,23 @@ export class PasswordService {
     concurrency: number,
   ) {
     this.limit = pLimit(concurrency);
+    this.maxQueued = concurrency * QUEUED_PER_SLOT;
   }
 
   hash(password: string): Promise<string> {
-    return this.limit(() => bcrypt.hash(password, this.cost));
+    return this.run(() => bcrypt.hash(password, this.cost));
   }
 
   /** Whether `password` matches `hash`; a malformed hash does not match. */
   verify(password: string, hash: string): Promise<boolean> {
-    return this.limit(() => bcrypt.compare(password, hash).catch(() => false));
+    return this.run(() => bcrypt.compare(password, hash).catch(() => false));
+  }
+
+  private run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.limit.pendingCount >= this.maxQueued) {
+      return Promise.reject(new TooManyRequestsError('The server is busy checking passwords: try again in a moment', 1));
+    }
+    return this.limit(work);
   }
 
   /**

@@ -1,0 +1,28 @@
+import bcrypt from 'bcrypt';
+import { TooManyRequestsError } from '../errors/kiln-errors';
+import { PasswordService } from './password.service';
+
+describe('PasswordService', () => {
+  it('hashes at its cost, verifies, and asks for a rehash of any other cost', async () => {
+    const passwords = new PasswordService(10, 2);
+    const hash = await passwords.hash('correct horse');
+    expect(bcrypt.getRounds(hash)).toBe(10);
+    expect(await passwords.verify('correct horse', hash)).toBe(true);
+    expect(await passwords.verify('wrong horse', hash)).toBe(false);
+    expect(await passwords.verify('anything', 'not a bcrypt hash')).toBe(false);
+    expect(passwords.needsRehash(hash)).toBe(false);
+    expect(passwords.needsRehash(await bcrypt.hash('x', 4))).toBe(true);
+    expect(await passwords.verifyNothing('correct horse')).toBe(false);
+  });
+
+  it('runs at most `concurrency` checks and refuses past a bounded queue with TOO_MANY_REQUESTS', async () => {
+    const passwords = new PasswordService(10, 1);
+    const hash = await passwords.hash('p');
+    const results = await Promise.allSettled(Array.from({ length: 30 }, () => passwords.verify('p', hash)));
+    // 25 queued at once (p-limit starts the first only after a tick) are accepted; the rest are refused at once.
+    expect(results.filter((r) => r.status === 'fulfilled' && r.value === true)).toHaveLength(25);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refused).toHaveLength(5);
+    expect(refused[0].reason).toBeInstanceOf(TooManyRequestsError);
+  });
+});
