@@ -57,8 +57,8 @@ async function seed(url: string, members: number): Promise<void> {
       console.log(`seeded ${new URL(url).pathname.slice(1)}: ${members} members, ${report.totalRows} rows in ${report.seconds.toFixed(1)} s`);
       // Sets hint bits and statistics now, so neither timed reader pays for the first pass.
       await client.query('VACUUM (ANALYZE)');
-      await client.query('CREATE TABLE kiln_bench_meta (members integer NOT NULL, seed integer NOT NULL, rows bigint NOT NULL)');
-      await client.query('INSERT INTO kiln_bench_meta VALUES ($1, $2, $3)', [members, SEED, report.totalRows]);
+      await client.query('CREATE TABLE kiln.kiln_bench_meta (members integer NOT NULL, seed integer NOT NULL, rows bigint NOT NULL)');
+      await client.query('INSERT INTO kiln.kiln_bench_meta VALUES ($1, $2, $3)', [members, SEED, report.totalRows]);
     } finally {
       await runner.release();
     }
@@ -78,11 +78,11 @@ async function checkSeed(url: string, members: number): Promise<{ seeded: Finger
   let meta: { members: number; seed: number; rows: number } | undefined;
   let recorded: Fingerprint | undefined;
   try {
-    if (!(await client.query(`SELECT to_regclass('kiln_bench_meta') AS t`)).rows[0].t) return { why: 'no seed record' };
-    meta = (await client.query('SELECT members, seed, rows::int AS rows FROM kiln_bench_meta')).rows[0];
+    if (!(await client.query(`SELECT to_regclass('kiln.kiln_bench_meta') AS t`)).rows[0].t) return { why: 'no seed record' };
+    meta = (await client.query('SELECT members, seed, rows::int AS rows FROM kiln.kiln_bench_meta')).rows[0];
     if (!meta || meta.members !== members || meta.seed !== SEED) return { why: `seeded with ${JSON.stringify(meta)}, not ${members} members` };
-    if ((await client.query(`SELECT to_regclass('kiln_bench_fingerprint') AS t`)).rows[0].t) {
-      const { rows } = await client.query<{ table: string; rows: number; digest: string }>('SELECT "table", rows::int AS rows, digest FROM kiln_bench_fingerprint');
+    if ((await client.query(`SELECT to_regclass('kiln.kiln_bench_fingerprint') AS t`)).rows[0].t) {
+      const { rows } = await client.query<{ table: string; rows: number; digest: string }>('SELECT "table", rows::int AS rows, digest FROM kiln.kiln_bench_fingerprint');
       recorded = Object.fromEntries(rows.map((r) => [r.table, { rows: r.rows, digest: r.digest }]));
     }
   } finally {
@@ -132,10 +132,10 @@ async function recordFingerprint(url: string, seeded: Fingerprint): Promise<void
   await client.connect();
   try {
     await client.query('BEGIN');
-    await client.query('CREATE TABLE IF NOT EXISTS kiln_bench_fingerprint ("table" text PRIMARY KEY, rows bigint NOT NULL, digest text NOT NULL)');
-    await client.query('DELETE FROM kiln_bench_fingerprint');
+    await client.query('CREATE TABLE IF NOT EXISTS kiln.kiln_bench_fingerprint ("table" text PRIMARY KEY, rows bigint NOT NULL, digest text NOT NULL)');
+    await client.query('DELETE FROM kiln.kiln_bench_fingerprint');
     for (const [table, { rows, digest }] of Object.entries(seeded)) {
-      await client.query('INSERT INTO kiln_bench_fingerprint VALUES ($1, $2, $3)', [table, rows, digest]);
+      await client.query('INSERT INTO kiln.kiln_bench_fingerprint VALUES ($1, $2, $3)', [table, rows, digest]);
     }
     await client.query('COMMIT');
   } finally {

@@ -25,7 +25,7 @@ export async function measureSchedule(ctx: BenchContext): Promise<ReportLine[]> 
   await db.connect();
   const instances: KilnProcess[] = [];
   try {
-    await db.query(`UPDATE backup_schedule_settings SET frequency = 'DISABLED', cron = NULL`).catch(() => undefined);
+    await db.query(`UPDATE backup_schedule_settings SET frequency = 'disabled'`).catch(() => undefined);
     for (let i = 0; i < INSTANCES; i++) {
       const dataDir = await mkdtemp(path.join(ctx.workDir, 'schedule-'));
       instances.push(
@@ -39,24 +39,29 @@ export async function measureSchedule(ctx: BenchContext): Promise<ReportLine[]> 
         }),
       );
     }
-    await db.query(`DELETE FROM kiln_schedule_runs`);
+    await db.query(`DELETE FROM kiln.kiln_schedule_runs`);
     const cron = `*/${EVERY_SECONDS} * * * * *`;
     const reference: number[] = [];
     const timer = scheduleJob(cron, (fireDate: Date) => void reference.push(Date.now() - fireDate.getTime()));
     const from = new Date();
+    // As the app and Kiln write it: the app's row (lowercase) and Kiln's additions beside it.
     await db.query(
-      `INSERT INTO backup_schedule_settings (id, frequency, cron, timezone, "updatedAt") VALUES ('default', 'CUSTOM', $1, 'UTC', now())
-       ON CONFLICT (id) DO UPDATE SET frequency = 'CUSTOM', cron = $1, timezone = 'UTC', "updatedAt" = now()`,
+      `INSERT INTO kiln.kiln_schedule_settings (id, cron, timezone, "updatedAt") VALUES ('default', $1, 'UTC', now())
+       ON CONFLICT (id) DO UPDATE SET cron = $1, timezone = 'UTC', "updatedAt" = now()`,
       [cron],
+    );
+    await db.query(
+      `INSERT INTO backup_schedule_settings (id, frequency, location, "updatedAt") VALUES ('default', 'custom', 'local', now())
+       ON CONFLICT (id) DO UPDATE SET frequency = 'custom', location = 'local', "updatedAt" = now()`,
     );
     const started = () => instances.flatMap((i) => i.logs.filter((l) => l.event === 'scheduled_backup_started'));
     while (started().length < FIRES) await new Promise((r) => setTimeout(r, 200));
-    await db.query(`UPDATE backup_schedule_settings SET frequency = 'DISABLED', cron = NULL, "updatedAt" = now()`);
+    await db.query(`UPDATE backup_schedule_settings SET frequency = 'disabled', "updatedAt" = now()`);
     timer.cancel();
     await new Promise((r) => setTimeout(r, 3000)); // let the last fires and polls settle
 
     const runs = (
-      await db.query(`SELECT "scheduledFor", "backupId" FROM kiln_schedule_runs WHERE kind = 'BACKUP' AND "scheduledFor" > $1 ORDER BY 1`, [from])
+      await db.query(`SELECT "scheduledFor", "backupId" FROM kiln.kiln_schedule_runs WHERE kind = 'BACKUP' AND "scheduledFor" > $1 ORDER BY 1`, [from])
     ).rows;
     const starts = started();
     const lags = starts.map((l) => l.lagMs as number).sort((a, b) => a - b);

@@ -122,6 +122,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       maxTokens: config.graphql.maxTokens,
       maxRequestBytes: config.http.maxRequestBytes,
       publicUrl: config.http.publicUrl,
+      anonymousRequestsPerSecond: config.http.anonymousRequestsPerSecond,
       maxUploadBytes: config.backup.maxUploadBytes,
     });
     app.use(jsonErrorHandler(logger));

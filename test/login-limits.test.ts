@@ -122,3 +122,21 @@ it('takes as long for an unknown email, a non-admin and a wrong admin password (
   expect(median(ratios.officer)).toBeGreaterThan(0.6);
   expect(median(ratios.officer)).toBeLessThan(1.6);
 });
+
+it('refuses anonymous requests past ANONYMOUS_REQUESTS_PER_SECOND before reading them, never a request with a token', async () => {
+  const gated = await startTestKiln({ ANONYMOUS_REQUESTS_PER_SECOND: '5' }, kiln.databaseUrl);
+  try {
+    const token = (await login(TEST_ADMIN.email, TEST_ADMIN.password, '192.0.2.99')).data!.login.token as string;
+    const send = (headers: Record<string, string>) =>
+      fetch(`${gated.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: '{ me { id } }' }) });
+    const anonymous = await Promise.all(Array.from({ length: 20 }, () => send({})));
+    const refused = anonymous.filter((r) => r.status === 429);
+    expect(refused.length).toBeGreaterThanOrEqual(10); // 5 a second: at most two windows pass while 20 go out at once
+    expect(refused[0].headers.get('retry-after')).toBe('1');
+    expect(((await refused[0].json()) as any).errors[0].extensions).toEqual({ code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 1 });
+    const admin = await Promise.all(Array.from({ length: 20 }, () => send({ authorization: `Bearer ${token}` })));
+    expect(admin.map((r) => r.status)).toEqual(Array(20).fill(200));
+  } finally {
+    await gated.close();
+  }
+});

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { anonymousGate } from '../http/anonymous-gate';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -31,6 +32,8 @@ export interface GraphQLServerOptions {
   maxTokens: number;
   maxRequestBytes: number;
   publicUrl?: string;
+  /** Requests without a token per client address and second (ANONYMOUS_REQUESTS_PER_SECOND). */
+  anonymousRequestsPerSecond: number;
   maxUploadBytes: number;
 }
 
@@ -125,6 +128,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
 
   app.use(
     GRAPHQL_PATH,
+    anonymousGate(options.anonymousRequestsPerSecond),
     uploadGuard(auth),
     graphqlUploadExpress({ maxFileSize: options.maxUploadBytes + 1, maxFiles: 1 }),
     express.json({ limit: options.maxRequestBytes }),

@@ -37,6 +37,7 @@ const envSchema = z.object({
   PASSWORD_CHECK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
   LOGIN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  ANONYMOUS_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
   // Proxies whose X-Forwarded-* headers are believed (express's "trust proxy": loopback, addresses, CIDRs).
   TRUST_PROXY: optionalString,
 
@@ -101,6 +102,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
       host: env.HOST,
       port: env.PORT,
       maxRequestBytes: env.MAX_REQUEST_BYTES,
+      /** Requests without a token per client address and second, refused before their body is read. */
+      anonymousRequestsPerSecond: env.ANONYMOUS_REQUESTS_PER_SECOND,
       /** Who may set X-Forwarded-For/-Proto/-Host: nobody unless named (express "trust proxy" syntax). */
       trustProxy: (env.TRUST_PROXY ? env.TRUST_PROXY.split(',').map((p) => p.trim()).filter(Boolean) : false) as string[] | false,
       /** Base of links Kiln hands out; unset: taken from each request's Host. */

@@ -35,6 +35,7 @@ export async function startTestKiln(env: Record<string, string> = {}, databaseUr
     // Tests log in often from one address: the login limits are tested where they are set low.
     LOGIN_ATTEMPTS_PER_MINUTE: '10000',
     LOGIN_MAX_FAILURES: '1000',
+    ANONYMOUS_REQUESTS_PER_SECOND: '10000',
     BCRYPT_COST: '10',
     ...env,
   });

@@ -1,0 +1,27 @@
+import type { RequestHandler } from 'express';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { ErrorCode } from '../errors/kiln-errors';
+
+/**
+ * Requests without a bearer token (logins, mostly) per client address and second, counted in
+ * this instance's memory and refused before their body is read or parsed: a tight loop of
+ * anonymous requests, each cheap on its own, cannot take the event loop from the admins.
+ * Requests with a token are never counted here.
+ */
+export function anonymousGate(perSecond: number): RequestHandler {
+  const limiter = new RateLimiterMemory({ keyPrefix: 'anonymous', points: perSecond, duration: 1 });
+  return (req, res, next) => {
+    if (req.headers.authorization) return next();
+    limiter.consume(req.ip ?? 'unknown').then(
+      () => next(),
+      (err: unknown) => {
+        if (!(err instanceof RateLimiterRes)) return next(err);
+        const seconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+        res
+          .status(429)
+          .set('Retry-After', String(seconds))
+          .json({ errors: [{ message: 'Too many requests without a token from this address', extensions: { code: ErrorCode.TOO_MANY_REQUESTS, retryAfterSeconds: seconds } }] });
+      },
+    );
+  };
+}
