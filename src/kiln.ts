@@ -123,6 +123,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       maxRequestBytes: config.http.maxRequestBytes,
       publicUrl: config.http.publicUrl,
       anonymousRequestsPerSecond: config.http.anonymousRequestsPerSecond,
+      sockets: config.http.sockets,
       maxUploadBytes: config.backup.maxUploadBytes,
     });
     app.use(jsonErrorHandler(logger));

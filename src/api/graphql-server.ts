@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { anonymousGate } from '../http/anonymous-gate';
+import { SocketGuard, type SocketGuardOptions } from './socket-guard';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -34,6 +35,8 @@ export interface GraphQLServerOptions {
   publicUrl?: string;
   /** Requests without a token per client address and second (ANONYMOUS_REQUESTS_PER_SECOND). */
   anonymousRequestsPerSecond: number;
+  /** Open sockets: sessions checked again every checkMs, subscriptions capped. */
+  sockets: SocketGuardOptions;
   maxUploadBytes: number;
 }
 
@@ -61,7 +64,9 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
   };
 
   // graphql-ws never runs Apollo's context or plugins: it authenticates once per
-  // connection, re-checks the session on every subscribe, and applies the same limits.
+  // connection, the guard re-checks every socket's session each second, and the same limits apply.
+  const guard = new SocketGuard(auth, options.sockets, logger);
+  guard.start();
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: options.maxRequestBytes });
   const wsCleanup = useServer<Record<string, unknown>, { context?: KilnContext; request: Request }>(
     {
@@ -76,13 +81,12 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
           return false;
         }
         ctx.extra.context = context;
+        guard.watch(ctx.extra.socket, context.identity!);
         return true;
       },
-      onSubscribe: async (ctx, _id, payload) => {
-        const connection = ctx.extra.context;
-        if (!connection?.identity) return [new UnauthenticatedError()];
-        const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
-        const context = await contextFor(token, connection.meta, connection.baseUrl);
+      onSubscribe: async (ctx, id, payload) => {
+        const context = ctx.extra.context;
+        if (!context?.identity) return [new UnauthenticatedError()];
         let document;
         try {
           document = parse(payload.query);
@@ -91,15 +95,18 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
         }
         const errors = validate(schema, document, [...specifiedRules, ...armor.validationRules]);
         if (errors.length > 0) return errors;
+        const capped = guard.subscribe(ctx.extra.socket, id);
+        if (capped) return [capped];
         const args: ExecutionArgs = {
           schema,
           document,
           variableValues: payload.variables,
           operationName: payload.operationName,
-          contextValue: { ...context, jobStream: options.jobStream },
+          contextValue: { ...context, jobStream: (jobId?: string) => guard.guard(ctx.extra.socket, id, jobId, options.jobStream(jobId)) },
         };
         return args;
       },
+      onComplete: (ctx, id) => guard.unsubscribe(ctx.extra.socket, id),
       onError: (_ctx, _id, _payload, errors) => {
         logger.debug({ errors: errors.map((e) => e.message) }, 'subscription error');
       },
@@ -119,7 +126,14 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
     validationRules: armor.validationRules,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
+      {
+        serverWillStart: async () => ({
+          drainServer: async () => {
+            guard.stop();
+            await wsCleanup.dispose();
+          },
+        }),
+      },
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       ...armor.plugins,
     ],

@@ -115,6 +115,21 @@ export class AuthService {
     return (result.affected ?? 0) > 0;
   }
 
+  /**
+   * Of these token ids, those whose session is still open and belongs to an active,
+   * undeleted ADMIN: one query for every open socket at once.
+   */
+  async liveSessions(jwtIds: string[]): Promise<Set<string>> {
+    if (jwtIds.length === 0) return new Set();
+    const rows: Array<{ jwtId: string }> = await this.dataSource.query(
+      `SELECT s."jwtId" FROM "StaffSession" s JOIN "User" u ON u.id = s."userId"
+        WHERE s."jwtId" = ANY($1) AND s."revokedAt" IS NULL AND s."expiresAt" > now()
+          AND u."isActive" AND u."deletedAt" IS NULL AND u.role = 'ADMIN'`,
+      [jwtIds],
+    );
+    return new Set(rows.map((r) => r.jwtId));
+  }
+
   /** Revokes every open session (after a restore or reset everybody logs in again). */
   async revokeAllSessions(): Promise<number> {
     const result = await this.dataSource

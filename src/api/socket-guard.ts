@@ -1,0 +1,123 @@
+import type { WebSocket } from 'ws';
+import type { AuthService } from '../auth/auth.service';
+import type { Identity } from '../auth/identity';
+import { TooManyRequestsError } from '../errors/kiln-errors';
+import type { Job } from '../jobs/job.entity';
+import { FINISHED_STATUSES } from '../jobs/job.enums';
+import type { Logger } from '../logging/logger';
+
+export interface SocketGuardOptions {
+  /** How often every open socket's session is checked again (one query for all of them). */
+  checkMs: number;
+  maxSubscriptionsPerSocket: number;
+  maxSubscriptionsPerUser: number;
+  /** How long a revoked socket may wait for the final state of the job it follows. */
+  graceMs?: number;
+}
+
+interface Watched {
+  identity: Identity;
+  /** Subscription id → the one job it follows (null: all jobs, or not known yet). */
+  subscriptions: Map<string, string | null>;
+  revokedAt?: number;
+}
+
+/** graphql-ws closes with this when the socket's session ended. */
+export const SESSION_ENDED_CLOSE_CODE = 4403;
+const DEFAULT_GRACE_MS = 10_000;
+
+/**
+ * Keeps revocation reaching open sockets. Every `checkMs`, one query asks which of the
+ * open sockets' sessions still belong to an active ADMIN (logout, a restore or reset
+ * revoking every session, a deactivated or demoted user: on any instance, through the
+ * database). A socket whose session ended receives no further event and is closed with
+ * 4403, except that a subscription to one job gets that job's final state first (the
+ * restore that logged everybody out tells its own subscriber how it ended), within a grace.
+ * Subscriptions are capped per socket and per user.
+ */
+export class SocketGuard {
+  private readonly sockets = new Map<WebSocket, Watched>();
+  private timer?: NodeJS.Timeout;
+  private checking = false;
+
+  constructor(
+    private readonly auth: AuthService,
+    private readonly options: SocketGuardOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.check(), this.options.checkMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  watch(socket: WebSocket, identity: Identity): void {
+    this.sockets.set(socket, { identity, subscriptions: new Map() });
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  /** Counts a new subscription; TOO_MANY_REQUESTS past a cap. */
+  subscribe(socket: WebSocket, id: string): TooManyRequestsError | undefined {
+    const watched = this.sockets.get(socket);
+    if (!watched) return undefined;
+    if (watched.subscriptions.size >= this.options.maxSubscriptionsPerSocket) {
+      return new TooManyRequestsError(`At most ${this.options.maxSubscriptionsPerSocket} subscriptions per connection`, 1);
+    }
+    let forUser = 0;
+    for (const other of this.sockets.values()) if (other.identity.userId === watched.identity.userId) forUser += other.subscriptions.size;
+    if (forUser >= this.options.maxSubscriptionsPerUser) {
+      return new TooManyRequestsError(`At most ${this.options.maxSubscriptionsPerUser} subscriptions per user`, 1);
+    }
+    watched.subscriptions.set(id, null);
+    return undefined;
+  }
+
+  unsubscribe(socket: WebSocket, id: string): void {
+    this.sockets.get(socket)?.subscriptions.delete(id);
+  }
+
+  /** The job stream of one subscription, cut off as soon as the socket's session ends (see the class). */
+  guard(socket: WebSocket, id: string, jobId: string | undefined, source: AsyncIterable<Job>): AsyncIterable<Job> {
+    const watched = this.sockets.get(socket);
+    watched?.subscriptions.set(id, jobId ?? null);
+    return (async function* () {
+      for await (const job of source) {
+        if (!watched?.revokedAt) {
+          yield job;
+        } else if (jobId && job.id === jobId && FINISHED_STATUSES.has(job.status)) {
+          yield job;
+          return;
+        } else if (!jobId) {
+          return; // following every job: nothing more for a session that ended
+        }
+      }
+    })();
+  }
+
+  /** One query for every open socket; closes those whose session ended (after their grace). */
+  async check(): Promise<void> {
+    if (this.checking || this.sockets.size === 0) return;
+    this.checking = true;
+    try {
+      const live = await this.auth.liveSessions([...this.sockets.values()].map((w) => w.identity.jwtId));
+      const now = Date.now();
+      for (const [socket, watched] of this.sockets) {
+        if (live.has(watched.identity.jwtId)) continue;
+        watched.revokedAt ??= now;
+        const waitingForAJob = [...watched.subscriptions.values()].some((jobId) => jobId !== null);
+        if (waitingForAJob && now - watched.revokedAt < (this.options.graceMs ?? DEFAULT_GRACE_MS)) continue;
+        this.sockets.delete(socket);
+        this.logger.info({ event: 'socket_session_ended', userId: watched.identity.userId }, 'closing a socket whose session ended');
+        socket.close(SESSION_ENDED_CLOSE_CODE, 'FORBIDDEN: the session ended (logged out, disabled or no longer an administrator)');
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'could not check the sessions of open sockets; trying again');
+    } finally {
+      this.checking = false;
+    }
+  }
+}
