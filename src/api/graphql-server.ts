@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { anonymousGate } from '../http/anonymous-gate';
+import { boundedErrorsPlugin } from '../errors/bounded-errors.plugin';
 import { SocketGuard, type SocketGuardOptions } from './socket-guard';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -136,6 +137,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
       },
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       ...armor.plugins,
+      boundedErrorsPlugin<KilnContext>(),
     ],
   });
   await apollo.start();

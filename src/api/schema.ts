@@ -13,6 +13,7 @@ import { ResetResolver } from '../system/reset.resolver';
 import { ScheduleResolver } from '../schedule/schedule.resolver';
 import { RetentionResolver } from '../retention/retention.resolver';
 import { authChecker } from './auth-checker';
+import { rejectNulBytes } from './reject-nul-bytes.middleware';
 import './register-enums';
 
 export const resolvers = [AuthResolver, MaintenanceResolver, BackupResolver, JobResolver, RestoreResolver, VerifyResolver, ResetResolver, BackupHealthResolver, DeletionDependenciesResolver, ScheduleResolver, RetentionResolver] as const;
@@ -26,5 +27,6 @@ export function buildKilnSchema(container?: ContainerType, pubSub: JobPubSub = c
     authChecker,
     authMode: 'error',
     validate: true,
+    globalMiddlewares: [rejectNulBytes],
   });
 }

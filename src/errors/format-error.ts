@@ -15,8 +15,15 @@ const REQUEST_ERROR_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
 ]);
 
+/** Longest message a client gets: graphql-js puts the whole offending value into some. */
+const MAX_MESSAGE_CHARS = 300;
+
+function short(message: string): string {
+  return message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}… (${message.length - MAX_MESSAGE_CHARS} more characters left out)` : message;
+}
+
 /**
- * Apollo's formatError: Kiln's own errors and request errors pass through;
+ * Apollo's formatError: Kiln's own errors and request errors pass through (shortened);
  * class-validator failures become BAD_USER_INPUT; anything else is masked
  * as INTERNAL and logged with its stack.
  */
@@ -24,7 +31,7 @@ export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (original instanceof KilnError) {
-      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: original.extensions };
+      return { message: short(original.message), locations: formatted.locations, path: formatted.path, extensions: original.extensions };
     }
     if (original instanceof ArgumentValidationError) {
       const fields = original.extensions.validationErrors.map((v) => ({
@@ -39,11 +46,11 @@ export function createErrorFormatter(logger: Logger) {
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code) && !formatted.path) {
-      return { message: formatted.message, locations: formatted.locations, extensions: { code } };
+      return { message: short(formatted.message), locations: formatted.locations, extensions: { code } };
     }
     if (code === 'BAD_USER_INPUT') {
       // Variable coercion errors ("Int cannot represent ...") reach here with a path-less code.
-      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+      return { message: short(formatted.message), locations: formatted.locations, path: formatted.path, extensions: { code } };
     }
     logger.error({ err: original, path: formatted.path }, 'unexpected error');
     return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL } };

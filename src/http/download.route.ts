@@ -3,7 +3,7 @@ import type { AuthService } from '../auth/auth.service';
 import { bearerToken, type DownloadTokenService } from '../auth/token.service';
 import type { BackupService } from '../backup/backup.service';
 import { Role } from '../domain/lending-enums';
-import { ForbiddenError, KilnError, UnauthenticatedError } from '../errors/kiln-errors';
+import { ForbiddenError, KilnError, NotFoundError, UnauthenticatedError } from '../errors/kiln-errors';
 import type { Logger } from '../logging/logger';
 
 /**
@@ -16,6 +16,8 @@ export function downloadRouter(deps: { auth: AuthService; backups: BackupService
   router.get('/backups/:id/download', async (req, res) => {
     const id = req.params.id;
     try {
+      // No backup id holds a NUL (PostgreSQL text cannot): answer 404 before any query trips on it.
+      if (id.includes('\0')) throw new NotFoundError('Backup', id.replace(/\0/g, '\\0'));
       const link = typeof req.query.token === 'string' ? req.query.token : undefined;
       if (link !== undefined) {
         if (!deps.downloads.allows(link, id)) throw new UnauthenticatedError('This download link is invalid or has expired', { reason: 'LINK_INVALID' });
