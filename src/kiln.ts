@@ -97,14 +97,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       ? new BackupNotifications(config.webhook, { dataSource, jobs, backups, health, logger, instanceId, healthCheckMs: config.healthCheckMs })
       : undefined;
 
-    await ensureBootstrapAdmin(
-      dataSource,
-      { email: config.auth.bootstrapAdminEmail, password: config.auth.bootstrapAdminPassword },
-      logger,
-      passwords,
-    );
 
     const schema = await buildKilnSchema(resolverContainer(services), jobEvents.pubSub);
+    let boundBase = '';
     const app = createHttpApp({ dataSource, maintenance, health, logger, trustProxy: config.http.trustProxy });
     app.use(downloadRouter({ auth, backups, downloads, logger }));
     const httpServer = http.createServer(app);
@@ -121,9 +116,11 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       maxDepth: config.graphql.maxDepth,
       maxTokens: config.graphql.maxTokens,
       maxRequestBytes: config.http.maxRequestBytes,
-      publicUrl: config.http.publicUrl,
+      // Links are built from PUBLIC_URL or the bound address, never from a client's Host header.
+      linkBase: () => config.http.publicUrl ?? boundBase,
       anonymousRequestsPerSecond: config.http.anonymousRequestsPerSecond,
       sockets: config.http.sockets,
+      publicIntrospection: config.http.publicIntrospection,
       maxUploadBytes: config.backup.maxUploadBytes,
     });
     app.use(jsonErrorHandler(logger));
@@ -134,6 +131,14 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     const { port } = httpServer.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+    boundBase = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    // Only once the port is ours: a start that cannot bind creates no admin and shows no password.
+    await ensureBootstrapAdmin(
+      dataSource,
+      { email: config.auth.bootstrapAdminEmail, password: config.auth.bootstrapAdminPassword },
+      logger,
+      passwords,
+    );
     const scheduler = new BackupScheduler(schedule, backups, jobs, new ScheduleClaims(dataSource, instanceId), retention, logger, {
       pollMs: config.schedule.pollMs,
       claimTtlMs: config.jobs.leaseTtlMs,

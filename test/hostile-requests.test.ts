@@ -1,5 +1,7 @@
 /** Requests a hostile client sends to make the gateway work or talk more than it should. */
-import { loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
+import { Client } from 'pg';
+import { freshDatabase, workerDatabaseName } from './support/test-database';
+import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
 
 let kiln: TestKiln;
 const logs: Array<Record<string, any>> = [];
@@ -42,4 +44,61 @@ it('answers a NUL character in an id with 400/404, never 500', async () => {
   const download = await fetch(`${kiln.url}/backups/abc%00def/download`, { headers: { authorization: `Bearer ${token}` } });
   expect(download.status).toBe(404);
   expect(((await download.json()) as any).errors[0].extensions.code).toBe('NOT_FOUND');
+});
+
+it('answers a document over the token limit with 400, not 500', async () => {
+  const strict = await startTestKiln({ MAX_QUERY_TOKENS: '200' }, kiln.databaseUrl);
+  try {
+    const wide = `{ ${Array.from({ length: 150 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+    const res = await fetch(`${strict.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: wide }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).errors[0].message).toMatch(/token limit/i);
+  } finally {
+    await strict.close();
+  }
+});
+
+it('shows the schema to admins, to anonymous clients only with INTROSPECTION=public', async () => {
+  const INTROSPECT = '{ __schema { queryType { name } } }';
+  expect(JSON.parse((await post(JSON.stringify({ query: INTROSPECT }))).text).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  expect(JSON.parse((await post(JSON.stringify({ query: '{ __type(name: "Backup") { name } }' }))).text).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  const token = await loginToken(kiln.url);
+  expect((await gql(kiln.url, INTROSPECT, {}, token)).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  const open = await startTestKiln({ INTROSPECTION: 'public' }, kiln.databaseUrl);
+  try {
+    expect((await gql(open.url, INTROSPECT)).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  } finally {
+    await open.close();
+  }
+});
+
+it('builds links from the bound address, whatever Host and X-Forwarded-Proto the client sends', async () => {
+  const token = await loginToken(kiln.url);
+  const started = await gql(kiln.url, 'mutation { createBackup { id backup { id } } }', {}, token);
+  await kiln.services.jobs.settled(started.data!.createBackup.id);
+  const res = await fetch(`${kiln.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, host: 'evil.example:666', 'x-forwarded-proto': 'javascript', 'x-forwarded-host': 'evil.example' },
+    body: JSON.stringify({ query: 'query($id: ID!) { backup(id: $id) { downloadUrl } }', variables: { id: started.data!.createBackup.backup.id } }),
+  });
+  const link = ((await res.json()) as any).data.backup.downloadUrl as string;
+  expect(link.startsWith(`${kiln.url}/backups/`)).toBe(true);
+
+  // A range past the end: the 416 answer is JSON, and says so.
+  const range = await fetch(new URL(link).toString(), { headers: { range: 'bytes=999999999-' } });
+  expect(range.status).toBe(416);
+  expect(range.headers.get('content-type')).toMatch(/^application\/json/);
+});
+
+it('creates no admin and shows no password when it cannot bind its port', async () => {
+  const url = await freshDatabase(`${workerDatabaseName()}_busy_port`);
+  const port = new URL(kiln.url).port;
+  await expect(startTestKiln({ PORT: port, ADMIN_PASSWORD: '' }, url)).rejects.toThrow(/EADDRINUSE/);
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  try {
+    expect((await db.query(`SELECT count(*)::int AS n FROM "User"`)).rows[0].n).toBe(0);
+  } finally {
+    await db.end();
+  }
 });

@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import { anonymousGate } from '../http/anonymous-gate';
 import { boundedErrorsPlugin } from '../errors/bounded-errors.plugin';
+import { introspectionPlugin } from './introspection.plugin';
+import { maxTokensGuard } from '../http/max-tokens.guard';
 import { SocketGuard, type SocketGuardOptions } from './socket-guard';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -33,9 +35,12 @@ export interface GraphQLServerOptions {
   maxDepth: number;
   maxTokens: number;
   maxRequestBytes: number;
-  publicUrl?: string;
+  /** Base of the links Kiln hands out: PUBLIC_URL, else the address the server is bound to. */
+  linkBase: () => string;
   /** Requests without a token per client address and second (ANONYMOUS_REQUESTS_PER_SECOND). */
   anonymousRequestsPerSecond: number;
+  /** INTROSPECTION=public: anonymous clients may introspect too (admins always may). */
+  publicIntrospection: boolean;
   /** Open sockets: sessions checked again every checkMs, subscriptions capped. */
   sockets: SocketGuardOptions;
   maxUploadBytes: number;
@@ -49,12 +54,13 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
   const { schema, httpServer, auth, logger } = options;
   const armor = new ApolloArmor({
     maxDepth: { n: options.maxDepth },
-    maxTokens: { n: options.maxTokens },
+    // Counted by maxTokensGuard (HTTP) and parse's own limit (graphql-ws): armor's answered 500.
+    maxTokens: { enabled: false },
   }).protect();
   const formatError = createErrorFormatter(logger);
 
-  const contextFor = async (token: string | undefined, meta: RequestMeta, requestBase: string): Promise<KilnContext> => {
-    const baseUrl = options.publicUrl ?? requestBase;
+  const contextFor = async (token: string | undefined, meta: RequestMeta): Promise<KilnContext> => {
+    const baseUrl = options.linkBase();
     if (!token) return { meta, baseUrl };
     try {
       return { meta, baseUrl, identity: await auth.authenticate(token) };
@@ -75,7 +81,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
       onConnect: async (ctx) => {
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         const meta = { ipAddress: ctx.extra.request.socket.remoteAddress ?? null, userAgent: ctx.extra.request.headers['user-agent'] ?? null };
-        const context = await contextFor(token, meta, `http://${ctx.extra.request.headers.host ?? 'localhost'}`);
+        const context = await contextFor(token, meta);
         const problem = context.authError ?? (context.identity ? undefined : new UnauthenticatedError('Send connectionParams.authorization with a bearer token'));
         if (problem) {
           ctx.extra.socket.close(problem.code === ErrorCode.FORBIDDEN ? 4403 : 4401, `${problem.code}: ${problem.message}`.slice(0, 120));
@@ -90,7 +96,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
         if (!context?.identity) return [new UnauthenticatedError()];
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: options.maxTokens });
         } catch (err) {
           return [err as GraphQLError];
         }
@@ -138,6 +144,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       ...armor.plugins,
       boundedErrorsPlugin<KilnContext>(),
+      introspectionPlugin(options.publicIntrospection),
     ],
   });
   await apollo.start();
@@ -148,12 +155,12 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
     uploadGuard(auth),
     graphqlUploadExpress({ maxFileSize: options.maxUploadBytes + 1, maxFiles: 1 }),
     express.json({ limit: options.maxRequestBytes }),
+    maxTokensGuard(options.maxTokens),
     expressMiddleware(apollo, {
       context: async ({ req }) =>
         contextFor(
           bearerToken(req.headers.authorization),
           { ipAddress: req.ip ?? null, userAgent: req.get('user-agent') ?? null },
-          `${req.protocol}://${req.get('host')}`,
         ),
     }),
   );

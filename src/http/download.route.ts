@@ -48,7 +48,8 @@ function sendError(res: Response, err: unknown, logger: Logger): void {
   const http = err as { status?: number; headers?: Record<string, string> };
   if (http.status === 416) {
     // From `send`: the Range asked for lies beyond the file.
-    res.set(http.headers ?? {}).status(416).json({ errors: [{ message: 'Requested range not satisfiable', extensions: { code: 'BAD_USER_INPUT' } }] });
+    // send's headers name the file's type; this answer is JSON.
+    res.set(http.headers ?? {}).status(416).type('json').json({ errors: [{ message: 'Requested range not satisfiable', extensions: { code: 'BAD_USER_INPUT' } }] });
     return;
   }
   if (err instanceof KilnError) {
