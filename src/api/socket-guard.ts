@@ -38,7 +38,8 @@ const DEFAULT_GRACE_MS = 10_000;
 export class SocketGuard {
   private readonly sockets = new Map<WebSocket, Watched>();
   private timer?: NodeJS.Timeout;
-  private checking = false;
+  private running?: Promise<void>;
+  private next?: Promise<void>;
 
   constructor(
     private readonly auth: AuthService,
@@ -49,6 +50,8 @@ export class SocketGuard {
   start(): void {
     this.timer = setInterval(() => void this.check(), this.options.checkMs);
     this.timer.unref();
+    // A logout on this instance closes its sockets before its answer is sent.
+    this.auth.onSessionsEnded(() => this.check());
   }
 
   stop(): void {
@@ -98,10 +101,24 @@ export class SocketGuard {
     })();
   }
 
-  /** One query for every open socket; closes those whose session ended (after their grace). */
-  async check(): Promise<void> {
-    if (this.checking || this.sockets.size === 0) return;
-    this.checking = true;
+  /**
+   * One query for every open socket; closes those whose session ended (after their grace).
+   * A call while a check runs waits for one that starts after it (it may know of a new logout).
+   */
+  check(): Promise<void> {
+    if (!this.running) {
+      this.running = this.checkOnce().finally(() => (this.running = undefined));
+      return this.running;
+    }
+    this.next ??= this.running.then(() => {
+      this.next = undefined;
+      return this.check();
+    });
+    return this.next;
+  }
+
+  private async checkOnce(): Promise<void> {
+    if (this.sockets.size === 0) return;
     try {
       const live = await this.auth.liveSessions([...this.sockets.values()].map((w) => w.identity.jwtId));
       const now = Date.now();
@@ -116,8 +133,6 @@ export class SocketGuard {
       }
     } catch (err) {
       this.logger.warn({ err }, 'could not check the sessions of open sockets; trying again');
-    } finally {
-      this.checking = false;
     }
   }
 }

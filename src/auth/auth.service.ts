@@ -27,6 +27,8 @@ export interface LoginResult {
 
 /** Login, logout and per-request authentication against StaffSession rows. */
 export class AuthService {
+  private readonly endedListeners: Array<() => Promise<void>> = [];
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly tokens: TokenService,
@@ -107,12 +109,22 @@ export class AuthService {
     return user;
   }
 
-  /** Revokes the caller's session; its token stops working at once. */
+  /** Called (and awaited) after this instance ends sessions: open sockets are checked at once. */
+  onSessionsEnded(listener: () => Promise<void>): void {
+    this.endedListeners.push(listener);
+  }
+
+  /** Revokes the caller's session; its token stops working at once, on its open sockets too. */
   async logout(identity: Identity): Promise<boolean> {
     const result = await this.dataSource
       .getRepository(StaffSession)
       .update({ jwtId: identity.jwtId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    await this.sessionsEnded();
     return (result.affected ?? 0) > 0;
+  }
+
+  private async sessionsEnded(): Promise<void> {
+    await Promise.all(this.endedListeners.map((listener) => listener().catch(() => undefined)));
   }
 
   /**
@@ -135,6 +147,7 @@ export class AuthService {
     const result = await this.dataSource
       .getRepository(StaffSession)
       .update({ revokedAt: IsNull() }, { revokedAt: new Date() });
+    await this.sessionsEnded();
     return result.affected ?? 0;
   }
 
