@@ -13,7 +13,6 @@
  * The conversion of a column's text to what Prisma's findMany() gives under JSON.stringify is
  * the test helper's, copied (tsconfig.bench.json does not compile test/).
  */
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -21,7 +20,7 @@ import { finished } from 'node:stream/promises';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import QueryStream from 'pg-query-stream';
-import { APP_DATA_KEYS } from '../src/backup/format/app-backup-reader';
+import { APP_DATA_KEYS, BatchedHash } from '../src/backup/format/app-backup-reader';
 // The app's serialisation of each value, shared with the tests' format 1.0 writer.
 import { columnsOf, prismaValue, selectExpression } from '../test/support/app-backup-file';
 
@@ -160,25 +159,5 @@ class BatchedFile {
     this.stream.end();
     await finished(this.stream);
     return this.bytes;
-  }
-}
-
-/** sha256 over text given in pieces, batched (one update per row costs more than the hashing). */
-class BatchedHash {
-  private readonly hash = createHash('sha256');
-  private pending = '';
-
-  add(text: string): void {
-    this.pending += text;
-    if (this.pending.length >= BATCH_CHARS) {
-      this.hash.update(this.pending, 'utf8');
-      this.pending = '';
-    }
-  }
-
-  digest(): string {
-    this.hash.update(this.pending, 'utf8');
-    this.pending = '';
-    return this.hash.digest('hex');
   }
 }

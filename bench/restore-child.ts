@@ -11,10 +11,10 @@
  * batches or COPY FROM STDIN). Should a hook stop matching the code, its phases read n/a and the
  * total is still right.
  */
+import { instrumentRestore } from './restore-phases';
 import 'reflect-metadata';
 import '../src/config/utc';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { In } from 'typeorm';
 import type { Identity, RequestMeta } from '../src/auth/identity';
 import { loadConfig } from '../src/config/config';
@@ -58,23 +58,6 @@ export type RestoreChildResult = ChildResult<{
   maxRssKb: number;
 }>;
 
-/** BENCH_TRACE_SQL=1: every statement of the restore transaction but the loading ones, with its duration, on stderr. */
-const TRACE_SQL = process.env.BENCH_TRACE_SQL === '1';
-
-/** Moments (performance.now()) the hooks saw. */
-interface Marks {
-  validateStart?: number;
-  validateEnd?: number;
-  safetyStart?: number;
-  safetyEnd?: number;
-  /** The connection of the restore transaction: the first to run a loading statement after the safety backup. */
-  restoreClient?: pg.Client;
-  loadEnd?: number;
-  loadStatements: number;
-  commitStart?: number;
-  commitEnd?: number;
-}
-
 async function restoreOnce(): Promise<RestoreChildResult> {
   const backupId = process.env.BENCH_BACKUP_ID;
   if (!backupId) return { ok: false, error: 'BENCH_BACKUP_ID is not set' };
@@ -91,7 +74,7 @@ async function restoreOnce(): Promise<RestoreChildResult> {
     actor = { userId: admin.id, role: Role.ADMIN, jwtId: 'bench' };
     await kiln.services.maintenance.set(true, 'bench', actor, meta);
 
-    const marks = instrument(kiln.services.backups);
+    const marks = instrumentRestore(kiln.services.backups);
     // RSS every 50 ms, given to phases afterwards, once their bounds are known.
     const samples: Array<[at: number, rssKb: number]> = [];
     const sampler = setInterval(() => samples.push([performance.now(), Math.round(process.memoryUsage.rss() / 1024)]), 50);
@@ -145,58 +128,6 @@ async function restoreOnce(): Promise<RestoreChildResult> {
   }
 }
 
-/** Hooks that time the restore's phases; see the file comment. */
-function instrument(backups: { backupWithin: (...args: never[]) => Promise<unknown> }): Marks {
-  const marks: Marks = { loadStatements: 0 };
-  // The module object itself (compiled CommonJS): restore.service reads validateBackupFile from it at each call.
-  const validator: { validateBackupFile: (...args: never[]) => Promise<unknown> } = require('../src/restore/backup-validator');
-  const validateBackupFile = validator.validateBackupFile;
-  validator.validateBackupFile = async (...args: never[]) => {
-    marks.validateStart = performance.now();
-    try {
-      return await validateBackupFile(...args);
-    } finally {
-      marks.validateEnd = performance.now();
-    }
-  };
-  const backupWithin = backups.backupWithin.bind(backups);
-  backups.backupWithin = async (...args: never[]) => {
-    marks.safetyStart = performance.now();
-    try {
-      return await backupWithin(...args);
-    } finally {
-      marks.safetyEnd = performance.now();
-    }
-  };
-
-  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
-  pg.Client.prototype.query = function timedQuery(this: pg.Client, ...args: unknown[]) {
-    const result = query.apply(this, args);
-    if (marks.safetyEnd === undefined) return result;
-    const sql = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: unknown } | undefined)?.text ?? '');
-    if (typeof sql !== 'string') return result;
-    const start = performance.now();
-    // A loading statement: batches of rows as JSON (today), or a COPY FROM STDIN stream (pg-copy-streams).
-    const loading = sql.includes('json_populate_recordset') || /^\s*COPY\b[\s\S]*\bFROM STDIN/i.test(sql);
-    if (!marks.restoreClient && loading) marks.restoreClient = this;
-    if (this !== marks.restoreClient) return result;
-    const commit = marks.loadEnd !== undefined && marks.commitStart === undefined && /^\s*COMMIT/i.test(sql);
-    if (commit) marks.commitStart = start;
-    const done = () => {
-      const end = performance.now();
-      if (loading) {
-        marks.loadStatements += end - start;
-        marks.loadEnd = end;
-      }
-      if (commit) marks.commitEnd = end;
-      if (TRACE_SQL && !loading) console.error(`[sql ${((end - start) / 1000).toFixed(3)} s] ${sql.replace(/\s+/g, ' ').slice(0, 160)}`);
-    };
-    if (result instanceof Promise) result.then(done, () => undefined);
-    else if (result && typeof (result as NodeJS.EventEmitter).once === 'function') (result as NodeJS.EventEmitter).once('finish', done);
-    return result;
-  } as typeof pg.Client.prototype.query;
-  return marks;
-}
 
 /**
  * The bench database only lends its data: the backups (restored and PRE_RESTORE) and their

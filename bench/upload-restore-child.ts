@@ -19,11 +19,11 @@
  * whose file the parent uploaded. The restore replaces StaffSession with the file's rows, so the
  * session made here goes with it.
  */
+import { instrumentRestore } from './restore-phases';
 import 'reflect-metadata';
 import '../src/config/utc';
 import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { In } from 'typeorm';
 import type { Identity, RequestMeta } from '../src/auth/identity';
 import { TokenService } from '../src/auth/token.service';
@@ -90,19 +90,6 @@ export type UploadParentAnswer = { kind: 'uploaded'; jobId: string } | { kind: '
 /** BENCH_MEMORY_TRACE=<path prefix>: every 50 ms sample of process.memoryUsage() (KB) and the phase marks, to <prefix>-<pid>.csv. */
 const MEMORY_TRACE = process.env.BENCH_MEMORY_TRACE;
 
-interface Marks {
-  uploadEnd?: number;
-  validateStart?: number;
-  validateEnd?: number;
-  safetyStart?: number;
-  safetyEnd?: number;
-  restoreClient?: pg.Client;
-  loadEnd?: number;
-  loadStatements: number;
-  commitStart?: number;
-  commitEnd?: number;
-}
-
 async function restoreUpload(): Promise<UploadRestoreChildResult> {
   if (!process.send) return { ok: false, error: 'upload-restore-child must be forked: the parent uploads the file' };
   const config = loadConfig();
@@ -124,7 +111,7 @@ async function restoreUpload(): Promise<UploadRestoreChildResult> {
     actor = { userId: admin.id, role: Role.ADMIN, jwtId };
     await kiln.services.maintenance.set(true, 'bench', actor, meta);
 
-    const marks = instrument(kiln.services.backups);
+    const marks = instrumentRestore(kiln.services.backups);
     const samples: Array<[at: number, rssKb: number]> = [];
     let [heapTotalKb, externalKb] = [0, 0];
     const trace: string[] = ['ms,rssKb,heapTotalKb,heapUsedKb,externalKb,arrayBuffersKb'];
@@ -211,65 +198,6 @@ async function restoreUpload(): Promise<UploadRestoreChildResult> {
   }
 }
 
-/** bench/restore-child.ts's hooks, plus the end of the upload's reception. */
-function instrument(backups: { backupWithin: (...args: never[]) => Promise<unknown> }): Marks {
-  const marks: Marks = { loadStatements: 0 };
-  // Module objects (compiled CommonJS): restore.service reads both functions from them at each call.
-  const receiver: { receiveUpload: (...args: never[]) => Promise<unknown> } = require('../src/restore/upload-receiver');
-  const receiveUpload = receiver.receiveUpload;
-  receiver.receiveUpload = async (...args: never[]) => {
-    try {
-      return await receiveUpload(...args);
-    } finally {
-      marks.uploadEnd = performance.now();
-    }
-  };
-  const validator: { validateBackupFile: (...args: never[]) => Promise<unknown> } = require('../src/restore/backup-validator');
-  const validateBackupFile = validator.validateBackupFile;
-  validator.validateBackupFile = async (...args: never[]) => {
-    marks.validateStart = performance.now();
-    try {
-      return await validateBackupFile(...args);
-    } finally {
-      marks.validateEnd = performance.now();
-    }
-  };
-  const backupWithin = backups.backupWithin.bind(backups);
-  backups.backupWithin = async (...args: never[]) => {
-    marks.safetyStart = performance.now();
-    try {
-      return await backupWithin(...args);
-    } finally {
-      marks.safetyEnd = performance.now();
-    }
-  };
-
-  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
-  pg.Client.prototype.query = function timedQuery(this: pg.Client, ...args: unknown[]) {
-    const result = query.apply(this, args);
-    if (marks.safetyEnd === undefined) return result;
-    const sql = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: unknown } | undefined)?.text ?? '');
-    if (typeof sql !== 'string') return result;
-    const start = performance.now();
-    const loading = sql.includes('json_populate_recordset') || /^\s*COPY\b[\s\S]*\bFROM STDIN/i.test(sql);
-    if (!marks.restoreClient && loading) marks.restoreClient = this;
-    if (this !== marks.restoreClient) return result;
-    const commit = marks.loadEnd !== undefined && marks.commitStart === undefined && /^\s*COMMIT/i.test(sql);
-    if (commit) marks.commitStart = start;
-    const done = () => {
-      const end = performance.now();
-      if (loading) {
-        marks.loadStatements += end - start;
-        marks.loadEnd = end;
-      }
-      if (commit) marks.commitEnd = end;
-    };
-    if (result instanceof Promise) result.then(done, () => undefined);
-    else if (result && typeof (result as NodeJS.EventEmitter).once === 'function') (result as NodeJS.EventEmitter).once('finish', done);
-    return result;
-  } as typeof pg.Client.prototype.query;
-  return marks;
-}
 
 /**
  * The bench database only lends its data: the PRE_RESTORE safety backup's record, the backup named

@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { Client } from 'pg';
 import { LENDING_TABLES } from '../src/domain';
 import { appBackupText, buildAppBackupDocument, signAppBackup, writeAppBackupFile, type AppBackupDocument } from './support/app-backup-file';
-import { fingerprint, RESTORE, uploadRestore } from './support/restore-helpers';
+import { failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore } from './support/restore-helpers';
 import { startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { gql, loginToken, TEST_ADMIN } from './support/test-kiln';
 import { until } from './support/until';
@@ -107,16 +107,7 @@ describe('a bad format 1.0 file', () => {
     return Buffer.from(appBackupText(copy));
   };
 
-  /** Uploads a file for restore; the failed job's code and message (or the request's error). */
-  async function failedUpload(file: Buffer): Promise<{ code?: string; message: string }> {
-    const res = await uploadRestore(s.kiln.url, s.token, file);
-    if (res.body.errors) return { code: res.body.errors[0].extensions?.code, message: res.body.errors[0].message };
-    const id = res.body.data.restoreBackup.id;
-    await s.kiln.services.jobs.settled(id);
-    const job = (await s.kiln.services.jobs.get(id))!;
-    expect(job.status).toBe('FAILED');
-    return { code: job.errorCode ?? undefined, message: job.error ?? '' };
-  }
+  const failedUpload = (file: Buffer) => failedUploadTo(s.kiln, s.token, file);
 
   it('refuses the file with one value changed and not re-signed (BACKUP_CORRUPT: checksum)', async () => {
     const failure = await failedUpload(variant((d) => (d.data.loans[0].notes = 'tampered'))());

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { errorCode, gql, startTestKiln } from './support/test-kiln';
 import { whileTableLocked, backupFileText, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
-import { craftBackup, fingerprint, RESTORE, uploadRestore } from './support/restore-helpers';
+import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore } from './support/restore-helpers';
 
 let s: SeededKiln;
 let backup: { id: string; filename: string; checksum: string };
@@ -23,16 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => s?.close());
 
-/** Uploads a file for restore and returns the failed job (or the request's error). */
-async function failedUpload(file: Buffer): Promise<{ code?: string; message: string }> {
-  const res = await uploadRestore(s.kiln.url, s.token, file);
-  if (res.body.errors) return { code: res.body.errors[0].extensions?.code, message: res.body.errors[0].message };
-  const id = res.body.data.restoreBackup.id;
-  await s.kiln.services.jobs.settled(id);
-  const job = (await s.kiln.services.jobs.get(id))!;
-  expect(job.status).toBe('FAILED');
-  return { code: job.errorCode ?? undefined, message: job.error ?? '' };
-}
+const failedUpload = (file: Buffer) => failedUploadTo(s.kiln, s.token, file);
 
 afterEach(async () => {
   // Whatever happened, the live data is exactly as before and no upload is left over.

@@ -64,3 +64,14 @@ export async function rawBackup(file: string): Promise<{ header: any; data: Reco
   }
   return { header, data };
 }
+
+/** Uploads a file for restore; the failed job's code and message (or the request's own error). */
+export async function failedUpload(kiln: { url: string; services: { jobs: { settled(id: string): Promise<unknown>; get(id: string): Promise<any> } } }, token: string, file: Buffer): Promise<{ code?: string; message: string }> {
+  const res = await uploadRestore(kiln.url, token, file);
+  if (res.body.errors) return { code: res.body.errors[0].extensions?.code, message: res.body.errors[0].message };
+  const id = res.body.data.restoreBackup.id;
+  await kiln.services.jobs.settled(id);
+  const job = await kiln.services.jobs.get(id);
+  if (job.status !== 'FAILED') throw new Error(`the restore was expected to fail, it ended ${job.status}`);
+  return { code: job.errorCode ?? undefined, message: job.error ?? '' };
+}

@@ -46,7 +46,7 @@ function describeValue(value: unknown): string {
 }
 
 /** sha256 over text given in pieces; small pieces are batched (one update per row costs seconds on millions). */
-class BatchedHash {
+export class BatchedHash {
   private readonly hash: Hash = createHash('sha256');
   private pending = '';
 
