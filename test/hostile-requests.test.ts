@@ -1,5 +1,7 @@
 /** Requests a hostile client sends to make the gateway work or talk more than it should. */
+import { createClient } from 'graphql-ws';
 import { Client } from 'pg';
+import WebSocket from 'ws';
 import { freshDatabase, workerDatabaseName } from './support/test-database';
 import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
 
@@ -100,5 +102,19 @@ it('creates no admin and shows no password when it cannot bind its port', async 
     expect((await db.query(`SELECT count(*)::int AS n FROM "User"`)).rows[0].n).toBe(0);
   } finally {
     await db.end();
+  }
+});
+
+it('formats errors over graphql-ws as over HTTP', async () => {
+  const token = await loginToken(kiln.url);
+  const client = createClient({ url: `${kiln.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` } });
+  try {
+    const query = '{ backups(limit: 1000) { total } }';
+    const overWs = await new Promise<any>((resolve) => client.subscribe({ query }, { next: resolve, error: resolve, complete: () => undefined }));
+    const overHttp = await gql(kiln.url, query, {}, token);
+    expect(overWs.errors[0]).toMatchObject({ message: overHttp.errors![0].message, extensions: { code: 'BAD_USER_INPUT' } });
+    expect(overWs.errors[0].message).toMatch(/^Invalid input: limit/);
+  } finally {
+    await client.dispose();
   }
 });

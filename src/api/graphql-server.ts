@@ -114,9 +114,13 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
         return args;
       },
       onComplete: (ctx, id) => guard.unsubscribe(ctx.extra.socket, id),
+      // The same formatter as over HTTP: unexpected errors reach a socket as INTERNAL, never their message.
       onError: (_ctx, _id, _payload, errors) => {
         logger.debug({ errors: errors.map((e) => e.message) }, 'subscription error');
+        return errors.map((e) => formatError(e.toJSON(), e));
       },
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
     },
     wsServer,
   );
