@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { errorCode, gql, loginToken } from './support/test-kiln';
-import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
-import { fingerprint, RESTORE, uploadRestore } from './support/restore-helpers';
+import { finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { craftBackup, fingerprint, RESTORE, uploadRestore } from './support/restore-helpers';
 
 
 let s: SeededKiln;
@@ -137,4 +137,35 @@ it('gives back JSON columns that hold plain values (a string, true, a string of 
   await maintenance(false);
   expect([job.status, job.error]).toEqual(['COMPLETED', null]);
   expect(await values()).toEqual(before);
+});
+
+it('names the login accounts a restore adds, re-enables or makes ADMIN, in its job message and audit entry', async () => {
+  const doc = parseBackupFile(path.join(s.kiln.backupDir, backup.filename));
+  const staff = doc.data.User.filter((u: any) => u.role !== 'ADMIN');
+  const [promoted, disabledNow] = [staff[0], staff[1]];
+  const file = await craftBackup(doc, (data) => {
+    data.User.push({ ...staff[2], id: 'forged-admin', email: 'forged@kiln.test', role: 'ADMIN' });
+    data.User.find((u: any) => u.id === promoted.id).role = 'ADMIN';
+  });
+  // Disabled since the backup: the restore brings it back.
+  await s.db.query(`UPDATE "User" SET "isActive" = false WHERE id = $1`, [disabledNow.id]);
+
+  await maintenance(true);
+  const res = await uploadRestore(s.kiln.url, s.token, file);
+  expect(res.body.errors).toBeUndefined();
+  await s.kiln.services.jobs.settled(res.body.data.restoreBackup.id);
+  const job = (await s.kiln.services.jobs.get(res.body.data.restoreBackup.id))!;
+  await relogin();
+  await maintenance(false);
+  expect(job.status).toBe('COMPLETED');
+  expect(job.message).toContain(
+    `login accounts added 1 (forged@kiln.test ADMIN); re-enabled 1 (${disabledNow.email} ${disabledNow.role}); made ADMIN 1 (${promoted.email} ADMIN)`,
+  );
+  const [entry] = (await s.db.query(`SELECT metadata FROM "AuditLog" WHERE action = 'SYSTEM_RESTORED' AND metadata->>'jobId' = $1`, [job.id])).rows;
+  expect(entry.metadata.accounts).toEqual({
+    added: [{ email: 'forged@kiln.test', role: 'ADMIN' }],
+    removed: [],
+    reenabled: [{ email: disabledNow.email, role: disabledNow.role }],
+    madeAdmin: [{ email: promoted.email, role: 'ADMIN' }],
+  });
 });

@@ -16,6 +16,7 @@ import type { JobRun, JobRunner } from '../jobs/job-runner';
 import type { MaintenanceService } from '../system/maintenance.service';
 import { validateBackupFile } from './backup-validator';
 import { readLendingCatalog } from './lending-catalog';
+import { accountChanges, describeAccountChanges, rememberAccounts } from './account-changes';
 import { loadBackupInTransaction } from './table-loader';
 import { receiveUpload } from './upload-receiver';
 
@@ -126,6 +127,7 @@ export class RestoreService {
     const client = (await runner.connect()) as import('pg').PoolClient;
     try {
       await runner.startTransaction();
+      await rememberAccounts(client);
       const loaded = await loadBackupInTransaction(
         client,
         await open(),
@@ -135,6 +137,8 @@ export class RestoreService {
         signal,
         checked.checksum,
       );
+      // Who can log in now that could not before: said in the job message and the audit entry.
+      const accounts = await accountChanges(client);
       // Everybody logs in again: restored sessions included.
       const revoked = await client.query(`UPDATE "StaffSession" SET "revokedAt" = CURRENT_TIMESTAMP WHERE "revokedAt" IS NULL`);
       const actorStillExists = (await runner.manager.countBy(User, { id: actor.userId })) > 0;
@@ -151,6 +155,7 @@ export class RestoreService {
             checksum: checked.checksum,
             safetyBackupId: safety.id,
             removed: loaded.removed,
+            accounts,
           },
           ipAddress: meta.ipAddress,
           userAgent: meta.userAgent,
@@ -166,7 +171,8 @@ export class RestoreService {
         message:
           `Restored ${loaded.rows} rows into ${checked.plan.replaced.length} tables from ${from}; safety backup ${safety.id}; ` +
           `${revoked.rowCount ?? 0} sessions logged out` +
-          (removed.length ? `; removed ${removed.join(', ')}` : ''),
+          (removed.length ? `; removed ${removed.join(', ')}` : '') +
+          (describeAccountChanges(accounts) ? `; ${describeAccountChanges(accounts)}` : ''),
       };
     } catch (err) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
