@@ -20,7 +20,8 @@ import type { Job } from '../jobs/job.entity';
 import type { RequestMeta } from '../auth/identity';
 import { bearerToken } from '../auth/token.service';
 import { createErrorFormatter } from '../errors/format-error';
-import { ErrorCode, KilnError, UnauthenticatedError } from '../errors/kiln-errors';
+import { ErrorCode, ForbiddenError, KilnError, UnauthenticatedError } from '../errors/kiln-errors';
+import { Role } from '../domain/lending-enums';
 import type { Logger } from '../logging/logger';
 import type { KilnContext } from './context';
 
@@ -82,7 +83,13 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         const meta = { ipAddress: ctx.extra.request.socket.remoteAddress ?? null, userAgent: ctx.extra.request.headers['user-agent'] ?? null };
         const context = await contextFor(token, meta);
-        const problem = context.authError ?? (context.identity ? undefined : new UnauthenticatedError('Send connectionParams.authorization with a bearer token'));
+        const problem =
+          context.authError ??
+          (!context.identity
+            ? new UnauthenticatedError('Send connectionParams.authorization with a bearer token')
+            : context.identity.role !== Role.ADMIN
+              ? new ForbiddenError() // every operation worth a socket is an admin's; the guard checks the same each second
+              : undefined);
         if (problem) {
           ctx.extra.socket.close(problem.code === ErrorCode.FORBIDDEN ? 4403 : 4401, `${problem.code}: ${problem.message}`.slice(0, 120));
           return false;

@@ -1,0 +1,130 @@
+/**
+ * Walks the emitted schema (schema.graphql): every query, mutation and subscription but
+ * `login` refuses an anonymous caller, and every one but `login` and `logout` refuses a
+ * caller whose session belongs to a non-admin (a lending-app staff member).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  buildSchema,
+  getNamedType,
+  isEnumType,
+  isInputObjectType,
+  isLeafType,
+  isListType,
+  isNonNullType,
+  isScalarType,
+  type GraphQLArgument,
+  type GraphQLField,
+  type GraphQLInputType,
+} from 'graphql';
+import { createClient } from 'graphql-ws';
+import { Client } from 'pg';
+import WebSocket from 'ws';
+import { TokenService } from '../src/auth/token.service';
+import { newId } from '../src/db/ids';
+import { gql, startTestKiln, TEST_JWT_SECRET, type TestKiln } from './support/test-kiln';
+
+const schema = buildSchema(readFileSync(path.join(__dirname, '../schema.graphql'), 'utf8'));
+const OPEN_TO_ANYONE = new Set(['login']);
+const OPEN_TO_ANY_SESSION = new Set(['login', 'logout']);
+
+/** A literal of the argument's type, valid enough to reach the resolver's guard. */
+function literal(type: GraphQLInputType): string {
+  if (isNonNullType(type)) return literal(type.ofType);
+  if (isListType(type)) return `[${literal(type.ofType)}]`;
+  if (isEnumType(type)) return type.getValues()[0].name;
+  if (isInputObjectType(type)) {
+    const required = Object.values(type.getFields()).filter((f) => isNonNullType(f.type) && f.defaultValue === undefined);
+    return `{ ${required.map((f) => `${f.name}: ${literal(f.type)}`).join(', ')} }`;
+  }
+  if (isScalarType(type)) {
+    switch (type.name) {
+      case 'Int':
+      case 'Float':
+      case 'SafeInt':
+        return '1';
+      case 'Boolean':
+        return 'false';
+      case 'DateTimeISO':
+        return '"2026-01-01T00:00:00.000Z"';
+      case 'JSONObject':
+        return '{}';
+      default:
+        return '"x"';
+    }
+  }
+  return 'null';
+}
+
+function operation(kind: 'query' | 'mutation' | 'subscription', field: GraphQLField<unknown, unknown>): string {
+  const args = field.args.filter((a: GraphQLArgument) => isNonNullType(a.type) && a.defaultValue === undefined);
+  const argList = args.length ? `(${args.map((a) => `${a.name}: ${literal(a.type)}`).join(', ')})` : '';
+  const selection = isLeafType(getNamedType(field.type)) ? '' : ' { __typename }';
+  return `${kind} { ${field.name}${argList}${selection} }`;
+}
+
+const operations = (['query', 'mutation'] as const).flatMap((kind) => {
+  const type = kind === 'query' ? schema.getQueryType()! : schema.getMutationType()!;
+  return Object.values(type.getFields()).map((field) => ({ kind, name: field.name, text: operation(kind, field) }));
+});
+
+let kiln: TestKiln;
+let staffToken: string;
+
+beforeAll(async () => {
+  kiln = await startTestKiln();
+  // A session of a lending-app staff member: Kiln never issues one (logins are for admins),
+  // but a token of one could exist (a demoted admin's, a stolen one).
+  const db = new Client({ connectionString: kiln.databaseUrl });
+  await db.connect();
+  try {
+    const [userId, jwtId] = [newId(), newId()];
+    await db.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, 'staff@kiln.test', 'x', 'CREDIT_OFFICER', now())`, [userId]);
+    const signed = new TokenService(TEST_JWT_SECRET, 3600).sign({ userId, jwtId });
+    await db.query(`INSERT INTO "StaffSession" (id, "userId", "jwtId", "expiresAt") VALUES ($1, $2, $3, $4)`, [newId(), userId, jwtId, signed.expiresAt]);
+    staffToken = signed.token;
+  } finally {
+    await db.end();
+  }
+});
+afterAll(async () => kiln?.close());
+
+it('finds every operation of the schema', () => {
+  const names = operations.map((o) => o.name);
+  for (const name of ['backups', 'job', 'me', 'createBackup', 'restoreBackup', 'resetSystem', 'updateBackupSchedule', 'setMaintenanceMode', 'login', 'logout']) {
+    expect(names).toContain(name);
+  }
+});
+
+it.each(operations.filter((o) => !OPEN_TO_ANYONE.has(o.name)).map((o) => [o.name, o.text]))('%s refuses an anonymous caller', async (_name, text) => {
+  const res = await gql(kiln.url, text);
+  expect(res.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  expect(JSON.stringify(res.data ?? null)).not.toMatch(/__typename/);
+});
+
+it.each(operations.filter((o) => !OPEN_TO_ANY_SESSION.has(o.name)).map((o) => [o.name, o.text]))('%s refuses a non-admin session', async (_name, text) => {
+  const res = await gql(kiln.url, text, {}, staffToken);
+  expect(res.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  expect(JSON.stringify(res.data ?? null)).not.toMatch(/__typename/);
+});
+
+it.each([
+  ['no token', {}, 4401],
+  ['a non-admin session', { authorization: `Bearer STAFF` }, 4403],
+])('every subscription refuses a socket with %s', async (_what, params: Record<string, string>, code) => {
+  for (const field of Object.values(schema.getSubscriptionType()!.getFields())) {
+    const connectionParams = params.authorization ? { authorization: `Bearer ${staffToken}` } : {};
+    const closed = await new Promise<number>((resolve) => {
+      const client = createClient({
+        url: `${kiln.url.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams,
+        retryAttempts: 0,
+        on: { closed: (e) => resolve((e as { code: number }).code) },
+      });
+      client.subscribe({ query: operation('subscription', field) }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+    });
+    expect([field.name, closed]).toEqual([field.name, code]);
+  }
+});
