@@ -121,6 +121,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       anonymousRequestsPerSecond: config.http.anonymousRequestsPerSecond,
       sockets: config.http.sockets,
       publicIntrospection: config.http.publicIntrospection,
+      maintenance,
+      jobs,
       maxUploadBytes: config.backup.maxUploadBytes,
     });
     app.use(jsonErrorHandler(logger));

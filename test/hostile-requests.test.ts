@@ -1,8 +1,11 @@
 /** Requests a hostile client sends to make the gateway work or talk more than it should. */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { createClient } from 'graphql-ws';
 import { Client } from 'pg';
 import WebSocket from 'ws';
 import { freshDatabase, workerDatabaseName } from './support/test-database';
+import { uploadRestore } from './support/restore-helpers';
 import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
 
 let kiln: TestKiln;
@@ -116,5 +119,29 @@ it('formats errors over graphql-ws as over HTTP', async () => {
     expect(overWs.errors[0].message).toMatch(/^Invalid input: limit/);
   } finally {
     await client.dispose();
+  }
+});
+
+it('refuses an upload before reading it unless maintenance mode is on and the job slot is free', async () => {
+  const token = await loginToken(kiln.url);
+  const upload = () => uploadRestore(kiln.url, token, Buffer.alloc(256 * 1024, 0x61));
+  const uploads = path.join(kiln.dataDir, 'uploads');
+  const left = () => (existsSync(uploads) ? readdirSync(uploads) : []);
+  expect((await upload()).body.errors[0].extensions.code).toBe('MAINTENANCE_REQUIRED');
+  await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
+  const db = new Client({ connectionString: kiln.databaseUrl });
+  await db.connect();
+  try {
+    // Another instance's restore holds the one job slot.
+    await db.query(`INSERT INTO kiln_leases (name, holder, "jobId", "expiresAt") VALUES ('exclusive-job', 'elsewhere', 'a-running-job', now() + interval '1 minute')
+                    ON CONFLICT (name) DO UPDATE SET holder = 'elsewhere', "jobId" = 'a-running-job', "expiresAt" = now() + interval '1 minute'`);
+    const busy = await upload();
+    expect(busy.status).toBe(409);
+    expect(busy.body.errors[0]).toMatchObject({ extensions: { code: 'CONFLICT', runningJobId: 'a-running-job' } });
+    expect(left()).toEqual([]);
+  } finally {
+    await db.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = now() WHERE name = 'exclusive-job'`);
+    await db.end();
+    await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, token);
   }
 });

@@ -17,6 +17,9 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { AuthService } from '../auth/auth.service';
 import type { Job } from '../jobs/job.entity';
+import { JobKind } from '../jobs/job.enums';
+import type { JobRunner } from '../jobs/job-runner';
+import type { MaintenanceService } from '../system/maintenance.service';
 import type { RequestMeta } from '../auth/identity';
 import { bearerToken } from '../auth/token.service';
 import { createErrorFormatter } from '../errors/format-error';
@@ -40,6 +43,9 @@ export interface GraphQLServerOptions {
   linkBase: () => string;
   /** Requests without a token per client address and second (ANONYMOUS_REQUESTS_PER_SECOND). */
   anonymousRequestsPerSecond: number;
+  /** Uploads (restores) are refused before their body is read unless maintenance is on and the job slot free. */
+  maintenance: MaintenanceService;
+  jobs: JobRunner;
   /** INTROSPECTION=public: anonymous clients may introspect too (admins always may). */
   publicIntrospection: boolean;
   /** Open sockets: sessions checked again every checkMs, subscriptions capped. */
@@ -163,7 +169,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
   app.use(
     GRAPHQL_PATH,
     anonymousGate(options.anonymousRequestsPerSecond),
-    uploadGuard(auth),
+    uploadGuard(auth, { maintenance: options.maintenance, jobs: options.jobs }),
     graphqlUploadExpress({ maxFileSize: options.maxUploadBytes + 1, maxFiles: 1 }),
     express.json({ limit: options.maxRequestBytes }),
     maxTokensGuard(options.maxTokens),
@@ -180,14 +186,14 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
 
 /**
  * Multipart (upload) requests are checked before a byte of the file is
- * buffered: CSRF preflight header present, caller an ADMIN.
+ * buffered: CSRF preflight header present, caller an ADMIN, maintenance mode on, the job slot free.
  */
-function uploadGuard(auth: AuthService): RequestHandler {
+function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceService; jobs: JobRunner }): RequestHandler {
   return async (req, res, next) => {
     if (!req.is('multipart/form-data')) return next();
-    const refuse = (status: number, code: string, message: string) => {
+    const refuse = (status: number, code: string, message: string, extensions: Record<string, unknown> = {}) => {
       // The body is not read: close the connection rather than drain a large upload.
-      res.set('Connection', 'close').status(status).json({ errors: [{ message, extensions: { code } }] });
+      res.set('Connection', 'close').status(status).json({ errors: [{ message, extensions: { ...extensions, code } }] });
     };
     if (!req.headers['apollo-require-preflight'] && !req.headers['x-apollo-operation-name']) {
       return refuse(400, 'BAD_REQUEST', 'Multipart requests need an apollo-require-preflight header (CSRF protection)');
@@ -197,8 +203,11 @@ function uploadGuard(auth: AuthService): RequestHandler {
     try {
       const identity = await auth.authenticate(token);
       if (identity.role !== 'ADMIN') return refuse(403, ErrorCode.FORBIDDEN, 'This operation is for administrators only');
+      // The only upload is a restore: refused now if it could not start, before gigabytes arrive.
+      await checks.maintenance.assertEnabled();
+      await checks.jobs.assertCanStart(JobKind.RESTORE);
     } catch (err) {
-      if (err instanceof KilnError) return refuse(err.httpStatus, err.code, err.message);
+      if (err instanceof KilnError) return refuse(err.httpStatus, err.code, err.message, err.extensions);
       return next(err);
     }
     next();

@@ -114,6 +114,23 @@ export class JobRunner {
     return job;
   }
 
+  /**
+   * CONFLICT now, without taking anything, when a job of `kind` could not start because its
+   * lease is held: for callers about to do costly work first (an upload of gigabytes).
+   */
+  async assertCanStart(kind: JobKind): Promise<void> {
+    const lease = leaseFor(kind);
+    if (!lease) return;
+    const [held] = await this.dataSource.query(
+      `SELECT l."jobId", j.kind FROM kiln_leases l LEFT JOIN kiln_jobs j ON j.id = l."jobId"
+        WHERE l.name = $1 AND l."jobId" IS NOT NULL AND l."expiresAt" > CURRENT_TIMESTAMP`,
+      [lease],
+    );
+    if (held) {
+      throw new ConflictError(`A ${held.kind ?? 'BACKUP'} job is running (${held.jobId}); try again when it has finished`, { runningJobId: held.jobId });
+    }
+  }
+
   async get(id: string): Promise<Job | null> {
     return this.dataSource.getRepository(Job).findOneBy({ id });
   }
