@@ -5,7 +5,7 @@
  */
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { gql, loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
 import { until } from './support/until';
 
@@ -128,4 +128,19 @@ it('caps subscriptions per socket and per user (TOO_MANY_REQUESTS)', async () =>
   expect(onSecond.refused[0].extensions.code).toBe('TOO_MANY_REQUESTS');
   await first.client.dispose();
   await second.client.dispose();
+});
+
+it('sends a socket that follows a backup nothing more once its session ends: not the final state, not its download link', async () => {
+  const { token } = await anotherAdmin('socket-follower@kiln.test');
+  const socket = await whileTableLocked(s, async () => {
+    // A backup held on a lock; its follower logs out before it ends.
+    const { jobId } = await startBackup(s);
+    const follower = follow(s.kiln.url, token, jobId);
+    await until('the current state', async () => follower.events.length, (n) => n > 0, 5000, 20);
+    await gql(s.kiln.url, 'mutation { logout }', {}, token);
+    await until('the socket to close', async () => follower.closed(), (c) => c !== undefined, 5000, 20);
+    return follower;
+  }, 'LoanType');
+  expect(socket.closed()).toBe(4403);
+  expect(socket.events.map((e) => e.data.jobProgress.status)).not.toContain('COMPLETED');
 });

@@ -107,6 +107,8 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
       onSubscribe: async (ctx, id, payload) => {
         const context = ctx.extra.context;
         if (!context?.identity) return [new UnauthenticatedError()];
+        // A socket whose session ended runs nothing more, even while it waits for a job's final state.
+        if (!guard.allows(ctx.extra.socket)) return [new UnauthenticatedError('The session of this connection ended: log in again', { reason: 'SESSION_REVOKED' })];
         let document;
         try {
           document = parse(payload.query, { maxTokens: options.maxTokens });
@@ -168,7 +170,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
 
   app.use(
     GRAPHQL_PATH,
-    anonymousGate(options.anonymousRequestsPerSecond),
+    anonymousGate(options.anonymousRequestsPerSecond, (header) => auth.carriesSignedToken(header)),
     uploadGuard(auth, { maintenance: options.maintenance, jobs: options.jobs }),
     graphqlUploadExpress({ maxFileSize: options.maxUploadBytes + 1, maxFiles: 1 }),
     express.json({ limit: options.maxRequestBytes }),

@@ -3,7 +3,7 @@ import type { AuthService } from '../auth/auth.service';
 import type { Identity } from '../auth/identity';
 import { TooManyRequestsError } from '../errors/kiln-errors';
 import type { Job } from '../jobs/job.entity';
-import { FINISHED_STATUSES } from '../jobs/job.enums';
+import { FINISHED_STATUSES, JobKind } from '../jobs/job.enums';
 import type { Logger } from '../logging/logger';
 
 export interface SocketGuardOptions {
@@ -17,10 +17,13 @@ export interface SocketGuardOptions {
 
 interface Watched {
   identity: Identity;
-  /** Subscription id → the one job it follows (null: all jobs, or not known yet). */
-  subscriptions: Map<string, string | null>;
+  /** Subscription id → whether it follows one RESTORE or RESET job (the kinds that log everybody out). */
+  subscriptions: Map<string, boolean>;
   revokedAt?: number;
 }
+
+/** Jobs that end every session: their own subscriber still learns how they ended. */
+const REVOKING_KINDS = new Set<string>([JobKind.RESTORE, JobKind.RESET]);
 
 /** graphql-ws closes with this when the socket's session ended. */
 export const SESSION_ENDED_CLOSE_CODE = 4403;
@@ -31,8 +34,9 @@ const DEFAULT_GRACE_MS = 10_000;
  * open sockets' sessions still belong to an active ADMIN (logout, a restore or reset
  * revoking every session, a deactivated or demoted user: on any instance, through the
  * database). A socket whose session ended receives no further event and is closed with
- * 4403, except that a subscription to one job gets that job's final state first (the
- * restore that logged everybody out tells its own subscriber how it ended), within a grace.
+ * 4403, except that a subscription to one RESTORE or RESET job gets that job's final state
+ * first (the restore that logged everybody out tells its own subscriber how it ended),
+ * within a grace; meanwhile the socket runs no new operation.
  * Subscriptions are capped per socket and per user.
  */
 export class SocketGuard {
@@ -59,8 +63,15 @@ export class SocketGuard {
   }
 
   watch(socket: WebSocket, identity: Identity): void {
+    if (socket.readyState !== socket.OPEN) return; // gone while it authenticated
     this.sockets.set(socket, { identity, subscriptions: new Map() });
     socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  /** Whether the socket may start an operation: watched, and its session not ended (even within a grace). */
+  allows(socket: WebSocket): boolean {
+    const watched = this.sockets.get(socket);
+    return watched !== undefined && watched.revokedAt === undefined;
   }
 
   /** Counts a new subscription; TOO_MANY_REQUESTS past a cap. */
@@ -75,7 +86,7 @@ export class SocketGuard {
     if (forUser >= this.options.maxSubscriptionsPerUser) {
       return new TooManyRequestsError(`At most ${this.options.maxSubscriptionsPerUser} subscriptions per user`, 1);
     }
-    watched.subscriptions.set(id, null);
+    watched.subscriptions.set(id, false);
     return undefined;
   }
 
@@ -86,16 +97,17 @@ export class SocketGuard {
   /** The job stream of one subscription, cut off as soon as the socket's session ends (see the class). */
   guard(socket: WebSocket, id: string, jobId: string | undefined, source: AsyncIterable<Job>): AsyncIterable<Job> {
     const watched = this.sockets.get(socket);
-    watched?.subscriptions.set(id, jobId ?? null);
     return (async function* () {
       for await (const job of source) {
+        const revoking = jobId !== undefined && job.id === jobId && REVOKING_KINDS.has(job.kind);
+        if (revoking) watched?.subscriptions.set(id, true);
         if (!watched?.revokedAt) {
           yield job;
-        } else if (jobId && job.id === jobId && FINISHED_STATUSES.has(job.status)) {
-          yield job;
+        } else if (revoking && FINISHED_STATUSES.has(job.status)) {
+          yield job; // how the restore (or reset) that ended the session ended
           return;
-        } else if (!jobId) {
-          return; // following every job: nothing more for a session that ended
+        } else if (!revoking) {
+          return; // nothing more for a session that ended
         }
       }
     })();
@@ -125,11 +137,13 @@ export class SocketGuard {
       for (const [socket, watched] of this.sockets) {
         if (live.has(watched.identity.jwtId)) continue;
         watched.revokedAt ??= now;
-        const waitingForAJob = [...watched.subscriptions.values()].some((jobId) => jobId !== null);
+        const waitingForAJob = [...watched.subscriptions.values()].some((revoking) => revoking);
         if (waitingForAJob && now - watched.revokedAt < (this.options.graceMs ?? DEFAULT_GRACE_MS)) continue;
         this.sockets.delete(socket);
         this.logger.info({ event: 'socket_session_ended', userId: watched.identity.userId }, 'closing a socket whose session ended');
         socket.close(SESSION_ENDED_CLOSE_CODE, 'FORBIDDEN: the session ended (logged out, disabled or no longer an administrator)');
+        // A client that ignores the close frame is cut off, not left sending for ws's 30 s close timeout.
+        setTimeout(() => socket.terminate(), 1000).unref();
       }
     } catch (err) {
       this.logger.warn({ err }, 'could not check the sessions of open sockets; trying again');

@@ -7,7 +7,7 @@ import type { Logger } from '../logging/logger';
 import type { Identity, RequestMeta } from './identity';
 import type { LoginLimiter } from './login-limiter';
 import type { PasswordService } from './password.service';
-import type { TokenService } from './token.service';
+import { bearerToken, type TokenService } from './token.service';
 
 const MAX_EMAIL_LENGTH = 320;
 const MAX_PASSWORD_LENGTH = 256;
@@ -107,6 +107,18 @@ export class AuthService {
     const user = await this.dataSource.getRepository(User).findOneBy({ id: identity.userId });
     if (!user) throw new UnauthenticatedError('Invalid token', { reason: 'TOKEN_INVALID' });
     return user;
+  }
+
+  /** Whether the header carries a token this gateway signed and that has not expired (no database work). */
+  carriesSignedToken(authorization: string | undefined): boolean {
+    const token = bearerToken(authorization);
+    if (!token) return false;
+    try {
+      this.tokens.verify(token);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Called (and awaited) after this instance ends sessions: open sockets are checked at once. */

@@ -17,7 +17,7 @@ import { tablesToBackUp } from './backup-tables';
 import { BackupRecord } from './records/backup-record';
 import { BackupRecordStore, type BackupFilter } from './records/backup-record.store';
 import { resolveLocalFile } from './records/backup-file-location';
-import { BackupLocation, BackupStatus, BackupType } from './backup.enums';
+import { BackupLocation, BackupOrigin, BackupStatus, BackupType } from './backup.enums';
 import { decryptIfEncrypted } from '../crypto/decrypt-if-encrypted';
 import { writeBackupFile } from './backup-file.pipeline';
 import { BACKUP_FORMAT_VERSION } from './format/backup-writer';
@@ -279,9 +279,10 @@ export class BackupService {
         throw err instanceof StorageUnavailableError ? err : new StorageUnavailableError(message);
       }
     }
-    // A path leading out of the backup folders is never followed: only the record goes.
+    // A path leading out of the backup folders is never followed: only the record goes. An app row
+    // (anybody with database access could write one) never deletes a file in Kiln's own folder.
     const local = record.localPath ? await this.localFile(record).catch(() => null) : null;
-    if (local) await local.driver.delete(local.key);
+    if (local && (record.origin === BackupOrigin.KILN || local.driver !== this.local)) await local.driver.delete(local.key);
     await this.records.delete(id);
     await this.audit.record({
       actorUserId: actor?.userId ?? null,

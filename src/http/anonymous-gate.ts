@@ -3,15 +3,15 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ErrorCode } from '../errors/kiln-errors';
 
 /**
- * Requests without a bearer token (logins, mostly) per client address and second, counted in
- * this instance's memory and refused before their body is read or parsed: a tight loop of
- * anonymous requests, each cheap on its own, cannot take the event loop from the admins.
- * Requests with a token are never counted here.
+ * Requests without a token this gateway signed (logins, mostly; a made-up Authorization header
+ * counts as none) per client address and second, counted in this instance's memory and refused
+ * before their body is read or parsed: a tight loop of anonymous requests, each cheap on its
+ * own, cannot take the event loop from the admins. Requests with a signed token pass.
  */
-export function anonymousGate(perSecond: number): RequestHandler {
+export function anonymousGate(perSecond: number, signed: (authorization: string | undefined) => boolean): RequestHandler {
   const limiter = new RateLimiterMemory({ keyPrefix: 'anonymous', points: perSecond, duration: 1 });
   return (req, res, next) => {
-    if (req.headers.authorization) return next();
+    if (signed(req.headers.authorization)) return next();
     limiter.consume(req.ip ?? 'unknown').then(
       () => next(),
       (err: unknown) => {

@@ -58,18 +58,20 @@ export async function resolveLocalFile(localPath: string, dirs: readonly string[
  * `https://res.cloudinary.com/<cloud>/raw/upload/v1700000000/millenium-backups/backup_….json`
  * (the app's uploads); null for anything else.
  */
-export function cloudCopyOfUrl(url: string): { publicId: string; type: 'upload' | 'authenticated' } | null {
+export function cloudCopyOfUrl(url: string): { publicId: string; type: 'upload' } | null {
   let pathname: string;
   try {
     pathname = new URL(url).pathname;
   } catch {
     return null;
   }
-  const match = /\/raw\/(upload|authenticated)\/(?:s--[^/]+--\/)?(?:v\d+\/)?(.+)$/.exec(pathname);
+  // Only the app's own kind of upload: Kiln's copies are `authenticated`, and a row of the app's
+  // (anybody with database access could write one) must never name one of them.
+  const match = /\/raw\/upload\/(?:s--[^/]+--\/)?(?:v\d+\/)?(.+)$/.exec(pathname);
   if (!match) return null;
-  const publicId = decodeURIComponent(match[2]);
+  const publicId = decodeURIComponent(match[1]);
   if (localPathProblem(publicId)) return null;
-  return { publicId, type: match[1] as 'upload' | 'authenticated' };
+  return { publicId, type: 'upload' };
 }
 
 /** Where the app's backup service uploads a file: a raw `upload` with public id `millenium-backups/<filename>`. */
