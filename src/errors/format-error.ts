@@ -1,4 +1,4 @@
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ArgumentValidationError } from 'type-graphql';
 import type { Logger } from '../logging/logger';
@@ -29,7 +29,9 @@ function short(message: string): string {
  */
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    let original = unwrapResolverError(error);
+    // A subscription's stream error reaches graphql-ws wrapped without a path: unwrap it too.
+    if (!(original instanceof KilnError) && original instanceof GraphQLError && original.originalError instanceof KilnError) original = original.originalError;
     if (original instanceof KilnError) {
       return { message: short(original.message), locations: formatted.locations, path: formatted.path, extensions: original.extensions };
     }
