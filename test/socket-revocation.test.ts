@@ -36,8 +36,9 @@ function follow(baseUrl: string, token: string, jobId?: string): Socket {
     webSocketImpl: WebSocket,
     connectionParams: { authorization: `Bearer ${token}` },
     retryAttempts: 0,
-    // Kept open after its subscriptions end, so what closes it is the server.
+    // Kept open after its subscriptions end, so what closes it is the server (whose close is asserted, not logged).
     lazy: false,
+    onNonLazyError: () => undefined,
     on: { closed: (e) => (code ??= (e as { code: number }).code), connected: () => acknowledged() },
   });
   const socket: Socket = { client, events: [], errors: [], closed: () => code, connected };
