@@ -4,13 +4,12 @@ import { createReadStream } from 'node:fs';
 import http from 'node:http';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Client } from 'pg';
-import { LENDING_TABLES } from '../src/domain';
 import { writeAppBackupStream, type AppStreamResult } from './app-backup-stream';
 import { kilnBackup } from './backup.measure';
 import { BENCH_USER_AGENT, kilnEnv, type ChildResult } from './bench-child';
 import { fingerprint, fingerprintDifferences, prepareDatabase, type BenchDatabase } from './bench-databases';
 import { count, mb, ratio, seconds, verdict, type BenchContext, type ReportLine } from './bench-report';
+import { compact, withClient } from './restore.measure';
 import type { UploadChildReady, UploadParentAnswer, UploadRestoreChildResult, UploadRestorePhase } from './upload-restore-child';
 
 type Figures = Omit<Extract<UploadRestoreChildResult, { ok: true }>, 'ok'>;
@@ -26,7 +25,6 @@ type UploadRestore = Figures & {
 const RSS_LIMIT_BYTES = 200e6;
 /** 3,400 members write a 54.4 MB format 1.0 file: 6,250 write 99.4 MB (185,022 rows). */
 const APPFORMAT_MEMBERS = 6_250;
-const LENDING = LENDING_TABLES.map((t) => `"${t}"`).join(', ');
 const RESTORE_FILE = 'mutation($file: Upload) { restoreBackup(file: $file) { id kind status } }';
 
 /**
@@ -62,9 +60,9 @@ export async function measureAppFormat(ctx: BenchContext): Promise<ReportLine[]>
     const kilnBytes = (await stat(kilnFile)).size;
 
     const app = await uploadRestore(db, dir, appFile.file, {}, openSessions);
-    await compact(db.url);
+    await compact(db.url, true); // as restore.measure leaves the tables; both restores start alike
     const kiln = await uploadRestore(db, dir, kilnFile, { BENCH_DELETE_BACKUP_ID: backup.keptBackupId! }, openSessions);
-    await compact(db.url);
+    await compact(db.url, true); // as restore.measure leaves the tables; both restores start alike
 
     return report(db, appFile, { bytes: kilnBytes, compressed: backup.compressed }, app, kiln);
   } finally {
@@ -238,22 +236,4 @@ async function upload(url: string, token: string, file: string): Promise<UploadP
   const jobId = body.data?.restoreBackup?.id;
   if (jobId) return { kind: 'uploaded', jobId };
   return { kind: 'uploadFailed', error: `HTTP ${status}: ${body.errors?.map((e) => e.message).join('; ') ?? text.slice(0, 200)}` };
-}
-
-/** As restore.measure leaves the tables: rewritten without dead rows, vacuumed and analysed (also: both restores start alike). */
-async function compact(url: string): Promise<void> {
-  await withClient(url, async (c) => {
-    await c.query(`VACUUM (FULL) ${LENDING}`);
-    await c.query(`VACUUM (ANALYZE) ${LENDING}`);
-  });
-}
-
-async function withClient<T>(url: string, use: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
 }

@@ -156,14 +156,14 @@ async function pgRestore(ctx: BenchContext): Promise<{ seconds: number; truncate
  * Leaves the lending tables as the seed left them for the next run's backup measurement: without
  * dead rows (`full`: rewritten, after Kiln's DELETE + INSERT) and vacuumed and analysed.
  */
-async function compact(url: string, full: boolean): Promise<void> {
+export async function compact(url: string, full: boolean): Promise<void> {
   await withClient(url, async (c) => {
     if (full) await c.query(`VACUUM (FULL) ${LENDING}`);
     await c.query(`VACUUM (ANALYZE) ${LENDING}`);
   });
 }
 
-async function withClient<T>(url: string, use: (client: Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(url: string, use: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {

@@ -36,27 +36,13 @@ import { JobStatus } from '../src/jobs/job.enums';
 import { startKiln } from '../src/kiln';
 import { createLogger } from '../src/logging/logger';
 import { BENCH_USER_AGENT, failure, reportAndExit, type ChildResult } from './bench-child';
+import type { RestorePhases } from './restore-child';
 
-/** Seconds of each part of the upload and restore; null where a hook did not fire. */
-export interface UploadRestorePhases {
+/** Seconds of each part of the upload and restore (restore-child's phases, plus receiving the upload); null where a hook did not fire. */
+export type UploadRestorePhases = RestorePhases & {
   /** From ready to the uploaded file copied into DATA_DIR/uploads (HTTP transfer, multipart parsing, copy). */
   upload: number | null;
-  /** The validation pass over the whole file (an upload is parsed whole). */
-  validate: number | null;
-  /** The PRE_RESTORE safety backup. */
-  safety: number | null;
-  /** True when validation and safety backup ran side by side. */
-  overlapped: boolean;
-  /** Everything after both: load, what follows it, commit, job bookkeeping. */
-  restore: number | null;
-  /** Reading the file again and loading its rows (COPY FROM STDIN). */
-  load: number | null;
-  /** Of load: time the loading statements ran. */
-  loadStatements: number | null;
-  /** From the last row loaded to COMMIT: foreign keys back, sessions revoked, audit entry. */
-  afterLoad: number | null;
-  commit: number | null;
-}
+};
 
 export type UploadRestorePhase = 'upload' | 'validate' | 'safety' | 'load' | 'afterLoad';
 
