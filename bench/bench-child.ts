@@ -19,6 +19,7 @@ export function kilnEnv(db: BenchDatabase, dir: string, extra: Record<string, st
     NODE_ENV: 'production',
     DATABASE_URL: db.url,
     JWT_SECRET: randomBytes(32).toString('hex'),
+    BACKUP_SIGNING_KEY: randomBytes(32).toString('hex'),
     PORT: '0',
     LOG_LEVEL: 'silent',
     DATA_DIR: path.join(dir, 'data'),

@@ -40,6 +40,7 @@ export async function measureLoginFlood(ctx: BenchContext): Promise<ReportLine[]
   const kiln = await startKilnProcess({
     DATABASE_URL: database.url,
     JWT_SECRET: 'bench-login-flood-secret-0123456789abcdef',
+    BACKUP_SIGNING_KEY: 'bench-login-flood-signing-key-0123456789abcdef',
     DATA_DIR: dataDir,
     BACKUP_DIR: path.join(dataDir, 'backups'),
     TRUST_PROXY: 'loopback',

@@ -32,6 +32,7 @@ export async function measureSchedule(ctx: BenchContext): Promise<ReportLine[]> 
         await startKilnProcess({
           DATABASE_URL: database.url,
           JWT_SECRET,
+          BACKUP_SIGNING_KEY: `${JWT_SECRET}-signing`,
           DATA_DIR: dataDir,
           BACKUP_DIR: path.join(dataDir, 'backups'),
           SCHEDULE_MIN_INTERVAL_SECONDS: '1',

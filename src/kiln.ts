@@ -18,6 +18,7 @@ import { DownloadTokenService, TokenService } from './auth/token.service';
 import { downloadRouter } from './http/download.route';
 import type { KilnConfig } from './config/config';
 import { readOrCreateSecret } from './config/secret-file';
+import { BackupSigner } from './backup/format/backup-signature';
 import { openDatabase } from './db/database';
 import { createHttpApp, jsonErrorHandler } from './http/http-app';
 import type { Logger } from './logging/logger';
@@ -70,7 +71,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     const cloud = config.cloud ? new CloudinaryStorageDriver(config.cloud, logger) : undefined;
     const downloads = new DownloadTokenService(jwtSecret, config.backup.downloadUrlTtlSeconds);
-    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, config.encryption, cloud, config.backup.appDir);
+    const signer = new BackupSigner(config.backup.signingKey ?? (await readOrCreateSecret(path.join(config.dataDir, 'backup-signing-key'))));
+    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, signer, config.encryption, cloud, config.backup.appDir);
     const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
     const restore = new RestoreService(dataSource, jobs, backups, maintenance, audit, {
       dir: config.backup.uploadDir,

@@ -11,7 +11,7 @@ import { Client } from 'pg';
 import { newId } from '../src/db/ids';
 import { startKilnProcess } from './support/kiln-process';
 import { freshDatabase } from './support/test-database';
-import { errorCode, gql, loginToken, startTestKiln, TEST_JWT_SECRET, type TestKiln } from './support/test-kiln';
+import { errorCode, gql, loginToken, startTestKiln, TEST_JWT_SECRET, TEST_BACKUP_SIGNING_KEY, type TestKiln } from './support/test-kiln';
 
 const CLI = path.resolve(__dirname, '../dist/src/auth/admin.cli.js');
 const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }';
@@ -35,7 +35,7 @@ describe('against DATABASE_URL', () => {
     kiln = await startTestKiln({ LOGIN_MAX_FAILURES: '2' }, await freshDatabase());
     db = new Client({ connectionString: kiln.databaseUrl });
     await db.connect();
-    env = { DATABASE_URL: kiln.databaseUrl, JWT_SECRET: TEST_JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: 'silent' };
+    env = { DATABASE_URL: kiln.databaseUrl, JWT_SECRET: TEST_JWT_SECRET, BACKUP_SIGNING_KEY: TEST_BACKUP_SIGNING_KEY, BCRYPT_COST: '10', LOG_LEVEL: 'silent' };
     for (const [email, role] of [['ops@kiln.test', 'ADMIN'], ['officer@kiln.test', 'CREDIT_OFFICER']]) {
       await db.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, $2, $3, $4, now())`, [
         newId(),

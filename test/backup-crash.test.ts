@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startKilnProcess } from './support/kiln-process';
 import { CREATE_BACKUP, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
-import { gql, TEST_JWT_SECRET } from './support/test-kiln';
+import { gql, TEST_BACKUP_SIGNING_KEY, TEST_JWT_SECRET } from './support/test-kiln';
 
 // A gateway killed with SIGKILL in the middle of a backup: the next start marks
 // the job FAILED ("interrupted"), the record FAILED, and removes the partial file.
@@ -15,7 +15,7 @@ afterAll(async () => s?.close());
 
 it('cleans up after a gateway killed mid-backup, and frees the lease', async () => {
   const backupDir = mkdtempSync(path.join(tmpdir(), 'kiln-crash-'));
-  const env = { DATABASE_URL: s.kiln.databaseUrl, JWT_SECRET: TEST_JWT_SECRET, BACKUP_DIR: backupDir, JOB_LEASE_TTL_SECONDS: '1' };
+  const env = { DATABASE_URL: s.kiln.databaseUrl, JWT_SECRET: TEST_JWT_SECRET, BACKUP_SIGNING_KEY: TEST_BACKUP_SIGNING_KEY, BACKUP_DIR: backupDir, JOB_LEASE_TTL_SECONDS: '1' };
   const victim = await startKilnProcess(env);
   const res = await gql(victim.url, CREATE_BACKUP, { i: { includeAuditLogs: true } }, s.token);
   const { id: jobId, backup } = res.data!.createBackup;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { startKilnProcess } from './support/kiln-process';
 import { fingerprint, RESTORE } from './support/restore-helpers';
 import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
-import { gql, loginToken, TEST_JWT_SECRET } from './support/test-kiln';
+import { gql, loginToken, TEST_JWT_SECRET, TEST_BACKUP_SIGNING_KEY } from './support/test-kiln';
 
 // SIGKILL in the middle of a restore's transaction: every table stays exactly as it was.
 let s: SeededKiln;
@@ -24,6 +24,7 @@ it('leaves every table as it was before the restore when the gateway is killed m
   const victim = await startKilnProcess({
     DATABASE_URL: s.kiln.databaseUrl,
     JWT_SECRET: TEST_JWT_SECRET,
+    BACKUP_SIGNING_KEY: TEST_BACKUP_SIGNING_KEY,
     BACKUP_DIR: backupDir,
     DATA_DIR: mkdtempSync(path.join(tmpdir(), 'kiln-restore-crash-')),
     JOB_LEASE_TTL_SECONDS: '1',

@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { startKilnProcess, type KilnProcess } from './support/kiln-process';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
 import { freshDatabase } from './support/test-database';
-import { TEST_JWT_SECRET } from './support/test-kiln';
+import { TEST_BACKUP_SIGNING_KEY, TEST_JWT_SECRET } from './support/test-kiln';
 import { until } from './support/until';
 
 /*
@@ -24,6 +24,7 @@ async function startInstance(): Promise<KilnProcess> {
   const instance = await startKilnProcess({
     DATABASE_URL: url,
     JWT_SECRET: TEST_JWT_SECRET,
+    BACKUP_SIGNING_KEY: TEST_BACKUP_SIGNING_KEY,
     DATA_DIR: dataDir,
     BACKUP_DIR: path.join(dataDir, 'backups'),
     SCHEDULE_MIN_INTERVAL_SECONDS: '1',

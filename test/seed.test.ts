@@ -7,7 +7,7 @@ import { migrateDatabase } from '../src/db/migrate';
 import { LENDING_TABLES } from '../src/domain';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
 import { freshDatabase } from './support/test-database';
-import { TEST_JWT_SECRET } from './support/test-kiln';
+import { TEST_BACKUP_SIGNING_KEY, TEST_JWT_SECRET } from './support/test-kiln';
 
 const run = promisify(execFile);
 const worker = process.env.JEST_WORKER_ID ?? '1';
@@ -87,7 +87,7 @@ describe('demo data', () => {
       await c.query(`INSERT INTO "UserLoginHistory" (id, "userId") VALUES ('h1', 'boot')`);
     });
     const cli = path.resolve(__dirname, '../dist/src/seed/seed.cli.js');
-    const env = { PATH: process.env.PATH ?? '', DATABASE_URL: url, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info' };
+    const env = { PATH: process.env.PATH ?? '', DATABASE_URL: url, JWT_SECRET: TEST_JWT_SECRET, BACKUP_SIGNING_KEY: TEST_BACKUP_SIGNING_KEY, LOG_LEVEL: 'info' };
     const first = await run(process.execPath, [cli, '--members', '40', '--seed', '3'], { env });
     const done = JSON.parse(first.stdout.trim().split('\n').pop()!);
     expect(done).toMatchObject({ msg: 'demo data seeded', members: 40, seed: 3 });

@@ -3,6 +3,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DataSource } from 'typeorm';
 import type { StorageDriver } from '../storage/storage-driver';
+import type { BackupSigner } from './format/backup-signature';
 import { BackupWriter, type BackupHeader, type BackupSummary } from './format/backup-writer';
 import { encryptStream } from '../crypto/encryption';
 import { compressAboveThreshold } from './format/compression';
@@ -17,6 +18,7 @@ export interface BackupFileOptions {
   tempTag: string;
   /** Encrypt (after compressing) with this key when set. */
   encryptionKey?: Buffer;
+  signer: BackupSigner;
   signal: AbortSignal;
   onProgress(change: { table?: string | null; rowsDone?: number; bytesDone: number; phase?: string }): void;
 }
@@ -36,7 +38,7 @@ export interface WrittenBackupFile {
  * the error reported (a disk-full, not the aborts it causes downstream).
  */
 export async function writeBackupFile(options: BackupFileOptions): Promise<WrittenBackupFile> {
-  const writer = new BackupWriter(options.header);
+  const writer = new BackupWriter(options.header, options.signer);
   const compression = compressAboveThreshold();
   let bytes = 0;
   const fileHash = createHash('sha256');

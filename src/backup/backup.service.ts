@@ -20,6 +20,7 @@ import { resolveLocalFile } from './records/backup-file-location';
 import { BackupLocation, BackupOrigin, BackupStatus, BackupType } from './backup.enums';
 import { decryptIfEncrypted } from '../crypto/decrypt-if-encrypted';
 import { writeBackupFile } from './backup-file.pipeline';
+import type { BackupSigner } from './format/backup-signature';
 import { BACKUP_FORMAT_VERSION } from './format/backup-writer';
 import { estimateRows } from './snapshot/snapshot-exporter';
 
@@ -49,6 +50,8 @@ export class BackupService {
     private readonly local: LocalStorageDriver,
     private readonly audit: AuditLogService,
     private readonly downloads: DownloadTokenService,
+    /** Signs what this service writes; restore and verify check files with it. */
+    readonly signer: BackupSigner,
     private readonly encryption: { key?: Buffer; readKeys: Buffer[] } = { readKeys: [] },
     private readonly cloud?: CloudinaryStorageDriver,
     appBackupDir?: string,
@@ -333,6 +336,7 @@ export class BackupService {
         keyFor: (compressed) =>
           (compressed ? record.filename.replace(/\.json$/, '.json.gz') : record.filename) + (this.encryption.key ? '.enc' : ''),
         encryptionKey: this.encryption.key,
+        signer: this.signer,
         tempTag: job.id,
         signal,
         onProgress: (change) => progress.update(change),

@@ -31,6 +31,10 @@ const envSchema = z.object({
   JWT_SECRET: optionalString.pipe(
     z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   ),
+  // Signs every backup Kiln writes; a restore of a file it does not verify needs allowUnsigned.
+  BACKUP_SIGNING_KEY: optionalString.pipe(
+    z.string().min(32, 'BACKUP_SIGNING_KEY must be at least 32 characters').optional(),
+  ),
   JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(8 * 3600),
   // Cost of every password hash Kiln makes or stands in for (the app hashes at 10 and 12).
   BCRYPT_COST: z.coerce.number().int().min(10).max(15).default(12),
@@ -147,6 +151,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
       /** The lending app's own backup folder, where the files of its `localPath` rows may be found. */
       appDir: env.APP_BACKUP_DIR ? path.resolve(env.APP_BACKUP_DIR) : undefined,
       downloadUrlTtlSeconds: env.DOWNLOAD_URL_TTL,
+      /** When undefined in embedded mode, a key is generated once and kept in dataDir. */
+      signingKey: env.BACKUP_SIGNING_KEY,
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
       /** Uploaded backup files wait here while a restore validates them. */
       uploadDir: path.join(dataDir, 'uploads'),
@@ -243,6 +249,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KilnConfig {
   if (config.database.url && !config.auth.jwtSecret) {
     // With an external database several instances may share it: they must share one secret.
     throw new ConfigError(['JWT_SECRET: required when DATABASE_URL is set']);
+  }
+  if (config.database.url && !config.backup.signingKey) {
+    // Every instance must verify what the others wrote.
+    throw new ConfigError(['BACKUP_SIGNING_KEY: required when DATABASE_URL is set (at least 32 characters, the same on every instance)']);
   }
   return config;
 }

@@ -14,6 +14,8 @@ const REDACT = [
   'req.headers.cookie',
   'jwtSecret',
   '*.jwtSecret',
+  'signingKey',
+  '*.signingKey',
 ];
 
 /** One JSON object a line on stdout; child loggers carry jobId/requestId. */

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { BackupFormatError, readBackup } from '../backup/format/backup-reader';
+import type { BackupSignature } from '../backup/format/backup-signature';
 import type { BackupHeader } from '../backup/format/backup-writer';
 import { DecryptionError } from '../crypto/encryption';
 import { BackupCorruptError, BadUserInputError, KilnError } from '../errors/kiln-errors';
@@ -12,6 +13,9 @@ export interface ValidatedBackup {
   recordCounts: Record<string, number>;
   checksum: string;
   rows: number;
+  /** What the signature covers, and the signature if the file has one (see BackupSigner). */
+  headerLine?: string;
+  signature?: BackupSignature;
 }
 
 /**
@@ -55,7 +59,15 @@ export async function validateBackupFile(
           });
         }
         onRows(rows);
-        return { header: header!, plan: plan!, recordCounts: event.recordCounts, checksum: event.checksum, rows };
+        return {
+          header: header!,
+          plan: plan!,
+          recordCounts: event.recordCounts,
+          checksum: event.checksum,
+          rows,
+          headerLine: event.headerLine,
+          signature: event.signature,
+        };
       }
     }
   } catch (err) {

@@ -14,8 +14,13 @@ export class RestoreResolver {
   restoreBackup(
     @Arg('id', () => ID, { nullable: true }) id: string | null,
     @Arg('file', () => GraphQLUpload, { nullable: true }) file: Promise<FileUpload> | null,
+    @Arg('allowUnsigned', () => Boolean, {
+      defaultValue: false,
+      description: 'Restore a file whose Kiln signature does not verify: an app format 1.0 backup, a foreign or edited file. Only for files you trust.',
+    })
+    allowUnsigned: boolean,
     @Ctx() ctx: KilnContext,
   ): Promise<Job> {
-    return this.services.restore.restore(id, file, caller(ctx), ctx.meta);
+    return this.services.restore.restore(id, file, caller(ctx), ctx.meta, { allowUnsigned });
   }
 }

@@ -14,6 +14,7 @@ import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
 import type { JobRun, JobRunner } from '../jobs/job-runner';
 import type { MaintenanceService } from '../system/maintenance.service';
+import { checkAuthenticity, describeAuthenticity, type Authenticity } from './backup-authenticity';
 import { validateBackupFile } from './backup-validator';
 import { readLendingCatalog } from './lending-catalog';
 import { accountChanges, describeAccountChanges, rememberAccounts } from './account-changes';
@@ -21,6 +22,11 @@ import { loadBackupInTransaction } from './table-loader';
 import { receiveUpload } from './upload-receiver';
 
 type RestoreSource = { kind: 'stored'; record: BackupRecord } | { kind: 'upload'; path: string; filename: string };
+
+export interface RestoreOptions {
+  /** Restore a file whose Kiln signature does not verify (see checkAuthenticity). */
+  allowUnsigned?: boolean;
+}
 
 /**
  * Restores the lending data from a stored or uploaded backup: validate the
@@ -37,34 +43,43 @@ export class RestoreService {
     private readonly uploads: { dir: string; maxBytes: number },
   ) {}
 
-  async restore(id: string | null | undefined, file: Promise<FileUpload> | null | undefined, actor: Identity, meta: RequestMeta): Promise<Job> {
+  async restore(
+    id: string | null | undefined,
+    file: Promise<FileUpload> | null | undefined,
+    actor: Identity,
+    meta: RequestMeta,
+    options: RestoreOptions = {},
+  ): Promise<Job> {
     if ((id == null) === (file == null)) throw new BadUserInputError('Give exactly one of id (a stored backup) or file (an uploaded backup)');
     await this.maintenance.assertEnabled();
-    if (id != null) return this.start({ kind: 'stored', record: await this.backups.require(id) }, actor, meta);
+    if (id != null) return this.start({ kind: 'stored', record: await this.backups.require(id) }, actor, meta, options);
 
     const received = await receiveUpload(file!, this.uploads.dir, this.uploads.maxBytes);
     try {
-      return await this.start({ kind: 'upload', path: received.path, filename: received.filename }, actor, meta);
+      return await this.start({ kind: 'upload', path: received.path, filename: received.filename }, actor, meta, options);
     } catch (err) {
       await rm(received.path, { force: true });
       throw err;
     }
   }
 
-  private start(source: RestoreSource, actor: Identity, meta: RequestMeta): Promise<Job> {
+  private start(source: RestoreSource, actor: Identity, meta: RequestMeta, options: RestoreOptions): Promise<Job> {
     return this.runner.start({
       kind: JobKind.RESTORE,
       requestedById: actor.userId,
       backupId: source.kind === 'stored' ? source.record.id : undefined,
-      input: source.kind === 'stored' ? { backupId: source.record.id } : { upload: source.filename },
+      input: {
+        ...(source.kind === 'stored' ? { backupId: source.record.id } : { upload: source.filename }),
+        ...(options.allowUnsigned ? { allowUnsigned: true } : {}),
+      },
       run: (run) =>
-        this.run(source, run, actor, meta).finally(async () => {
+        this.run(source, run, actor, meta, options.allowUnsigned === true).finally(async () => {
           if (source.kind === 'upload') await rm(source.path, { force: true });
         }),
     });
   }
 
-  private async run(source: RestoreSource, run: JobRun, actor: Identity, meta: RequestMeta): Promise<{ message: string }> {
+  private async run(source: RestoreSource, run: JobRun, actor: Identity, meta: RequestMeta, allowUnsigned: boolean): Promise<{ message: string }> {
     const { progress, signal } = run;
     const open = (): Promise<Readable> =>
       source.kind === 'stored' ? this.backups.openFile(source.record) : this.backups.plain(createReadStream(source.path));
@@ -96,6 +111,7 @@ export class RestoreService {
       safetyRun.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
     };
     let checked: Awaited<ReturnType<typeof validateBackupFile>>;
+    let authenticity: Authenticity;
     try {
       checked = await validateBackupFile(
         await open(),
@@ -108,6 +124,7 @@ export class RestoreService {
         },
         signal,
       );
+      authenticity = checkAuthenticity(checked, source.kind === 'stored' ? source.record.checksum : null, this.backups.signer, allowUnsigned);
     } catch (err) {
       if (safetyRun) {
         stopSafety.abort(err);
@@ -156,6 +173,7 @@ export class RestoreService {
             safetyBackupId: safety.id,
             removed: loaded.removed,
             accounts,
+            signature: authenticity,
           },
           ipAddress: meta.ipAddress,
           userAgent: meta.userAgent,
@@ -172,7 +190,8 @@ export class RestoreService {
           `Restored ${loaded.rows} rows into ${checked.plan.replaced.length} tables from ${from}; safety backup ${safety.id}; ` +
           `${revoked.rowCount ?? 0} sessions logged out` +
           (removed.length ? `; removed ${removed.join(', ')}` : '') +
-          (describeAccountChanges(accounts) ? `; ${describeAccountChanges(accounts)}` : ''),
+          (describeAccountChanges(accounts) ? `; ${describeAccountChanges(accounts)}` : '') +
+          (describeAuthenticity(authenticity) ? `; ${describeAuthenticity(authenticity)}` : ''),
       };
     } catch (err) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);

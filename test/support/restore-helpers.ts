@@ -2,7 +2,12 @@ import type { Client } from 'pg';
 import { LENDING_TABLES } from '../../src/domain';
 import { createReadStream } from 'node:fs';
 import { readBackup } from '../../src/backup/format/backup-reader';
+import { BackupSigner } from '../../src/backup/format/backup-signature';
 import { BackupWriter } from '../../src/backup/format/backup-writer';
+import { TEST_BACKUP_SIGNING_KEY } from './test-kiln';
+
+/** Signs as every test gateway does. */
+export const TEST_SIGNER = new BackupSigner(TEST_BACKUP_SIGNING_KEY);
 
 /** md5 of every lending table's rows in id order: equal fingerprints, equal data. */
 export async function fingerprint(db: Client, tables: readonly string[] = LENDING_TABLES): Promise<Record<string, string>> {
@@ -14,13 +19,22 @@ export async function fingerprint(db: Client, tables: readonly string[] = LENDIN
   return out;
 }
 
-export const RESTORE = 'mutation($id: ID) { restoreBackup(id: $id) { id kind status } }';
-export const RESTORE_FILE = 'mutation($file: Upload) { restoreBackup(file: $file) { id kind status } }';
+export const RESTORE = 'mutation($id: ID, $allowUnsigned: Boolean) { restoreBackup(id: $id, allowUnsigned: $allowUnsigned) { id kind status } }';
+export const RESTORE_FILE = 'mutation($file: Upload, $allowUnsigned: Boolean) { restoreBackup(file: $file, allowUnsigned: $allowUnsigned) { id kind status } }';
 
-/** A multipart request as Apollo clients send uploads (graphql-multipart-request-spec). */
-export async function uploadRestore(baseUrl: string, token: string | undefined, body: Buffer, headers: Record<string, string> = { 'apollo-require-preflight': 'true' }) {
+/**
+ * A multipart request as Apollo clients send uploads (graphql-multipart-request-spec).
+ * `allowUnsigned` for files no test gateway signed (the app's, hand-made ones).
+ */
+export async function uploadRestore(
+  baseUrl: string,
+  token: string | undefined,
+  body: Buffer,
+  headers: Record<string, string> = { 'apollo-require-preflight': 'true' },
+  { allowUnsigned = false }: { allowUnsigned?: boolean } = {},
+) {
   const form = new FormData();
-  form.append('operations', JSON.stringify({ query: RESTORE_FILE, variables: { file: null } }));
+  form.append('operations', JSON.stringify({ query: RESTORE_FILE, variables: { file: null, allowUnsigned } }));
   form.append('map', JSON.stringify({ 0: ['variables.file'] }));
   form.append('0', new Blob([body]), 'backup.json');
   const res = await fetch(`${baseUrl}/graphql`, {
@@ -32,15 +46,20 @@ export async function uploadRestore(baseUrl: string, token: string | undefined, 
 }
 
 /**
- * A well-formed backup document (valid checksum) from a parsed one, after `mutate`
- * changed its data: for files that are intact as files but wrong as data.
+ * A well-formed backup document (valid checksum, signed with the test gateways' key unless
+ * `signer` is null) from a parsed one, after `mutate` changed its data: for files that are
+ * intact as files but wrong as data.
  */
-export async function craftBackup(doc: any, mutate: (data: Record<string, any[]>, header: any) => void = () => undefined): Promise<Buffer> {
+export async function craftBackup(
+  doc: any,
+  mutate: (data: Record<string, any[]>, header: any) => void = () => undefined,
+  signer: BackupSigner | null = TEST_SIGNER,
+): Promise<Buffer> {
   const data = structuredClone(doc.data) as Record<string, any[]>;
   const header = structuredClone(doc.header);
   mutate(data, header);
   header.tables = Object.keys(data);
-  const writer = new BackupWriter(header);
+  const writer = new BackupWriter(header, signer ?? undefined);
   const chunks: Buffer[] = [];
   writer.output.on('data', (c: Buffer) => chunks.push(c));
   for (const table of header.tables) {
@@ -66,8 +85,13 @@ export async function rawBackup(file: string): Promise<{ header: any; data: Reco
 }
 
 /** Uploads a file for restore; the failed job's code and message (or the request's own error). */
-export async function failedUpload(kiln: { url: string; services: { jobs: { settled(id: string): Promise<unknown>; get(id: string): Promise<any> } } }, token: string, file: Buffer): Promise<{ code?: string; message: string }> {
-  const res = await uploadRestore(kiln.url, token, file);
+export async function failedUpload(
+  kiln: { url: string; services: { jobs: { settled(id: string): Promise<unknown>; get(id: string): Promise<any> } } },
+  token: string,
+  file: Buffer,
+  options: { allowUnsigned?: boolean } = {},
+): Promise<{ code?: string; message: string }> {
+  const res = await uploadRestore(kiln.url, token, file, undefined, options);
   if (res.body.errors) return { code: res.body.errors[0].extensions?.code, message: res.body.errors[0].message };
   const id = res.body.data.restoreBackup.id;
   await kiln.services.jobs.settled(id);

@@ -8,6 +8,8 @@ import { freshDatabase } from './test-database';
 
 export const TEST_ADMIN = { email: 'root@kiln.test', password: 'correct-horse-battery-staple' };
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+/** Every test gateway signs with this key, so a file one wrote restores on another. */
+export const TEST_BACKUP_SIGNING_KEY = 'test-backup-signing-key-long-enough-0123456789';
 
 export interface TestKiln extends RunningKiln {
   databaseUrl: string;
@@ -29,6 +31,7 @@ export async function startTestKiln(env: Record<string, string> = {}, databaseUr
     DATA_DIR: dataDir,
     BACKUP_DIR: path.join(dataDir, 'backups'),
     JWT_SECRET: TEST_JWT_SECRET,
+    BACKUP_SIGNING_KEY: TEST_BACKUP_SIGNING_KEY,
     ADMIN_EMAIL: TEST_ADMIN.email,
     ADMIN_PASSWORD: TEST_ADMIN.password,
     LOG_LEVEL: process.env.KILN_TEST_LOG_LEVEL ?? 'silent',

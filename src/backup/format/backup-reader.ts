@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { readAppBackup } from './app-backup-reader';
+import { SIGNATURE_LINE, type BackupSignature } from './backup-signature';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, BackupChecksum, type BackupHeader } from './backup-writer';
 import { decompressIfGzip } from './compression';
 
@@ -10,8 +11,11 @@ export type BackupEvent =
   /** `json` is the row text exactly as written (already checked to be a JSON object). */
   | { kind: 'row'; table: string; json: string; value: Record<string, unknown>; parsed: boolean }
   | { kind: 'tableEnd'; name: string; rows: number }
-  /** The checksum is reported, not judged: the caller decides what a mismatch means. */
-  | { kind: 'end'; recordCounts: Record<string, number>; checksum: string; computedChecksum: string };
+  /**
+   * The checksum is reported, not judged: the caller decides what a mismatch means. So is the
+   * signature (absent from unsigned files), with the header line it covers (see BackupSigner).
+   */
+  | { kind: 'end'; recordCounts: Record<string, number>; checksum: string; computedChecksum: string; headerLine?: string; signature?: BackupSignature };
 
 /** The file is not a well-formed kiln-backup v1 document (nor app format 1.0 backup); `line` is 1-based. */
 export class BackupFormatError extends Error {
@@ -100,7 +104,7 @@ class LineSplitter {
   }
 }
 
-type Expecting = 'header' | 'data' | 'firstTable' | 'nextTable' | 'dataEnd' | 'firstRow' | 'nextRow' | 'tableClose' | 'counts' | 'checksum' | 'eof';
+type Expecting = 'header' | 'data' | 'firstTable' | 'nextTable' | 'dataEnd' | 'firstRow' | 'nextRow' | 'tableClose' | 'counts' | 'checksum' | 'signature' | 'eof';
 
 const EXPECTED: Record<Expecting, string> = {
   header: `the header line {"format":"${BACKUP_FORMAT}","formatVersion":…,"header":{…},`,
@@ -112,11 +116,13 @@ const EXPECTED: Record<Expecting, string> = {
   nextRow: 'a row (a JSON object)',
   tableClose: 'the end of the table ] / ],',
   counts: '"recordCounts":{…},',
-  checksum: '"checksum":{"algorithm":"sha256","value":"<64 hex digits>"}}',
+  checksum: '"checksum":{"algorithm":"sha256","value":"<64 hex digits>"}} (or }, and a signature line)',
+  signature: '"signature":{"algorithm":"hmac-sha256","keyId":"<16 hex digits>","value":"<64 hex digits>"}}',
   eof: 'the end of the file',
 };
 
-const CHECKSUM_LINE = /^"checksum":\{"algorithm":"sha256","value":"([0-9a-f]{64})"\}\}$/;
+// Ends `}}` in an unsigned file, `},` when a signature line follows.
+const CHECKSUM_LINE = /^"checksum":\{"algorithm":"sha256","value":"([0-9a-f]{64})"\}([},])$/;
 const COUNTS_PREFIX = '"recordCounts":';
 
 /**
@@ -132,6 +138,8 @@ class LayoutParser {
   private rows = 0;
   private readonly checksum = new BackupChecksum();
   private fileChecksum = '';
+  private headerLine = '';
+  private signature: BackupSignature | undefined;
   private recordCounts: Record<string, number> = {};
 
   constructor(private readonly parseRows: boolean | 'firstOfEachTable' = true) {}
@@ -165,6 +173,13 @@ class LayoutParser {
         const match = CHECKSUM_LINE.exec(text);
         if (!match) break;
         this.fileChecksum = match[1];
+        this.expecting = match[2] === ',' ? 'signature' : 'eof';
+        return undefined;
+      }
+      case 'signature': {
+        const match = SIGNATURE_LINE.exec(text);
+        if (!match) break;
+        this.signature = { algorithm: 'hmac-sha256', keyId: match[1], value: match[2] };
         this.expecting = 'eof';
         return undefined;
       }
@@ -187,7 +202,14 @@ class LayoutParser {
       throw new BackupFormatError(`the file ends here (truncated?); expected ${EXPECTED[this.expecting]}`, this.line + 1);
     }
     const computedChecksum = this.checksum.digest();
-    return { kind: 'end', recordCounts: this.recordCounts, checksum: this.fileChecksum, computedChecksum };
+    return {
+      kind: 'end',
+      recordCounts: this.recordCounts,
+      checksum: this.fileChecksum,
+      computedChecksum,
+      headerLine: this.headerLine,
+      signature: this.signature,
+    };
   }
 
   private header(text: string): BackupEvent {
@@ -211,6 +233,7 @@ class LayoutParser {
     const problem = headerProblem(header);
     if (problem) throw this.error(`invalid header: ${problem}`);
     this.tables = [...(header as BackupHeader).tables];
+    this.headerLine = text;
     this.expecting = 'data';
     return { kind: 'header', header: header as BackupHeader, formatVersion: BACKUP_FORMAT_VERSION, format: BACKUP_FORMAT };
   }

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
+import { signatureLine, type BackupSigner } from './backup-signature';
 
 export const BACKUP_FORMAT = 'kiln-backup';
 export const BACKUP_FORMAT_VERSION = 1;
@@ -114,18 +115,21 @@ export class BackupWriter {
   private pendingBytes = 0;
   private tableIndex = 0;
   private rowsInTable = 0;
+  private readonly headerLine: string;
 
-  constructor(header: BackupHeader) {
+  /** With a signer, the footer ends with a signature line (see {@link BackupSigner}). */
+  constructor(
+    header: BackupHeader,
+    private readonly signer?: BackupSigner,
+  ) {
     this.tables = [...header.tables];
     if (new Set(this.tables).size !== this.tables.length) {
       throw new Error(`BackupWriter: header.tables lists a table twice: ${JSON.stringify(this.tables)}`);
     }
     this.stream = new PassThrough({ highWaterMark: OUTPUT_HIGH_WATER_MARK });
     this.output = this.stream;
-    this.append(
-      `{"format":${JSON.stringify(BACKUP_FORMAT)},"formatVersion":${BACKUP_FORMAT_VERSION},` +
-        `"header":${JSON.stringify(header)},\n"data":{`,
-    );
+    this.headerLine = `{"format":${JSON.stringify(BACKUP_FORMAT)},"formatVersion":${BACKUP_FORMAT_VERSION},"header":${JSON.stringify(header)},`;
+    this.append(`${this.headerLine}\n"data":{`);
   }
 
   /** Opens the next table; its name must be the next one in `header.tables`. */
@@ -203,7 +207,8 @@ export class BackupWriter {
     const checksum = this.checksum.digest();
     const footer =
       `\n},\n"recordCounts":${JSON.stringify(recordCounts)},\n` +
-      `"checksum":{"algorithm":"sha256","value":"${checksum}"}}\n`;
+      `"checksum":{"algorithm":"sha256","value":"${checksum}"}` +
+      (this.signer ? `,\n${signatureLine(this.signer.sign(this.headerLine, checksum))}\n` : '}\n');
     this.append(footer);
     const bytes = this.take();
     this.state = 'finished';
