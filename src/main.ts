@@ -1,24 +1,40 @@
-/** `npm start`: config → database → server; a clean stop on SIGINT/SIGTERM. */
+/** `npm start`: config → database → server; a clean stop on SIGINT/SIGTERM. Everything it prints is a JSON log line. */
 import 'reflect-metadata';
 import './config/utc';
 import { ConfigError, loadConfig } from './config/config';
 import { startKiln } from './kiln';
-import { createLogger } from './logging/logger';
+import { createLogger, type Logger } from './logging/logger';
 
 async function main(): Promise<void> {
+  // Until the configuration names the level, what is worth printing at start is printed at info.
+  let logger: Logger = createLogger('info');
+  // Node prints warnings (and uncaught errors) as plain text on stderr: they go to the log instead.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => logger.warn({ err: warning }, `process warning: ${warning.name}`));
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception: exiting');
+    process.exit(1);
+  });
+
   let config;
   try {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(err.message);
+      logger.fatal({ problems: err.problems }, `Invalid configuration: ${err.problems.join('; ')}`);
       process.exit(78); // EX_CONFIG
     }
     throw err;
   }
-  const logger = createLogger(config.log.level);
+  logger = createLogger(config.log.level);
   const started = Date.now();
-  const kiln = await startKiln(config, logger);
+  let kiln;
+  try {
+    kiln = await startKiln(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'Kiln failed to start');
+    process.exit(1);
+  }
   logger.info({ url: kiln.url, graphql: `${kiln.url}/graphql`, ms: Date.now() - started }, 'Kiln is ready');
 
   let stopping = false;
@@ -50,6 +66,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(JSON.stringify({ level: 'fatal', msg: 'Kiln failed to start', error: err instanceof Error ? err.message : String(err) }));
+  createLogger('info').fatal({ err }, 'Kiln failed to start');
   process.exit(1);
 });

@@ -2,7 +2,9 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ArgumentValidationError } from 'type-graphql';
 import type { Logger } from '../logging/logger';
-import { ErrorCode, KilnError } from './kiln-errors';
+import { ErrorCode } from './kiln-errors';
+import { toKilnError } from './to-kiln-error';
+import { reportUnexpected } from './unexpected-error';
 
 /** Codes that graphql-js and Apollo produce for malformed requests: safe to show as they are. */
 const REQUEST_ERROR_CODES = new Set([
@@ -23,17 +25,17 @@ function short(message: string): string {
 }
 
 /**
- * Apollo's formatError: Kiln's own errors and request errors pass through (shortened);
- * class-validator failures become BAD_USER_INPUT; anything else is masked
- * as INTERNAL and logged with its stack.
+ * Apollo's formatError: Kiln's own errors (and what toKilnError makes of other modules')
+ * and request errors pass through (shortened); class-validator failures become
+ * BAD_USER_INPUT; anything else is masked as INTERNAL with a reference to its log line.
  */
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    let original = unwrapResolverError(error);
+    const original = unwrapResolverError(error);
     // A subscription's stream error reaches graphql-ws wrapped without a path: unwrap it too.
-    if (!(original instanceof KilnError) && original instanceof GraphQLError && original.originalError instanceof KilnError) original = original.originalError;
-    if (original instanceof KilnError) {
-      return { message: short(original.message), locations: formatted.locations, path: formatted.path, extensions: original.extensions };
+    const known = toKilnError(original) ?? (original instanceof GraphQLError ? toKilnError(original.originalError) : undefined);
+    if (known) {
+      return { message: short(known.message), locations: formatted.locations, path: formatted.path, extensions: known.extensions };
     }
     if (original instanceof ArgumentValidationError) {
       const fields = original.extensions.validationErrors.map((v) => ({
@@ -54,7 +56,7 @@ export function createErrorFormatter(logger: Logger) {
       // Variable coercion errors ("Int cannot represent ...") reach here with a path-less code.
       return { message: short(formatted.message), locations: formatted.locations, path: formatted.path, extensions: { code } };
     }
-    logger.error({ err: original, path: formatted.path }, 'unexpected error');
-    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL } };
+    const { message, reference } = reportUnexpected(logger, original, 'unexpected error', { path: formatted.path });
+    return { message, path: formatted.path, extensions: { code: ErrorCode.INTERNAL, reference } };
   };
 }

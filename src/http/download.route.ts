@@ -3,7 +3,9 @@ import type { AuthService } from '../auth/auth.service';
 import { bearerToken, type DownloadTokenService } from '../auth/token.service';
 import type { BackupService } from '../backup/backup.service';
 import { Role } from '../domain/lending-enums';
-import { ForbiddenError, KilnError, NotFoundError, UnauthenticatedError } from '../errors/kiln-errors';
+import { ErrorCode, ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors/kiln-errors';
+import { toKilnError } from '../errors/to-kiln-error';
+import { reportUnexpected } from '../errors/unexpected-error';
 import type { Logger } from '../logging/logger';
 
 /**
@@ -52,10 +54,11 @@ function sendError(res: Response, err: unknown, logger: Logger): void {
     res.set(http.headers ?? {}).status(416).type('json').json({ errors: [{ message: 'Requested range not satisfiable', extensions: { code: 'BAD_USER_INPUT' } }] });
     return;
   }
-  if (err instanceof KilnError) {
-    res.status(err.httpStatus).json({ errors: [{ message: err.message, extensions: err.extensions }] });
+  const known = toKilnError(err);
+  if (known) {
+    res.status(known.httpStatus).json({ errors: [{ message: known.message, extensions: known.extensions }] });
     return;
   }
-  logger.error({ err }, 'download failed');
-  res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL' } }] });
+  const { message, reference } = reportUnexpected(logger, err, 'download failed');
+  res.status(500).json({ errors: [{ message, extensions: { code: ErrorCode.INTERNAL, reference } }] });
 }

@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { DataSource } from 'typeorm';
+import { reportUnexpected } from '../errors/unexpected-error';
 import type { Logger } from '../logging/logger';
 import type { BackupHealthService } from '../system/backup-health.service';
 import type { MaintenanceService } from '../system/maintenance.service';
@@ -56,9 +57,13 @@ export function createHttpApp(deps: {
 export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
   return (err, _req, res, _next) => {
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
-    if (status >= 500) logger.error({ err }, 'unhandled HTTP error');
-    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL';
-    const message = status < 500 && typeof err?.message === 'string' ? err.message : 'Internal server error';
+    if (status >= 500) {
+      const { message, reference } = reportUnexpected(logger, err, 'unhandled HTTP error');
+      res.status(status).json({ errors: [{ message, extensions: { code: 'INTERNAL', reference } }] });
+      return;
+    }
+    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
+    const message = typeof err?.message === 'string' ? err.message : 'Bad request';
     res.status(status).json({ errors: [{ message, extensions: { code } }] });
   };
 }

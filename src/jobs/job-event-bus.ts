@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Repeater, SlidingBuffer } from '@graphql-yoga/subscription';
 import type { Logger } from '../logging/logger';
 import { createJobPubSub, JOB_CHANGED, type JobPubSub } from './job-events';
@@ -24,6 +25,9 @@ export class JobEventBus {
   private readonly relay?: RedisJobRelay;
 
   constructor(instanceId: string, logger: Logger, redis?: RedisRelaySettings) {
+    // Each subscriber is a listener of the target, so the eleventh made Node warn of a leak
+    // (MaxListenersExceededWarning). There is none: the socket limits bound their number.
+    setMaxListeners(0, this.target);
     if (redis) this.relay = new RedisJobRelay(redis, instanceId, (job) => this.deliverLocally(job), logger);
   }
 

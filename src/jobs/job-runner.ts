@@ -1,7 +1,9 @@
 import { In, type DataSource } from 'typeorm';
 import { newId } from '../db/ids';
 import { updateReturning } from '../db/update-returning';
-import { ConflictError, KilnError, NotFoundError } from '../errors/kiln-errors';
+import { ConflictError, ErrorCode, NotFoundError } from '../errors/kiln-errors';
+import { toKilnError } from '../errors/to-kiln-error';
+import { reportUnexpected } from '../errors/unexpected-error';
 import type { Logger } from '../logging/logger';
 import type { JobEventBus } from './job-event-bus';
 import { Job } from './job.entity';
@@ -253,15 +255,13 @@ export class JobRunner {
       progress.stop();
       const reason = controller.signal.aborted ? controller.signal.reason : err;
       const cancelled = reason instanceof JobCancelledError && reason.byUser;
-      const message = reason instanceof Error ? reason.message : String(reason);
-      final = {
-        ...progress.snapshot,
-        status: cancelled ? JobStatus.CANCELLED : JobStatus.FAILED,
-        error: message,
-        errorCode: reason instanceof KilnError ? reason.code : null,
-      };
-      if (!(err instanceof KilnError) && !cancelled) log.error({ err }, 'job failed');
-      else log.info({ status: final.status, error: message }, 'job ended');
+      // A cancel or an interruption says so, a KilnError is written for clients; anything else is
+      // masked: the client gets a reference, the log line under it the error and its stack.
+      const known = reason instanceof JobCancelledError ? reason : toKilnError(reason);
+      const error = known?.message ?? reportUnexpected(log, reason, 'job failed').message;
+      const errorCode = known instanceof JobCancelledError ? null : (known?.code ?? ErrorCode.INTERNAL);
+      final = { ...progress.snapshot, status: cancelled ? JobStatus.CANCELLED : JobStatus.FAILED, error, errorCode };
+      if (known) log.info({ status: final.status, error, errorCode }, 'job ended');
     } finally {
       clearInterval(heartbeat);
     }
