@@ -103,10 +103,11 @@ it('fails cleanly when the database connection is cut mid-export, and the next b
     const reference = /^Internal server error \(reference ([0-9a-f-]{36})\)$/.exec(job.error)?.[1];
     expect(reference).toBeDefined();
     const logLine = logs.find((l) => l.reference === reference);
-    expect(logLine).toMatchObject({ level: 'error', msg: 'job failed', jobId, kind: 'BACKUP' });
+    expect(logLine).toMatchObject({ level: 'error', msg: 'backup failed', jobId, kind: 'BACKUP' });
     expect(logLine!.err.message).toMatch(/terminat|connection/i);
     expect(logLine!.err.stack).toContain(logLine!.err.message);
-    expect(await recordOf(backupId)).toMatchObject({ status: 'FAILED' });
+    // The backup's own record says the same, not the raw message.
+    expect(await recordOf(backupId)).toMatchObject({ status: 'FAILED', error: job.error });
     expect(partials(logged.backupDir)).toEqual([]);
     expect((await finishedJob(t, (await startBackup(t)).jobId)).status).toBe('COMPLETED');
   } finally {

@@ -20,6 +20,7 @@ import { resolveLocalFile } from './records/backup-file-location';
 import { BackupLocation, BackupOrigin, BackupStatus, BackupType } from './backup.enums';
 import { decryptIfEncrypted } from '../crypto/decrypt-if-encrypted';
 import { writeBackupFile } from './backup-file.pipeline';
+import { clientError } from '../errors/unexpected-error';
 import type { BackupSigner } from './format/backup-signature';
 import { BACKUP_FORMAT_VERSION } from './format/backup-writer';
 import { estimateRows } from './snapshot/snapshot-exporter';
@@ -35,7 +36,7 @@ export type { BackupFilter };
 const SCHEMA_VERSION = migrations[migrations.length - 1].name;
 
 /** What writing a backup needs of the job it runs in. */
-export type BackupRun = Pick<JobRun, 'job' | 'signal'> & { progress: ProgressSink };
+export type BackupRun = Pick<JobRun, 'job' | 'signal' | 'logger'> & { progress: ProgressSink };
 
 /** Takes, lists and deletes backups. The record row is the truth about each file. */
 export class BackupService {
@@ -380,7 +381,8 @@ export class BackupService {
     } catch (err) {
       // A file written before a later step failed must not outlive its FAILED record.
       if (written) await this.local.delete(written).catch(() => undefined);
-      const reason = signal.aborted ? signal.reason : err;
+      // A cancel or interruption says so; anything unexpected is masked here, so the record and the job show one reference.
+      const reason = signal.aborted ? signal.reason : clientError(run.logger, err, 'backup failed');
       const message = reason instanceof Error ? reason.message : String(reason);
       await this.records.update(record.id, { status: BackupStatus.FAILED, error: message, completedAt: new Date() });
       throw reason;

@@ -104,3 +104,14 @@ export class TooManyRequestsError extends KilnError {
     super(message, ErrorCode.TOO_MANY_REQUESTS, { retryAfterSeconds });
   }
 }
+
+/**
+ * Something unexpected, already logged under `reference` (see reportUnexpected): thrown on so the
+ * same masked message and reference reach every place that shows the failure.
+ */
+export class InternalError extends KilnError {
+  readonly code = ErrorCode.INTERNAL;
+  constructor(message: string, reference: string) {
+    super(message, ErrorCode.INTERNAL, { reference });
+  }
+}

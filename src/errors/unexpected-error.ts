@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/logger';
+import { InternalError, type KilnError } from './kiln-errors';
+import { toKilnError } from './to-kiln-error';
 
 export interface MaskedError {
   /** What the client gets instead of the error's own message. */
@@ -16,4 +18,15 @@ export function reportUnexpected(logger: Logger, err: unknown, msg: string, fiel
   const reference = randomUUID();
   logger.error({ ...fields, err, reference }, msg);
   return { message: `Internal server error (reference ${reference})`, reference };
+}
+
+/**
+ * A failure as the client may see it: Kiln's own errors and the ones toKilnError maps as they are,
+ * anything else logged (reportUnexpected) and masked as an InternalError.
+ */
+export function clientError(logger: Logger, err: unknown, msg: string, fields: Record<string, unknown> = {}): KilnError {
+  const known = toKilnError(err);
+  if (known) return known;
+  const masked = reportUnexpected(logger, err, msg, fields);
+  return new InternalError(masked.message, masked.reference);
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { clientError } from '../errors/unexpected-error';
 import { scheduleJob, type Job as TimerJob } from 'node-schedule';
 import type { BackupService, CreateBackupOptions } from '../backup/backup.service';
 import { BackupType } from '../backup/backup.enums';
@@ -264,7 +265,7 @@ export class BackupScheduler {
           ? `the gateway stopped while it waited for the running job (${(err as Error).message})`
           : busy
             ? `another job still held the job lease after ${Math.round((Date.now() - startedWaiting) / 1000)} s of waiting (${(err as Error).message})`
-            : (err as Error).message;
+            : clientError(this.logger, err, 'scheduled backup could not start', { scheduledFor }).message;
         // Recorded by whoever holds the claim: if another instance took it, the outcome is its to tell.
         if (!(await this.claims.renew('BACKUP', scheduledFor))) return;
         const record = await this.backups.recordFailed(options, BackupType.SCHEDULED, `Scheduled backup for ${scheduledFor.toISOString()} did not run: ${why}`);
