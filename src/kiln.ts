@@ -75,10 +75,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, signer, config.encryption, cloud, config.backup.appDir);
     const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
     const restore = new RestoreService(dataSource, jobs, backups, maintenance, audit, {
-      dir: config.backup.uploadDir,
       maxBytes: config.backup.maxUploadBytes,
-    });
-    const verify = new VerifyService(dataSource, jobs, backups);
+      minFreeBytes: config.backup.uploadMinFreeBytes,
+    }, config.backup.read);
+    const verify = new VerifyService(dataSource, jobs, backups, config.backup.read);
     const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail, passwords);
     const schedule = new ScheduleService(dataSource, audit, {
       cloudConfigured: config.cloud !== undefined,
@@ -126,6 +126,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       maintenance,
       jobs,
       maxUploadBytes: config.backup.maxUploadBytes,
+      uploadMinFreeBytes: config.backup.uploadMinFreeBytes,
     });
     app.use(jsonErrorHandler(logger));
 

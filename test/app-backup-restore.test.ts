@@ -4,14 +4,14 @@
  * auditLogs/staffSessions meaning "not included", bad files refused with a typed error and
  * the live data untouched, and a restore cancelled inside its transaction leaving nothing.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Client } from 'pg';
 import { LENDING_TABLES } from '../src/domain';
 import { appBackupText, buildAppBackupDocument, signAppBackup, writeAppBackupFile, type AppBackupDocument } from './support/app-backup-file';
-import { failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore } from './support/restore-helpers';
+import { failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore, noUploadsLeft } from './support/restore-helpers';
 import { startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { gql, loginToken, TEST_ADMIN } from './support/test-kiln';
 import { until } from './support/until';
@@ -41,7 +41,6 @@ async function tablePrint(table: string, where = 'true', params: unknown[] = [],
 }
 /** Sessions but for revokedAt, which every restore sets. */
 const sessionsPrint = () => tablePrint('StaffSession', 'true', [], `(to_jsonb(x) - 'revokedAt')::text`);
-const uploadsLeft = () => (existsSync(path.join(s.kiln.dataDir, 'uploads')) ? readdirSync(path.join(s.kiln.dataDir, 'uploads')) : []);
 
 /** The live data moves on after a file was made: rows deleted and values changed in several tables. */
 async function changeLiveData(tag: string) {
@@ -99,7 +98,7 @@ describe('a bad format 1.0 file', () => {
   });
   afterEach(async () => {
     expect(await fingerprint(s.db)).toEqual(baseline);
-    expect(uploadsLeft()).toEqual([]);
+    await noUploadsLeft();
   });
 
   /** The document as file bytes after `mutate`, re-signed when asked (to reach the checks past the checksum). */
@@ -166,7 +165,7 @@ it('restores a full file exactly, plain and gzipped, after the live data moved o
 
   await changeLiveData('after the first restore');
   await expectExactRestore(await restore(gzipSync(text)), source, sessions);
-  expect(uploadsLeft()).toEqual([]);
+  await noUploadsLeft();
 });
 
 it('keeps the live audit log and sessions when the file left them out (empty arrays, the app default)', async () => {
@@ -230,7 +229,7 @@ it('a restore cancelled inside its transaction leaves the live data as it was', 
   await s.kiln.services.jobs.settled(jobId);
   expect(await s.kiln.services.jobs.get(jobId)).toMatchObject({ status: 'CANCELLED', error: 'cancelled by an administrator' });
   expect(await fingerprint(s.db)).toEqual(before);
-  expect(uploadsLeft()).toEqual([]);
+  await noUploadsLeft();
 });
 
 it('restoreBackup(id:) of a row the app wrote restores exactly as the upload does', async () => {

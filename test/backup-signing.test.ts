@@ -2,11 +2,10 @@
  * Issue 10, finding 7: an uploaded file's checksum is its own claim. Kiln signs what it writes
  * (BACKUP_SIGNING_KEY) and a restore takes a file it cannot verify only with allowUnsigned.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { BackupSigner } from '../src/backup/format/backup-signature';
 import { appBackupText, buildAppBackupDocument } from './support/app-backup-file';
-import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore } from './support/restore-helpers';
+import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore, noUploadsLeft } from './support/restore-helpers';
 import { backupFileText, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { gql, loginToken, TEST_BACKUP_SIGNING_KEY } from './support/test-kiln';
 
@@ -40,8 +39,7 @@ describe('without allowUnsigned', () => {
   afterEach(async () => {
     // Nothing restored, no safety backup kept, no upload left.
     expect(await fingerprint(s.db)).toEqual(baseline);
-    const uploads = path.join(s.kiln.dataDir, 'uploads');
-    expect(existsSync(uploads) ? readdirSync(uploads) : []).toEqual([]);
+    await noUploadsLeft();
     const { rows } = await s.db.query(`SELECT count(*)::int AS n FROM kiln.kiln_backup_details WHERE kind = 'PRE_RESTORE'`);
     expect(rows[0].n).toBe(0);
   });

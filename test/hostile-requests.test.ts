@@ -1,11 +1,11 @@
 /** Requests a hostile client sends to make the gateway work or talk more than it should. */
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
+import http from 'node:http';
 import { createClient } from 'graphql-ws';
 import { Client } from 'pg';
 import WebSocket from 'ws';
 import { freshDatabase, workerDatabaseName } from './support/test-database';
-import { uploadRestore } from './support/restore-helpers';
+import { noUploadsLeft, uploadRestore, uploadsLeft } from './support/restore-helpers';
+import { until } from './support/until';
 import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
 
 let kiln: TestKiln;
@@ -125,8 +125,6 @@ it('formats errors over graphql-ws as over HTTP', async () => {
 it('refuses an upload before reading it unless maintenance mode is on and the job slot is free', async () => {
   const token = await loginToken(kiln.url);
   const upload = () => uploadRestore(kiln.url, token, Buffer.alloc(256 * 1024, 0x61));
-  const uploads = path.join(kiln.dataDir, 'uploads');
-  const left = () => (existsSync(uploads) ? readdirSync(uploads) : []);
   expect((await upload()).body.errors[0].extensions.code).toBe('MAINTENANCE_REQUIRED');
   await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
   const db = new Client({ connectionString: kiln.databaseUrl });
@@ -138,10 +136,92 @@ it('refuses an upload before reading it unless maintenance mode is on and the jo
     const busy = await upload();
     expect(busy.status).toBe(409);
     expect(busy.body.errors[0]).toMatchObject({ extensions: { code: 'CONFLICT', runningJobId: 'a-running-job' } });
-    expect(left()).toEqual([]);
+    expect(uploadsLeft()).toEqual([]);
   } finally {
     await db.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = now() WHERE name = 'exclusive-job'`);
     await db.end();
     await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, token);
+  }
+});
+
+describe('uploads while one is being received', () => {
+  /** An upload whose body stops half-way and waits: the server is receiving it until we end it. */
+  function slowUpload(token: string): { abort(): void; answered: Promise<number> } {
+    const boundary = 'kiln-slow-upload';
+    const part = (disposition: string) => `--${boundary}\r\nContent-Disposition: form-data; ${disposition}\r\n\r\n`;
+    const head =
+      `${part('name="operations"')}${JSON.stringify({ query: 'mutation($file: Upload) { restoreBackup(file: $file) { id } }', variables: { file: null } })}\r\n` +
+      `${part('name="map"')}${JSON.stringify({ 0: ['variables.file'] })}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="slow.json"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+    const req = http.request(`${kiln.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(head.length + 10 * 1024 * 1024),
+        'apollo-require-preflight': 'true',
+        authorization: `Bearer ${token}`,
+      },
+    });
+    const answered = new Promise<number>((resolve) => {
+      req.on('response', (res) => resolve(res.statusCode ?? 0));
+      req.on('error', () => resolve(0));
+    });
+    req.write(head);
+    req.write(Buffer.alloc(1024 * 1024, 0x20));
+    return { abort: () => req.destroy(), answered };
+  }
+
+  it('refuses other uploads with CONFLICT before reading them, and stores the one it receives once', async () => {
+    const token = await loginToken(kiln.url);
+    await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
+    const slow = slowUpload(token);
+    try {
+      // The slow upload is being stored (it holds the slot): uploads meanwhile are refused unread.
+      await until('the slow upload to be stored', async () => uploadsLeft(), (left) => left.length === 1);
+      const others = await Promise.all(Array.from({ length: 10 }, () => uploadRestore(kiln.url, token, Buffer.alloc(256 * 1024, 0x61))));
+      expect(others.map((r) => r.status)).toEqual(Array(10).fill(409));
+      expect(others[0].body.errors[0]).toMatchObject({ extensions: { code: 'CONFLICT' }, message: expect.stringMatching(/being received/) });
+      // Still one file on disk: the upload being received, once (graphql-upload's; no copy of ours).
+      expect(uploadsLeft()).toHaveLength(1);
+    } finally {
+      slow.abort();
+    }
+    // The slot is free again, and nothing of the cut-off upload stays.
+    await until('the cut-off upload to be gone', async () => uploadsLeft(), (left) => left.length === 0);
+    const next = await until('an upload to be taken again', () => uploadRestore(kiln.url, token, Buffer.from('not a backup')), (r) => r.status !== 409);
+    expect(next.body.errors).toBeUndefined();
+    await kiln.services.jobs.settled(next.body.data.restoreBackup.id);
+    expect(await kiln.services.jobs.get(next.body.data.restoreBackup.id)).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT' });
+    await noUploadsLeft();
+    await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, token);
+  });
+});
+
+it('refuses an upload the disk has no room for: by its declared size before reading it, and as it arrives without one', async () => {
+  const small = await startTestKiln({ UPLOAD_MIN_FREE_BYTES: String(2 ** 52) });
+  try {
+    const token = await loginToken(small.url);
+    await gql(small.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
+    const declared = await uploadRestore(small.url, token, Buffer.alloc(64 * 1024, 0x61));
+    expect(declared.status).toBe(503);
+    expect(declared.body.errors[0]).toMatchObject({ extensions: { code: 'STORAGE_UNAVAILABLE' }, message: expect.stringMatching(/UPLOAD_MIN_FREE_BYTES/) });
+
+    // A chunked body declares no size: it is checked as it arrives.
+    const form = new FormData();
+    form.append('operations', JSON.stringify({ query: 'mutation($file: Upload) { restoreBackup(file: $file) { id } }', variables: { file: null } }));
+    form.append('map', JSON.stringify({ 0: ['variables.file'] }));
+    form.append('0', new Blob([Buffer.alloc(64 * 1024, 0x61)]), 'backup.json');
+    const encoded = new Response(form);
+    const res = await fetch(`${small.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': encoded.headers.get('content-type')!, 'apollo-require-preflight': 'true', authorization: `Bearer ${token}` },
+      body: encoded.body,
+      duplex: 'half',
+    } as RequestInit);
+    const body = (await res.json()) as any;
+    expect(body.errors[0]).toMatchObject({ extensions: { code: 'STORAGE_UNAVAILABLE' } });
+    await until('the refused upload to be gone', async () => uploadsLeft(), (left) => left.length === 0);
+  } finally {
+    await small.close();
   }
 });

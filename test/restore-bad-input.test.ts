@@ -1,10 +1,10 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { errorCode, gql, startTestKiln } from './support/test-kiln';
 import { whileTableLocked, backupFileText, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
-import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore } from './support/restore-helpers';
+import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore, noUploadsLeft } from './support/restore-helpers';
 
 let s: SeededKiln;
 let backup: { id: string; filename: string; checksum: string };
@@ -28,8 +28,7 @@ const failedUpload = (file: Buffer) => failedUploadTo(s.kiln, s.token, file);
 afterEach(async () => {
   // Whatever happened, the live data is exactly as before and no upload is left over.
   expect(await fingerprint(s.db)).toEqual(baseline);
-  const uploads = path.join(s.kiln.dataDir, 'uploads');
-  expect(existsSync(uploads) ? readdirSync(uploads) : []).toEqual([]);
+  await noUploadsLeft();
 });
 
 const firstLoan = () => doc.data.Loan[0];

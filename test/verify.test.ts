@@ -98,7 +98,7 @@ it('catches in the drill what only PostgreSQL sees: data that does not survive a
     const row = JSON.stringify({ ...JSON.parse(d.AuditLog[0]), metadata: '__DUP__' });
     d.AuditLog[0] = row.replace('"__DUP__"', '{"k":1,"k":2}');
   });
-  const checksum = JSON.parse(crafted.toString().split('\n').at(-2)!.replace(/^"checksum":/, '').replace(/}$/, '')).value;
+  const checksum = /"checksum":\{"algorithm":"sha256","value":"([0-9a-f]{64})"\}/.exec(crafted.toString())![1];
   const original = await s.db.query(`SELECT checksum, "fileSize", compressed FROM kiln_backup_details WHERE id = $1`, [backup.id]);
   await s.db.query(`UPDATE kiln_backup_details SET checksum = $2, "fileSize" = $3 WHERE id = $1`, [backup.id, checksum, crafted.length]);
   try {

@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { anonymousGate } from '../http/anonymous-gate';
 import { boundedErrorsPlugin } from '../errors/bounded-errors.plugin';
 import { introspectionPlugin } from './introspection.plugin';
@@ -13,6 +14,7 @@ import type { Express, Request, RequestHandler } from 'express';
 import express from 'express';
 import { GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
+import { assertRoomFor } from '../restore/upload-receiver';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { AuthService } from '../auth/auth.service';
@@ -23,7 +25,7 @@ import type { MaintenanceService } from '../system/maintenance.service';
 import type { RequestMeta } from '../auth/identity';
 import { bearerToken } from '../auth/token.service';
 import { createErrorFormatter } from '../errors/format-error';
-import { ErrorCode, ForbiddenError, KilnError, UnauthenticatedError } from '../errors/kiln-errors';
+import { ConflictError, ErrorCode, ForbiddenError, KilnError, UnauthenticatedError } from '../errors/kiln-errors';
 import { Role } from '../domain/lending-enums';
 import type { Logger } from '../logging/logger';
 import type { KilnContext } from './context';
@@ -51,6 +53,8 @@ export interface GraphQLServerOptions {
   /** Open sockets: sessions checked again every checkMs, subscriptions capped. */
   sockets: SocketGuardOptions;
   maxUploadBytes: number;
+  /** Disk an upload must leave free (UPLOAD_MIN_FREE_BYTES). */
+  uploadMinFreeBytes: number;
 }
 
 /**
@@ -81,10 +85,17 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
   // connection, the guard re-checks every socket's session each second, and the same limits apply.
   const guard = new SocketGuard(auth, options.sockets, logger);
   guard.start();
-  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: options.maxRequestBytes });
+  // noServer: upgrades are handed over below. Bound to the HTTP server, ws would re-emit that
+  // server's own errors (a busy port at start), which graphql-ws prints as a raw stack.
+  const wsServer = new WebSocketServer({ noServer: true, path: GRAPHQL_PATH, maxPayload: options.maxRequestBytes });
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+  httpServer.on('upgrade', onUpgrade);
   const wsCleanup = useServer<Record<string, unknown>, { context?: KilnContext; request: Request }>(
     {
       schema,
+      // Close reasons never carry an internal error's message, and nothing is printed outside the log.
+      isProd: true,
       onConnect: async (ctx) => {
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         const meta = { ipAddress: ctx.extra.request.socket.remoteAddress ?? null, userAgent: ctx.extra.request.headers['user-agent'] ?? null };
@@ -139,6 +150,12 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
     },
     wsServer,
   );
+  // graphql-ws prints a socket's error (a frame past maxPayload, a malformed frame) with console.error;
+  // ws closes such a socket itself, so the error only needs a log line. Runs after graphql-ws's own listener.
+  wsServer.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err) => logger.info({ err: err.message }, 'socket closed on a protocol error'));
+  });
 
   const apollo = new ApolloServer<KilnContext>({
     schema,
@@ -156,6 +173,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
         serverWillStart: async () => ({
           drainServer: async () => {
             guard.stop();
+            httpServer.off('upgrade', onUpgrade);
             await wsCleanup.dispose();
           },
         }),
@@ -171,7 +189,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
   app.use(
     GRAPHQL_PATH,
     anonymousGate(options.anonymousRequestsPerSecond, (header) => auth.carriesSignedToken(header)),
-    uploadGuard(auth, { maintenance: options.maintenance, jobs: options.jobs }),
+    uploadGuard(auth, { maintenance: options.maintenance, jobs: options.jobs, minFreeBytes: options.uploadMinFreeBytes }),
     graphqlUploadExpress({ maxFileSize: options.maxUploadBytes + 1, maxFiles: 1 }),
     express.json({ limit: options.maxRequestBytes }),
     maxTokensGuard(options.maxTokens),
@@ -187,10 +205,13 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
 }
 
 /**
- * Multipart (upload) requests are checked before a byte of the file is
- * buffered: CSRF preflight header present, caller an ADMIN, maintenance mode on, the job slot free.
+ * Multipart (upload) requests are checked before a byte of the file is buffered: CSRF preflight
+ * header present, caller an ADMIN, maintenance mode on, the job slot free, no other upload being
+ * received here, room on the disk for the declared size.
  */
-function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceService; jobs: JobRunner }): RequestHandler {
+function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceService; jobs: JobRunner; minFreeBytes: number }): RequestHandler {
+  // Only one restore can run at a time: a second upload meanwhile would be stored to be refused.
+  let receiving = false;
   return async (req, res, next) => {
     if (!req.is('multipart/form-data')) return next();
     const refuse = (status: number, code: string, message: string, extensions: Record<string, unknown> = {}) => {
@@ -208,6 +229,11 @@ function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceServic
       // The only upload is a restore: refused now if it could not start, before gigabytes arrive.
       await checks.maintenance.assertEnabled();
       await checks.jobs.assertCanStart(JobKind.RESTORE);
+      if (receiving) throw new ConflictError('Another backup upload is being received; try again when it is done');
+      receiving = true;
+      res.once('close', () => (receiving = false));
+      const declared = Number(req.headers['content-length']);
+      if (Number.isSafeInteger(declared)) await assertRoomFor(declared, checks.minFreeBytes);
     } catch (err) {
       if (err instanceof KilnError) return refuse(err.httpStatus, err.code, err.message, err.extensions);
       return next(err);

@@ -58,7 +58,11 @@ const envSchema = z.object({
   APP_BACKUP_DIR: optionalString,
   PUBLIC_URL: optionalString.pipe(z.url('PUBLIC_URL must be a URL like https://kiln.example.com').optional()),
   JOB_LEASE_TTL_SECONDS: z.coerce.number().min(1).max(600).default(30),
+  UPLOAD_MIN_FREE_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(256 * 1024 ** 2),
   MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 ** 3).default(2 * 1024 ** 3),
+  // Bounds on reading any backup (the reader's DEFAULT_READ_LIMITS): rows are a few KB, real data gzips ~10-fold.
+  MAX_BACKUP_LINE_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 ** 3).default(16 * 1024 * 1024),
+  MAX_GZIP_EXPANSION: z.coerce.number().min(20).max(100_000).default(100),
   DOWNLOAD_URL_TTL: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(900),
 
   CLOUDINARY_URL: optionalString.pipe(
@@ -154,8 +158,10 @@ function toConfig(env: z.infer<typeof envSchema>) {
       /** When undefined in embedded mode, a key is generated once and kept in dataDir. */
       signingKey: env.BACKUP_SIGNING_KEY,
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
-      /** Uploaded backup files wait here while a restore validates them. */
-      uploadDir: path.join(dataDir, 'uploads'),
+      /** Bounds of every read of a backup file (restore, verify): a longer line or a gzip bomb fails, naming the setting. */
+      read: { maxLineBytes: env.MAX_BACKUP_LINE_BYTES, maxGzipExpansion: env.MAX_GZIP_EXPANSION },
+      /** Disk an upload must leave free (for the database and the safety backup), checked against its declared size and as it arrives. */
+      uploadMinFreeBytes: env.UPLOAD_MIN_FREE_BYTES,
     },
     /** Cloudinary, when CLOUDINARY_URL is set; otherwise CLOUD and BOTH are refused. */
     cloud: cloudConfig(env),

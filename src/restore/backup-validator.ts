@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { BackupFormatError, readBackup } from '../backup/format/backup-reader';
+import { BackupFormatError, BackupLimitError, readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
 import type { BackupSignature } from '../backup/format/backup-signature';
 import type { BackupHeader } from '../backup/format/backup-writer';
 import { DecryptionError } from '../crypto/encryption';
@@ -21,7 +21,9 @@ export interface ValidatedBackup {
 /**
  * The first, read-only pass of a restore: the whole file is checked (layout,
  * checksum, tables, columns) before any data is touched. Column types are
- * checked by PostgreSQL itself when the rows are staged.
+ * checked by PostgreSQL itself when the rows are staged. A file past one of
+ * `limits` (a bomb, or a genuine file too large for them) is BACKUP_CORRUPT
+ * with a message naming the setting to raise.
  */
 export async function validateBackupFile(
   input: Readable,
@@ -29,6 +31,7 @@ export async function validateBackupFile(
   expectedChecksum: string | null,
   onRows: (rows: number) => void,
   signal: AbortSignal,
+  limits: BackupReadLimits = {},
 ): Promise<ValidatedBackup> {
   let header: BackupHeader | undefined;
   let plan: RestorePlan | undefined;
@@ -37,7 +40,7 @@ export async function validateBackupFile(
     // A stored backup is held to the checksum recorded when Kiln wrote it (checked at the end, before
     // anything is touched): its rows are row_to_json's, so one row per table shows the columns.
     // An upload has only its own checksum, which whoever made the file could have made to fit.
-    for await (const event of readBackup(input, { parseRows: expectedChecksum ? 'firstOfEachTable' : true })) {
+    for await (const event of readBackup(input, { ...limits, parseRows: expectedChecksum ? 'firstOfEachTable' : true })) {
       signal.throwIfAborted();
       if (event.kind === 'header') {
         header = event.header;
@@ -72,6 +75,7 @@ export async function validateBackupFile(
     }
   } catch (err) {
     if (err instanceof KilnError || signal.aborted) throw err;
+    if (err instanceof BackupLimitError) throw new BackupCorruptError(limitMessage(err), { limit: LIMIT_SETTINGS[err.limit] });
     if (err instanceof BackupFormatError) throw new BackupCorruptError(`Not a valid Kiln backup: ${err.message}`);
     if (err instanceof DecryptionError) throw new BackupCorruptError(err.message, { reason: err.reason });
     throw err;
@@ -79,6 +83,17 @@ export async function validateBackupFile(
     input.destroy();
   }
   throw new BackupCorruptError('Not a valid Kiln backup: the file ended early');
+}
+
+/** The setting behind each of the reader's limits. */
+const LIMIT_SETTINGS: Readonly<Record<keyof BackupReadLimits, string>> = Object.freeze({
+  maxLineBytes: 'MAX_BACKUP_LINE_BYTES',
+  maxGzipExpansion: 'MAX_GZIP_EXPANSION',
+});
+
+/** What a reader limit refused, and the setting to raise if the file is genuine after all. */
+export function limitMessage(err: BackupLimitError): string {
+  return `The backup was refused: ${err.message}. If the file is genuine, raise ${LIMIT_SETTINGS[err.limit]}`;
 }
 
 function checkColumns(table: string, row: Record<string, unknown>, catalog: LendingCatalog, rowIndex: number): void {

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { readBackup } from '../backup/format/backup-reader';
+import { readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
 
 /** Lines are gathered into chunks of about this many characters before they reach the COPY stream. */
 const CHUNK_CHARS = 64 * 1024;
@@ -25,6 +25,7 @@ export async function copyRows(
   columns: (table: string) => ReadonlyArray<{ name: string; json?: boolean }>,
   onRows: (rows: number, table: string) => void,
   signal: AbortSignal,
+  limits: BackupReadLimits = {},
 ): Promise<{ rows: number; computedChecksum: string }> {
   let copy: ReturnType<typeof copyFrom> | undefined;
   let index = new Map<string, number>();
@@ -42,7 +43,7 @@ export async function copyRows(
   };
   try {
     // The validation pass parsed every row already; the checksum of this pass is compared by the caller.
-    for await (const event of readBackup(input, { parseRows: false })) {
+    for await (const event of readBackup(input, { ...limits, parseRows: false })) {
       signal.throwIfAborted();
       if (event.kind === 'table') {
         table = event.name;

@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
+import type { BackupReadLimits } from '../backup/format/backup-reader';
 import type { DataSource } from 'typeorm';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { Identity, RequestMeta } from '../auth/identity';
@@ -19,9 +18,12 @@ import { validateBackupFile } from './backup-validator';
 import { readLendingCatalog } from './lending-catalog';
 import { accountChanges, describeAccountChanges, rememberAccounts } from './account-changes';
 import { loadBackupInTransaction } from './table-loader';
-import { receiveUpload } from './upload-receiver';
+import { receiveUpload, type ReceivedUpload, type UploadLimits } from './upload-receiver';
 
-type RestoreSource = { kind: 'stored'; record: BackupRecord } | { kind: 'upload'; path: string; filename: string };
+type RestoreSource = { kind: 'stored'; record: BackupRecord } | { kind: 'upload'; upload: ReceivedUpload };
+
+// A restore reads its file twice: the validation pass, then the load.
+const READ_PASSES = 2;
 
 export interface RestoreOptions {
   /** Restore a file whose Kiln signature does not verify (see checkAuthenticity). */
@@ -40,7 +42,9 @@ export class RestoreService {
     private readonly backups: BackupService,
     private readonly maintenance: MaintenanceService,
     private readonly audit: AuditLogService,
-    private readonly uploads: { dir: string; maxBytes: number },
+    private readonly uploads: UploadLimits,
+    /** MAX_BACKUP_LINE_BYTES, MAX_GZIP_EXPANSION: both passes over the file keep to the same bounds. */
+    private readonly readLimits: BackupReadLimits = {},
   ) {}
 
   async restore(
@@ -54,11 +58,11 @@ export class RestoreService {
     await this.maintenance.assertEnabled();
     if (id != null) return this.start({ kind: 'stored', record: await this.backups.require(id) }, actor, meta, options);
 
-    const received = await receiveUpload(file!, this.uploads.dir, this.uploads.maxBytes);
+    const upload = await receiveUpload(file!, this.uploads, READ_PASSES);
     try {
-      return await this.start({ kind: 'upload', path: received.path, filename: received.filename }, actor, meta, options);
+      return await this.start({ kind: 'upload', upload }, actor, meta, options);
     } catch (err) {
-      await rm(received.path, { force: true });
+      upload.discard();
       throw err;
     }
   }
@@ -69,12 +73,12 @@ export class RestoreService {
       requestedById: actor.userId,
       backupId: source.kind === 'stored' ? source.record.id : undefined,
       input: {
-        ...(source.kind === 'stored' ? { backupId: source.record.id } : { upload: source.filename }),
+        ...(source.kind === 'stored' ? { backupId: source.record.id } : { upload: source.upload.filename }),
         ...(options.allowUnsigned ? { allowUnsigned: true } : {}),
       },
       run: (run) =>
-        this.run(source, run, actor, meta, options.allowUnsigned === true).finally(async () => {
-          if (source.kind === 'upload') await rm(source.path, { force: true });
+        this.run(source, run, actor, meta, options.allowUnsigned === true).finally(() => {
+          if (source.kind === 'upload') source.upload.discard();
         }),
     });
   }
@@ -82,7 +86,7 @@ export class RestoreService {
   private async run(source: RestoreSource, run: JobRun, actor: Identity, meta: RequestMeta, allowUnsigned: boolean): Promise<{ message: string }> {
     const { progress, signal } = run;
     const open = (): Promise<Readable> =>
-      source.kind === 'stored' ? this.backups.openFile(source.record) : this.backups.plain(createReadStream(source.path));
+      source.kind === 'stored' ? this.backups.openFile(source.record) : this.backups.plain(source.upload.open());
     const catalog = await readLendingCatalog(this.dataSource.manager);
 
     // The validation pass (the file, Node's CPU) and the safety backup (the database) share
@@ -123,6 +127,7 @@ export class RestoreService {
           progress.update({ rowsDone: validatedRows + safetyRows });
         },
         signal,
+        this.readLimits,
       );
       authenticity = checkAuthenticity(checked, source.kind === 'stored' ? source.record.checksum : null, this.backups.signer, allowUnsigned);
     } catch (err) {
@@ -153,6 +158,7 @@ export class RestoreService {
         (rows, table) => progress.update({ table, rowsDone: checked.rows * 2 + rows }),
         signal,
         checked.checksum,
+        this.readLimits,
       );
       // Who can log in now that could not before: said in the job message and the audit entry.
       const accounts = await accountChanges(client);
@@ -164,7 +170,7 @@ export class RestoreService {
           actorUserId: actorStillExists ? actor.userId : null,
           action: 'SYSTEM_RESTORED',
           entityName: 'Backup',
-          entityId: source.kind === 'stored' ? source.record.id : `upload:${source.filename}`,
+          entityId: source.kind === 'stored' ? source.record.id : `upload:${source.upload.filename}`,
           metadata: {
             jobId: run.job.id,
             restoredBy: actor.userId,
@@ -184,7 +190,7 @@ export class RestoreService {
       await runner.commitTransaction();
 
       const removed = Object.entries(loaded.removed).map(([t, n]) => `${n} ${t} rows whose parent the backup lacks`);
-      const from = source.kind === 'stored' ? `backup ${source.record.id}` : `uploaded file ${source.filename}`;
+      const from = source.kind === 'stored' ? `backup ${source.record.id}` : `uploaded file ${source.upload.filename}`;
       return {
         message:
           `Restored ${loaded.rows} rows into ${checked.plan.replaced.length} tables from ${from}; safety backup ${safety.id}; ` +

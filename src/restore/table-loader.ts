@@ -1,7 +1,7 @@
 import { APP_SCHEMA } from '../db/schemas';
 import type { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
-import { readBackup } from '../backup/format/backup-reader';
+import { readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
 import { BackupCorruptError, BadUserInputError } from '../errors/kiln-errors';
 import { copyRows } from './copy-rows';
 import type { LendingCatalog } from './lending-catalog';
@@ -35,6 +35,7 @@ export async function loadBackupInTransaction(
   onRows: (rows: number, table: string) => void,
   signal: AbortSignal,
   expectedChecksum: string,
+  limits: BackupReadLimits = {},
 ): Promise<LoadResult> {
   // Rows of tables the backup lacks (sessions, audit) step aside while their parents are replaced.
   for (const { table } of plan.carried) {
@@ -45,7 +46,7 @@ export async function loadBackupInTransaction(
   await client.query(`TRUNCATE ${emptied.map(q).join(', ')}`);
 
   const loaded = await withCopyContext(() =>
-    copyRows(client, input, q, (table) => [...catalog.columns.get(table)!.values()].map((c) => ({ name: c.name, json: c.kind === 'json' })), onRows, signal),
+    copyRows(client, input, q, (table) => [...catalog.columns.get(table)!.values()].map((c) => ({ name: c.name, json: c.kind === 'json' })), onRows, signal, limits),
   );
   // The file was read twice: it must still be the one the validation pass checked.
   if (loaded.computedChecksum !== expectedChecksum) {
@@ -125,6 +126,7 @@ export async function stageRows(
   target: (table: string) => string,
   onRows: (rows: number, table: string) => void,
   signal: AbortSignal,
+  limits: BackupReadLimits = {},
 ): Promise<number> {
   let batch: string[] = [];
   let chars = 0;
@@ -142,7 +144,7 @@ export async function stageRows(
     );
     onRows(rows, table);
   };
-  for await (const event of readBackup(input)) {
+  for await (const event of readBackup(input, limits)) {
     signal.throwIfAborted();
     if (event.kind === 'table') {
       table = event.name;

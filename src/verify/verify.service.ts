@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
-import { BackupFormatError, readBackup } from '../backup/format/backup-reader';
+import { BackupFormatError, BackupLimitError, readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
 import type { BackupRecord } from '../backup/records/backup-record';
 import type { BackupService } from '../backup/backup.service';
 import { BackupStatus } from '../backup/backup.enums';
@@ -11,6 +11,7 @@ import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
 import type { JobRun, JobRunner } from '../jobs/job-runner';
 import type { VerificationCheck, VerificationReport } from '../jobs/verification-report.type';
+import { limitMessage } from '../restore/backup-validator';
 import { stageRows } from '../restore/table-loader';
 import { TableDigest, tableDigestSql } from './table-digest';
 
@@ -26,6 +27,8 @@ export class VerifyService {
     private readonly dataSource: DataSource,
     private readonly runner: JobRunner,
     private readonly backups: BackupService,
+    /** The reader's bounds (MAX_BACKUP_LINE_BYTES, MAX_GZIP_EXPANSION): a file past one fails "reads and decompresses". */
+    private readonly readLimits: BackupReadLimits = {},
   ) {}
 
   async verify(id: string, restoreDrill: boolean, actorId: string): Promise<Job> {
@@ -64,7 +67,7 @@ export class VerifyService {
       try {
         let table = '';
         let rows = 0;
-        for await (const event of readBackup(await this.backups.openFile(record))) {
+        for await (const event of readBackup(await this.backups.openFile(record), this.readLimits)) {
           signal.throwIfAborted();
           if (event.kind === 'header') appFormat = event.format === 'app-1.0';
           else if (event.kind === 'table') digests.set((table = event.name), new TableDigest());
@@ -89,7 +92,7 @@ export class VerifyService {
         progress.update({ rowsDone: rows, table: null });
       } catch (err) {
         if (signal.aborted || !(err instanceof BackupFormatError || err instanceof DecryptionError || (err as NodeJS.ErrnoException).code)) throw err;
-        check('reads and decompresses', false, (err as Error).message);
+        check('reads and decompresses', false, err instanceof BackupLimitError ? limitMessage(err) : (err as Error).message);
       }
     }
 
@@ -121,7 +124,7 @@ export class VerifyService {
         await client.query(`CREATE TABLE ${q(schema)}.${q(table)} (LIKE ${q(table)} INCLUDING DEFAULTS INCLUDING INDEXES)`);
       }
       try {
-        await stageRows(client, await this.backups.openFile(record), (t) => `${q(schema)}.${q(t)}`, onRows, signal);
+        await stageRows(client, await this.backups.openFile(record), (t) => `${q(schema)}.${q(t)}`, onRows, signal, this.readLimits);
         check('restore drill: loads into a scratch schema', true);
       } catch (err) {
         if (signal.aborted) throw err;

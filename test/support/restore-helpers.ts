@@ -1,10 +1,12 @@
 import type { Client } from 'pg';
 import { LENDING_TABLES } from '../../src/domain';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { readBackup } from '../../src/backup/format/backup-reader';
 import { BackupSigner } from '../../src/backup/format/backup-signature';
 import { BackupWriter } from '../../src/backup/format/backup-writer';
 import { TEST_BACKUP_SIGNING_KEY } from './test-kiln';
+import { until } from './until';
 
 /** Signs as every test gateway does. */
 export const TEST_SIGNER = new BackupSigner(TEST_BACKUP_SIGNING_KEY);
@@ -82,6 +84,16 @@ export async function rawBackup(file: string): Promise<{ header: any; data: Reco
     else if (e.kind === 'row') data[table].push(e.json);
   }
   return { header, data };
+}
+
+/** Uploaded files still stored: graphql-upload's temporary files (each test file has its own temp folder). */
+export function uploadsLeft(): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith('capacitor-'));
+}
+
+/** Waits until no upload is stored (a file goes once its last reader closed, just after its job ends); throws naming them if one stays. */
+export async function noUploadsLeft(): Promise<void> {
+  await until('every uploaded file to be deleted', async () => uploadsLeft(), (left) => left.length === 0, 10_000, 50);
 }
 
 /** Uploads a file for restore; the failed job's code and message (or the request's own error). */

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { TokenParser, TokenType, Tokenizer, type ParsedElementInfo, type ParsedTokenInfo } from '@streamparser/json';
-import { BackupFormatError, type BackupEvent } from './backup-reader';
+import { BackupFormatError, BackupLimitError, DEFAULT_READ_LIMITS, type BackupEvent } from './backup-reader';
 import type { BackupHeader } from './backup-writer';
 import { APP_DATA_KEYS } from '../records/app-conventions';
 
@@ -19,7 +19,6 @@ const OPTIONAL_KEYS: Readonly<Record<string, 'includeAuditLogs' | 'includeSessio
 
 const METADATA_KEYS = new Set(['version', 'createdAt', 'systemVersion', 'recordCounts', 'checksum']);
 const CHECKSUM = /^[0-9a-f]{64}$/;
-const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
 /** Input is handed to the tokenizer in slices of at most this many bytes, so the event queue stays short. */
 const SLICE_BYTES = 64 * 1024;
 /** Hash input is gathered into strings of about this many characters before it reaches the hash. */
@@ -358,8 +357,8 @@ class AppFormatParser {
 
 export interface ReadAppBackupOptions {
   /**
-   * Largest metadata or row (or any one string or number), in bytes as written: a larger one
-   * fails instead of filling memory. Default 64 MiB.
+   * Largest metadata or row (or any one string or number, or run of whitespace), in bytes as
+   * written: a larger one fails instead of filling memory. Default: DEFAULT_READ_LIMITS.maxLineBytes.
    */
   maxValueBytes?: number;
 }
@@ -374,14 +373,14 @@ export interface ReadAppBackupOptions {
  * have acted on rows when it does.
  */
 export async function* readAppBackup(input: AsyncIterable<Buffer>, options: ReadAppBackupOptions = {}): AsyncGenerator<BackupEvent> {
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_READ_LIMITS.maxLineBytes;
   const parser = new AppFormatParser();
   let bytes = 0;
   for await (const chunk of input) {
     for (let start = 0; start < chunk.length; start += SLICE_BYTES) {
       // The parser holds what was read since its last quiet point: a row or metadata too big stops here.
       if (bytes - parser.quietOffset > maxValueBytes) {
-        throw new BackupFormatError(`a value is longer than the ${maxValueBytes}-byte limit, ${parser.where()}`);
+        throw new BackupLimitError(`a value is longer than the ${maxValueBytes}-byte limit, ${parser.where()}`, 'maxLineBytes');
       }
       const slice = chunk.subarray(start, start + SLICE_BYTES);
       bytes += slice.length;

@@ -1,6 +1,6 @@
-import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip, type Gzip } from 'node:zlib';
+import { createGunzip, createGzip, type Gunzip, type Gzip } from 'node:zlib';
 
 /** Backups smaller than this stay plain text, so they open directly in an editor or jq. */
 export const GZIP_THRESHOLD_BYTES = 1024 * 1024;
@@ -103,11 +103,57 @@ export function compressAboveThreshold(threshold: number = GZIP_THRESHOLD_BYTES)
 }
 
 /**
+ * Expansion is judged only once this many plain bytes came out: the ratio of a small file says
+ * little (a near-empty backup of short lines can compress well past real data), and whatever a
+ * bomb makes before it is refused stays this small.
+ */
+export const EXPANSION_GRACE_BYTES = 4 * 1024 * 1024;
+
+/** A gzip input expanded more than its limit allows: made to fill memory and time, not a backup. */
+export class GzipExpansionError extends Error {
+  constructor(
+    readonly plainBytes: number,
+    readonly compressedBytes: number,
+    readonly maxExpansion: number,
+  ) {
+    super(
+      `the gzip data expands more than ${maxExpansion}-fold (${plainBytes} bytes from ${compressedBytes}; ` +
+        'backups compress about 10-fold): refused as a decompression bomb',
+    );
+    this.name = 'GzipExpansionError';
+  }
+}
+
+export interface DecompressOptions {
+  /**
+   * Most plain bytes a gzip input may give per compressed byte (counted over everything read so
+   * far, once {@link EXPANSION_GRACE_BYTES} came out); beyond it the stream fails with a
+   * {@link GzipExpansionError}. Default: no limit.
+   */
+  maxExpansion?: number;
+}
+
+/**
  * Detects gzip by its magic bytes (1f 8b), not by file name, and returns a stream of the
  * plain bytes. Truncated or corrupt gzip makes the returned stream fail; it never just ends.
  */
-export function decompressIfGzip(input: Readable): Readable {
-  const output = new PassThrough();
+export function decompressIfGzip(input: Readable, options: DecompressOptions = {}): Readable {
+  const maxExpansion = options.maxExpansion ?? Infinity;
+  let gunzip: Gunzip | undefined;
+  let plainBytes = 0;
+  const output = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (gunzip) {
+        plainBytes += chunk.length;
+        // bytesWritten: the compressed bytes zlib has consumed, the ones that gave these plain bytes.
+        if (plainBytes > EXPANSION_GRACE_BYTES && plainBytes > maxExpansion * gunzip.bytesWritten) {
+          done(new GzipExpansionError(plainBytes, gunzip.bytesWritten, maxExpansion));
+          return;
+        }
+      }
+      done(null, chunk);
+    },
+  });
   const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
 
   async function* prefixed(head: Buffer): AsyncGenerator<Buffer> {
@@ -127,9 +173,12 @@ export function decompressIfGzip(input: Readable): Readable {
       if (next.done) break;
       head = Buffer.concat([head, next.value]);
     }
-    const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-    if (gzip) await pipeline(prefixed(head), createGunzip(), output);
-    else await pipeline(prefixed(head), output);
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+      gunzip = createGunzip();
+      await pipeline(prefixed(head), gunzip, output);
+    } else {
+      await pipeline(prefixed(head), output);
+    }
   })().catch((err: unknown) => output.destroy(err instanceof Error ? err : new Error(String(err))));
 
   return output;
