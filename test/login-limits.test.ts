@@ -142,6 +142,11 @@ it('refuses anonymous requests past ANONYMOUS_REQUESTS_PER_SECOND before reading
     expect(((await refused[0].json()) as any).errors[0].extensions).toEqual({ code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 1 });
     const admin = await Promise.all(Array.from({ length: 20 }, () => send({ authorization: `Bearer ${token}` })));
     expect(admin.map((r) => r.status)).toEqual(Array(20).fill(200));
+    // A client that ignores Retry-After and loops is held until it may try again (a tarpit):
+    // in 2 s one loop gets about 2 windows' worth of answers, not the hundreds an instant 429 allows.
+    let answered = 0;
+    for (const end = Date.now() + 2000; Date.now() < end; answered++) await (await send({})).arrayBuffer();
+    expect(answered).toBeLessThanOrEqual(30);
   } finally {
     await gated.close();
   }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BackupKeyError, parseKey, parseKeyList } from '../crypto/backup-key';
 
@@ -38,7 +39,8 @@ const envSchema = z.object({
   JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(8 * 3600),
   // Cost of every password hash Kiln makes or stands in for (the app hashes at 10 and 12).
   BCRYPT_COST: z.coerce.number().int().min(10).max(15).default(12),
-  PASSWORD_CHECK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  // One core is left to the event loop: checks on every core would slow every admin's request.
+  PASSWORD_CHECK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(Math.max(1, availableParallelism() - 1)),
   LOGIN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   ANONYMOUS_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
