@@ -16,7 +16,9 @@ async function loop(i: number): Promise<void> {
     const res = await fetch(`${url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-forwarded-for': address() },
-      body: JSON.stringify({ query: LOGIN, variables: { e: `nobody-${i}@kiln.local`, p: 'guess' } }),
+      // 'many': a new address and a new email each login, so no limit applies and every login is a
+      // password check (the worst case); 'one': one email a loop, from one address.
+      body: JSON.stringify({ query: LOGIN, variables: { e: mode === 'many' ? `nobody-${n}@kiln.local` : `nobody-one-${i}@kiln.local`, p: 'guess' } }),
     });
     const body = (await res.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
     logins++;

@@ -10,7 +10,8 @@ import { prepareDatabase } from './bench-databases';
 import { ratio, verdict, type BenchContext, type ReportLine } from './bench-report';
 
 const LOOPS = 30;
-const QUERIES = 200;
+// Enough for a p99 that is not just the second-slowest of a handful.
+const QUERIES = 1000;
 const TARGET_P99_RATIO = 2;
 const ADMIN = { email: 'bench-admin@kiln.local', password: 'bench-admin-password' };
 const ME = JSON.stringify({ query: '{ me { id } }' });
@@ -46,6 +47,10 @@ export async function measureLoginFlood(ctx: BenchContext): Promise<ReportLine[]
     TRUST_PROXY: 'loopback',
   });
   try {
+    // The bench database outlives a run: limits an earlier run left must not shape this one.
+    const reset = new Client({ connectionString: database.url });
+    await reset.connect();
+    await reset.query('DELETE FROM kiln.kiln_rate_limits').finally(() => reset.end());
     const token = await login(kiln, ADMIN.email, ADMIN.password, '192.0.2.250');
     const idle = await adminQueries(kiln, token);
     const oneAddress = await duringFlood(kiln, token, 'one');
@@ -61,7 +66,7 @@ export async function measureLoginFlood(ctx: BenchContext): Promise<ReportLine[]
     return [
       { metric: 'login flood: admin query p50 / p99, idle', value: `${ms(idle.p50)} / ${ms(idle.p99)}`, target: `${QUERIES} sequential { me { id } }` },
       ...line(`${LOOPS} loops from one address`, oneAddress),
-      ...line(`${LOOPS} loops, a new address each login`, manyAddresses),
+      ...line(`${LOOPS} loops, a new address and email each login`, manyAddresses),
     ];
   } finally {
     kiln.child.kill('SIGTERM');

@@ -19,6 +19,7 @@ import { downloadRouter } from './http/download.route';
 import type { KilnConfig } from './config/config';
 import { readOrCreateSecret } from './config/secret-file';
 import { BackupSigner } from './backup/format/backup-signature';
+import { Tarpit } from './http/tarpit';
 import { openDatabase } from './db/database';
 import { createHttpApp, jsonErrorHandler } from './http/http-app';
 import type { Logger } from './logging/logger';
@@ -61,7 +62,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const audit = new AuditLogService(dataSource);
     const passwords = new PasswordService(config.auth.bcryptCost, config.auth.passwordCheckConcurrency);
     const loginLimiter = new LoginLimiter((dataSource.driver as PostgresDriver).master as Pool, config.database.kilnSchema, config.auth.login);
-    const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter);
+    // One tarpit per instance for every refusal it holds (anonymous gate, logins).
+    const tarpit = new Tarpit();
+    const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter, tarpit);
     const maintenance = new MaintenanceService(dataSource, audit);
     const instanceId = `${hostname()}:${process.pid}:${newId()}`;
     const jobEvents = (jobEventBus = await JobEventBus.connect(instanceId, logger, config.redis));
@@ -121,6 +124,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       // Links are built from PUBLIC_URL or the bound address, never from a client's Host header.
       linkBase: () => config.http.publicUrl ?? boundBase,
       anonymousRequestsPerSecond: config.http.anonymousRequestsPerSecond,
+      tarpit,
       sockets: config.http.sockets,
       publicIntrospection: config.http.publicIntrospection,
       maintenance,
@@ -162,6 +166,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await notifications?.close();
         await jobEvents.close();
         cloud?.close();
+        await passwords.close();
         await db.close();
       },
     };

@@ -15,6 +15,7 @@ import express from 'express';
 import { GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { assertRoomFor } from '../restore/upload-receiver';
+import type { Tarpit } from '../http/tarpit';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { AuthService } from '../auth/auth.service';
@@ -45,6 +46,8 @@ export interface GraphQLServerOptions {
   linkBase: () => string;
   /** Requests without a token per client address and second (ANONYMOUS_REQUESTS_PER_SECOND). */
   anonymousRequestsPerSecond: number;
+  /** Holds refusals until the client may try again. */
+  tarpit: Tarpit;
   /** Uploads (restores) are refused before their body is read unless maintenance is on and the job slot free. */
   maintenance: MaintenanceService;
   jobs: JobRunner;
@@ -188,7 +191,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
 
   app.use(
     GRAPHQL_PATH,
-    anonymousGate(options.anonymousRequestsPerSecond, (header) => auth.carriesSignedToken(header)),
+    anonymousGate(options.anonymousRequestsPerSecond, (header) => auth.carriesSignedToken(header), options.tarpit),
     uploadGuard(auth, { maintenance: options.maintenance, jobs: options.jobs, minFreeBytes: options.uploadMinFreeBytes }),
     graphqlUploadExpress({ maxFileSize: options.maxUploadBytes + 1, maxFiles: 1 }),
     express.json({ limit: options.maxRequestBytes }),

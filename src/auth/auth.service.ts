@@ -1,8 +1,9 @@
 import { IsNull, type DataSource } from 'typeorm';
+import { Tarpit } from '../http/tarpit';
 import { StaffSession, User, UserLoginHistory } from '../domain';
 import { Role } from '../domain/lending-enums';
 import { newId } from '../db/ids';
-import { BadUserInputError, ForbiddenError, UnauthenticatedError } from '../errors/kiln-errors';
+import { BadUserInputError, ForbiddenError, TooManyRequestsError, UnauthenticatedError } from '../errors/kiln-errors';
 import type { Logger } from '../logging/logger';
 import type { Identity, RequestMeta } from './identity';
 import type { LoginLimiter } from './login-limiter';
@@ -35,6 +36,8 @@ export class AuthService {
     private readonly logger: Logger,
     private readonly passwords: PasswordService,
     private readonly limiter: LoginLimiter,
+    /** Holds a refused login until it may be tried again, so a loop that ignores Retry-After slows down. */
+    private readonly tarpit: Tarpit = new Tarpit(),
   ) {}
 
   /**
@@ -43,11 +46,22 @@ export class AuthService {
    * time of a refusal says which. Rate limits answer TOO_MANY_REQUESTS alike for any email.
    */
   async login(email: string, password: string, meta: RequestMeta): Promise<LoginResult> {
+    try {
+      return await this.checkLogin(email, password, meta);
+    } catch (err) {
+      if (err instanceof TooManyRequestsError) await this.tarpit.hold(err.retryAfterSeconds * 1000);
+      throw err;
+    }
+  }
+
+  private async checkLogin(email: string, password: string, meta: RequestMeta): Promise<LoginResult> {
     if (email.length > MAX_EMAIL_LENGTH) throw new BadUserInputError(`email must be at most ${MAX_EMAIL_LENGTH} characters`);
     if (password.length > MAX_PASSWORD_LENGTH) {
       throw new BadUserInputError(`password must be at most ${MAX_PASSWORD_LENGTH} characters`);
     }
     const address = meta.ipAddress ?? 'unknown';
+    // A full queue of password checks refuses at once: no limiter or user query for a login that cannot be checked.
+    this.passwords.assertAvailable();
     await this.limiter.admit(address, email);
 
     const user = await this.dataSource

@@ -1,4 +1,5 @@
 import bcrypt from 'bcrypt';
+import { readdirSync, readFileSync } from 'node:fs';
 import { TooManyRequestsError } from '../errors/kiln-errors';
 import { PasswordService } from './password.service';
 
@@ -13,6 +14,21 @@ describe('PasswordService', () => {
     expect(passwords.needsRehash(hash)).toBe(false);
     expect(passwords.needsRehash(await bcrypt.hash('x', 4))).toBe(true);
     expect(await passwords.verifyNothing('correct horse')).toBe(false);
+    await passwords.close();
+  });
+
+  it('checks on threads of the lowest priority, leaving the event loop its own', async () => {
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (Linux keeps it per thread).
+    const niceOfThreads = () =>
+      readdirSync('/proc/self/task').map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[16]));
+    const before = niceOfThreads().filter((n) => n === 19).length;
+    const passwords = new PasswordService(10, 2);
+    const hash = await passwords.hash('p');
+    await Promise.all([passwords.verify('p', hash), passwords.verify('q', hash)]);
+    expect(niceOfThreads().filter((n) => n === 19).length - before).toBe(2);
+    expect(Number(readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ')[16])).toBe(0);
+    await passwords.close();
+    expect(niceOfThreads().filter((n) => n === 19).length).toBe(before);
   });
 
   it('runs at most `concurrency` checks and refuses past a bounded queue with TOO_MANY_REQUESTS', async () => {
@@ -24,5 +40,6 @@ describe('PasswordService', () => {
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(refused).toHaveLength(5);
     expect(refused[0].reason).toBeInstanceOf(TooManyRequestsError);
+    await passwords.close();
   });
 });

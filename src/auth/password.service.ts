@@ -1,20 +1,21 @@
 import bcrypt from 'bcrypt';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
+import { PasswordWorkers } from './password-workers';
 import { TooManyRequestsError } from '../errors/kiln-errors';
 
 /** Checks waiting beyond this many per running one are refused: a flood from many addresses queues no further. */
 const QUEUED_PER_SLOT = 25;
 
 /**
- * Password hashes, checked off the event loop: `bcrypt` (native) hashes on
- * libuv's thread pool, which the file system shares, so at most `concurrency`
- * checks run at once and the rest wait their turn (a bounded turn: past it, the
- * server says it is busy). Hashes stay bcrypt
- * `$2b$`, which the lending app's bcryptjs reads.
+ * Password hashes, checked off the event loop: `bcrypt` (native) on `concurrency` worker
+ * threads of the lowest priority (PasswordWorkers), so checks never take the CPU from the
+ * event loop; the rest wait their turn (a bounded turn: past it, the server says it is busy).
+ * Hashes stay bcrypt `$2b$`, which the lending app's bcryptjs reads.
  */
 export class PasswordService {
   private readonly limit: ReturnType<typeof pLimit>;
+  private readonly workers: PasswordWorkers;
   private readonly maxQueued: number;
   private dummy?: Promise<string>;
   /** How long a check at the configured cost usually takes here (a moving average). */
@@ -26,11 +27,12 @@ export class PasswordService {
     concurrency: number,
   ) {
     this.limit = pLimit(concurrency);
+    this.workers = new PasswordWorkers(concurrency);
     this.maxQueued = concurrency * QUEUED_PER_SLOT;
   }
 
   hash(password: string): Promise<string> {
-    return this.run(() => bcrypt.hash(password, this.cost));
+    return this.run(() => this.workers.hash(password, this.cost));
   }
 
   /**
@@ -42,7 +44,7 @@ export class PasswordService {
     let elapsed = 0;
     const matches = await this.run(async () => {
       const started = performance.now(); // the check itself, not its wait for a slot
-      const result = await bcrypt.compare(password, hash).catch(() => false);
+      const result = await this.workers.compare(password, hash).catch(() => false);
       elapsed = performance.now() - started;
       return result;
     });
@@ -51,9 +53,16 @@ export class PasswordService {
     return matches;
   }
 
+  /** TOO_MANY_REQUESTS while the queue of checks is full: lets a login be refused before it costs anything else. */
+  assertAvailable(): void {
+    if (this.limit.pendingCount >= this.maxQueued) throw new TooManyRequestsError('The server is busy checking passwords: try again in a moment', 1);
+  }
+
   private run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.limit.pendingCount >= this.maxQueued) {
-      return Promise.reject(new TooManyRequestsError('The server is busy checking passwords: try again in a moment', 1));
+    try {
+      this.assertAvailable();
+    } catch (err) {
+      return Promise.reject(err);
     }
     return this.limit(work);
   }
@@ -64,9 +73,14 @@ export class PasswordService {
    * takes as long as a wrong password's.
    */
   async verifyNothing(password: string): Promise<false> {
-    this.dummy ??= bcrypt.hash(`kiln-timing-equaliser-${Math.random()}`, this.cost);
+    this.dummy ??= this.workers.hash(`kiln-timing-equaliser-${Math.random()}`, this.cost);
     await this.verify(password, await this.dummy);
     return false;
+  }
+
+  /** Ends the worker threads (at shutdown). */
+  close(): Promise<void> {
+    return this.workers.close();
   }
 
   /** True when `hash` was made with another cost than the configured one (rehashed at the next login). */

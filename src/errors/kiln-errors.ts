@@ -100,7 +100,10 @@ export class StorageUnavailableError extends KilnError {
 
 export class TooManyRequestsError extends KilnError {
   readonly code = ErrorCode.TOO_MANY_REQUESTS;
-  constructor(message: string, retryAfterSeconds: number) {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
     super(message, ErrorCode.TOO_MANY_REQUESTS, { retryAfterSeconds });
   }
 }
