@@ -15,6 +15,7 @@ import express from 'express';
 import { GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { assertRoomFor } from '../restore/upload-receiver';
+import { reportUnexpected } from '../errors/unexpected-error';
 import type { Tarpit } from '../http/tarpit';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -102,7 +103,15 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
       onConnect: async (ctx) => {
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         const meta = { ipAddress: ctx.extra.request.socket.remoteAddress ?? null, userAgent: ctx.extra.request.headers['user-agent'] ?? null };
-        const context = await contextFor(token, meta);
+        let context: KilnContext;
+        try {
+          context = await contextFor(token, meta);
+        } catch (err) {
+          // graphql-ws would print it raw: logged under a reference, the socket told only INTERNAL.
+          const masked = reportUnexpected(logger, err, 'socket authentication failed');
+          ctx.extra.socket.close(4500, `INTERNAL: reference ${masked.reference}`);
+          return false;
+        }
         const problem =
           context.authError ??
           (!context.identity

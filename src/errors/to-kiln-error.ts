@@ -1,4 +1,4 @@
-import { BackupFormatError } from '../backup/format/backup-reader';
+import { BackupFormatError, BackupLimitError, type BackupReadLimits } from '../backup/format/backup-reader';
 import { DecryptionError } from '../crypto/encryption';
 import { BackupCorruptError, KilnError, StorageUnavailableError } from './kiln-errors';
 
@@ -14,6 +14,12 @@ const STORAGE_ERRNO: Record<string, string> = {
   EACCES: 'permission denied',
 };
 
+/** The setting behind each of the backup reader's limits. */
+const LIMIT_SETTINGS: Readonly<Record<keyof BackupReadLimits, string>> = Object.freeze({
+  maxLineBytes: 'MAX_BACKUP_LINE_BYTES',
+  maxGzipExpansion: 'MAX_GZIP_EXPANSION',
+});
+
 /**
  * The one place where other modules' errors become errors a client may see: Kiln's own
  * pass as they are, a malformed or undecryptable backup is BACKUP_CORRUPT, a disk failure
@@ -21,6 +27,12 @@ const STORAGE_ERRNO: Record<string, string> = {
  */
 export function toKilnError(err: unknown): KilnError | undefined {
   if (err instanceof KilnError) return err;
+  if (err instanceof BackupLimitError) {
+    // Before BackupFormatError: a limit is not a malformed file, and the operator can raise it.
+    return new BackupCorruptError(`The backup was refused: ${err.message}. If the file is genuine, raise ${LIMIT_SETTINGS[err.limit]}`, {
+      limit: LIMIT_SETTINGS[err.limit],
+    });
+  }
   if (err instanceof BackupFormatError) return new BackupCorruptError(`Not a valid Kiln backup: ${err.message}`);
   if (err instanceof DecryptionError) return new BackupCorruptError(err.message, { reason: err.reason });
   // `syscall` marks an error of the operating system (a library's own errors may carry a `code` too).

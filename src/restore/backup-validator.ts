@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
-import { BackupFormatError, BackupLimitError, readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
+import { readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
 import type { BackupSignature } from '../backup/format/backup-signature';
 import type { BackupHeader } from '../backup/format/backup-writer';
-import { DecryptionError } from '../crypto/encryption';
 import { BackupCorruptError, BadUserInputError, KilnError } from '../errors/kiln-errors';
+import { toKilnError } from '../errors/to-kiln-error';
 import type { ColumnKind, LendingCatalog } from './lending-catalog';
 import { planRestore, type RestorePlan } from './restore-plan';
 
@@ -75,25 +75,11 @@ export async function validateBackupFile(
     }
   } catch (err) {
     if (err instanceof KilnError || signal.aborted) throw err;
-    if (err instanceof BackupLimitError) throw new BackupCorruptError(limitMessage(err), { limit: LIMIT_SETTINGS[err.limit] });
-    if (err instanceof BackupFormatError) throw new BackupCorruptError(`Not a valid Kiln backup: ${err.message}`);
-    if (err instanceof DecryptionError) throw new BackupCorruptError(err.message, { reason: err.reason });
-    throw err;
+    throw toKilnError(err) ?? err;
   } finally {
     input.destroy();
   }
   throw new BackupCorruptError('Not a valid Kiln backup: the file ended early');
-}
-
-/** The setting behind each of the reader's limits. */
-const LIMIT_SETTINGS: Readonly<Record<keyof BackupReadLimits, string>> = Object.freeze({
-  maxLineBytes: 'MAX_BACKUP_LINE_BYTES',
-  maxGzipExpansion: 'MAX_GZIP_EXPANSION',
-});
-
-/** What a reader limit refused, and the setting to raise if the file is genuine after all. */
-export function limitMessage(err: BackupLimitError): string {
-  return `The backup was refused: ${err.message}. If the file is genuine, raise ${LIMIT_SETTINGS[err.limit]}`;
 }
 
 function checkColumns(table: string, row: Record<string, unknown>, catalog: LendingCatalog, rowIndex: number): void {

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
-import { BackupFormatError, BackupLimitError, readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
+import { BackupFormatError, readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
 import type { BackupRecord } from '../backup/records/backup-record';
 import type { BackupService } from '../backup/backup.service';
 import { BackupStatus } from '../backup/backup.enums';
@@ -11,7 +11,7 @@ import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
 import type { JobRun, JobRunner } from '../jobs/job-runner';
 import type { VerificationCheck, VerificationReport } from '../jobs/verification-report.type';
-import { limitMessage } from '../restore/backup-validator';
+import { toKilnError } from '../errors/to-kiln-error';
 import { stageRows } from '../restore/table-loader';
 import { TableDigest, tableDigestSql } from './table-digest';
 
@@ -92,7 +92,7 @@ export class VerifyService {
         progress.update({ rowsDone: rows, table: null });
       } catch (err) {
         if (signal.aborted || !(err instanceof BackupFormatError || err instanceof DecryptionError || (err as NodeJS.ErrnoException).code)) throw err;
-        check('reads and decompresses', false, err instanceof BackupLimitError ? limitMessage(err) : (err as Error).message);
+        check('reads and decompresses', false, toKilnError(err)?.message ?? (err as Error).message);
       }
     }
 
