@@ -20,6 +20,7 @@ import type { KilnConfig } from './config/config';
 import { readOrCreateSecret } from './config/secret-file';
 import { BackupSigner } from './backup/format/backup-signature';
 import { Tarpit } from './http/tarpit';
+import { SessionReader } from './auth/session-reader';
 import { openDatabase } from './db/database';
 import { createHttpApp, jsonErrorHandler } from './http/http-app';
 import type { Logger } from './logging/logger';
@@ -64,7 +65,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const loginLimiter = new LoginLimiter((dataSource.driver as PostgresDriver).master as Pool, config.database.kilnSchema, config.auth.login);
     // One tarpit per instance for every refusal it holds (anonymous gate, logins).
     const tarpit = new Tarpit();
-    const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter, tarpit);
+    const sessions = new SessionReader(dataSource);
+    const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter, sessions, tarpit);
     const maintenance = new MaintenanceService(dataSource, audit);
     const instanceId = `${hostname()}:${process.pid}:${newId()}`;
     const jobEvents = (jobEventBus = await JobEventBus.connect(instanceId, logger, config.redis));
@@ -167,6 +169,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await jobEvents.close();
         cloud?.close();
         await passwords.close();
+        await sessions.close();
         await db.close();
       },
     };

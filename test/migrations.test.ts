@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Client } from 'pg';
+import { migrations } from '../migrations';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../src/db/data-source';
 import { migrateDatabase } from '../src/db/migrate';
@@ -16,6 +17,7 @@ const KILN_TABLES = [
   'kiln_maintenance',
   'kiln_meta',
   'kiln_rate_limits',
+  'kiln_restore_sessions',
   'kiln_schedule_runs',
   'kiln_schedule_settings',
   'migrations',
@@ -166,7 +168,7 @@ describe('migrations on a database an earlier Kiln left in public', () => {
       try {
         expect(await publicCatalog(url)).toEqual(reference);
         expect(await tablesIn(url, 'kiln')).toEqual(KILN_TABLES);
-        expect((await query(url, 'SELECT count(*)::int AS n FROM kiln.migrations'))[0].n).toBe(11);
+        expect((await query(url, 'SELECT count(*)::int AS n FROM kiln.migrations'))[0].n).toBe(migrations.length);
         expect(await query(url, 'SELECT id, kind, status, "backupId" FROM kiln.kiln_jobs ORDER BY id')).toEqual(jobsBefore);
 
         // The app's row in the app's values; Kiln's facts (the exact size above INT4 among them) beside it.

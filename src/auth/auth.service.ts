@@ -8,6 +8,7 @@ import type { Logger } from '../logging/logger';
 import type { Identity, RequestMeta } from './identity';
 import type { LoginLimiter } from './login-limiter';
 import type { PasswordService } from './password.service';
+import type { SessionReader } from './session-reader';
 import { bearerToken, type TokenService } from './token.service';
 
 const MAX_EMAIL_LENGTH = 320;
@@ -36,6 +37,8 @@ export class AuthService {
     private readonly logger: Logger,
     private readonly passwords: PasswordService,
     private readonly limiter: LoginLimiter,
+    /** Session and account reads that do not wait on a restore's locks. */
+    private readonly sessions: SessionReader,
     /** Holds a refused login until it may be tried again, so a loop that ignores Retry-After slows down. */
     private readonly tarpit: Tarpit = new Tarpit(),
   ) {}
@@ -64,12 +67,7 @@ export class AuthService {
     this.passwords.assertAvailable();
     await this.limiter.admit(address, email);
 
-    const user = await this.dataSource
-      .getRepository(User)
-      .createQueryBuilder('u')
-      .where('lower(u.email) = lower(:email)', { email: email.trim() })
-      .andWhere('u.deletedAt IS NULL')
-      .getOne();
+    const user = await this.sessions.loginAccount(email.trim());
     // Only an active ADMIN's password is checked: a staff password of the lending app is never confirmed.
     const failure = !user ? null : !user.isActive ? LoginFailure.ACCOUNT_DISABLED : user.role !== Role.ADMIN ? LoginFailure.NOT_ADMIN : null;
     const candidate = user && !failure ? user : null;
@@ -110,7 +108,7 @@ export class AuthService {
       });
     });
     this.logger.info({ event: 'login', userId: candidate.id, rehashed: passwordHash !== undefined }, 'admin logged in');
-    return { ...signed, user: candidate };
+    return { ...signed, user: await this.dataSource.getRepository(User).findOneByOrFail({ id: candidate.id }) };
   }
 
   findUser(userId: string): Promise<User | null> {
@@ -159,13 +157,7 @@ export class AuthService {
    */
   async liveSessions(jwtIds: string[]): Promise<Set<string>> {
     if (jwtIds.length === 0) return new Set();
-    const rows: Array<{ jwtId: string }> = await this.dataSource.query(
-      `SELECT s."jwtId" FROM "StaffSession" s JOIN "User" u ON u.id = s."userId"
-        WHERE s."jwtId" = ANY($1) AND s."revokedAt" IS NULL AND s."expiresAt" > now()
-          AND u."isActive" AND u."deletedAt" IS NULL AND u.role = 'ADMIN'`,
-      [jwtIds],
-    );
-    return new Set(rows.map((r) => r.jwtId));
+    return this.sessions.liveSessions(jwtIds);
   }
 
   /** Revokes every open session (after a restore or reset everybody logs in again). */
@@ -184,10 +176,7 @@ export class AuthService {
    */
   async authenticate(token: string): Promise<Identity> {
     const claims = this.tokens.verify(token);
-    const session = await this.dataSource.getRepository(StaffSession).findOne({
-      where: { jwtId: claims.jwtId },
-      relations: { user: true },
-    });
+    const session = await this.sessions.session(claims.jwtId);
     if (!session || session.userId !== claims.userId) {
       throw new UnauthenticatedError('Invalid token', { reason: 'TOKEN_INVALID' });
     }
@@ -195,10 +184,9 @@ export class AuthService {
     if (session.expiresAt.getTime() <= Date.now()) {
       throw new UnauthenticatedError('Session expired: log in again', { reason: 'SESSION_EXPIRED' });
     }
-    const user = session.user;
-    if (!user || user.deletedAt) throw new UnauthenticatedError('Invalid token', { reason: 'TOKEN_INVALID' });
-    if (!user.isActive) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
-    return { userId: user.id, role: user.role, jwtId: claims.jwtId };
+    if (session.deleted) throw new UnauthenticatedError('Invalid token', { reason: 'TOKEN_INVALID' });
+    if (!session.isActive) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
+    return { userId: session.userId, role: session.role as Role, jwtId: claims.jwtId };
   }
 
   private async recordAttempt(userId: string, meta: RequestMeta, failure: LoginFailure): Promise<void> {

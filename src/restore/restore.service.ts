@@ -15,6 +15,7 @@ import type { JobRun, JobRunner } from '../jobs/job-runner';
 import type { MaintenanceService } from '../system/maintenance.service';
 import { checkAuthenticity, describeAuthenticity, type Authenticity } from './backup-authenticity';
 import { validateBackupFile } from './backup-validator';
+import { SessionReader } from '../auth/session-reader';
 import { readLendingCatalog } from './lending-catalog';
 import { accountChanges, describeAccountChanges, rememberAccounts } from './account-changes';
 import { loadBackupInTransaction } from './table-loader';
@@ -148,6 +149,9 @@ export class RestoreService {
     const runner = this.dataSource.createQueryRunner();
     const client = (await runner.connect()) as import('pg').PoolClient;
     try {
+      // The load holds User and StaffSession locked until it commits: meanwhile the admin sessions
+      // of now are checked from Kiln's copy, so admins can follow and cancel the restore.
+      await SessionReader.holdDuringRestore(client, run.job.id);
       await runner.startTransaction();
       await rememberAccounts(client);
       const loaded = await loadBackupInTransaction(
@@ -203,6 +207,7 @@ export class RestoreService {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
       throw err;
     } finally {
+      await SessionReader.release(client, run.job.id).catch(() => undefined);
       await runner.release();
     }
   }
