@@ -2,6 +2,7 @@
  * Issue 10, finding 7: an uploaded file's checksum is its own claim. Kiln signs what it writes
  * (BACKUP_SIGNING_KEY) and a restore takes a file it cannot verify only with allowUnsigned.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BackupSigner } from '../src/backup/format/backup-signature';
 import { appBackupText, buildAppBackupDocument } from './support/app-backup-file';
@@ -97,4 +98,17 @@ it('restores a stored Kiln backup by id: the checksum Kiln recorded vouches for 
   const job = await settled(res.data!.restoreBackup.id);
   expect(job.status).toBe('COMPLETED');
   s.token = await loginToken(s.kiln.url);
+});
+
+it("refuses a stored backup whose header was edited under Kiln's signature, even by id", async () => {
+  const { jobId, backupId } = await startBackup(s);
+  const { backup } = await finishedJob(s, jobId);
+  const file = path.join(s.kiln.backupDir, backup.filename);
+  const text = readFileSync(file, 'utf8');
+  // The data (and so the recorded checksum) untouched; the header's options say something else.
+  expect(text).toContain('"includeSessions":false');
+  writeFileSync(file, text.replace('"includeSessions":false', '"includeSessions":true'));
+  const res = await gql(s.kiln.url, RESTORE, { id: backupId }, s.token);
+  const job = await settled(res.data!.restoreBackup.id);
+  expect(job).toMatchObject({ status: 'FAILED', errorCode: 'BAD_USER_INPUT', error: expect.stringMatching(/changed after Kiln wrote it/) });
 });

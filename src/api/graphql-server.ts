@@ -242,6 +242,8 @@ function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceServic
       await checks.maintenance.assertEnabled();
       await checks.jobs.assertCanStart(JobKind.RESTORE);
       if (receiving) throw new ConflictError('Another backup upload is being received; try again when it is done');
+      // The client may have gone while the checks above ran: its close is already past.
+      if (res.destroyed || req.destroyed) return;
       receiving = true;
       res.once('close', () => (receiving = false));
       const declared = Number(req.headers['content-length']);

@@ -30,6 +30,8 @@ export interface LoginResult {
 /** Login, logout and per-request authentication against StaffSession rows. */
 export class AuthService {
   private readonly endedListeners: Array<() => Promise<void>> = [];
+  /** Requests (by their meta, one object per request) whose refusal was already held. */
+  private readonly heldRequests = new WeakSet<RequestMeta>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -52,7 +54,11 @@ export class AuthService {
     try {
       return await this.checkLogin(email, password, meta);
     } catch (err) {
-      if (err instanceof TooManyRequestsError) await this.tarpit.hold(err.retryAfterSeconds * 1000);
+      // Once per request: a document of many aliased logins takes one place in the tarpit, not many.
+      if (err instanceof TooManyRequestsError && !this.heldRequests.has(meta)) {
+        this.heldRequests.add(meta);
+        await this.tarpit.hold(err.retryAfterSeconds * 1000);
+      }
       throw err;
     }
   }

@@ -19,15 +19,21 @@ parentPort.on('message', ({ op, password, hashOrCost }) => {
 
 type Task = { op: 'hash'; password: string; hashOrCost: number } | { op: 'compare'; password: string; hashOrCost: string };
 
+/** A worker thread stopped (it crashed, or close() ended it) before it answered: not a wrong password. */
+export class PasswordWorkerError extends Error {
+  override readonly name = 'PasswordWorkerError';
+}
+
 /**
  * bcrypt on `size` low-priority worker threads, one task per thread at a time; callers bound
  * how many tasks they give at once (PasswordService does, to `size`). Threads start on first use
- * and are unref'd; close() ends them.
+ * and are unref'd; close() ends them and fails what still waits.
  */
 export class PasswordWorkers {
   private readonly idle: Worker[] = [];
   private readonly all = new Set<Worker>();
-  private readonly waiting: Array<(worker: Worker) => void> = [];
+  private readonly waiting: Array<{ resolve: (worker: Worker) => void; reject: (err: Error) => void }> = [];
+  private closed = false;
 
   constructor(private readonly size: number) {}
 
@@ -35,11 +41,14 @@ export class PasswordWorkers {
     return this.run({ op: 'hash', password, hashOrCost: cost }) as Promise<string>;
   }
 
+  /** Rejects with the worker's message for a malformed hash, with PasswordWorkerError if the thread stopped. */
   compare(password: string, hash: string): Promise<boolean> {
     return this.run({ op: 'compare', password, hashOrCost: hash }) as Promise<boolean>;
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new PasswordWorkerError('password checks are shut down'));
     const workers = [...this.all];
     this.all.clear();
     this.idle.length = 0;
@@ -50,18 +59,24 @@ export class PasswordWorkers {
     const worker = await this.take();
     try {
       return await new Promise((resolve, reject) => {
+        const done = () => {
+          worker.off('message', onMessage);
+          worker.off('error', onStopped);
+          worker.off('exit', onStopped);
+        };
         const onMessage = (m: { result?: unknown; error?: string }) => {
-          worker.off('error', onError);
+          done();
           if (m.error !== undefined) reject(new Error(m.error));
           else resolve(m.result);
         };
-        const onError = (err: Error) => {
-          worker.off('message', onMessage);
+        const onStopped = (err?: unknown) => {
+          done();
           this.all.delete(worker); // a dead thread is replaced on next use
-          reject(err);
+          reject(new PasswordWorkerError(`a password worker stopped: ${err instanceof Error ? err.message : `exit ${String(err)}`}`));
         };
-        worker.once('message', onMessage);
-        worker.once('error', onError);
+        worker.on('message', onMessage);
+        worker.on('error', onStopped);
+        worker.on('exit', onStopped);
         worker.postMessage(task);
       });
     } finally {
@@ -70,6 +85,7 @@ export class PasswordWorkers {
   }
 
   private take(): Promise<Worker> {
+    if (this.closed) return Promise.reject(new PasswordWorkerError('password checks are shut down'));
     const worker = this.idle.pop();
     if (worker) return Promise.resolve(worker);
     if (this.all.size < this.size) {
@@ -78,18 +94,18 @@ export class PasswordWorkers {
       this.all.add(started);
       return Promise.resolve(started);
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   private give(worker: Worker): void {
     if (!this.all.has(worker)) {
       // It died: a waiting task gets a new thread in its place.
       const next = this.waiting.shift();
-      if (next) void this.take().then(next);
+      if (next) this.take().then(next.resolve, next.reject);
       return;
     }
     const next = this.waiting.shift();
-    if (next) next(worker);
+    if (next) next.resolve(worker);
     else this.idle.push(worker);
   }
 }

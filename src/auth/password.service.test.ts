@@ -42,4 +42,15 @@ describe('PasswordService', () => {
     expect(refused[0].reason).toBeInstanceOf(TooManyRequestsError);
     await passwords.close();
   });
+
+  it('fails the checks not yet answered when it is closed, instead of calling them wrong passwords', async () => {
+    const passwords = new PasswordService(12, 1);
+    const hash = await passwords.hash('p');
+    const checks = Promise.allSettled([passwords.verify('p', hash), passwords.verify('p', hash)]);
+    await passwords.close();
+    for (const check of await checks) {
+      expect(check).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ name: 'PasswordWorkerError' }) });
+    }
+    await expect(passwords.verify('p', hash)).rejects.toThrow(/shut down/);
+  });
 });

@@ -1,7 +1,7 @@
 import bcrypt from 'bcrypt';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
-import { PasswordWorkers } from './password-workers';
+import { PasswordWorkerError, PasswordWorkers } from './password-workers';
 import { TooManyRequestsError } from '../errors/kiln-errors';
 
 /** Checks waiting beyond this many per running one are refused: a flood from many addresses queues no further. */
@@ -44,7 +44,11 @@ export class PasswordService {
     let elapsed = 0;
     const matches = await this.run(async () => {
       const started = performance.now(); // the check itself, not its wait for a slot
-      const result = await this.workers.compare(password, hash).catch(() => false);
+      // A malformed hash does not match; a stopped worker is an error, not a wrong password.
+      const result = await this.workers.compare(password, hash).catch((err: unknown) => {
+        if (err instanceof PasswordWorkerError) throw err;
+        return false;
+      });
       elapsed = performance.now() - started;
       return result;
     });
@@ -73,7 +77,13 @@ export class PasswordService {
    * takes as long as a wrong password's.
    */
   async verifyNothing(password: string): Promise<false> {
-    this.dummy ??= this.workers.hash(`kiln-timing-equaliser-${Math.random()}`, this.cost);
+    if (!this.dummy) {
+      const dummy = this.workers.hash(`kiln-timing-equaliser-${Math.random()}`, this.cost);
+      this.dummy = dummy;
+      dummy.catch(() => {
+        if (this.dummy === dummy) this.dummy = undefined; // made again next time, never a cached failure
+      });
+    }
     await this.verify(password, await this.dummy);
     return false;
   }

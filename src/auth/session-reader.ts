@@ -1,10 +1,17 @@
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { ConflictError } from '../errors/kiln-errors';
+import { EXCLUSIVE_LEASE } from '../jobs/job-runner';
 
-/** How long a session read waits on a table lock before it asks the restore's copy instead. */
+/** How long a session read waits on a table lock before it asks whether a restore holds it. */
 const LOCK_WAIT_MS = 500;
 const LOCK_NOT_AVAILABLE = '55P03';
+/** After a read found a restore holding the tables, reads go to Kiln's copy first for this long. */
+const RESTORE_SEEN_MS = 2000;
+
+// The restore running now, by its live lease: a crashed restore's rows are not honoured.
+const RUNNING_RESTORE = `SELECT j.id FROM kiln_leases l JOIN kiln_jobs j ON j.id = l."jobId"
+                          WHERE l.name = '${EXCLUSIVE_LEASE}' AND l."expiresAt" > now() AND j.kind = 'RESTORE' AND j.status = 'RUNNING'`;
 
 export interface SessionRow {
   userId: string;
@@ -33,60 +40,74 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
  */
 export class SessionReader {
   private readonly pool: pg.Pool;
+  private restoreSeenUntil = 0;
 
   constructor(private readonly dataSource: DataSource) {
     const url = new URL((dataSource.options as { url: string }).url);
     url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} -c lock_timeout=${LOCK_WAIT_MS}`.trim());
-    this.pool = new pg.Pool({ connectionString: url.toString(), max: 3, application_name: 'kiln-sessions' });
+    this.pool = new pg.Pool({ connectionString: url.toString(), max: 3, application_name: 'kiln-sessions', connectionTimeoutMillis: 5000 });
     // An idle connection the server closed must not take the process down.
     this.pool.on('error', () => undefined);
   }
 
-  /** The session of `jwtId` with its user, or null; during a restore, from the restore's copy. */
+  /** The session of `jwtId` with its user, or null; while a restore holds the tables, from the restore's copy. */
   async session(jwtId: string): Promise<SessionRow | null> {
-    const read = `SELECT s."userId", u.role::text AS role, s."expiresAt", s."revokedAt", u."isActive", u."deletedAt" IS NOT NULL AS deleted
-                    FROM "StaffSession" s JOIN "User" u ON u.id = s."userId" WHERE s."jwtId" = $1`;
-    const rows = await this.orDuringRestore(read, [jwtId], async () =>
-      (
-        await this.pool.query<SessionRow>(
-          `SELECT r."userId", r.role, r."expiresAt", NULL::timestamp AS "revokedAt", true AS "isActive", false AS deleted
-             FROM kiln_restore_sessions r JOIN kiln_jobs j ON j.id = r."jobId" AND j.status = 'RUNNING'
-            WHERE r."jwtId" = $1 LIMIT 1`,
-          [jwtId],
-        )
-      ).rows,
+    const rows = await this.read<SessionRow>(
+      `SELECT s."userId", u.role::text AS role, s."expiresAt", s."revokedAt", u."isActive", u."deletedAt" IS NOT NULL AS deleted
+         FROM "StaffSession" s JOIN "User" u ON u.id = s."userId" WHERE s."jwtId" = $1`,
+      [jwtId],
+      async (restoreId) =>
+        (
+          await this.pool.query<SessionRow>(
+            `SELECT "userId", role, "expiresAt", NULL::timestamp AS "revokedAt", true AS "isActive", false AS deleted
+               FROM kiln_restore_sessions WHERE "jobId" = $1 AND "jwtId" = $2`,
+            [restoreId, jwtId],
+          )
+        ).rows,
     );
     return rows[0] ?? null;
   }
 
   /** Which of `jwtIds` are sessions of an active ADMIN, not revoked nor expired. */
   async liveSessions(jwtIds: string[]): Promise<Set<string>> {
-    const read = `SELECT s."jwtId" FROM "StaffSession" s JOIN "User" u ON u.id = s."userId"
-                   WHERE s."jwtId" = ANY($1) AND s."revokedAt" IS NULL AND s."expiresAt" > now()
-                     AND u."isActive" AND u."deletedAt" IS NULL AND u.role = 'ADMIN'`;
-    const rows = await this.orDuringRestore<{ jwtId: string }>(read, [jwtIds], async () =>
-      (
-        await this.pool.query<{ jwtId: string }>(
-          `SELECT r."jwtId" FROM kiln_restore_sessions r JOIN kiln_jobs j ON j.id = r."jobId" AND j.status = 'RUNNING'
-            WHERE r."jwtId" = ANY($1) AND r."expiresAt" > now()`,
-          [jwtIds],
-        )
-      ).rows,
+    const rows = await this.read<{ jwtId: string }>(
+      `SELECT s."jwtId" FROM "StaffSession" s JOIN "User" u ON u.id = s."userId"
+        WHERE s."jwtId" = ANY($1) AND s."revokedAt" IS NULL AND s."expiresAt" > now()
+          AND u."isActive" AND u."deletedAt" IS NULL AND u.role = 'ADMIN'`,
+      [jwtIds],
+      async (restoreId) =>
+        (
+          await this.pool.query<{ jwtId: string }>(
+            `SELECT "jwtId" FROM kiln_restore_sessions WHERE "jobId" = $1 AND "jwtId" = ANY($2) AND "expiresAt" > now()`,
+            [restoreId, jwtIds],
+          )
+        ).rows,
     );
     return new Set(rows.map((r) => r.jwtId));
   }
 
-  /** The account a login names; CONFLICT while a restore replaces the accounts (nothing to check it against). */
+  /**
+   * The account a login names. While a restore runs, CONFLICT at once, without touching User:
+   * there is nothing to check a password against, and anonymous logins must not queue for its locks.
+   */
   async loginAccount(email: string): Promise<LoginAccount | null> {
-    const read = `SELECT id, role::text AS role, "isActive", "passwordHash" FROM "User" WHERE lower(email) = lower($1) AND "deletedAt" IS NULL LIMIT 1`;
-    const rows = await this.orDuringRestore<LoginAccount>(read, [email], () => {
+    if ((await this.pool.query(RUNNING_RESTORE)).rows.length > 0) {
       throw new ConflictError('A restore is replacing the login accounts: log in again once it has finished (sessions from before it still work)');
-    });
+    }
+    const rows = await this.read<LoginAccount>(
+      `SELECT id, role::text AS role, "isActive", "passwordHash" FROM "User" WHERE lower(email) = lower($1) AND "deletedAt" IS NULL LIMIT 1`,
+      [email],
+      () => {
+        throw new ConflictError('A restore is replacing the login accounts: log in again once it has finished (sessions from before it still work)');
+      },
+    );
     return rows[0] ?? null;
   }
 
   /** In the restore's own connection, before it locks anything: the admin sessions to honour meanwhile. */
   static async holdDuringRestore(client: Queryable, jobId: string): Promise<void> {
+    // Rows a crashed restore left behind go first.
+    await client.query(`DELETE FROM kiln_restore_sessions r WHERE NOT EXISTS (SELECT 1 FROM kiln_jobs j WHERE j.id = r."jobId" AND j.status = 'RUNNING')`);
     await client.query(
       `INSERT INTO kiln_restore_sessions ("jwtId", "jobId", "userId", role, "expiresAt")
        SELECT s."jwtId", $1, s."userId", u.role::text, s."expiresAt" FROM "StaffSession" s JOIN "User" u ON u.id = s."userId"
@@ -106,17 +127,29 @@ export class SessionReader {
   }
 
   /**
-   * `sql` on the lock-bounded pool. On a lock it could not get: during a restore, `duringRestore`;
-   * otherwise (a schema change by the app's deploy, say) the same read waits its turn as before.
+   * `sql` on the lock-bounded pool. While a restore holds the tables (a read timed out on a lock,
+   * or did so in the last 2 s), `duringRestore` answers from its copy instead. A lock held by
+   * anything else (the app's deploy changing its schema) is waited for, as before.
    */
-  private async orDuringRestore<T extends pg.QueryResultRow>(sql: string, params: unknown[], duringRestore: () => Promise<T[]> | never): Promise<T[]> {
+  private async read<T extends pg.QueryResultRow>(sql: string, params: unknown[], duringRestore: (restoreId: string) => Promise<T[]>): Promise<T[]> {
+    if (Date.now() < this.restoreSeenUntil) {
+      const restoreId = await this.runningRestore();
+      if (restoreId) return duringRestore(restoreId);
+    }
     try {
       return (await this.pool.query<T>(sql, params)).rows;
     } catch (err) {
       if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
-      const { rows } = await this.pool.query(`SELECT 1 FROM kiln_restore_sessions r JOIN kiln_jobs j ON j.id = r."jobId" AND j.status = 'RUNNING' LIMIT 1`);
-      if (rows.length > 0) return duringRestore();
-      return (await this.dataSource.query(sql, params)) as T[];
+      const restoreId = await this.runningRestore();
+      if (!restoreId) return (await this.dataSource.query(sql, params)) as T[];
+      this.restoreSeenUntil = Date.now() + RESTORE_SEEN_MS;
+      return duringRestore(restoreId);
     }
+  }
+
+  private async runningRestore(): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ id: string }>(RUNNING_RESTORE);
+    if (rows.length === 0) this.restoreSeenUntil = 0;
+    return rows[0]?.id;
   }
 }

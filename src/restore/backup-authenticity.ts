@@ -21,9 +21,10 @@ export function checkAuthenticity(
   signer: BackupSigner,
   allowUnsigned: boolean,
 ): Authenticity {
-  // The validator already held the file to the checksum Kiln recorded for it.
-  if (recordedChecksum) return 'RECORDED';
   const check = checked.headerLine === undefined ? SignatureCheck.UNSIGNED : signer.check(checked.headerLine, checked.checksum, checked.signature);
+  // The validator held the data to the checksum Kiln recorded for it: that vouches for a file from
+  // before signing, or signed with an earlier key. A header changed under its own key's signature does not pass.
+  if (recordedChecksum && check !== SignatureCheck.MISMATCH) return check === SignatureCheck.VALID ? check : 'RECORDED';
   if (check === SignatureCheck.VALID || allowUnsigned) return check;
   throw new BadUserInputError(`${WHY[check]}. Restore it with allowUnsigned: true only if you trust where it came from.`, {
     signature: check,

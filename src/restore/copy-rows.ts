@@ -4,6 +4,7 @@ import { finished } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
+import { BackupCorruptError } from '../errors/kiln-errors';
 
 /** Lines are gathered into chunks of about this many characters before they reach the COPY stream. */
 const CHUNK_CHARS = 64 * 1024;
@@ -71,7 +72,7 @@ export async function copyRows(
         return { rows, computedChecksum: event.computedChecksum };
       }
     }
-    throw new Error('the backup ended without its footer');
+    throw new BackupCorruptError('the backup ended without its footer');
   } catch (err) {
     copy?.destroy();
     throw err;
@@ -90,7 +91,7 @@ export function rowToCopyLine(json: string, index: Map<string, number>, width: n
   let i = skipSpace(json, 1);
   if (json.charCodeAt(i) === 0x7d) return `${values.join('\t')}\n`;
   for (;;) {
-    if (json.charCodeAt(i) !== 0x22) throw new Error(`Table "${table}": a row is not a flat JSON object (the file changed since it was validated?)`);
+    if (json.charCodeAt(i) !== 0x22) throw new BackupCorruptError(`Table "${table}": a row is not a flat JSON object (the file changed since it was validated?)`);
     const keyEnd = endOfString(json, i);
     const key = stringValue(json, i, keyEnd);
     i = skipSpace(json, skipSpace(json, keyEnd + 1) + 1); // past the colon
@@ -126,7 +127,7 @@ export function rowToCopyLine(json: string, index: Map<string, number>, width: n
       value = json.slice(i, end);
       i = end;
     }
-    if (column === undefined) throw new Error(`Table "${table}": unknown column "${key}"`); // the validation pass rejects these first
+    if (column === undefined) throw new BackupCorruptError(`Table "${table}": unknown column "${key}"`); // the validation pass rejects these first
     values[column] = value;
     i = skipSpace(json, i);
     if (json.charCodeAt(i) === 0x2c) i = skipSpace(json, i + 1);
@@ -159,7 +160,7 @@ function endOfString(s: string, start: number): number {
   for (;;) {
     const quote = s.indexOf('"', from);
     // Only a file changed since it was validated gets here; its checksum fails the restore anyway.
-    if (quote === -1) throw new Error('a row ends inside a string (the file changed since it was validated?)');
+    if (quote === -1) throw new BackupCorruptError('a row ends inside a string (the file changed since it was validated?)');
     let backslashes = 0;
     while (s.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes++;
     if (backslashes % 2 === 0) return quote;

@@ -62,7 +62,12 @@ export async function receiveUpload(upload: Promise<FileUpload>, limits: UploadL
     throw new BadUserInputError(`The upload failed: ${(err as Error).message}`);
   }
   const kept: Readable[] = [];
-  const discard = () => kept.splice(0).forEach((stream) => stream.destroy());
+  // Every stream opened, handed out or not: one handed out but never read must not keep the file.
+  const opened: Readable[] = [];
+  const discard = () => {
+    kept.length = 0;
+    opened.splice(0).forEach((stream) => stream.destroy());
+  };
   let bytes = 0;
   let freeCheckAt = 0;
   try {
@@ -70,7 +75,12 @@ export async function receiveUpload(upload: Promise<FileUpload>, limits: UploadL
     // e.g. over the size limit, throws here.) A cut-off upload fails them too, before anyone
     // reads them: the counting pass below reports it.
     for (let i = 0; i < passes; i++) kept.push(file.createReadStream().on('error', () => undefined));
-    for await (const chunk of file.createReadStream()) {
+    opened.push(...kept);
+    const counting = file.createReadStream();
+    opened.push(counting);
+    // A failed write (a full disk) only emits on the stored file; its readers would wait for more.
+    (file as { capacitor?: NodeJS.EventEmitter }).capacitor?.once('error', (err: Error) => counting.destroy(err));
+    for await (const chunk of counting) {
       bytes += (chunk as Buffer).length;
       if (bytes > maxBytes) throw new BadUserInputError(`The file is larger than MAX_UPLOAD_BYTES (${maxBytes} bytes)`);
       // An upload without a declared size is checked as it grows (what is read is already stored).

@@ -92,7 +92,8 @@ export class VerifyService {
         progress.update({ rowsDone: rows, table: null });
       } catch (err) {
         if (signal.aborted || !(err instanceof BackupFormatError || err instanceof DecryptionError || (err as NodeJS.ErrnoException).code)) throw err;
-        check('reads and decompresses', false, toKilnError(err)?.message ?? (err as Error).message);
+        // An errno's code, never its message (it may name paths or hosts).
+        check('reads and decompresses', false, toKilnError(err)?.message ?? `the file cannot be read (${String((err as NodeJS.ErrnoException).code)})`);
       }
     }
 
