@@ -129,6 +129,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       tarpit,
       sockets: config.http.sockets,
       publicIntrospection: config.http.publicIntrospection,
+      playground: config.http.playground,
       maintenance,
       jobs,
       maxUploadBytes: config.backup.maxUploadBytes,

@@ -9,6 +9,8 @@ import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { playgroundRoute, type PlaygroundMode } from '../http/playground.route';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { Express, Request, RequestHandler } from 'express';
 import express from 'express';
@@ -52,6 +54,8 @@ export interface GraphQLServerOptions {
   /** Uploads (restores) are refused before their body is read unless maintenance is on and the job slot free. */
   maintenance: MaintenanceService;
   jobs: JobRunner;
+  /** PLAYGROUND: what a browser opening /graphql gets. */
+  playground: PlaygroundMode;
   /** INTROSPECTION=public: anonymous clients may introspect too (admins always may). */
   publicIntrospection: boolean;
   /** Open sockets: sessions checked again every checkMs, subscriptions capped. */
@@ -190,7 +194,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
           },
         }),
       },
-      ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      options.playground === 'sandbox' ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
       ...armor.plugins,
       boundedErrorsPlugin<KilnContext>(),
       introspectionPlugin(options.publicIntrospection),
@@ -201,6 +205,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
   app.use(
     GRAPHQL_PATH,
     anonymousGate(options.anonymousRequestsPerSecond, (header) => auth.carriesSignedToken(header), options.tarpit),
+    ...(options.playground === 'graphiql' ? [playgroundRoute()] : []),
     uploadGuard(auth, { maintenance: options.maintenance, jobs: options.jobs, minFreeBytes: options.uploadMinFreeBytes }),
     graphqlUploadExpress({ maxFileSize: options.maxUploadBytes + 1, maxFiles: 1 }),
     express.json({ limit: options.maxRequestBytes }),

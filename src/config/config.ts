@@ -45,6 +45,8 @@ const envSchema = z.object({
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   ANONYMOUS_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
   INTROSPECTION: z.enum(['admin', 'public']).default('admin'),
+  // GraphiQL served by Kiln itself (works offline), Apollo Sandbox (from Apollo's CDN), or none.
+  PLAYGROUND: z.enum(['graphiql', 'sandbox', 'off']).default('graphiql'),
   SOCKET_SESSION_CHECK_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(20),
   // Proxies whose X-Forwarded-* headers are believed (express's "trust proxy": loopback, addresses, CIDRs).
@@ -117,6 +119,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
       maxRequestBytes: env.MAX_REQUEST_BYTES,
       /** Anonymous clients may introspect the schema only with INTROSPECTION=public. */
       publicIntrospection: env.INTROSPECTION === 'public',
+      /** What a browser opening /graphql gets. */
+      playground: env.PLAYGROUND,
       /** Open sockets: how often their sessions are checked again, and subscriptions per socket and per user. */
       sockets: { checkMs: env.SOCKET_SESSION_CHECK_MS, maxSubscriptionsPerSocket: env.MAX_SUBSCRIPTIONS, maxSubscriptionsPerUser: env.MAX_SUBSCRIPTIONS },
       /** Requests without a token per client address and second, refused before their body is read. */
