@@ -107,7 +107,7 @@ function report(db: BenchDatabase, appFile: AppStreamResult, kilnFile: { bytes: 
     },
     { metric: 'appformat: app format, upload + restore seconds', value: seconds(app.seconds), target: `CPU ${seconds(app.cpuSeconds)}` },
     { metric: 'appformat: Kiln format, upload + restore seconds', value: seconds(kiln.seconds), target: `CPU ${seconds(kiln.cpuSeconds)}` },
-    { metric: 'appformat:   upload received (app / Kiln)', value: pair((r) => r.phases.upload), target: 'HTTP multipart into DATA_DIR/uploads' },
+    { metric: 'appformat:   upload received (app / Kiln)', value: pair((r) => r.phases.upload), target: 'HTTP multipart, stored once (the graphql-upload temp file)' },
     {
       metric: 'appformat:   validation pass (app / Kiln)',
       value: pair((r) => r.phases.validate),

@@ -11,7 +11,7 @@
  * batches or COPY FROM STDIN). Should a hook stop matching the code, its phases read n/a and the
  * total is still right.
  */
-import { instrumentRestore } from './restore-phases';
+import { instrumentRestore, phaseAt, restorePhaseSeconds } from './restore-phases';
 import 'reflect-metadata';
 import '../src/config/utc';
 import { performance } from 'node:perf_hooks';
@@ -93,31 +93,16 @@ async function restoreOnce(): Promise<RestoreChildResult> {
     if (row?.status !== JobStatus.COMPLETED) {
       return { ok: false, error: `restore job ended ${row?.status ?? 'without a row'}: ${row?.error ?? ''}` };
     }
-    const span = (from: number | undefined, to: number | undefined) => (from !== undefined && to !== undefined ? (to - from) / 1000 : null);
-    const { validateStart, validateEnd, safetyStart, safetyEnd } = marks;
-    const bothDone = validateEnd !== undefined && safetyEnd !== undefined ? Math.max(validateEnd, safetyEnd) : undefined;
     const rssKbByPhase: Extract<RestoreChildResult, { ok: true }>['rssKbByPhase'] = {};
     for (const [at, kb] of samples) {
-      const phase =
-        marks.loadEnd !== undefined && at > marks.loadEnd ? 'afterLoad' : bothDone !== undefined && at > bothDone ? 'load' : safetyStart !== undefined && at > safetyStart ? 'safety' : 'validate';
+      const phase = phaseAt(marks, at, 'validate');
       rssKbByPhase[phase] = Math.max(rssKbByPhase[phase] ?? 0, kb);
     }
     return {
       ok: true,
       seconds: (ended - started) / 1000,
       cpuSeconds: (used.user + used.system) / 1e6,
-      phases: {
-        validate: span(validateStart, validateEnd),
-        safety: span(safetyStart, safetyEnd),
-        overlapped: validateEnd !== undefined && safetyStart !== undefined && safetyEnd !== undefined && validateStart !== undefined
-          ? validateEnd > safetyStart && safetyEnd > validateStart
-          : false,
-        restore: span(bothDone, ended),
-        load: span(bothDone, marks.loadEnd),
-        loadStatements: marks.restoreClient ? marks.loadStatements / 1000 : null,
-        afterLoad: span(marks.loadEnd, marks.commitStart),
-        commit: span(marks.commitStart, marks.commitEnd),
-      },
+      phases: restorePhaseSeconds(marks, ended),
       rssKbByPhase,
       message: row.message ?? '',
       startedRssKb,

@@ -23,6 +23,54 @@ export interface Marks {
   commitEnd?: number;
 }
 
+const span = (from: number | undefined, to: number | undefined) => (from !== undefined && to !== undefined ? (to - from) / 1000 : null);
+
+/** When both the validation pass and the safety backup had ended (the restore phase starts then). */
+export function bothDone(marks: Marks): number | undefined {
+  return marks.validateEnd !== undefined && marks.safetyEnd !== undefined ? Math.max(marks.validateEnd, marks.safetyEnd) : undefined;
+}
+
+/** The restore's phases in seconds (null where a mark is missing), the job having ended at `ended`. */
+export function restorePhaseSeconds(marks: Marks, ended: number) {
+  const { validateStart, validateEnd, safetyStart, safetyEnd } = marks;
+  const restoreStart = bothDone(marks);
+  return {
+    validate: span(validateStart, validateEnd),
+    safety: span(safetyStart, safetyEnd),
+    overlapped:
+      validateEnd !== undefined && safetyStart !== undefined && safetyEnd !== undefined && validateStart !== undefined
+        ? validateEnd > safetyStart && safetyEnd > validateStart
+        : false,
+    restore: span(restoreStart, ended),
+    load: span(restoreStart, marks.loadEnd),
+    loadStatements: marks.restoreClient ? marks.loadStatements / 1000 : null,
+    afterLoad: span(marks.loadEnd, marks.commitStart),
+    commit: span(marks.commitStart, marks.commitEnd),
+  };
+}
+
+/** The phase a memory sample at `at` belongs to (`before`: until validation starts). */
+export function phaseAt<B extends string>(marks: Marks, at: number, before: B): B | 'validate' | 'safety' | 'load' | 'afterLoad' {
+  const restoreStart = bothDone(marks);
+  if (marks.loadEnd !== undefined && at > marks.loadEnd) return 'afterLoad';
+  if (restoreStart !== undefined && at > restoreStart) return 'load';
+  if (marks.safetyStart !== undefined && at > marks.safetyStart) return 'safety';
+  if (marks.validateStart !== undefined && at > marks.validateStart) return 'validate';
+  return before;
+}
+
+/** `fn` with its start and end written to marks[start] and marks[end]. */
+function timed<A extends never[], R>(marks: Marks, start: 'validateStart' | 'safetyStart', end: 'validateEnd' | 'safetyEnd', fn: (...args: A) => Promise<R>) {
+  return async (...args: A): Promise<R> => {
+    marks[start] = performance.now();
+    try {
+      return await fn(...args);
+    } finally {
+      marks[end] = performance.now();
+    }
+  };
+}
+
 /** Installs the hooks; the marks fill in as the restore runs. */
 export function instrumentRestore(backups: { backupWithin: (...args: never[]) => Promise<unknown> }): Marks {
   const marks: Marks = { loadStatements: 0 };
@@ -38,23 +86,8 @@ export function instrumentRestore(backups: { backupWithin: (...args: never[]) =>
   };
   const validator: { validateBackupFile: (...args: never[]) => Promise<unknown> } = require('../src/restore/backup-validator');
   const validateBackupFile = validator.validateBackupFile;
-  validator.validateBackupFile = async (...args: never[]) => {
-    marks.validateStart = performance.now();
-    try {
-      return await validateBackupFile(...args);
-    } finally {
-      marks.validateEnd = performance.now();
-    }
-  };
-  const backupWithin = backups.backupWithin.bind(backups);
-  backups.backupWithin = async (...args: never[]) => {
-    marks.safetyStart = performance.now();
-    try {
-      return await backupWithin(...args);
-    } finally {
-      marks.safetyEnd = performance.now();
-    }
-  };
+  validator.validateBackupFile = timed(marks, 'validateStart', 'validateEnd', validateBackupFile);
+  backups.backupWithin = timed(marks, 'safetyStart', 'safetyEnd', backups.backupWithin.bind(backups));
 
   const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
   pg.Client.prototype.query = function timedQuery(this: pg.Client, ...args: unknown[]) {

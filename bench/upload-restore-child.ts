@@ -11,7 +11,7 @@
  * the child waits for the job and reports an {@link UploadRestoreChildResult} over IPC.
  *
  * Time, CPU and RSS are counted from the moment the child says it is ready: the upload's
- * reception (multipart parsing, the copy into DATA_DIR/uploads) is part of the figures. Phases are
+ * reception (multipart parsing, storing it once in graphql-upload's temp file) is part of the figures. Phases are
  * timed from the outside as bench/restore-child.ts does (its hooks, copied, plus one on
  * receiveUpload); a hook that stops matching the code reads n/a and the total is still right.
  *
@@ -19,7 +19,7 @@
  * whose file the parent uploaded. The restore replaces StaffSession with the file's rows, so the
  * session made here goes with it.
  */
-import { instrumentRestore } from './restore-phases';
+import { instrumentRestore, phaseAt, restorePhaseSeconds } from './restore-phases';
 import 'reflect-metadata';
 import '../src/config/utc';
 import { writeFile } from 'node:fs/promises';
@@ -40,7 +40,7 @@ import type { RestorePhases } from './restore-child';
 
 /** Seconds of each part of the upload and restore (restore-child's phases, plus receiving the upload); null where a hook did not fire. */
 export type UploadRestorePhases = RestorePhases & {
-  /** From ready to the uploaded file copied into DATA_DIR/uploads (HTTP transfer, multipart parsing, copy). */
+  /** From ready to the uploaded file received whole (HTTP transfer, multipart parsing, graphql-upload's temp file). */
   upload: number | null;
 };
 
@@ -137,21 +137,9 @@ async function restoreUpload(): Promise<UploadRestoreChildResult> {
     if (row?.status !== JobStatus.COMPLETED) {
       return { ok: false, error: `restore job ended ${row?.status ?? 'without a row'}: ${row?.error ?? ''}` };
     }
-    const span = (from: number | undefined, to: number | undefined) => (from !== undefined && to !== undefined ? (to - from) / 1000 : null);
-    const { uploadEnd, validateStart, validateEnd, safetyStart, safetyEnd } = marks;
-    const bothDone = validateEnd !== undefined && safetyEnd !== undefined ? Math.max(validateEnd, safetyEnd) : undefined;
     const rssKbByPhase: Partial<Record<UploadRestorePhase, number>> = {};
     for (const [at, kb] of samples) {
-      const phase: UploadRestorePhase =
-        marks.loadEnd !== undefined && at > marks.loadEnd
-          ? 'afterLoad'
-          : bothDone !== undefined && at > bothDone
-            ? 'load'
-            : safetyStart !== undefined && at > safetyStart
-              ? 'safety'
-              : validateStart !== undefined && at > validateStart
-                ? 'validate'
-                : 'upload';
+      const phase: UploadRestorePhase = phaseAt(marks, at, 'upload');
       rssKbByPhase[phase] = Math.max(rssKbByPhase[phase] ?? 0, kb);
     }
     return {
@@ -159,18 +147,8 @@ async function restoreUpload(): Promise<UploadRestoreChildResult> {
       seconds: (ended - started) / 1000,
       cpuSeconds: (used.user + used.system) / 1e6,
       phases: {
-        upload: span(started, uploadEnd),
-        validate: span(validateStart, validateEnd),
-        safety: span(safetyStart, safetyEnd),
-        overlapped:
-          validateEnd !== undefined && safetyStart !== undefined && safetyEnd !== undefined && validateStart !== undefined
-            ? validateEnd > safetyStart && safetyEnd > validateStart
-            : false,
-        restore: span(bothDone, ended),
-        load: span(bothDone, marks.loadEnd),
-        loadStatements: marks.restoreClient ? marks.loadStatements / 1000 : null,
-        afterLoad: span(marks.loadEnd, marks.commitStart),
-        commit: span(marks.commitStart, marks.commitEnd),
+        upload: marks.uploadEnd !== undefined ? (marks.uploadEnd - started) / 1000 : null,
+        ...restorePhaseSeconds(marks, ended),
       },
       rssKbByPhase,
       message: row.message ?? '',
