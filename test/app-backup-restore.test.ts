@@ -11,10 +11,9 @@ import { gzipSync } from 'node:zlib';
 import { Client } from 'pg';
 import { LENDING_TABLES } from '../src/domain';
 import { appBackupText, buildAppBackupDocument, signAppBackup, writeAppBackupFile, type AppBackupDocument } from './support/app-backup-file';
-import { failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore, noUploadsLeft } from './support/restore-helpers';
+import { failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore, noUploadsLeft, statementWaitingOnLock } from './support/restore-helpers';
 import { startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { gql, loginToken, TEST_ADMIN } from './support/test-kiln';
-import { until } from './support/until';
 
 const FULL = { includeAuditLogs: true, includeSessions: true };
 /** Tables a full restore gives back row for row (AuditLog also gains the restore's entry; sessions come back revoked). */
@@ -206,13 +205,7 @@ it('a restore cancelled inside its transaction leaves the live data as it was', 
     const res = await uploadRestore(s.kiln.url, s.token, file, undefined, { allowUnsigned: true });
     expect(res.body.errors).toBeUndefined();
     jobId = res.body.data.restoreBackup.id;
-    const [waiting] = await until(
-      'the restore to wait for AuditLog',
-      async () => (await s.db.query(`SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)).rows,
-      (rows) => rows.length > 0,
-      30_000,
-      50,
-    );
+    const waiting = await statementWaitingOnLock(s.db);
     expect(waiting.query).toMatch(/^ALTER TABLE "AuditLog"/);
     // Reading the accounts (to name what the restore changes) takes only a read lock, which logins pass.
     const held = await s.db.query(

@@ -4,10 +4,9 @@
  * copy: an admin can follow the restore and cancel it. A login is told to wait.
  */
 import { Client } from 'pg';
-import { fingerprint, RESTORE } from './support/restore-helpers';
+import { fingerprint, RESTORE, statementWaitingOnLock } from './support/restore-helpers';
 import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { gql, loginToken, TEST_ADMIN } from './support/test-kiln';
-import { until } from './support/until';
 
 let s: SeededKiln;
 beforeAll(async () => {
@@ -31,13 +30,7 @@ it('answers admins while a restore holds User and StaffSession locked, lets them
     const res = await gql(s.kiln.url, RESTORE, { id: backupId }, s.token);
     expect(res.errors).toBeUndefined();
     jobId = res.data!.restoreBackup.id;
-    const [waiting] = await until(
-      'the restore to wait in its TRUNCATE',
-      async () => (await s.db.query(`SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)).rows,
-      (rows) => rows.length > 0,
-      30_000,
-      50,
-    );
+    const waiting = await statementWaitingOnLock(s.db);
     expect(waiting.query).toMatch(/^TRUNCATE "User"/);
     const locked = await s.db.query(
       `SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation

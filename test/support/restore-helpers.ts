@@ -111,3 +111,15 @@ export async function failedUpload(
   if (job.status !== 'FAILED') throw new Error(`the restore was expected to fail, it ended ${job.status}`);
   return { code: job.errorCode ?? undefined, message: job.error ?? '' };
 }
+
+/** Waits until a statement of this database waits for a lock (a restore held by a test's reader); its pid and text. */
+export async function statementWaitingOnLock(db: Client): Promise<{ pid: number; query: string }> {
+  const [waiting] = await until(
+    'a statement to wait for a lock',
+    async () => (await db.query(`SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)).rows,
+    (rows) => rows.length > 0,
+    30_000,
+    50,
+  );
+  return waiting;
+}
