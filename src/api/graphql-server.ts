@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { finished, type Duplex } from 'node:stream';
 import { anonymousGate } from '../http/anonymous-gate';
 import { boundedErrorsPlugin } from '../errors/bounded-errors.plugin';
 import { introspectionPlugin } from './introspection.plugin';
@@ -247,10 +247,9 @@ function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceServic
       await checks.maintenance.assertEnabled();
       await checks.jobs.assertCanStart(JobKind.RESTORE);
       if (receiving) throw new ConflictError('Another backup upload is being received; try again when it is done');
-      // The client may have gone while the checks above ran: its close is already past.
-      if (res.destroyed || req.destroyed) return;
       receiving = true;
-      res.once('close', () => (receiving = false));
+      // finished() also calls back for a response already closed (a client gone during the checks above).
+      finished(res, () => (receiving = false));
       const declared = Number(req.headers['content-length']);
       if (Number.isSafeInteger(declared)) await assertRoomFor(declared, checks.minFreeBytes);
     } catch (err) {

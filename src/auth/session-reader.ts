@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
+import { withOptions } from '../db/data-source';
 import { ConflictError } from '../errors/kiln-errors';
 import { EXCLUSIVE_LEASE } from '../jobs/job-runner';
 
@@ -43,9 +44,8 @@ export class SessionReader {
   private restoreSeenUntil = 0;
 
   constructor(private readonly dataSource: DataSource) {
-    const url = new URL((dataSource.options as { url: string }).url);
-    url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} -c lock_timeout=${LOCK_WAIT_MS}`.trim());
-    this.pool = new pg.Pool({ connectionString: url.toString(), max: 3, application_name: 'kiln-sessions', connectionTimeoutMillis: 5000 });
+    const url = withOptions((dataSource.options as { url: string }).url, `-c lock_timeout=${LOCK_WAIT_MS}`);
+    this.pool = new pg.Pool({ connectionString: url, max: 3, application_name: 'kiln-sessions', connectionTimeoutMillis: 5000 });
     // An idle connection the server closed must not take the process down.
     this.pool.on('error', () => undefined);
   }

@@ -37,9 +37,13 @@ export function createDataSource(url: string, poolSize: number, kilnSchema = DEF
  * tables in its schema and the app's in public (see schemas.ts). A later -c wins.
  */
 export function withSessionSettings(url: string, kilnSchema: string): string {
+  return withOptions(url, `-c TimeZone=UTC -c search_path=${searchPath(kilnSchema)}`);
+}
+
+/** `url` with `options` (server settings, `-c name=value`) added after those it already carries. */
+export function withOptions(url: string, options: string): string {
   const parsed = new URL(url);
-  const own = `-c TimeZone=UTC -c search_path=${searchPath(kilnSchema)}`;
   const given = parsed.searchParams.get('options');
-  parsed.searchParams.set('options', given ? `${given} ${own}` : own);
+  parsed.searchParams.set('options', given ? `${given} ${options}` : options);
   return parsed.toString();
 }
