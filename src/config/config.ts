@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_READ_LIMITS } from '../backup/format/backup-reader';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BackupKeyError, parseKey, parseKeyList } from '../crypto/backup-key';
@@ -64,9 +65,9 @@ const envSchema = z.object({
   JOB_LEASE_TTL_SECONDS: z.coerce.number().min(1).max(600).default(30),
   UPLOAD_MIN_FREE_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(256 * 1024 ** 2),
   MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 ** 3).default(2 * 1024 ** 3),
-  // Bounds on reading any backup (the reader's DEFAULT_READ_LIMITS): rows are a few KB, real data gzips ~10-fold.
-  MAX_BACKUP_LINE_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 ** 3).default(16 * 1024 * 1024),
-  MAX_GZIP_EXPANSION: z.coerce.number().min(20).max(100_000).default(100),
+  // Bounds on reading any backup; the defaults are the reader's own (rows are a few KB, real data gzips ~10-fold).
+  MAX_BACKUP_LINE_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 ** 3).default(DEFAULT_READ_LIMITS.maxLineBytes),
+  MAX_GZIP_EXPANSION: z.coerce.number().min(20).max(100_000).default(DEFAULT_READ_LIMITS.maxGzipExpansion),
   DOWNLOAD_URL_TTL: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(900),
 
   CLOUDINARY_URL: optionalString.pipe(
