@@ -16,6 +16,7 @@ import { LoginLimiter } from './auth/login-limiter';
 import { PasswordService } from './auth/password.service';
 import { DownloadTokenService, TokenService } from './auth/token.service';
 import { downloadRouter } from './http/download.route';
+import { consoleRouter } from './http/console.route';
 import type { KilnConfig } from './config/config';
 import { readOrCreateSecret } from './config/secret-file';
 import { BackupSigner } from './backup/format/backup-signature';
@@ -109,6 +110,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     let boundBase = '';
     const app = createHttpApp({ dataSource, maintenance, health, logger, trustProxy: config.http.trustProxy });
     app.use(downloadRouter({ auth, backups, downloads, logger }));
+    app.use(consoleRouter(config.http.consoleDir, logger));
     const httpServer = http.createServer(app);
     // Idle connections outlive the clients' own keep-alive (undici: 4 s, load balancers: 60 s), so a
     // client never sends a request on a socket the server is closing at that moment.

@@ -1,6 +1,6 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { BackupRecord } from './records/backup-record';
-import { BackupLocation, BackupStatus, BackupType } from './backup.enums';
+import { BackupLocation, BackupOrigin, BackupStatus, BackupType } from './backup.enums';
 
 @InputType('CreateBackupInput')
 export class CreateBackupInput {
@@ -24,6 +24,9 @@ export class BackupFilterInput {
 
   @Field(() => BackupLocation, { nullable: true })
   location?: BackupLocation | null;
+
+  @Field(() => BackupOrigin, { nullable: true, description: 'KILN: written by Kiln; APP: recorded by the lending app.' })
+  origin?: BackupOrigin | null;
 }
 
 @ObjectType('BackupPage')

@@ -3,6 +3,7 @@ import { DEFAULT_READ_LIMITS } from '../backup/format/backup-reader';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BackupKeyError, parseKey, parseKeyList } from '../crypto/backup-key';
+import { PACKAGE_ROOT } from './version';
 
 /**
  * Every setting Kiln reads from the environment, parsed and validated once.
@@ -122,6 +123,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
       publicIntrospection: env.INTROSPECTION === 'public',
       /** What a browser opening /graphql gets. */
       playground: env.PLAYGROUND,
+      /** The console served at / (web/, built there by `npm run build`). */
+      consoleDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
       /** Open sockets: how often their sessions are checked again, and subscriptions per socket and per user. */
       sockets: { checkMs: env.SOCKET_SESSION_CHECK_MS, maxSubscriptionsPerSocket: env.MAX_SUBSCRIPTIONS, maxSubscriptionsPerUser: env.MAX_SUBSCRIPTIONS },
       /** Requests without a token per client address and second, refused before their body is read. */

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import type { RequestHandler } from 'express';
+import { prepareFile, sendPrepared, type PreparedFile } from './prepared-file';
 
 // Required untyped on purpose: its typings import graphql-yoga's, whose fetch types replace the
 // global Blob/BodyInit types of the whole program. Only these options are used.
@@ -26,9 +25,7 @@ query Backups {
 `;
 
 interface Page {
-  html: Buffer;
-  gzipped: Buffer;
-  etag: string;
+  file: PreparedFile;
   csp: string;
 }
 
@@ -45,18 +42,8 @@ export function playgroundRoute(): RequestHandler {
     page ??= buildPage();
     page.then(
       (p) => {
-        res.set({
-          'Content-Type': 'text/html; charset=utf-8',
-          'Content-Security-Policy': p.csp,
-          'Cache-Control': 'no-cache',
-          ETag: p.etag,
-          Vary: 'Accept, Accept-Encoding',
-          'Referrer-Policy': 'no-referrer',
-          'X-Content-Type-Options': 'nosniff',
-        });
-        if (req.fresh) return void res.status(304).end();
-        if (req.acceptsEncodings('gzip') === 'gzip') res.set('Content-Encoding', 'gzip').send(p.gzipped);
-        else res.send(p.html);
+        // Vary: Accept too, as API clients get JSON from the same URL.
+        sendPrepared(req, res, p.file, { 'Content-Security-Policy': p.csp, 'Cache-Control': 'no-cache', Vary: 'Accept, Accept-Encoding' });
       },
       (err: unknown) => next(err),
     );
@@ -72,11 +59,8 @@ async function buildPage(): Promise<Page> {
     shouldPersistHeaders: false,
   });
   const scripts = [...text.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash('sha256').update(m[1]).digest('base64')}'`);
-  const html = Buffer.from(text);
   return {
-    html,
-    gzipped: await promisify(gzip)(html),
-    etag: `"${createHash('sha256').update(html).digest('base64url').slice(0, 27)}"`,
+    file: await prepareFile(Buffer.from(text), 'text/html; charset=utf-8'),
     csp: [
       "default-src 'self'",
       `script-src 'self' ${scripts.join(' ')}`,

@@ -4,6 +4,7 @@ import type { FileUpload } from 'graphql-upload/processRequest.mjs';
 import { caller, type KilnContext } from '../api/context';
 import type { Services } from '../api/services';
 import { Job } from '../jobs/job.entity';
+import { BackupFileReport } from './backup-file-report.type';
 
 @Resolver()
 export class RestoreResolver {
@@ -22,5 +23,13 @@ export class RestoreResolver {
     @Ctx() ctx: KilnContext,
   ): Promise<Job> {
     return this.services.restore.restore(id, file, caller(ctx), ctx.meta, { allowUnsigned });
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => BackupFileReport, {
+    description: 'Reads an uploaded backup file through, as a restore would, and says what it holds (tables, rows, signature) before you restore it. Changes nothing; like every upload, only in maintenance mode.',
+  })
+  inspectBackupFile(@Arg('file', () => GraphQLUpload) file: Promise<FileUpload>): Promise<BackupFileReport> {
+    return this.services.restore.inspectUpload(file);
   }
 }

@@ -7,7 +7,9 @@ import type { Identity, RequestMeta } from '../auth/identity';
 import type { BackupRecord } from '../backup/records/backup-record';
 import { BackupType } from '../backup/backup.enums';
 import type { BackupService } from '../backup/backup.service';
-import { User } from '../domain';
+import { LENDING_TABLES, User } from '../domain';
+import { SignatureCheck } from '../backup/format/backup-signature';
+import type { BackupFileReport } from './backup-file-report.type';
 import { BadUserInputError } from '../errors/kiln-errors';
 import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
@@ -65,6 +67,36 @@ export class RestoreService {
     } catch (err) {
       upload.discard();
       throw err;
+    }
+  }
+
+  /**
+   * Reads an uploaded file through as a restore's first pass does (layout, checksum, tables,
+   * columns, signature) and says what it holds; nothing is changed, maintenance is not needed.
+   */
+  async inspectUpload(file: Promise<FileUpload>): Promise<BackupFileReport> {
+    const upload = await receiveUpload(file, this.uploads, 1);
+    try {
+      const raw = upload.open();
+      const plain = await this.backups.plain(raw);
+      const catalog = await readLendingCatalog(this.dataSource.manager);
+      const checked = await validateBackupFile(plain, catalog, null, () => undefined, new AbortController().signal, this.readLimits);
+      const signature = checked.headerLine === undefined ? SignatureCheck.UNSIGNED : this.backups.signer.check(checked.headerLine, checked.checksum, checked.signature);
+      const createdAt = new Date(checked.header.createdAt);
+      return {
+        filename: upload.filename,
+        bytes: upload.bytes,
+        createdAt: Number.isNaN(createdAt.getTime()) ? null : createdAt,
+        kilnVersion: checked.header.kilnVersion ?? null,
+        // decryptIfEncrypted hands back the stream it was given unless it decrypts it.
+        encrypted: plain !== raw,
+        signature,
+        rows: checked.rows,
+        tables: checked.header.tables.map((name) => ({ name, rows: checked.recordCounts[name] ?? 0 })),
+        tablesKept: LENDING_TABLES.filter((t) => !checked.plan.replaced.includes(t)),
+      };
+    } finally {
+      upload.discard();
     }
   }
 

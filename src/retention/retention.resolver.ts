@@ -1,7 +1,8 @@
-import { Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { caller, type KilnContext } from '../api/context';
 import type { Services } from '../api/services';
 import { Job } from '../jobs/job.entity';
+import { BackupScheduleInput } from '../schedule/schedule.types';
 import { RetentionPreview } from './retention-preview.type';
 
 @Resolver()
@@ -10,8 +11,11 @@ export class RetentionResolver {
 
   @Authorized('ADMIN')
   @Query(() => RetentionPreview, { description: 'The backups a retention run started now would delete, by the schedule settings (retentionDays, keepAtLeast).' })
-  retentionPreview(): Promise<RetentionPreview> {
-    return this.services.retention.preview();
+  retentionPreview(
+    @Arg('schedule', () => BackupScheduleInput, { nullable: true, description: 'Unsaved schedule changes to preview (retentionDays, keepAtLeast); the saved schedule without.' })
+    draft: BackupScheduleInput | null,
+  ): Promise<RetentionPreview> {
+    return this.services.retention.preview(draft);
   }
 
   @Authorized('ADMIN')

@@ -8,6 +8,7 @@ import { Job } from '../jobs/job.entity';
 import { JobKind, JobStatus } from '../jobs/job.enums';
 import type { JobOutcome, JobRun, JobRunner } from '../jobs/job-runner';
 import type { ScheduleService } from '../schedule/schedule.service';
+import type { BackupScheduleInput } from '../schedule/schedule.types';
 import { retentionCutoff, selectExpired } from './retention-policy';
 import type { RetentionPreview } from './retention-preview.type';
 
@@ -41,8 +42,8 @@ export class RetentionService {
   ) {}
 
   /** What a run started now would delete, oldest first. */
-  async preview(): Promise<RetentionPreview> {
-    const { retentionDays, keepAtLeast } = await this.schedule.get();
+  async preview(draft?: BackupScheduleInput | null): Promise<RetentionPreview> {
+    const { retentionDays, keepAtLeast } = await this.schedule.draft(draft);
     const now = new Date();
     const cutoff = retentionCutoff(now, retentionDays);
     // Only what the selection can touch: backups past the cutoff (safety backups' cutoff is never

@@ -26,7 +26,9 @@ export class ScheduleResolver {
   nextBackupRuns(
     @Arg('count', () => Int, { defaultValue: 5 }) count: number,
     @Arg('after', () => DateTimeISOResolver, { nullable: true }) after: Date | null,
+    @Arg('schedule', () => BackupScheduleInput, { nullable: true, description: 'Unsaved changes to preview (validated as updateBackupSchedule does); the saved schedule without.' })
+    draft: BackupScheduleInput | null,
   ): Promise<ScheduledRun[]> {
-    return this.services.schedule.nextRuns(count, after);
+    return this.services.schedule.nextRuns(count, after, draft);
   }
 }

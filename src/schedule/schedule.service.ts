@@ -73,16 +73,24 @@ export class ScheduleService {
   }
 
   /** The next `count` fires after `after` (default now), in UTC and local wall time. */
-  async nextRuns(count: number, after?: Date | null): Promise<ScheduledRun[]> {
+  async nextRuns(count: number, after?: Date | null, draft?: BackupScheduleInput | null): Promise<ScheduledRun[]> {
     if (!Number.isInteger(count) || count < 1 || count > MAX_RUNS_LISTED) {
       throw new BadUserInputError(`count must be between 1 and ${MAX_RUNS_LISTED}`, { field: 'count' });
     }
-    const schedule = await this.get();
+    const schedule = await this.draft(draft);
     if (!schedule.cron) return [];
     return nextFireTimes(schedule.cron, schedule.timezone, after ?? this.now(), count).map((at) => ({
       at,
       local: zonedIso(at, schedule.timezone),
     }));
+  }
+
+  /**
+   * The schedule as it would be saved with `changes` (validated as an update is, nothing
+   * stored), or the saved one without: previews show a form's effect before it is saved.
+   */
+  async draft(changes?: BackupScheduleInput | null): Promise<BackupSchedule> {
+    return changes ? this.withNext(this.validated(await this.current(), changes)) : this.get();
   }
 
   /** Called after each saved update (this instance's scheduler re-arms at once; others poll). */

@@ -65,6 +65,8 @@ export class BackupHealthService {
       nextScheduledAt: (await this.settings.nextScheduledAt?.()) ?? null,
       totalBackups: stats.total,
       totalBytes: Number(stats.bytes),
+      localBytes: s.localBytes,
+      cloudBytes: s.cloudBytes,
     };
   }
 }

@@ -26,4 +26,10 @@ export class BackupHealth {
 
   @Field(() => SafeIntResolver)
   totalBytes: number;
+
+  @Field(() => SafeIntResolver, { description: 'Of totalBytes: the completed backups with a copy on the gateway’s disk.' })
+  localBytes: number;
+
+  @Field(() => SafeIntResolver, { description: 'Of totalBytes: the completed backups with a copy in the cloud.' })
+  cloudBytes: number;
 }

@@ -1,7 +1,8 @@
 /**
  * Starts the test PostgreSQL once for the whole run: an embedded server in
  * .kiln-test/ (zero setup), or the server named by KILN_TEST_DATABASE_URL.
- * Also builds dist/, which the tests that run `node dist/src/main.js` need.
+ * Also builds dist/, which the tests that run `node dist/src/main.js` need,
+ * and the console (dist/web), which every gateway serves at /.
  */
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -16,6 +17,7 @@ declare global {
 export default async function globalSetup(): Promise<void> {
   const root = path.resolve(__dirname, '../..');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
   // Names what a run makes outside its own folder (databases on a shared server): two runs at once never meet.
   process.env.KILN_TEST_RUN_ID = String(process.pid);
 

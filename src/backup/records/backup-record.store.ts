@@ -20,6 +20,7 @@ export interface BackupFilter {
   status?: BackupStatus | null;
   type?: BackupType | null;
   location?: BackupLocation | null;
+  origin?: BackupOrigin | null;
 }
 
 /** What the backup health figures are computed from. */
@@ -29,6 +30,9 @@ export interface BackupStats {
   failedSince: number;
   total: number;
   bytes: number;
+  /** Of `bytes`: the completed backups with a copy on this machine, and with one in the cloud. */
+  localBytes: number;
+  cloudBytes: number;
   cloudFailedSince: number;
   plainCloud: number;
 }
@@ -127,11 +131,15 @@ export class BackupRecordStore {
          count(*) FILTER (WHERE lower(r.status) = 'completed')::int AS total,
          coalesce(sum(coalesce(d."fileSize", r."fileSize")) FILTER (WHERE lower(r.status) = 'completed'), 0)::text AS bytes,
          count(*) FILTER (WHERE d."cloudError" IS NOT NULL AND r."createdAt" > $1)::int AS "cloudFailedSince",
-         count(*) FILTER (WHERE lower(r.status) = 'completed' AND d."storedInCloud" AND NOT d.encrypted)::int AS "plainCloud"
+         count(*) FILTER (WHERE lower(r.status) = 'completed' AND d."storedInCloud" AND NOT d.encrypted)::int AS "plainCloud",
+         coalesce(sum(coalesce(d."fileSize", r."fileSize")) FILTER (WHERE lower(r.status) = 'completed' AND
+           CASE WHEN d."origin" = 'KILN' THEN d."storedLocally" ELSE r."localPath" IS NOT NULL END), 0)::text AS "localBytes",
+         coalesce(sum(coalesce(d."fileSize", r."fileSize")) FILTER (WHERE lower(r.status) = 'completed' AND
+           CASE WHEN d."origin" = 'KILN' THEN d."storedInCloud" ELSE r."cloudinaryUrl" IS NOT NULL OR lower(r."location") IN ('cloud', 'both') END), 0)::text AS "cloudBytes"
        FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id"`,
       [since],
     );
-    return { ...s, bytes: Number(s.bytes) };
+    return { ...s, bytes: Number(s.bytes), localBytes: Number(s.localBytes), cloudBytes: Number(s.cloudBytes) };
   }
 
   /** Records a new backup: the app's row in the app's values, Kiln's facts beside it. */
@@ -238,6 +246,7 @@ function filterSql(filter: BackupFilter, params: unknown[]): string {
         : `lower(r."location") = ${param(appLocation(filter.location))}`,
     );
   }
+  if (filter.origin) clauses.push(filter.origin === BackupOrigin.KILN ? `d."origin" = 'KILN'` : `d."origin" IS DISTINCT FROM 'KILN'`);
   return clauses.length ? `WHERE ${clauses.join(' AND ')}` : '';
 }
 

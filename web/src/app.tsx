@@ -1,0 +1,82 @@
+import { useEffect, useMemo } from 'preact/hooks';
+import { Provider, useMutation } from '@urql/preact';
+import { createApiClient } from './api/client';
+import { LOGOUT } from './api/operations';
+import { sessions, useSession, type Session } from './api/session';
+import { Backups } from './pages/backups';
+import { Overview } from './pages/overview';
+import { Restore } from './pages/restore';
+import { ScheduleForm } from './pages/schedule';
+import { SignIn } from './pages/sign-in';
+import { System } from './pages/system';
+import { JobList, useLiveJobs } from './ui/jobs';
+import { Problem, Section } from './ui/parts';
+import { PAGES, useRoute, type PageName } from './ui/route';
+
+const TITLES: Record<PageName, string> = {
+  overview: 'Overview',
+  backups: 'Backups',
+  jobs: 'Jobs',
+  restore: 'Restore',
+  schedule: 'Schedule',
+  system: 'System',
+};
+
+export function App() {
+  const { session, notice } = useSession();
+  if (!session) return <SignIn notice={notice} />;
+  // A new client (and socket) per session: nothing of a previous session's cache or socket survives.
+  return <SignedIn key={session.token} session={session} />;
+}
+
+function SignedIn({ session }: { session: Session }) {
+  const api = useMemo(() => createApiClient(session), [session]);
+  useEffect(() => () => void api.socket.dispose(), [api]);
+  return (
+    <Provider value={api.client}>
+      <Console session={session} />
+    </Provider>
+  );
+}
+
+function Console({ session }: { session: Session }) {
+  const route = useRoute();
+  const { jobs, problem } = useLiveJobs();
+  const [, logout] = useMutation(LOGOUT);
+  useEffect(() => {
+    document.title = `${TITLES[route.page]} · Kiln`;
+  }, [route.page]);
+
+  return (
+    <>
+      <header class="top">
+        <strong class="brand">Kiln</strong>
+        <nav aria-label="Pages">
+          {PAGES.map((p) => (
+            <a key={p} href={`#/${p}`} aria-current={route.page === p ? 'page' : undefined}>
+              {TITLES[p]}
+            </a>
+          ))}
+        </nav>
+        <span class="who">{session.email}</span>
+        <button type="button" class="small" onClick={() => void logout({}).finally(() => sessions.end('You signed out.'))}>
+          Sign out
+        </button>
+      </header>
+      <main>
+        <h1>{TITLES[route.page]}</h1>
+        <Problem problem={problem} />
+        {route.page === 'overview' && <Overview jobs={jobs} />}
+        {route.page === 'backups' && <Backups />}
+        {route.page === 'jobs' && (
+          <Section title="Live jobs">
+            <JobList jobs={jobs} />
+          </Section>
+        )}
+        {route.page === 'restore' && <Restore jobs={jobs} initialId={route.params.get('id')} />}
+        {route.page === 'schedule' && <ScheduleForm />}
+        {route.page === 'system' && <System />}
+      </main>
+    </>
+  );
+}

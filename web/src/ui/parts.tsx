@@ -1,0 +1,55 @@
+import type { ComponentChildren } from 'preact';
+import type { ApiProblem } from '../api/errors';
+import { ago, exact } from './format';
+
+/** An API failure in words, with its code. */
+export function Problem({ problem }: { problem: ApiProblem | null | undefined }) {
+  if (!problem) return null;
+  return (
+    <p class="problem" role="alert">
+      <code>{problem.code}</code> {problem.message}
+    </p>
+  );
+}
+
+export function Time({ iso, zone }: { iso: string | null | undefined; zone?: string }) {
+  if (!iso) return <span>—</span>;
+  return (
+    <time dateTime={iso} title={exact(iso, zone)}>
+      {ago(iso)}
+      <small> {exact(iso, zone)}</small>
+    </time>
+  );
+}
+
+export function ProgressBar({ percent, label }: { percent: number; label: string }) {
+  const value = Math.max(0, Math.min(100, percent));
+  return (
+    <div class="bar" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(value)}>
+      <div class="bar-fill" style={{ width: `${value}%` }} />
+      <span>{value.toFixed(0)} %</span>
+    </div>
+  );
+}
+
+export function Section({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+  return (
+    <section class="card" aria-label={title}>
+      <header>
+        <h2>{title}</h2>
+        {actions}
+      </header>
+      {children}
+    </section>
+  );
+}
+
+export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: string }) {
+  return (
+    <label class="field">
+      <span>{label}</span>
+      {children}
+      {hint && <small>{hint}</small>}
+    </label>
+  );
+}
