@@ -7,7 +7,7 @@ import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-ki
 let kiln: TestKiln;
 
 beforeAll(async () => {
-  kiln = await startTestKiln();
+  kiln = await startTestKiln({ SOCKET_AUTH_TIMEOUT_MS: '300' });
 });
 afterAll(async () => kiln?.close());
 
@@ -58,10 +58,34 @@ describe('graphql-ws on /graphql', () => {
     });
   }
 
-  it('closes a connection without a token with 4401 UNAUTHENTICATED', async () => {
+  it('closes a connection without a token with 4401 UNAUTHENTICATED once SOCKET_AUTH_TIMEOUT_MS passes without a token', async () => {
     const closed = await closeOf({});
     expect(closed.code).toBe(4401);
     expect(closed.reason).toMatch(/^UNAUTHENTICATED/);
+  });
+
+  // GraphiQL's way: connection_init without a token, then the Headers tab in each operation's extensions.
+  function subscribeWithHeaders(headers: Record<string, string>): Promise<{ result?: unknown; code?: number }> {
+    return new Promise((resolve) => {
+      const client = wsClient({});
+      client.on('closed', (event) => resolve({ code: (event as { code: number }).code }));
+      client.subscribe(
+        { query: '{ me { email } }', extensions: { headers } },
+        { next: (result) => resolve({ result }), error: () => undefined, complete: () => void client.dispose() },
+      );
+    });
+  }
+
+  it('authenticates a token-less connection by its first operation’s extensions.headers.Authorization', async () => {
+    const token = await loginToken(kiln.url);
+    expect(await subscribeWithHeaders({ Authorization: `Bearer ${token}` })).toEqual({ result: { data: { me: { email: 'root@kiln.test' } } } });
+  });
+
+  it.each([
+    ['no Authorization header', {}],
+    ['a bad token', { Authorization: 'Bearer not-a-token' }],
+  ])('closes a token-less connection whose first operation brings %s with 4401', async (_what, headers: Record<string, string>) => {
+    expect(await subscribeWithHeaders(headers)).toEqual({ code: 4401 });
   });
 
   it('closes a connection with a bad token with 4401', async () => {

@@ -99,39 +99,63 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
     wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
   httpServer.on('upgrade', onUpgrade);
-  const wsCleanup = useServer<Record<string, unknown>, { context?: KilnContext; request: Request }>(
+  type SocketExtra = { context?: KilnContext; request: Request; authDeadline?: NodeJS.Timeout };
+  type SocketCtx = { extra: SocketExtra & { socket: import('ws').WebSocket; request: IncomingMessage } };
+  /**
+   * Checks a socket's token: binds the identity to the socket, or closes it (4401, 4403, 4500) and
+   * returns false. GraphiQL sends its Headers tab only with each operation (extensions.headers),
+   * never in connection_init: a socket that opened without a token is authenticated by its first
+   * subscribe, within SOCKET_AUTH_TIMEOUT_MS.
+   */
+  const authenticateSocket = async (ctx: SocketCtx, authorization: unknown): Promise<boolean> => {
+    clearTimeout(ctx.extra.authDeadline);
+    const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
+    const meta = { ipAddress: ctx.extra.request.socket.remoteAddress ?? null, userAgent: ctx.extra.request.headers['user-agent'] ?? null };
+    let context: KilnContext;
+    try {
+      context = await contextFor(token, meta);
+    } catch (err) {
+      // graphql-ws would print it raw: logged under a reference, the socket told only INTERNAL.
+      const masked = reportUnexpected(logger, err, 'socket authentication failed');
+      ctx.extra.socket.close(4500, `INTERNAL: reference ${masked.reference}`);
+      return false;
+    }
+    const problem =
+      context.authError ??
+      (!context.identity
+        ? new UnauthenticatedError('Send connectionParams.authorization with a bearer token')
+        : context.identity.role !== Role.ADMIN
+          ? new ForbiddenError() // every operation worth a socket is an admin's; the guard checks the same each second
+          : undefined);
+    if (problem) {
+      ctx.extra.socket.close(problem.code === ErrorCode.FORBIDDEN ? 4403 : 4401, `${problem.code}: ${problem.message}`.slice(0, 120));
+      return false;
+    }
+    ctx.extra.context = context;
+    guard.watch(ctx.extra.socket, context.identity!);
+    return true;
+  };
+  const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
       // Close reasons never carry an internal error's message, and nothing is printed outside the log.
       isProd: true,
       onConnect: async (ctx) => {
-        const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
-        const meta = { ipAddress: ctx.extra.request.socket.remoteAddress ?? null, userAgent: ctx.extra.request.headers['user-agent'] ?? null };
-        let context: KilnContext;
-        try {
-          context = await contextFor(token, meta);
-        } catch (err) {
-          // graphql-ws would print it raw: logged under a reference, the socket told only INTERNAL.
-          const masked = reportUnexpected(logger, err, 'socket authentication failed');
-          ctx.extra.socket.close(4500, `INTERNAL: reference ${masked.reference}`);
-          return false;
+        const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        if (authorization === undefined) {
+          ctx.extra.authDeadline = setTimeout(
+            () => ctx.extra.socket.close(4401, 'UNAUTHENTICATED: send connectionParams.authorization with a bearer token'),
+            options.sockets.pendingAuthMs,
+          );
+          return true;
         }
-        const problem =
-          context.authError ??
-          (!context.identity
-            ? new UnauthenticatedError('Send connectionParams.authorization with a bearer token')
-            : context.identity.role !== Role.ADMIN
-              ? new ForbiddenError() // every operation worth a socket is an admin's; the guard checks the same each second
-              : undefined);
-        if (problem) {
-          ctx.extra.socket.close(problem.code === ErrorCode.FORBIDDEN ? 4403 : 4401, `${problem.code}: ${problem.message}`.slice(0, 120));
-          return false;
-        }
-        ctx.extra.context = context;
-        guard.watch(ctx.extra.socket, context.identity!);
-        return true;
+        return authenticateSocket(ctx, authorization);
       },
       onSubscribe: async (ctx, id, payload) => {
+        if (!ctx.extra.context) {
+          const headers = (payload.extensions?.headers ?? {}) as Record<string, unknown>;
+          if (!(await authenticateSocket(ctx, headers.authorization ?? headers.Authorization))) return [new UnauthenticatedError()];
+        }
         const context = ctx.extra.context;
         if (!context?.identity) return [new UnauthenticatedError()];
         // A socket whose session ended runs nothing more, even while it waits for a job's final state.
@@ -156,6 +180,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
         return args;
       },
       onComplete: (ctx, id) => guard.unsubscribe(ctx.extra.socket, id),
+      onClose: (ctx) => clearTimeout(ctx.extra.authDeadline),
       // The same formatter as over HTTP: unexpected errors reach a socket as INTERNAL, never their message.
       onError: (_ctx, _id, _payload, errors) => {
         logger.debug({ errors: errors.map((e) => e.message) }, 'subscription error');

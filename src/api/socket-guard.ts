@@ -13,6 +13,8 @@ export interface SocketGuardOptions {
   maxSubscriptionsPerUser: number;
   /** How long a revoked socket may wait for the final state of the job it follows. */
   graceMs?: number;
+  /** How long a socket opened without a token may wait for its first subscribe to bring one (GraphiQL's way). */
+  pendingAuthMs: number;
 }
 
 interface Watched {

@@ -50,6 +50,7 @@ const envSchema = z.object({
   // GraphiQL served by Kiln itself (works offline), Apollo Sandbox (from Apollo's CDN), or none.
   PLAYGROUND: z.enum(['graphiql', 'sandbox', 'off']).default('graphiql'),
   SOCKET_SESSION_CHECK_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  SOCKET_AUTH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(20),
   // Proxies whose X-Forwarded-* headers are believed (express's "trust proxy": loopback, addresses, CIDRs).
   TRUST_PROXY: optionalString,
@@ -126,7 +127,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
       /** The console served at / (web/, built there by `npm run build`). */
       consoleDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
       /** Open sockets: how often their sessions are checked again, and subscriptions per socket and per user. */
-      sockets: { checkMs: env.SOCKET_SESSION_CHECK_MS, maxSubscriptionsPerSocket: env.MAX_SUBSCRIPTIONS, maxSubscriptionsPerUser: env.MAX_SUBSCRIPTIONS },
+      sockets: { checkMs: env.SOCKET_SESSION_CHECK_MS, pendingAuthMs: env.SOCKET_AUTH_TIMEOUT_MS, maxSubscriptionsPerSocket: env.MAX_SUBSCRIPTIONS, maxSubscriptionsPerUser: env.MAX_SUBSCRIPTIONS },
       /** Requests without a token per client address and second, refused before their body is read. */
       anonymousRequestsPerSecond: env.ANONYMOUS_REQUESTS_PER_SECOND,
       /** Who may set X-Forwarded-For/-Proto/-Host: nobody unless named (express "trust proxy" syntax). */

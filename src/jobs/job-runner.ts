@@ -233,7 +233,11 @@ export class JobRunner {
       this.publish(job);
       if (Date.now() - lastPersist >= 1000) {
         lastPersist = Date.now();
-        jobs.update({ id: job.id }, { ...snapshot, heartbeatAt: () => 'CURRENT_TIMESTAMP' }).catch((err) => log.warn({ err }, 'could not save progress'));
+        // Not awaited, so it may reach the database after the job's final write: only a row still
+        // RUNNING takes it, or a finished job would show the progress of a moment before its end.
+        jobs
+          .update({ id: job.id, status: JobStatus.RUNNING }, { ...snapshot, heartbeatAt: () => 'CURRENT_TIMESTAMP' })
+          .catch((err) => log.warn({ err }, 'could not save progress'));
       }
     });
     const heartbeat = setInterval(() => void this.beat(job, controller, log), this.options.heartbeatMs);

@@ -1,7 +1,7 @@
 import { useEffect, useMemo } from 'preact/hooks';
-import { Provider, useMutation } from '@urql/preact';
+import { Provider, useMutation, useQuery } from '@urql/preact';
 import { createApiClient } from './api/client';
-import { LOGOUT } from './api/operations';
+import { LOGOUT, SCHEDULE_ZONE } from './api/operations';
 import { sessions, useSession, type Session } from './api/session';
 import { Backups } from './pages/backups';
 import { Overview } from './pages/overview';
@@ -10,7 +10,7 @@ import { ScheduleForm } from './pages/schedule';
 import { SignIn } from './pages/sign-in';
 import { System } from './pages/system';
 import { JobList, useLiveJobs } from './ui/jobs';
-import { Problem, Section } from './ui/parts';
+import { Problem, Section, ZoneContext } from './ui/parts';
 import { PAGES, useRoute, type PageName } from './ui/route';
 
 const TITLES: Record<PageName, string> = {
@@ -43,6 +43,7 @@ function Console({ session }: { session: Session }) {
   const route = useRoute();
   const { jobs, problem } = useLiveJobs();
   const [, logout] = useMutation(LOGOUT);
+  const [zone] = useQuery<{ backupSchedule: { timezone: string } }>({ query: SCHEDULE_ZONE });
   useEffect(() => {
     document.title = `${TITLES[route.page]} · Kiln`;
   }, [route.page]);
@@ -63,20 +64,22 @@ function Console({ session }: { session: Session }) {
           Sign out
         </button>
       </header>
-      <main>
-        <h1>{TITLES[route.page]}</h1>
-        <Problem problem={problem} />
-        {route.page === 'overview' && <Overview jobs={jobs} />}
-        {route.page === 'backups' && <Backups />}
-        {route.page === 'jobs' && (
-          <Section title="Live jobs">
-            <JobList jobs={jobs} />
-          </Section>
-        )}
-        {route.page === 'restore' && <Restore jobs={jobs} initialId={route.params.get('id')} />}
-        {route.page === 'schedule' && <ScheduleForm />}
-        {route.page === 'system' && <System />}
-      </main>
+      <ZoneContext.Provider value={zone.data?.backupSchedule.timezone}>
+        <main>
+          <h1>{TITLES[route.page]}</h1>
+          <Problem problem={problem} />
+          {route.page === 'overview' && <Overview jobs={jobs} />}
+          {route.page === 'backups' && <Backups />}
+          {route.page === 'jobs' && (
+            <Section title="Live jobs">
+              <JobList jobs={jobs} />
+            </Section>
+          )}
+          {route.page === 'restore' && <Restore jobs={jobs} initialId={route.params.get('id')} />}
+          {route.page === 'schedule' && <ScheduleForm />}
+          {route.page === 'system' && <System />}
+        </main>
+      </ZoneContext.Provider>
     </>
   );
 }

@@ -30,6 +30,8 @@ export function createApiClient(session: Session): { client: Client; socket: Soc
   const client = new Client({
     url: graphqlUrl,
     requestPolicy: 'cache-and-network',
+    // POST always: a GET would need Apollo's CSRF header and puts variables in URLs and logs.
+    preferGetMethod: false,
     fetchOptions: () => ({ headers: { authorization: `Bearer ${session.token}` } }),
     exchanges: [
       mapExchange({

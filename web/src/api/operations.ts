@@ -46,6 +46,7 @@ export const CANCEL_JOB = gql`mutation CancelJob($id: ID!) { cancelJob(id: $id) 
 
 const SCHEDULE_FIELDS = `frequency cron timezone location retentionDays keepAtLeast includeAuditLogs includeSessions
   nextBackupAt lastBackupAt updatedAt warnings`;
+export const SCHEDULE_ZONE = gql`query ScheduleZone { backupSchedule { timezone } }`;
 export const SCHEDULE = gql`query Schedule { backupSchedule { ${SCHEDULE_FIELDS} } }`;
 export const SCHEDULE_PREVIEW = gql`query SchedulePreview($draft: BackupScheduleInput) {
   nextBackupRuns(schedule: $draft, count: 5) { at local }

@@ -125,7 +125,7 @@ export function ScheduleForm() {
           <div class="form-actions">
             <button type="submit" disabled={!dirty || saved.fetching}>Save schedule</button>
             <button type="button" disabled={!dirty} onClick={() => setDraft(draftOf(data.backupSchedule))}>Undo changes</button>
-            {dirty ? <span class="muted">Not saved yet: the previews show the form as it is.</span> : <span class="muted">Saved <Time iso={data.backupSchedule.updatedAt} zone={zone} /></span>}
+            <span class="muted" role="status">{dirty ? 'Not saved yet: the previews below show the form as it is now.' : 'No unsaved changes.'}</span>
           </div>
         </form>
         <Problem problem={problemOf(saved.error)} />

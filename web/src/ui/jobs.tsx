@@ -63,9 +63,9 @@ export function JobCard({ job, zone }: { job: Job; zone?: string }) {
           </button>
         )}
       </header>
+      {(active(job) || job.status === 'COMPLETED') && <ProgressBar percent={job.percent} label={`${job.kind} progress`} />}
       {active(job) && (
         <>
-          <ProgressBar percent={job.percent} label={`${job.kind} progress`} />
           <p class="job-detail">
             {job.phase && <span>Phase: <b class="phase">{job.phase}</b></span>}
             {job.table && <span>Table: {job.table}</span>}

@@ -1,4 +1,5 @@
-import type { ComponentChildren } from 'preact';
+import { createContext, type ComponentChildren } from 'preact';
+import { useContext } from 'preact/hooks';
 import type { ApiProblem } from '../api/errors';
 import { ago, exact } from './format';
 
@@ -12,7 +13,12 @@ export function Problem({ problem }: { problem: ApiProblem | null | undefined })
   );
 }
 
+/** The schedule's time zone: exact times are shown in it everywhere (the admins' working clock). */
+export const ZoneContext = createContext<string | undefined>(undefined);
+
 export function Time({ iso, zone }: { iso: string | null | undefined; zone?: string }) {
+  const scheduleZone = useContext(ZoneContext);
+  zone ??= scheduleZone;
   if (!iso) return <span>—</span>;
   return (
     <time dateTime={iso} title={exact(iso, zone)}>
