@@ -69,7 +69,7 @@ function Console({ session }: { session: Session }) {
           <h1>{TITLES[route.page]}</h1>
           <Problem problem={problem} />
           {route.page === 'overview' && <Overview jobs={jobs} />}
-          {route.page === 'backups' && <Backups />}
+          {route.page === 'backups' && <Backups jobs={jobs} />}
           {route.page === 'jobs' && (
             <Section title="Live jobs">
               <JobList jobs={jobs} />

@@ -1,8 +1,9 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { useClient, useMutation, useQuery } from '@urql/preact';
 import { problemOf, type ApiProblem } from '../api/errors';
 import { BACKUPS, CREATE_BACKUP, DELETE_BACKUP, DOWNLOAD_URL, VERIFY_BACKUP } from '../api/operations';
 import { bytes } from '../ui/format';
+import { JobCard, type Job } from '../ui/jobs';
 import { Field, Problem, Section, Time } from '../ui/parts';
 import { navigate } from '../ui/route';
 
@@ -35,19 +36,22 @@ const FILTERS = {
 } as const;
 type FilterKey = keyof typeof FILTERS;
 
-export function Backups() {
+export function Backups({ jobs }: { jobs: Job[] }) {
   const [filter, setFilter] = useState<Partial<Record<FilterKey, string>>>({});
   const [offset, setOffset] = useState(0);
-  const [{ data, error, fetching }] = useQuery<{ backups: { total: number; items: BackupRow[] }; backupSchedule: { timezone: string } }>({
+  const [{ data, error, fetching }, refetch] = useQuery<{ backups: { total: number; items: BackupRow[] }; backupSchedule: { timezone: string } }>({
     query: BACKUPS,
     variables: { filter, limit: PAGE, offset },
   });
+  // A job that ends changes the table (a backup completed, verified, deleted by retention): read it again.
+  const finished = jobs.filter((j) => j.finishedAt).map((j) => j.id).join();
+  useEffect(() => refetch({ requestPolicy: 'network-only' }), [finished, refetch]);
   const zone = data?.backupSchedule.timezone;
   const total = data?.backups.total ?? 0;
 
   return (
     <>
-      <BackUpNow />
+      <BackUpNow jobs={jobs} />
       <Section title="Stored backups">
         <form class="filters" aria-label="Filter backups" onSubmit={(e) => e.preventDefault()}>
           {(Object.keys(FILTERS) as FilterKey[]).map((key) => (
@@ -100,11 +104,12 @@ export function Backups() {
   );
 }
 
-function BackUpNow() {
+function BackUpNow({ jobs }: { jobs: Job[] }) {
   const [auditLogs, setAuditLogs] = useState(false);
   const [staffSessions, setStaffSessions] = useState(false);
   const [location, setLocation] = useState('LOCAL');
-  const [result, create] = useMutation(CREATE_BACKUP);
+  const [result, create] = useMutation<{ createBackup: Job }>(CREATE_BACKUP);
+  const started = result.data && (jobs.find((j) => j.id === result.data!.createBackup.id) ?? result.data.createBackup);
   return (
     <Section title="Back up now">
       <form
@@ -129,7 +134,7 @@ function BackUpNow() {
         </label>
         <button type="submit" disabled={result.fetching}>Back up now</button>
       </form>
-      {result.data && <p role="status">Backup started: follow it under Jobs.</p>}
+      {started && <JobCard job={started} />}
       <Problem problem={problemOf(result.error)} />
     </Section>
   );

@@ -97,12 +97,12 @@ export function ScheduleForm() {
           )}
           <Field label="Time zone" hint="Type to search">
             <input name="timezone" list="zones" value={draft.timezone} onInput={(e) => set('timezone', e.currentTarget.value)} />
-            <datalist id="zones">
-              {ZONES.map((z) => (
-                <option key={z} value={z} />
-              ))}
-            </datalist>
           </Field>
+          <datalist id="zones">
+            {ZONES.map((z) => (
+              <option key={z} value={z} />
+            ))}
+          </datalist>
           <Field label="Location">
             <select name="location" value={draft.location} onChange={(e) => set('location', e.currentTarget.value)}>
               {['LOCAL', 'CLOUD', 'BOTH'].map((l) => (

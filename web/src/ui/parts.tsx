@@ -1,5 +1,5 @@
-import { createContext, type ComponentChildren } from 'preact';
-import { useContext } from 'preact/hooks';
+import { cloneElement, createContext, type ComponentChildren, type VNode } from 'preact';
+import { useContext, useId } from 'preact/hooks';
 import type { ApiProblem } from '../api/errors';
 import { ago, exact } from './format';
 
@@ -50,12 +50,14 @@ export function Section({ title, children, actions }: { title: string; children:
   );
 }
 
-export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: string }) {
+/** A labelled control: the label names exactly the one control it wraps (for screen readers and tests). */
+export function Field({ label, children, hint }: { label: string; children: VNode<{ id?: string }>; hint?: string }) {
+  const id = useId();
   return (
-    <label class="field">
-      <span>{label}</span>
-      {children}
+    <div class="field">
+      <label for={id}>{label}</label>
+      {cloneElement(children, { id })}
       {hint && <small>{hint}</small>}
-    </label>
+    </div>
   );
 }
