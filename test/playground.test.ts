@@ -1,79 +1,76 @@
 /**
  * The playground in a real browser (Debian's Chromium through playwright-core) with no network
- * beyond the gateway: it loads from Kiln's own origin, runs a query with a bearer token from the
- * Headers tab, and nothing on the page is blocked by its Content-Security-Policy.
- * (Subscriptions from the playground are issue 11's next step: its graphql-ws client sends no token.)
+ * beyond the gateway: it loads from Kiln's own origin, runs a query and a subscription with the
+ * bearer token from the Headers tab, and nothing on the page is blocked by its Content-Security-Policy.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
+import type { Browser, Page } from 'playwright-core';
+import { cspRefusals, describeInBrowser, launchChromium, offlinePage, screenshot } from './support/browser';
+import { gql, loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
 import { until } from './support/until';
 
-const CHROMIUM = '/usr/lib/chromium/chromium';
-const SCREENSHOTS = path.join(__dirname, '..', 'screenshots');
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.log(`playground tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+/** Fills one of GraphiQL's editors (Monaco) once it is ready, and checks what it holds. */
+async function fill(page: Page, editor: ReturnType<Page['locator']>, text: string): Promise<void> {
+  await editor.locator('.monaco-editor .view-lines').waitFor({ state: 'visible', timeout: 30_000 });
+  await editor.locator('.monaco-editor .view-lines').click();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.press('Delete');
+  // insertText, not type: the editor would close brackets and quotes a second time.
+  await page.keyboard.insertText(text);
+  await until('the editor to hold the text', async () => (await editor.locator('.view-lines').textContent())?.replace(/\s/g, ''), (t) => t === text.replace(/\s/g, ''));
+}
 
-(haveChromium ? describe : describe.skip)('the playground', () => {
+/**
+ * Runs what the query editor holds. GraphiQL takes an editor's text into its state a moment
+ * after the keystrokes: the run is repeated (at most five times) until the operation goes out.
+ */
+async function run(page: Page, sent: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const going = sent();
+    await page.locator('.graphiql-execute-button').click();
+    if ((await going) || attempt === 5) break;
+  }
+}
+
+describeInBrowser('the playground', () => {
   let kiln: TestKiln;
   let browser: Browser;
   beforeAll(async () => {
     kiln = await startTestKiln();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
     await kiln?.close();
   });
 
-  it('loads offline from the gateway and runs a query with the token from the Headers tab', async () => {
-    const context = await browser.newContext();
-    const outside: string[] = [];
-    // No network but the gateway's: anything else is recorded and refused.
-    await context.route('**/*', (route) => {
-      const url = new URL(route.request().url());
-      if (url.hostname === '127.0.0.1' || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
-      outside.push(url.href);
-      return route.abort('internetdisconnected');
-    });
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-    page.on('pageerror', (e) => problems.push(e.message));
-
+  it('loads offline from the gateway, runs a query and a subscription with the token from the Headers tab', async () => {
+    const { context, page, outside, problems } = await offlinePage(browser);
     const response = await page.goto(`${kiln.url}/graphql`);
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-security-policy']).toMatch(/script-src 'self' 'sha256-/);
     await page.waitForSelector('.graphiql-container', { timeout: 30_000 });
 
     const token = await loginToken(kiln.url);
-    // Fills one of GraphiQL's editors (Monaco) once it is ready, and checks what it holds.
-    const fill = async (editor: ReturnType<typeof page.locator>, text: string) => {
-      await editor.locator('.monaco-editor .view-lines').waitFor({ state: 'visible', timeout: 30_000 });
-      await editor.locator('.monaco-editor .view-lines').click();
-      await page.keyboard.press('ControlOrMeta+A');
-      await page.keyboard.press('Delete');
-      // insertText, not type: the editor would close brackets and quotes a second time.
-      await page.keyboard.insertText(text);
-      await until('the editor to hold the text', async () => (await editor.locator('.view-lines').textContent())?.replace(/\s/g, ''), (t) => t === text.replace(/\s/g, ''));
-    };
     await page.getByText('Headers', { exact: true }).click();
-    await fill(page.locator('.graphiql-editor-tool .graphiql-editor').last(), `{"Authorization": "Bearer ${token}"}`);
-    await fill(page.locator('.graphiql-query-editor .graphiql-editor').first(), '{ me { email role } }');
-    // GraphiQL takes an editor's text into its state a moment after the keystrokes: the run is
-    // repeated (at most five times) until the query goes out.
-    for (let attempt = 1; ; attempt++) {
-      const sent = page.waitForRequest((r) => r.method() === 'POST' && (r.postData() ?? '').includes('me { email role }'), { timeout: 5000 }).then(() => true, () => false);
-      await page.locator('.graphiql-execute-button').click();
-      if ((await sent) || attempt === 5) break;
-    }
+    await fill(page, page.locator('.graphiql-editor-tool .graphiql-editor').last(), `{"Authorization": "Bearer ${token}"}`);
+    const queryEditor = page.locator('.graphiql-query-editor .graphiql-editor').first();
+    await fill(page, queryEditor, '{ me { email role } }');
+    await run(page, () => page.waitForRequest((r) => r.method() === 'POST' && (r.postData() ?? '').includes('me { email role }'), { timeout: 5000 }).then(() => true, () => false));
     await until('the answer in the response pane', () => page.locator('.graphiql-response').textContent(), (text) => text?.includes(TEST_ADMIN.email) ?? false);
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'playground.png') });
+
+    // A subscription over graphql-ws: the token travels in the operation's extensions.headers.
+    const frames: string[] = [];
+    page.on('websocket', (ws) => ws.on('framesent', (f) => frames.push(String(f.payload))));
+    await fill(page, queryEditor, 'subscription { jobProgress { id kind status } }');
+    await run(page, () => until('the subscribe frame', async () => frames.some((f) => f.includes('"subscribe"')), (ok) => ok, 5000, 50).then(() => true, () => false));
+    const started = await gql(kiln.url, 'mutation { createBackup { id } }', {}, token);
+    const jobId = started.data!.createBackup.id as string;
+    await until('the job in the response pane', () => page.locator('.graphiql-response').textContent(), (text) => text?.includes(jobId) ?? false);
+    await kiln.services.jobs.settled(jobId);
+    await screenshot(page, 'playground');
 
     expect(outside).toEqual([]);
-    expect(problems.filter((p) => /Content Security Policy|Refused to/i.test(p))).toEqual([]);
+    expect(cspRefusals(problems)).toEqual([]);
     await context.close();
   });
 });
