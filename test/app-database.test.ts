@@ -117,6 +117,13 @@ describe('rows the app wrote', () => {
     const manual = await gql(kiln.url, BACKUPS, { f: { type: 'MANUAL', location: 'LOCAL', status: 'COMPLETED' } }, token);
     expect(manual.data!.backups.items.map((b: any) => b.id)).toContain('app-good');
     expect((await gql(kiln.url, BACKUP, { id: 'app-odd' }, token)).errors).toBeUndefined();
+    // By origin: the app's rows, whatever their values, and none of them among Kiln's.
+    const fromApp = (await gql(kiln.url, BACKUPS, { f: { origin: 'APP' } }, token)).data!.backups.items as any[];
+    expect(fromApp.map((b) => b.id)).toEqual(expect.arrayContaining(['app-good', 'app-odd', 'app-cloud']));
+    expect(fromApp.every((b) => b.origin === 'APP')).toBe(true);
+    const fromKiln = (await gql(kiln.url, BACKUPS, { f: { origin: 'KILN' } }, token)).data!.backups.items as any[];
+    expect(fromKiln.every((b) => b.origin === 'KILN')).toBe(true);
+    expect(fromKiln.length + fromApp.length).toBe(items.length);
     await db.query(`DELETE FROM backup_records WHERE id IN ('app-odd', 'app-cloud')`);
   });
 

@@ -3,7 +3,7 @@ import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary
 import { CREATE_BACKUP, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { errorCode, gql, startTestKiln } from './support/test-kiln';
 
-const HEALTH = '{ backupHealth { healthy problems lastSuccessfulBackupAt lastFailedBackupAt failedLast24h nextScheduledAt totalBackups totalBytes } }';
+const HEALTH = '{ backupHealth { healthy problems lastSuccessfulBackupAt lastFailedBackupAt failedLast24h nextScheduledAt totalBackups totalBytes localBytes cloudBytes } }';
 
 let cloud: FakeCloudinary;
 let s: SeededKiln;
@@ -63,10 +63,18 @@ it('flags unencrypted and failed cloud copies, and is healthy once all is well',
     await backup(good, 'BOTH');
     const health = (await gql(good.url, HEALTH, {}, s.token)).data!.backupHealth;
     expect(health).toMatchObject({ healthy: true, problems: [], totalBackups: 1 });
+    // One copy here and one in the cloud: each holds the whole file.
+    expect([health.localBytes, health.cloudBytes]).toEqual([health.totalBytes, health.totalBytes]);
+    await backup(good, 'LOCAL');
+    const more = (await gql(good.url, HEALTH, {}, s.token)).data!.backupHealth;
+    expect(more.cloudBytes).toBe(health.cloudBytes);
+    expect(more.localBytes).toBe(more.totalBytes);
+    expect(more.localBytes).toBeGreaterThan(health.localBytes);
     expect((await fetch(`${good.url}/health/backups`)).status).toBe(200);
     cloud.faults.push({ match: 'upload', kind: '500', times: 100 });
     await backup(good, 'BOTH');
     cloud.faults.length = 0;
+    expect((await gql(good.url, HEALTH, {}, s.token)).data!.backupHealth.cloudBytes).toBe(health.cloudBytes);
     const after = (await gql(good.url, HEALTH, {}, s.token)).data!.backupHealth;
     expect(after.problems).toContain('The cloud copy failed for 1 backup(s) in the last 24 hours');
   } finally {

@@ -128,6 +128,31 @@ describe('backup schedule settings', () => {
     expect(await get()).toEqual(before);
   });
 
+  it('previews unsaved changes: next runs and retention as the schedule would be, bad drafts explained, nothing saved', async () => {
+    const before = await get();
+    const PREVIEW = `query($d: BackupScheduleInput) {
+      nextBackupRuns(schedule: $d, count: 3) { local }
+      retentionPreview(schedule: $d) { retentionDays keepAtLeast cutoff }
+    }`;
+    const draft = { frequency: 'CUSTOM', cron: '15 3 * * 1', timezone: 'Asia/Tokyo', retentionDays: 2, keepAtLeast: 9 };
+    const res = await gql(kiln.url, PREVIEW, { d: draft }, token);
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.nextBackupRuns.map((r: { local: string }) => r.local)).toEqual([
+      expect.stringMatching(/T03:15:00\+09:00$/),
+      expect.stringMatching(/T03:15:00\+09:00$/),
+      expect.stringMatching(/T03:15:00\+09:00$/),
+    ]);
+    expect(res.data!.nextBackupRuns.every((r: { local: string }) => new Date(r.local).getUTCDay() === 0)).toBe(true); // Monday 03:15 in Tokyo is Sunday in UTC
+    expect(res.data!.retentionPreview).toMatchObject({ retentionDays: 2, keepAtLeast: 9 });
+    expect(Date.now() - new Date(res.data!.retentionPreview.cutoff).getTime()).toBeGreaterThan(2 * 24 * HOUR - 60_000);
+
+    for (const [bad, field] of [[{ frequency: 'CUSTOM', cron: 'every day' }, 'cron'], [{ timezone: 'Mars/Olympus' }, 'timezone'], [{ retentionDays: 0 }, 'retentionDays']] as const) {
+      const refused = await gql(kiln.url, PREVIEW, { d: bad }, token);
+      expect([field, errorCode(refused), refused.errors![0].extensions!.field]).toEqual([field, 'BAD_USER_INPUT', field]);
+    }
+    expect(await get()).toEqual(before);
+  });
+
   it('refuses a silly count of runs', async () => {
     expect(errorCode(await gql(kiln.url, RUNS, { n: 0 }, token))).toBe('BAD_USER_INPUT');
     expect(errorCode(await gql(kiln.url, RUNS, { n: 1000 }, token))).toBe('BAD_USER_INPUT');

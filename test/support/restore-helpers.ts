@@ -25,18 +25,19 @@ export const RESTORE = 'mutation($id: ID, $allowUnsigned: Boolean) { restoreBack
 export const RESTORE_FILE = 'mutation($file: Upload, $allowUnsigned: Boolean) { restoreBackup(file: $file, allowUnsigned: $allowUnsigned) { id kind status } }';
 
 /**
- * A multipart request as Apollo clients send uploads (graphql-multipart-request-spec).
- * `allowUnsigned` for files no test gateway signed (the app's, hand-made ones).
+ * A multipart request as Apollo clients send uploads (graphql-multipart-request-spec):
+ * `query` with the file as $file and `variables` beside it.
  */
-export async function uploadRestore(
+export async function uploadOperation(
   baseUrl: string,
   token: string | undefined,
+  query: string,
   body: Buffer,
+  variables: Record<string, unknown> = {},
   headers: Record<string, string> = { 'apollo-require-preflight': 'true' },
-  { allowUnsigned = false }: { allowUnsigned?: boolean } = {},
 ) {
   const form = new FormData();
-  form.append('operations', JSON.stringify({ query: RESTORE_FILE, variables: { file: null, allowUnsigned } }));
+  form.append('operations', JSON.stringify({ query, variables: { ...variables, file: null } }));
   form.append('map', JSON.stringify({ 0: ['variables.file'] }));
   form.append('0', new Blob([body]), 'backup.json');
   const res = await fetch(`${baseUrl}/graphql`, {
@@ -45,6 +46,17 @@ export async function uploadRestore(
     body: form,
   });
   return { status: res.status, body: (await res.json()) as any };
+}
+
+/** A restore of an uploaded file; `allowUnsigned` for files no test gateway signed (the app's, hand-made ones). */
+export function uploadRestore(
+  baseUrl: string,
+  token: string | undefined,
+  body: Buffer,
+  headers: Record<string, string> = { 'apollo-require-preflight': 'true' },
+  { allowUnsigned = false }: { allowUnsigned?: boolean } = {},
+) {
+  return uploadOperation(baseUrl, token, RESTORE_FILE, body, { allowUnsigned }, headers);
 }
 
 /**
