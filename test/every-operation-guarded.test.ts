@@ -23,6 +23,7 @@ import { Client } from 'pg';
 import WebSocket from 'ws';
 import { TokenService } from '../src/auth/token.service';
 import { newId } from '../src/db/ids';
+import { uploadOperation } from './support/restore-helpers';
 import { gql, startTestKiln, TEST_JWT_SECRET, type TestKiln } from './support/test-kiln';
 
 const schema = buildSchema(readFileSync(path.join(__dirname, '../schema.graphql'), 'utf8'));
@@ -57,11 +58,21 @@ function literal(type: GraphQLInputType): string {
   return 'null';
 }
 
+/** A required file cannot be a literal: it travels as $file in a multipart request. */
+const isUpload = (a: GraphQLArgument) => getNamedType(a.type).name === 'Upload';
+
 function operation(kind: 'query' | 'mutation' | 'subscription', field: GraphQLField<unknown, unknown>): string {
   const args = field.args.filter((a: GraphQLArgument) => isNonNullType(a.type) && a.defaultValue === undefined);
-  const argList = args.length ? `(${args.map((a) => `${a.name}: ${literal(a.type)}`).join(', ')})` : '';
+  const argList = args.length ? `(${args.map((a) => `${a.name}: ${isUpload(a) ? '$file' : literal(a.type)}`).join(', ')})` : '';
+  const variables = args.some(isUpload) ? '($file: Upload!)' : '';
   const selection = isLeafType(getNamedType(field.type)) ? '' : ' { __typename }';
-  return `${kind} { ${field.name}${argList}${selection} }`;
+  return `${kind}${variables} { ${field.name}${argList}${selection} }`;
+}
+
+/** The operation as JSON, or as a multipart upload (with a small file) when it takes one. */
+async function send(text: string, token?: string): Promise<{ errors?: Array<{ extensions?: { code?: string } }>; data?: unknown }> {
+  if (!text.includes('$file')) return gql(kiln.url, text, {}, token);
+  return (await uploadOperation(kiln.url, token, text, Buffer.from('{}'))).body;
 }
 
 const operations = (['query', 'mutation'] as const).flatMap((kind) => {
@@ -92,19 +103,19 @@ afterAll(async () => kiln?.close());
 
 it('finds every operation of the schema', () => {
   const names = operations.map((o) => o.name);
-  for (const name of ['backups', 'job', 'me', 'createBackup', 'restoreBackup', 'resetSystem', 'updateBackupSchedule', 'setMaintenanceMode', 'login', 'logout']) {
+  for (const name of ['backups', 'job', 'me', 'createBackup', 'restoreBackup', 'inspectBackupFile', 'resetSystem', 'updateBackupSchedule', 'setMaintenanceMode', 'login', 'logout']) {
     expect(names).toContain(name);
   }
 });
 
 it.each(operations.filter((o) => !OPEN_TO_ANYONE.has(o.name)).map((o) => [o.name, o.text]))('%s refuses an anonymous caller', async (_name, text) => {
-  const res = await gql(kiln.url, text);
+  const res = await send(text);
   expect(res.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   expect(JSON.stringify(res.data ?? null)).not.toMatch(/__typename/);
 });
 
 it.each(operations.filter((o) => !OPEN_TO_ANY_SESSION.has(o.name)).map((o) => [o.name, o.text]))('%s refuses a non-admin session', async (_name, text) => {
-  const res = await gql(kiln.url, text, {}, staffToken);
+  const res = await send(text, staffToken);
   expect(res.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   expect(JSON.stringify(res.data ?? null)).not.toMatch(/__typename/);
 });
