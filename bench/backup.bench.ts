@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: Kiln's backup against pg_dump (issue #3), Kiln's restore against pg_restore
  * (issue #4), cloud uploads (issue #5), scheduled fire times (issue #6) and the restore of the lending app's own
- * format 1.0 files against Kiln's own format (appformat), and an admin's query during a login flood (loginflood,
- * issue #10), on the same server in the same run.
+ * format 1.0 files against Kiln's own format (appformat), an admin's query during a login flood (loginflood,
+ * issue #10) and the console's bundle and first render in Chromium (console, issue #11), on the same server in the same run.
  * Targets live here, never in timed tests. Every figure is reported next to a reference
  * measured in this run. Exits 0 whether targets are met or missed: a bench reports, it does not gate.
  */
@@ -20,14 +20,15 @@ import { measureCloud } from './cloud.measure';
 import { measureSchedule } from './schedule.measure';
 import { measureAppFormat } from './appformat.measure';
 import { measureLoginFlood } from './login-flood.measure';
+import { measureConsole } from './console.measure';
 
 // ~29.7 rows a member: 34,000 members make just over 1,000,000 rows.
 const FULL_MEMBERS = 34_000;
 // In this order: the restore's pg_restore reference restores the backup measurement's pg_dump file
 // (without it, the restore measurement dumps again). BENCH_ONLY=restore (or backup) runs one of them.
-const MEASUREMENTS: Record<string, Measurement> = { backup: measureBackup, restore: measureRestore, cloud: measureCloud, schedule: measureSchedule, appformat: measureAppFormat, loginflood: measureLoginFlood };
+const MEASUREMENTS: Record<string, Measurement> = { backup: measureBackup, restore: measureRestore, cloud: measureCloud, schedule: measureSchedule, appformat: measureAppFormat, loginflood: measureLoginFlood, console: measureConsole };
 /** Measurements that bring their own data: without the others, the big databases are not prepared. */
-const OWN_DATA = new Set(['cloud', 'schedule', 'appformat', 'loginflood']);
+const OWN_DATA = new Set(['cloud', 'schedule', 'appformat', 'loginflood', 'console']);
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',').map((m) => m.trim());

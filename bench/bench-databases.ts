@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import bcrypt from 'bcrypt';
 import type { PoolClient } from 'pg';
 import { Client } from 'pg';
 import { createDataSource } from '../src/db/data-source';
@@ -147,4 +149,19 @@ export function withDatabase(serverUrl: string, name: string): string {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** The seed's admins have random passwords: the bench's own admin, hashed at Kiln's default cost. */
+export async function ensureBenchAdmin(url: string, admin: { email: string; password: string }): Promise<void> {
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  try {
+    await db.query(
+      `INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, $2, $3, 'ADMIN', now())
+       ON CONFLICT (email) DO UPDATE SET "passwordHash" = EXCLUDED."passwordHash", role = 'ADMIN', "isActive" = true, "deletedAt" = NULL`,
+      [randomUUID(), admin.email, await bcrypt.hash(admin.password, 12)],
+    );
+  } finally {
+    await db.end();
+  }
 }

@@ -1,12 +1,10 @@
 import { fork } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
-import bcrypt from 'bcrypt';
 import { Client } from 'pg';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startKilnProcess, type KilnProcess } from '../test/support/kiln-process';
-import { prepareDatabase } from './bench-databases';
+import { ensureBenchAdmin, prepareDatabase } from './bench-databases';
 import { ratio, verdict, type BenchContext, type ReportLine } from './bench-report';
 
 const LOOPS = 30;
@@ -25,18 +23,7 @@ const ME = JSON.stringify({ query: '{ me { id } }' });
  */
 export async function measureLoginFlood(ctx: BenchContext): Promise<ReportLine[]> {
   const database = await prepareDatabase(ctx.server.url, 'kiln_bench_loginflood', 200);
-  // The seed's admins have random passwords: the bench's own admin, hashed at Kiln's default cost.
-  const db = new Client({ connectionString: database.url });
-  await db.connect();
-  try {
-    await db.query(
-      `INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, $2, $3, 'ADMIN', now())
-       ON CONFLICT (email) DO UPDATE SET "passwordHash" = EXCLUDED."passwordHash", role = 'ADMIN', "isActive" = true, "deletedAt" = NULL`,
-      [randomUUID(), ADMIN.email, await bcrypt.hash(ADMIN.password, 12)],
-    );
-  } finally {
-    await db.end();
-  }
+  await ensureBenchAdmin(database.url, ADMIN);
   const dataDir = await mkdtemp(path.join(ctx.workDir, 'login-flood-'));
   const kiln = await startKilnProcess({
     DATABASE_URL: database.url,

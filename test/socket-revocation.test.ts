@@ -145,3 +145,49 @@ it('sends a socket that follows a backup nothing more once its session ends: not
   expect(socket.closed()).toBe(4403);
   expect(socket.events.map((e) => e.data.jobProgress.status)).not.toContain('COMPLETED');
 });
+
+describe('a socket opened without a token (GraphiQL’s way: the token comes with each operation)', () => {
+  /** A raw graphql-ws socket, acknowledged, that sends what it is told and records what closes it. */
+  async function tokenless(): Promise<{ send: (m: unknown) => void; closed: () => number | undefined; messages: any[]; ws: WebSocket }> {
+    const ws = new WebSocket(`${s.kiln.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    let code: number | undefined;
+    const messages: any[] = [];
+    ws.on('close', (c) => (code = c));
+    ws.on('message', (m) => messages.push(JSON.parse(String(m))));
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    await until('the ack (or a close)', async () => messages.length > 0 || code !== undefined, (ok) => ok, 5000, 20);
+    return { send: (m) => ws.send(JSON.stringify(m)), closed: () => code, messages, ws };
+  }
+  const subscribe = (id: string, token: string, query = PROGRESS) => ({ id, type: 'subscribe', payload: { query, extensions: { headers: { Authorization: `Bearer ${token}` } } } });
+
+  it('belongs to the first operation’s token only: two sent at once with two tokens both run as the first, whose logout closes it', async () => {
+    const first = await anotherAdmin('socket-race-first@kiln.test');
+    const second = await anotherAdmin('socket-race-second@kiln.test');
+    const socket = await tokenless();
+    expect(socket.messages).toEqual([{ type: 'connection_ack' }]);
+    socket.send(subscribe('1', first.token, '{ me { email } }'));
+    socket.send(subscribe('2', second.token, '{ me { email } }'));
+    const answers = () => socket.messages.filter((m) => m.type === 'next');
+    await until('both answers', async () => answers().length, (n) => n === 2, 5000, 20);
+    expect(answers().map((m) => m.payload.data.me.email)).toEqual(['socket-race-first@kiln.test', 'socket-race-first@kiln.test']);
+    await gql(s.kiln.url, 'mutation { logout }', {}, first.token);
+    await until('the socket to close', async () => socket.closed(), (c) => c !== undefined, 5000, 20);
+    expect(socket.closed()).toBe(4403);
+  });
+
+  it('is refused past 10 from one address while they wait for a token (4429)', async () => {
+    const sockets: Array<Awaited<ReturnType<typeof tokenless>>> = [];
+    for (let i = 0; i < 10; i++) sockets.push(await tokenless());
+    const eleventh = await tokenless();
+    await until('the eleventh to close', async () => eleventh.closed(), (c) => c !== undefined, 5000, 20);
+    expect(eleventh.closed()).toBe(4429);
+    expect(sockets.every((t) => t.closed() === undefined)).toBe(true);
+    // One that authenticates no longer counts: there is room again.
+    sockets[0].send(subscribe('1', await loginToken(s.kiln.url), '{ me { email } }'));
+    await until('its subscription to run', async () => sockets[0].messages.length, (n) => n > 1, 5000, 20);
+    const another = await tokenless();
+    expect(another.messages).toEqual([{ type: 'connection_ack' }]);
+    for (const t of [...sockets, another]) t.ws.terminate();
+  });
+});

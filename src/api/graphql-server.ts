@@ -35,6 +35,9 @@ import type { Logger } from '../logging/logger';
 import type { KilnContext } from './context';
 
 export const GRAPHQL_PATH = '/graphql';
+/** Sockets one address may hold open without a token (GraphiQL opens one per tab). */
+const MAX_PENDING_SOCKETS_PER_ADDRESS = 10;
+const NO_SOCKET_TOKEN = 'send a bearer token in connectionParams.authorization or the first operation’s extensions.headers';
 
 export interface GraphQLServerOptions {
   schema: GraphQLSchema;
@@ -99,16 +102,37 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
     wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
   httpServer.on('upgrade', onUpgrade);
-  type SocketExtra = { context?: KilnContext; request: Request; authDeadline?: NodeJS.Timeout };
+  type SocketExtra = {
+    context?: KilnContext;
+    request: Request;
+    /** The one authentication of this socket: every subscribe waits on it, none starts another. */
+    authentication?: Promise<boolean>;
+    /** A socket opened without a token, until its first operation brings one. */
+    pending?: { address: string; deadline: NodeJS.Timeout };
+  };
   type SocketCtx = { extra: SocketExtra & { socket: import('ws').WebSocket; request: IncomingMessage } };
+  const pendingByAddress = new Map<string, number>();
+  const endPending = (extra: SocketExtra) => {
+    if (!extra.pending) return;
+    clearTimeout(extra.pending.deadline);
+    const left = (pendingByAddress.get(extra.pending.address) ?? 1) - 1;
+    if (left > 0) pendingByAddress.set(extra.pending.address, left);
+    else pendingByAddress.delete(extra.pending.address);
+    extra.pending = undefined;
+  };
+  // A client that never answers the close handshake is cut off a moment later.
+  const closeSocket = (socket: import('ws').WebSocket, code: number, reason: string) => {
+    socket.close(code, reason.slice(0, 120));
+    setTimeout(() => socket.terminate(), 1000).unref();
+  };
   /**
    * Checks a socket's token: binds the identity to the socket, or closes it (4401, 4403, 4500) and
    * returns false. GraphiQL sends its Headers tab only with each operation (extensions.headers),
    * never in connection_init: a socket that opened without a token is authenticated by its first
-   * subscribe, within SOCKET_AUTH_TIMEOUT_MS.
+   * subscribe, within SOCKET_AUTH_TIMEOUT_MS. Called once per socket (see `authentication`).
    */
   const authenticateSocket = async (ctx: SocketCtx, authorization: unknown): Promise<boolean> => {
-    clearTimeout(ctx.extra.authDeadline);
+    endPending(ctx.extra);
     const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
     const meta = { ipAddress: ctx.extra.request.socket.remoteAddress ?? null, userAgent: ctx.extra.request.headers['user-agent'] ?? null };
     let context: KilnContext;
@@ -117,18 +141,18 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
     } catch (err) {
       // graphql-ws would print it raw: logged under a reference, the socket told only INTERNAL.
       const masked = reportUnexpected(logger, err, 'socket authentication failed');
-      ctx.extra.socket.close(4500, `INTERNAL: reference ${masked.reference}`);
+      closeSocket(ctx.extra.socket, 4500, `INTERNAL: reference ${masked.reference}`);
       return false;
     }
     const problem =
       context.authError ??
       (!context.identity
-        ? new UnauthenticatedError('Send connectionParams.authorization with a bearer token')
+        ? new UnauthenticatedError(NO_SOCKET_TOKEN)
         : context.identity.role !== Role.ADMIN
           ? new ForbiddenError() // every operation worth a socket is an admin's; the guard checks the same each second
           : undefined);
     if (problem) {
-      ctx.extra.socket.close(problem.code === ErrorCode.FORBIDDEN ? 4403 : 4401, `${problem.code}: ${problem.message}`.slice(0, 120));
+      closeSocket(ctx.extra.socket, problem.code === ErrorCode.FORBIDDEN ? 4403 : 4401, `${problem.code}: ${problem.message}`);
       return false;
     }
     ctx.extra.context = context;
@@ -142,19 +166,24 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
       isProd: true,
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        if (authorization === undefined) {
-          ctx.extra.authDeadline = setTimeout(
-            () => ctx.extra.socket.close(4401, 'UNAUTHENTICATED: send connectionParams.authorization with a bearer token'),
-            options.sockets.pendingAuthMs,
-          );
-          return true;
+        if (authorization !== undefined) return (ctx.extra.authentication = authenticateSocket(ctx, authorization));
+        const address = ctx.extra.request.socket.remoteAddress ?? 'unknown';
+        const pending = pendingByAddress.get(address) ?? 0;
+        if (pending >= MAX_PENDING_SOCKETS_PER_ADDRESS) {
+          closeSocket(ctx.extra.socket, 4429, `TOO_MANY_REQUESTS: ${pending} sockets from this address wait for a token already`);
+          return false;
         }
-        return authenticateSocket(ctx, authorization);
+        pendingByAddress.set(address, pending + 1);
+        const deadline = setTimeout(() => closeSocket(ctx.extra.socket, 4401, `UNAUTHENTICATED: ${NO_SOCKET_TOKEN}`), options.sockets.pendingAuthMs);
+        ctx.extra.pending = { address, deadline };
+        return true;
       },
       onSubscribe: async (ctx, id, payload) => {
         if (!ctx.extra.context) {
+          // The first operation's headers authenticate the socket; later ones (even sent at once) only wait for it.
           const headers = (payload.extensions?.headers ?? {}) as Record<string, unknown>;
-          if (!(await authenticateSocket(ctx, headers.authorization ?? headers.Authorization))) return [new UnauthenticatedError()];
+          ctx.extra.authentication ??= authenticateSocket(ctx, headers.authorization ?? headers.Authorization);
+          if (!(await ctx.extra.authentication)) return [new UnauthenticatedError()];
         }
         const context = ctx.extra.context;
         if (!context?.identity) return [new UnauthenticatedError()];
@@ -180,7 +209,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
         return args;
       },
       onComplete: (ctx, id) => guard.unsubscribe(ctx.extra.socket, id),
-      onClose: (ctx) => clearTimeout(ctx.extra.authDeadline),
+      onClose: (ctx) => endPending(ctx.extra),
       // The same formatter as over HTTP: unexpected errors reach a socket as INTERNAL, never their message.
       onError: (_ctx, _id, _payload, errors) => {
         logger.debug({ errors: errors.map((e) => e.message) }, 'subscription error');

@@ -50,7 +50,7 @@ const envSchema = z.object({
   // GraphiQL served by Kiln itself (works offline), Apollo Sandbox (from Apollo's CDN), or none.
   PLAYGROUND: z.enum(['graphiql', 'sandbox', 'off']).default('graphiql'),
   SOCKET_SESSION_CHECK_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
-  SOCKET_AUTH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  SOCKET_AUTH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(20),
   // Proxies whose X-Forwarded-* headers are believed (express's "trust proxy": loopback, addresses, CIDRs).
   TRUST_PROXY: optionalString,

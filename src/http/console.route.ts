@@ -48,18 +48,22 @@ export function consoleRouter(dir: string, logger: Logger): Router {
     return files;
   };
 
+  let warned = false;
   router.get(['/', '/index.html'], async (req, res) => {
     try {
       sendPrepared(req, res, (await load()).index, { 'Content-Security-Policy': CONSOLE_CSP, 'Cache-Control': 'no-cache' });
     } catch (err) {
-      logger.warn({ err: (err as Error).message, dir }, 'the console is not built');
+      // Said once: anyone can ask for / as often as they like.
+      if (!warned) logger.warn({ err: (err as Error).message, dir }, 'the console is not built');
+      warned = true;
       res.status(404).type('text/plain').send('The Kiln console is not built here: run `npm run build`. The GraphQL API is at /graphql.\n');
     }
   });
   router.get('/assets/:name', async (req, res, next) => {
     const asset = await load().then((f) => f.assets.get(req.params.name), () => undefined);
     if (!asset) return next();
-    sendPrepared(req, res, asset, { 'Cache-Control': 'public, max-age=31536000, immutable' });
+    // An asset opened on its own (an SVG, say) runs nothing.
+    sendPrepared(req, res, asset, { 'Cache-Control': 'public, max-age=31536000, immutable', 'Content-Security-Policy': "default-src 'none'; sandbox" });
   });
   return router;
 }

@@ -22,15 +22,17 @@ export async function prepareFile(body: Buffer, contentType: string): Promise<Pr
 
 /** Sends `file` with `headers`: 304 when the client's copy is current, gzip when it takes it. */
 export function sendPrepared(req: Request, res: Response, file: PreparedFile, headers: Record<string, string>): void {
+  const gzipped = req.acceptsEncodings('gzip') === 'gzip';
   res.set({
     Vary: 'Accept-Encoding',
     ...headers,
     'Content-Type': file.contentType,
-    ETag: file.etag,
+    // Each encoding is its own representation, with its own strong validator.
+    ETag: gzipped ? `${file.etag.slice(0, -1)}-gz"` : file.etag,
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',
   });
   if (req.fresh) return void res.status(304).end();
-  if (req.acceptsEncodings('gzip') === 'gzip') res.set('Content-Encoding', 'gzip').send(file.gzipped);
+  if (gzipped) res.set('Content-Encoding', 'gzip').send(file.gzipped);
   else res.send(file.body);
 }

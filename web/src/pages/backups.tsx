@@ -153,7 +153,7 @@ function BackupLine({ backup: b, zone }: { backup: BackupRow; zone?: string }) {
     // A fresh short-lived link each time (a signed one from Cloudinary, or the gateway's own).
     const res = await client.query<{ backup: { downloadUrl: string | null } | null }>(DOWNLOAD_URL, { id: b.id }, { requestPolicy: 'network-only' }).toPromise();
     const url = res.data?.backup?.downloadUrl;
-    if (url) window.location.assign(url);
+    if (url) window.location.assign(sameOrigin(url));
     else setProblem(problemOf(res.error) ?? { code: 'NOT_FOUND', message: 'This backup has no file to download' });
   };
 
@@ -208,4 +208,14 @@ function BackupLine({ backup: b, zone }: { backup: BackupRow; zone?: string }) {
       )}
     </>
   );
+}
+
+/**
+ * The gateway's own links name the address it was started on (or PUBLIC_URL); opened from the
+ * console they go to the origin the console came from, as an admin behind a proxy reaches it.
+ * A Cloudinary link stays as it is.
+ */
+function sameOrigin(link: string): string {
+  const url = new URL(link, location.href);
+  return /^\/backups\/[^/]+\/download$/.test(url.pathname) ? `${location.origin}${url.pathname}${url.search}` : url.href;
 }
