@@ -1,20 +1,15 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, haveChromium } from './chromium';
 
-/** Debian's Chromium (see STACK.md): playwright-core 1.64 drives its 156. */
-export const CHROMIUM = '/usr/lib/chromium/chromium';
-export const haveChromium = existsSync(CHROMIUM);
+export { launchChromium } from './chromium';
 const SCREENSHOTS = path.join(__dirname, '..', '..', 'screenshots');
 
 /** `describe`, or `describe.skip` with the reason printed where no Chromium can be installed. */
 export function describeInBrowser(name: string, body: () => void): void {
   if (!haveChromium) console.log(`${name}: skipped, no Chromium at ${CHROMIUM} (apt-get install chromium)`);
   (haveChromium ? describe : describe.skip)(name, body);
-}
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 }
 
 export interface OfflinePage {
