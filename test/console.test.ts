@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { cspRefusals, describeInBrowser, launchChromium, offlinePage, screenshot, type OfflinePage } from './support/browser';
-import { startSeededKiln, type SeededKiln } from './support/seeded-kiln';
-import { gql, loginToken, TEST_ADMIN } from './support/test-kiln';
+import { startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
+import { freshDatabase, workerDatabaseName } from './support/test-database';
+import { gql, loginToken, startTestKiln, TEST_ADMIN } from './support/test-kiln';
 import { until } from './support/until';
 
 // Restores and drills in a real browser: slower than most tests on a loaded machine.
@@ -288,6 +289,72 @@ describeInBrowser('the console in a browser', () => {
     await page.getByLabel('Dependency report').waitFor();
     await expect(page.getByLabel('Dependency report').textContent()).resolves.toMatch(/cannot be deleted yet|can be deleted/);
     await screenshot(page, 'console-system');
+  });
+
+  it('deletes a backup only after its confirmation', async () => {
+    const backup = await storedBackup();
+    const { page } = tab;
+    await signIn(page, '#/backups');
+    await page.getByRole('button', { name: `Delete ${backup.filename}` }).click();
+    const confirm = page.getByRole('alertdialog', { name: 'Confirm delete' });
+    await confirm.getByRole('button', { name: 'Keep it' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    expect((await gql(s.kiln.url, 'query($id: ID!) { backup(id: $id) { id } }', { id: backup.id }, await adminToken())).data!.backup).not.toBeNull();
+    await page.getByRole('button', { name: `Delete ${backup.filename}` }).click();
+    await confirm.getByRole('button', { name: 'Yes, delete' }).click();
+    await page.locator(`tr[data-backup-id="${backup.id}"]`).waitFor({ state: 'detached' });
+    expect((await gql(s.kiln.url, 'query($id: ID!) { backup(id: $id) { id } }', { id: backup.id }, await adminToken())).data!.backup).toBeNull();
+  });
+
+  it('cancels a running job from its card', async () => {
+    const { page } = tab;
+    await signIn(page, '#/jobs');
+    await whileTableLocked(s, async () => {
+      // The backup waits on the lock: it is running when Cancel is pressed.
+      await gql(s.kiln.url, 'mutation { createBackup { id } }', {}, await adminToken());
+      const running = jobCard(page, 'BACKUP', 'RUNNING');
+      await running.getByRole('button', { name: 'Cancel' }).click();
+      await jobCard(page, 'BACKUP', 'CANCELLED').waitFor({ timeout: 60_000 });
+    });
+  });
+
+  it('resets the system behind a typed confirmation and shows the temporary password once, on the sign-in page', async () => {
+    // A gateway of its own: a reset leaves only the super admin, which the other tests do not sign in as.
+    const other = await startTestKiln({ SUPERADMIN_EMAIL: 'chief@kiln.test' }, await freshDatabase(`${workerDatabaseName()}_console_reset`));
+    try {
+      const { page } = tab;
+      await page.goto(`${other.url}/#/system`);
+      await page.getByLabel('Email').fill(TEST_ADMIN.email);
+      await page.getByLabel('Password').fill(TEST_ADMIN.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByLabel('Reason').fill('Emergency reset drill');
+      await page.getByRole('button', { name: 'Turn maintenance on' }).click();
+      const reset = page.getByRole('button', { name: 'Reset the system' });
+      await page.getByLabel('Type DELETE to confirm').fill('delete');
+      expect(await reset.isDisabled()).toBe(true);
+      await page.getByLabel('Type DELETE to confirm').fill('DELETE');
+      await reset.click();
+      const notice = page.getByRole('status').filter({ hasText: 'temporary password' });
+      const text = (await notice.textContent({ timeout: 60_000 }))!;
+      const password = /temporary password (\S+) \(shown only this once/.exec(text)![1];
+      expect(text).toContain('chief@kiln.test');
+      await screenshot(page, 'console-after-reset');
+      // It signs the super admin in once the reset has finished.
+      const token = await until(
+        'the super admin to sign in',
+        async () => (await gql(other.url, 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }', { e: 'chief@kiln.test', p: password })).data?.login?.token as string | undefined,
+        (t) => t !== undefined,
+        60_000,
+        500,
+      );
+      expect(token).toBeTruthy();
+      // Shown once: a new page load has no trace of it.
+      await page.reload();
+      await page.getByLabel('Email').waitFor();
+      expect(await page.locator('body').innerText()).not.toContain(password);
+    } finally {
+      await other.close();
+    }
   });
 
   it('signs out: the token is revoked and the sign-in page says so', async () => {

@@ -28,6 +28,8 @@ export interface BackupRow {
 }
 
 const PAGE = 20;
+// deleteBackup answers a Boolean: it says which cached lists it changes.
+const DELETED = { additionalTypenames: ['Backup'] };
 const FILTERS = {
   type: ['MANUAL', 'SCHEDULED', 'PRE_RESTORE', 'PRE_RESET'],
   status: ['COMPLETED', 'FAILED', 'IN_PROGRESS'],
@@ -198,7 +200,7 @@ function BackupLine({ backup: b, zone }: { backup: BackupRow; zone?: string }) {
             {confirming && (
               <span class="confirm" role="alertdialog" aria-label="Confirm delete">
                 Delete this backup from every location?{' '}
-                <button type="button" class="small danger" disabled={deleting.fetching} onClick={() => void remove({ id: b.id }).then(() => setConfirming(false))}>Yes, delete</button>{' '}
+                <button type="button" class="small danger" disabled={deleting.fetching} onClick={() => void remove({ id: b.id }, DELETED).then(() => setConfirming(false))}>Yes, delete</button>{' '}
                 <button type="button" class="small" onClick={() => setConfirming(false)}>Keep it</button>
               </span>
             )}
