@@ -1,7 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import path from 'node:path';
 import bcrypt from 'bcrypt';
 import type { PoolClient } from 'pg';
 import { Client } from 'pg';
+import { startKilnProcess, type KilnProcess } from '../test/support/kiln-process';
 import { createDataSource } from '../src/db/data-source';
 import { migrateDatabase } from '../src/db/migrate';
 import { LENDING_TABLES } from '../src/domain';
@@ -164,4 +167,26 @@ export async function ensureBenchAdmin(url: string, admin: { email: string; pass
   } finally {
     await db.end();
   }
+}
+
+/**
+ * A gateway process (the built dist/) on a seeded bench database, signed in as by `admin`
+ * (created with the seed's database): its own data folder under `workDir`, fresh secrets.
+ */
+export async function startBenchGateway(
+  workDir: string,
+  database: BenchDatabase,
+  admin: { email: string; password: string },
+  env: Record<string, string> = {},
+): Promise<KilnProcess> {
+  await ensureBenchAdmin(database.url, admin);
+  const dataDir = await mkdtemp(path.join(workDir, `${database.name}-`));
+  return startKilnProcess({
+    DATABASE_URL: database.url,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    BACKUP_SIGNING_KEY: randomBytes(32).toString('hex'),
+    DATA_DIR: dataDir,
+    BACKUP_DIR: path.join(dataDir, 'backups'),
+    ...env,
+  });
 }

@@ -1,13 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { PACKAGE_ROOT } from '../src/config/version';
 import { haveChromium, launchChromium } from '../test/support/chromium';
-import { startKilnProcess } from '../test/support/kiln-process';
-import { ensureBenchAdmin, prepareDatabase } from './bench-databases';
+import { prepareDatabase, startBenchGateway } from './bench-databases';
 import { verdict, type BenchContext, type ReportLine } from './bench-report';
 
 const LOADS = 15;
@@ -36,17 +34,8 @@ export async function measureConsole(ctx: BenchContext): Promise<ReportLine[]> {
   if (!haveChromium) return [...lines, { metric: 'console: first render', value: '-', target: 'needs Debian chromium', verdict: 'skipped' }];
 
   const database = await prepareDatabase(ctx.server.url, 'kiln_bench_console', 200);
-  await ensureBenchAdmin(database.url, ADMIN);
-  const dataDir = await mkdtemp(path.join(ctx.workDir, 'console-'));
-  const kiln = await startKilnProcess({
-    DATABASE_URL: database.url,
-    JWT_SECRET: 'bench-console-secret-0123456789abcdef0123',
-    BACKUP_SIGNING_KEY: 'bench-console-signing-key-0123456789abcdef',
-    DATA_DIR: dataDir,
-    BACKUP_DIR: path.join(dataDir, 'backups'),
-    // One admin signs in once a load, from one address: the login limits are the login flood's subject.
-    LOGIN_ATTEMPTS_PER_MINUTE: '1000',
-  });
+  // One admin signs in once a load, from one address: the login limits are the login flood's subject.
+  const kiln = await startBenchGateway(ctx.workDir, database, ADMIN, { LOGIN_ATTEMPTS_PER_MINUTE: '1000' });
   const browser = await launchChromium();
   try {
     // One unmeasured load of each: the gateway reads its files into memory on the first request.
@@ -115,7 +104,7 @@ async function signedIn(browser: Browser, url: string): Promise<number> {
       await page.getByText('Last successful').waitFor();
       await page.getByText(/^(Off|On since)/).waitFor();
     } catch (err) {
-      throw new Error(`the overview did not show (${(err as Error).message.split('\n')[0]}); the page says: ${(await page.locator('body').innerText()).slice(0, 300)}`);
+      throw new Error(`the overview did not show; the page says: ${(await page.locator('body').innerText()).slice(0, 300)}`, { cause: err });
     }
     return performance.now() - started;
   } finally {

@@ -1,10 +1,9 @@
 import { fork } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
 import { Client } from 'pg';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startKilnProcess, type KilnProcess } from '../test/support/kiln-process';
-import { ensureBenchAdmin, prepareDatabase } from './bench-databases';
+import type { KilnProcess } from '../test/support/kiln-process';
+import { prepareDatabase, startBenchGateway } from './bench-databases';
 import { ratio, verdict, type BenchContext, type ReportLine } from './bench-report';
 
 const LOOPS = 30;
@@ -23,16 +22,7 @@ const ME = JSON.stringify({ query: '{ me { id } }' });
  */
 export async function measureLoginFlood(ctx: BenchContext): Promise<ReportLine[]> {
   const database = await prepareDatabase(ctx.server.url, 'kiln_bench_loginflood', 200);
-  await ensureBenchAdmin(database.url, ADMIN);
-  const dataDir = await mkdtemp(path.join(ctx.workDir, 'login-flood-'));
-  const kiln = await startKilnProcess({
-    DATABASE_URL: database.url,
-    JWT_SECRET: 'bench-login-flood-secret-0123456789abcdef',
-    BACKUP_SIGNING_KEY: 'bench-login-flood-signing-key-0123456789abcdef',
-    DATA_DIR: dataDir,
-    BACKUP_DIR: path.join(dataDir, 'backups'),
-    TRUST_PROXY: 'loopback',
-  });
+  const kiln = await startBenchGateway(ctx.workDir, database, ADMIN, { TRUST_PROXY: 'loopback' });
   try {
     // The bench database outlives a run: limits an earlier run left must not shape this one.
     const reset = new Client({ connectionString: database.url });
