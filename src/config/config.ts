@@ -273,3 +273,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KilnConfig {
   }
   return config;
 }
+
+const fileToolSchema = envSchema.pick({
+  BACKUP_ENCRYPTION_KEY: true,
+  BACKUP_DECRYPTION_KEYS: true,
+  BACKUP_SIGNING_KEY: true,
+  MAX_BACKUP_LINE_BYTES: true,
+  MAX_GZIP_EXPANSION: true,
+});
+
+/** What `kiln file …` needs to read a backup without a gateway: the gateway's keys and read limits, from the same variables. */
+export interface FileToolConfig {
+  /** Every key a file may be decrypted with (BACKUP_ENCRYPTION_KEY, then BACKUP_DECRYPTION_KEYS). */
+  readKeys: Buffer[];
+  /** BACKUP_SIGNING_KEY: checks the signature when set. */
+  signingKey?: string;
+  read: { maxLineBytes: number; maxGzipExpansion: number };
+}
+
+export function loadFileToolConfig(env: NodeJS.ProcessEnv = process.env): FileToolConfig {
+  const parsed = fileToolSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  try {
+    const e = parsed.data;
+    return {
+      readKeys: encryptionConfig(e as z.infer<typeof envSchema>).readKeys,
+      signingKey: e.BACKUP_SIGNING_KEY,
+      read: { maxLineBytes: e.MAX_BACKUP_LINE_BYTES, maxGzipExpansion: e.MAX_GZIP_EXPANSION },
+    };
+  } catch (err) {
+    if (err instanceof BackupKeyError) throw new ConfigError([err.message]);
+    throw err;
+  }
+}

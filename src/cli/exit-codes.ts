@@ -1,0 +1,22 @@
+/**
+ * `kiln`'s exit codes, the same for every command (README, "Runbooks"):
+ * 0 done; 1 the file, job or check failed (a corrupt file, a failed verification);
+ * 2 the command line or configuration is wrong (a bad option, a malformed key).
+ */
+export const ExitCode = {
+  OK: 0,
+  FAILED: 1,
+  USAGE: 2,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** A failure the CLI explains in one line and ends with its exit code (no stack). */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode = ExitCode.FAILED,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}

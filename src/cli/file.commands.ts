@@ -1,0 +1,114 @@
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { readBackupFileFacts, type BackupFileFacts } from '../backup/format/backup-file-facts';
+import { BackupFormatError } from '../backup/format/backup-reader';
+import { BackupSigner, SignatureCheck } from '../backup/format/backup-signature';
+import { ConfigError, loadFileToolConfig } from '../config/config';
+import { BackupKeyError, parseKeyList } from '../crypto/backup-key';
+import { DecryptionError } from '../crypto/encryption';
+import { CliError, ExitCode } from './exit-codes';
+
+interface FileOptions {
+  json?: boolean;
+  keyFile?: string;
+  signingKeyFile?: string;
+  allowUnsigned?: boolean;
+}
+
+/** `kiln file …`: backup files on this machine, no gateway and no database needed. */
+export function registerFileCommands(program: Command): void {
+  const file = program.command('file').description('work with a backup file directly: no gateway, no database');
+  const keyOptions = (command: Command) =>
+    command
+      .option('--key-file <path>', 'decryption keys, one per line (besides BACKUP_ENCRYPTION_KEY and BACKUP_DECRYPTION_KEYS)')
+      .option('--signing-key-file <path>', 'the signing key to check the signature with (instead of BACKUP_SIGNING_KEY)')
+      .option('--json', 'one JSON object instead of text');
+
+  keyOptions(file.command('inspect <file>').description('what the file is and holds: format, time, tables and counts, compression, encryption, signature, checksums')).action(
+    async (path: string, options: FileOptions) => {
+      const facts = await readFacts(path, options);
+      process.stdout.write(options.json ? `${JSON.stringify(facts)}\n` : describe(path, facts));
+    },
+  );
+
+  keyOptions(
+    file
+      .command('verify <file>')
+      .description('every check that needs no database: readable, checksum, counts, signature (with the signing key); exit 0 or 1')
+      .option('--allow-unsigned', 'pass a file without a signature (an app backup, or one from before signing)'),
+  ).action(async (path: string, options: FileOptions) => {
+    const facts = await readFacts(path, options);
+    const problems = verificationProblems(facts, options);
+    if (options.json) process.stdout.write(`${JSON.stringify({ ok: problems.length === 0, problems, facts })}\n`);
+    else process.stdout.write(problems.length === 0 ? `${path}: OK (${facts.rows.toLocaleString('en')} rows in ${facts.tables.length} tables, ${signatureWords(facts)})\n` : '');
+    if (problems.length > 0) throw new CliError(`${path}: ${problems.join('; ')}`);
+  });
+}
+
+async function readFacts(path: string, options: FileOptions): Promise<BackupFileFacts> {
+  const { readKeys, signingKey, read } = await keys(options);
+  if (!(await stat(path).catch(() => null))?.isFile()) throw new CliError(`${path}: no such file`);
+  try {
+    return await readBackupFileFacts(createReadStream(path), { readKeys, signer: signingKey ? new BackupSigner(signingKey) : undefined, limits: read });
+  } catch (err) {
+    if (err instanceof BackupFormatError || err instanceof DecryptionError) throw new CliError(`${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The gateway's variables, plus the files named on the command line. */
+async function keys(options: FileOptions) {
+  try {
+    const config = loadFileToolConfig();
+    const extra = options.keyFile ? parseKeyList(await readFile(options.keyFile, 'utf8')) : [];
+    const signingKey = options.signingKeyFile ? (await readFile(options.signingKeyFile, 'utf8')).trim() : config.signingKey;
+    if (signingKey !== undefined && signingKey.length < 32) throw new CliError('the signing key must be at least 32 characters', ExitCode.USAGE);
+    return { ...config, readKeys: [...config.readKeys, ...extra], signingKey };
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof BackupKeyError) throw new CliError(err.message, ExitCode.USAGE);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`${(err as NodeJS.ErrnoException).path}: no such file`, ExitCode.USAGE);
+    throw err;
+  }
+}
+
+function verificationProblems(facts: BackupFileFacts, options: FileOptions): string[] {
+  const problems: string[] = [];
+  if (!facts.checksum.matches) problems.push(`the data does not match its checksum (recorded ${facts.checksum.recorded}, computed ${facts.checksum.computed}): the file was changed or damaged`);
+  const check = facts.signature.check;
+  if (check === SignatureCheck.MISMATCH) problems.push('the signature does not match: the file was changed after Kiln signed it');
+  if (check === SignatureCheck.OTHER_KEY) problems.push(`signed with another key (key id ${facts.signature.keyId}): give that key to check it`);
+  if (check === SignatureCheck.UNSIGNED && !options.allowUnsigned) problems.push('the file carries no Kiln signature (use --allow-unsigned for an app backup or one from before signing)');
+  return problems;
+}
+
+function signatureWords(facts: BackupFileFacts): string {
+  switch (facts.signature.check) {
+    case 'NOT_CHECKED':
+      return `signed (key id ${facts.signature.keyId}), not checked: set BACKUP_SIGNING_KEY or --signing-key-file`;
+    case SignatureCheck.VALID:
+      return `signature valid (key id ${facts.signature.keyId})`;
+    case SignatureCheck.UNSIGNED:
+      return 'not signed';
+    case SignatureCheck.OTHER_KEY:
+      return `signed with another key (key id ${facts.signature.keyId})`;
+    case SignatureCheck.MISMATCH:
+      return 'SIGNATURE DOES NOT MATCH';
+  }
+}
+
+function describe(path: string, f: BackupFileFacts): string {
+  const width = Math.max(...f.tables.map((t) => t.name.length), 5);
+  const lines = [
+    `file        ${path} (${f.file.bytes.toLocaleString('en')} bytes, sha256 ${f.file.sha256})`,
+    `format      ${f.format} ${f.formatVersion}${f.kilnVersion ? `, written by Kiln ${f.kilnVersion}` : ''}${f.schemaVersion ? `, schema ${f.schemaVersion}` : ''}`,
+    `created     ${f.createdAt ?? 'unknown'}${f.backupId ? ` (backup ${f.backupId})` : ''}`,
+    `compressed  ${f.compressed ? 'yes (gzip)' : 'no'}`,
+    `encrypted   ${f.encryptedWithKeyId ? `yes (key id ${f.encryptedWithKeyId})` : 'no'}`,
+    `signature   ${signatureWords(f)}`,
+    `checksum    ${f.checksum.recorded} (${f.checksum.matches ? 'matches the data' : `DOES NOT MATCH the data: ${f.checksum.computed}`})`,
+    `tables      ${f.tables.length}, ${f.rows.toLocaleString('en')} rows`,
+    ...f.tables.map((t) => `  ${t.name.padEnd(width)}  ${t.rows.toLocaleString('en').padStart(12)}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
