@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -143,4 +143,31 @@ it('says so for a file that does not exist (exit 1)', async () => {
   const { code, stderr } = await kiln(['file', 'inspect', path.join(tmpdir(), 'no-such-backup.json')]);
   expect(code).toBe(1);
   expect(stderr).toMatch(/no such file/);
+});
+
+describe('kiln file decrypt', () => {
+  it('writes the plain backup, readable by its owner only, which inspects as the same data', async () => {
+    const out = path.join(tmpdir(), 'cli-decrypted.json');
+    const { code, stderr } = await kiln(['file', 'decrypt', file, '-o', out], KEYS);
+    expect([code, stderr]).toEqual([0, '']);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const facts = JSON.parse((await kiln(['file', 'inspect', out, '--json'], KEYS)).stdout);
+    expect(facts).toMatchObject({ encryptedWithKeyId: null, checksum: { matches: true }, signature: { check: 'VALID' }, backupId: backup.id });
+  });
+
+  it.each([
+    ['with the wrong key', () => file, { BACKUP_ENCRYPTION_KEY: randomBytes(32).toString('hex') }, /not among the configured keys/],
+    ['a damaged file', () => {
+      const bytes = Buffer.from(readFileSync(file));
+      bytes[bytes.length - 40] ^= 0xff;
+      return scratch('cli-decrypt-damaged', bytes);
+    }, KEYS, /.+/],
+    ['a file that is not encrypted', () => scratch('cli-plain.json', plainDoc), KEYS, /not encrypted/],
+  ])('refuses %s and leaves no file behind', async (_what, source, env: Record<string, string>, message) => {
+    const out = path.join(tmpdir(), `cli-decrypt-${randomBytes(4).toString('hex')}.json`);
+    const { code, stderr } = await kiln(['file', 'decrypt', source(), '-o', out], env);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(message);
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith(path.basename(out)))).toEqual([]);
+  });
 });

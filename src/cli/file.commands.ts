@@ -1,12 +1,14 @@
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { readBackupFileFacts, type BackupFileFacts } from '../backup/format/backup-file-facts';
 import { BackupFormatError } from '../backup/format/backup-reader';
 import { BackupSigner, SignatureCheck } from '../backup/format/backup-signature';
 import { ConfigError, loadFileToolConfig } from '../config/config';
 import { BackupKeyError, parseKeyList } from '../crypto/backup-key';
-import { DecryptionError } from '../crypto/encryption';
+import { decryptIfEncrypted, readHead } from '../crypto/decrypt-if-encrypted';
+import { DecryptionError, ENCRYPTION_MAGIC, isEncrypted } from '../crypto/encryption';
 import { CliError, ExitCode } from './exit-codes';
 
 interface FileOptions {
@@ -32,6 +34,16 @@ export function registerFileCommands(program: Command): void {
     },
   );
 
+  file
+    .command('decrypt <file>')
+    .description('writes the plain backup (as the gateway reads it: still gzip if it was) to a new file, readable by you only')
+    .requiredOption('-o, --output <file>', 'where to write it')
+    .option('--key-file <path>', 'decryption keys, one per line (besides BACKUP_ENCRYPTION_KEY and BACKUP_DECRYPTION_KEYS)')
+    .action(async (path: string, options: FileOptions & { output: string }) => {
+      await decryptFile(path, options.output, options);
+      process.stdout.write(`${options.output}: decrypted from ${path}\n`);
+    });
+
   keyOptions(
     file
       .command('verify <file>')
@@ -44,6 +56,30 @@ export function registerFileCommands(program: Command): void {
     else process.stdout.write(problems.length === 0 ? `${path}: OK (${facts.rows.toLocaleString('en')} rows in ${facts.tables.length} tables, ${signatureWords(facts)})\n` : '');
     if (problems.length > 0) throw new CliError(`${path}: ${problems.join('; ')}`);
   });
+}
+
+async function decryptFile(path: string, output: string, options: FileOptions): Promise<void> {
+  const { readKeys } = await keys(options);
+  if (!(await stat(path).catch(() => null))?.isFile()) throw new CliError(`${path}: no such file`);
+  const input = createReadStream(path);
+  const head = await readHead(input, ENCRYPTION_MAGIC.length);
+  input.unshift(head);
+  if (!isEncrypted(head)) {
+    input.destroy();
+    throw new CliError(`${path}: the file is not encrypted`);
+  }
+  // Written beside the target and renamed at the end: a failed decryption (a wrong key, a damaged
+  // chunk) leaves no partial file that could pass for the backup.
+  const partial = `${output}.partial-${process.pid}`;
+  try {
+    await pipelineAsync(await decryptIfEncrypted(input, readKeys), createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
+    await rename(partial, output);
+  } catch (err) {
+    await rm(partial, { force: true });
+    if (err instanceof DecryptionError) throw new CliError(`${path}: ${err.message}`);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${partial} exists already (another decryption running?)`);
+    throw err;
+  }
 }
 
 async function readFacts(path: string, options: FileOptions): Promise<BackupFileFacts> {

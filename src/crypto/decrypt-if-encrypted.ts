@@ -23,7 +23,7 @@ export async function decryptIfEncrypted(input: Readable, keys: readonly Buffer[
 }
 
 /** Up to `n` first bytes (fewer only at the end of the stream), leaving the stream paused. */
-function readHead(input: Readable, n: number): Promise<Buffer> {
+export function readHead(input: Readable, n: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let length = 0;
