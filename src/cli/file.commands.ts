@@ -102,7 +102,8 @@ async function keys(options: FileOptions) {
     if (signingKey !== undefined && signingKey.length < 32) throw new CliError('the signing key must be at least 32 characters', ExitCode.USAGE);
     return { ...config, readKeys: [...config.readKeys, ...extra], signingKey };
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof BackupKeyError) throw new CliError(err.message, ExitCode.USAGE);
+    if (err instanceof ConfigError) throw new CliError(err.problems.join('; '), ExitCode.USAGE);
+    if (err instanceof BackupKeyError) throw new CliError(err.message, ExitCode.USAGE);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`${(err as NodeJS.ErrnoException).path}: no such file`, ExitCode.USAGE);
     throw err;
   }

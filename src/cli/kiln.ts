@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * `kiln`: one command per runbook step. `kiln file …` works on backup files with no gateway;
- * see `kiln --help` and README, "Runbooks". Exit codes: ./exit-codes.ts.
+ * `kiln`: one command per runbook step. Most talk to a running gateway; `kiln file …` works on
+ * backup files with no gateway. See `kiln --help` and README, "Runbooks". Exit codes: ./exit-codes.ts.
  */
 import { Command, CommanderError } from 'commander';
 import { KILN_VERSION } from '../config/version';
 import { CliError, ExitCode } from './exit-codes';
 import { registerFileCommands } from './file.commands';
+import { registerGatewayCommands } from './gateway.commands';
 
 const program = new Command('kiln')
   .description('Kiln, the backup gateway of the Millennium Potters lending data, from a terminal')
@@ -14,6 +15,7 @@ const program = new Command('kiln')
   // Usage mistakes end with exit code 2, like every configuration mistake.
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text) });
+registerGatewayCommands(program);
 registerFileCommands(program);
 
 let settled = false;

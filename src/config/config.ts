@@ -306,3 +306,22 @@ export function loadFileToolConfig(env: NodeJS.ProcessEnv = process.env): FileTo
     throw err;
   }
 }
+
+const cliSchema = z.object({
+  KILN_URL: z.url('KILN_URL must be the gateway’s URL, e.g. http://127.0.0.1:4000').default('http://127.0.0.1:4000'),
+  KILN_TOKEN: optionalString,
+  KILN_EMAIL: optionalString,
+});
+
+/** How `kiln` reaches a gateway: its URL, and a token (KILN_TOKEN) or the admin to sign in as. */
+export interface CliGatewayConfig {
+  url: string;
+  token?: string;
+  email?: string;
+}
+
+export function loadCliGatewayConfig(env: NodeJS.ProcessEnv = process.env): CliGatewayConfig {
+  const parsed = cliSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  return { url: parsed.data.KILN_URL.replace(/\/+$/, ''), token: parsed.data.KILN_TOKEN, email: parsed.data.KILN_EMAIL };
+}

@@ -1,0 +1,180 @@
+import type { Command } from 'commander';
+import { CliError, ExitCode } from './exit-codes';
+import { Gateway, type GatewayOptions } from './gateway';
+import { assertCompleted, describe, followJob, JOB_FIELDS, progressOutput, type JobState } from './job-follower';
+
+type Json = { json?: boolean };
+
+/** The commands that talk to a running gateway (--url or KILN_URL; KILN_TOKEN or --email). */
+export function registerGatewayCommands(program: Command): void {
+  const command = (spec: string, description: string) =>
+    program
+      .command(spec)
+      .description(description)
+      .option('--url <url>', 'the gateway (default KILN_URL, else http://127.0.0.1:4000)')
+      .option('--email <email>', 'sign in as this admin, the password asked without echo or read from stdin (default KILN_EMAIL; KILN_TOKEN wins)');
+
+  command('status', 'health, maintenance mode, running jobs and the next scheduled run')
+    .option('--json', 'one JSON object')
+    .action(async (options: GatewayOptions & Json) => {
+      const gateway = await Gateway.connect(options);
+      const status = await gateway.query<StatusData>(STATUS);
+      if (options.json) return print(JSON.stringify(status));
+      const h = status.backupHealth;
+      const m = status.maintenanceMode;
+      print(
+        [
+          `gateway      ${gateway.url}`,
+          `health       ${h.healthy ? 'healthy' : `${h.problems.length} problem(s)`}`,
+          ...h.problems.map((p) => `  - ${p}`),
+          `backups      ${h.totalBackups}, last good ${h.lastSuccessfulBackupAt ?? 'never'}, last failed ${h.lastFailedBackupAt ?? 'never'}`,
+          `next run     ${status.backupSchedule.frequency === 'DISABLED' ? 'schedule disabled' : (h.nextScheduledAt ?? 'none')}`,
+          `maintenance  ${m.enabled ? `ON since ${m.since}${m.reason ? `: ${m.reason}` : ''}` : 'off'}`,
+          `jobs         ${status.jobs.length === 0 ? 'none running' : ''}`,
+          ...status.jobs.map((j) => `  ${describe(j)}`),
+        ].join('\n'),
+      );
+    });
+
+  command('backups', 'the stored backups, newest first')
+    .option('--type <type>', 'MANUAL, SCHEDULED, PRE_RESTORE or PRE_RESET')
+    .option('--status <status>', 'COMPLETED, FAILED or IN_PROGRESS')
+    .option('--location <location>', 'LOCAL, CLOUD or BOTH')
+    .option('--origin <origin>', 'KILN or APP')
+    .option('--limit <n>', 'how many', (v) => positive(v, '--limit'), 20)
+    .option('--json', 'one JSON object a backup')
+    .action(async (options: GatewayOptions & Json & { type?: string; status?: string; location?: string; origin?: string; limit: number }) => {
+      const gateway = await Gateway.connect(options);
+      const filter = { type: upper(options.type), status: upper(options.status), location: upper(options.location), origin: upper(options.origin) };
+      const { backups } = await gateway.query<{ backups: { total: number; items: BackupRow[] } }>(BACKUPS, { filter, limit: options.limit });
+      if (options.json) return print(backups.items.map((b) => JSON.stringify(b)).join('\n'));
+      print(
+        [
+          `${backups.items.length} of ${backups.total}`,
+          ...backups.items.map((b) => `${b.id}  ${b.createdAt}  ${b.type.padEnd(11)} ${b.status.padEnd(11)} ${b.location.padEnd(5)} ${String(b.fileSize).padStart(12)} B  ${b.filename}`),
+        ].join('\n'),
+      );
+    });
+
+  command('backup', 'start a backup; with --wait, follow it to its end')
+    .option('--location <location>', 'LOCAL, CLOUD or BOTH', 'LOCAL')
+    .option('--audit-logs', 'include the audit log')
+    .option('--sessions', 'include staff sessions')
+    .option('--wait', 'follow its progress until it ends (exit 1 if it fails)')
+    .option('--json', 'JSON lines')
+    .action(async (options: GatewayOptions & Json & { location: string; auditLogs?: boolean; sessions?: boolean; wait?: boolean }) => {
+      const gateway = await Gateway.connect(options);
+      const input = { location: upper(options.location), includeAuditLogs: options.auditLogs === true, includeSessions: options.sessions === true };
+      const { createBackup } = await gateway.query<{ createBackup: JobState }>(`mutation($input: CreateBackupInput) { createBackup(input: $input) { ${JOB_FIELDS} } }`, { input });
+      await started(gateway, createBackup, options);
+    });
+
+  command('verify <id>', 'check a stored backup; --drill also restores it into a scratch schema and compares')
+    .option('--drill', 'with a restore drill')
+    .option('--wait', 'follow it until it ends (exit 1 if a check fails)')
+    .option('--json', 'JSON lines')
+    .action(async (id: string, options: GatewayOptions & Json & { drill?: boolean; wait?: boolean }) => {
+      const gateway = await Gateway.connect(options);
+      const { verifyBackup } = await gateway.query<{ verifyBackup: JobState }>(`mutation($id: ID!, $drill: Boolean) { verifyBackup(id: $id, restoreDrill: $drill) { ${JOB_FIELDS} } }`, {
+        id,
+        drill: options.drill === true,
+      });
+      const job = await started(gateway, verifyBackup, options);
+      if (job && options.wait) {
+        const { job: checked } = await gateway.query<{ job: { verification: { ok: boolean; checks: Array<{ name: string; ok: boolean; detail: string | null }> } | null } }>(
+          'query($id: ID!) { job(id: $id) { verification { ok checks { name ok detail } } } }',
+          { id: job.id },
+        );
+        const report = checked.verification;
+        if (!options.json && report) print(report.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? `: ${c.detail}` : ''}`).join('\n'));
+        if (report && !report.ok) throw new CliError(`backup ${id} failed verification`);
+      }
+    });
+
+  const jobs = program.command('jobs').description('long-running operations');
+  jobs
+    .command('watch <id>')
+    .description('follow a job to its end (Ctrl-C stops following, not the job)')
+    .option('--url <url>', 'the gateway (default KILN_URL)')
+    .option('--email <email>', 'sign in as this admin (default KILN_EMAIL; KILN_TOKEN wins)')
+    .option('--json', 'JSON lines')
+    .action(async (id: string, options: GatewayOptions & Json) => {
+      const output = progressOutput(options.json);
+      const job = assertCompleted(await followJob(await Gateway.connect(options), id, output));
+      if (output === 'tty') print(describe(job));
+    });
+
+  command('cancel <id>', 'ask a running job to stop')
+    .action(async (id: string, options: GatewayOptions) => {
+      const { cancelJob } = await (await Gateway.connect(options)).query<{ cancelJob: JobState }>(`mutation($id: ID!) { cancelJob(id: $id) { ${JOB_FIELDS} } }`, { id });
+      print(describe(cancelJob));
+    });
+
+  command('maintenance <state>', 'turn maintenance mode on or off (restore and reset need it on)')
+    .option('--reason <text>', 'what the lending app shows its users')
+    .action(async (state: string, options: GatewayOptions & { reason?: string }) => {
+      if (state !== 'on' && state !== 'off') throw new CliError(`maintenance takes on or off, not ${JSON.stringify(state)}`, ExitCode.USAGE);
+      const { setMaintenanceMode: m } = await (await Gateway.connect(options)).query<{ setMaintenanceMode: { enabled: boolean; reason: string | null } }>(
+        'mutation($on: Boolean!, $reason: String) { setMaintenanceMode(enabled: $on, reason: $reason) { enabled reason } }',
+        { on: state === 'on', reason: options.reason ?? null },
+      );
+      print(`maintenance ${m.enabled ? 'ON' : 'off'}${m.reason ? `: ${m.reason}` : ''}`);
+    });
+
+  command('delete <id>', 'delete a stored backup from every location')
+    .action(async (id: string, options: GatewayOptions) => {
+      await (await Gateway.connect(options)).query('mutation($id: ID!) { deleteBackup(id: $id) }', { id });
+      print(`backup ${id} deleted`);
+    });
+}
+
+/** A job just started: its id, or with --wait its whole run (exit 1 unless it completes). */
+async function started(gateway: Gateway, job: JobState, options: Json & { wait?: boolean }): Promise<JobState | undefined> {
+  if (!options.wait) {
+    print(options.json ? JSON.stringify(job) : `${job.kind} job ${job.id} started${job.backup ? ` (backup ${job.backup.id})` : ''}: kiln jobs watch ${job.id}`);
+    return undefined;
+  }
+  const output = progressOutput(options.json);
+  const done = assertCompleted(await followJob(gateway, job.id, output));
+  // Lines and JSON have shown the end already; a bar needs its words.
+  if (output === 'tty') print(describe(done));
+  return done;
+}
+
+const print = (text: string) => void process.stdout.write(`${text}\n`);
+const upper = (v: string | undefined) => v?.toUpperCase();
+
+function positive(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a whole number above 0`, ExitCode.USAGE);
+  return n;
+}
+
+interface BackupRow {
+  id: string;
+  filename: string;
+  type: string;
+  status: string;
+  location: string;
+  origin: string;
+  createdAt: string;
+  fileSize: number;
+}
+
+interface StatusData {
+  backupHealth: { healthy: boolean; problems: string[]; lastSuccessfulBackupAt: string | null; lastFailedBackupAt: string | null; nextScheduledAt: string | null; totalBackups: number };
+  maintenanceMode: { enabled: boolean; reason: string | null; since: string | null };
+  backupSchedule: { frequency: string };
+  jobs: JobState[];
+}
+
+const STATUS = `{
+  backupHealth { healthy problems lastSuccessfulBackupAt lastFailedBackupAt nextScheduledAt totalBackups }
+  maintenanceMode { enabled reason since }
+  backupSchedule { frequency }
+  jobs(status: RUNNING) { ${JOB_FIELDS} }
+}`;
+
+const BACKUPS = `query($filter: BackupFilter, $limit: Int) {
+  backups(filter: $filter, limit: $limit) { total items { id filename type status location origin createdAt fileSize } }
+}`;

@@ -1,0 +1,152 @@
+/**
+ * The `kiln` commands that talk to a gateway: the built CLI as a child process against a real
+ * gateway and database, in plain-lines, JSON and terminal (a pseudo-terminal from `script`) output.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
+import { gql, loginToken, TEST_ADMIN } from './support/test-kiln';
+import { until } from './support/until';
+
+const CLI = path.join(__dirname, '..', 'dist', 'src', 'cli', 'kiln.js');
+
+let s: SeededKiln;
+beforeAll(async () => {
+  s = await startSeededKiln(20);
+});
+afterAll(async () => s?.close());
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `kiln args…` with only `env` (and PATH), `stdin` piped in. */
+function kiln(args: string[], env: Record<string, string>, stdin = ''): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, KILN_URL: s.kiln.url, ...env } }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin!.end(stdin);
+  });
+}
+const asAdmin = async (args: string[]) => kiln(args, { KILN_TOKEN: await loginToken(s.kiln.url) });
+
+it('signs in with the password from stdin and reports the status as JSON', async () => {
+  const { code, stdout, stderr } = await kiln(['status', '--json', '--email', TEST_ADMIN.email], {}, `${TEST_ADMIN.password}\n`);
+  expect([code, stderr]).toEqual([0, '']);
+  const status = JSON.parse(stdout);
+  expect(status.maintenanceMode.enabled).toBe(false);
+  expect(Array.isArray(status.backupHealth.problems)).toBe(true);
+  expect(status.jobs).toEqual([]);
+});
+
+it('backs up and follows the job to its end in plain lines, then lists it', async () => {
+  const { code, stdout, stderr } = await asAdmin(['backup', '--wait', '--audit-logs']);
+  expect([code, stderr]).toEqual([0, '']);
+  const lines = stdout.trim().split('\n');
+  expect(lines.length).toBeGreaterThan(1);
+  expect(lines.every((l) => /^BACKUP \w+ (RUNNING|COMPLETED), \d+%/.test(l))).toBe(true);
+  expect(lines.some((l) => / phase \w+/.test(l))).toBe(true);
+  expect(lines.at(-1)).toMatch(/COMPLETED, 100%.*rows from \d+ tables/);
+
+  const listed = await asAdmin(['backups', '--json', '--limit', '1']);
+  const newest = JSON.parse(listed.stdout.trim());
+  expect(newest).toMatchObject({ status: 'COMPLETED', type: 'MANUAL' });
+});
+
+it('writes JSON lines with --json, the last one the final state', async () => {
+  const { code, stdout } = await asAdmin(['backup', '--wait', '--json']);
+  expect(code).toBe(0);
+  const events = stdout.trim().split('\n').map((l) => JSON.parse(l));
+  expect(events.at(-1)).toMatchObject({ kind: 'BACKUP', status: 'COMPLETED', percent: 100 });
+  expect(events.every((e) => typeof e.rowsDone === 'number' && typeof e.bytesDone === 'number')).toBe(true);
+});
+
+(existsSync('/usr/bin/script') ? it : it.skip)('draws a progress bar on a terminal (a pseudo-terminal)', async () => {
+  const token = await loginToken(s.kiln.url);
+  const out = await new Promise<string>((resolve) => {
+    let text = '';
+    const child = spawn('script', ['-qec', `${process.execPath} ${CLI} backup --wait`, '/dev/null'], {
+      env: { PATH: process.env.PATH, KILN_URL: s.kiln.url, KILN_TOKEN: token, TERM: 'xterm' },
+    });
+    child.stdout.on('data', (d) => (text += String(d)));
+    child.on('close', () => resolve(text));
+  });
+  expect(out).toMatch(/BACKUP COMPLETED \w+ +\[=+\] 100% \| [\d,]+ rows \| [\d.]+ MB/);
+  expect(out).toMatch(/COMPLETED, 100%/);
+});
+
+it('verifies with a drill and prints the checks; a failing check is exit 1', async () => {
+  const backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
+  const ok = await asAdmin(['verify', backup.id, '--drill', '--wait']);
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toMatch(/^ {2}ok {3}.*drill/im);
+
+  rmSync(path.join(s.kiln.backupDir, backup.filename));
+  const failed = await asAdmin(['verify', backup.id, '--wait']);
+  expect(failed.code).toBe(1);
+  expect(failed.stdout).toMatch(/^ {2}FAIL /m);
+  expect(failed.stderr).toMatch(new RegExp(`backup ${backup.id} failed verification`));
+});
+
+it('turns maintenance on and off, with the reason', async () => {
+  const on = await asAdmin(['maintenance', 'on', '--reason', 'restore drill']);
+  expect([on.code, on.stdout.trim()]).toEqual([0, 'maintenance ON: restore drill']);
+  const off = await asAdmin(['maintenance', 'off']);
+  expect([off.code, off.stdout.trim()]).toEqual([0, 'maintenance off']);
+  expect((await asAdmin(['maintenance', 'sideways'])).code).toBe(2);
+});
+
+it('stops following on Ctrl-C with 130 and says how to follow again; the job keeps running', async () => {
+  const token = await loginToken(s.kiln.url);
+  await whileTableLocked(s, async () => {
+    const { jobId } = await startBackup(s);
+    const child = spawn(process.execPath, [CLI, 'jobs', 'watch', jobId], { env: { PATH: process.env.PATH, KILN_URL: s.kiln.url, KILN_TOKEN: token } });
+    let [stdout, stderr] = ['', ''];
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await until('the current state to be shown', async () => stdout, (t) => t.includes('RUNNING'), 10_000, 20);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain(`kiln jobs watch ${jobId}`);
+    const job = await gql(s.kiln.url, 'query($id: ID!) { job(id: $id) { status } }', { id: jobId }, token);
+    expect(job.data!.job.status).toBe('RUNNING');
+  });
+});
+
+type Who = Record<string, string> | 'revoked' | 'admin' | 'closed-port';
+it.each<[string, string[], Who, string, number, RegExp]>([
+  ['a wrong password', ['status', '--email', TEST_ADMIN.email], {}, 'not-the-password\n', 4, /^kiln: UNAUTHENTICATED: Invalid email or password/],
+  ['a revoked token', ['status'], 'revoked', '', 4, /^kiln: UNAUTHENTICATED: .*sign in again/],
+  ['no credentials', ['status'], {}, '', 2, /no credentials: set KILN_TOKEN/],
+  ['an unreachable gateway', ['status'], 'closed-port', '', 3, /cannot reach the gateway at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): is it running\?/],
+  ['a malformed KILN_URL', ['status'], { KILN_URL: 'not a url', KILN_TOKEN: 'x' }, '', 2, /KILN_URL must be the gateway/],
+  ['an unknown backup', ['delete', 'no-such-backup'], 'admin', '', 1, /^kiln: NOT_FOUND: /],
+])('ends %s with a one-line message and its exit code', async (_what, args, env, stdin, exit, message) => {
+  let vars: Record<string, string> = typeof env === 'object' ? env : {};
+  if (env === 'revoked') {
+    const token = await loginToken(s.kiln.url);
+    await gql(s.kiln.url, 'mutation { logout }', {}, token);
+    vars = { KILN_TOKEN: token };
+  }
+  if (env === 'admin') vars = { KILN_TOKEN: await loginToken(s.kiln.url) };
+  if (env === 'closed-port') vars = { KILN_URL: `http://127.0.0.1:${await closedPort()}`, KILN_TOKEN: 'x' };
+  const { code, stdout, stderr } = await kiln(args, vars, stdin);
+  expect([code, stdout]).toEqual([exit, '']);
+  expect(stderr).toMatch(message);
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+});
+
+/** A port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
