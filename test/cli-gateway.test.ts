@@ -3,7 +3,8 @@
  * gateway and database, in plain-lines, JSON and terminal (a pseudo-terminal from `script`) output.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
@@ -150,3 +151,44 @@ async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+describe('kiln download', () => {
+  let backup: { id: string; filename: string; fileChecksum: string };
+  let original: Buffer;
+  beforeAll(async () => {
+    backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
+    original = readFileSync(path.join(s.kiln.backupDir, backup.filename));
+  });
+  const out = (name: string) => path.join(tmpdir(), `cli-download-${name}-${process.pid}.json`);
+
+  it('writes the file, checked against the recorded sha256', async () => {
+    const file = out('whole');
+    const { code, stdout, stderr } = await asAdmin(['download', backup.id, '-o', file]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`sha256 ${backup.fileChecksum} (checked)`);
+    expect(stderr).not.toMatch(/resuming/);
+    expect(readFileSync(file).equals(original)).toBe(true);
+  });
+
+  it('resumes a download that was cut off, from the bytes it has', async () => {
+    const file = out('resumed');
+    const half = Math.floor(original.length / 2);
+    writeFileSync(`${file}.part`, original.subarray(0, half));
+    const { code, stderr } = await asAdmin(['download', backup.id, '-o', file]);
+    expect(code).toBe(0);
+    expect(stderr).toContain(`at ${half.toLocaleString('en')} bytes`);
+    expect(readFileSync(file).equals(original)).toBe(true);
+    expect(existsSync(`${file}.part`)).toBe(false);
+  });
+
+  it('removes a result that does not match the recorded sha256 (a damaged partial file) and says so, exit 1', async () => {
+    const file = out('damaged');
+    writeFileSync(`${file}.part`, Buffer.alloc(Math.floor(original.length / 2), 0x41));
+    const { code, stderr } = await asAdmin(['download', backup.id, '-o', file]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/is not the recorded [0-9a-f]{64}: removed; run the download again/);
+    expect(existsSync(file) || existsSync(`${file}.part`)).toBe(false);
+    expect((await asAdmin(['download', backup.id, '-o', file])).code).toBe(0);
+    expect(readFileSync(file).equals(original)).toBe(true);
+  });
+});

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { downloadBackup } from './download';
 import { CliError, ExitCode } from './exit-codes';
 import { Gateway, type GatewayOptions } from './gateway';
 import { assertCompleted, describe, followJob, JOB_FIELDS, progressOutput, type JobState } from './job-follower';
@@ -102,6 +103,14 @@ export function registerGatewayCommands(program: Command): void {
       const output = progressOutput(options.json);
       const job = assertCompleted(await followJob(await Gateway.connect(options), id, output));
       if (output === 'tty') print(describe(job));
+    });
+
+  command('download <id>', 'download a stored backup, resuming a cut-off download, checked against its recorded sha256')
+    .option('-o, --output <file>', 'where to write it (default: its file name, here)')
+    .option('--json', 'JSON lines: progress, then the result')
+    .action(async (id: string, options: GatewayOptions & Json & { output?: string }) => {
+      const result = await downloadBackup(await Gateway.connect(options), id, options.output, progressOutput(options.json));
+      print(options.json ? JSON.stringify(result) : `${result.path}: ${result.bytes.toLocaleString('en')} bytes, sha256 ${result.sha256} (checked)`);
     });
 
   command('cancel <id>', 'ask a running job to stop')

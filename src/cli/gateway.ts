@@ -43,6 +43,15 @@ export class Gateway {
     return post<T>(this.url, query, variables, this.token);
   }
 
+  /** A GET of one of the gateway's routes with this token (downloads); network failures are UNREACHABLE. */
+  async get(pathname: string, headers: Record<string, string> = {}): Promise<Response> {
+    try {
+      return await fetch(`${this.url}${pathname}`, { headers: { authorization: `Bearer ${this.token}`, ...headers } });
+    } catch (err) {
+      throw unreachable(this.url, err);
+    }
+  }
+
   /** A graphql-ws client with this token; closed by the caller. */
   socket(): SocketClient {
     return createClient({
@@ -65,10 +74,7 @@ async function post<T>(url: string, query: string, variables: Record<string, unk
       signal: AbortSignal.timeout(60_000),
     });
   } catch (err) {
-    // undici's "fetch failed" hides the reason in cause (an AggregateError when both IPv4 and IPv6 were tried).
-    const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
-    const reason = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
-    throw new CliError(`cannot reach the gateway at ${url} (${reason}): is it running? (--url or KILN_URL)`, ExitCode.UNREACHABLE);
+    throw unreachable(url, err);
   }
   const answer = (await res.json().catch(() => ({}))) as Answer<T>;
   const error = answer.errors?.[0];
@@ -80,4 +86,11 @@ async function post<T>(url: string, query: string, variables: Record<string, unk
   }
   if (!answer.data) throw new CliError(`the gateway at ${url} answered HTTP ${res.status} without data`, ExitCode.FAILED);
   return answer.data;
+}
+
+function unreachable(url: string, err: unknown): CliError {
+  // undici's "fetch failed" hides the reason in cause (an AggregateError when both IPv4 and IPv6 were tried).
+  const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
+  const reason = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
+  return new CliError(`cannot reach the gateway at ${url} (${reason}): is it running? (--url or KILN_URL)`, ExitCode.UNREACHABLE);
 }
