@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
+import { LENDING_TABLES } from '../src/domain';
+import { fingerprint } from './support/restore-helpers';
 import { gql, loginToken, TEST_ADMIN } from './support/test-kiln';
 import { until } from './support/until';
 
@@ -18,6 +20,10 @@ beforeAll(async () => {
   s = await startSeededKiln(20);
 });
 afterAll(async () => s?.close());
+// A restore ends every session, the suite's own token's too: each test starts with a fresh one.
+beforeEach(async () => {
+  s.token = await loginToken(s.kiln.url);
+});
 
 interface Run {
   code: number;
@@ -156,6 +162,7 @@ describe('kiln download', () => {
   let backup: { id: string; filename: string; fileChecksum: string };
   let original: Buffer;
   beforeAll(async () => {
+    s.token = await loginToken(s.kiln.url);
     backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
     original = readFileSync(path.join(s.kiln.backupDir, backup.filename));
   });
@@ -190,5 +197,56 @@ describe('kiln download', () => {
     expect(existsSync(file) || existsSync(`${file}.part`)).toBe(false);
     expect((await asAdmin(['download', backup.id, '-o', file])).code).toBe(0);
     expect(readFileSync(file).equals(original)).toBe(true);
+  });
+});
+
+describe('kiln restore', () => {
+  // The lending data; not the sign-in tables the CLI's own sign-in and the maintenance switches write to.
+  const DATA = LENDING_TABLES.filter((t) => !['AuditLog', 'StaffSession', 'User', 'UserLoginHistory'].includes(t));
+  const data = () => fingerprint(s.db, DATA);
+  const MAINTENANCE_STATE = '{ maintenanceMode { enabled } }';
+  const maintenanceOn = async () => (await gql(s.kiln.url, MAINTENANCE_STATE, {}, await loginToken(s.kiln.url))).data!.maintenanceMode.enabled as boolean;
+
+  it('restores a stored backup around maintenance mode, signing in again to end it', async () => {
+    const backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
+    const before = await data();
+    await s.db.query(`DELETE FROM "UserNote"`);
+    const { code, stdout, stderr } = await kiln(['restore', backup.id, '--maintenance', '--yes', '--email', TEST_ADMIN.email], {}, `${TEST_ADMIN.password}\n`);
+    expect([code, stderr]).toEqual([0, '']);
+    expect(stdout).toMatch(/RESTORE \w+ COMPLETED, 100%/);
+    expect(stdout).toContain('Everybody, you included, must sign in again.');
+    expect(await data()).toEqual(before);
+    expect(await maintenanceOn()).toBe(false);
+  });
+
+  it('uploads a file with --file; with KILN_TOKEN it says how to end maintenance, as it cannot sign in again', async () => {
+    const backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
+    const { code, stdout, stderr } = await asAdmin(['restore', '--file', path.join(s.kiln.backupDir, backup.filename), '--maintenance', '--yes']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/COMPLETED/);
+    expect(stderr).toContain('sign in again and run `kiln maintenance off`');
+    expect(await maintenanceOn()).toBe(true);
+    expect((await asAdmin(['maintenance', 'off'])).code).toBe(0);
+  });
+
+  it('refuses to restore without --yes when there is no terminal to ask on (exit 2, nothing changed)', async () => {
+    const backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
+    const before = await data();
+    const { code, stderr } = await asAdmin(['restore', backup.id, '--maintenance']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/confirm with --yes/);
+    expect(await maintenanceOn()).toBe(false);
+    expect(await data()).toEqual(before);
+  });
+
+  it('ends a refused file with its code and turns maintenance back off; nothing changed', async () => {
+    const before = await data();
+    const bad = path.join(tmpdir(), `cli-restore-bad-${process.pid}.json`);
+    writeFileSync(bad, 'not a backup at all');
+    const { code, stderr } = await asAdmin(['restore', '--file', bad, '--maintenance', '--yes']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^kiln: RESTORE job \w+ FAILED: BACKUP_CORRUPT: /);
+    expect(await maintenanceOn()).toBe(false);
+    expect(await data()).toEqual(before);
   });
 });

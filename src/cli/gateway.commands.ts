@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { downloadBackup } from './download';
+import { restore, type RestoreOptions } from './restore';
 import { CliError, ExitCode } from './exit-codes';
 import { Gateway, type GatewayOptions } from './gateway';
 import { assertCompleted, describe, followJob, JOB_FIELDS, progressOutput, type JobState } from './job-follower';
@@ -103,6 +104,19 @@ export function registerGatewayCommands(program: Command): void {
       const output = progressOutput(options.json);
       const job = assertCompleted(await followJob(await Gateway.connect(options), id, output));
       if (output === 'tty') print(describe(job));
+    });
+
+  command('restore [id]', 'replace the lending data with a stored backup (id) or a file (--file); asks for the file name unless --yes')
+    .option('--file <path>', 'a backup file from this machine (uploaded)')
+    .option('--maintenance', 'turn maintenance mode on first and off afterwards')
+    .option('--yes', 'no question (for scripts)')
+    .option('--allow-unsigned', 'restore a file whose Kiln signature does not verify (an app backup, a file you trust)')
+    .option('--json', 'JSON lines')
+    .action(async (id: string | undefined, options: GatewayOptions & Json & RestoreOptions) => {
+      const output = progressOutput(options.json);
+      const job = await restore(await Gateway.connect(options), id, options, output);
+      if (output === 'tty') print(describe(job));
+      if (!options.json) print('Everybody, you included, must sign in again.');
     });
 
   command('download <id>', 'download a stored backup, resuming a cut-off download, checked against its recorded sha256')

@@ -19,7 +19,9 @@ type Answer<T> = { data?: T; errors?: Array<{ message: string; extensions?: { co
 export class Gateway {
   private constructor(
     readonly url: string,
-    private readonly token: string,
+    private token: string,
+    /** Kept to sign in again after a restore or reset ends every session; absent with KILN_TOKEN. */
+    private readonly credentials?: { email: string; password: string },
   ) {}
 
   static async connect(options: GatewayOptions): Promise<Gateway> {
@@ -35,8 +37,23 @@ export class Gateway {
     const email = options.email ?? config.email;
     if (!email) throw new CliError('no credentials: set KILN_TOKEN, or give --email (or KILN_EMAIL) to sign in', ExitCode.USAGE);
     const password = await readPassword(`Password for ${email} at ${url}: `);
-    const answer = await post<{ login: { token: string } }>(url, 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }', { e: email, p: password });
-    return new Gateway(url, answer.login.token);
+    return new Gateway(url, await signIn(url, email, password), { email, password });
+  }
+
+  /** Signs in again with the same credentials (a restore ended the session); false when there are none (KILN_TOKEN). */
+  async signInAgain(): Promise<boolean> {
+    if (!this.credentials) return false;
+    this.token = await signIn(this.url, this.credentials.email, this.credentials.password);
+    return true;
+  }
+
+  /** A multipart request with one file, as graphql-upload takes it; the file is streamed from disk. */
+  async upload<T>(query: string, variables: Record<string, unknown>, file: Blob, filename: string): Promise<T> {
+    const form = new FormData();
+    form.append('operations', JSON.stringify({ query, variables: { ...variables, file: null } }));
+    form.append('map', JSON.stringify({ 0: ['variables.file'] }));
+    form.append('0', file, filename);
+    return post<T>(this.url, form, {}, this.token);
   }
 
   query<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
@@ -64,15 +81,23 @@ export class Gateway {
   }
 }
 
-async function post<T>(url: string, query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
+async function signIn(url: string, email: string, password: string): Promise<string> {
+  const answer = await post<{ login: { token: string } }>(url, 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }', { e: email, p: password });
+  return answer.login.token;
+}
+
+/** A GraphQL request: JSON, or a prepared multipart form (an upload, whose size sets no timeout). */
+async function post<T>(url: string, query: string | FormData, variables: Record<string, unknown>, token?: string): Promise<T> {
   let res: Response;
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   try {
-    res = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-      signal: AbortSignal.timeout(60_000),
-    });
+    res = await fetch(
+      `${url}/graphql`,
+      typeof query === 'string'
+        ? { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ query, variables }), signal: AbortSignal.timeout(60_000) }
+        : // Apollo's CSRF prevention lets a multipart request through with this header.
+          { method: 'POST', headers: { 'apollo-require-preflight': 'true', ...auth }, body: query },
+    );
   } catch (err) {
     throw unreachable(url, err);
   }

@@ -1,0 +1,68 @@
+import { openAsBlob } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { CliError, ExitCode } from './exit-codes';
+import type { Gateway } from './gateway';
+import { assertCompleted, followJob, JOB_FIELDS, type JobState, type ProgressOutput } from './job-follower';
+
+export interface RestoreOptions {
+  file?: string;
+  maintenance?: boolean;
+  yes?: boolean;
+  allowUnsigned?: boolean;
+}
+
+const MAINTENANCE = 'mutation($on: Boolean!, $reason: String) { setMaintenanceMode(enabled: $on, reason: $reason) { enabled } }';
+
+/**
+ * Restores a stored backup (`id`) or a file from this machine, after a confirmation (the file's
+ * name typed, or --yes), and follows the job to its end. With --maintenance, maintenance mode is
+ * turned on first and off afterwards; the restore ends every session, so that takes a new sign-in
+ * (with --email; with KILN_TOKEN the CLI says what to run).
+ */
+export async function restore(gateway: Gateway, id: string | undefined, options: RestoreOptions, output: ProgressOutput): Promise<JobState> {
+  if ((id === undefined) === (options.file === undefined)) throw new CliError('give a backup id or --file <path>, not both', ExitCode.USAGE);
+  let name: string;
+  if (options.file) {
+    if (!(await stat(options.file).catch(() => null))?.isFile()) throw new CliError(`${options.file}: no such file`);
+    name = path.basename(options.file);
+  } else {
+    const { backup } = await gateway.query<{ backup: { filename: string } | null }>('query($id: ID!) { backup(id: $id) { filename } }', { id });
+    if (!backup) throw new CliError(`NOT_FOUND: no backup ${id}`);
+    name = backup.filename;
+  }
+  await confirm(name, gateway.url, options.yes === true);
+
+  if (options.maintenance) await gateway.query(MAINTENANCE, { on: true, reason: `Restoring ${name} (kiln restore)` });
+  let job: JobState;
+  try {
+    const started = options.file
+      ? (await gateway.upload<{ restoreBackup: JobState }>(`mutation($file: Upload!, $allow: Boolean!) { restoreBackup(file: $file, allowUnsigned: $allow) { ${JOB_FIELDS} } }`, { allow: options.allowUnsigned === true }, await openAsBlob(options.file), name)).restoreBackup
+      : (await gateway.query<{ restoreBackup: JobState }>(`mutation($id: ID!) { restoreBackup(id: $id) { ${JOB_FIELDS} } }`, { id })).restoreBackup;
+    job = await followJob(gateway, started.id, output);
+  } catch (err) {
+    // Nothing was restored: the lending app goes back to normal service as it was.
+    if (options.maintenance) await gateway.query(MAINTENANCE, { on: false }).catch(() => undefined);
+    throw err;
+  }
+  if (options.maintenance) {
+    // A completed restore ended every session, this one's too.
+    const signedIn = job.status === 'COMPLETED' ? await gateway.signInAgain().catch(() => false) : true;
+    if (signedIn) await gateway.query(MAINTENANCE, { on: false });
+    else process.stderr.write('kiln: the restore ended every session: sign in again and run `kiln maintenance off`\n');
+  }
+  return assertCompleted(job);
+}
+
+async function confirm(name: string, url: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) throw new CliError('a restore replaces all lending data: confirm with --yes when there is no terminal to ask on', ExitCode.USAGE);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const typed = await rl.question(`This replaces all lending data at ${url} with ${name} and signs everybody out.\nType the file name to confirm: `);
+    if (typed.trim() !== name) throw new CliError('not confirmed: nothing was changed', ExitCode.FAILED);
+  } finally {
+    rl.close();
+  }
+}
