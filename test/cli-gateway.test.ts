@@ -250,3 +250,32 @@ describe('kiln restore', () => {
     expect(await data()).toEqual(before);
   });
 });
+
+describe('kiln schedule', () => {
+  afterEach(async () => {
+    await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { frequency: DISABLED, retentionDays: 30, keepAtLeast: 3 }) { frequency } }', {}, await loginToken(s.kiln.url));
+  });
+
+  it('sets only what it is given and shows the schedule with its next runs', async () => {
+    const set = await asAdmin(['schedule', 'set', '--frequency', 'custom', '--cron', '30 2 * * *', '--timezone', 'Africa/Lagos', '--retention-days', '14', '--audit-logs', 'yes']);
+    expect([set.code, set.stderr]).toEqual([0, '']);
+    expect(set.stdout).toMatch(/^frequency {3}CUSTOM \(30 2 \* \* \*\) in Africa\/Lagos$/m);
+    expect(set.stdout).toMatch(/^retention {3}14 days, at least 3 kept$/m);
+    expect(set.stdout.match(/T02:30:00\+01:00/g)).toHaveLength(5);
+    const shown = JSON.parse((await asAdmin(['schedule', 'show', '--json'])).stdout);
+    expect(shown.backupSchedule).toMatchObject({ frequency: 'CUSTOM', cron: '30 2 * * *', retentionDays: 14, includeAuditLogs: true, includeSessions: false });
+  });
+
+  it.each([
+    ['a bad cron', ['--frequency', 'CUSTOM', '--cron', 'every day'], /^kiln: BAD_USER_INPUT: /],
+    ['nothing to change', [], /nothing to change/],
+    ['a yes-or-no that is neither', ['--sessions', 'maybe'], /expected yes or no/],
+    ['a retention of zero days', ['--retention-days', '0'], /--retention-days must be a whole number above 0/],
+  ])('refuses %s with exit 2 and changes nothing', async (_what, args, message) => {
+    const before = (await asAdmin(['schedule', 'show', '--json'])).stdout;
+    const { code, stderr } = await asAdmin(['schedule', 'set', ...args]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect((await asAdmin(['schedule', 'show', '--json'])).stdout).toBe(before);
+  });
+});

@@ -127,6 +127,45 @@ export function registerGatewayCommands(program: Command): void {
       print(options.json ? JSON.stringify(result) : `${result.path}: ${result.bytes.toLocaleString('en')} bytes, sha256 ${result.sha256} (checked)`);
     });
 
+  const schedule = program.command('schedule').description('the backup schedule');
+  const scheduleCommand = (spec: string, description: string) =>
+    schedule
+      .command(spec)
+      .description(description)
+      .option('--url <url>', 'the gateway (default KILN_URL)')
+      .option('--email <email>', 'sign in as this admin (default KILN_EMAIL; KILN_TOKEN wins)')
+      .option('--json', 'one JSON object');
+  scheduleCommand('show', 'the schedule and its next five runs').action(async (options: GatewayOptions & Json) => {
+    const answer = await (await Gateway.connect(options)).query<ScheduleData>(`{ backupSchedule { ${SCHEDULE_FIELDS} } nextBackupRuns(count: 5) { local } }`);
+    print(options.json ? JSON.stringify(answer) : describeSchedule(answer));
+  });
+  scheduleCommand('set', 'change the schedule (only the options given); prints it with its next five runs')
+    .option('--frequency <f>', 'DISABLED, HOURLY, DAILY, WEEKLY, MONTHLY or CUSTOM')
+    .option('--cron <expression>', 'with CUSTOM: minute hour day month weekday')
+    .option('--timezone <zone>', 'an IANA zone, e.g. Africa/Lagos')
+    .option('--location <location>', 'LOCAL, CLOUD or BOTH')
+    .option('--retention-days <n>', 'keep backups this many days', (v) => positive(v, '--retention-days'))
+    .option('--keep-at-least <n>', 'never keep fewer completed backups', (v) => positive(v, '--keep-at-least'))
+    .option('--audit-logs <yes|no>', 'include the audit log', yesNo)
+    .option('--sessions <yes|no>', 'include staff sessions', yesNo)
+    .action(async (options: GatewayOptions & Json & ScheduleSetOptions) => {
+      const input = {
+        frequency: upper(options.frequency),
+        cron: options.cron,
+        timezone: options.timezone,
+        location: upper(options.location),
+        retentionDays: options.retentionDays,
+        keepAtLeast: options.keepAtLeast,
+        includeAuditLogs: options.auditLogs,
+        includeSessions: options.sessions,
+      };
+      if (Object.values(input).every((v) => v === undefined)) throw new CliError('nothing to change: give at least one option (kiln schedule set --help)', ExitCode.USAGE);
+      const gateway = await Gateway.connect(options);
+      await gateway.query(`mutation($input: BackupScheduleInput!) { updateBackupSchedule(input: $input) { frequency } }`, { input });
+      const answer = await gateway.query<ScheduleData>(`{ backupSchedule { ${SCHEDULE_FIELDS} } nextBackupRuns(count: 5) { local } }`);
+      print(options.json ? JSON.stringify(answer) : describeSchedule(answer));
+    });
+
   command('cancel <id>', 'ask a running job to stop')
     .action(async (id: string, options: GatewayOptions) => {
       const { cancelJob } = await (await Gateway.connect(options)).query<{ cancelJob: JobState }>(`mutation($id: ID!) { cancelJob(id: $id) { ${JOB_FIELDS} } }`, { id });
@@ -201,3 +240,50 @@ const STATUS = `{
 const BACKUPS = `query($filter: BackupFilter, $limit: Int) {
   backups(filter: $filter, limit: $limit) { total items { id filename type status location origin createdAt fileSize } }
 }`;
+
+const SCHEDULE_FIELDS = 'frequency cron timezone location retentionDays keepAtLeast includeAuditLogs includeSessions lastBackupAt nextBackupAt warnings';
+
+interface ScheduleData {
+  backupSchedule: {
+    frequency: string;
+    cron: string | null;
+    timezone: string;
+    location: string;
+    retentionDays: number;
+    keepAtLeast: number;
+    includeAuditLogs: boolean;
+    includeSessions: boolean;
+    lastBackupAt: string | null;
+    warnings: string[];
+  };
+  nextBackupRuns: Array<{ local: string }>;
+}
+
+interface ScheduleSetOptions {
+  frequency?: string;
+  cron?: string;
+  timezone?: string;
+  location?: string;
+  retentionDays?: number;
+  keepAtLeast?: number;
+  auditLogs?: boolean;
+  sessions?: boolean;
+}
+
+function describeSchedule({ backupSchedule: b, nextBackupRuns: runs }: ScheduleData): string {
+  return [
+    `frequency   ${b.frequency}${b.cron ? ` (${b.cron})` : ''} in ${b.timezone}`,
+    `location    ${b.location}; includes ${[b.includeAuditLogs && 'audit logs', b.includeSessions && 'staff sessions'].filter(Boolean).join(' and ') || 'neither audit logs nor staff sessions'}`,
+    `retention   ${b.retentionDays} days, at least ${b.keepAtLeast} kept`,
+    `last run    ${b.lastBackupAt ?? 'never'}`,
+    ...b.warnings.map((w) => `warning     ${w}`),
+    `next runs   ${runs.length === 0 ? 'none' : runs[0].local}`,
+    ...runs.slice(1).map((r) => `            ${r.local}`),
+  ].join('\n');
+}
+
+function yesNo(value: string): boolean {
+  if (/^(yes|true|on)$/i.test(value)) return true;
+  if (/^(no|false|off)$/i.test(value)) return false;
+  throw new CliError(`expected yes or no, not ${JSON.stringify(value)}`, ExitCode.USAGE);
+}
