@@ -10,6 +10,8 @@ import { BackupKeyError, parseKeyList } from '../crypto/backup-key';
 import { decryptIfEncrypted, readHead } from '../crypto/decrypt-if-encrypted';
 import { DecryptionError, ENCRYPTION_MAGIC, isEncrypted } from '../crypto/encryption';
 import { CliError, ExitCode } from './exit-codes';
+import { describe as describeJob, progressOutput } from './job-follower';
+import { restoreFileOffline } from './offline-restore';
 
 interface FileOptions {
   json?: boolean;
@@ -33,6 +35,23 @@ export function registerFileCommands(program: Command): void {
       process.stdout.write(options.json ? `${JSON.stringify(facts)}\n` : describe(path, facts));
     },
   );
+
+  file
+    .command('restore <file>')
+    .description('restore the file into a database with no gateway (the gateway\'s own restore): an empty database gets the lending schema first')
+    .requiredOption('--database-url <url>', 'the database to restore into (postgres://…)')
+    .option('--yes', 'no question (for scripts)')
+    .option('--force', 'restore even while a gateway runs a job on that database with maintenance mode off')
+    .option('--allow-unsigned', 'restore a file whose signature does not verify (an app backup, a file you trust, or the signing key is lost)')
+    .option('--signing-key-file <path>', 'the signing key to check the signature with (instead of BACKUP_SIGNING_KEY)')
+    .option('--safety-dir <dir>', 'where the PRE_RESTORE backup of what the database held goes', './kiln-safety-backups')
+    .option('--json', 'JSON lines')
+    .action(async (path: string, options: { databaseUrl: string; yes?: boolean; force?: boolean; allowUnsigned?: boolean; signingKeyFile?: string; safetyDir: string; json?: boolean }) => {
+      const output = progressOutput(options.json);
+      const job = await restoreFileOffline(path, options, output);
+      if (output === 'tty') process.stdout.write(`${describeJob(job)}\n`);
+      if (!options.json) process.stdout.write('Restored. Every session was ended: everybody signs in again.\n');
+    });
 
   file
     .command('decrypt <file>')

@@ -71,7 +71,8 @@ export function assertCompleted(job: JobState): JobState {
   return job;
 }
 
-function progressView(output: ProgressOutput): { update(job: JobState): void; stop(): void } {
+/** Shows a job's successive states as `output` asks; stop() ends a drawn bar. */
+export function progressView(output: ProgressOutput): { update(job: JobState): void; stop(): void } {
   if (output === 'json') return { update: (job) => process.stdout.write(`${JSON.stringify(job)}\n`), stop: () => undefined };
   if (output === 'lines') {
     let last = '';

@@ -55,7 +55,8 @@ export async function restore(gateway: Gateway, id: string | undefined, options:
   return assertCompleted(job);
 }
 
-async function confirm(name: string, url: string, yes: boolean): Promise<void> {
+/** The admin types the file's name (or gave --yes); without a terminal to ask on, --yes is required. */
+export async function confirm(name: string, url: string, yes: boolean): Promise<void> {
   if (yes) return;
   if (!process.stdin.isTTY) throw new CliError('a restore replaces all lending data: confirm with --yes when there is no terminal to ask on', ExitCode.USAGE);
   const rl = createInterface({ input: process.stdin, output: process.stderr });

@@ -1,3 +1,6 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
 import type { BackupReadLimits } from '../backup/format/backup-reader';
@@ -59,11 +62,11 @@ export class RestoreService {
   ): Promise<Job> {
     if ((id == null) === (file == null)) throw new BadUserInputError('Give exactly one of id (a stored backup) or file (an uploaded backup)');
     await this.maintenance.assertEnabled();
-    if (id != null) return this.start({ kind: 'stored', record: await this.backups.require(id) }, actor, meta, options);
+    if (id != null) return this.start({ kind: 'stored', record: await this.backups.require(id) }, actor.userId, meta, options);
 
     const upload = await receiveUpload(file!, this.uploads, READ_PASSES);
     try {
-      return await this.start({ kind: 'upload', upload }, actor, meta, options);
+      return await this.start({ kind: 'upload', upload }, actor.userId, meta, options);
     } catch (err) {
       upload.discard();
       throw err;
@@ -100,23 +103,44 @@ export class RestoreService {
     }
   }
 
-  private start(source: RestoreSource, actor: Identity, meta: RequestMeta, options: RestoreOptions): Promise<Job> {
+  /**
+   * Restores a file of this machine (`kiln file restore`: no gateway, no signed-in admin, so the
+   * audit entry and the safety backup name nobody). Everything else is the restore above.
+   */
+  async restoreLocalFile(file: string, meta: RequestMeta, options: RestoreOptions = {}): Promise<Job> {
+    await this.maintenance.assertEnabled();
+    const { size } = await stat(file);
+    const opened: Readable[] = [];
+    const upload: ReceivedUpload = {
+      filename: path.basename(file),
+      bytes: size,
+      open: () => {
+        const stream = createReadStream(file);
+        opened.push(stream);
+        return stream;
+      },
+      discard: () => opened.forEach((stream) => stream.destroy()),
+    };
+    return this.start({ kind: 'upload', upload }, null, meta, options);
+  }
+
+  private start(source: RestoreSource, actorId: string | null, meta: RequestMeta, options: RestoreOptions): Promise<Job> {
     return this.runner.start({
       kind: JobKind.RESTORE,
-      requestedById: actor.userId,
+      requestedById: actorId,
       backupId: source.kind === 'stored' ? source.record.id : undefined,
       input: {
         ...(source.kind === 'stored' ? { backupId: source.record.id } : { upload: source.upload.filename }),
         ...(options.allowUnsigned ? { allowUnsigned: true } : {}),
       },
       run: (run) =>
-        this.run(source, run, actor, meta, options.allowUnsigned === true).finally(() => {
+        this.run(source, run, actorId, meta, options.allowUnsigned === true).finally(() => {
           if (source.kind === 'upload') source.upload.discard();
         }),
     });
   }
 
-  private async run(source: RestoreSource, run: JobRun, actor: Identity, meta: RequestMeta, allowUnsigned: boolean): Promise<{ message: string }> {
+  private async run(source: RestoreSource, run: JobRun, actorId: string | null, meta: RequestMeta, allowUnsigned: boolean): Promise<{ message: string }> {
     const { progress, signal } = run;
     const open = (): Promise<Readable> =>
       source.kind === 'stored' ? this.backups.openFile(source.record) : this.backups.plain(source.upload.open());
@@ -143,7 +167,7 @@ export class RestoreService {
           },
         },
         BackupType.PRE_RESTORE,
-        actor.userId,
+        actorId,
       );
       safetyRun.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
     };
@@ -200,16 +224,16 @@ export class RestoreService {
       const accounts = await accountChanges(client);
       // Everybody logs in again: restored sessions included.
       const revoked = await client.query(`UPDATE "StaffSession" SET "revokedAt" = CURRENT_TIMESTAMP WHERE "revokedAt" IS NULL`);
-      const actorStillExists = (await runner.manager.countBy(User, { id: actor.userId })) > 0;
+      const actorStillExists = actorId !== null && (await runner.manager.countBy(User, { id: actorId })) > 0;
       await this.audit.record(
         {
-          actorUserId: actorStillExists ? actor.userId : null,
+          actorUserId: actorStillExists ? actorId : null,
           action: 'SYSTEM_RESTORED',
           entityName: 'Backup',
           entityId: source.kind === 'stored' ? source.record.id : `upload:${source.upload.filename}`,
           metadata: {
             jobId: run.job.id,
-            restoredBy: actor.userId,
+            restoredBy: actorId,
             recordCounts: checked.recordCounts,
             checksum: checked.checksum,
             safetyBackupId: safety.id,

@@ -19,7 +19,8 @@ export class MaintenanceService {
     return row ?? Object.assign(new MaintenanceState(), { id: ROW_ID, enabled: false, reason: null, since: null, enabledById: null });
   }
 
-  async set(enabled: boolean, reason: string | null | undefined, actor: Identity, meta: RequestMeta): Promise<MaintenanceState> {
+  /** `actor` null: `kiln file restore`, run by nobody signed in. */
+  async set(enabled: boolean, reason: string | null | undefined, actor: Identity | null, meta: RequestMeta): Promise<MaintenanceState> {
     const trimmed = reason?.trim() || null;
     if (trimmed && trimmed.length > MAX_REASON_LENGTH) {
       throw new BadUserInputError(`reason must be at most ${MAX_REASON_LENGTH} characters`);
@@ -34,13 +35,13 @@ export class MaintenanceService {
         enabled,
         reason: enabled ? trimmed : null,
         since,
-        enabledById: enabled ? (before?.enabled ? before.enabledById : actor.userId) : null,
+        enabledById: enabled ? (before?.enabled ? before.enabledById : (actor?.userId ?? null)) : null,
         updatedAt: new Date(),
       };
       await repo.upsert(next, ['id']);
       await this.audit.record(
         {
-          actorUserId: actor.userId,
+          actorUserId: actor?.userId ?? null,
           action: enabled ? 'MAINTENANCE_ENABLED' : 'MAINTENANCE_DISABLED',
           entityName: 'Maintenance',
           entityId: ROW_ID,
