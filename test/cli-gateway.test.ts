@@ -3,7 +3,7 @@
  * gateway and database, in plain-lines, JSON and terminal (a pseudo-terminal from `script`) output.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -186,6 +186,32 @@ describe('kiln download', () => {
     expect(stderr).toContain(`at ${half.toLocaleString('en')} bytes`);
     expect(readFileSync(file).equals(original)).toBe(true);
     expect(existsSync(`${file}.part`)).toBe(false);
+  });
+
+  it('names the file by its base name only (an app row’s file name is no path), checks its size, and never overwrites', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cli-download-cwd-'));
+    await s.db.query(
+      `INSERT INTO backup_records (id, filename, "fileSize", location, "localPath", type, status, "createdAt") VALUES ('app-escape', '../escaped.json', $1, 'local', $2, 'manual', 'completed', now())`,
+      [original.length, path.join(s.kiln.backupDir, backup.filename)],
+    );
+    try {
+      const run = () =>
+        new Promise<Run>((resolve) =>
+          execFile(process.execPath, [CLI, 'download', 'app-escape'], { cwd: dir, env: { PATH: process.env.PATH, KILN_URL: s.kiln.url, KILN_TOKEN: s.token } }, (err, stdout, stderr) =>
+            resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+          ),
+        );
+      const first = await run();
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/^escaped\.json: .*not checked: the gateway recorded none/);
+      expect(readdirSync(dir)).toEqual(['escaped.json']);
+      expect(existsSync(path.join(dir, '..', 'escaped.json'))).toBe(false);
+      const again = await run();
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/escaped\.json exists already/);
+    } finally {
+      await s.db.query(`DELETE FROM backup_records WHERE id = 'app-escape'`);
+    }
   });
 
   it('removes a result that does not match the recorded sha256 (a damaged partial file) and says so, exit 1', async () => {

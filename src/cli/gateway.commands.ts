@@ -124,7 +124,7 @@ export function registerGatewayCommands(program: Command): void {
     .option('--json', 'JSON lines: progress, then the result')
     .action(async (id: string, options: GatewayOptions & Json & { output?: string }) => {
       const result = await downloadBackup(await Gateway.connect(options), id, options.output, progressOutput(options.json));
-      print(options.json ? JSON.stringify(result) : `${result.path}: ${result.bytes.toLocaleString('en')} bytes, sha256 ${result.sha256} (checked)`);
+      print(options.json ? JSON.stringify(result) : `${result.path}: ${result.bytes.toLocaleString('en')} bytes, sha256 ${result.sha256} (${result.checked ? 'checked' : 'not checked: the gateway recorded none for this backup'})`);
     });
 
   const schedule = program.command('schedule').description('the backup schedule');

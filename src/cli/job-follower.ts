@@ -35,11 +35,11 @@ const FINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 export async function followJob(gateway: Gateway, jobId: string, output: ProgressOutput): Promise<JobState> {
   const socket = gateway.socket();
   const show = progressView(output);
-  const interrupted = new Promise<never>((_, reject) =>
-    process.once('SIGINT', () =>
-      reject(new CliError(`stopped following job ${jobId}; it keeps running on the gateway: kiln jobs watch ${jobId}`, ExitCode.INTERRUPTED)),
-    ),
-  );
+  let onInterrupt!: () => void;
+  const interrupted = new Promise<never>((_, reject) => {
+    onInterrupt = () => reject(new CliError(`stopped following job ${jobId}; it keeps running on the gateway: kiln jobs watch ${jobId}`, ExitCode.INTERRUPTED));
+    process.once('SIGINT', onInterrupt);
+  });
   const follow = async (): Promise<JobState> => {
     for await (const result of socket.iterate<{ jobProgress: JobState }>({ query: `subscription($id: ID) { jobProgress(jobId: $id) { ${JOB_FIELDS} } }`, variables: { id: jobId } })) {
       if (result.errors?.length) throw new CliError(`${result.errors[0].extensions?.code ?? 'INTERNAL'}: ${result.errors[0].message}`);
@@ -53,14 +53,14 @@ export async function followJob(gateway: Gateway, jobId: string, output: Progres
     return await Promise.race([follow(), interrupted]);
   } catch (err) {
     // A socket closed by the gateway (a revoked or expired session) arrives as a close event.
-    if (typeof err === 'object' && err !== null && 'code' in err && 'reason' in err) {
-      const { code, reason } = err as { code: number; reason: string };
-      throw new CliError(`the gateway closed the connection (${code} ${reason})`, code === 4401 || code === 4403 ? ExitCode.UNAUTHENTICATED : ExitCode.UNREACHABLE);
-    }
-    throw err;
+    if (err instanceof CliError) throw err;
+    // graphql-ws rejects with the socket's close event (or error event) when it gives up.
+    const { code, reason } = (err ?? {}) as { code?: number; reason?: string };
+    if (code === 4401 || code === 4403) throw new CliError(`the gateway closed the connection (${code} ${reason})`, ExitCode.UNAUTHENTICATED);
+    throw new CliError(`lost the connection to the gateway at ${gateway.url}${code ? ` (${code}${reason ? ` ${reason}` : ''})` : ''}: kiln jobs watch ${jobId}`, ExitCode.UNREACHABLE);
   } finally {
     show.stop();
-    process.removeAllListeners('SIGINT');
+    process.off('SIGINT', onInterrupt);
     await socket.dispose();
   }
 }

@@ -18,6 +18,14 @@ const program = new Command('kiln')
 registerGatewayCommands(program);
 registerFileCommands(program);
 
+// Ctrl-C at a prompt or during an upload ends with 130; while a job is followed, the follower
+// (which registered its own listener) says how to follow it again.
+process.on('SIGINT', () => {
+  if (process.listenerCount('SIGINT') > 1) return;
+  process.stderr.write('\nkiln: stopped (Ctrl-C)\n');
+  process.exit(ExitCode.INTERRUPTED);
+});
+
 let settled = false;
 // A command whose streams stall would let the process end with code 0: never claim success for it.
 process.once('beforeExit', () => {

@@ -4,9 +4,15 @@ import { Writable } from 'node:stream';
 /** Asks on the terminal without echoing what is typed; from a pipe, reads the first line of stdin. */
 export async function readPassword(question: string): Promise<string> {
   if (!process.stdin.isTTY) {
-    let text = '';
-    for await (const chunk of process.stdin) text += String(chunk);
-    return text.replace(/\r?\n[\s\S]*$/, '');
+    // The first line of a pipe, without waiting for the pipe to close.
+    const lines = createInterface({ input: process.stdin, terminal: false });
+    try {
+      for await (const line of lines) return line;
+      return '';
+    } finally {
+      lines.close();
+      process.stdin.pause();
+    }
   }
   let muted = false;
   // The question is shown; the keystrokes after it are not.

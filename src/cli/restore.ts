@@ -22,7 +22,7 @@ const MAINTENANCE = 'mutation($on: Boolean!, $reason: String) { setMaintenanceMo
  * (with --email; with KILN_TOKEN the CLI says what to run).
  */
 export async function restore(gateway: Gateway, id: string | undefined, options: RestoreOptions, output: ProgressOutput): Promise<JobState> {
-  if ((id === undefined) === (options.file === undefined)) throw new CliError('give a backup id or --file <path>, not both', ExitCode.USAGE);
+  if ((id === undefined) === (options.file === undefined)) throw new CliError('give either a backup id or --file <path>', ExitCode.USAGE);
   let name: string;
   if (options.file) {
     if (!(await stat(options.file).catch(() => null))?.isFile()) throw new CliError(`${options.file}: no such file`);
@@ -35,24 +35,40 @@ export async function restore(gateway: Gateway, id: string | undefined, options:
   await confirm(name, gateway.url, options.yes === true);
 
   if (options.maintenance) await gateway.query(MAINTENANCE, { on: true, reason: `Restoring ${name} (kiln restore)` });
-  let job: JobState;
+  let started: JobState;
   try {
-    const started = options.file
+    started = options.file
       ? (await gateway.upload<{ restoreBackup: JobState }>(`mutation($file: Upload!, $allow: Boolean!) { restoreBackup(file: $file, allowUnsigned: $allow) { ${JOB_FIELDS} } }`, { allow: options.allowUnsigned === true }, await openAsBlob(options.file), name)).restoreBackup
       : (await gateway.query<{ restoreBackup: JobState }>(`mutation($id: ID!) { restoreBackup(id: $id) { ${JOB_FIELDS} } }`, { id })).restoreBackup;
+  } catch (err) {
+    // Refused before it started: nothing was restored, the lending app goes back to normal service.
+    if (options.maintenance) await endMaintenance(gateway);
+    throw err;
+  }
+  let job: JobState;
+  try {
     job = await followJob(gateway, started.id, output);
   } catch (err) {
-    // Nothing was restored: the lending app goes back to normal service as it was.
-    if (options.maintenance) await gateway.query(MAINTENANCE, { on: false }).catch(() => undefined);
+    // Not following any more (Ctrl-C, a lost connection) says nothing of the job: maintenance stays on.
+    if (options.maintenance) process.stderr.write('kiln: maintenance mode stays on while the restore may still run: `kiln maintenance off` once it has ended\n');
     throw err;
   }
   if (options.maintenance) {
     // A completed restore ended every session, this one's too.
     const signedIn = job.status === 'COMPLETED' ? await gateway.signInAgain().catch(() => false) : true;
-    if (signedIn) await gateway.query(MAINTENANCE, { on: false });
+    if (signedIn) await endMaintenance(gateway);
     else process.stderr.write('kiln: the restore ended every session: sign in again and run `kiln maintenance off`\n');
   }
   return assertCompleted(job);
+}
+
+/** Turns maintenance off, or says it could not: the restore's own outcome is what the exit code reports. */
+async function endMaintenance(gateway: Gateway): Promise<void> {
+  try {
+    await gateway.query(MAINTENANCE, { on: false });
+  } catch (err) {
+    process.stderr.write(`kiln: maintenance mode is still on (${(err as Error).message}): run \`kiln maintenance off\`\n`);
+  }
 }
 
 /** The admin types the file's name (or gave --yes); without a terminal to ask on, --yes is required. */
