@@ -209,6 +209,10 @@ describe('kiln download', () => {
       const again = await run();
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/escaped\.json exists already/);
+      // -o a folder: the file goes into it under its own name.
+      const into = mkdtempSync(path.join(tmpdir(), 'cli-download-into-'));
+      expect((await asAdmin(['download', backup.id, '-o', into])).code).toBe(0);
+      expect(readdirSync(into)).toEqual([backup.filename]);
     } finally {
       await s.db.query(`DELETE FROM backup_records WHERE id = 'app-escape'`);
     }

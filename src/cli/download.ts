@@ -30,7 +30,8 @@ export async function downloadBackup(gateway: Gateway, id: string, output: strin
   // The name comes from the database (the app's rows too): never a path.
   const named = path.basename(backup.filename);
   if (!output && (named === '' || named === '.' || named === '..')) throw new CliError(`backup ${id} has no usable file name (${JSON.stringify(backup.filename)}): give -o`);
-  const target = output ?? named;
+  // -o names the file, or a folder to put it in under its own name.
+  const target = output === undefined ? named : (await stat(output).catch(() => null))?.isDirectory() ? path.join(output, named) : output;
   if (await stat(target).catch(() => null)) throw new CliError(`${target} exists already: remove it or give -o another path`);
   const partial = `${target}.part`;
   const have = (await stat(partial).catch(() => null))?.size ?? 0;

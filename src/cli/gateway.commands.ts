@@ -120,7 +120,7 @@ export function registerGatewayCommands(program: Command): void {
     });
 
   command('download <id>', 'download a stored backup, resuming a cut-off download, checked against its recorded sha256')
-    .option('-o, --output <file>', 'where to write it (default: its file name, here)')
+    .option('-o, --output <path>', 'the file to write, or a folder to write it into (default: its file name, here)')
     .option('--json', 'JSON lines: progress, then the result')
     .action(async (id: string, options: GatewayOptions & Json & { output?: string }) => {
       const result = await downloadBackup(await Gateway.connect(options), id, options.output, progressOutput(options.json));
