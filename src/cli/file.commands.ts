@@ -2,7 +2,10 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { Command } from 'commander';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
 import { readBackupFileFacts, type BackupFileFacts } from '../backup/format/backup-file-facts';
+import { sqlExport } from '../backup/format/sql-export';
 import { BackupFormatError } from '../backup/format/backup-reader';
 import { BackupSigner, SignatureCheck } from '../backup/format/backup-signature';
 import { ConfigError, loadFileToolConfig } from '../config/config';
@@ -52,6 +55,27 @@ export function registerFileCommands(program: Command): void {
       if (output === 'tty') process.stdout.write(`${describeJob(job)}\n`);
       if (!options.json) process.stdout.write('Restored. Every session was ended: everybody signs in again.\n');
     });
+
+  keyOptions(
+    file
+      .command('export-sql <file>')
+      .description('the backup as a plain SQL script for an empty lending schema (psql -v ON_ERROR_STOP=1 -f, PostgreSQL or CockroachDB)')
+      .requiredOption('-o, --output <file>', 'where to write the script'),
+  ).action(async (path: string, options: FileOptions & { output: string }) => {
+    const facts = await readFacts(path, options);
+    if (!facts.checksum.matches) throw new CliError(`${path}: the data does not match its checksum: the file was changed or damaged; nothing was exported`);
+    const { readKeys, read } = await keys(options);
+    const partial = `${options.output}.partial-${process.pid}`;
+    try {
+      await pipelineAsync(Readable.from(sqlExport(createReadStream(path), facts, basename(path), { readKeys, limits: read })), createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
+      await rename(partial, options.output);
+    } catch (err) {
+      await rm(partial, { force: true });
+      if (err instanceof BackupFormatError || err instanceof DecryptionError) throw new CliError(`${path}: ${err.message}`);
+      throw err;
+    }
+    process.stdout.write(options.json ? `${JSON.stringify({ output: options.output, tables: facts.tables, rows: facts.rows })}\n` : `${options.output}: ${facts.rows.toLocaleString('en')} rows in ${facts.tables.length} tables\n`);
+  });
 
   file
     .command('decrypt <file>')
