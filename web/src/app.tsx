@@ -1,8 +1,9 @@
 import { useEffect, useMemo } from 'preact/hooks';
-import { Provider, useMutation, useQuery } from '@urql/preact';
+import { Provider, useQuery } from '@urql/preact';
 import { createApiClient } from './api/client';
-import { LOGOUT, SCHEDULE_ZONE } from './api/operations';
-import { sessions, useSession, type Session } from './api/session';
+import { signOut } from './api/anonymous';
+import { SCHEDULE_ZONE } from './api/operations';
+import { useSession, type Session } from './api/session';
 import { Backups } from './pages/backups';
 import { Overview } from './pages/overview';
 import { Restore } from './pages/restore';
@@ -42,7 +43,6 @@ function SignedIn({ session }: { session: Session }) {
 function Console({ session }: { session: Session }) {
   const route = useRoute();
   const { jobs, problem } = useLiveJobs();
-  const [, logout] = useMutation(LOGOUT);
   const [zone] = useQuery<{ backupSchedule: { timezone: string } }>({ query: SCHEDULE_ZONE });
   useEffect(() => {
     document.title = `${TITLES[route.page]} · Kiln`;
@@ -60,7 +60,7 @@ function Console({ session }: { session: Session }) {
           ))}
         </nav>
         <span class="who">{session.email}</span>
-        <button type="button" class="small" onClick={() => void logout({}).finally(() => sessions.end('You signed out.'))}>
+        <button type="button" class="small" onClick={() => void signOut()}>
           Sign out
         </button>
       </header>

@@ -69,3 +69,18 @@ export function uploadFile<T>(
   });
   return { done, abort: () => xhr.abort() };
 }
+
+/**
+ * Signs out: the tab forgets the session at once, then the gateway revokes the token (a plain
+ * request, not tied to the console's client, which goes away with the session).
+ */
+export async function signOut(): Promise<void> {
+  const token = sessions.current()?.token;
+  sessions.end('You signed out.');
+  if (!token) return;
+  await fetch(graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: 'mutation Logout { logout }' }),
+  }).catch(() => undefined);
+}

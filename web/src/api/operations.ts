@@ -12,7 +12,6 @@ export const LOGIN = `mutation Login($email: String!, $password: String!) {
   login(email: $email, password: $password) { token expiresAt user { email } }
 }`;
 
-export const LOGOUT = gql`mutation Logout { logout }`;
 
 export const OVERVIEW = gql`query Overview {
   backupHealth { healthy problems lastSuccessfulBackupAt lastFailedBackupAt nextScheduledAt totalBackups totalBytes localBytes cloudBytes failedLast24h }

@@ -32,9 +32,12 @@ function set(next: State): void {
 export const sessions = {
   current: (): Session | null => state.session,
   signedIn: (session: Session): void => set({ session, notice: null }),
-  /** Ends the session in this tab, with the reason the sign-in page shows. */
-  end: (notice: string | null): void => {
-    if (state.session || notice !== state.notice) set({ session: null, notice });
+  /**
+   * Ends the session in this tab, with the reason the sign-in page shows. The first reason
+   * stays (a socket closing after a sign-out must not say "revoked"), unless `replace`.
+   */
+  end: (notice: string | null, { replace = false } = {}): void => {
+    if (state.session || (replace && notice !== state.notice)) set({ session: null, notice });
   },
 };
 

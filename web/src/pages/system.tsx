@@ -90,6 +90,8 @@ function Reset() {
                 sessions.end(
                   `The reset is running and has ended every session. Sign in as ${r.superAdminEmail}` +
                     (r.temporaryPassword ? ` with the temporary password ${r.temporaryPassword} (shown only this once; change it in the lending app).` : ' with the password you set.'),
+                  // Said even if the socket's close ("session ended") came first: the password is shown only here.
+                  { replace: true },
                 );
               }
             });
