@@ -109,7 +109,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const schema = await buildKilnSchema(resolverContainer(services), jobEvents.pubSub);
     let boundBase = '';
     const app = createHttpApp({ dataSource, maintenance, health, logger, trustProxy: config.http.trustProxy });
-    app.use(downloadRouter({ auth, backups, downloads, logger }));
+    app.use(downloadRouter({ auth, backups, downloads, logger, readLimits: config.backup.read }));
     app.use(consoleRouter(config.http.consoleDir, logger));
     const httpServer = http.createServer(app);
     // Idle connections outlive the clients' own keep-alive (undici: 4 s, load balancers: 60 s), so a

@@ -13,7 +13,7 @@ import { loadSqlFile, REFERENCE_DDL } from './support/public-schema';
 import { fingerprint } from './support/restore-helpers';
 import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { workerDatabaseName } from './support/test-database';
-import { TEST_BACKUP_SIGNING_KEY } from './support/test-kiln';
+import { gql, TEST_BACKUP_SIGNING_KEY } from './support/test-kiln';
 
 const CLI = path.join(__dirname, '..', 'dist', 'src', 'cli', 'kiln.js');
 const PSQL = '/usr/bin/psql';
@@ -121,4 +121,37 @@ it('refuses a damaged file and leaves no script behind', async () => {
   expect(code).toBe(1);
   expect(stderr).toMatch(/^kiln: .*kiln-sql-damaged\.json: /);
   expect(existsSync(out)).toBe(false);
+});
+
+describe('GET /backups/:id/download?format=sql (Backup.sqlDownloadUrl)', () => {
+  it('streams the same statements as kiln file export-sql, by the signed link or an admin token', async () => {
+    const id = (await gql(s.kiln.url, '{ backups(limit: 1) { items { id } } }', {}, s.token)).data!.backups.items[0].id;
+    const url = (await gql(s.kiln.url, 'query($id: ID!) { backup(id: $id) { sqlDownloadUrl } }', { id }, s.token)).data!.backup.sqlDownloadUrl as string;
+    expect(url).toMatch(/\/download\?format=sql&token=/);
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/sql; charset=utf-8');
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="?kiln-backup-[^"]+\.sql"?$/);
+    expect(res.headers.get('content-length')).toBeNull(); // streamed
+    const body = await res.text();
+    expect(body).toMatch(new RegExp(`^-- written .+, backup ${id}$`, 'm'));
+    if (!existsSync(script)) expect((await kiln(['file', 'export-sql', backupFile, '-o', script])).code).toBe(0);
+    const statements = (text: string) => text.slice(text.indexOf('\nBEGIN;'));
+    expect(statements(body)).toBe(statements(readFileSync(script, 'utf8')));
+
+    const withToken = await fetch(`${s.kiln.url}/backups/${id}/download?format=sql`, { headers: { authorization: `Bearer ${s.token}` } });
+    expect(statements(await withToken.text())).toBe(statements(body));
+  });
+
+  it.each([
+    ['an unknown format', (id: string) => `/backups/${id}/download?format=xml`, 'token', 400, 'BAD_USER_INPUT'],
+    ['no credentials', (id: string) => `/backups/${id}/download?format=sql`, 'none', 401, 'UNAUTHENTICATED'],
+    ['a forged link', (id: string) => `/backups/${id}/download?format=sql&token=forged`, 'none', 401, 'UNAUTHENTICATED'],
+    ['an unknown backup', () => `/backups/no-such-backup/download?format=sql`, 'token', 404, 'NOT_FOUND'],
+  ])('refuses %s with its code', async (_what, route, auth, status, code) => {
+    const id = (await gql(s.kiln.url, '{ backups(limit: 1) { items { id } } }', {}, s.token)).data!.backups.items[0].id;
+    const res = await fetch(`${s.kiln.url}${route(id)}`, { headers: auth === 'token' ? { authorization: `Bearer ${s.token}` } : {} });
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as any).errors[0].extensions.code).toBe(code);
+  });
 });

@@ -64,6 +64,14 @@ export class BackupResolver {
     return this.services.backups.downloadUrl(backup, ctx.baseUrl);
   }
 
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: "A short-lived link of this gateway to the backup as a plain SQL script (psql -v ON_ERROR_STOP=1 -f, into an empty lending schema), streamed from the file wherever it is.",
+  })
+  sqlDownloadUrl(@Root() backup: BackupRecord, @Ctx() ctx: KilnContext): string | null {
+    return this.services.backups.sqlDownloadUrl(backup, ctx.baseUrl);
+  }
+
   @FieldResolver(() => User, { nullable: true })
   createdBy(@Root() backup: BackupRecord): Promise<User | null> {
     return backup.createdById ? this.services.auth.findUser(backup.createdById) : Promise.resolve(null);

@@ -23,6 +23,8 @@ import { writeBackupFile } from './backup-file.pipeline';
 import { clientError } from '../errors/unexpected-error';
 import type { BackupSigner } from './format/backup-signature';
 import { BACKUP_FORMAT_VERSION } from './format/backup-writer';
+import type { BackupReadLimits } from './format/backup-reader';
+import { sqlExport, type SqlExportHeader } from './format/sql-export';
 import { estimateRows } from './snapshot/snapshot-exporter';
 
 export interface CreateBackupOptions {
@@ -247,6 +249,28 @@ export class BackupService {
     }
     const { token } = this.downloads.sign(record.id);
     return `${baseUrl}/backups/${encodeURIComponent(record.id)}/download?token=${token}`;
+  }
+
+  /** The gateway's link to the backup as a SQL script (streamed by the download route, from wherever the file is). */
+  sqlDownloadUrl(record: BackupRecord, baseUrl: string): string | null {
+    if (record.status !== BackupStatus.COMPLETED) return null;
+    const { token } = this.downloads.sign(record.id);
+    return `${baseUrl}/backups/${encodeURIComponent(record.id)}/download?format=sql&token=${token}`;
+  }
+
+  /** A completed backup as a SQL script (see sqlExport), read from its file as it is streamed. */
+  async sqlScript(id: string, limits: BackupReadLimits): Promise<{ filename: string; script: AsyncGenerator<string> }> {
+    const record = await this.require(id);
+    const input = await this.openFile(record);
+    const about: SqlExportHeader = {
+      source: record.filename,
+      createdAt: record.createdAt.toISOString(),
+      backupId: record.id,
+      checksum: record.checksum,
+      fileSha256: record.fileChecksum,
+      recordCounts: record.recordCounts ?? {},
+    };
+    return { filename: `${record.filename.replace(/\.(json|gz|enc)(\.(gz|enc))*$/, '')}.sql`, script: sqlExport(input, about, { readKeys: [], limits }) };
   }
 
   /** Where the file of a completed backup is, for the download route. */

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { readBackupFileFacts, type BackupFileFacts } from '../backup/format/backup-file-facts';
-import { sqlExport } from '../backup/format/sql-export';
+import { headerOfFacts, sqlExport } from '../backup/format/sql-export';
 import { BackupFormatError } from '../backup/format/backup-reader';
 import { BackupSigner, SignatureCheck } from '../backup/format/backup-signature';
 import { ConfigError, loadFileToolConfig } from '../config/config';
@@ -67,7 +67,7 @@ export function registerFileCommands(program: Command): void {
     const { readKeys, read } = await keys(options);
     const partial = `${options.output}.partial-${process.pid}`;
     try {
-      await pipelineAsync(Readable.from(sqlExport(createReadStream(path), facts, basename(path), { readKeys, limits: read })), createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
+      await pipelineAsync(Readable.from(sqlExport(createReadStream(path), headerOfFacts(basename(path), facts), { readKeys, limits: read })), createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
       await rename(partial, options.output);
     } catch (err) {
       await rm(partial, { force: true });

@@ -2,6 +2,30 @@ import type { Readable } from 'node:stream';
 import { decryptIfEncrypted } from '../../crypto/decrypt-if-encrypted';
 import { LENDING_TABLES } from '../../domain';
 import type { BackupFileFacts } from './backup-file-facts';
+
+/** What the script's header comment says about its source. */
+export interface SqlExportHeader {
+  source: string;
+  createdAt: string | null;
+  kilnVersion?: string | null;
+  backupId?: string | null;
+  checksum: string | null;
+  fileSha256: string | null;
+  recordCounts: Record<string, number>;
+}
+
+/** The header of a file read through by readBackupFileFacts (`kiln file export-sql`). */
+export function headerOfFacts(source: string, facts: BackupFileFacts): SqlExportHeader {
+  return {
+    source,
+    createdAt: facts.createdAt,
+    kilnVersion: facts.kilnVersion,
+    backupId: facts.backupId,
+    checksum: facts.checksum.recorded,
+    fileSha256: facts.file.sha256,
+    recordCounts: Object.fromEntries(facts.tables.map((t) => [t.name, t.rows])),
+  };
+}
 import { BackupFormatError, readBackup, type BackupReadLimits } from './backup-reader';
 
 /** Rows per INSERT: statements of a few hundred KB, which psql and CockroachDB take comfortably. */
@@ -15,14 +39,14 @@ const ROWS_PER_STATEMENT = 500;
  * converted by the database's own JSON-to-column rules, the ones Kiln's restore loads with, and no
  * literal is spelled by hand. json_populate_recordset is in PostgreSQL (9.3+) and CockroachDB.
  * One transaction per table (none for an empty one), tables parents first; a restore ends every session, so the script does too.
- * `facts` come from a first read of the same file (the header comment names checksum and counts).
+ * `about` fills the header comment (from a first read of the file, or from the backup's record).
  */
-export async function* sqlExport(input: Readable, facts: BackupFileFacts, source: string, options: { readKeys: readonly Buffer[]; limits?: BackupReadLimits }): AsyncGenerator<string> {
+export async function* sqlExport(input: Readable, about: SqlExportHeader, options: { readKeys: readonly Buffer[]; limits?: BackupReadLimits }): AsyncGenerator<string> {
   yield [
-    `-- Kiln backup ${source} as SQL, for an empty lending schema: psql -v ON_ERROR_STOP=1 -f this-file`,
-    `-- written ${facts.createdAt ?? 'at an unknown time'}${facts.kilnVersion ? ` by Kiln ${facts.kilnVersion}` : ''}${facts.backupId ? `, backup ${facts.backupId}` : ''}`,
-    `-- data checksum (sha256) ${facts.checksum.recorded}${facts.checksum.matches ? '' : ' (DOES NOT MATCH the rows)'}; file sha256 ${facts.file.sha256}`,
-    ...facts.tables.map((t) => `--   ${t.name}: ${t.rows} rows`),
+    `-- Kiln backup ${oneLine(about.source)} as SQL, for an empty lending schema: psql -v ON_ERROR_STOP=1 -f this-file`,
+    `-- written ${about.createdAt ?? 'at an unknown time'}${about.kilnVersion ? ` by Kiln ${oneLine(about.kilnVersion)}` : ''}${about.backupId ? `, backup ${oneLine(about.backupId)}` : ''}`,
+    `-- data checksum (sha256) ${about.checksum ?? 'not recorded'}; file sha256 ${about.fileSha256 ?? 'not recorded'}`,
+    ...Object.entries(about.recordCounts).map(([table, rows]) => `--   ${oneLine(table)}: ${rows} rows`),
     '',
     '',
   ].join('\n');
@@ -55,7 +79,7 @@ export async function* sqlExport(input: Readable, facts: BackupFileFacts, source
       if (open) yield `COMMIT;\n`;
     }
   }
-  if (facts.tables.some((t) => t.name === 'StaffSession')) {
+  if ('StaffSession' in about.recordCounts) {
     yield `-- As after a Kiln restore: everybody signs in again.\nUPDATE "StaffSession" SET "revokedAt" = CURRENT_TIMESTAMP WHERE "revokedAt" IS NULL;\n`;
   }
 }
@@ -63,3 +87,5 @@ export async function* sqlExport(input: Readable, facts: BackupFileFacts, source
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 // standard_conforming_strings is on in PostgreSQL since 9.1 and always in CockroachDB: only quotes are doubled.
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+// A comment line stays one line whatever a name holds.
+const oneLine = (text: string) => text.replace(/[\r\n]+/g, ' ');
