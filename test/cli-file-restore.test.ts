@@ -3,7 +3,7 @@
  * gateway, into a fresh database, a foreign one, and one a gateway is using; killed mid-way.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -82,6 +82,20 @@ it('refuses a file it cannot vouch for without the signing key, and restores it 
   const allowed = await kiln(['file', 'restore', backupFile, '--database-url', target, '--yes', '--allow-unsigned', '--safety-dir', safetyDir()]);
   expect(allowed.code).toBe(0);
   expect(await fingerprintOf(target)).toEqual(source);
+});
+
+it.each([
+  ['a truncated file', (bytes: Buffer) => bytes.subarray(0, Math.floor(bytes.length / 2)), /truncated|ends/],
+  ['a foreign file', () => Buffer.from('SELECT 1;\n'), /line 1: /],
+])('refuses %s before touching the database (an empty one stays empty)', async (name, make, message) => {
+  const target = await freshDatabase(`${workerDatabaseName()}_dr_bad`);
+  const bad = path.join(mkdtempSync(path.join(tmpdir(), 'kiln-bad-')), `${name.replace(/\W/g, '-')}.json`);
+  writeFileSync(bad, make(readFileSync(backupFile)));
+  const { code, stderr } = await kiln(['file', 'restore', bad, '--database-url', target, '--yes', '--safety-dir', safetyDir()], { BACKUP_SIGNING_KEY: TEST_BACKUP_SIGNING_KEY });
+  expect(code).toBe(1);
+  expect(stderr).toMatch(message);
+  expect(stderr).toMatch(/nothing was changed$/m);
+  expect(await tablesOf(target)).toEqual([]);
 });
 
 it('refuses a database that holds something else, and changes nothing in it', async () => {

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { LENDING_TABLES } from '../src/domain';
 import { fingerprint } from './support/restore-helpers';
-import { gql, loginToken, TEST_ADMIN } from './support/test-kiln';
+import { TokenService } from '../src/auth/token.service';
+import { gql, loginToken, TEST_ADMIN, TEST_JWT_SECRET } from './support/test-kiln';
 import { until } from './support/until';
 
 const CLI = path.join(__dirname, '..', 'dist', 'src', 'cli', 'kiln.js');
@@ -126,10 +127,11 @@ it('stops following on Ctrl-C with 130 and says how to follow again; the job kee
   });
 });
 
-type Who = Record<string, string> | 'revoked' | 'admin' | 'closed-port';
+type Who = Record<string, string> | 'revoked' | 'expired' | 'admin' | 'closed-port';
 it.each<[string, string[], Who, string, number, RegExp]>([
   ['a wrong password', ['status', '--email', TEST_ADMIN.email], {}, 'not-the-password\n', 4, /^kiln: UNAUTHENTICATED: Invalid email or password/],
   ['a revoked token', ['status'], 'revoked', '', 4, /^kiln: UNAUTHENTICATED: .*sign in again/],
+  ['an expired token', ['status'], 'expired', '', 4, /^kiln: UNAUTHENTICATED: .*sign in again/],
   ['no credentials', ['status'], {}, '', 2, /no credentials: set KILN_TOKEN/],
   ['an unreachable gateway', ['status'], 'closed-port', '', 3, /cannot reach the gateway at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): is it running\?/],
   ['a malformed KILN_URL', ['status'], { KILN_URL: 'not a url', KILN_TOKEN: 'x' }, '', 2, /KILN_URL must be the gateway/],
@@ -142,6 +144,8 @@ it.each<[string, string[], Who, string, number, RegExp]>([
     vars = { KILN_TOKEN: token };
   }
   if (env === 'admin') vars = { KILN_TOKEN: await loginToken(s.kiln.url) };
+  // Signed with the gateway's secret for a real session, an hour past its expiry.
+  if (env === 'expired') vars = { KILN_TOKEN: new TokenService(TEST_JWT_SECRET, -3600).sign({ userId: 'u', jwtId: 'j' }).token };
   if (env === 'closed-port') vars = { KILN_URL: `http://127.0.0.1:${await closedPort()}`, KILN_TOKEN: 'x' };
   const { code, stdout, stderr } = await kiln(args, vars, stdin);
   expect([code, stdout]).toEqual([exit, '']);

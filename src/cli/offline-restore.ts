@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { AuditLogService } from '../audit/audit-log.service';
 import { BackupService } from '../backup/backup.service';
+import { readBackupFileFacts } from '../backup/format/backup-file-facts';
+import { BackupFormatError } from '../backup/format/backup-reader';
 import { BackupSigner } from '../backup/format/backup-signature';
+import { DecryptionError } from '../crypto/encryption';
 import { DownloadTokenService } from '../auth/token.service';
 import { ConfigError, loadConfig } from '../config/config';
 import { openDatabase } from '../db/database';
@@ -64,6 +68,16 @@ export async function restoreFileOffline(file: string, options: OfflineRestoreOp
   } catch (err) {
     await rm(dataDir, { recursive: true, force: true });
     if (err instanceof ConfigError) throw new CliError(err.problems.join('; '), ExitCode.USAGE);
+    throw err;
+  }
+  // A file that cannot be read or fails its checksum is refused before the database is touched
+  // (an empty one would otherwise get the schema first).
+  try {
+    const facts = await readBackupFileFacts(createReadStream(file), { readKeys: config.encryption.readKeys, limits: config.backup.read });
+    if (!facts.checksum.matches) throw new CliError(`${file}: the data does not match its checksum: the file was changed or damaged; nothing was changed`);
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    if (err instanceof BackupFormatError || err instanceof DecryptionError) throw new CliError(`${file}: ${err.message}; nothing was changed`);
     throw err;
   }
   await confirm(path.basename(file), target, options.yes === true);
