@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { LENDING_TABLES } from '../src/domain';
 import { loadSqlFile, REFERENCE_DDL } from './support/public-schema';
-import { fingerprint } from './support/restore-helpers';
+import { fingerprintAt } from './support/restore-helpers';
 import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { workerDatabaseName } from './support/test-database';
 import { gql, TEST_BACKUP_SIGNING_KEY } from './support/test-kiln';
@@ -65,16 +65,6 @@ async function appSchemaDatabase(server: string, name: string): Promise<string> 
   return url.toString();
 }
 
-async function dataOf(url: string): Promise<Record<string, string>> {
-  const db = new Client({ connectionString: url });
-  await db.connect();
-  try {
-    return await fingerprint(db, DATA);
-  } finally {
-    await db.end();
-  }
-}
-
 async function answers(url: string): Promise<boolean> {
   const db = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   try {
@@ -106,7 +96,7 @@ const servers = () => [['the embedded server', process.env.KILN_TEST_SERVER_URL!
     const viaRestore = await appSchemaDatabase(server, `${workerDatabaseName()}_sqlref_${process.env.KILN_TEST_RUN_ID}`);
     const restored = await kiln(['file', 'restore', backupFile, '--database-url', viaRestore, '--yes', '--safety-dir', mkdtempSync(path.join(tmpdir(), 'kiln-safety-'))]);
     expect([label, restored.code, restored.stderr]).toEqual([label, 0, '']);
-    const [sql, kilnRestore] = [await dataOf(viaSql), await dataOf(viaRestore)];
+    const [sql, kilnRestore] = [await fingerprintAt(viaSql, DATA), await fingerprintAt(viaRestore, DATA)];
     expect(Object.values(sql).some((d) => !d.startsWith('0:'))).toBe(true);
     expect([label, sql]).toEqual([label, kilnRestore]);
   }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { LENDING_TABLES } from '../src/domain';
-import { fingerprint } from './support/restore-helpers';
+import { fingerprint, fingerprintAt } from './support/restore-helpers';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { freshDatabase, workerDatabaseName } from './support/test-database';
 import { TEST_BACKUP_SIGNING_KEY } from './support/test-kiln';
@@ -48,16 +48,6 @@ async function tablesOf(url: string): Promise<string[]> {
   }
 }
 
-async function fingerprintOf(url: string): Promise<Record<string, string>> {
-  const db = new Client({ connectionString: url });
-  await db.connect();
-  try {
-    return await fingerprint(db, DATA);
-  } finally {
-    await db.end();
-  }
-}
-
 it('runs the runbook: file verify, then file restore into an empty database, which then holds exactly the backed-up data', async () => {
   const keys = { BACKUP_SIGNING_KEY: TEST_BACKUP_SIGNING_KEY };
   expect((await kiln(['file', 'verify', backupFile], keys)).code).toBe(0);
@@ -66,7 +56,7 @@ it('runs the runbook: file verify, then file restore into an empty database, whi
   expect([code, stderr]).toEqual([0, '']);
   expect(stdout).toMatch(/RESTORE \w+ COMPLETED, 100%/);
   expect(stdout).toContain('everybody signs in again');
-  expect(await fingerprintOf(target)).toEqual(source);
+  expect(await fingerprintAt(target, DATA)).toEqual(source);
   // Maintenance mode is as it was: off.
   const db = new Client({ connectionString: target });
   await db.connect();
@@ -81,7 +71,7 @@ it('refuses a file it cannot vouch for without the signing key, and restores it 
   expect(refused.stderr).toMatch(/^kiln: RESTORE job \w+ FAILED: BAD_USER_INPUT: .*another BACKUP_SIGNING_KEY/);
   const allowed = await kiln(['file', 'restore', backupFile, '--database-url', target, '--yes', '--allow-unsigned', '--safety-dir', safetyDir()]);
   expect(allowed.code).toBe(0);
-  expect(await fingerprintOf(target)).toEqual(source);
+  expect(await fingerprintAt(target, DATA)).toEqual(source);
 });
 
 it.each([

@@ -1,4 +1,4 @@
-import type { Client } from 'pg';
+import { Client } from 'pg';
 import { LENDING_TABLES } from '../../src/domain';
 import { createReadStream, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,17 @@ import { until } from './until';
 export const TEST_SIGNER = new BackupSigner(TEST_BACKUP_SIGNING_KEY);
 
 /** md5 of every lending table's rows in id order: equal fingerprints, equal data. */
+/** {@link fingerprint} of the database at `url`, on a connection of its own. */
+export async function fingerprintAt(url: string, tables: readonly string[] = LENDING_TABLES): Promise<Record<string, string>> {
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  try {
+    return await fingerprint(db, tables);
+  } finally {
+    await db.end();
+  }
+}
+
 export async function fingerprint(db: Client, tables: readonly string[] = LENDING_TABLES): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const t of tables) {
