@@ -5,7 +5,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { LENDING_TABLES } from '../src/domain';
@@ -13,6 +12,7 @@ import { fingerprint } from './support/restore-helpers';
 import { TokenService } from '../src/auth/token.service';
 import { gql, loginToken, TEST_ADMIN, TEST_JWT_SECRET } from './support/test-kiln';
 import { until } from './support/until';
+import { closedPort } from './support/closed-port';
 
 const CLI = path.join(__dirname, '..', 'dist', 'src', 'cli', 'kiln.js');
 
@@ -153,14 +153,6 @@ it.each<[string, string[], Who, string, number, RegExp]>([
   expect(stderr.trim().split('\n')).toHaveLength(1);
 });
 
-/** A port nothing listens on (it was free a moment ago). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('kiln download', () => {
   let backup: { id: string; filename: string; fileChecksum: string };

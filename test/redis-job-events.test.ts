@@ -8,6 +8,7 @@ import { createLogger } from '../src/logging/logger';
 import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { eventually } from './support/until';
+import { closedPort } from './support/closed-port';
 
 const REDIS_PORT = 6379;
 const PROGRESS = `subscription($id: ID) { jobProgress(jobId: $id) {
@@ -84,14 +85,6 @@ const redisReachableAt = (url: string, token: string) => async () => !(await hea
 
 const completedFor = (jobId: string) => (events: any[]) => events.some((e) => e.id === jobId && e.status === 'COMPLETED');
 
-/** A local port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A TCP proxy to the local Redis whose connections the test can cut (and refuse) at will. */
 class RedisProxy {

@@ -1,20 +1,16 @@
 import { SingleBar } from 'cli-progress';
 import { CliError, ExitCode } from './exit-codes';
 import type { Gateway } from './gateway';
+import { FINISHED_STATUSES, type JobKind, type JobStatus } from '../jobs/job.enums';
+import type { ProgressSnapshot } from '../jobs/progress-meter';
 
 export const JOB_FIELDS = 'id kind status phase table percent rowsDone rowsTotal bytesDone etaSeconds message error errorCode backup { id filename }';
 
-export interface JobState {
+/** A job as JOB_FIELDS selects it: the progress meter's snapshot and the job's outcome. */
+export interface JobState extends ProgressSnapshot {
   id: string;
-  kind: string;
-  status: 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
-  phase: string | null;
-  table: string | null;
-  percent: number;
-  rowsDone: number;
-  rowsTotal: number | null;
-  bytesDone: number;
-  etaSeconds: number | null;
+  kind: JobKind;
+  status: JobStatus;
   message: string | null;
   error: string | null;
   errorCode: string | null;
@@ -24,8 +20,6 @@ export interface JobState {
 /** tty: one bar redrawn in place; lines: a line when the phase, table or a 5 % step changes; json: every event, one JSON object a line. */
 export type ProgressOutput = 'tty' | 'lines' | 'json';
 export const progressOutput = (json?: boolean): ProgressOutput => (json ? 'json' : process.stdout.isTTY ? 'tty' : 'lines');
-
-const FINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
 /**
  * Follows a job over jobProgress to its end (the gateway sends its current state first), showing
@@ -45,7 +39,7 @@ export async function followJob(gateway: Gateway, jobId: string, output: Progres
       if (result.errors?.length) throw new CliError(`${result.errors[0].extensions?.code ?? 'INTERNAL'}: ${result.errors[0].message}`);
       const job = result.data!.jobProgress;
       show.update(job);
-      if (FINAL.has(job.status)) return job;
+      if (FINISHED_STATUSES.has(job.status)) return job;
     }
     throw new CliError(`the gateway stopped sending the progress of job ${jobId}: kiln jobs watch ${jobId}`);
   };
@@ -79,7 +73,7 @@ export function progressView(output: ProgressOutput): { update(job: JobState): v
     return {
       update: (job) => {
         const step = `${job.status} ${job.phase} ${job.table} ${Math.floor(job.percent / 5)}`;
-        if (step === last && !FINAL.has(job.status)) return;
+        if (step === last && !FINISHED_STATUSES.has(job.status)) return;
         last = step;
         process.stdout.write(`${describe(job)}\n`);
       },

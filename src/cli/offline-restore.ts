@@ -15,6 +15,7 @@ import { ConfigError, loadConfig } from '../config/config';
 import { openDatabase } from '../db/database';
 import { newId } from '../db/ids';
 import { toKilnError } from '../errors/to-kiln-error';
+import { FINISHED_STATUSES } from '../jobs/job.enums';
 import { JobEventBus } from '../jobs/job-event-bus';
 import { JobRunner } from '../jobs/job-runner';
 import { jobProgressStream } from '../jobs/job-stream';
@@ -111,7 +112,7 @@ export async function restoreFileOffline(file: string, options: OfflineRestoreOp
         for await (const job of jobProgressStream(dataSource, jobEvents, started.id)) {
           last = job as unknown as JobState;
           show.update(last);
-          if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(job.status)) break;
+          if (FINISHED_STATUSES.has(job.status)) break;
         }
       } finally {
         show.stop();
