@@ -55,13 +55,13 @@ export async function measureBackup(ctx: BenchContext): Promise<ReportLine[]> {
 }
 
 /**
- * Runs bench/backup-child.js against `db` and returns what it measured. With `keepIn`, the backup
- * file and its record stay, in `keepIn`/backups, for a restore child given the same folder.
+ * Runs bench/backup-child.js against `db` (`env` added to its environment) and returns what it measured.
+ * With `keepIn`, the backup file and its record stay, in `keepIn`/backups, for a restore child given the same folder.
  */
-export async function kilnBackup(db: BenchDatabase, keepIn?: string): Promise<KilnBackup> {
+export async function kilnBackup(db: BenchDatabase, keepIn?: string, env: Record<string, string> = {}): Promise<KilnBackup> {
   const dir = keepIn ?? (await mkdtemp(path.join(tmpdir(), 'kiln-bench-')));
   try {
-    const result = await runChild<Omit<KilnBackup, 'ok'>>('backup-child.js', kilnEnv(db, dir, keepIn ? { BENCH_KEEP_BACKUP: '1' } : {}));
+    const result = await runChild<Omit<KilnBackup, 'ok'>>('backup-child.js', kilnEnv(db, dir, { ...env, ...(keepIn ? { BENCH_KEEP_BACKUP: '1' } : {}) }));
     if (!result.ok) throw new Error(`Kiln backup of ${db.name} failed: ${result.error}`);
     return result;
   } finally {

@@ -10,7 +10,9 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { LENDING_TABLES } from '../src/domain';
 import { loadSqlFile, REFERENCE_DDL } from './support/public-schema';
-import { fingerprintAt } from './support/restore-helpers';
+import { lendingReferences } from '../src/domain/lending-references';
+import { writeAppBackupFile } from './support/app-backup-file';
+import { craftBackup, fingerprintAt, rawBackup } from './support/restore-helpers';
 import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { workerDatabaseName } from './support/test-database';
 import { gql, TEST_BACKUP_SIGNING_KEY } from './support/test-kiln';
@@ -84,23 +86,108 @@ const servers = () => [['the embedded server', process.env.KILN_TEST_SERVER_URL!
   const text = readFileSync(script, 'utf8');
   expect(text).toMatch(/^-- Kiln backup .+ as SQL/);
   expect(text).toMatch(/^-- data checksum \(sha256\) [0-9a-f]{64}; file sha256 [0-9a-f]{64}$/m);
-  expect(text).toMatch(/^BEGIN;\nINSERT INTO "User" SELECT \* FROM json_populate_recordset\(NULL::"User", '\[/m);
+  // "User" refers to itself: its supervisors are set once every user is in.
+  expect(text).toMatch(/^BEGIN;\nINSERT INTO "User" SELECT \* FROM jsonb_populate_recordset\(NULL::"User", \(SELECT jsonb_agg\(e - 'supervisorId'\) FROM jsonb_array_elements\('\[/m);
+  expect(text).toMatch(/^UPDATE "User" AS t SET "supervisorId" = s."supervisorId" FROM json_populate_recordset\(NULL::"User", '\[/m);
+  expect(text).toMatch(/^BEGIN;\nINSERT INTO "Loan" SELECT \* FROM json_populate_recordset\(NULL::"Loan", '\[/m);
 
   for (const [label, server] of servers()) {
     if (!(await answers(server))) {
       console.log(`export-sql on ${label}: skipped, it does not answer`);
       continue;
     }
-    const viaSql = await appSchemaDatabase(server, `${workerDatabaseName()}_sql_${process.env.KILN_TEST_RUN_ID}`);
-    execFileSync(PSQL, ['-v', 'ON_ERROR_STOP=1', '-q', '-d', viaSql, '-f', script], { stdio: 'pipe' });
-    const viaRestore = await appSchemaDatabase(server, `${workerDatabaseName()}_sqlref_${process.env.KILN_TEST_RUN_ID}`);
-    const restored = await kiln(['file', 'restore', backupFile, '--database-url', viaRestore, '--yes', '--safety-dir', mkdtempSync(path.join(tmpdir(), 'kiln-safety-'))]);
-    expect([label, restored.code, restored.stderr]).toEqual([label, 0, '']);
-    const [sql, kilnRestore] = [await fingerprintAt(viaSql, DATA), await fingerprintAt(viaRestore, DATA)];
+    const { sql, kilnRestore } = await loadBothWays(server, backupFile, script);
     expect(Object.values(sql).some((d) => !d.startsWith('0:'))).toBe(true);
     expect([label, sql]).toEqual([label, kilnRestore]);
   }
 });
+
+/**
+ * `script` loaded with psql into one fresh database holding the app's empty schema, `file` restored
+ * with `kiln file restore` into another: both databases' data tables, to compare.
+ */
+async function loadBothWays(server: string, file: string, script: string, restoreArgs: string[] = []) {
+  const tag = `${workerDatabaseName()}_${path.basename(script, '.sql').replace(/\W/g, '_')}_${process.env.KILN_TEST_RUN_ID}`;
+  const viaSql = await appSchemaDatabase(server, `${tag}_sql`);
+  execFileSync(PSQL, ['-X', '-v', 'ON_ERROR_STOP=1', '-q', '-d', viaSql, '-f', script], { stdio: 'pipe' });
+  const viaRestore = await appSchemaDatabase(server, `${tag}_ref`);
+  const restored = await kiln(['file', 'restore', file, '--database-url', viaRestore, '--yes', '--safety-dir', mkdtempSync(path.join(tmpdir(), 'kiln-safety-')), ...restoreArgs]);
+  expect([restored.code, restored.stderr]).toEqual([0, '']);
+  return { sql: await fingerprintAt(viaSql, DATA), kilnRestore: await fingerprintAt(viaRestore, DATA) };
+}
+
+const embedded = () => servers()[0][1];
+
+it('knows the app’s foreign keys exactly as Prisma’s DDL declares them', async () => {
+  const url = await appSchemaDatabase(embedded(), `${workerDatabaseName()}_fks_${process.env.KILN_TEST_RUN_ID}`);
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  const { rows } = await db
+    .query(
+      `SELECT t.relname AS "table", a.attname AS "column", p.relname AS "references"
+         FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+        WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace`,
+    )
+    .finally(() => db.end());
+  const key = (r: { table: string; column: string; references: string }) => `${r.table}.${r.column} -> ${r.references}`;
+  expect(lendingReferences().map(key).sort()).toEqual(rows.map(key).sort());
+});
+
+(existsSync(PSQL) ? it : it.skip)('loads a file whose users come before their supervisors, one row per statement', async () => {
+  const raw = await rawBackup(backupFile);
+  const users = raw.data.User.map((json) => JSON.parse(json) as { id: string; supervisorId: string | null });
+  const supervisors = new Set(users.map((u) => u.supervisorId).filter(Boolean));
+  expect(supervisors.size).toBeGreaterThan(0);
+  // Every supervisor after everybody else: each of their officers points at a row still to come.
+  const crafted = path.join(mkdtempSync(path.join(tmpdir(), 'kiln-sql-order-')), 'supervisors-last.json');
+  writeFileSync(
+    crafted,
+    await craftBackup(raw, (data) => {
+      data.User = [...data.User.filter((j: string) => !supervisors.has(JSON.parse(j).id)), ...data.User.filter((j: string) => supervisors.has(JSON.parse(j).id))];
+    }),
+  );
+  const out = path.join(path.dirname(crafted), 'supervisors-last.sql');
+  const exported = await kiln(['file', 'export-sql', crafted, '-o', out, '--rows-per-statement', '1']);
+  expect([exported.code, exported.stderr]).toEqual([0, '']);
+  const { sql, kilnRestore } = await loadBothWays(embedded(), crafted, out);
+  expect(sql).toEqual(kilnRestore);
+  expect(sql.User).toEqual((await fingerprintAt(s.kiln.databaseUrl, ['User'])).User);
+});
+
+(existsSync(PSQL) ? it : it.skip)('exports the lending app’s own backup files (format 1.0, in the app’s table order)', async () => {
+  const appFile = path.join(mkdtempSync(path.join(tmpdir(), 'kiln-sql-app-')), 'backup_2026-12-01T10-00-00-000Z.json');
+  await writeAppBackupFile(s.kiln.databaseUrl, appFile);
+  const out = path.join(path.dirname(appFile), 'app.sql');
+  const exported = await kiln(['file', 'export-sql', appFile, '-o', out]);
+  expect([exported.code, exported.stderr]).toEqual([0, '']);
+  const { sql, kilnRestore } = await loadBothWays(embedded(), appFile, out, ['--allow-unsigned']);
+  expect(Object.values(sql).some((d) => !d.startsWith('0:'))).toBe(true);
+  expect(sql).toEqual(kilnRestore);
+});
+
+it('refuses a file with a table before one it refers to, and leaves no script behind', async () => {
+  const crafted = path.join(mkdtempSync(path.join(tmpdir(), 'kiln-sql-order-')), 'loans-first.json');
+  writeFileSync(crafted, await craftBackup(await rawBackup(backupFile), (data) => moveFirst(data, 'Loan')));
+  const out = path.join(path.dirname(crafted), 'loans-first.sql');
+  const { code, stderr } = await kiln(['file', 'export-sql', crafted, '-o', out]);
+  expect(code).toBe(1);
+  expect(stderr).toMatch(/table Loan comes before [\w, ]*\bUser\b[\w, ]*, which it refers to: this file cannot be exported in dependency order/);
+  expect(existsSync(out)).toBe(false);
+});
+
+it.each([['0'], ['10001'], ['many']])('refuses --rows-per-statement %s as a usage error', async (value) => {
+  const { code, stderr } = await kiln(['file', 'export-sql', backupFile, '-o', path.join(tmpdir(), 'never.sql'), '--rows-per-statement', value]);
+  expect(code).toBe(2);
+  expect(stderr).toMatch(/--rows-per-statement must be a whole number from 1 to 10000/);
+});
+
+function moveFirst(data: Record<string, unknown[]>, table: string): void {
+  const rows = data[table];
+  const rest = Object.entries(data).filter(([t]) => t !== table);
+  for (const key of Object.keys(data)) delete data[key];
+  Object.assign(data, { [table]: rows }, Object.fromEntries(rest));
+}
 
 it('refuses a damaged file and leaves no script behind', async () => {
   const damaged = path.join(tmpdir(), 'kiln-sql-damaged.json');

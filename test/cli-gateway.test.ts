@@ -296,7 +296,7 @@ describe('kiln schedule', () => {
     ['a bad cron', ['--frequency', 'CUSTOM', '--cron', 'every day'], /^kiln: BAD_USER_INPUT: /],
     ['nothing to change', [], /nothing to change/],
     ['a yes-or-no that is neither', ['--sessions', 'maybe'], /expected yes or no/],
-    ['a retention of zero days', ['--retention-days', '0'], /--retention-days must be a whole number above 0/],
+    ['a retention of zero days', ['--retention-days', '0'], /--retention-days must be a whole number from 1 up/],
   ])('refuses %s with exit 2 and changes nothing', async (_what, args, message) => {
     const before = (await asAdmin(['schedule', 'show', '--json'])).stdout;
     const { code, stderr } = await asAdmin(['schedule', 'set', ...args]);

@@ -15,6 +15,10 @@ import { DecryptionError, ENCRYPTION_MAGIC, isEncrypted } from '../crypto/encryp
 import { CliError, ExitCode } from './exit-codes';
 import { describe as describeJob, progressOutput } from './job-follower';
 import { restoreFileOffline } from './offline-restore';
+import { positiveInteger } from './option-values';
+
+// Bounds one statement of the script (rows of at most MAX_BACKUP_LINE_BYTES each).
+const MAX_ROWS_PER_STATEMENT = 10_000;
 
 interface FileOptions {
   json?: boolean;
@@ -60,14 +64,15 @@ export function registerFileCommands(program: Command): void {
     file
       .command('export-sql <file>')
       .description('the backup as a plain SQL script for an empty lending schema (psql -v ON_ERROR_STOP=1 -f, PostgreSQL or CockroachDB)')
-      .requiredOption('-o, --output <file>', 'where to write the script'),
-  ).action(async (path: string, options: FileOptions & { output: string }) => {
+      .requiredOption('-o, --output <file>', 'where to write the script')
+      .option('--rows-per-statement <n>', `rows per INSERT (smaller statements for a server with a small message limit), 1 to ${MAX_ROWS_PER_STATEMENT}`, (v) => positiveInteger(v, '--rows-per-statement', MAX_ROWS_PER_STATEMENT), 500),
+  ).action(async (path: string, options: FileOptions & { output: string; rowsPerStatement: number }) => {
     const facts = await readFacts(path, options);
     if (!facts.checksum.matches) throw new CliError(`${path}: the data does not match its checksum: the file was changed or damaged; nothing was exported`);
     const { readKeys, read } = await keys(options);
     const partial = `${options.output}.partial-${process.pid}`;
     try {
-      await pipelineAsync(Readable.from(sqlExport(createReadStream(path), headerOfFacts(basename(path), facts), { readKeys, limits: read })), createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
+      await pipelineAsync(Readable.from(sqlExport(createReadStream(path), headerOfFacts(basename(path), facts), { readKeys, limits: read, rowsPerStatement: options.rowsPerStatement })), createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
       await rename(partial, options.output);
     } catch (err) {
       await rm(partial, { force: true });

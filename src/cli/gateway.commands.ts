@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { downloadBackup } from './download';
 import { restore, type RestoreOptions } from './restore';
 import { CliError, ExitCode } from './exit-codes';
+import { positiveInteger } from './option-values';
 import { Gateway, type GatewayOptions } from './gateway';
 import { assertCompleted, describe, followJob, JOB_FIELDS, progressOutput, type JobState } from './job-follower';
 
@@ -43,7 +44,7 @@ export function registerGatewayCommands(program: Command): void {
     .option('--status <status>', 'COMPLETED, FAILED or IN_PROGRESS')
     .option('--location <location>', 'LOCAL, CLOUD or BOTH')
     .option('--origin <origin>', 'KILN or APP')
-    .option('--limit <n>', 'how many', (v) => positive(v, '--limit'), 20)
+    .option('--limit <n>', 'how many', (v) => positiveInteger(v, '--limit'), 20)
     .option('--json', 'one JSON object a backup')
     .action(async (options: GatewayOptions & Json & { type?: string; status?: string; location?: string; origin?: string; limit: number }) => {
       const gateway = await Gateway.connect(options);
@@ -144,8 +145,8 @@ export function registerGatewayCommands(program: Command): void {
     .option('--cron <expression>', 'with CUSTOM: minute hour day month weekday')
     .option('--timezone <zone>', 'an IANA zone, e.g. Africa/Lagos')
     .option('--location <location>', 'LOCAL, CLOUD or BOTH')
-    .option('--retention-days <n>', 'keep backups this many days', (v) => positive(v, '--retention-days'))
-    .option('--keep-at-least <n>', 'never keep fewer completed backups', (v) => positive(v, '--keep-at-least'))
+    .option('--retention-days <n>', 'keep backups this many days', (v) => positiveInteger(v, '--retention-days'))
+    .option('--keep-at-least <n>', 'never keep fewer completed backups', (v) => positiveInteger(v, '--keep-at-least'))
     .option('--audit-logs <yes|no>', 'include the audit log', yesNo)
     .option('--sessions <yes|no>', 'include staff sessions', yesNo)
     .action(async (options: GatewayOptions & Json & ScheduleSetOptions) => {
@@ -205,12 +206,6 @@ async function started(gateway: Gateway, job: JobState, options: Json & { wait?:
 
 const print = (text: string) => void process.stdout.write(`${text}\n`);
 const upper = (v: string | undefined) => v?.toUpperCase();
-
-function positive(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a whole number above 0`, ExitCode.USAGE);
-  return n;
-}
 
 interface BackupRow {
   id: string;
