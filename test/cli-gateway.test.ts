@@ -250,6 +250,9 @@ describe('kiln restore', () => {
     const { code, stdout, stderr } = await asAdmin(['restore', '--file', path.join(s.kiln.backupDir, backup.filename), '--maintenance', '--yes']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/COMPLETED/);
+    // The upload's own progress, before the job exists: every byte of the file went.
+    const size = backup.fileSize.toLocaleString('en');
+    expect(stderr).toMatch(new RegExp(`^upload: ${size} of ${size} bytes$`, 'm'));
     expect(stderr).toContain('sign in again and run `kiln maintenance off`');
     expect(await maintenanceOn()).toBe(true);
     expect((await asAdmin(['maintenance', 'off'])).code).toBe(0);
@@ -271,7 +274,7 @@ describe('kiln restore', () => {
     writeFileSync(bad, 'not a backup at all');
     const { code, stderr } = await asAdmin(['restore', '--file', bad, '--maintenance', '--yes']);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^kiln: RESTORE job \w+ FAILED: BACKUP_CORRUPT: /);
+    expect(stderr).toMatch(/^kiln: RESTORE job \w+ FAILED: BACKUP_CORRUPT: /m);
     expect(await maintenanceOn()).toBe(false);
     expect(await data()).toEqual(before);
   });

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { CliError, ExitCode } from './exit-codes';
 import type { Gateway } from './gateway';
+import { transferMeter } from './transfer-meter';
 import type { ProgressOutput } from './job-follower';
 
 interface DownloadFacts {
@@ -46,16 +47,11 @@ export async function downloadBackup(gateway: Gateway, id: string, output: strin
   const from = res.status === 206 ? have : 0;
   if (from > 0 && progress !== 'json') process.stderr.write(`resuming ${partial} at ${from.toLocaleString('en')} bytes\n`);
   let done = from;
-  let shown = -1;
+  const meter = transferMeter(progress, 'download', backup.fileSize, from);
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       done += chunk.length;
-      const tenth = Math.floor((10 * done) / Math.max(1, backup.fileSize));
-      if (tenth !== shown) {
-        shown = tenth;
-        if (progress === 'json') process.stdout.write(`${JSON.stringify({ bytes: done, total: backup.fileSize })}\n`);
-        else process.stderr.write(`${progress === 'tty' ? '\r' : ''}${done.toLocaleString('en')} of ${backup.fileSize.toLocaleString('en')} bytes${progress === 'tty' ? '' : '\n'}`);
-      }
+      meter.update(done);
       callback(null, chunk);
     },
   });
@@ -64,7 +60,7 @@ export async function downloadBackup(gateway: Gateway, id: string, output: strin
   } catch (err) {
     throw new CliError(`the download was cut off at ${done.toLocaleString('en')} bytes (${(err as Error).message}): run the same command again to resume`, ExitCode.UNREACHABLE);
   } finally {
-    if (progress === 'tty') process.stderr.write('\n');
+    meter.end();
   }
   if (done !== backup.fileSize) {
     throw new CliError(`the gateway sent ${done.toLocaleString('en')} of ${backup.fileSize.toLocaleString('en')} bytes: run the same command again to resume`, ExitCode.UNREACHABLE);

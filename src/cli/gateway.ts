@@ -47,12 +47,17 @@ export class Gateway {
     return true;
   }
 
-  /** A multipart request with one file, as graphql-upload takes it; the file is streamed from disk. */
-  async upload<T>(query: string, variables: Record<string, unknown>, file: Blob, filename: string): Promise<T> {
+  /**
+   * A multipart request with one file, as graphql-upload takes it; the file is streamed from disk
+   * (with its Content-Length, so the gateway can refuse what it has no room for) and `onBytes` is
+   * told how much of it has gone.
+   */
+  async upload<T>(query: string, variables: Record<string, unknown>, file: Blob, filename: string, onBytes: (sent: number) => void = () => undefined): Promise<T> {
     const form = new FormData();
     form.append('operations', JSON.stringify({ query, variables: { ...variables, file: null } }));
     form.append('map', JSON.stringify({ 0: ['variables.file'] }));
-    form.append('0', file, filename);
+    // Appended without a file name: FormData would otherwise copy it into a plain File and lose the count.
+    form.append('0', new CountedFile(file, filename, onBytes));
     return post<T>(this.url, form, {}, this.token);
   }
 
@@ -118,4 +123,29 @@ function unreachable(url: string, err: unknown): CliError {
   const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
   const reason = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
   return new CliError(`cannot reach the gateway at ${url} (${reason}): is it running? (--url or KILN_URL)`, ExitCode.UNREACHABLE);
+}
+
+/** A file whose stream() reports the bytes read from it; fetch encodes a FormData entry by that stream. */
+class CountedFile extends File {
+  constructor(
+    file: Blob,
+    filename: string,
+    private readonly onBytes: (sent: number) => void,
+  ) {
+    super([file], filename, { type: 'application/octet-stream' });
+  }
+
+  override stream(): ReturnType<Blob['stream']> {
+    let sent = 0;
+    const onBytes = this.onBytes;
+    return super.stream().pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          sent += chunk.byteLength;
+          onBytes(sent);
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+  }
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { CliError, ExitCode } from './exit-codes';
 import type { Gateway } from './gateway';
+import { transferMeter } from './transfer-meter';
 import { assertCompleted, followJob, JOB_FIELDS, type JobState, type ProgressOutput } from './job-follower';
 
 export interface RestoreOptions {
@@ -38,7 +39,7 @@ export async function restore(gateway: Gateway, id: string | undefined, options:
   let started: JobState;
   try {
     started = options.file
-      ? (await gateway.upload<{ restoreBackup: JobState }>(`mutation($file: Upload!, $allow: Boolean!) { restoreBackup(file: $file, allowUnsigned: $allow) { ${JOB_FIELDS} } }`, { allow: options.allowUnsigned === true }, await openAsBlob(options.file), name)).restoreBackup
+      ? await uploadForRestore(gateway, options.file, name, options.allowUnsigned === true, output)
       : (await gateway.query<{ restoreBackup: JobState }>(`mutation($id: ID!) { restoreBackup(id: $id) { ${JOB_FIELDS} } }`, { id })).restoreBackup;
   } catch (err) {
     // Refused before it started: nothing was restored, the lending app goes back to normal service.
@@ -60,6 +61,24 @@ export async function restore(gateway: Gateway, id: string | undefined, options:
     else process.stderr.write('kiln: the restore ended every session: sign in again and run `kiln maintenance off`\n');
   }
   return assertCompleted(job);
+}
+
+/** Sends the file (its progress shown as it goes) and returns the restore job the gateway started. */
+async function uploadForRestore(gateway: Gateway, file: string, name: string, allowUnsigned: boolean, output: ProgressOutput): Promise<JobState> {
+  const blob = await openAsBlob(file);
+  const meter = transferMeter(output, 'upload', blob.size);
+  try {
+    const answer = await gateway.upload<{ restoreBackup: JobState }>(
+      `mutation($file: Upload!, $allow: Boolean!) { restoreBackup(file: $file, allowUnsigned: $allow) { ${JOB_FIELDS} } }`,
+      { allow: allowUnsigned },
+      blob,
+      name,
+      (sent) => meter.update(sent),
+    );
+    return answer.restoreBackup;
+  } finally {
+    meter.end();
+  }
 }
 
 /** Turns maintenance off, or says it could not: the restore's own outcome is what the exit code reports. */
