@@ -9,12 +9,11 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { mountGraphQL } from './api/graphql-server';
 import { buildKilnSchema } from './api/schema';
 import { resolverContainer, type Services } from './api/services';
-import { AuditLogService } from './audit/audit-log.service';
 import { ensureBootstrapAdmin } from './auth/admin-bootstrap.service';
 import { AuthService } from './auth/auth.service';
 import { LoginLimiter } from './auth/login-limiter';
 import { PasswordService } from './auth/password.service';
-import { DownloadTokenService, TokenService } from './auth/token.service';
+import { TokenService } from './auth/token.service';
 import { downloadRouter } from './http/download.route';
 import { consoleRouter } from './http/console.route';
 import type { KilnConfig } from './config/config';
@@ -26,16 +25,11 @@ import { openDatabase } from './db/database';
 import { createHttpApp, jsonErrorHandler } from './http/http-app';
 import type { Logger } from './logging/logger';
 import { DeletionDependenciesService } from './system/deletion-dependencies.service';
-import { MaintenanceService } from './system/maintenance.service';
 import { ResetService } from './system/reset.service';
 import { BackupHealthService } from './system/backup-health.service';
-import { BackupService } from './backup/backup.service';
 import { JobEventBus } from './jobs/job-event-bus';
-import { JobRunner } from './jobs/job-runner';
 import { jobProgressStream } from './jobs/job-stream';
 import { CloudinaryStorageDriver } from './storage/cloudinary-storage.driver';
-import { LocalStorageDriver } from './storage/local-storage.driver';
-import { RestoreService } from './restore/restore.service';
 import { VerifyService } from './verify/verify.service';
 import { newId } from './db/ids';
 import { BackupScheduler } from './schedule/backup-scheduler';
@@ -43,6 +37,7 @@ import { ScheduleClaims } from './schedule/schedule-claims';
 import { ScheduleService } from './schedule/schedule.service';
 import { BackupNotifications } from './notify/backup-notifications';
 import { RetentionService } from './retention/retention.service';
+import { createRestoreCore } from './restore-core';
 
 export interface RunningKiln {
   /** Base URL, e.g. http://127.0.0.1:4000 */
@@ -61,29 +56,18 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
   try {
     const { dataSource } = db;
     const jwtSecret = config.auth.jwtSecret ?? (await readOrCreateSecret(path.join(config.dataDir, 'jwt-secret')));
-    const audit = new AuditLogService(dataSource);
     const passwords = new PasswordService(config.auth.bcryptCost, config.auth.passwordCheckConcurrency);
     const loginLimiter = new LoginLimiter((dataSource.driver as PostgresDriver).master as Pool, config.database.kilnSchema, config.auth.login);
     // One tarpit per instance for every refusal it holds (anonymous gate, logins).
     const tarpit = new Tarpit();
     const sessions = new SessionReader(dataSource);
     const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter, sessions, tarpit);
-    const maintenance = new MaintenanceService(dataSource, audit);
     const instanceId = `${hostname()}:${process.pid}:${newId()}`;
     const jobEvents = (jobEventBus = await JobEventBus.connect(instanceId, logger, config.redis));
-    const jobs = new JobRunner(dataSource, jobEvents, logger, instanceId, {
-      leaseTtlMs: config.jobs.leaseTtlMs,
-      heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3),
-    });
     const cloud = config.cloud ? new CloudinaryStorageDriver(config.cloud, logger) : undefined;
-    const downloads = new DownloadTokenService(jwtSecret, config.backup.downloadUrlTtlSeconds);
     const signer = new BackupSigner(config.backup.signingKey ?? (await readOrCreateSecret(path.join(config.dataDir, 'backup-signing-key'))));
-    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, signer, config.encryption, cloud, config.backup.appDir);
+    const { audit, maintenance, jobs, backups, downloads, restore } = createRestoreCore(dataSource, config, { jobEvents, logger, instanceId, jwtSecret, signer, cloud });
     const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
-    const restore = new RestoreService(dataSource, jobs, backups, maintenance, audit, {
-      maxBytes: config.backup.maxUploadBytes,
-      minFreeBytes: config.backup.uploadMinFreeBytes,
-    }, config.backup.read);
     const verify = new VerifyService(dataSource, jobs, backups, config.backup.read);
     const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail, passwords);
     const schedule = new ScheduleService(dataSource, audit, {

@@ -4,25 +4,19 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { AuditLogService } from '../audit/audit-log.service';
-import { BackupService } from '../backup/backup.service';
 import { readBackupFileFacts } from '../backup/format/backup-file-facts';
 import { BackupFormatError } from '../backup/format/backup-reader';
 import { BackupSigner } from '../backup/format/backup-signature';
 import { DecryptionError } from '../crypto/encryption';
-import { DownloadTokenService } from '../auth/token.service';
 import { ConfigError, loadConfig } from '../config/config';
 import { openDatabase } from '../db/database';
 import { newId } from '../db/ids';
 import { toKilnError } from '../errors/to-kiln-error';
 import { FINISHED_STATUSES } from '../jobs/job.enums';
 import { JobEventBus } from '../jobs/job-event-bus';
-import { JobRunner } from '../jobs/job-runner';
 import { jobProgressStream } from '../jobs/job-stream';
 import { createLogger } from '../logging/logger';
-import { RestoreService } from '../restore/restore.service';
-import { LocalStorageDriver } from '../storage/local-storage.driver';
-import { MaintenanceService } from '../system/maintenance.service';
+import { createRestoreCore } from '../restore-core';
 import { CliError, ExitCode } from './exit-codes';
 import { assertCompleted, progressView, type JobState, type ProgressOutput } from './job-follower';
 import { confirm } from './restore';
@@ -90,12 +84,13 @@ export async function restoreFileOffline(file: string, options: OfflineRestoreOp
   const jobEvents = await JobEventBus.connect(`${hostname()}:${process.pid}:${newId()}:kiln-file-restore`, logger);
   try {
     const { dataSource } = db;
-    const audit = new AuditLogService(dataSource);
-    const maintenance = new MaintenanceService(dataSource, audit);
-    const jobs = new JobRunner(dataSource, jobEvents, logger, `kiln-file-restore:${process.pid}`, { leaseTtlMs: config.jobs.leaseTtlMs, heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3) });
-    const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, new DownloadTokenService(config.auth.jwtSecret!, 60), new BackupSigner(config.backup.signingKey!), config.encryption, undefined, config.backup.appDir);
-    const restore = new RestoreService(dataSource, jobs, backups, maintenance, audit, { maxBytes: Number.MAX_SAFE_INTEGER, minFreeBytes: 0 }, config.backup.read);
-
+    const { maintenance, restore } = createRestoreCore(dataSource, config, {
+      jobEvents,
+      logger,
+      instanceId: `kiln-file-restore:${process.pid}`,
+      jwtSecret: config.auth.jwtSecret!,
+      signer: new BackupSigner(config.backup.signingKey!),
+    });
     const wasOn = (await maintenance.get()).enabled;
     if (!wasOn) {
       const [lease] = await dataSource.query(`SELECT "jobId" FROM kiln_leases WHERE "expiresAt" > CURRENT_TIMESTAMP AND "jobId" IS NOT NULL LIMIT 1`);
