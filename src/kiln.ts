@@ -81,6 +81,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       scheduleProblems: () => schedule.problems(),
       backupDir: config.backup.dir,
       cloudConfigured: config.cloud !== undefined,
+      localOnlyBecause: async () => (config.monitoring.cloudRequired ? schedule.localOnlyBecause() : 'CLOUD_REQUIRED=false'),
       encryptionConfigured: config.encryption.key !== undefined,
       redisReachable: () => jobEvents.redisReachable(),
     });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
 import { CREATE_BACKUP, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { ConfigError, loadConfig } from '../src/config/config';
 import { errorCode, gql, startTestKiln } from './support/test-kiln';
 
 const HEALTH = '{ backupHealth { healthy problems lastSuccessfulBackupAt lastFailedBackupAt failedLast24h nextScheduledAt totalBackups totalBytes localBytes cloudBytes } }';
@@ -99,4 +100,39 @@ it('flags a schedule that has not produced a good backup within two periods, and
   expect(await problem()).toMatch(/^No backup has succeeded within two periods of the HOURLY schedule \(last success .*, expected one since .*\)$/);
   await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DISABLED }) { frequency } }`, {}, s.token);
   expect(await problem()).toBeUndefined();
+});
+
+describe('a local-only installation by choice', () => {
+  const cloudEntries = (h: { problems: string[]; notes: string[] }) => ({
+    problems: h.problems.filter((p) => /cloud/i.test(p)),
+    notes: h.notes.filter((n) => /Local-only/.test(n)),
+  });
+  const HEALTH_NOTES = '{ backupHealth { healthy problems notes } }';
+
+  it('with CLOUD_REQUIRED=false: no cloud is a note, and health is green once a backup completed', async () => {
+    const local = await startTestKiln({ CLOUD_REQUIRED: 'false', DATA_DIR: s.kiln.dataDir, BACKUP_DIR: s.kiln.backupDir }, s.kiln.databaseUrl);
+    try {
+      await s.db.query(`DELETE FROM backup_records`);
+      await backup(local);
+      const health = (await gql(local.url, HEALTH_NOTES, {}, s.token)).data!.backupHealth;
+      expect(health).toMatchObject({ healthy: true, problems: [] });
+      expect(cloudEntries(health)).toEqual({ problems: [], notes: [expect.stringContaining('(CLOUD_REQUIRED=false)')] });
+      expect((await fetch(`${local.url}/health/backups`)).status).toBe(200);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('with a schedule in force that stores LOCAL: a note; a disabled schedule does not make that choice', async () => {
+    const h = async () => cloudEntries((await gql(s.kiln.url, HEALTH_NOTES, {}, s.token)).data!.backupHealth);
+    await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DISABLED, location: LOCAL }) { frequency } }`, {}, s.token);
+    expect(await h()).toEqual({ problems: [expect.stringMatching(/^Cloud storage is not configured .*CLOUD_REQUIRED=false/)], notes: [] });
+    await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DAILY, location: LOCAL }) { frequency } }`, {}, s.token);
+    expect(await h()).toEqual({ problems: [], notes: [expect.stringContaining('the backup schedule stores backups LOCAL')] });
+    await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DISABLED }) { frequency } }`, {}, s.token);
+  });
+
+  it('refuses a CLOUD_REQUIRED that is not true or false', async () => {
+    expect(() => loadConfig({ CLOUD_REQUIRED: 'no' })).toThrow(ConfigError);
+  });
 });

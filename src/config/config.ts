@@ -103,6 +103,13 @@ const envSchema = z.object({
   BACKUP_WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(300).default(10),
   BACKUP_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(1).max(300_000).default(1000),
   HEALTH_CHECK_SECONDS: z.coerce.number().min(0.1).max(24 * 3600).default(60),
+  // "Cloud storage is not configured" is a health problem unless an installation is local-only by choice.
+  CLOUD_REQUIRED: z.enum(['true', 'false'], { error: 'CLOUD_REQUIRED must be true or false' }).default('true').transform((v) => v === 'true'),
+  // A completed backup whose data is under this share of the previous comparable one is flagged as suspicious.
+  BACKUP_SUSPICIOUS_RATIO: z.coerce.number().min(0).max(1).default(0.5),
+  // GET /metrics on the main port answers only with this bearer token; METRICS_PORT serves it on loopback without one.
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional()),
+  METRICS_PORT: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
 
   REDIS_URL: optionalString.pipe(
     z.string().regex(/^rediss?:\/\/\S+$/, 'REDIS_URL must look like redis://[:password@]host:6379[/db] (rediss:// for TLS)').optional(),
@@ -189,6 +196,15 @@ function toConfig(env: z.infer<typeof envSchema>) {
     webhook: webhookConfig(env),
     /** How often backup health is re-evaluated for health.* webhooks. */
     healthCheckMs: env.HEALTH_CHECK_SECONDS * 1000,
+    monitoring: {
+      /** false: a local-only installation, where no cloud copy is a note in health, not a problem. */
+      cloudRequired: env.CLOUD_REQUIRED,
+      /** A completed backup with less data than this share of the previous comparable one is suspicious. */
+      suspiciousRatio: env.BACKUP_SUSPICIOUS_RATIO,
+      /** GET /metrics: with this bearer token on the main port, and/or open on this loopback port. */
+      metricsToken: env.METRICS_TOKEN,
+      metricsPort: env.METRICS_PORT,
+    },
     /** Redis pub/sub carrying job events between instances, when REDIS_URL is set; else in-process only. */
     redis: env.REDIS_URL ? { url: env.REDIS_URL, channelPrefix: env.REDIS_CHANNEL_PREFIX } : undefined,
   };

@@ -56,6 +56,13 @@ export class ScheduleService {
     return (await this.current()).warnings;
   }
 
+  /** Why the schedule makes this a local-only installation by choice (in force, location LOCAL), or null. */
+  async localOnlyBecause(): Promise<string | null> {
+    const s = await this.get();
+    const inForce = s.frequency !== BackupFrequency.DISABLED && s.frequency !== BackupFrequency.UNKNOWN;
+    return inForce && s.location === BackupLocation.LOCAL ? 'the backup schedule stores backups LOCAL' : null;
+  }
+
   /** The next fire, for backup health; null while disabled. */
   async nextBackupAt(): Promise<Date | null> {
     return (await this.get()).nextBackupAt;

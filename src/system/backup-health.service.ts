@@ -12,6 +12,11 @@ export interface HealthSettings {
   successExpectedSince?: () => Promise<{ since: Date; frequency: string } | null>;
   /** What the stored schedule holds that nothing can run (e.g. a frequency neither side knows). */
   scheduleProblems?: () => Promise<string[]>;
+  /**
+   * Why this installation keeps its backups on its own disk by choice (CLOUD_REQUIRED=false, or a
+   * schedule in force with location LOCAL), or null: then "cloud not configured" is a note, not a problem.
+   */
+  localOnlyBecause?: () => Promise<string | null>;
   /** Whether Redis (REDIS_URL) answers now; undefined when it is not configured. */
   redisReachable?: () => boolean | undefined;
 }
@@ -44,7 +49,12 @@ export class BackupHealthService {
     }
     problems.push(...((await this.settings.scheduleProblems?.()) ?? []).map((p) => `Backup schedule: ${p}`));
     if (stats.failed24h > 0) problems.push(`${stats.failed24h} backup(s) failed in the last 24 hours`);
-    if (!this.settings.cloudConfigured) problems.push('Cloud storage is not configured (CLOUDINARY_URL): every copy is on this machine');
+    const notes: string[] = [];
+    if (!this.settings.cloudConfigured) {
+      const localOnly = await this.settings.localOnlyBecause?.();
+      if (localOnly) notes.push(`Local-only by choice (${localOnly}): every copy is on this machine; keep copies elsewhere (kiln download)`);
+      else problems.push('Cloud storage is not configured (CLOUDINARY_URL): every copy is on this machine (set CLOUD_REQUIRED=false if that is intended)');
+    }
     if (stats.cloudFailed24h > 0) problems.push(`The cloud copy failed for ${stats.cloudFailed24h} backup(s) in the last 24 hours`);
     if (stats.plainCloud > 0) problems.push(`${stats.plainCloud} cloud cop${stats.plainCloud === 1 ? 'y is' : 'ies are'} not encrypted (set BACKUP_ENCRYPTION_KEY)`);
     if (this.settings.cloudConfigured && !this.settings.encryptionConfigured) {
@@ -59,6 +69,7 @@ export class BackupHealthService {
     return {
       healthy: problems.length === 0,
       problems,
+      notes,
       lastSuccessfulBackupAt: stats.lastSuccess,
       lastFailedBackupAt: stats.lastFailure,
       failedLast24h: stats.failed24h,

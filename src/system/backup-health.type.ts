@@ -9,6 +9,9 @@ export class BackupHealth {
   @Field(() => [String])
   problems: string[];
 
+  @Field(() => [String], { description: 'What is fine but worth knowing, e.g. that backups stay on this machine by choice.' })
+  notes: string[];
+
   @Field(() => Date, { nullable: true })
   lastSuccessfulBackupAt: Date | null;
 
