@@ -119,6 +119,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       playground: config.http.playground,
       maintenance,
       jobs,
+      audit,
       maxUploadBytes: config.backup.maxUploadBytes,
       uploadMinFreeBytes: config.backup.uploadMinFreeBytes,
     });

@@ -31,7 +31,7 @@ export function createRestoreCore(
   config: KilnConfig,
   parts: { jobEvents: JobEventBus; logger: Logger; instanceId: string; jwtSecret: string; signer: BackupSigner; cloud?: CloudinaryStorageDriver },
 ): RestoreCore {
-  const audit = new AuditLogService(dataSource);
+  const audit = new AuditLogService(dataSource, parts.logger.child({ component: 'audit' }));
   const maintenance = new MaintenanceService(dataSource, audit);
   const jobs = new JobRunner(dataSource, parts.jobEvents, parts.logger, parts.instanceId, {
     leaseTtlMs: config.jobs.leaseTtlMs,

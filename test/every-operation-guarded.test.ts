@@ -19,12 +19,9 @@ import {
   type GraphQLInputType,
 } from 'graphql';
 import { createClient } from 'graphql-ws';
-import { Client } from 'pg';
 import WebSocket from 'ws';
-import { TokenService } from '../src/auth/token.service';
-import { newId } from '../src/db/ids';
 import { uploadOperation } from './support/restore-helpers';
-import { gql, startTestKiln, TEST_JWT_SECRET, type TestKiln } from './support/test-kiln';
+import { gql, staffToken as staffTokenFor, startTestKiln, type TestKiln } from './support/test-kiln';
 
 const schema = buildSchema(readFileSync(path.join(__dirname, '../schema.graphql'), 'utf8'));
 const OPEN_TO_ANYONE = new Set(['login']);
@@ -85,19 +82,7 @@ let staffToken: string;
 
 beforeAll(async () => {
   kiln = await startTestKiln();
-  // A session of a lending-app staff member: Kiln never issues one (logins are for admins),
-  // but a token of one could exist (a demoted admin's, a stolen one).
-  const db = new Client({ connectionString: kiln.databaseUrl });
-  await db.connect();
-  try {
-    const [userId, jwtId] = [newId(), newId()];
-    await db.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, 'staff@kiln.test', 'x', 'CREDIT_OFFICER', now())`, [userId]);
-    const signed = new TokenService(TEST_JWT_SECRET, 3600).sign({ userId, jwtId });
-    await db.query(`INSERT INTO "StaffSession" (id, "userId", "jwtId", "expiresAt") VALUES ($1, $2, $3, $4)`, [newId(), userId, jwtId, signed.expiresAt]);
-    staffToken = signed.token;
-  } finally {
-    await db.end();
-  }
+  staffToken = (await staffTokenFor(kiln.databaseUrl)).token;
 });
 afterAll(async () => kiln?.close());
 

@@ -3,6 +3,8 @@ import { finished, type Duplex } from 'node:stream';
 import { anonymousGate } from '../http/anonymous-gate';
 import { boundedErrorsPlugin } from '../errors/bounded-errors.plugin';
 import { introspectionPlugin } from './introspection.plugin';
+import { refusedMutationPlugin } from '../audit/refused-mutation.plugin';
+import type { AuditLogService } from '../audit/audit-log.service';
 import { maxTokensGuard } from '../http/max-tokens.guard';
 import { SocketGuard, type SocketGuardOptions } from './socket-guard';
 import { ApolloServer } from '@apollo/server';
@@ -26,7 +28,7 @@ import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
 import type { JobRunner } from '../jobs/job-runner';
 import type { MaintenanceService } from '../system/maintenance.service';
-import type { RequestMeta } from '../auth/identity';
+import type { Identity, RequestMeta } from '../auth/identity';
 import { bearerToken } from '../auth/token.service';
 import { createErrorFormatter } from '../errors/format-error';
 import { ConflictError, ErrorCode, ForbiddenError, KilnError, UnauthenticatedError } from '../errors/kiln-errors';
@@ -57,6 +59,8 @@ export interface GraphQLServerOptions {
   /** Uploads (restores) are refused before their body is read unless maintenance is on and the job slot free. */
   maintenance: MaintenanceService;
   jobs: JobRunner;
+  /** Where refused dangerous mutations are written down. */
+  audit: AuditLogService;
   /** PLAYGROUND: what a browser opening /graphql gets. */
   playground: PlaygroundMode;
   /** INTROSPECTION=public: anonymous clients may introspect too (admins always may). */
@@ -252,6 +256,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
       ...armor.plugins,
       boundedErrorsPlugin<KilnContext>(),
       introspectionPlugin(options.publicIntrospection),
+      refusedMutationPlugin(options.audit),
     ],
   });
   await apollo.start();
@@ -260,7 +265,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
     GRAPHQL_PATH,
     anonymousGate(options.anonymousRequestsPerSecond, (header) => auth.carriesSignedToken(header), options.tarpit),
     ...(options.playground === 'graphiql' ? [playgroundRoute()] : []),
-    uploadGuard(auth, { maintenance: options.maintenance, jobs: options.jobs, minFreeBytes: options.uploadMinFreeBytes }),
+    uploadGuard(auth, { maintenance: options.maintenance, jobs: options.jobs, audit: options.audit, minFreeBytes: options.uploadMinFreeBytes }),
     graphqlUploadExpress({ maxFileSize: options.maxUploadBytes + 1, maxFiles: 1 }),
     express.json({ limit: options.maxRequestBytes }),
     maxTokensGuard(options.maxTokens),
@@ -280,7 +285,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
  * header present, caller an ADMIN, maintenance mode on, the job slot free, no other upload being
  * received here, room on the disk for the declared size.
  */
-function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceService; jobs: JobRunner; minFreeBytes: number }): RequestHandler {
+function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceService; jobs: JobRunner; audit: AuditLogService; minFreeBytes: number }): RequestHandler {
   // Only one restore can run at a time: a second upload meanwhile would be stored to be refused.
   let receiving = false;
   return async (req, res, next) => {
@@ -294,9 +299,15 @@ function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceServic
     }
     const token = bearerToken(req.headers.authorization);
     if (!token) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Authentication required: send a valid bearer token');
+    let identity: Identity | undefined;
+    const refuseSignedIn = async (err: KilnError) => {
+      // Every upload is a restoreBackup: a signed-in caller's refusal goes in the audit trail.
+      if (identity) await checks.audit.recordRefusal(identity.userId, 'restoreBackup', { code: err.code, message: err.message }, { ipAddress: req.ip ?? null, userAgent: req.get('user-agent') ?? null });
+      refuse(err.httpStatus, err.code, err.message, err.extensions);
+    };
     try {
-      const identity = await auth.authenticate(token);
-      if (identity.role !== 'ADMIN') return refuse(403, ErrorCode.FORBIDDEN, 'This operation is for administrators only');
+      identity = await auth.authenticate(token);
+      if (identity.role !== 'ADMIN') return await refuseSignedIn(new ForbiddenError('This operation is for administrators only'));
       // The only upload is a restore: refused now if it could not start, before gigabytes arrive.
       await checks.maintenance.assertEnabled();
       await checks.jobs.assertCanStart(JobKind.RESTORE);
@@ -307,7 +318,7 @@ function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceServic
       const declared = Number(req.headers['content-length']);
       if (Number.isSafeInteger(declared)) await assertRoomFor(declared, checks.minFreeBytes);
     } catch (err) {
-      if (err instanceof KilnError) return refuse(err.httpStatus, err.code, err.message, err.extensions);
+      if (err instanceof KilnError) return refuseSignedIn(err);
       return next(err);
     }
     next();

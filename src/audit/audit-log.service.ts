@@ -1,8 +1,12 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import type { RequestMeta } from '../auth/identity';
 import { AuditLog } from '../domain';
 import { newId } from '../db/ids';
+import { BadUserInputError } from '../errors/kiln-errors';
+import type { Logger } from '../logging/logger';
+import type { AuditEntry, AuditLogFilter, AuditPage } from './audit-log.types';
 
-export interface AuditEntry {
+export interface AuditRecord {
   actorUserId: string | null;
   action: string;
   entityName: string;
@@ -14,12 +18,18 @@ export interface AuditEntry {
   userAgent?: string | null;
 }
 
-/** Writes the lending app's AuditLog rows for what admins do through Kiln. */
-export class AuditLogService {
-  constructor(private readonly dataSource: DataSource) {}
+/** Kiln's entries among the app's: every row Kiln writes says so in its metadata. */
+const KILN_ROWS = `a.metadata->>'source' = 'kiln'`;
 
-  /** Pass the transaction's manager to make the entry part of it. */
-  async record(entry: AuditEntry, manager: EntityManager = this.dataSource.manager): Promise<void> {
+/** Writes the lending app's AuditLog rows for what admins do through Kiln, and reads Kiln's back. */
+export class AuditLogService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Pass the transaction's manager to make the entry part of it (then call announce() once it committed). */
+  async record(entry: AuditRecord, manager: EntityManager = this.dataSource.manager): Promise<void> {
     const row = manager.create(AuditLog, {
       id: newId(),
       actorUserId: entry.actorUserId,
@@ -34,5 +44,55 @@ export class AuditLogService {
     });
     await manager.insert(AuditLog, row);
   }
-}
 
+  /** The log line of an admin action whose entry is written: who did what to which entity (no snapshots: they may hold data). */
+  announce(entry: AuditRecord): void {
+    this.logger?.info(
+      { event: 'audit', action: entry.action, entityName: entry.entityName, entityId: entry.entityId, actorUserId: entry.actorUserId, ipAddress: entry.ipAddress ?? null },
+      `audit: ${entry.action} ${entry.entityName} ${entry.entityId}`,
+    );
+  }
+
+  /**
+   * A dangerous mutation an authenticated caller was refused (its error's code and message), in
+   * the audit table and the log. Anonymous refusals are not written: nobody may fill the table for free.
+   */
+  async recordRefusal(actorUserId: string, operation: string, refusal: { code: string; message: string }, meta: RequestMeta): Promise<void> {
+    const entry: AuditRecord = {
+      actorUserId,
+      action: 'MUTATION_REFUSED',
+      entityName: 'Mutation',
+      entityId: operation,
+      metadata: { code: refusal.code, message: refusal.message.slice(0, 500) },
+      ipAddress: meta.ipAddress,
+      userAgent: meta.userAgent,
+    };
+    try {
+      await this.record(entry);
+      this.announce(entry);
+    } catch (err) {
+      this.logger?.error({ event: 'audit_failed', action: entry.action, err: (err as Error).message }, 'could not write the audit entry of a refused mutation');
+    }
+  }
+
+  /** Kiln's entries, newest first, by action, actor (email in any case, or id) and time. */
+  async list(filter: AuditLogFilter, limit: number, offset: number): Promise<AuditPage> {
+    if (filter.from && filter.to && filter.from > filter.to) throw new BadUserInputError('from must not be after to', { field: 'from' });
+    const where = [KILN_ROWS];
+    const params: unknown[] = [];
+    const param = (value: unknown) => `$${params.push(value)}`;
+    if (filter.action) where.push(`a.action = ${param(filter.action)}`);
+    if (filter.actor) where.push(`(a."actorUserId" = ${param(filter.actor)} OR lower(u.email) = lower(${param(filter.actor)}))`);
+    if (filter.from) where.push(`a."createdAt" >= ${param(filter.from)}`);
+    if (filter.to) where.push(`a."createdAt" < ${param(filter.to)}`);
+    const from = `FROM "AuditLog" a LEFT JOIN "User" u ON u.id = a."actorUserId" WHERE ${where.join(' AND ')}`;
+    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total ${from}`, params);
+    const rows: AuditEntry[] = await this.dataSource.query(
+      `SELECT a.id, a.action, a."entityName", a."entityId", a."actorUserId", u.email AS "actorEmail", a.before, a.after, a.metadata,
+              a."ipAddress", a."userAgent", a."createdAt"
+       ${from} ORDER BY a."createdAt" DESC, a.id DESC LIMIT ${param(limit)} OFFSET ${param(offset)}`,
+      params,
+    );
+    return { items: rows, total };
+  }
+}

@@ -112,26 +112,26 @@ export class ScheduleService {
     return saved;
   }
 
-  private save(input: BackupScheduleInput, actor: Identity, meta: RequestMeta): Promise<BackupSchedule> {
-    return this.dataSource.transaction(async (tx) => {
+  private async save(input: BackupScheduleInput, actor: Identity, meta: RequestMeta): Promise<BackupSchedule> {
+    const { next, entry } = await this.dataSource.transaction(async (tx) => {
       const before = await this.current(await this.store.read(tx, true));
       const next = this.withNext(this.validated(before, input));
       await this.store.save(next, tx);
-      await this.audit.record(
-        {
-          actorUserId: actor.userId,
-          action: 'SCHEDULE_UPDATED',
-          entityName: 'BackupSchedule',
-          entityId: SCHEDULE_ROW_ID,
-          before: summary(before),
-          after: summary(next),
-          ipAddress: meta.ipAddress,
-          userAgent: meta.userAgent,
-        },
-        tx,
-      );
-      return next;
+      const entry = {
+        actorUserId: actor.userId,
+        action: 'SCHEDULE_UPDATED',
+        entityName: 'BackupSchedule',
+        entityId: SCHEDULE_ROW_ID,
+        before: summary(before),
+        after: summary(next),
+        ipAddress: meta.ipAddress,
+        userAgent: meta.userAgent,
+      };
+      await this.audit.record(entry, tx);
+      return { next, entry };
     });
+    this.audit.announce(entry);
+    return next;
   }
 
   /** Records when a scheduled backup was started (and the next fire, for the app's screen). */

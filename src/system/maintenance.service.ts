@@ -25,7 +25,7 @@ export class MaintenanceService {
     if (trimmed && trimmed.length > MAX_REASON_LENGTH) {
       throw new BadUserInputError(`reason must be at most ${MAX_REASON_LENGTH} characters`);
     }
-    return this.dataSource.transaction(async (tx) => {
+    const { state, entry } = await this.dataSource.transaction(async (tx) => {
       const repo = tx.getRepository(MaintenanceState);
       const before = await repo.findOne({ where: { id: ROW_ID }, lock: { mode: 'pessimistic_write' } });
       // Turning it on again keeps the original `since`; only the reason is updated.
@@ -39,21 +39,21 @@ export class MaintenanceService {
         updatedAt: new Date(),
       };
       await repo.upsert(next, ['id']);
-      await this.audit.record(
-        {
-          actorUserId: actor?.userId ?? null,
-          action: enabled ? 'MAINTENANCE_ENABLED' : 'MAINTENANCE_DISABLED',
-          entityName: 'Maintenance',
-          entityId: ROW_ID,
-          before: before ? { enabled: before.enabled, reason: before.reason } : null,
-          after: { enabled, reason: next.reason },
-          ipAddress: meta.ipAddress,
-          userAgent: meta.userAgent,
-        },
-        tx,
-      );
-      return Object.assign(new MaintenanceState(), next);
+      const entry = {
+        actorUserId: actor?.userId ?? null,
+        action: enabled ? 'MAINTENANCE_ENABLED' : 'MAINTENANCE_DISABLED',
+        entityName: 'Maintenance',
+        entityId: ROW_ID,
+        before: before ? { enabled: before.enabled, reason: before.reason } : null,
+        after: { enabled, reason: next.reason },
+        ipAddress: meta.ipAddress,
+        userAgent: meta.userAgent,
+      };
+      await this.audit.record(entry, tx);
+      return { state: Object.assign(new MaintenanceState(), next), entry };
     });
+    this.audit.announce(entry);
+    return state;
   }
 
   /** Guards the dangerous operations (restore, reset). */

@@ -4,6 +4,9 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config/config';
 import { startKiln, type RunningKiln } from '../../src/kiln';
 import { createLogger } from '../../src/logging/logger';
+import { Client } from 'pg';
+import { TokenService } from '../../src/auth/token.service';
+import { newId } from '../../src/db/ids';
 import { freshDatabase } from './test-database';
 
 export const TEST_ADMIN = { email: 'root@kiln.test', password: 'correct-horse-battery-staple' };
@@ -85,4 +88,22 @@ export async function loginToken(baseUrl: string, email = TEST_ADMIN.email, pass
 /** The first error's extensions.code. */
 export function errorCode(res: GraphQLResponse): string | undefined {
   return res.errors?.[0]?.extensions?.code;
+}
+
+/**
+ * A token of a lending-app staff member (CREDIT_OFFICER), with a live session: Kiln never issues
+ * one (logins are for admins), but one could exist (a demoted admin's, a stolen one).
+ */
+export async function staffToken(databaseUrl: string, email = 'staff@kiln.test'): Promise<{ token: string; userId: string }> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const [userId, jwtId] = [newId(), newId()];
+    await db.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, $2, 'x', 'CREDIT_OFFICER', now())`, [userId, email]);
+    const signed = new TokenService(TEST_JWT_SECRET, 3600).sign({ userId, jwtId });
+    await db.query(`INSERT INTO "StaffSession" (id, "userId", "jwtId", "expiresAt") VALUES ($1, $2, $3, $4)`, [newId(), userId, jwtId, signed.expiresAt]);
+    return { token: signed.token, userId };
+  } finally {
+    await db.end();
+  }
 }
