@@ -53,7 +53,19 @@ it('signs in with the password from stdin and reports the status as JSON', async
 });
 
 it('backs up and follows the job to its end in plain lines, then lists it', async () => {
-  const { code, stdout, stderr } = await asAdmin(['backup', '--wait', '--audit-logs']);
+  const token = await loginToken(s.kiln.url);
+  let [stdout, stderr] = ['', ''];
+  // Held mid-way until the CLI has shown it running: a small backup could otherwise end before the first update.
+  const { closed } = await whileTableLocked(s, async () => {
+    const child = spawn(process.execPath, [CLI, 'backup', '--wait', '--audit-logs'], { env: { PATH: process.env.PATH, KILN_URL: s.kiln.url, KILN_TOKEN: token } });
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await until('the running job to be shown', async () => stdout, (t) => t.includes('RUNNING'), 20_000, 20);
+    // Wrapped: an async function returning the promise itself would wait for the exit with the table still locked.
+    return { closed };
+  });
+  const code = await closed;
   expect([code, stderr]).toEqual([0, '']);
   const lines = stdout.trim().split('\n');
   expect(lines.length).toBeGreaterThan(1);
