@@ -242,7 +242,10 @@ function notifyConfig(env: z.infer<typeof envSchema>, consoleUrl: string | undef
     if (to.length === 0) problems.push('NOTIFY_EMAIL_TO: required when NOTIFY_SMTP_URL is set (comma-separated addresses, e.g. ops@example.com,backup@example.com)');
     const badTo = to.filter((a) => !isEmail(a));
     if (badTo.length > 0) problems.push(`NOTIFY_EMAIL_TO: not email addresses: ${badTo.join(', ')}`);
-    if (!isEmail(/<([^<>]+)>\s*$/.exec(from)?.[1] ?? from)) problems.push('NOTIFY_EMAIL_FROM must be an address or "Name <address>", e.g. Kiln <kiln@example.com>');
+    // The default names this machine; one given is checked (SMTP servers refuse a malformed sender).
+    if (env.NOTIFY_EMAIL_FROM && !isEmail(/<([^<>]+)>\s*$/.exec(from)?.[1] ?? from)) {
+      problems.push('NOTIFY_EMAIL_FROM: must be an address or "Name <address>", e.g. Kiln <kiln@example.com>');
+    }
     email = { url: env.NOTIFY_SMTP_URL, to, from };
   } else if (env.NOTIFY_EMAIL_TO || env.NOTIFY_EMAIL_FROM) {
     problems.push('NOTIFY_SMTP_URL: required when NOTIFY_EMAIL_TO or NOTIFY_EMAIL_FROM is set (e.g. smtp://user:password@smtp.example.com:587)');
