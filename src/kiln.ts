@@ -36,6 +36,9 @@ import { BackupScheduler } from './schedule/backup-scheduler';
 import { ScheduleClaims } from './schedule/schedule-claims';
 import { ScheduleService } from './schedule/schedule.service';
 import { BackupNotifications } from './notify/backup-notifications';
+import { NotificationFailureStore } from './notify/notification-failure.store';
+import { createNotificationHub } from './notify/notification-hub.factory';
+import { NotificationTestService } from './notify/notification-test.service';
 import { RetentionService } from './retention/retention.service';
 import { createRestoreCore } from './restore-core';
 
@@ -55,6 +58,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
   let jobEventBus: JobEventBus | undefined;
   try {
     const { dataSource } = db;
+    // Built first so any service may emit events (drill.*, backup.suspicious); with no channel configured it does nothing.
+    const notificationFailures = new NotificationFailureStore(dataSource, logger);
+    const notifier = createNotificationHub(config, logger, { onGiveUp: notificationFailures.record });
     const jwtSecret = config.auth.jwtSecret ?? (await readOrCreateSecret(path.join(config.dataDir, 'jwt-secret')));
     const passwords = new PasswordService(config.auth.bcryptCost, config.auth.passwordCheckConcurrency);
     const loginLimiter = new LoginLimiter((dataSource.driver as PostgresDriver).master as Pool, config.database.kilnSchema, config.auth.login);
@@ -85,11 +91,15 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       encryptionConfigured: config.encryption.key !== undefined,
       redisReachable: () => jobEvents.redisReachable(),
     });
-    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health, schedule, retention };
-    const notifications = config.webhook
-      ? new BackupNotifications(config.webhook, { dataSource, jobs, backups, health, logger, instanceId, healthCheckMs: config.healthCheckMs })
-      : undefined;
-
+    const notificationTests = new NotificationTestService(notifier, logger, {
+      timeoutMs: config.notify.delivery.timeoutMs,
+      describeUser: async (userId) => (await auth.findUser(userId))?.email ?? null,
+    });
+    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health, schedule, retention, notifications: notificationTests };
+    const notifications =
+      notifier.channels.length > 0
+        ? new BackupNotifications(notifier, { dataSource, jobs, backups, health, logger, instanceId, healthCheckMs: config.healthCheckMs })
+        : undefined;
 
     const schema = await buildKilnSchema(resolverContainer(services), jobEvents.pubSub);
     let boundBase = '';
@@ -155,6 +165,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await scheduler.stop();
         await jobs.shutdown();
         await notifications?.close();
+        await notifier.close();
+        await notificationFailures.close();
         await jobEvents.close();
         cloud?.close();
         await passwords.close();

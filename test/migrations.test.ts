@@ -16,6 +16,7 @@ const KILN_TABLES = [
   'kiln_leases',
   'kiln_maintenance',
   'kiln_meta',
+  'kiln_notification_failures',
   'kiln_rate_limits',
   'kiln_restore_sessions',
   'kiln_schedule_runs',

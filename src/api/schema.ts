@@ -13,11 +13,12 @@ import { ResetResolver } from '../system/reset.resolver';
 import { ScheduleResolver } from '../schedule/schedule.resolver';
 import { RetentionResolver } from '../retention/retention.resolver';
 import { AuditLogResolver } from '../audit/audit-log.resolver';
+import { NotificationResolver } from '../notify/notification.resolver';
 import { authChecker } from './auth-checker';
 import { rejectNulBytes } from './reject-nul-bytes.middleware';
 import './register-enums';
 
-export const resolvers = [AuthResolver, MaintenanceResolver, BackupResolver, JobResolver, RestoreResolver, VerifyResolver, ResetResolver, BackupHealthResolver, DeletionDependenciesResolver, ScheduleResolver, RetentionResolver, AuditLogResolver] as const;
+export const resolvers = [AuthResolver, MaintenanceResolver, BackupResolver, JobResolver, RestoreResolver, VerifyResolver, ResetResolver, BackupHealthResolver, DeletionDependenciesResolver, ScheduleResolver, RetentionResolver, AuditLogResolver, NotificationResolver] as const;
 
 /** Builds the executable schema from the decorated classes. */
 export function buildKilnSchema(container?: ContainerType, pubSub: JobPubSub = createJobPubSub()): Promise<GraphQLSchema> {

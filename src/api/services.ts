@@ -11,6 +11,7 @@ import type { ResetService } from '../system/reset.service';
 import type { VerifyService } from '../verify/verify.service';
 import type { ScheduleService } from '../schedule/schedule.service';
 import type { RetentionService } from '../retention/retention.service';
+import type { NotificationTestService } from '../notify/notification-test.service';
 
 /** The service layer, built once at start and handed to every resolver. */
 export interface Services {
@@ -26,6 +27,8 @@ export interface Services {
   dependencies: DeletionDependenciesService;
   schedule: ScheduleService;
   retention: RetentionService;
+  /** testNotification (the channels themselves are not the API's). */
+  notifications: NotificationTestService;
 }
 
 /** type-graphql's container: each resolver class is built once, given the services. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_READ_LIMITS } from '../backup/format/backup-reader';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { BackupKeyError, parseKey, parseKeyList } from '../crypto/backup-key';
 import { PACKAGE_ROOT } from './version';
@@ -111,6 +111,23 @@ const envSchema = z.object({
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional()),
   METRICS_PORT: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
 
+  // Messages for people, beside the webhooks; checked together in notifyConfig. Never logged.
+  NOTIFY_SMTP_URL: optionalString.pipe(
+    z.string().regex(/^smtps?:\/\/[^\s/?#]+/, 'NOTIFY_SMTP_URL must look like smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465').optional(),
+  ),
+  NOTIFY_EMAIL_TO: optionalString,
+  NOTIFY_EMAIL_FROM: optionalString,
+  NOTIFY_SLACK_WEBHOOK_URL: optionalString.pipe(
+    z.url({ protocol: /^https?$/, error: 'NOTIFY_SLACK_WEBHOOK_URL must be an http(s) URL like https://hooks.slack.com/services/T…/B…/…' }).optional(),
+  ),
+  NOTIFY_TELEGRAM_BOT_TOKEN: optionalString.pipe(
+    z.string().regex(/^\d+:[\w-]+$/, 'NOTIFY_TELEGRAM_BOT_TOKEN must look like 123456789:AAE… (the token BotFather gives)').optional(),
+  ),
+  NOTIFY_TELEGRAM_CHAT_ID: optionalString.pipe(
+    z.string().regex(/^(-?\d+|@[A-Za-z]\w{3,})$/, 'NOTIFY_TELEGRAM_CHAT_ID must be a chat id (e.g. -1001234567890) or a channel name (@name)').optional(),
+  ),
+  NOTIFY_TELEGRAM_API_URL: z.url({ protocol: /^https?$/, error: 'NOTIFY_TELEGRAM_API_URL must be an http(s) URL' }).default('https://api.telegram.org'),
+
   REDIS_URL: optionalString.pipe(
     z.string().regex(/^rediss?:\/\/\S+$/, 'REDIS_URL must look like redis://[:password@]host:6379[/db] (rediss:// for TLS)').optional(),
   ),
@@ -194,7 +211,9 @@ function toConfig(env: z.infer<typeof envSchema>) {
     },
     /** Signed webhook deliveries of job and health events, when BACKUP_WEBHOOK_URL is set. */
     webhook: webhookConfig(env),
-    /** How often backup health is re-evaluated for health.* webhooks. */
+    /** Email, Slack and Telegram messages of the same events, each when its variables are set. */
+    notify: notifyConfig(env, env.PUBLIC_URL?.replace(/\/+$/, '')),
+    /** How often backup health is re-evaluated for health.* notifications. */
     healthCheckMs: env.HEALTH_CHECK_SECONDS * 1000,
     monitoring: {
       /** false: a local-only installation, where no cloud copy is a note in health, not a problem. */
@@ -228,6 +247,47 @@ function webhookConfig(env: z.infer<typeof envSchema>) {
     /** First retry delay; it doubles each retry, up to 5 minutes. */
     backoffMs: env.BACKUP_WEBHOOK_BACKOFF_MS,
   };
+}
+
+function notifyConfig(env: z.infer<typeof envSchema>, consoleUrl: string | undefined) {
+  const problems: string[] = [];
+  let email: { url: string; to: string[]; from: string } | undefined;
+  if (env.NOTIFY_SMTP_URL) {
+    const to = (env.NOTIFY_EMAIL_TO ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+    const from = env.NOTIFY_EMAIL_FROM ?? `Kiln <kiln@${hostname()}>`;
+    if (to.length === 0) problems.push('NOTIFY_EMAIL_TO: required when NOTIFY_SMTP_URL is set (comma-separated addresses, e.g. ops@example.com,backup@example.com)');
+    const badTo = to.filter((a) => !isEmail(a));
+    if (badTo.length > 0) problems.push(`NOTIFY_EMAIL_TO: not email addresses: ${badTo.join(', ')}`);
+    // The default names this machine; one given is checked (SMTP servers refuse a malformed sender).
+    if (env.NOTIFY_EMAIL_FROM && !isEmail(/<([^<>]+)>\s*$/.exec(from)?.[1] ?? from)) {
+      problems.push('NOTIFY_EMAIL_FROM: must be an address or "Name <address>", e.g. Kiln <kiln@example.com>');
+    }
+    email = { url: env.NOTIFY_SMTP_URL, to, from };
+  } else if (env.NOTIFY_EMAIL_TO || env.NOTIFY_EMAIL_FROM) {
+    problems.push('NOTIFY_SMTP_URL: required when NOTIFY_EMAIL_TO or NOTIFY_EMAIL_FROM is set (e.g. smtp://user:password@smtp.example.com:587)');
+  }
+  const { NOTIFY_TELEGRAM_BOT_TOKEN: token, NOTIFY_TELEGRAM_CHAT_ID: chatId } = env;
+  if (token && !chatId) problems.push('NOTIFY_TELEGRAM_CHAT_ID: required when NOTIFY_TELEGRAM_BOT_TOKEN is set (the chat the bot writes to)');
+  if (chatId && !token) problems.push('NOTIFY_TELEGRAM_BOT_TOKEN: required when NOTIFY_TELEGRAM_CHAT_ID is set (the token BotFather gives)');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    email,
+    slack: env.NOTIFY_SLACK_WEBHOOK_URL ? { url: env.NOTIFY_SLACK_WEBHOOK_URL } : undefined,
+    telegram: token && chatId ? { token, chatId, apiUrl: env.NOTIFY_TELEGRAM_API_URL.replace(/\/+$/, '') } : undefined,
+    /** Every channel (webhooks included) tries, times out and backs off as BACKUP_WEBHOOK_* say. */
+    delivery: {
+      attempts: env.BACKUP_WEBHOOK_ATTEMPTS,
+      timeoutMs: env.BACKUP_WEBHOOK_TIMEOUT_SECONDS * 1000,
+      backoffMs: env.BACKUP_WEBHOOK_BACKOFF_MS,
+    },
+    /** How messages name this gateway, and where its console is. */
+    host: hostname(),
+    consoleUrl,
+  };
+}
+
+function isEmail(value: string): boolean {
+  return z.email().safeParse(value.trim()).success;
 }
 
 function cloudConfig(env: z.infer<typeof envSchema>) {

@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger';
 import type { BackupHealthService } from '../system/backup-health.service';
 import { HealthWatcher } from './health-watcher';
 import { JobEventNotifier } from './job-event-notifier';
-import { WebhookNotifier, type WebhookSettings } from './webhook-notifier';
+import type { NotificationHub } from './notification-hub';
 
 export interface BackupNotificationDeps {
   dataSource: DataSource;
@@ -18,20 +18,18 @@ export interface BackupNotificationDeps {
 }
 
 /**
- * The webhooks of one instance (only when BACKUP_WEBHOOK_URL is set): backup
- * and restore jobs it ran, and backup health transitions, checked every
- * interval and after each of its jobs.
+ * The notifications of one instance (only when some channel is configured): backup and restore
+ * jobs it ran, and backup health transitions, checked every interval and after each of its jobs.
+ * The hub is the gateway's, closed by it after this.
  */
 export class BackupNotifications {
-  private readonly webhooks: WebhookNotifier;
   private readonly jobEvents: JobEventNotifier;
   private readonly healthWatcher: HealthWatcher;
 
-  constructor(settings: WebhookSettings, deps: BackupNotificationDeps) {
-    const logger = deps.logger.child({ component: 'webhooks' });
-    this.webhooks = new WebhookNotifier(settings, logger);
-    this.jobEvents = new JobEventNotifier(deps.backups.records, this.webhooks, logger);
-    this.healthWatcher = new HealthWatcher(deps.dataSource, deps.health, this.webhooks, logger, {
+  constructor(notifier: NotificationHub, deps: BackupNotificationDeps) {
+    const logger = deps.logger.child({ component: 'notify' });
+    this.jobEvents = new JobEventNotifier(deps.backups.records, notifier, logger);
+    this.healthWatcher = new HealthWatcher(deps.dataSource, deps.health, notifier, logger, {
       instanceId: deps.instanceId,
       intervalMs: deps.healthCheckMs,
     });
@@ -45,10 +43,9 @@ export class BackupNotifications {
     this.healthWatcher.start();
   }
 
-  /** After the jobs have stopped and before the database closes: the last events are read, then sent or abandoned. */
+  /** After the jobs have stopped and before the hub and the database close: the last events are read and queued. */
   async close(): Promise<void> {
     await this.healthWatcher.stop();
     await this.jobEvents.close();
-    await this.webhooks.close();
   }
 }

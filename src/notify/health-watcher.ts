@@ -3,7 +3,7 @@ import type { Logger } from '../logging/logger';
 import type { BackupHealthService } from '../system/backup-health.service';
 import type { BackupHealth } from '../system/backup-health.type';
 import type { HealthEventData, WebhookEventType } from './webhook-event';
-import type { WebhookNotifier } from './webhook-notifier';
+import type { NotificationHub } from './notification-hub';
 import { updateReturning } from '../db/update-returning';
 
 /** The one row of kiln_health_state. */
@@ -32,7 +32,7 @@ export class HealthWatcher {
   constructor(
     private readonly dataSource: DataSource,
     private readonly health: BackupHealthService,
-    private readonly webhooks: WebhookNotifier,
+    private readonly notifier: NotificationHub,
     private readonly logger: Logger,
     private readonly options: HealthWatcherOptions,
   ) {}
@@ -89,7 +89,7 @@ export class HealthWatcher {
       lastFailedBackupAt: iso(health.lastFailedBackupAt),
       failedLast24h: health.failedLast24h,
     };
-    this.webhooks.notify(transition, data);
+    this.notifier.notify(transition, data);
   }
 
   /** The event to send when this evaluation changed the shared state, else null. */

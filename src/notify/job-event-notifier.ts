@@ -5,10 +5,10 @@ import type { Job } from '../jobs/job.entity';
 import { JobKind, JobStatus } from '../jobs/job.enums';
 import type { Logger } from '../logging/logger';
 import type { BackupEventData, JobEventData, RestoreEventData } from './webhook-event';
-import type { WebhookNotifier } from './webhook-notifier';
+import type { NotificationHub } from './notification-hub';
 
 /**
- * Turns jobs finished on this instance into webhooks: a BACKUP job into
+ * Turns jobs finished on this instance into notifications (every channel): a BACKUP job into
  * backup.completed / backup.failed (CANCELLED counts as failed); a RESTORE job
  * into restore.*; the PRE_RESTORE / PRE_RESET safety backups written inside a
  * RESTORE or RESET job into backup.* too. Only the instance that ran a job
@@ -19,7 +19,7 @@ export class JobEventNotifier {
 
   constructor(
     private readonly records: BackupRecordStore,
-    private readonly webhooks: WebhookNotifier,
+    private readonly notifier: NotificationHub,
     private readonly logger: Logger,
   ) {}
 
@@ -27,7 +27,7 @@ export class JobEventNotifier {
   readonly onJobFinished = (job: Job): void => {
     if (job.kind !== JobKind.BACKUP && job.kind !== JobKind.RESTORE && job.kind !== JobKind.RESET) return;
     const work: Promise<void> = this.announce(job)
-      .catch((err) => this.logger.error({ event: 'webhook_event_failed', jobId: job.id, err }, 'could not prepare the webhook of a finished job'))
+      .catch((err) => this.logger.error({ event: 'webhook_event_failed', jobId: job.id, err }, 'could not prepare the notification of a finished job'))
       .finally(() => this.pending.delete(work));
     this.pending.add(work);
   };
@@ -44,7 +44,7 @@ export class JobEventNotifier {
       startedAt: null,
       finishedAt: record.completedAt?.toISOString() ?? null,
     };
-    this.webhooks.notify('backup.failed', backupData(facts, record, record.id));
+    this.notifier.notify('backup.failed', backupData(facts, record, record.id));
   };
 
   /** Waits for announcements still reading the database (before the database closes). */
@@ -57,7 +57,7 @@ export class JobEventNotifier {
     if (job.kind === JobKind.BACKUP) {
       const record = job.backupId ? await records.get(job.backupId) : null;
       const ok = job.status === JobStatus.COMPLETED;
-      this.webhooks.notify(ok ? 'backup.completed' : 'backup.failed', backupData(jobData(job), record, job.backupId), { jobId: job.id });
+      this.notifier.notify(ok ? 'backup.completed' : 'backup.failed', backupData(jobData(job), record, job.backupId), { jobId: job.id });
       return;
     }
     const safety = await records.findByJob(job.id, [BackupType.PRE_RESTORE, BackupType.PRE_RESET]);
@@ -71,7 +71,7 @@ export class JobEventNotifier {
         errorCode: null,
         message: null,
       };
-      this.webhooks.notify(record.status === BackupStatus.COMPLETED ? 'backup.completed' : 'backup.failed', backupData(facts, record, record.id), { jobId: job.id });
+      this.notifier.notify(record.status === BackupStatus.COMPLETED ? 'backup.completed' : 'backup.failed', backupData(facts, record, record.id), { jobId: job.id });
     }
     if (job.kind !== JobKind.RESTORE) return;
     const sourceId = typeof job.input?.backupId === 'string' ? job.input.backupId : null;
@@ -82,7 +82,7 @@ export class JobEventNotifier {
       filename: source?.filename ?? (typeof job.input?.upload === 'string' ? job.input.upload : null),
       safetyBackupId: safety.find((r) => r.status === BackupStatus.COMPLETED)?.id ?? null,
     };
-    this.webhooks.notify(job.status === JobStatus.COMPLETED ? 'restore.completed' : 'restore.failed', data, { jobId: job.id });
+    this.notifier.notify(job.status === JobStatus.COMPLETED ? 'restore.completed' : 'restore.failed', data, { jobId: job.id });
   }
 }
 

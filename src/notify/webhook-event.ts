@@ -1,11 +1,11 @@
-/** What a webhook delivery can announce; receivers branch on `type` (also in X-Kiln-Event). */
-export type WebhookEventType =
-  | 'backup.completed'
-  | 'backup.failed'
-  | 'restore.completed'
-  | 'restore.failed'
-  | 'health.unhealthy'
-  | 'health.healthy';
+/**
+ * What a notification can announce, on every channel; webhook receivers branch on `type` (also in
+ * X-Kiln-Event). Each type's data is in NotificationEventMap.
+ */
+export type WebhookEventType = keyof NotificationEventMap;
+
+/** The same events, named for the channels that are not webhooks. */
+export type NotificationEventType = WebhookEventType;
 
 /** Facts about the job an event comes from. */
 export interface JobEventData {
@@ -52,12 +52,55 @@ export interface HealthEventData {
   failedLast24h: number;
 }
 
-export type WebhookEventData = BackupEventData | RestoreEventData | HealthEventData;
-
-/** The JSON body of every delivery. `id` stays the same on every retry: receivers de-duplicate on it. */
-export interface WebhookEvent {
-  id: string;
-  type: WebhookEventType;
-  occurredAt: string;
-  data: WebhookEventData;
+/** drill.*: a restore drill (a backup restored into a scratch schema and compared) and its checks. */
+export interface DrillEventData extends JobEventData {
+  backupId: string | null;
+  filename: string | null;
+  checks: Array<{ name: string; passed: boolean; detail: string | null }>;
 }
+
+/** backup.suspicious: a completed backup that looks wrong next to the one before it (e.g. much smaller). */
+export interface SuspiciousBackupEventData {
+  backupId: string;
+  filename: string;
+  type: string;
+  dataBytes: number;
+  previousBackupId: string | null;
+  previousDataBytes: number | null;
+  /** Human-readable, one finding each, e.g. "data shrank by 80% since the previous backup". */
+  reasons: string[];
+}
+
+/** notification.test: sent only by the testNotification mutation, on the one channel it names. */
+export interface TestEventData {
+  channel: string;
+  /** The admin who asked for it. */
+  requestedBy: string | null;
+}
+
+/** Every event type with the shape of its data. */
+export interface NotificationEventMap {
+  'backup.completed': BackupEventData;
+  'backup.failed': BackupEventData;
+  'backup.suspicious': SuspiciousBackupEventData;
+  'restore.completed': RestoreEventData;
+  'restore.failed': RestoreEventData;
+  'drill.completed': DrillEventData;
+  'drill.failed': DrillEventData;
+  'health.unhealthy': HealthEventData;
+  'health.healthy': HealthEventData;
+  'notification.test': TestEventData;
+}
+
+export type WebhookEventData = NotificationEventMap[WebhookEventType];
+
+/** The JSON body of every delivery. `id` stays the same on every retry (and on every channel): receivers de-duplicate on it. */
+export interface WebhookEvent<T extends WebhookEventType = WebhookEventType> {
+  id: string;
+  type: T;
+  occurredAt: string;
+  data: NotificationEventMap[T];
+}
+
+/** One event as every channel receives it: a union on `type`, so a switch on it narrows `data`. */
+export type NotificationEvent = { [K in NotificationEventType]: WebhookEvent<K> }[NotificationEventType];
