@@ -40,6 +40,8 @@ import { NotificationFailureStore } from './notify/notification-failure.store';
 import { createNotificationHub } from './notify/notification-hub.factory';
 import { NotificationTestService } from './notify/notification-test.service';
 import { RetentionService } from './retention/retention.service';
+import { KilnMetrics } from './metrics/kiln-metrics';
+import { metricsRouter, startLoopbackMetrics } from './http/metrics.route';
 import { createRestoreCore } from './restore-core';
 
 export interface RunningKiln {
@@ -47,6 +49,8 @@ export interface RunningKiln {
   url: string;
   services: Services;
   dataSource: DataSource;
+  /** The loopback /metrics of METRICS_PORT, when set. */
+  metricsUrl?: string;
   /** Drains in-flight requests, then closes the database (and the embedded server). */
   close(): Promise<void>;
 }
@@ -106,6 +110,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const app = createHttpApp({ dataSource, maintenance, health, logger, trustProxy: config.http.trustProxy });
     app.use(downloadRouter({ auth, backups, downloads, logger, readLimits: config.backup.read }));
     app.use(consoleRouter(config.http.consoleDir, logger));
+    const metrics = new KilnMetrics({ records: backups.records, jobs, audit, health, schedule, notificationFailures });
+    app.use(metricsRouter(metrics, config.monitoring.metricsToken, logger));
     const httpServer = http.createServer(app);
     // Idle connections outlive the clients' own keep-alive (undici: 4 s, load balancers: 60 s), so a
     // client never sends a request on a socket the server is closing at that moment.
@@ -142,6 +148,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const { port } = httpServer.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
     boundBase = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    const loopbackMetrics = config.monitoring.metricsPort === undefined ? undefined : await startLoopbackMetrics(metrics, config.monitoring.metricsPort, logger);
     // Only once the port is ours: a start that cannot bind creates no admin and shows no password.
     await ensureBootstrapAdmin(
       dataSource,
@@ -160,7 +167,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
       services,
       dataSource,
+      metricsUrl: loopbackMetrics?.url,
       close: async () => {
+        await loopbackMetrics?.close();
         await stopGraphQL();
         await scheduler.stop();
         await jobs.shutdown();

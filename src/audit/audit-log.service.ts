@@ -75,6 +75,15 @@ export class AuditLogService {
     }
   }
 
+  /** Backups retention has deleted, as its RETENTION_APPLIED entries list them. */
+  async retentionDeletions(): Promise<number> {
+    const [{ n }] = await this.dataSource.query(
+      `SELECT coalesce(sum(jsonb_array_length(a.metadata->'deleted')), 0)::int AS n FROM "AuditLog" a
+        WHERE ${KILN_ROWS} AND a.action = 'RETENTION_APPLIED' AND jsonb_typeof(a.metadata->'deleted') = 'array'`,
+    );
+    return n;
+  }
+
   /** Kiln's entries, newest first, by action, actor (email in any case, or id) and time. */
   async list(filter: AuditLogFilter, limit: number, offset: number): Promise<AuditPage> {
     if (filter.from && filter.to && filter.from > filter.to) throw new BadUserInputError('from must not be after to', { field: 'from' });

@@ -167,6 +167,27 @@ export class JobRunner {
   }
 
   /** Jobs running on any instance (the database's view) or starting on this one. */
+  /** What /metrics reports of the jobs: running per kind, each kind's last finished and last successful run, the lease. */
+  async metricFacts(): Promise<JobMetricFacts> {
+    const [running, last, lease] = await Promise.all([
+      this.dataSource.query(`SELECT kind, count(*)::int AS n FROM kiln_jobs WHERE status = 'RUNNING' GROUP BY kind`),
+      // A verify (or drill) that ran to its end but found the backup bad is no success.
+      this.dataSource.query(
+        `SELECT kind,
+                (array_agg(${SUCCEEDED} ORDER BY "finishedAt" DESC))[1] AS "lastSucceeded",
+                max("finishedAt") AS "lastFinishedAt",
+                (array_agg(extract(epoch FROM "finishedAt" - "startedAt")::float8 ORDER BY "finishedAt" DESC))[1] AS "lastSeconds",
+                max("finishedAt") FILTER (WHERE ${SUCCEEDED}) AS "lastSuccessAt"
+           FROM kiln_jobs WHERE "finishedAt" IS NOT NULL GROUP BY kind`,
+      ),
+      this.dataSource.query(
+        `SELECT j.kind, extract(epoch FROM CURRENT_TIMESTAMP - j."startedAt")::float8 AS "heldSeconds"
+           FROM kiln_leases l JOIN kiln_jobs j ON j.id = l."jobId" WHERE l."expiresAt" > CURRENT_TIMESTAMP`,
+      ),
+    ]);
+    return { running, last, lease };
+  }
+
   async activeJobIds(): Promise<Set<string>> {
     const rows: Array<{ id: string }> = await this.dataSource.query(`SELECT id FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`);
     return new Set([...rows.map((r) => r.id), ...this.running.keys()]);
@@ -369,3 +390,13 @@ export class JobRunner {
 }
 
 export type { ProgressSnapshot };
+
+/** A job that did what it was for: completed, and (a verify) found the backup good. */
+const SUCCEEDED = `(status = 'COMPLETED' AND coalesce((verification->>'ok')::boolean, true))`;
+
+export interface JobMetricFacts {
+  running: Array<{ kind: string; n: number }>;
+  last: Array<{ kind: string; lastSucceeded: boolean; lastFinishedAt: Date; lastSeconds: number | null; lastSuccessAt: Date | null }>;
+  /** The job holding the lease now, and for how long. */
+  lease: Array<{ kind: string; heldSeconds: number }>;
+}

@@ -31,6 +31,11 @@ export class NotificationFailureStore {
     this.pending.add(write);
   };
 
+  /** Given-up deliveries per channel, for /metrics. */
+  async countsByChannel(): Promise<Array<{ channel: string; n: number }>> {
+    return this.dataSource.query(`SELECT "channel", count(*)::int AS n FROM "kiln_notification_failures" GROUP BY "channel"`);
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.pending]);
   }

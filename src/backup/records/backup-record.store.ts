@@ -142,6 +142,35 @@ export class BackupRecordStore {
     return { ...s, bytes: Number(s.bytes), localBytes: Number(s.localBytes), cloudBytes: Number(s.cloudBytes) };
   }
 
+  /**
+   * What /metrics reports of the records, by type (Kiln's kinds, the app's types upper-cased),
+   * status and location; the newest success per type with its duration and size; cloud copy failures.
+   */
+  async metricFacts(since: Date): Promise<BackupMetricFacts> {
+    const type = `coalesce(d."kind", upper(r."type"))`;
+    const [counts, lastByType, [totals], [last]] = await Promise.all([
+      this.dataSource.query(`SELECT ${type} AS type, upper(r.status) AS status, upper(r.location) AS location, count(*)::int AS n FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id" GROUP BY 1, 2, 3`),
+      this.dataSource.query(
+        `SELECT ${type} AS type, max(coalesce(d."completedAt", r."createdAt")) AS at
+           FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id" WHERE lower(r.status) = 'completed' GROUP BY 1`,
+      ),
+      this.dataSource.query(
+        `SELECT count(*) FILTER (WHERE d."cloudError" IS NOT NULL)::int AS "cloudFailures",
+                count(*) FILTER (WHERE d."cloudError" IS NOT NULL AND r."createdAt" > $1)::int AS "cloudFailuresSince",
+                count(*) FILTER (WHERE lower(r.status) = 'failed' AND r."createdAt" > $1)::int AS "failedSince",
+                max(coalesce(d."completedAt", r."createdAt")) FILTER (WHERE lower(r.status) = 'failed') AS "lastFailure"
+           FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id"`,
+        [since],
+      ),
+      this.dataSource.query(
+        `SELECT ${type} AS type, extract(epoch FROM d."completedAt" - r."createdAt")::float8 AS seconds, coalesce(d."fileSize", r."fileSize")::float8 AS bytes
+           FROM backup_records r JOIN kiln_backup_details d ON d."id" = r."id"
+          WHERE lower(r.status) = 'completed' AND d."completedAt" IS NOT NULL ORDER BY d."completedAt" DESC LIMIT 1`,
+      ),
+    ]);
+    return { counts, lastSuccessByType: lastByType, ...totals, lastCompleted: last ?? null };
+  }
+
   /** Records a new backup: the app's row in the app's values, Kiln's facts beside it. */
   async insert(record: BackupRecord): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
@@ -317,4 +346,15 @@ function toRecord(row: JoinedRow): BackupRecord {
     cloudBytes: kiln ? num(row.cloudBytes) : null,
     jobId: kiln ? ((row.jobId as string | null) ?? null) : null,
   });
+}
+
+export interface BackupMetricFacts {
+  counts: Array<{ type: string; status: string; location: string; n: number }>;
+  lastSuccessByType: Array<{ type: string; at: Date }>;
+  cloudFailures: number;
+  cloudFailuresSince: number;
+  failedSince: number;
+  lastFailure: Date | null;
+  /** The newest completed backup Kiln timed: how long it took, how large it is. */
+  lastCompleted: { type: string; seconds: number; bytes: number } | null;
 }
