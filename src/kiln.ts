@@ -41,6 +41,8 @@ import { createNotificationHub } from './notify/notification-hub.factory';
 import { NotificationTestService } from './notify/notification-test.service';
 import { RetentionService } from './retention/retention.service';
 import { KilnMetrics } from './metrics/kiln-metrics';
+import { BackupAnomalies } from './backup/backup-anomalies';
+import { SuspiciousBackupWatcher } from './notify/suspicious-backup-watcher';
 import { metricsRouter, startLoopbackMetrics } from './http/metrics.route';
 import { createRestoreCore } from './restore-core';
 
@@ -84,6 +86,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       cloudConfigured: config.cloud !== undefined,
       minIntervalSeconds: config.schedule.minIntervalSeconds,
     });
+    const anomalies = new BackupAnomalies(backups.records, config.monitoring.suspiciousRatio);
+    const suspiciousBackups = new SuspiciousBackupWatcher(anomalies, notifier, logger);
+    jobs.onJobFinished(suspiciousBackups.onJobFinished);
     const retention = new RetentionService(dataSource, jobs, backups, schedule, audit);
     const health = new BackupHealthService(backups.records, {
       nextScheduledAt: () => schedule.nextBackupAt(),
@@ -91,6 +96,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       scheduleProblems: () => schedule.problems(),
       backupDir: config.backup.dir,
       cloudConfigured: config.cloud !== undefined,
+      newestAnomaly: () => anomalies.newest(),
       localOnlyBecause: async () => (config.monitoring.cloudRequired ? schedule.localOnlyBecause() : 'CLOUD_REQUIRED=false'),
       encryptionConfigured: config.encryption.key !== undefined,
       redisReachable: () => jobEvents.redisReachable(),
@@ -174,6 +180,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await scheduler.stop();
         await jobs.shutdown();
         await notifications?.close();
+        await suspiciousBackups.close();
         await notifier.close();
         await notificationFailures.close();
         await jobEvents.close();

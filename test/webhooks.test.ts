@@ -10,7 +10,8 @@ import { RESTORE } from './support/restore-helpers';
 import { CREATE_BACKUP, extraDatabaseName } from './support/seeded-kiln';
 import { freshDatabase } from './support/test-database';
 import { gql, loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
-import { closedPort, startReceiver, verifySignature, type Receiver } from './support/webhook-receiver';
+import { closedPort } from './support/closed-port';
+import { startReceiver, verifySignature, type Receiver } from './support/webhook-receiver';
 import { eventually } from './support/until';
 
 const SECRET = 'whsec-test-0123456789abcdef';

@@ -1,3 +1,4 @@
+import type { BackupAnomaly } from '../backup/backup-anomalies';
 /**
  * What a notification can announce, on every channel; webhook receivers branch on `type` (also in
  * X-Kiln-Event). Each type's data is in NotificationEventMap.
@@ -60,16 +61,8 @@ export interface DrillEventData extends JobEventData {
 }
 
 /** backup.suspicious: a completed backup that looks wrong next to the one before it (e.g. much smaller). */
-export interface SuspiciousBackupEventData {
-  backupId: string;
-  filename: string;
-  type: string;
-  dataBytes: number;
-  previousBackupId: string | null;
-  previousDataBytes: number | null;
-  /** Human-readable, one finding each, e.g. "data shrank by 80% since the previous backup". */
-  reasons: string[];
-}
+/** backup.suspicious: what Kiln's anomaly check found (see BackupAnomalies). */
+export type SuspiciousBackupEventData = BackupAnomaly;
 
 /** notification.test: sent only by the testNotification mutation, on the one channel it names. */
 export interface TestEventData {

@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import type { BackupRecordStore } from '../backup/records/backup-record.store';
+import type { BackupAnomaly } from '../backup/backup-anomalies';
 import type { BackupHealth } from './backup-health.type';
 
 export interface HealthSettings {
@@ -17,6 +18,8 @@ export interface HealthSettings {
    * schedule in force with location LOCAL), or null: then "cloud not configured" is a note, not a problem.
    */
   localOnlyBecause?: () => Promise<string | null>;
+  /** The newest backup's size or content anomaly against the previous one with the same options. */
+  newestAnomaly?: () => Promise<BackupAnomaly | null>;
   /** Whether Redis (REDIS_URL) answers now; undefined when it is not configured. */
   redisReachable?: () => boolean | undefined;
 }
@@ -48,6 +51,8 @@ export class BackupHealthService {
       );
     }
     problems.push(...((await this.settings.scheduleProblems?.()) ?? []).map((p) => `Backup schedule: ${p}`));
+    const anomaly = await this.settings.newestAnomaly?.();
+    if (anomaly) problems.push(`The newest backup (${anomaly.filename}) looks suspicious: ${anomaly.reasons.join('; ')}`);
     if (stats.failed24h > 0) problems.push(`${stats.failed24h} backup(s) failed in the last 24 hours`);
     const notes: string[] = [];
     if (!this.settings.cloudConfigured) {

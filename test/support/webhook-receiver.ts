@@ -84,12 +84,3 @@ export async function startReceiver(secret: string): Promise<Receiver> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/kiln`, secret);
 }
-
-/** A port nothing listens on. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
