@@ -28,6 +28,7 @@ import { DeletionDependenciesService } from './system/deletion-dependencies.serv
 import { ResetService } from './system/reset.service';
 import { BackupHealthService } from './system/backup-health.service';
 import { JobEventBus } from './jobs/job-event-bus';
+import { JobKind } from './jobs/job.enums';
 import { jobProgressStream } from './jobs/job-stream';
 import { CloudinaryStorageDriver } from './storage/cloudinary-storage.driver';
 import { VerifyService } from './verify/verify.service';
@@ -97,6 +98,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       backupDir: config.backup.dir,
       cloudConfigured: config.cloud !== undefined,
       newestAnomaly: () => anomalies.newest(),
+      drillExpectedSince: () => schedule.drillExpectedSince(),
+      lastDrill: async () => (await jobs.lastOutcomes(JobKind.DRILL))[0] ?? null,
       localOnlyBecause: async () => (config.monitoring.cloudRequired ? schedule.localOnlyBecause() : 'CLOUD_REQUIRED=false'),
       encryptionConfigured: config.encryption.key !== undefined,
       redisReachable: () => jobEvents.redisReachable(),
@@ -162,10 +165,16 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       logger,
       passwords,
     );
-    const scheduler = new BackupScheduler(schedule, backups, jobs, new ScheduleClaims(dataSource, instanceId), retention, logger, {
-      pollMs: config.schedule.pollMs,
-      claimTtlMs: config.jobs.leaseTtlMs,
-    });
+    const scheduler = new BackupScheduler(
+      schedule,
+      backups,
+      jobs,
+      new ScheduleClaims(dataSource, instanceId),
+      retention,
+      logger,
+      { pollMs: config.schedule.pollMs, claimTtlMs: config.jobs.leaseTtlMs },
+      verify,
+    );
     await scheduler.start();
     notifications?.start();
 

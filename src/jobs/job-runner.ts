@@ -167,25 +167,32 @@ export class JobRunner {
   }
 
   /** Jobs running on any instance (the database's view) or starting on this one. */
-  /** What /metrics reports of the jobs: running per kind, each kind's last finished and last successful run, the lease. */
+  /** What /metrics reports of the jobs: running per kind, each kind's last outcome, the lease. */
   async metricFacts(): Promise<JobMetricFacts> {
     const [running, last, lease] = await Promise.all([
       this.dataSource.query(`SELECT kind, count(*)::int AS n FROM kiln_jobs WHERE status = 'RUNNING' GROUP BY kind`),
-      // A verify (or drill) that ran to its end but found the backup bad is no success.
-      this.dataSource.query(
-        `SELECT kind,
-                (array_agg(${SUCCEEDED} ORDER BY "finishedAt" DESC))[1] AS "lastSucceeded",
-                max("finishedAt") AS "lastFinishedAt",
-                (array_agg(extract(epoch FROM "finishedAt" - "startedAt")::float8 ORDER BY "finishedAt" DESC))[1] AS "lastSeconds",
-                max("finishedAt") FILTER (WHERE ${SUCCEEDED}) AS "lastSuccessAt"
-           FROM kiln_jobs WHERE "finishedAt" IS NOT NULL GROUP BY kind`,
-      ),
+      this.lastOutcomes(),
       this.dataSource.query(
         `SELECT j.kind, extract(epoch FROM CURRENT_TIMESTAMP - j."startedAt")::float8 AS "heldSeconds"
            FROM kiln_leases l JOIN kiln_jobs j ON j.id = l."jobId" WHERE l."expiresAt" > CURRENT_TIMESTAMP`,
       ),
     ]);
     return { running, last, lease };
+  }
+
+  /** Per kind (or of one): the last finished job's outcome and when the last one succeeded. */
+  async lastOutcomes(kind?: JobKind): Promise<KindOutcome[]> {
+    // A verify (or drill) that ran to its end but found the backup bad is no success.
+    return this.dataSource.query(
+      `SELECT kind,
+              (array_agg(${SUCCEEDED} ORDER BY "finishedAt" DESC))[1] AS "lastSucceeded",
+              max("finishedAt") AS "lastFinishedAt",
+              (array_agg(extract(epoch FROM "finishedAt" - "startedAt")::float8 ORDER BY "finishedAt" DESC))[1] AS "lastSeconds",
+              (array_agg(coalesce(error, message) ORDER BY "finishedAt" DESC))[1] AS "lastMessage",
+              max("finishedAt") FILTER (WHERE ${SUCCEEDED}) AS "lastSuccessAt"
+         FROM kiln_jobs WHERE "finishedAt" IS NOT NULL ${kind ? 'AND kind = $1' : ''} GROUP BY kind`,
+      kind ? [kind] : [],
+    );
   }
 
   async activeJobIds(): Promise<Set<string>> {
@@ -394,9 +401,20 @@ export type { ProgressSnapshot };
 /** A job that did what it was for: completed, and (a verify) found the backup good. */
 const SUCCEEDED = `(status = 'COMPLETED' AND coalesce((verification->>'ok')::boolean, true))`;
 
+/** How the jobs of one kind last went. */
+export interface KindOutcome {
+  kind: string;
+  lastSucceeded: boolean;
+  lastFinishedAt: Date;
+  lastSeconds: number | null;
+  /** The last job's error, or its message (a verify's "2 of 9 checks failed"). */
+  lastMessage: string | null;
+  lastSuccessAt: Date | null;
+}
+
 export interface JobMetricFacts {
   running: Array<{ kind: string; n: number }>;
-  last: Array<{ kind: string; lastSucceeded: boolean; lastFinishedAt: Date; lastSeconds: number | null; lastSuccessAt: Date | null }>;
+  last: KindOutcome[];
   /** The job holding the lease now, and for how long. */
   lease: Array<{ kind: string; heldSeconds: number }>;
 }

@@ -6,6 +6,8 @@ export enum JobKind {
   RESET = 'RESET',
   VERIFY = 'VERIFY',
   RETENTION = 'RETENTION',
+  /** A scheduled restore drill: the newest completed backup verified and restored into a scratch schema. */
+  DRILL = 'DRILL',
 }
 
 export enum JobStatus {

@@ -4,7 +4,7 @@ import { BackupStatus, BackupType } from '../backup/backup.enums';
 import type { Job } from '../jobs/job.entity';
 import { JobKind, JobStatus } from '../jobs/job.enums';
 import type { Logger } from '../logging/logger';
-import type { BackupEventData, JobEventData, RestoreEventData } from './webhook-event';
+import type { BackupEventData, DrillEventData, JobEventData, RestoreEventData } from './webhook-event';
 import type { NotificationHub } from './notification-hub';
 
 /**
@@ -12,7 +12,8 @@ import type { NotificationHub } from './notification-hub';
  * backup.completed / backup.failed (CANCELLED counts as failed); a RESTORE job
  * into restore.*; the PRE_RESTORE / PRE_RESET safety backups written inside a
  * RESTORE or RESET job into backup.* too. Only the instance that ran a job
- * hears of it, so several instances never announce it twice.
+ * hears of it, so several instances never announce it twice. A scheduled DRILL job into drill.*
+ * (failed also when it ran but found the backup bad).
  */
 export class JobEventNotifier {
   private readonly pending = new Set<Promise<void>>();
@@ -25,7 +26,7 @@ export class JobEventNotifier {
 
   /** JobRunner listener: reads the facts in the background, then queues the deliveries. */
   readonly onJobFinished = (job: Job): void => {
-    if (job.kind !== JobKind.BACKUP && job.kind !== JobKind.RESTORE && job.kind !== JobKind.RESET) return;
+    if (job.kind !== JobKind.BACKUP && job.kind !== JobKind.RESTORE && job.kind !== JobKind.RESET && job.kind !== JobKind.DRILL) return;
     const work: Promise<void> = this.announce(job)
       .catch((err) => this.logger.error({ event: 'webhook_event_failed', jobId: job.id, err }, 'could not prepare the notification of a finished job'))
       .finally(() => this.pending.delete(work));
@@ -54,6 +55,14 @@ export class JobEventNotifier {
 
   private async announce(job: Job): Promise<void> {
     const records = this.records;
+    if (job.kind === JobKind.DRILL) {
+      const record = job.backupId ? await records.get(job.backupId) : null;
+      const checks = (job.verification?.checks ?? []).map((c) => ({ name: c.name, passed: c.ok, detail: c.detail ?? null }));
+      const data: DrillEventData = { ...jobData(job), backupId: job.backupId, filename: record?.filename ?? null, checks };
+      const good = job.status === JobStatus.COMPLETED && job.verification?.ok !== false;
+      this.notifier.notify(good ? 'drill.completed' : 'drill.failed', data, { jobId: job.id });
+      return;
+    }
     if (job.kind === JobKind.BACKUP) {
       const record = job.backupId ? await records.get(job.backupId) : null;
       const ok = job.status === JobStatus.COMPLETED;

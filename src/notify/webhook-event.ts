@@ -60,7 +60,6 @@ export interface DrillEventData extends JobEventData {
   checks: Array<{ name: string; passed: boolean; detail: string | null }>;
 }
 
-/** backup.suspicious: a completed backup that looks wrong next to the one before it (e.g. much smaller). */
 /** backup.suspicious: what Kiln's anomaly check found (see BackupAnomalies). */
 export type SuspiciousBackupEventData = BackupAnomaly;
 

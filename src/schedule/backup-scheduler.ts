@@ -19,6 +19,11 @@ export interface RetentionStarter {
   start(trigger: 'SCHEDULE' | 'DAILY', actor: null): Promise<{ id: string }>;
 }
 
+/** The scheduled restore drill as the scheduler starts it. */
+export interface DrillStarter {
+  scheduledDrill(): Promise<{ id: string; backupId: string | null }>;
+}
+
 export interface SchedulerOptions {
   /** How often the schedule row is re-read (an update on any instance takes effect within this). */
   pollMs: number;
@@ -47,8 +52,10 @@ const DAILY_RETENTION_CRON = '0 3 * * *';
  */
 export class BackupScheduler {
   private readonly timers = new Map<ScheduleRunKind, TimerJob>();
-  /** cron and zone the timers run on; null while disabled. */
+  /** cron and zone the backup timers run on; null while disabled. */
   private timerKey: string | null = null;
+  /** cron and zone the drill timer runs on; null while drills are off. */
+  private drillTimerKey: string | null = null;
   private seenVersion: string | null | undefined = undefined;
   private schedule: BackupSchedule | null = null;
   /** Latest instant the catch-up check found claimed (saves a query per poll). */
@@ -68,6 +75,7 @@ export class BackupScheduler {
     private readonly retention: RetentionStarter | undefined,
     private readonly logger: Logger,
     private readonly options: SchedulerOptions,
+    private readonly drills?: DrillStarter,
   ) {}
 
   private now(): Date {
@@ -129,7 +137,7 @@ export class BackupScheduler {
     return this.polling;
   }
 
-  /** Re-reads the schedule; re-arms the timers when cron or zone changed. */
+  /** Re-reads the schedule; re-arms the backup or the drill timers when their cron or zone changed. */
   private async refresh(): Promise<void> {
     const version = await this.schedules.version();
     if (version === this.seenVersion || this.stopped) return;
@@ -139,16 +147,31 @@ export class BackupScheduler {
     const cron = schedule.frequency !== BackupFrequency.DISABLED ? schedule.cron : null;
     this.schedule = cron ? schedule : null;
     const key = cron ? `${cron}|${schedule.timezone}` : null;
-    if (key === this.timerKey) return;
-    for (const timer of this.timers.values()) timer.cancel();
-    this.timers.clear();
-    this.timerKey = key;
-    if (!cron) {
-      this.logger.info({ event: 'schedule_disabled' }, 'scheduled backups are off');
-      return;
+    if (key !== this.timerKey) {
+      this.disarm('BACKUP', 'RETENTION');
+      this.timerKey = key;
+      if (cron) {
+        this.arm('BACKUP', cron, schedule.timezone);
+        if (this.retention) this.arm('RETENTION', DAILY_RETENTION_CRON, schedule.timezone);
+      } else {
+        this.logger.info({ event: 'schedule_disabled' }, 'scheduled backups are off');
+      }
     }
-    this.arm('BACKUP', cron, schedule.timezone);
-    if (this.retention) this.arm('RETENTION', DAILY_RETENTION_CRON, schedule.timezone);
+    // Drills run on their own timer: they check the backups there are, scheduled or not.
+    const drillCron = this.drills ? schedule.drillCron : null;
+    const drillKey = drillCron ? `${drillCron}|${schedule.timezone}` : null;
+    if (drillKey !== this.drillTimerKey) {
+      this.disarm('DRILL');
+      this.drillTimerKey = drillKey;
+      if (drillCron) this.arm('DRILL', drillCron, schedule.timezone);
+    }
+  }
+
+  private disarm(...kinds: ScheduleRunKind[]): void {
+    for (const kind of kinds) {
+      this.timers.get(kind)?.cancel();
+      this.timers.delete(kind);
+    }
   }
 
   private arm(kind: ScheduleRunKind, cron: string, tz: string): void {
@@ -218,6 +241,7 @@ export class BackupScheduler {
       if (this.stopped) return;
       if (how !== 'takeover' && !(await this.claims.claim(kind, scheduledFor))) return;
       if (kind === 'RETENTION') await this.startRetention(scheduledFor, 'DAILY');
+      else if (kind === 'DRILL') await this.startDrill(scheduledFor);
       else await this.startBackup(scheduledFor, how);
     } catch (err) {
       this.logger.error({ event: 'schedule_fire_failed', kind, scheduledFor, err }, 'a scheduled fire failed');
@@ -284,6 +308,14 @@ export class BackupScheduler {
     const job = await this.jobs.get(jobId).catch(() => null);
     if (job?.status !== JobStatus.COMPLETED || this.stopped) return;
     await this.startRetention(scheduledFor, 'SCHEDULE');
+  }
+
+  /** Starts this fire's drill and records its job on the claim (its result stays with the job). */
+  private async startDrill(scheduledFor: Date): Promise<void> {
+    if (!this.drills) return;
+    const job = await this.drills.scheduledDrill();
+    await this.claims.recordRun('DRILL', scheduledFor, { jobId: job.id, backupId: job.backupId });
+    this.logger.info({ event: 'scheduled_drill_started', scheduledFor, jobId: job.id, backupId: job.backupId }, 'scheduled restore drill started');
   }
 
   private async startRetention(scheduledFor: Date, trigger: 'SCHEDULE' | 'DAILY'): Promise<void> {

@@ -1,5 +1,5 @@
 import { parseExpression } from 'cron-parser';
-import { BackupFrequency } from './schedule.enums';
+import { BackupFrequency, DrillFrequency } from './schedule.enums';
 
 /** The cron each fixed frequency stands for, in the schedule's own zone. */
 export const FREQUENCY_CRON: Record<Exclude<BackupFrequency, BackupFrequency.CUSTOM>, string | null> = {
@@ -9,6 +9,14 @@ export const FREQUENCY_CRON: Record<Exclude<BackupFrequency, BackupFrequency.CUS
   [BackupFrequency.WEEKLY]: '0 2 * * 0',
   [BackupFrequency.MONTHLY]: '0 2 1 * *',
   [BackupFrequency.UNKNOWN]: null,
+};
+
+/** The drills' fixed times in the schedule's zone: 4 AM, after the 2 AM backups and the 3 AM retention run. */
+export const DRILL_CRON: Record<Exclude<DrillFrequency, DrillFrequency.CUSTOM>, string | null> = {
+  [DrillFrequency.DISABLED]: null,
+  [DrillFrequency.WEEKLY]: '0 4 * * 0',
+  [DrillFrequency.MONTHLY]: '0 4 1 * *',
+  [DrillFrequency.QUARTERLY]: '0 4 1 1,4,7,10 *',
 };
 
 /** The zone's canonical IANA name, or undefined when the runtime does not know it. */

@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** What a claimed instant is for: a scheduled backup, or the daily retention run. */
-export type ScheduleRunKind = 'BACKUP' | 'RETENTION';
+/** What a claimed instant is for: a scheduled backup, the daily retention run, or a restore drill. */
+export type ScheduleRunKind = 'BACKUP' | 'RETENTION' | 'DRILL';
 
 /**
  * One scheduled fire, claimed by the instance whose INSERT won: the primary

@@ -6,8 +6,8 @@ import { CompanySetting } from '../domain';
 import { BadUserInputError, StorageUnavailableError } from '../errors/kiln-errors';
 import { BackupSchedule } from './settings/backup-schedule';
 import { SCHEDULE_ROW_ID, ScheduleSettingsStore } from './settings/schedule-settings.store';
-import { canonicalZone, cronProblem, FREQUENCY_CRON, nextFireTimes, previousFireTimes, shortestGapSeconds, zonedIso } from './cron-math';
-import { BackupFrequency } from './schedule.enums';
+import { canonicalZone, cronProblem, DRILL_CRON, FREQUENCY_CRON, nextFireTimes, previousFireTimes, shortestGapSeconds, zonedIso } from './cron-math';
+import { BackupFrequency, DrillFrequency } from './schedule.enums';
 import type { BackupScheduleInput, ScheduledRun } from './schedule.types';
 
 const FALLBACK_ZONE = 'Africa/Lagos';
@@ -77,6 +77,17 @@ export class ScheduleService {
     if (schedule.frequency === BackupFrequency.DISABLED || !schedule.cron) return null;
     const [, twoBack] = previousFireTimes(schedule.cron, schedule.timezone, this.now(), 2);
     return twoBack && twoBack >= schedule.updatedAt ? { since: twoBack, frequency: schedule.frequency } : null;
+  }
+
+  /**
+   * The instant since which a drill should have succeeded: the drill fire two periods back, when
+   * the drill schedule was already in force then; null while drills are off.
+   */
+  async drillExpectedSince(): Promise<{ since: Date; frequency: DrillFrequency } | null> {
+    const schedule = await this.get();
+    if (!schedule.drillCron) return null;
+    const [, twoBack] = previousFireTimes(schedule.drillCron, schedule.timezone, this.now(), 2);
+    return twoBack && twoBack >= schedule.updatedAt ? { since: twoBack, frequency: schedule.drillFrequency } : null;
   }
 
   /** The next `count` fires after `after` (default now), in UTC and local wall time. */
@@ -151,6 +162,8 @@ export class ScheduleService {
     if (!stored.timezone) stored.timezone = (await this.defaults()).timezone;
     if (stored.frequency !== BackupFrequency.CUSTOM) stored.cron = FREQUENCY_CRON[stored.frequency];
     else if (!stored.cron) stored.warnings.push('frequency is custom but Kiln has no cron for it: no backup is scheduled');
+    if (stored.drillFrequency !== DrillFrequency.CUSTOM) stored.drillCron = DRILL_CRON[stored.drillFrequency];
+    else if (!stored.drillCron) stored.warnings.push('drillFrequency is custom but Kiln has no cron for it: no drill is scheduled');
     return stored;
   }
 
@@ -191,6 +204,9 @@ export class ScheduleService {
       }
     }
 
+    const drillFrequency = input.drillFrequency ?? before.drillFrequency;
+    const drillCron = this.validDrillCron(drillFrequency, input.drillCron, before, timezone);
+
     const retentionDays = input.retentionDays ?? before.retentionDays;
     if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > MAX_RETENTION_DAYS) {
       throw new BadUserInputError(`retentionDays must be between 1 and ${MAX_RETENTION_DAYS}`, { field: 'retentionDays' });
@@ -214,6 +230,9 @@ export class ScheduleService {
       location,
       retentionDays,
       keepAtLeast,
+      drillFrequency,
+      drillCron,
+      nextDrillAt: null,
       includeAuditLogs: input.includeAuditLogs ?? before.includeAuditLogs,
       includeSessions: input.includeSessions ?? before.includeSessions,
       lastBackupAt: before.lastBackupAt,
@@ -223,9 +242,28 @@ export class ScheduleService {
     });
   }
 
+  /** The drills' cron: a CUSTOM one checked like the backups' (valid, not more often than the minimum interval). */
+  private validDrillCron(frequency: DrillFrequency, given: string | null | undefined, before: BackupSchedule, timezone: string): string | null {
+    const cron = given?.trim() ? given.trim().split(/\s+/).join(' ') : null;
+    if (frequency !== DrillFrequency.CUSTOM) {
+      if (cron && cron !== DRILL_CRON[frequency]) throw new BadUserInputError(`drillCron applies only to drillFrequency CUSTOM (${frequency} runs ${DRILL_CRON[frequency] ?? 'never'})`, { field: 'drillCron' });
+      return DRILL_CRON[frequency];
+    }
+    const drillCron = cron ?? (before.drillFrequency === DrillFrequency.CUSTOM ? before.drillCron : null);
+    if (!drillCron) throw new BadUserInputError('drillCron is required when drillFrequency is CUSTOM', { field: 'drillCron' });
+    const problem = cronProblem(drillCron, timezone);
+    if (problem) throw new BadUserInputError(problem.replace(/^cron/, 'drillCron'), { field: 'drillCron' });
+    const gap = shortestGapSeconds(drillCron, timezone, this.now());
+    if (gap < this.settings.minIntervalSeconds) {
+      throw new BadUserInputError(`drillCron ${JSON.stringify(drillCron)} fires every ${gap} s; the minimum interval is ${this.settings.minIntervalSeconds} s (SCHEDULE_MIN_INTERVAL_SECONDS)`, { field: 'drillCron' });
+    }
+    return drillCron;
+  }
+
   private withNext(schedule: BackupSchedule): BackupSchedule {
     const zone = schedule.timezone;
     schedule.nextBackupAt = schedule.cron && zone ? (nextFireTimes(schedule.cron, zone, this.now(), 1)[0] ?? null) : null;
+    schedule.nextDrillAt = schedule.drillCron && zone ? (nextFireTimes(schedule.drillCron, zone, this.now(), 1)[0] ?? null) : null;
     return schedule;
   }
 
@@ -240,6 +278,9 @@ export class ScheduleService {
       location: BackupLocation.LOCAL,
       retentionDays: 30,
       keepAtLeast: 3,
+      drillFrequency: DrillFrequency.QUARTERLY,
+      drillCron: DRILL_CRON[DrillFrequency.QUARTERLY],
+      nextDrillAt: null,
       includeAuditLogs: false,
       includeSessions: false,
       lastBackupAt: null,
@@ -251,6 +292,6 @@ export class ScheduleService {
 }
 
 function summary(s: BackupSchedule): Record<string, unknown> {
-  const { frequency, cron, timezone, location, retentionDays, keepAtLeast, includeAuditLogs, includeSessions } = s;
-  return { frequency, cron, timezone, location, retentionDays, keepAtLeast, includeAuditLogs, includeSessions };
+  const { frequency, cron, timezone, location, retentionDays, keepAtLeast, drillFrequency, drillCron, includeAuditLogs, includeSessions } = s;
+  return { frequency, cron, timezone, location, retentionDays, keepAtLeast, drillFrequency, drillCron, includeAuditLogs, includeSessions };
 }

@@ -1,7 +1,7 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { DateTimeISOResolver } from 'graphql-scalars';
 import { BackupLocation } from '../backup/backup.enums';
-import { BackupFrequency } from './schedule.enums';
+import { BackupFrequency, DrillFrequency } from './schedule.enums';
 
 /** A partial update: fields left out keep their value. */
 @InputType('BackupScheduleInput')
@@ -23,6 +23,12 @@ export class BackupScheduleInput {
 
   @Field(() => Int, { nullable: true })
   keepAtLeast?: number | null;
+
+  @Field(() => DrillFrequency, { nullable: true })
+  drillFrequency?: DrillFrequency | null;
+
+  @Field(() => String, { nullable: true, description: 'Only with drillFrequency CUSTOM.' })
+  drillCron?: string | null;
 
   @Field(() => Boolean, { nullable: true })
   includeAuditLogs?: boolean | null;

@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import type { BackupRecordStore } from '../backup/records/backup-record.store';
 import type { BackupAnomaly } from '../backup/backup-anomalies';
+import type { KindOutcome } from '../jobs/job-runner';
 import type { BackupHealth } from './backup-health.type';
 
 export interface HealthSettings {
@@ -18,6 +19,10 @@ export interface HealthSettings {
    * schedule in force with location LOCAL), or null: then "cloud not configured" is a note, not a problem.
    */
   localOnlyBecause?: () => Promise<string | null>;
+  /** Since when a drill should have succeeded (two drill periods back); null while drills are off or new. */
+  drillExpectedSince?: () => Promise<{ since: Date; frequency: string } | null>;
+  /** How the scheduled restore drills last went; null before the first one. */
+  lastDrill?: () => Promise<KindOutcome | null>;
   /** The newest backup's size or content anomaly against the previous one with the same options. */
   newestAnomaly?: () => Promise<BackupAnomaly | null>;
   /** Whether Redis (REDIS_URL) answers now; undefined when it is not configured. */
@@ -51,6 +56,16 @@ export class BackupHealthService {
       );
     }
     problems.push(...((await this.settings.scheduleProblems?.()) ?? []).map((p) => `Backup schedule: ${p}`));
+    const drill = await this.settings.lastDrill?.();
+    if (drill && !drill.lastSucceeded) {
+      problems.push(`The last restore drill failed (${drill.lastFinishedAt.toISOString()}): ${drill.lastMessage ?? 'no reason recorded'}`);
+    }
+    const drillDue = await this.settings.drillExpectedSince?.();
+    if (drillDue && !(drill?.lastSuccessAt && drill.lastSuccessAt >= drillDue.since)) {
+      problems.push(
+        `No restore drill has succeeded within two periods of the ${drillDue.frequency} drill schedule (last success ${drill?.lastSuccessAt?.toISOString() ?? 'never'}, expected one since ${drillDue.since.toISOString()})`,
+      );
+    }
     const anomaly = await this.settings.newestAnomaly?.();
     if (anomaly) problems.push(`The newest backup (${anomaly.filename}) looks suspicious: ${anomaly.reasons.join('; ')}`);
     if (stats.failed24h > 0) problems.push(`${stats.failed24h} backup(s) failed in the last 24 hours`);

@@ -45,6 +45,25 @@ export class VerifyService {
     });
   }
 
+  /**
+   * The scheduled restore drill: a DRILL job that verifies the newest completed backup with a
+   * restore into a scratch schema. Without a completed backup the job fails, so the miss is kept.
+   */
+  async scheduledDrill(): Promise<Job> {
+    const { items } = await this.backups.list({ status: BackupStatus.COMPLETED }, 1, 0);
+    const record = items[0];
+    return this.runner.start({
+      kind: JobKind.DRILL,
+      backupId: record?.id,
+      requestedById: null,
+      input: { backupId: record?.id ?? null, restoreDrill: true },
+      run: (run) => {
+        if (!record) throw new ConflictError('There is no completed backup to drill: take one (createBackup, or a backup schedule)');
+        return this.run(record, true, run);
+      },
+    });
+  }
+
   private async run(record: BackupRecord, drill: boolean, run: JobRun): Promise<{ message: string; verification: VerificationReport }> {
     const { progress, signal } = run;
     const checks: VerificationCheck[] = [];

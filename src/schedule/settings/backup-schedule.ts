@@ -1,7 +1,7 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { DateTimeISOResolver } from 'graphql-scalars';
 import { BackupLocation } from '../../backup/backup.enums';
-import { BackupFrequency } from '../schedule.enums';
+import { BackupFrequency, DrillFrequency } from '../schedule.enums';
 
 /**
  * The backup schedule: the app's `backup_schedule_settings` row (id `default`)
@@ -28,6 +28,15 @@ export class BackupSchedule {
 
   @Field(() => Int, { description: 'Retention never deletes the newest this many COMPLETED backups, whatever their age.' })
   keepAtLeast: number;
+
+  @Field(() => DrillFrequency, { description: 'How often a DRILL job restores the newest completed backup into a scratch schema and compares it (quarterly by default).' })
+  drillFrequency: DrillFrequency;
+
+  @Field(() => String, { nullable: true, description: 'The drills’ effective cron, in the schedule’s zone; for CUSTOM, the one given.' })
+  drillCron: string | null;
+
+  @Field(() => DateTimeISOResolver, { nullable: true, description: 'The next scheduled drill; null while drills are disabled.' })
+  nextDrillAt: Date | null;
 
   @Field()
   includeAuditLogs: boolean;

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** Kiln's additions to the app's schedule row (same id): the cron of CUSTOM, the zone, keepAtLeast. */
+/** Kiln's additions to the app's schedule row (same id): the cron of CUSTOM, the zone, keepAtLeast, the restore drills. */
 @Entity({ name: 'kiln_schedule_settings' })
 export class KilnScheduleSettings {
   @PrimaryColumn({ type: 'text' })
@@ -15,6 +15,14 @@ export class KilnScheduleSettings {
 
   @Column({ type: 'integer', default: 3 })
   keepAtLeast: number;
+
+  /** A DrillFrequency. */
+  @Column({ type: 'text', default: 'QUARTERLY' })
+  drillFrequency: string;
+
+  /** Only for drillFrequency CUSTOM. */
+  @Column({ type: 'text', nullable: true })
+  drillCron: string | null;
 
   @Column({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
   updatedAt: Date;

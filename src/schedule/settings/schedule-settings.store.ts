@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { BackupLocation } from '../../backup/backup.enums';
 import { appLocation, parseAppLocation } from '../../backup/records/app-conventions';
-import { BackupFrequency } from '../schedule.enums';
+import { BackupFrequency, DrillFrequency } from '../schedule.enums';
 import { AppScheduleRow } from './app-schedule-row.entity';
 import { BackupSchedule } from './backup-schedule';
 import { KilnScheduleSettings } from './kiln-schedule-settings.entity';
@@ -29,6 +29,8 @@ export class ScheduleSettingsStore {
     const warnings: string[] = [];
     const frequency = FREQUENCIES.find((f) => f.toLowerCase() === app.frequency.toLowerCase());
     if (!frequency) warnings.push(`frequency ${JSON.stringify(app.frequency)} in backup_schedule_settings is a value neither the app nor Kiln knows: no backup is scheduled`);
+    const drillFrequency = Object.values(DrillFrequency).find((f) => f === kiln?.drillFrequency);
+    if (kiln && !drillFrequency) warnings.push(`drillFrequency ${JSON.stringify(kiln.drillFrequency)} in kiln_schedule_settings is unknown: drills run quarterly`);
     const location = parseAppLocation(app.location);
     if (!location) warnings.push(`location ${JSON.stringify(app.location)} in backup_schedule_settings is a value neither the app nor Kiln knows`);
     return Object.assign(new BackupSchedule(), {
@@ -39,6 +41,8 @@ export class ScheduleSettingsStore {
       location: location ?? BackupLocation.UNKNOWN,
       retentionDays: app.retentionDays,
       keepAtLeast: kiln?.keepAtLeast ?? 3,
+      drillFrequency: drillFrequency ?? DrillFrequency.QUARTERLY,
+      drillCron: kiln?.drillCron ?? null,
       includeAuditLogs: app.includeAuditLogs,
       includeSessions: app.includeSessions,
       lastBackupAt: app.lastBackupAt,
@@ -51,7 +55,7 @@ export class ScheduleSettingsStore {
   /** A fingerprint of both rows: it changes whenever either side saves the schedule. */
   async version(): Promise<string | null> {
     const [row] = await this.dataSource.query(
-      `SELECT a."frequency", a."location", a."updatedAt", k."cron", k."timezone", k."updatedAt" AS "kilnUpdatedAt"
+      `SELECT a."frequency", a."location", a."updatedAt", k."cron", k."timezone", k."drillFrequency", k."drillCron", k."updatedAt" AS "kilnUpdatedAt"
          FROM backup_schedule_settings a LEFT JOIN kiln_schedule_settings k ON k."id" = a."id" WHERE a."id" = $1`,
       [SCHEDULE_ROW_ID],
     );
@@ -80,6 +84,8 @@ export class ScheduleSettingsStore {
         cron: schedule.frequency === BackupFrequency.CUSTOM ? schedule.cron : null,
         timezone: schedule.timezone,
         keepAtLeast: schedule.keepAtLeast,
+        drillFrequency: schedule.drillFrequency,
+        drillCron: schedule.drillFrequency === DrillFrequency.CUSTOM ? schedule.drillCron : null,
         updatedAt: schedule.updatedAt,
       },
       ['id'],

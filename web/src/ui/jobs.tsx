@@ -7,7 +7,7 @@ import { Problem, ProgressBar, Time } from './parts';
 
 export interface Job {
   id: string;
-  kind: 'BACKUP' | 'RESTORE' | 'VERIFY' | 'RESET' | 'RETENTION';
+  kind: 'BACKUP' | 'RESTORE' | 'VERIFY' | 'RESET' | 'RETENTION' | 'DRILL';
   status: 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
   phase: string | null;
   table: string | null;
