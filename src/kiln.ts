@@ -192,6 +192,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await suspiciousBackups.close();
         await notifier.close();
         await notificationFailures.close();
+        await audit.close();
         await jobEvents.close();
         cloud?.close();
         await passwords.close();

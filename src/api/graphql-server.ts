@@ -301,8 +301,8 @@ function uploadGuard(auth: AuthService, checks: { maintenance: MaintenanceServic
     if (!token) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Authentication required: send a valid bearer token');
     let identity: Identity | undefined;
     const refuseSignedIn = async (err: KilnError) => {
-      // Every upload is a restoreBackup: a signed-in caller's refusal goes in the audit trail.
-      if (identity) await checks.audit.recordRefusal(identity.userId, 'restoreBackup', { code: err.code, message: err.message }, { ipAddress: req.ip ?? null, userAgent: req.get('user-agent') ?? null });
+      // A signed-in caller's refused upload goes in the audit trail (the operation is in the body, not read: "upload").
+      if (identity) checks.audit.recordRefusal(identity.userId, 'upload', { code: err.code, message: err.message }, { ipAddress: req.ip ?? null, userAgent: req.get('user-agent') ?? null });
       refuse(err.httpStatus, err.code, err.message, err.extensions);
     };
     try {

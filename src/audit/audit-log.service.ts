@@ -18,11 +18,20 @@ export interface AuditRecord {
   userAgent?: string | null;
 }
 
+/** The same refusal (actor, operation, code) is written once in this long. */
+const REFUSAL_REPEAT_MS = 60_000;
+/** Distinct refusals remembered at once; past it, new ones are not written until old ones age out. */
+const MAX_REFUSAL_KEYS = 10_000;
+const REFUSAL_LOCK_TIMEOUT_MS = 1000;
+
 /** Kiln's entries among the app's: every row Kiln writes says so in its metadata. */
 const KILN_ROWS = `a.metadata->>'source' = 'kiln'`;
 
 /** Writes the lending app's AuditLog rows for what admins do through Kiln, and reads Kiln's back. */
 export class AuditLogService {
+  private readonly refusalsWritten = new Map<string, number>();
+  private readonly pending = new Set<Promise<void>>();
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly logger?: Logger,
@@ -54,10 +63,22 @@ export class AuditLogService {
   }
 
   /**
-   * A dangerous mutation an authenticated caller was refused (its error's code and message), in
-   * the audit table and the log. Anonymous refusals are not written: nobody may fill the table for free.
+   * A dangerous mutation a signed-in caller was refused (its error's code and message), in the
+   * audit table and the log; anonymous refusals are not written (nobody fills the table for free).
+   * Never waits and never throws: the write runs in the background with a lock timeout (a restore
+   * holds AuditLog until it commits; the refused request must not wait for it), and the same
+   * actor, operation and code are written once a minute at most.
    */
-  async recordRefusal(actorUserId: string, operation: string, refusal: { code: string; message: string }, meta: RequestMeta): Promise<void> {
+  recordRefusal(actorUserId: string, operation: string, refusal: { code: string; message: string }, meta: RequestMeta): void {
+    const key = `${actorUserId}|${operation}|${refusal.code}`;
+    const now = Date.now();
+    const last = this.refusalsWritten.get(key);
+    if (last !== undefined && now - last < REFUSAL_REPEAT_MS) return;
+    if (this.refusalsWritten.size >= MAX_REFUSAL_KEYS) {
+      for (const [k, at] of this.refusalsWritten) if (now - at >= REFUSAL_REPEAT_MS) this.refusalsWritten.delete(k);
+      if (this.refusalsWritten.size >= MAX_REFUSAL_KEYS) return;
+    }
+    this.refusalsWritten.set(key, now);
     const entry: AuditRecord = {
       actorUserId,
       action: 'MUTATION_REFUSED',
@@ -67,12 +88,22 @@ export class AuditLogService {
       ipAddress: meta.ipAddress,
       userAgent: meta.userAgent,
     };
-    try {
-      await this.record(entry);
-      this.announce(entry);
-    } catch (err) {
-      this.logger?.error({ event: 'audit_failed', action: entry.action, err: (err as Error).message }, 'could not write the audit entry of a refused mutation');
-    }
+    const write: Promise<void> = this.dataSource
+      .transaction(async (tx) => {
+        await tx.query(`SET LOCAL lock_timeout = '${REFUSAL_LOCK_TIMEOUT_MS}ms'`);
+        await this.record(entry, tx);
+      })
+      .then(() => this.announce(entry))
+      .catch((err: unknown) =>
+        this.logger?.warn({ event: 'audit_failed', action: entry.action, entityId: operation, err: (err as Error).message }, 'the audit entry of a refused mutation was not written (AuditLog locked by a restore?)'),
+      )
+      .finally(() => this.pending.delete(write));
+    this.pending.add(write);
+  }
+
+  /** Waits for refusal entries still being written (before the database closes). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
   }
 
   /** Backups retention has deleted, as its RETENTION_APPLIED entries list them. */

@@ -32,11 +32,14 @@ export function refusedMutationPlugin(audit: AuditLogService): ApolloServerPlugi
           for (const selection of operation.selectionSet.selections) {
             if (selection.kind === Kind.FIELD) fieldOf.set(selection.alias?.value ?? selection.name.value, selection.name.value);
           }
+          // One entry per field a request was refused, however many aliases asked for it.
+          const written = new Set<string>();
           for (const error of errors) {
             const field = typeof error.path?.[0] === 'string' ? fieldOf.get(error.path[0]) : undefined;
             const refusal = toKilnError(error.originalError ?? error) ?? toKilnError(error);
-            if (!field || !DANGEROUS_MUTATIONS.has(field) || !refusal || refusal.code === 'INTERNAL') continue;
-            await audit.recordRefusal(identity.userId, field, { code: refusal.code, message: refusal.message }, contextValue.meta);
+            if (!field || written.has(field) || !DANGEROUS_MUTATIONS.has(field) || !refusal || refusal.code === 'INTERNAL') continue;
+            written.add(field);
+            audit.recordRefusal(identity.userId, field, { code: refusal.code, message: refusal.message }, contextValue.meta);
           }
         },
       };
