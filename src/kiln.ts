@@ -99,6 +99,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       cloudConfigured: config.cloud !== undefined,
       newestAnomaly: () => anomalies.newest(),
       drillExpectedSince: () => schedule.drillExpectedSince(),
+      drillsOn: async () => (await schedule.get()).drillCron !== null,
       lastDrill: async () => (await jobs.lastOutcomes(JobKind.DRILL))[0] ?? null,
       localOnlyBecause: async () => (config.monitoring.cloudRequired ? schedule.localOnlyBecause() : 'CLOUD_REQUIRED=false'),
       encryptionConfigured: config.encryption.key !== undefined,
@@ -150,14 +151,18 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     app.use(jsonErrorHandler(logger));
 
+    // Bound before the main port: a METRICS_PORT that is taken stops the start before anything serves.
+    const loopbackMetrics = config.monitoring.metricsPort === undefined ? undefined : await startLoopbackMetrics(metrics, config.monitoring.metricsPort, logger);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.http.port, config.http.host, () => resolve());
+    }).catch(async (err: unknown) => {
+      await loopbackMetrics?.close();
+      throw err;
     });
     const { port } = httpServer.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
     boundBase = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-    const loopbackMetrics = config.monitoring.metricsPort === undefined ? undefined : await startLoopbackMetrics(metrics, config.monitoring.metricsPort, logger);
     // Only once the port is ours: a start that cannot bind creates no admin and shows no password.
     await ensureBootstrapAdmin(
       dataSource,

@@ -36,6 +36,12 @@ it('flags a backup in which a table that had rows is empty: health, log and a no
   const problems = await suspicious();
   expect(problems).toEqual([expect.stringContaining(`The newest backup (${emptied.backup.filename}) looks suspicious: table UserNote had ${notes} rows in the previous backup and has none`)]);
 
+  // Anonymous monitors learn that, not the file's name or the table's size.
+  const monitor = (await (await fetch(`${s.kiln.url}/health/backups`)).json()) as { problems: string[]; problemCodes: string[] };
+  expect(monitor.problemCodes).toContain('BACKUP_SUSPICIOUS');
+  expect(monitor.problems).toContain('The newest backup looks suspicious (much smaller than the one before, or a table emptied)');
+  expect(JSON.stringify(monitor)).not.toContain(emptied.backup.filename);
+
   const delivered = await until('the Slack message', async () => slack.deliveries.map((d) => String(d.body?.text ?? '')), (texts) => texts.some((t) => t.includes(emptied.backup.filename) && /suspicious/i.test(t)), 20_000, 50);
   expect(delivered.find((t) => t.includes(emptied.backup.filename) && /suspicious/i.test(t))).toMatch(/UserNote/);
 

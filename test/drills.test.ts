@@ -83,7 +83,8 @@ it('fires a fast custom drill once per instant across three instances; each resu
   expect((await problems()).filter((p) => p.includes('drill'))).toEqual([]);
 });
 
-it('flags a drill that found the newest backup bad, until a good one follows', async () => {
+it('flags a drill that found the newest backup bad, while drills are on, until a good one follows', async () => {
+  expect((await set({ drillFrequency: 'QUARTERLY' })).errors).toBeUndefined();
   const bad = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
   writeFileSync(path.join(s.kiln.backupDir, bad.filename), 'damaged');
   const failed = await s.kiln.services.verify.scheduledDrill();
@@ -91,6 +92,15 @@ it('flags a drill that found the newest backup bad, until a good one follows', a
   expect(await problems()).toContainEqual(expect.stringMatching(/^The last restore drill failed \(.+\): \d+ of \d+ checks failed$/));
   const drillFailed = await until('drill.failed', async () => receiver.deliveries.find((d) => d.body?.type === 'drill.failed'), (d) => d !== undefined, 20_000, 50);
   expect(drillFailed!.body.data.checks.some((c: { passed: boolean }) => !c.passed)).toBe(true);
+  // Anonymous monitors get the problem, not the job's error.
+  const monitor = (await (await fetch(`${s.kiln.url}/health/backups`)).json()) as { problems: string[]; problemCodes: string[] };
+  expect(monitor.problems).toContain('The last restore drill failed');
+  expect(monitor.problemCodes).toContain('DRILL_FAILED');
+  // With drills off nothing could clear it: not a problem then.
+  await set({ drillFrequency: 'DISABLED' });
+  expect((await problems()).filter((p) => p.includes('drill'))).toEqual([]);
+  await set({ drillFrequency: 'QUARTERLY' });
+  expect(await problems()).toContainEqual(expect.stringMatching(/^The last restore drill failed/));
 
   await finishedJob(s, (await startBackup(s)).jobId);
   const good = await s.kiln.services.verify.scheduledDrill();
@@ -114,7 +124,7 @@ it('flags a drill schedule that has had no successful drill for two periods', as
   const flagged = () => problems().then((p) => p.find((x) => x.includes('No restore drill has succeeded')));
   // In force for a day: two weekly fires back it did not exist yet.
   expect(await flagged()).toBeUndefined();
-  await s.db.query(`UPDATE kiln_schedule_settings SET "updatedAt" = now() - interval '30 days'`);
+  await s.db.query(`UPDATE kiln_schedule_settings SET "updatedAt" = now() - interval '30 days', "drillSince" = now() - interval '30 days'`);
   await s.db.query(`UPDATE backup_schedule_settings SET "updatedAt" = now() - interval '30 days'`);
   // The drills so far are recent: still fine. Pushed back 20 days, they are too old.
   expect(await flagged()).toBeUndefined();

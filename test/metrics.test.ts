@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 // No types are published for the parser: it returns families of { name, type, metrics: [{ value, labels }] }.
 const parsePrometheus: (text: string) => Array<{ name: string; type: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }> = require('parse-prometheus-text-format');
+import { Client } from 'pg';
 import { RESTORE } from './support/restore-helpers';
 import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
@@ -88,7 +89,10 @@ it('reports what the database holds after backups, a failure, verifies, a drill 
   expect([...m.keys()].some((k) => k.startsWith('kiln_jobs_running'))).toBe(false);
 
   expect(m.get('kiln_health_healthy')).toBe(0);
-  expect([...m.keys()].some((k) => k.startsWith('kiln_health_problem{') && k.includes('1 backup(s) failed in the last 24 hours'))).toBe(true);
+  expect(m.get('kiln_health_problem{code="BACKUPS_FAILED"}')).toBe(1);
+  expect([...m.keys()].filter((k) => k.startsWith('kiln_health_problem{'))).toEqual(
+    ((await gql(s.kiln.url, '{ backupHealth { problemCodes } }', {}, s.token)).data!.backupHealth.problemCodes as string[]).map((c) => `kiln_health_problem{code="${c}"}`),
+  );
   expect(m.get('process_cpu_user_seconds_total')).toBeGreaterThan(0);
   expect(m.get(`kiln_build_info{version="${require('../package.json').version}"}`)).toBe(1);
 
@@ -100,15 +104,30 @@ it('reports what the database holds after backups, a failure, verifies, a drill 
   await s.db.query(`DELETE FROM backup_records WHERE id = 'm-failed'`);
 });
 
-it('counts retention deletions and cloud copy failures from the records, and forgets series that are gone', async () => {
+it('counts retention deletions from the audit trail and cloud copy failures from the records', async () => {
   await s.db.query(`INSERT INTO "AuditLog" (id, action, "entityName", "entityId", metadata) VALUES ('ret-1', 'RETENTION_APPLIED', 'Job', 'j', '{"source":"kiln","deleted":[{"id":"a"},{"id":"b"}]}')`);
   const m = await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN);
   const deleted = await fromDb(`SELECT coalesce(sum(jsonb_array_length(metadata->'deleted')), 0)::int AS n FROM "AuditLog" WHERE action = 'RETENTION_APPLIED' AND metadata->>'source' = 'kiln'`);
   expect(deleted.n).toBeGreaterThanOrEqual(2);
-  expect(m.get('kiln_retention_deleted_backups_total')).toBe(deleted.n);
-  expect(m.get('kiln_backup_cloud_copy_failures_total')).toBe(0);
+  expect(m.get('kiln_retention_deleted_backups')).toBe(deleted.n);
+  await s.db.query(`UPDATE kiln_backup_details SET "cloudError" = 'timeout' WHERE id = (SELECT id FROM kiln_backup_details LIMIT 1)`);
+  expect((await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN)).get('kiln_backup_cloud_copy_failures')).toBe(1);
+  await s.db.query(`UPDATE kiln_backup_details SET "cloudError" = NULL`);
   await s.db.query(`DELETE FROM "AuditLog" WHERE id = 'ret-1'`);
-  expect((await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN)).get('kiln_retention_deleted_backups_total')).toBe(deleted.n - 2);
+});
+
+it('keeps the last retention figure while a restore holds the audit table, and answers at once', async () => {
+  const before = (await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN)).get('kiln_retention_deleted_backups');
+  const locker = new Client({ connectionString: s.kiln.databaseUrl });
+  await locker.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE "AuditLog" IN ACCESS EXCLUSIVE MODE');
+    expect((await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN)).get('kiln_retention_deleted_backups')).toBe(before);
+  } finally {
+    await locker.query('COMMIT');
+    await locker.end();
+  }
 });
 
 it.each([

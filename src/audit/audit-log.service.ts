@@ -23,6 +23,9 @@ const REFUSAL_REPEAT_MS = 60_000;
 /** Distinct refusals remembered at once; past it, new ones are not written until old ones age out. */
 const MAX_REFUSAL_KEYS = 10_000;
 const REFUSAL_LOCK_TIMEOUT_MS = 1000;
+const METRICS_LOCK_TIMEOUT_MS = 200;
+/** PostgreSQL's lock_not_available (a lock_timeout ran out). */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /** Kiln's entries among the app's: every row Kiln writes says so in its metadata. */
 const KILN_ROWS = `a.metadata->>'source' = 'kiln'`;
@@ -106,13 +109,24 @@ export class AuditLogService {
     await Promise.allSettled([...this.pending]);
   }
 
-  /** Backups retention has deleted, as its RETENTION_APPLIED entries list them. */
-  async retentionDeletions(): Promise<number> {
-    const [{ n }] = await this.dataSource.query(
-      `SELECT coalesce(sum(jsonb_array_length(a.metadata->'deleted')), 0)::int AS n FROM "AuditLog" a
-        WHERE ${KILN_ROWS} AND a.action = 'RETENTION_APPLIED' AND jsonb_typeof(a.metadata->'deleted') = 'array'`,
-    );
-    return n;
+  /**
+   * Backups retention has deleted, as its RETENTION_APPLIED entries list them; null while a
+   * restore holds the audit table (the caller keeps what it knew).
+   */
+  async retentionDeletions(): Promise<number | null> {
+    try {
+      return await this.dataSource.transaction(async (tx) => {
+        await tx.query(`SET LOCAL lock_timeout = '${METRICS_LOCK_TIMEOUT_MS}ms'`);
+        const [{ n }] = await tx.query(
+          `SELECT coalesce(sum(jsonb_array_length(a.metadata->'deleted')), 0) AS n FROM "AuditLog" a
+            WHERE a."entityName" = 'Job' AND a.action = 'RETENTION_APPLIED' AND ${KILN_ROWS} AND jsonb_typeof(a.metadata->'deleted') = 'array'`,
+        );
+        return Number(n);
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) return null;
+      throw err;
+    }
   }
 
   /** Kiln's entries, newest first, by action, actor (email in any case, or id) and time. */

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { reportUnexpected } from '../errors/unexpected-error';
 import type { Logger } from '../logging/logger';
 import type { BackupHealthService } from '../system/backup-health.service';
+import type { BackupHealth } from '../system/backup-health.type';
 import type { MaintenanceService } from '../system/maintenance.service';
 
 const HEALTH_TIMEOUT_MS = 2000;
@@ -32,9 +33,12 @@ export function createHttpApp(deps: {
 
   // For monitors: 200 while the backups are healthy, 503 with the problems otherwise.
   // Public like /health; it names problems, never files, keys or hosts.
+  // Anonymous and a dozen queries each: requests that arrive while one is evaluated share it.
+  let evaluating: Promise<BackupHealth> | undefined;
   app.get('/health/backups', async (_req, res, next) => {
     try {
-      const health = await deps.health.health();
+      evaluating ??= deps.health.health('instance', 'public').finally(() => (evaluating = undefined));
+      const health = await evaluating;
       res.status(health.healthy ? 200 : 503).set('Cache-Control', 'no-store').json(health);
     } catch (err) {
       next(err);

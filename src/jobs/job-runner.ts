@@ -170,29 +170,32 @@ export class JobRunner {
   /** What /metrics reports of the jobs: running per kind, each kind's last outcome, the lease. */
   async metricFacts(): Promise<JobMetricFacts> {
     const [running, last, lease] = await Promise.all([
-      this.dataSource.query(`SELECT kind, count(*)::int AS n FROM kiln_jobs WHERE status = 'RUNNING' GROUP BY kind`),
+      this.dataSource.query(`SELECT kind, count(*) AS n FROM kiln_jobs WHERE status = 'RUNNING' GROUP BY kind`),
       this.lastOutcomes(),
       this.dataSource.query(
-        `SELECT j.kind, extract(epoch FROM CURRENT_TIMESTAMP - j."startedAt")::float8 AS "heldSeconds"
-           FROM kiln_leases l JOIN kiln_jobs j ON j.id = l."jobId" WHERE l."expiresAt" > CURRENT_TIMESTAMP`,
+        `SELECT j.kind, extract(epoch FROM LOCALTIMESTAMP - j."startedAt")::float8 AS "heldSeconds"
+           FROM kiln_leases l JOIN kiln_jobs j ON j.id = l."jobId" WHERE l."expiresAt" > LOCALTIMESTAMP`,
       ),
     ]);
-    return { running, last, lease };
+    return {
+      running: running.map((r: { kind: string; n: string | number }) => ({ kind: r.kind, n: Number(r.n) })),
+      last,
+      lease: lease.map((l: { kind: string; heldSeconds: string | number }) => ({ kind: l.kind, heldSeconds: Number(l.heldSeconds) })),
+    };
   }
 
-  /** Per kind (or of one): the last finished job's outcome and when the last one succeeded. */
+  /** Per kind (or of one): the last finished job's outcome (the newest by finish, then id), and when one last succeeded. */
   async lastOutcomes(kind?: JobKind): Promise<KindOutcome[]> {
-    // A verify (or drill) that ran to its end but found the backup bad is no success.
-    return this.dataSource.query(
-      `SELECT kind,
-              (array_agg(${SUCCEEDED} ORDER BY "finishedAt" DESC))[1] AS "lastSucceeded",
-              max("finishedAt") AS "lastFinishedAt",
-              (array_agg(extract(epoch FROM "finishedAt" - "startedAt")::float8 ORDER BY "finishedAt" DESC))[1] AS "lastSeconds",
-              (array_agg(coalesce(error, message) ORDER BY "finishedAt" DESC))[1] AS "lastMessage",
-              max("finishedAt") FILTER (WHERE ${SUCCEEDED}) AS "lastSuccessAt"
-         FROM kiln_jobs WHERE "finishedAt" IS NOT NULL ${kind ? 'AND kind = $1' : ''} GROUP BY kind`,
+    const rows = await this.dataSource.query(
+      `SELECT l.kind, l.succeeded AS "lastSucceeded", l."finishedAt" AS "lastFinishedAt", l.seconds AS "lastSeconds", l.message AS "lastMessage",
+              (SELECT max("finishedAt") FROM kiln_jobs WHERE kind = l.kind AND ${SUCCEEDED}) AS "lastSuccessAt"
+         FROM (SELECT DISTINCT ON (kind) kind, ${SUCCEEDED} AS succeeded, "finishedAt",
+                      extract(epoch FROM "finishedAt" - "startedAt")::float8 AS seconds, coalesce(error, message) AS message
+                 FROM kiln_jobs WHERE "finishedAt" IS NOT NULL ${kind ? 'AND kind = $1' : ''}
+                ORDER BY kind, "finishedAt" DESC, id DESC) l`,
       kind ? [kind] : [],
     );
+    return rows.map((r: KindOutcome) => ({ ...r, lastSeconds: r.lastSeconds === null ? null : Number(r.lastSeconds) }));
   }
 
   async activeJobIds(): Promise<Set<string>> {

@@ -29,6 +29,7 @@ const seconds = (d: Date) => d.getTime() / 1000;
 export class KilnMetrics {
   private readonly registry = new Registry();
   private reading?: Promise<string>;
+  private retentionDeletedKnown: number | null = null;
   private readonly g: ReturnType<KilnMetrics['define']>;
 
   constructor(private readonly sources: MetricSources) {
@@ -56,11 +57,11 @@ export class KilnMetrics {
       lastSuccessTime: gauge('kiln_backup_last_success_timestamp_seconds', 'When the newest completed backup of each type finished (Unix time).', ['type']),
       lastSuccessAge: gauge('kiln_backup_last_success_age_seconds', 'Seconds since the newest completed backup of each type finished.', ['type']),
       lastFailureTime: gauge('kiln_backup_last_failure_timestamp_seconds', 'When the newest failed backup ended (Unix time); absent when none failed.'),
-      lastDuration: gauge('kiln_backup_last_duration_seconds', 'How long the newest completed Kiln backup took.', ['type']),
-      lastSize: gauge('kiln_backup_last_size_bytes', 'The file size of the newest completed Kiln backup.', ['type']),
+      lastDuration: gauge('kiln_backup_last_duration_seconds', 'How long the newest completed Kiln backup of the type took.', ['type']),
+      lastSize: gauge('kiln_backup_last_size_bytes', 'The file size of the newest completed Kiln backup of the type.', ['type']),
       backups: gauge('kiln_backups', 'Backup records by type, status and location.', ['type', 'status', 'location']),
       failures24h: gauge('kiln_backup_failures_last_24h', 'Backups that failed in the last 24 hours.'),
-      cloudFailures: counter('kiln_backup_cloud_copy_failures_total', 'Backups whose cloud copy failed.'),
+      cloudFailures: gauge('kiln_backup_cloud_copy_failures', 'Backup records whose cloud copy failed (retention deleting them lowers it).'),
       cloudFailures24h: gauge('kiln_backup_cloud_copy_failures_last_24h', 'Backups whose cloud copy failed in the last 24 hours.'),
       jobsRunning: gauge('kiln_jobs_running', 'Jobs running now, by kind.', ['kind']),
       jobLastSuccess: gauge('kiln_job_last_success', '1 when the last finished job of the kind succeeded (a verify: found the backup good), 0 when not.', ['kind']),
@@ -69,9 +70,9 @@ export class KilnMetrics {
       jobLastDuration: gauge('kiln_job_last_duration_seconds', 'How long the last finished job of the kind ran.', ['kind']),
       leaseHeld: gauge('kiln_job_lease_held_seconds', 'How long the job holding the job lease has held it, by its kind; absent when free.', ['kind']),
       nextRun: gauge('kiln_schedule_next_run_timestamp_seconds', 'The next scheduled backup (Unix time); absent while the schedule is disabled.'),
-      retentionDeleted: counter('kiln_retention_deleted_backups_total', 'Backups deleted by retention.'),
+      retentionDeleted: gauge('kiln_retention_deleted_backups', 'Backups retention deleted, as the audit trail lists them (a restore that replaces the audit trail changes it).'),
       healthy: gauge('kiln_health_healthy', '1 when backup health has no problem, else 0 (the same on every instance).'),
-      problem: gauge('kiln_health_problem', 'One series per current backup health problem, its text in a label.', ['problem']),
+      problem: gauge('kiln_health_problem', 'One series per current backup health problem, by its stable code (backupHealth.problemCodes).', ['code']),
       notificationFailures: counter('kiln_notification_delivery_failures_total', 'Notifications given up (retries exhausted, refused or abandoned), by channel.', ['channel']),
     };
   }
@@ -95,13 +96,13 @@ export class KilnMetrics {
       g.lastSuccessAge.set({ type }, Math.max(0, (now.getTime() - at.getTime()) / 1000));
     }
     if (records.lastFailure) g.lastFailureTime.set(seconds(records.lastFailure));
-    if (records.lastCompleted) {
-      g.lastDuration.set({ type: records.lastCompleted.type }, records.lastCompleted.seconds);
-      g.lastSize.set({ type: records.lastCompleted.type }, records.lastCompleted.bytes);
+    for (const last of records.lastCompleted) {
+      g.lastDuration.set({ type: last.type }, last.seconds);
+      g.lastSize.set({ type: last.type }, last.bytes);
     }
     for (const { type, status, location, n } of records.counts) g.backups.set({ type, status, location }, n);
     g.failures24h.set(records.failedSince);
-    g.cloudFailures.inc(records.cloudFailures);
+    g.cloudFailures.set(records.cloudFailures);
     g.cloudFailures24h.set(records.cloudFailuresSince);
 
     for (const { kind, n } of jobs.running) g.jobsRunning.set({ kind }, n);
@@ -114,9 +115,11 @@ export class KilnMetrics {
     for (const { kind, heldSeconds } of jobs.lease) g.leaseHeld.set({ kind }, heldSeconds);
 
     if (next) g.nextRun.set(seconds(next));
-    g.retentionDeleted.inc(deleted);
+    // While a restore holds the audit table, the last figure read stands.
+    if (deleted !== null) this.retentionDeletedKnown = deleted;
+    if (this.retentionDeletedKnown !== null) g.retentionDeleted.set(this.retentionDeletedKnown);
     g.healthy.set(health.healthy ? 1 : 0);
-    for (const problem of health.problems) g.problem.set({ problem }, 1);
+    for (const code of health.problemCodes) g.problem.set({ code }, 1);
     for (const { channel, n } of failures) g.notificationFailures.inc({ channel }, n);
     return this.registry.metrics();
   }

@@ -33,7 +33,8 @@ export class NotificationFailureStore {
 
   /** Given-up deliveries per channel, for /metrics. */
   async countsByChannel(): Promise<Array<{ channel: string; n: number }>> {
-    return this.dataSource.query(`SELECT "channel", count(*)::int AS n FROM "kiln_notification_failures" GROUP BY "channel"`);
+    const rows = await this.dataSource.query(`SELECT "channel", count(*) AS n FROM "kiln_notification_failures" GROUP BY "channel"`);
+    return rows.map((r: { channel: string; n: string | number }) => ({ channel: r.channel, n: Number(r.n) }));
   }
 
   async close(): Promise<void> {

@@ -81,13 +81,14 @@ export class ScheduleService {
 
   /**
    * The instant since which a drill should have succeeded: the drill fire two periods back, when
-   * the drill schedule was already in force then; null while drills are off.
+   * the drill settings were already in force then (since Kiln saved them, or since the upgrade
+   * that brought drills); null while drills are off.
    */
   async drillExpectedSince(): Promise<{ since: Date; frequency: DrillFrequency } | null> {
     const schedule = await this.get();
-    if (!schedule.drillCron) return null;
+    if (!schedule.drillCron || !schedule.drillSince) return null;
     const [, twoBack] = previousFireTimes(schedule.drillCron, schedule.timezone, this.now(), 2);
-    return twoBack && twoBack >= schedule.updatedAt ? { since: twoBack, frequency: schedule.drillFrequency } : null;
+    return twoBack && twoBack >= schedule.drillSince ? { since: twoBack, frequency: schedule.drillFrequency } : null;
   }
 
   /** The next `count` fires after `after` (default now), in UTC and local wall time. */
@@ -206,6 +207,7 @@ export class ScheduleService {
 
     const drillFrequency = input.drillFrequency ?? before.drillFrequency;
     const drillCron = this.validDrillCron(drillFrequency, input.drillCron, before, timezone);
+    const drillChanged = drillFrequency !== before.drillFrequency || drillCron !== before.drillCron || timezone !== before.timezone;
 
     const retentionDays = input.retentionDays ?? before.retentionDays;
     if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > MAX_RETENTION_DAYS) {
@@ -233,6 +235,7 @@ export class ScheduleService {
       drillFrequency,
       drillCron,
       nextDrillAt: null,
+      drillSince: drillChanged || !before.drillSince ? this.now() : before.drillSince,
       includeAuditLogs: input.includeAuditLogs ?? before.includeAuditLogs,
       includeSessions: input.includeSessions ?? before.includeSessions,
       lastBackupAt: before.lastBackupAt,
@@ -281,6 +284,7 @@ export class ScheduleService {
       drillFrequency: DrillFrequency.QUARTERLY,
       drillCron: DRILL_CRON[DrillFrequency.QUARTERLY],
       nextDrillAt: null,
+      drillSince: null,
       includeAuditLogs: false,
       includeSessions: false,
       lastBackupAt: null,

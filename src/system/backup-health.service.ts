@@ -21,6 +21,8 @@ export interface HealthSettings {
   localOnlyBecause?: () => Promise<string | null>;
   /** Since when a drill should have succeeded (two drill periods back); null while drills are off or new. */
   drillExpectedSince?: () => Promise<{ since: Date; frequency: string } | null>;
+  /** Whether a drill schedule is in force (a failed drill is a problem only then). */
+  drillsOn?: () => Promise<boolean>;
   /** How the scheduled restore drills last went; null before the first one. */
   lastDrill?: () => Promise<KindOutcome | null>;
   /** The newest backup's size or content anomaly against the previous one with the same options. */
@@ -28,6 +30,22 @@ export interface HealthSettings {
   /** Whether Redis (REDIS_URL) answers now; undefined when it is not configured. */
   redisReachable?: () => boolean | undefined;
 }
+
+/** Stable names of health problems (their texts carry figures and times): metrics label them by these. */
+export type HealthProblemCode =
+  | 'NO_BACKUP_YET'
+  | 'BACKUP_OVERDUE'
+  | 'SCHEDULE_INVALID'
+  | 'DRILL_FAILED'
+  | 'DRILL_OVERDUE'
+  | 'BACKUP_SUSPICIOUS'
+  | 'BACKUPS_FAILED'
+  | 'CLOUD_NOT_CONFIGURED'
+  | 'CLOUD_COPIES_FAILED'
+  | 'CLOUD_COPIES_UNENCRYPTED'
+  | 'CLOUD_ENCRYPTION_OFF'
+  | 'REDIS_UNREACHABLE'
+  | 'DISK_LOW';
 
 const DAY_MS = 24 * 3600 * 1000;
 const MIN_FREE_DISK = 0.1;
@@ -43,59 +61,65 @@ export class BackupHealthService {
    * `shared`: only what every instance sees alike (from the database and the
    * configuration), leaving out this instance's own Redis link and disk, so
    * instances that share one health state (the webhook watcher) agree on it.
+   * `public` (GET /health/backups, anonymous): the problems without file names, counts or job
+   * errors; backupHealth and the notifications carry those.
    */
-  async health(scope: 'instance' | 'shared' = 'instance'): Promise<BackupHealth> {
+  async health(scope: 'instance' | 'shared' = 'instance', view: 'admin' | 'public' = 'admin'): Promise<BackupHealth> {
     const s = await this.records.stats(new Date(Date.now() - DAY_MS));
-    const stats = { lastSuccess: s.lastSuccess, lastFailure: s.lastFailure, failed24h: s.failedSince, total: s.total, bytes: s.bytes, cloudFailed24h: s.cloudFailedSince, plainCloud: s.plainCloud };
-    const problems: string[] = [];
-    if (!stats.lastSuccess) problems.push('No backup has completed yet');
+    const issues: Array<{ code: HealthProblemCode; text: string; publicText?: string }> = [];
+    const problem = (code: HealthProblemCode, text: string, publicText?: string) => issues.push({ code, text, publicText });
+    if (!s.lastSuccess) problem('NO_BACKUP_YET', 'No backup has completed yet');
     const expected = await this.settings.successExpectedSince?.();
-    if (expected && stats.lastSuccess && stats.lastSuccess < expected.since) {
-      problems.push(
-        `No backup has succeeded within two periods of the ${expected.frequency} schedule (last success ${stats.lastSuccess.toISOString()}, expected one since ${expected.since.toISOString()})`,
+    if (expected && s.lastSuccess && s.lastSuccess < expected.since) {
+      problem(
+        'BACKUP_OVERDUE',
+        `No backup has succeeded within two periods of the ${expected.frequency} schedule (last success ${s.lastSuccess.toISOString()}, expected one since ${expected.since.toISOString()})`,
       );
     }
-    problems.push(...((await this.settings.scheduleProblems?.()) ?? []).map((p) => `Backup schedule: ${p}`));
+    for (const p of (await this.settings.scheduleProblems?.()) ?? []) problem('SCHEDULE_INVALID', `Backup schedule: ${p}`);
     const drill = await this.settings.lastDrill?.();
-    if (drill && !drill.lastSucceeded) {
-      problems.push(`The last restore drill failed (${drill.lastFinishedAt.toISOString()}): ${drill.lastMessage ?? 'no reason recorded'}`);
-    }
     const drillDue = await this.settings.drillExpectedSince?.();
+    // A failed drill counts while drills are on: with them off nothing would ever clear it.
+    if (drill && !drill.lastSucceeded && (await this.settings.drillsOn?.()) !== false) {
+      problem('DRILL_FAILED', `The last restore drill failed (${drill.lastFinishedAt.toISOString()}): ${drill.lastMessage ?? 'no reason recorded'}`, 'The last restore drill failed');
+    }
     if (drillDue && !(drill?.lastSuccessAt && drill.lastSuccessAt >= drillDue.since)) {
-      problems.push(
+      problem(
+        'DRILL_OVERDUE',
         `No restore drill has succeeded within two periods of the ${drillDue.frequency} drill schedule (last success ${drill?.lastSuccessAt?.toISOString() ?? 'never'}, expected one since ${drillDue.since.toISOString()})`,
       );
     }
     const anomaly = await this.settings.newestAnomaly?.();
-    if (anomaly) problems.push(`The newest backup (${anomaly.filename}) looks suspicious: ${anomaly.reasons.join('; ')}`);
-    if (stats.failed24h > 0) problems.push(`${stats.failed24h} backup(s) failed in the last 24 hours`);
+    if (anomaly) problem('BACKUP_SUSPICIOUS', `The newest backup (${anomaly.filename}) looks suspicious: ${anomaly.reasons.join('; ')}`, 'The newest backup looks suspicious (much smaller than the one before, or a table emptied)');
+    if (s.failedSince > 0) problem('BACKUPS_FAILED', `${s.failedSince} backup(s) failed in the last 24 hours`);
     const notes: string[] = [];
     if (!this.settings.cloudConfigured) {
       const localOnly = await this.settings.localOnlyBecause?.();
       if (localOnly) notes.push(`Local-only by choice (${localOnly}): every copy is on this machine; keep copies elsewhere (kiln download)`);
-      else problems.push('Cloud storage is not configured (CLOUDINARY_URL): every copy is on this machine (set CLOUD_REQUIRED=false if that is intended)');
+      else problem('CLOUD_NOT_CONFIGURED', 'Cloud storage is not configured (CLOUDINARY_URL): every copy is on this machine (set CLOUD_REQUIRED=false if that is intended)');
     }
-    if (stats.cloudFailed24h > 0) problems.push(`The cloud copy failed for ${stats.cloudFailed24h} backup(s) in the last 24 hours`);
-    if (stats.plainCloud > 0) problems.push(`${stats.plainCloud} cloud cop${stats.plainCloud === 1 ? 'y is' : 'ies are'} not encrypted (set BACKUP_ENCRYPTION_KEY)`);
+    if (s.cloudFailedSince > 0) problem('CLOUD_COPIES_FAILED', `The cloud copy failed for ${s.cloudFailedSince} backup(s) in the last 24 hours`);
+    if (s.plainCloud > 0) problem('CLOUD_COPIES_UNENCRYPTED', `${s.plainCloud} cloud cop${s.plainCloud === 1 ? 'y is' : 'ies are'} not encrypted (set BACKUP_ENCRYPTION_KEY)`);
     if (this.settings.cloudConfigured && !this.settings.encryptionConfigured) {
-      problems.push('New cloud copies will not be encrypted: set BACKUP_ENCRYPTION_KEY');
+      problem('CLOUD_ENCRYPTION_OFF', 'New cloud copies will not be encrypted: set BACKUP_ENCRYPTION_KEY');
     }
     if (scope === 'instance' && this.settings.redisReachable?.() === false) {
-      problems.push('Redis (REDIS_URL) is unreachable: job progress from other instances is not delivered');
+      problem('REDIS_UNREACHABLE', 'Redis (REDIS_URL) is unreachable: job progress from other instances is not delivered');
     }
     const free = scope === 'instance' ? await freeShare(this.settings.backupDir) : null;
-    if (free !== null && free < MIN_FREE_DISK) problems.push(`Less than 10% disk space is free where backups are kept (${Math.round(free * 100)}%)`);
+    if (free !== null && free < MIN_FREE_DISK) problem('DISK_LOW', `Less than 10% disk space is free where backups are kept (${Math.round(free * 100)}%)`);
 
     return {
-      healthy: problems.length === 0,
-      problems,
+      healthy: issues.length === 0,
+      problems: issues.map((i) => (view === 'public' ? (i.publicText ?? i.text) : i.text)),
+      problemCodes: issues.map((i) => i.code),
       notes,
-      lastSuccessfulBackupAt: stats.lastSuccess,
-      lastFailedBackupAt: stats.lastFailure,
-      failedLast24h: stats.failed24h,
+      lastSuccessfulBackupAt: s.lastSuccess,
+      lastFailedBackupAt: s.lastFailure,
+      failedLast24h: s.failedSince,
       nextScheduledAt: (await this.settings.nextScheduledAt?.()) ?? null,
-      totalBackups: stats.total,
-      totalBytes: Number(stats.bytes),
+      totalBackups: s.total,
+      totalBytes: Number(s.bytes),
       localBytes: s.localBytes,
       cloudBytes: s.cloudBytes,
     };

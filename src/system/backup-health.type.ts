@@ -9,6 +9,9 @@ export class BackupHealth {
   @Field(() => [String])
   problems: string[];
 
+  @Field(() => [String], { description: 'A stable code per problem, in the same order (NO_BACKUP_YET, BACKUP_OVERDUE, DRILL_FAILED, BACKUP_SUSPICIOUS, …): for monitors and metrics.' })
+  problemCodes: string[];
+
   @Field(() => [String], { description: 'What is fine but worth knowing, e.g. that backups stay on this machine by choice.' })
   notes: string[];
 

@@ -148,27 +148,37 @@ export class BackupRecordStore {
    */
   async metricFacts(since: Date): Promise<BackupMetricFacts> {
     const type = `coalesce(d."kind", upper(r."type"))`;
-    const [counts, lastByType, [totals], [last]] = await Promise.all([
-      this.dataSource.query(`SELECT ${type} AS type, upper(r.status) AS status, upper(r.location) AS location, count(*)::int AS n FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id" GROUP BY 1, 2, 3`),
+    const [counts, lastByType, [totals], lastCompleted] = await Promise.all([
+      this.dataSource.query(`SELECT ${type} AS type, upper(r.status) AS status, upper(r.location) AS location, count(*) AS n FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id" GROUP BY 1, 2, 3`),
       this.dataSource.query(
         `SELECT ${type} AS type, max(coalesce(d."completedAt", r."createdAt")) AS at
            FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id" WHERE lower(r.status) = 'completed' GROUP BY 1`,
       ),
       this.dataSource.query(
-        `SELECT count(*) FILTER (WHERE d."cloudError" IS NOT NULL)::int AS "cloudFailures",
-                count(*) FILTER (WHERE d."cloudError" IS NOT NULL AND r."createdAt" > $1)::int AS "cloudFailuresSince",
-                count(*) FILTER (WHERE lower(r.status) = 'failed' AND r."createdAt" > $1)::int AS "failedSince",
+        `SELECT count(*) FILTER (WHERE d."cloudError" IS NOT NULL) AS "cloudFailures",
+                count(*) FILTER (WHERE d."cloudError" IS NOT NULL AND r."createdAt" > $1) AS "cloudFailuresSince",
+                count(*) FILTER (WHERE lower(r.status) = 'failed' AND r."createdAt" > $1) AS "failedSince",
                 max(coalesce(d."completedAt", r."createdAt")) FILTER (WHERE lower(r.status) = 'failed') AS "lastFailure"
            FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id"`,
         [since],
       ),
       this.dataSource.query(
-        `SELECT ${type} AS type, extract(epoch FROM d."completedAt" - r."createdAt")::float8 AS seconds, coalesce(d."fileSize", r."fileSize")::float8 AS bytes
+        `SELECT DISTINCT ON (d."kind") d."kind" AS type, extract(epoch FROM d."completedAt" - r."createdAt")::float8 AS seconds, coalesce(d."fileSize", r."fileSize")::float8 AS bytes
            FROM backup_records r JOIN kiln_backup_details d ON d."id" = r."id"
-          WHERE lower(r.status) = 'completed' AND d."completedAt" IS NOT NULL ORDER BY d."completedAt" DESC LIMIT 1`,
+          WHERE lower(r.status) = 'completed' AND d."completedAt" IS NOT NULL AND d."kind" IS NOT NULL
+          ORDER BY d."kind", d."completedAt" DESC, r."id" DESC`,
       ),
     ]);
-    return { counts, lastSuccessByType: lastByType, ...totals, lastCompleted: last ?? null };
+    // Counts come back as text on CockroachDB (INT8): numbers here, once.
+    return {
+      counts: counts.map((c: { type: string; status: string; location: string; n: string | number }) => ({ ...c, n: Number(c.n) })),
+      lastSuccessByType: lastByType,
+      cloudFailures: Number(totals.cloudFailures),
+      cloudFailuresSince: Number(totals.cloudFailuresSince),
+      failedSince: Number(totals.failedSince),
+      lastFailure: totals.lastFailure,
+      lastCompleted: lastCompleted.map((l: { type: string; seconds: string | number; bytes: string | number }) => ({ type: l.type, seconds: Number(l.seconds), bytes: Number(l.bytes) })),
+    };
   }
 
   /** Records a new backup: the app's row in the app's values, Kiln's facts beside it. */
@@ -355,6 +365,6 @@ export interface BackupMetricFacts {
   cloudFailuresSince: number;
   failedSince: number;
   lastFailure: Date | null;
-  /** The newest completed backup Kiln timed: how long it took, how large it is. */
-  lastCompleted: { type: string; seconds: number; bytes: number } | null;
+  /** Per type, the newest completed backup Kiln timed: how long it took, how large it is. */
+  lastCompleted: Array<{ type: string; seconds: number; bytes: number }>;
 }

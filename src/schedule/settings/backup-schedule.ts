@@ -38,6 +38,9 @@ export class BackupSchedule {
   @Field(() => DateTimeISOResolver, { nullable: true, description: 'The next scheduled drill; null while drills are disabled.' })
   nextDrillAt: Date | null;
 
+  /** When the drill settings took effect; null until Kiln saved any. Health expects drills from then on. */
+  drillSince: Date | null;
+
   @Field()
   includeAuditLogs: boolean;
 

@@ -24,6 +24,10 @@ export class KilnScheduleSettings {
   @Column({ type: 'text', nullable: true })
   drillCron: string | null;
 
+  /** When the drill settings last changed (or Kiln was upgraded to drills). */
+  @Column({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
+  drillSince: Date;
+
   @Column({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
   updatedAt: Date;
 }
