@@ -263,11 +263,12 @@ describeInBrowser('the console in a browser', () => {
     await page.getByLabel(/^Cron/).fill('every day');
     await expect(page.getByRole('alert').first().textContent()).resolves.toMatch(/^BAD_USER_INPUT /);
     await page.getByLabel(/^Cron/).fill('45 22 * * *');
+    await page.getByLabel('Restore drills').selectOption('MONTHLY');
     await page.getByRole('button', { name: 'Save schedule' }).click();
     await page.getByRole('status').filter({ hasText: 'No unsaved changes' }).waitFor();
-    const saved = (await gql(s.kiln.url, '{ backupSchedule { frequency cron timezone retentionDays } }', {}, token)).data!.backupSchedule;
-    expect(saved).toEqual({ frequency: 'CUSTOM', cron: '45 22 * * *', timezone: 'Europe/London', retentionDays: 1 });
-    await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { frequency: DISABLED, retentionDays: 30 }) { frequency } }', {}, token);
+    const saved = (await gql(s.kiln.url, '{ backupSchedule { frequency cron timezone retentionDays drillFrequency } }', {}, token)).data!.backupSchedule;
+    expect(saved).toEqual({ frequency: 'CUSTOM', cron: '45 22 * * *', timezone: 'Europe/London', retentionDays: 1, drillFrequency: 'MONTHLY' });
+    await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { frequency: DISABLED, retentionDays: 30, drillFrequency: QUARTERLY }) { frequency } }', {}, token);
   });
 
   it('shows the overview and the system page, and checks deletion dependencies, on a phone-width screen', async () => {

@@ -14,9 +14,9 @@ export const LOGIN = `mutation Login($email: String!, $password: String!) {
 
 
 export const OVERVIEW = gql`query Overview {
-  backupHealth { healthy problems lastSuccessfulBackupAt lastFailedBackupAt nextScheduledAt totalBackups totalBytes localBytes cloudBytes failedLast24h }
+  backupHealth { healthy problems notes lastSuccessfulBackupAt lastFailedBackupAt nextScheduledAt totalBackups totalBytes localBytes cloudBytes failedLast24h }
   maintenanceMode { enabled reason since enabledBy { email } }
-  backupSchedule { frequency timezone nextBackupAt }
+  backupSchedule { frequency timezone nextBackupAt drillFrequency nextDrillAt }
 }`;
 
 export const BACKUPS = gql`query Backups($filter: BackupFilter, $limit: Int, $offset: Int) {
@@ -44,7 +44,7 @@ export const JOB_PROGRESS = gql`subscription JobProgress { jobProgress { ${JOB_F
 export const CANCEL_JOB = gql`mutation CancelJob($id: ID!) { cancelJob(id: $id) { ${JOB_FIELDS} } }`;
 
 const SCHEDULE_FIELDS = `frequency cron timezone location retentionDays keepAtLeast includeAuditLogs includeSessions
-  nextBackupAt lastBackupAt updatedAt warnings`;
+  nextBackupAt lastBackupAt updatedAt warnings drillFrequency drillCron nextDrillAt`;
 export const SCHEDULE_ZONE = gql`query ScheduleZone { backupSchedule { timezone } }`;
 export const SCHEDULE = gql`query Schedule { backupSchedule { ${SCHEDULE_FIELDS} } }`;
 export const SCHEDULE_PREVIEW = gql`query SchedulePreview($draft: BackupScheduleInput) {

@@ -9,6 +9,7 @@ interface OverviewData {
   backupHealth: {
     healthy: boolean;
     problems: string[];
+    notes: string[];
     lastSuccessfulBackupAt: string | null;
     lastFailedBackupAt: string | null;
     nextScheduledAt: string | null;
@@ -19,7 +20,7 @@ interface OverviewData {
     failedLast24h: number;
   };
   maintenanceMode: { enabled: boolean; reason: string | null; since: string | null; enabledBy: { email: string } | null };
-  backupSchedule: { frequency: string; timezone: string; nextBackupAt: string | null };
+  backupSchedule: { frequency: string; timezone: string; nextBackupAt: string | null; drillFrequency: string; nextDrillAt: string | null };
 }
 
 export function Overview({ jobs }: { jobs: Job[] }) {
@@ -41,6 +42,9 @@ export function Overview({ jobs }: { jobs: Job[] }) {
                 ))}
               </ul>
             )}
+            {data.backupHealth.notes.map((n) => (
+              <p key={n} class="muted">{n}</p>
+            ))}
           </Section>
           <Section title="Backups">
             <dl>
@@ -52,6 +56,8 @@ export function Overview({ jobs }: { jobs: Job[] }) {
               <dd>
                 {data.backupSchedule.frequency === 'DISABLED' ? 'Schedule disabled' : <Time iso={data.backupHealth.nextScheduledAt} zone={zone} />}
               </dd>
+              <dt>Next restore drill</dt>
+              <dd>{data.backupSchedule.drillFrequency === 'DISABLED' ? 'Drills disabled' : <Time iso={data.backupSchedule.nextDrillAt} zone={zone} />}</dd>
               <dt>Stored</dt>
               <dd>
                 {data.backupHealth.totalBackups} backups, {bytes(data.backupHealth.localBytes)} on this machine, {bytes(data.backupHealth.cloudBytes)} in the cloud

@@ -14,14 +14,18 @@ interface Schedule {
   keepAtLeast: number;
   includeAuditLogs: boolean;
   includeSessions: boolean;
+  drillFrequency: string;
+  drillCron: string | null;
+  nextDrillAt: string | null;
   nextBackupAt: string | null;
   lastBackupAt: string | null;
   updatedAt: string;
   warnings: string[];
 }
-type Draft = Pick<Schedule, 'frequency' | 'cron' | 'timezone' | 'location' | 'retentionDays' | 'keepAtLeast' | 'includeAuditLogs' | 'includeSessions'>;
+type Draft = Pick<Schedule, 'frequency' | 'cron' | 'timezone' | 'location' | 'retentionDays' | 'keepAtLeast' | 'includeAuditLogs' | 'includeSessions' | 'drillFrequency' | 'drillCron'>;
 
 const FREQUENCIES = ['DISABLED', 'HOURLY', 'DAILY', 'WEEKLY', 'MONTHLY', 'CUSTOM'];
+const DRILL_FREQUENCIES = ['DISABLED', 'WEEKLY', 'MONTHLY', 'QUARTERLY', 'CUSTOM'];
 const ZONES: string[] = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.('timeZone') ?? ['UTC'];
 
 function draftOf(s: Schedule): Draft {
@@ -34,11 +38,13 @@ function draftOf(s: Schedule): Draft {
     keepAtLeast: s.keepAtLeast,
     includeAuditLogs: s.includeAuditLogs,
     includeSessions: s.includeSessions,
+    drillFrequency: s.drillFrequency,
+    drillCron: s.drillFrequency === 'CUSTOM' ? s.drillCron : null,
   };
 }
 
-/** What is sent: cron only for CUSTOM (a fixed frequency has its own). */
-const input = (d: Draft) => ({ ...d, cron: d.frequency === 'CUSTOM' ? d.cron : null });
+/** What is sent: a cron only for CUSTOM (a fixed frequency has its own), the drills' too. */
+const input = (d: Draft) => ({ ...d, cron: d.frequency === 'CUSTOM' ? d.cron : null, drillCron: d.drillFrequency === 'CUSTOM' ? d.drillCron : null });
 
 /** Waits until the value has stopped changing for `ms`, so previews follow typing without a request per key. */
 function useSettled<T>(value: T, ms: number): T {
@@ -116,6 +122,18 @@ export function ScheduleForm() {
           <Field label="Keep at least (backups)">
             <input name="keepAtLeast" type="number" min={1} value={draft.keepAtLeast} onInput={(e) => set('keepAtLeast', e.currentTarget.valueAsNumber)} />
           </Field>
+          <Field label="Restore drills" hint={data.backupSchedule.nextDrillAt ? `next ${new Date(data.backupSchedule.nextDrillAt).toISOString().replace('.000', '')}` : 'off'}>
+            <select name="drillFrequency" value={draft.drillFrequency} onChange={(e) => set('drillFrequency', e.currentTarget.value)}>
+              {DRILL_FREQUENCIES.map((f) => (
+                <option key={f} value={f}>{f}</option>
+              ))}
+            </select>
+          </Field>
+          {draft.drillFrequency === 'CUSTOM' && (
+            <Field label="Drill cron (minute hour day month weekday)">
+              <input name="drillCron" value={draft.drillCron ?? ''} placeholder="0 4 1 * *" onInput={(e) => set('drillCron', e.currentTarget.value)} />
+            </Field>
+          )}
           <label class="check">
             <input type="checkbox" checked={draft.includeAuditLogs} onChange={(e) => set('includeAuditLogs', e.currentTarget.checked)} /> Include audit logs
           </label>
