@@ -108,6 +108,19 @@ it('flags a drill that found the newest backup bad, while drills are on, until a
   expect((await problems()).filter((p) => p.includes('drill'))).toEqual([]);
 });
 
+it('re-runs, once and on a live instance, a scheduled drill whose instance died mid-way', async () => {
+  await finishedJob(s, (await startBackup(s)).jobId);
+  // The latest drill fire, claimed by an instance that is gone; its job failed as interrupted.
+  await s.db.query(`INSERT INTO kiln_jobs (id, kind, status, error, "startedAt", "finishedAt") VALUES ('dead-drill', 'DRILL', 'FAILED', 'interrupted: the gateway running it stopped before it finished', LOCALTIMESTAMP, LOCALTIMESTAMP)`);
+  await s.db.query(`INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "jobId") VALUES ('DRILL', date_trunc('second', LOCALTIMESTAMP), 'dead-instance', 'dead-drill')`);
+  const claim = async () => (await s.db.query(`SELECT "jobId", attempts, "claimedBy" FROM kiln_schedule_runs WHERE kind = 'DRILL' ORDER BY "scheduledFor" DESC LIMIT 1`)).rows[0];
+  const retaken = await until('another instance to take the drill over', claim, (c) => c.jobId !== null && c.jobId !== 'dead-drill', 30_000, 50);
+  expect(retaken.attempts).toBe(2);
+  expect(retaken.claimedBy).not.toBe('dead-instance');
+  const job = await until('the new drill to finish', async () => (await s.db.query(`SELECT status, verification FROM kiln_jobs WHERE id = $1`, [retaken.jobId])).rows[0], (j) => j?.status !== 'RUNNING' && j?.status !== 'QUEUED', 30_000, 50);
+  expect(job).toMatchObject({ status: 'COMPLETED', verification: { ok: true } });
+});
+
 it('records a drill with no completed backup to check as failed', async () => {
   await s.db.query(`UPDATE backup_records SET status = 'failed' WHERE status = 'completed'`);
   try {

@@ -12,7 +12,8 @@ export interface ClaimedRun {
 const MAX_ATTEMPTS = 2;
 
 /** The latest claimed scheduled-backup instant (the primary key makes it one index probe). */
-const LATEST = `SELECT max("scheduledFor") FROM kiln_schedule_runs WHERE kind = 'BACKUP'`;
+// The latest fire of the claim's own kind (a backup or a drill).
+const LATEST = `SELECT max(l."scheduledFor") FROM kiln_schedule_runs l WHERE l.kind = r.kind`;
 
 // Timestamps are stored as UTC wall time (timestamp without zone, like the rest of the schema).
 const AT = `($2::timestamptz AT TIME ZONE 'UTC')`;
@@ -78,7 +79,7 @@ export class ScheduleClaims {
   }
 
   /**
-   * Takes over the latest scheduled backup if its instance died before it
+   * Takes over the latest scheduled backup (or drill) if its instance died before it
    * started anything: no job, no backup, not renewed for `ttlMs`. The UPDATE
    * decides who wins. Only the latest fire: an older one is covered by the
    * fires after it, and history is never replayed. (A daily retention run lost
@@ -87,18 +88,18 @@ export class ScheduleClaims {
   async takeOverStale(ttlMs: number): Promise<ClaimedRun[]> {
     return updateReturning(
       this.dataSource,
-      `UPDATE kiln_schedule_runs SET "claimedBy" = $1, "claimedAt" = CURRENT_TIMESTAMP
-        WHERE kind = 'BACKUP' AND "scheduledFor" = (${LATEST})
-          AND "jobId" IS NULL AND "backupId" IS NULL
-          AND "claimedAt" < CURRENT_TIMESTAMP - $2::float8 * interval '1 second'
-        RETURNING kind, "scheduledFor"`,
+      `UPDATE kiln_schedule_runs r SET "claimedBy" = $1, "claimedAt" = CURRENT_TIMESTAMP
+        WHERE r.kind IN ('BACKUP', 'DRILL') AND r."scheduledFor" = (${LATEST})
+          AND r."jobId" IS NULL AND r."backupId" IS NULL
+          AND r."claimedAt" < CURRENT_TIMESTAMP - $2::float8 * interval '1 second'
+        RETURNING r.kind, r."scheduledFor"`,
       [this.instanceId, ttlMs / 1000],
     );
   }
 
   /**
-   * Re-claims the latest scheduled backup if its job was interrupted (its
-   * gateway died or stopped mid-way), once, so the fire still produces a backup.
+   * Re-claims the latest scheduled backup (or drill) if its job was interrupted (its
+   * gateway died or stopped mid-way), once, so the fire still produces a backup (or a drill's result).
    */
   async takeOverInterrupted(): Promise<ClaimedRun[]> {
     return updateReturning(
@@ -106,7 +107,7 @@ export class ScheduleClaims {
       `UPDATE kiln_schedule_runs r
           SET "claimedBy" = $1, "claimedAt" = CURRENT_TIMESTAMP, attempts = r.attempts + 1, "jobId" = NULL, "backupId" = NULL
          FROM kiln_jobs j
-        WHERE r."jobId" = j.id AND r.kind = 'BACKUP' AND r."scheduledFor" = (${LATEST}) AND r.attempts < $2
+        WHERE r."jobId" = j.id AND r.kind IN ('BACKUP', 'DRILL') AND r."scheduledFor" = (${LATEST}) AND r.attempts < $2
           AND j.status = 'FAILED' AND left(j.error, length($3)) = $3
         RETURNING r.kind, r."scheduledFor"`,
       [this.instanceId, MAX_ATTEMPTS, INTERRUPTED],
