@@ -1,6 +1,6 @@
-import { Max, Min } from 'class-validator';
 import { DateTimeISOResolver, JSONResolver } from 'graphql-scalars';
 import { ArgsType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { PageArgs } from '../api/page-args';
 
 /** One entry of the audit trail Kiln writes (the app's AuditLog rows with metadata.source "kiln"). */
 @ObjectType('AuditEntry')
@@ -67,16 +67,7 @@ export class AuditLogFilter {
 }
 
 @ArgsType()
-export class AuditLogArgs {
+export class AuditLogArgs extends PageArgs {
   @Field(() => AuditLogFilter, { nullable: true })
   filter?: AuditLogFilter | null;
-
-  @Field(() => Int, { nullable: true, defaultValue: 50 })
-  @Min(1)
-  @Max(500)
-  limit: number;
-
-  @Field(() => Int, { nullable: true, defaultValue: 0 })
-  @Min(0)
-  offset: number;
 }

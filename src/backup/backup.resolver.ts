@@ -1,6 +1,6 @@
-import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { Max, Min } from 'class-validator';
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { caller, type KilnContext } from '../api/context';
+import { PageArgs } from '../api/page-args';
 import type { Services } from '../api/services';
 import { User } from '../domain';
 import { Job } from '../jobs/job.entity';
@@ -9,18 +9,9 @@ import { BackupType } from './backup.enums';
 import { BackupFilterInput, BackupPage, CreateBackupInput } from './backup.inputs';
 
 @ArgsType()
-class BackupsArgs {
+class BackupsArgs extends PageArgs {
   @Field(() => BackupFilterInput, { nullable: true })
   filter?: BackupFilterInput | null;
-
-  @Field(() => Int, { nullable: true, defaultValue: 50 })
-  @Min(1)
-  @Max(500)
-  limit: number;
-
-  @Field(() => Int, { nullable: true, defaultValue: 0 })
-  @Min(0)
-  offset: number;
 }
 
 @Resolver(() => BackupRecord)
