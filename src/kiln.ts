@@ -108,6 +108,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const notificationTests = new NotificationTestService(notifier, logger, {
       timeoutMs: config.notify.delivery.timeoutMs,
       describeUser: async (userId) => (await auth.findUser(userId))?.email ?? null,
+      audit,
     });
     const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health, schedule, retention, notifications: notificationTests };
     const notifications =

@@ -227,6 +227,13 @@ describe('testNotification', () => {
     expect(mail[0].mail.text).toContain(`sent at the request of ${TEST_ADMIN.email}`);
     expect(slack.requests.slice(before.slack).map((r) => r.body.text.split('\n')[0])).toEqual([`Kiln test notification from ${HOST}`]);
     expect(telegram.requests.slice(before.telegram).map((r) => r.body.text.split('\n')[0])).toEqual([`Kiln test notification from ${HOST}`]);
+    // An admin action: in the audit trail.
+    const audit = await gql(kiln.url, '{ auditLog(filter: { action: "NOTIFICATION_TESTED" }) { items { entityId actorEmail metadata } } }', {}, token);
+    expect(audit.data!.auditLog.items.slice(0, 3).map((e: any) => [e.entityId, e.actorEmail, e.metadata.delivered]).sort()).toEqual([
+      ['EMAIL', TEST_ADMIN.email, true],
+      ['SLACK', TEST_ADMIN.email, true],
+      ['TELEGRAM', TEST_ADMIN.email, true],
+    ]);
   });
 
   it('says why a receiver refused, in one try, without secrets', async () => {

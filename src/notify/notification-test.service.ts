@@ -1,4 +1,5 @@
-import type { Identity } from '../auth/identity';
+import type { AuditLogService } from '../audit/audit-log.service';
+import type { Identity, RequestMeta } from '../auth/identity';
 import { newId } from '../db/ids';
 import { BadUserInputError } from '../errors/kiln-errors';
 import type { Logger } from '../logging/logger';
@@ -20,6 +21,8 @@ export interface NotificationTestOptions {
   timeoutMs: number;
   /** Names the admin who asked, in the message. */
   describeUser?: (userId: string) => Promise<string | null>;
+  /** Where the test is written down (an admin action, like the others). */
+  audit?: AuditLogService;
 }
 
 /**
@@ -34,7 +37,7 @@ export class NotificationTestService {
     private readonly options: NotificationTestOptions,
   ) {}
 
-  async test(kind: NotificationChannelKind, caller: Identity): Promise<NotificationTestResult> {
+  async test(kind: NotificationChannelKind, caller: Identity, meta: RequestMeta): Promise<NotificationTestResult> {
     const name = kind.toLowerCase() as ChannelName;
     const channel = this.hub.channel(name);
     if (!channel) {
@@ -49,6 +52,19 @@ export class NotificationTestService {
       { event: 'notification_test', channel: name, deliveryId: event.id, userId: caller.userId, delivered: error === null, reason: error ?? undefined, target: channel.target },
       'test notification sent',
     );
+    if (this.options.audit) {
+      const entry = {
+        actorUserId: caller.userId,
+        action: 'NOTIFICATION_TESTED',
+        entityName: 'NotificationChannel',
+        entityId: kind,
+        metadata: { delivered: error === null, error },
+        ipAddress: meta.ipAddress,
+        userAgent: meta.userAgent,
+      };
+      await this.options.audit.record(entry);
+      this.options.audit.announce(entry);
+    }
     return { channel: kind, delivered: error === null, error };
   }
 }

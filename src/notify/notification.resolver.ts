@@ -15,6 +15,6 @@ export class NotificationResolver {
     @Arg('channel', () => NotificationChannelKind) channel: NotificationChannelKind,
     @Ctx() ctx: KilnContext,
   ): Promise<NotificationTestResult> {
-    return this.services.notifications.test(channel, caller(ctx));
+    return this.services.notifications.test(channel, caller(ctx), ctx.meta);
   }
 }
