@@ -53,6 +53,8 @@ const run = async (query: string, variables: Record<string, unknown> = {}) => {
 it('reports what the database holds after backups, a failure, verifies, a drill and a restore, alike on both instances', async () => {
   const first = await finishedJob(s, (await startBackup(s)).jobId);
   await s.kiln.services.jobs.settled((await run('mutation($id: ID!) { verifyBackup(id: $id, restoreDrill: true) { id } }', { id: first.backup.id })).verifyBackup.id);
+  // A scheduled restore drill (a DRILL job), as its timer starts it.
+  await s.kiln.services.jobs.settled((await s.kiln.services.verify.scheduledDrill()).id);
   await run('mutation { setMaintenanceMode(enabled: true) { enabled } }');
   await s.kiln.services.jobs.settled((await run(RESTORE, { id: first.backup.id })).restoreBackup.id);
   s.token = await loginToken(s.kiln.url);
@@ -77,7 +79,8 @@ it('reports what the database holds after backups, a failure, verifies, a drill 
 
   const jobs = (await s.db.query(`SELECT DISTINCT ON (kind) kind, status = 'COMPLETED' AND coalesce((verification->>'ok')::boolean, true) AS good, "finishedAt"
     FROM kiln_jobs WHERE "finishedAt" IS NOT NULL ORDER BY kind, "finishedAt" DESC`)).rows;
-  expect(jobs.map((j) => j.kind).sort()).toEqual(['BACKUP', 'RESTORE', 'VERIFY']);
+  expect(jobs.map((j) => j.kind).sort()).toEqual(['BACKUP', 'DRILL', 'RESTORE', 'VERIFY']);
+  expect(m.get('kiln_job_last_success{kind="DRILL"}')).toBe(1);
   for (const j of jobs) {
     expect([j.kind, m.get(`kiln_job_last_success{kind="${j.kind}"}`)]).toEqual([j.kind, j.good ? 1 : 0]);
     expect(m.get(`kiln_job_last_finished_timestamp_seconds{kind="${j.kind}"}`)).toBeCloseTo(unix(j.finishedAt), 3);
