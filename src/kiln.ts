@@ -92,16 +92,12 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     jobs.onJobFinished(suspiciousBackups.onJobFinished);
     const retention = new RetentionService(dataSource, jobs, backups, schedule, audit);
     const health = new BackupHealthService(backups.records, {
-      nextScheduledAt: () => schedule.nextBackupAt(),
-      successExpectedSince: () => schedule.successExpectedSince(),
-      scheduleProblems: () => schedule.problems(),
       backupDir: config.backup.dir,
       cloudConfigured: config.cloud !== undefined,
+      schedule: () => schedule.healthFacts(),
+      cloudRequired: config.monitoring.cloudRequired,
       newestAnomaly: () => anomalies.newest(),
-      drillExpectedSince: () => schedule.drillExpectedSince(),
-      drillsOn: async () => (await schedule.get()).drillCron !== null,
       lastDrill: async () => (await jobs.lastOutcomes(JobKind.DRILL))[0] ?? null,
-      localOnlyBecause: async () => (config.monitoring.cloudRequired ? schedule.localOnlyBecause() : 'CLOUD_REQUIRED=false'),
       encryptionConfigured: config.encryption.key !== undefined,
       redisReachable: () => jobEvents.redisReachable(),
     });
@@ -121,7 +117,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const app = createHttpApp({ dataSource, maintenance, health, logger, trustProxy: config.http.trustProxy });
     app.use(downloadRouter({ auth, backups, downloads, logger, readLimits: config.backup.read }));
     app.use(consoleRouter(config.http.consoleDir, logger));
-    const metrics = new KilnMetrics({ records: backups.records, jobs, audit, health, schedule, notificationFailures });
+    const metrics = new KilnMetrics({ records: backups.records, jobs, audit, health, notificationFailures });
     app.use(metricsRouter(metrics, config.monitoring.metricsToken, logger));
     const httpServer = http.createServer(app);
     // Idle connections outlive the clients' own keep-alive (undici: 4 s, load balancers: 60 s), so a

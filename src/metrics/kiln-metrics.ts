@@ -4,7 +4,6 @@ import type { BackupRecordStore } from '../backup/records/backup-record.store';
 import { KILN_VERSION } from '../config/version';
 import type { JobRunner } from '../jobs/job-runner';
 import type { NotificationFailureStore } from '../notify/notification-failure.store';
-import type { ScheduleService } from '../schedule/schedule.service';
 import type { BackupHealthService } from '../system/backup-health.service';
 
 export interface MetricSources {
@@ -12,7 +11,6 @@ export interface MetricSources {
   jobs: JobRunner;
   audit: AuditLogService;
   health: BackupHealthService;
-  schedule: ScheduleService;
   notificationFailures: NotificationFailureStore;
   /** The clock (tests replace it). */
   now?: () => Date;
@@ -79,12 +77,11 @@ export class KilnMetrics {
 
   private async read(): Promise<string> {
     const now = this.sources.now?.() ?? new Date();
-    const [records, jobs, deleted, health, next, failures] = await Promise.all([
+    const [records, jobs, deleted, health, failures] = await Promise.all([
       this.sources.records.metricFacts(new Date(now.getTime() - DAY_MS)),
       this.sources.jobs.metricFacts(),
       this.sources.audit.retentionDeletions(),
       this.sources.health.health('shared'),
-      this.sources.schedule.nextBackupAt(),
       this.sources.notificationFailures.countsByChannel(),
     ]);
     const g = this.g;
@@ -114,7 +111,8 @@ export class KilnMetrics {
     }
     for (const { kind, heldSeconds } of jobs.lease) g.leaseHeld.set({ kind }, heldSeconds);
 
-    if (next) g.nextRun.set(seconds(next));
+    // Health read the schedule already: its next fire is this one.
+    if (health.nextScheduledAt) g.nextRun.set(seconds(health.nextScheduledAt));
     // While a restore holds the audit table, the last figure read stands.
     if (deleted !== null) this.retentionDeletedKnown = deleted;
     if (this.retentionDeletedKnown !== null) g.retentionDeleted.set(this.retentionDeletedKnown);

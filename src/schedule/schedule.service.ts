@@ -15,6 +15,20 @@ const MAX_RETENTION_DAYS = 3650;
 const MAX_KEEP_AT_LEAST = 1000;
 const MAX_RUNS_LISTED = 100;
 
+/** The schedule as backup health reads it. */
+export interface ScheduleHealthFacts {
+  nextBackupAt: Date | null;
+  /** What the stored schedule holds that nothing can run (e.g. a frequency neither side knows). */
+  problems: string[];
+  /** When a backup should last have succeeded (two fires back); null without a schedule in force. */
+  successExpectedSince: { since: Date; frequency: string } | null;
+  /** When a drill should last have succeeded; null while drills are off or newer than two periods. */
+  drillExpectedSince: { since: Date; frequency: string } | null;
+  drillsOn: boolean;
+  /** Why the schedule makes this a local-only installation by choice (in force, location LOCAL), or null. */
+  localOnlyBecause: string | null;
+}
+
 export interface ScheduleSettings {
   /** Only CLOUD and BOTH need it. */
   cloudConfigured: boolean;
@@ -51,44 +65,25 @@ export class ScheduleService {
     return this.store.version();
   }
 
-  /** What health should list about the stored schedule (e.g. a frequency nobody knows). */
-  async problems(): Promise<string[]> {
-    return (await this.current()).warnings;
-  }
-
-  /** Why the schedule makes this a local-only installation by choice (in force, location LOCAL), or null. */
-  async localOnlyBecause(): Promise<string | null> {
+  /** What backup health needs of the schedule, from one read of it. */
+  async healthFacts(): Promise<ScheduleHealthFacts> {
     const s = await this.get();
     const inForce = s.frequency !== BackupFrequency.DISABLED && s.frequency !== BackupFrequency.UNKNOWN;
-    return inForce && s.location === BackupLocation.LOCAL ? 'the backup schedule stores backups LOCAL' : null;
+    return {
+      nextBackupAt: s.nextBackupAt,
+      problems: s.warnings,
+      // The fire two periods back, when the schedule was already in force then.
+      successExpectedSince: inForce && s.cron ? this.twoPeriodsBack(s.cron, s.timezone, s.updatedAt, s.frequency) : null,
+      // Likewise for drills, since their settings took effect (or the upgrade that brought them).
+      drillExpectedSince: s.drillCron && s.drillSince ? this.twoPeriodsBack(s.drillCron, s.timezone, s.drillSince, s.drillFrequency) : null,
+      drillsOn: s.drillCron !== null,
+      localOnlyBecause: inForce && s.location === BackupLocation.LOCAL ? 'the backup schedule stores backups LOCAL' : null,
+    };
   }
 
-  /** The next fire, for backup health; null while disabled. */
-  async nextBackupAt(): Promise<Date | null> {
-    return (await this.get()).nextBackupAt;
-  }
-
-  /**
-   * The instant by which a backup should have succeeded: the fire two periods
-   * back, when the schedule was already in force then; null otherwise.
-   */
-  async successExpectedSince(): Promise<{ since: Date; frequency: BackupFrequency } | null> {
-    const schedule = await this.get();
-    if (schedule.frequency === BackupFrequency.DISABLED || !schedule.cron) return null;
-    const [, twoBack] = previousFireTimes(schedule.cron, schedule.timezone, this.now(), 2);
-    return twoBack && twoBack >= schedule.updatedAt ? { since: twoBack, frequency: schedule.frequency } : null;
-  }
-
-  /**
-   * The instant since which a drill should have succeeded: the drill fire two periods back, when
-   * the drill settings were already in force then (since Kiln saved them, or since the upgrade
-   * that brought drills); null while drills are off.
-   */
-  async drillExpectedSince(): Promise<{ since: Date; frequency: DrillFrequency } | null> {
-    const schedule = await this.get();
-    if (!schedule.drillCron || !schedule.drillSince) return null;
-    const [, twoBack] = previousFireTimes(schedule.drillCron, schedule.timezone, this.now(), 2);
-    return twoBack && twoBack >= schedule.drillSince ? { since: twoBack, frequency: schedule.drillFrequency } : null;
+  private twoPeriodsBack<F extends string>(cron: string, zone: string, inForceSince: Date, frequency: F): { since: Date; frequency: F } | null {
+    const [, twoBack] = previousFireTimes(cron, zone, this.now(), 2);
+    return twoBack && twoBack >= inForceSince ? { since: twoBack, frequency } : null;
   }
 
   /** The next `count` fires after `after` (default now), in UTC and local wall time. */

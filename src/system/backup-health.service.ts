@@ -2,27 +2,17 @@ import { statfs } from 'node:fs/promises';
 import type { BackupRecordStore } from '../backup/records/backup-record.store';
 import type { BackupAnomaly } from '../backup/backup-anomalies';
 import type { KindOutcome } from '../jobs/job-runner';
+import type { ScheduleHealthFacts } from '../schedule/schedule.service';
 import type { BackupHealth } from './backup-health.type';
 
 export interface HealthSettings {
   backupDir: string;
   cloudConfigured: boolean;
+  /** false (CLOUD_REQUIRED=false): a local-only installation by choice. */
+  cloudRequired?: boolean;
   encryptionConfigured: boolean;
-  /** The schedule's next fire, once schedules exist. */
-  nextScheduledAt?: () => Promise<Date | null>;
-  /** When the schedule says a backup should last have succeeded (two fires back); null without a schedule. */
-  successExpectedSince?: () => Promise<{ since: Date; frequency: string } | null>;
-  /** What the stored schedule holds that nothing can run (e.g. a frequency neither side knows). */
-  scheduleProblems?: () => Promise<string[]>;
-  /**
-   * Why this installation keeps its backups on its own disk by choice (CLOUD_REQUIRED=false, or a
-   * schedule in force with location LOCAL), or null: then "cloud not configured" is a note, not a problem.
-   */
-  localOnlyBecause?: () => Promise<string | null>;
-  /** Since when a drill should have succeeded (two drill periods back); null while drills are off or new. */
-  drillExpectedSince?: () => Promise<{ since: Date; frequency: string } | null>;
-  /** Whether a drill schedule is in force (a failed drill is a problem only then). */
-  drillsOn?: () => Promise<boolean>;
+  /** The schedule's part, read once per evaluation. */
+  schedule?: () => Promise<ScheduleHealthFacts>;
   /** How the scheduled restore drills last went; null before the first one. */
   lastDrill?: () => Promise<KindOutcome | null>;
   /** The newest backup's size or content anomaly against the previous one with the same options. */
@@ -69,18 +59,19 @@ export class BackupHealthService {
     const issues: Array<{ code: HealthProblemCode; text: string; publicText?: string }> = [];
     const problem = (code: HealthProblemCode, text: string, publicText?: string) => issues.push({ code, text, publicText });
     if (!s.lastSuccess) problem('NO_BACKUP_YET', 'No backup has completed yet');
-    const expected = await this.settings.successExpectedSince?.();
+    const schedule = await this.settings.schedule?.();
+    const expected = schedule?.successExpectedSince;
     if (expected && s.lastSuccess && s.lastSuccess < expected.since) {
       problem(
         'BACKUP_OVERDUE',
         `No backup has succeeded within two periods of the ${expected.frequency} schedule (last success ${s.lastSuccess.toISOString()}, expected one since ${expected.since.toISOString()})`,
       );
     }
-    for (const p of (await this.settings.scheduleProblems?.()) ?? []) problem('SCHEDULE_INVALID', `Backup schedule: ${p}`);
+    for (const p of schedule?.problems ?? []) problem('SCHEDULE_INVALID', `Backup schedule: ${p}`);
     const drill = await this.settings.lastDrill?.();
-    const drillDue = await this.settings.drillExpectedSince?.();
+    const drillDue = schedule?.drillExpectedSince;
     // A failed drill counts while drills are on: with them off nothing would ever clear it.
-    if (drill && !drill.lastSucceeded && (await this.settings.drillsOn?.()) !== false) {
+    if (drill && !drill.lastSucceeded && schedule?.drillsOn !== false) {
       problem('DRILL_FAILED', `The last restore drill failed (${drill.lastFinishedAt.toISOString()}): ${drill.lastMessage ?? 'no reason recorded'}`, 'The last restore drill failed');
     }
     if (drillDue && !(drill?.lastSuccessAt && drill.lastSuccessAt >= drillDue.since)) {
@@ -94,7 +85,7 @@ export class BackupHealthService {
     if (s.failedSince > 0) problem('BACKUPS_FAILED', `${s.failedSince} backup(s) failed in the last 24 hours`);
     const notes: string[] = [];
     if (!this.settings.cloudConfigured) {
-      const localOnly = await this.settings.localOnlyBecause?.();
+      const localOnly = this.settings.cloudRequired === false ? 'CLOUD_REQUIRED=false' : schedule?.localOnlyBecause;
       if (localOnly) notes.push(`Local-only by choice (${localOnly}): every copy is on this machine; keep copies elsewhere (kiln download)`);
       else problem('CLOUD_NOT_CONFIGURED', 'Cloud storage is not configured (CLOUDINARY_URL): every copy is on this machine (set CLOUD_REQUIRED=false if that is intended)');
     }
@@ -117,7 +108,7 @@ export class BackupHealthService {
       lastSuccessfulBackupAt: s.lastSuccess,
       lastFailedBackupAt: s.lastFailure,
       failedLast24h: s.failedSince,
-      nextScheduledAt: (await this.settings.nextScheduledAt?.()) ?? null,
+      nextScheduledAt: schedule?.nextBackupAt ?? null,
       totalBackups: s.total,
       totalBytes: Number(s.bytes),
       localBytes: s.localBytes,
