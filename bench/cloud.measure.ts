@@ -40,13 +40,13 @@ export async function measureCloud(ctx: BenchContext): Promise<ReportLine[]> {
       createLogger('silent'),
     );
     const uploadStart = performance.now();
-    const copy = await driver.upload('cloud-bench.bin', async () => createReadStream(source), FILE_BYTES, new AbortController().signal);
+    const copy = await driver.put('cloud-bench.bin', async () => createReadStream(source), { tempTag: 'bench', expectedBytes: FILE_BYTES });
     const uploadSeconds = (performance.now() - uploadStart) / 1000;
 
     const downloadStart = performance.now();
     let downloaded = 0;
     await pipeline(
-      await driver.get(copy.publicId),
+      await driver.get(copy.key),
       new Writable({
         write(chunk: Buffer, _enc, done) {
           downloaded += chunk.length;

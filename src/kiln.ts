@@ -30,7 +30,7 @@ import { BackupHealthService } from './system/backup-health.service';
 import { JobEventBus } from './jobs/job-event-bus';
 import { JobKind } from './jobs/job.enums';
 import { jobProgressStream } from './jobs/job-stream';
-import { CloudinaryStorageDriver } from './storage/cloudinary-storage.driver';
+import { createBackupStorage } from './storage/storage-factory';
 import { VerifyService } from './verify/verify.service';
 import { newId } from './db/ids';
 import { BackupScheduler } from './schedule/backup-scheduler';
@@ -77,9 +77,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter, sessions, tarpit);
     const instanceId = `${hostname()}:${process.pid}:${newId()}`;
     const jobEvents = (jobEventBus = await JobEventBus.connect(instanceId, logger, config.redis));
-    const cloud = config.cloud ? new CloudinaryStorageDriver(config.cloud, logger) : undefined;
+    // Which stores (BACKUP_DIR, an off-site one) is the configuration's choice, made here once.
+    const storage = createBackupStorage(config, logger);
     const signer = new BackupSigner(config.backup.signingKey ?? (await readOrCreateSecret(path.join(config.dataDir, 'backup-signing-key'))));
-    const { audit, maintenance, jobs, backups, downloads, restore } = createRestoreCore(dataSource, config, { jobEvents, logger, instanceId, jwtSecret, signer, cloud });
+    const { audit, maintenance, jobs, backups, downloads, restore } = createRestoreCore(dataSource, config, { jobEvents, logger, instanceId, jwtSecret, signer, storage });
     const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
     const verify = new VerifyService(dataSource, jobs, backups, config.backup.read);
     const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail, passwords);
@@ -196,7 +197,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await notificationFailures.close();
         await audit.close();
         await jobEvents.close();
-        cloud?.close();
+        storage.close();
         await passwords.close();
         await sessions.close();
         await db.close();

@@ -8,8 +8,7 @@ import type { JobEventBus } from './jobs/job-event-bus';
 import { JobRunner } from './jobs/job-runner';
 import type { Logger } from './logging/logger';
 import { RestoreService } from './restore/restore.service';
-import type { CloudinaryStorageDriver } from './storage/cloudinary-storage.driver';
-import { LocalStorageDriver } from './storage/local-storage.driver';
+import { createBackupStorage, type BackupStorage } from './storage/storage-factory';
 import { MaintenanceService } from './system/maintenance.service';
 
 export interface RestoreCore {
@@ -29,7 +28,8 @@ export interface RestoreCore {
 export function createRestoreCore(
   dataSource: DataSource,
   config: KilnConfig,
-  parts: { jobEvents: JobEventBus; logger: Logger; instanceId: string; jwtSecret: string; signer: BackupSigner; cloud?: CloudinaryStorageDriver },
+  /** `storage`: the gateway's, from the factory; without it, BACKUP_DIR alone (the offline restore needs no off-site store). */
+  parts: { jobEvents: JobEventBus; logger: Logger; instanceId: string; jwtSecret: string; signer: BackupSigner; storage?: BackupStorage },
 ): RestoreCore {
   const audit = new AuditLogService(dataSource, parts.logger.child({ component: 'audit' }));
   const maintenance = new MaintenanceService(dataSource, audit);
@@ -38,7 +38,8 @@ export function createRestoreCore(
     heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3),
   });
   const downloads = new DownloadTokenService(parts.jwtSecret, config.backup.downloadUrlTtlSeconds);
-  const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, parts.signer, config.encryption, parts.cloud, config.backup.appDir);
+  const storage = parts.storage ?? createBackupStorage(config, parts.logger, { offsite: false });
+  const backups = new BackupService(dataSource, jobs, storage, audit, downloads, parts.signer, config.encryption);
   const restore = new RestoreService(
     dataSource,
     jobs,

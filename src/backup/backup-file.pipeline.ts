@@ -25,6 +25,8 @@ export interface BackupFileOptions {
 
 export interface WrittenBackupFile {
   key: string;
+  /** Where the storage says the file is (its absolute path on a local disk). */
+  address: string;
   bytes: number;
   compressed: boolean;
   summary: BackupSummary;
@@ -84,7 +86,7 @@ export async function writeBackupFile(options: BackupFileOptions): Promise<Writt
     const key = options.keyFor(compressed);
     const storing = watch(options.storage.put(key, counter as Readable, { tempTag: options.tempTag, signal: failed.signal }));
     const [summary, , stored] = await Promise.all([exporting, compressing, storing]);
-    return { key, bytes: stored.bytes, compressed, summary, fileChecksum: fileHash.digest('hex') };
+    return { key, address: stored.address, bytes: stored.bytes, compressed, summary, fileChecksum: fileHash.digest('hex') };
   } catch (err) {
     fail(err);
     throw failed.signal.reason ?? err;

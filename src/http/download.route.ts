@@ -1,13 +1,15 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { AuthService } from '../auth/auth.service';
 import { bearerToken, type DownloadTokenService } from '../auth/token.service';
+import type { DownloadSource } from '../backup/backup-links.service';
 import type { BackupService } from '../backup/backup.service';
 import type { BackupReadLimits } from '../backup/format/backup-reader';
 import { Role } from '../domain/lending-enums';
 import { BadUserInputError, ErrorCode, ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors/kiln-errors';
 import { toKilnError } from '../errors/to-kiln-error';
+import type { ByteRange } from '../storage/storage-driver';
 import { reportUnexpected } from '../errors/unexpected-error';
 import type { Logger } from '../logging/logger';
 
@@ -36,20 +38,64 @@ export function downloadRouter(deps: { auth: AuthService; backups: BackupService
       if (req.query.format !== undefined && req.query.format !== 'sql') throw new BadUserInputError('format must be sql, or left out for the backup file itself');
       if (req.query.format === 'sql') return await sendSqlScript(res, id, deps);
       const target = await deps.backups.downloadTarget(id);
-      // A cloud-only backup: the browser goes to Cloudinary's signed, expiring link.
+      // Only off-site, in a store with links of its own (Cloudinary's signed, expiring link): the browser goes there.
       if ('redirect' in target) return res.redirect(302, target.redirect);
-      // The whole file's sha256: what `sha256sum` of the download prints.
-      if (target.fileChecksum) res.set('ETag', `"${target.fileChecksum}"`);
-      res.set('Cache-Control', 'private, no-store');
-      res.download(target.path, target.filename, { etag: false, lastModified: true }, (err) => {
-        if (err && !res.headersSent) sendError(res, err, deps.logger);
-        else if (err) deps.logger.warn({ err, backupId: id }, 'download interrupted');
-      });
+      await sendStoredFile(req, res, target, deps.logger, id);
     } catch (err) {
       sendError(res, err, deps.logger);
     }
   });
   return router;
+}
+
+/**
+ * The file, streamed from its store: Content-Length, Content-Disposition, the ETag set by the
+ * caller, Last-Modified, conditional GET, one byte range (more than one: the whole file, as `send` does).
+ */
+async function sendStoredFile(req: Request, res: Response, file: DownloadSource, logger: Logger, backupId: string): Promise<void> {
+  // The whole file's sha256: what `sha256sum` of the download prints.
+  if (file.fileChecksum) res.set('ETag', `"${file.fileChecksum}"`);
+  res.set('Cache-Control', 'private, no-store').set('Accept-Ranges', 'bytes').attachment(file.filename);
+  if (file.modifiedAt) res.set('Last-Modified', file.modifiedAt.toUTCString());
+  if (req.fresh) {
+    res.status(304).end();
+    return;
+  }
+  let range: ByteRange | undefined;
+  if (req.headers.range && rangeStillApplies(req, file)) {
+    const ranges = req.range(file.bytes, { combine: true });
+    if (ranges === -1) throw Object.assign(new Error('Requested range not satisfiable'), { status: 416, headers: { 'Content-Range': `bytes */${file.bytes}` } });
+    if (ranges !== undefined && ranges !== -2 && ranges.type === 'bytes' && ranges.length === 1) range = { start: ranges[0].start, end: ranges[0].end };
+  }
+  // Opened before any header goes out: a copy that cannot be read is still an error answer.
+  let body: Readable | null;
+  try {
+    body = req.method === 'HEAD' ? null : await file.open(range);
+  } catch (err) {
+    res.removeHeader('Content-Disposition');
+    throw err;
+  }
+  if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${file.bytes}`);
+  res.set('Content-Length', String(range ? range.end - range.start + 1 : file.bytes));
+  if (!body) {
+    res.end();
+    return;
+  }
+  try {
+    await pipeline(body, res);
+  } catch (err) {
+    logger.warn({ err, backupId }, 'download interrupted');
+    res.destroy();
+  }
+}
+
+/** If-Range: a range applies only to the version of the file the client names (ETag or date). */
+function rangeStillApplies(req: Request, file: DownloadSource): boolean {
+  const ifRange = req.get('if-range');
+  if (!ifRange) return true;
+  if (ifRange.includes('"')) return file.fileChecksum !== null && ifRange === `"${file.fileChecksum}"`;
+  const since = Date.parse(ifRange);
+  return file.modifiedAt !== undefined && !Number.isNaN(since) && Math.floor(file.modifiedAt.getTime() / 1000) * 1000 <= since;
 }
 
 /** The backup as a SQL script, streamed as it is read: never built in memory. */
@@ -69,8 +115,7 @@ async function sendSqlScript(res: Response, id: string, deps: { backups: BackupS
 function sendError(res: Response, err: unknown, logger: Logger): void {
   const http = err as { status?: number; headers?: Record<string, string> };
   if (http.status === 416) {
-    // From `send`: the Range asked for lies beyond the file.
-    // send's headers name the file's type; this answer is JSON.
+    // The Range asked for lies beyond the file; this answer is JSON, not the file's type.
     res.set(http.headers ?? {}).status(416).type('json').json({ errors: [{ message: 'Requested range not satisfiable', extensions: { code: 'BAD_USER_INPUT' } }] });
     return;
   }

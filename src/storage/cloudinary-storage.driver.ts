@@ -6,17 +6,11 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { KilnConfig } from '../config/config';
 import { StorageUnavailableError } from '../errors/kiln-errors';
 import type { Logger } from '../logging/logger';
+import { countBytes } from './count-bytes';
+import type { ByteRange, PutOptions, PutSource, StorageDriver, StoredObject } from './storage-driver';
 
 type CloudConfig = NonNullable<KilnConfig['cloud']>;
 type CloudinarySdk = typeof import('cloudinary').v2;
-
-export interface CloudCopy {
-  publicId: string;
-  version: number;
-  bytes: number;
-  /** Cloudinary's delivery URL (the app's `cloudinaryUrl`); opening it needs a signature. */
-  url: string;
-}
 
 /** Kiln's copies are `authenticated` (never public); the lending app's own uploads are `upload`. */
 export type CloudDeliveryType = 'authenticated' | 'upload';
@@ -27,12 +21,13 @@ interface SdkError {
 }
 
 /**
- * Backup copies on Cloudinary: raw resources of type `authenticated` (never
- * public), uploaded in chunks from a file so that a failed attempt can start
- * again (same public_id, overwrite: idempotent), downloaded through signed,
- * expiring URLs.
+ * Backup copies on Cloudinary: raw resources of one delivery type — Kiln's own
+ * are `authenticated` (never public), the app's are `upload` (read and deleted,
+ * never written) — uploaded in chunks so that a failed attempt can start again
+ * (same public_id, overwrite: idempotent), downloaded through signed, expiring URLs.
+ * Keys are public ids; `put` prefixes CLOUDINARY_FOLDER to the key it is given.
  */
-export class CloudinaryStorageDriver {
+export class CloudinaryStorageDriver implements StorageDriver {
   readonly name = 'CLOUD';
   private sdkInstance?: CloudinarySdk;
   /**
@@ -44,6 +39,7 @@ export class CloudinaryStorageDriver {
   constructor(
     private readonly config: CloudConfig,
     private readonly logger: Logger,
+    readonly deliveryType: CloudDeliveryType = 'authenticated',
   ) {
     const http = config.uploadPrefix.startsWith('http:');
     this.account = {
@@ -65,24 +61,36 @@ export class CloudinaryStorageDriver {
     return this.config.folder ? `${this.config.folder}/${key}` : key;
   }
 
-  /** Uploads the bytes `open()` gives, retrying transient failures with backoff. */
-  async upload(key: string, open: () => Promise<Readable>, expectedBytes: number, signal: AbortSignal): Promise<CloudCopy> {
+  /** Whether Cloudinary can be reached is only known by trying: a put reports it. */
+  async assertWritable(): Promise<void> {
+    if (this.deliveryType !== 'authenticated') throw new StorageUnavailableError("Kiln never writes the app's public cloud uploads");
+  }
+
+  /**
+   * Uploads the source as `<folder>/<key>`. Given a way to open the bytes again, transient
+   * failures are retried with backoff (CLOUD_RETRY_ATTEMPTS); a single stream gets one attempt.
+   */
+  async put(key: string, source: PutSource, options: PutOptions): Promise<StoredObject> {
+    await this.assertWritable();
+    const signal = options.signal ?? new AbortController().signal;
     const publicId = this.publicIdFor(key);
+    const open = typeof source === 'function' ? source : () => Promise.resolve(source);
+    const attempts = typeof source === 'function' ? this.config.retryAttempts : 1;
     let lastError: StorageUnavailableError | undefined;
-    for (let attempt = 1; attempt <= this.config.retryAttempts; attempt++) {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       signal.throwIfAborted();
       try {
-        const result = await this.uploadOnce(publicId, await open(), signal);
-        if (result.bytes !== expectedBytes) {
-          throw new StorageUnavailableError(`Cloudinary holds ${result.bytes} bytes of ${publicId}, ${expectedBytes} were sent`);
+        const result = await this.uploadOnce(publicId, await open(), signal, options.onProgress);
+        if (options.expectedBytes !== undefined && result.bytes !== options.expectedBytes) {
+          throw new StorageUnavailableError(`Cloudinary holds ${result.bytes} bytes of ${publicId}, ${options.expectedBytes} were sent`);
         }
-        return { publicId, version: result.version, bytes: result.bytes, url: result.url };
+        return { key: publicId, version: result.version, bytes: result.bytes, address: result.url };
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         lastError = err instanceof StorageUnavailableError ? err : new StorageUnavailableError(`Cloudinary upload failed: ${(err as Error).message}`);
         const transient = isTransient(err);
         this.logger.warn({ publicId, attempt, transient, error: lastError.message }, 'cloud upload attempt failed');
-        if (!transient || attempt === this.config.retryAttempts) break;
+        if (!transient || attempt === attempts) break;
         await sleep(Math.min(500 * 2 ** (attempt - 1), 8000), signal);
       }
     }
@@ -90,37 +98,44 @@ export class CloudinaryStorageDriver {
   }
 
   /** A URL that downloads the copy without other credentials until `ttlSeconds` from now. */
-  signedUrl(publicId: string, ttlSeconds: number, type: CloudDeliveryType = 'authenticated'): string {
+  signedUrl(publicId: string, ttlSeconds: number): string {
     return this.sdk().utils.private_download_url(publicId, '', {
       ...this.account,
       resource_type: 'raw',
-      type,
+      type: this.deliveryType,
       expires_at: Math.floor(Date.now() / 1000) + ttlSeconds,
       attachment: true,
     });
   }
 
-  /** The copy's bytes, streamed through a short-lived signed URL. */
-  async get(publicId: string, type: CloudDeliveryType = 'authenticated'): Promise<Readable> {
+  /** The copy's bytes (or a range of them), streamed through a short-lived signed URL. */
+  async get(publicId: string, range?: ByteRange): Promise<Readable> {
     let res: Response;
     try {
-      res = await fetch(this.signedUrl(publicId, 300, type), { signal: AbortSignal.timeout(this.config.timeoutMs) });
+      res = await fetch(this.signedUrl(publicId, 300), {
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+        headers: range ? { range: `bytes=${range.start}-${range.end}` } : {},
+      });
     } catch (err) {
       throw new StorageUnavailableError(`Cloudinary download failed: ${(err as Error).message}`);
     }
-    if (!res.ok || !res.body) throw new StorageUnavailableError(`Cloudinary download of ${publicId} failed with HTTP ${res.status}`);
+    if (!res.ok || !res.body || (range && res.status !== 206)) {
+      await res.body?.cancel();
+      throw new StorageUnavailableError(`Cloudinary download of ${publicId} failed with HTTP ${res.status}`);
+    }
     return Readable.fromWeb(res.body as unknown as WebReadableStream);
   }
 
   /** Size of the copy, or null when Cloudinary does not have it. */
-  async stat(publicId: string, type: CloudDeliveryType = 'authenticated'): Promise<{ bytes: number } | null> {
+  async stat(publicId: string): Promise<{ bytes: number; modifiedAt?: Date } | null> {
     try {
       // The SDK ignores `timeout` on Admin API calls: bound it here.
       const resource = await withTimeout(
-        this.sdk().api.resource(publicId, { ...this.account, resource_type: 'raw', type }),
+        this.sdk().api.resource(publicId, { ...this.account, resource_type: 'raw', type: this.deliveryType }),
         this.config.timeoutMs,
       );
-      return { bytes: Number(resource.bytes) };
+      const created = typeof resource.created_at === 'string' ? new Date(resource.created_at) : undefined;
+      return { bytes: Number(resource.bytes), ...(created && !Number.isNaN(created.getTime()) ? { modifiedAt: created } : {}) };
     } catch (err) {
       const e = sdkError(err);
       if (e.http_code === 404) return null;
@@ -129,9 +144,9 @@ export class CloudinaryStorageDriver {
   }
 
   /** Removes the copy; one already gone counts as removed. */
-  async delete(publicId: string, type: CloudDeliveryType = 'authenticated'): Promise<void> {
+  async delete(publicId: string): Promise<void> {
     const result = await new Promise<{ result?: string; error?: SdkError }>((resolve) => {
-      const options = { ...this.account, resource_type: 'raw' as const, type, invalidate: true, timeout: this.config.timeoutMs };
+      const options = { ...this.account, resource_type: 'raw' as const, type: this.deliveryType, invalidate: true, timeout: this.config.timeoutMs };
       void this.sdk().uploader.destroy(publicId, options, (error: SdkError | undefined, res: unknown) =>
         resolve(error ? { error } : (res as { result?: string })),
       );
@@ -142,7 +157,12 @@ export class CloudinaryStorageDriver {
     }
   }
 
-  private uploadOnce(publicId: string, source: Readable, signal: AbortSignal): Promise<{ bytes: number; version: number; url: string }> {
+  /** Cloudinary never shows an unfinished chunked upload as a resource: nothing is left to clean up. */
+  async removeIncomplete(): Promise<string[]> {
+    return [];
+  }
+
+  private uploadOnce(publicId: string, source: Readable, signal: AbortSignal, onProgress?: (bytes: number) => void): Promise<{ bytes: number; version: number; url: string }> {
     return new Promise((resolve, reject) => {
       const upload = this.sdk().uploader.upload_chunked_stream(
         {
@@ -164,7 +184,7 @@ export class CloudinaryStorageDriver {
           } else resolve({ bytes: Number(result.bytes), version: Number(result.version), url: String(result.secure_url ?? result.url ?? '') });
         },
       );
-      pipeline(source, upload, { signal }).catch(reject);
+      (onProgress ? pipeline(source, countBytes(onProgress), upload, { signal }) : pipeline(source, upload, { signal })).catch(reject);
     });
   }
 

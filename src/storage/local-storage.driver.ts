@@ -5,11 +5,16 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageUnavailableError } from '../errors/kiln-errors';
-import type { StorageDriver, StoredObject } from './storage-driver';
+import { countBytes } from './count-bytes';
+import type { ByteRange, PutOptions, PutSource, StorageDriver, StoredObject } from './storage-driver';
 
 const PARTIAL = '.partial';
 
-/** Backup files in a folder (BACKUP_DIR): written to `<key>.<tag>.partial`, fsynced, renamed. */
+/**
+ * Backup files in a folder (BACKUP_DIR, or the app's APP_BACKUP_DIR): written to
+ * `<key>.<tag>.partial`, fsynced, renamed. It has no links of its own: the
+ * gateway's download route streams its files.
+ */
 export class LocalStorageDriver implements StorageDriver {
   readonly name = 'LOCAL';
 
@@ -27,7 +32,7 @@ export class LocalStorageDriver implements StorageDriver {
     }
   }
 
-  async put(key: string, source: Readable, options: { tempTag: string; signal?: AbortSignal }): Promise<StoredObject> {
+  async put(key: string, source: PutSource, options: PutOptions): Promise<StoredObject> {
     const final = this.pathOf(key);
     const temp = `${final}.${options.tempTag}${PARTIAL}`;
     try {
@@ -43,7 +48,9 @@ export class LocalStorageDriver implements StorageDriver {
       throw new StorageUnavailableError(`BACKUP_DIR ${this.dir} is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     try {
-      await pipeline(source, out, { signal: options.signal });
+      const input = typeof source === 'function' ? await source() : source;
+      if (options.onProgress) await pipeline(input, countBytes(options.onProgress), out, { signal: options.signal });
+      else await pipeline(input, out, { signal: options.signal });
       // fsync through a new descriptor: it flushes the file, whichever descriptor wrote it.
       const handle = await open(temp, 'r');
       try {
@@ -52,9 +59,12 @@ export class LocalStorageDriver implements StorageDriver {
         await handle.close();
       }
       const { size } = await stat(temp);
+      if (options.expectedBytes !== undefined && size !== options.expectedBytes) {
+        throw new StorageUnavailableError(`BACKUP_DIR ${this.dir} holds ${size} bytes of ${key}, ${options.expectedBytes} were sent`);
+      }
       await rename(temp, final);
       await this.syncDir();
-      return { key, bytes: size };
+      return { key, bytes: size, address: final };
     } catch (err) {
       out.destroy();
       await rm(temp, { force: true });
@@ -62,16 +72,17 @@ export class LocalStorageDriver implements StorageDriver {
     }
   }
 
-  async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
+  async get(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.pathOf(key);
     // Open first so a missing file fails here, not later inside a pipeline.
     const handle = await open(file, 'r');
     return handle.createReadStream({ autoClose: true, start: range?.start, end: range?.end });
   }
 
-  async stat(key: string): Promise<{ bytes: number } | null> {
+  async stat(key: string): Promise<{ bytes: number; modifiedAt: Date } | null> {
     try {
-      return { bytes: (await stat(this.pathOf(key))).size };
+      const facts = await stat(this.pathOf(key));
+      return { bytes: facts.size, modifiedAt: facts.mtime };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
@@ -80,6 +91,14 @@ export class LocalStorageDriver implements StorageDriver {
 
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
+  }
+
+  signedUrl(): null {
+    return null;
+  }
+
+  close(): void {
+    // Nothing held open between calls.
   }
 
   async removeIncomplete(keepTags: () => Promise<ReadonlySet<string>>): Promise<string[]> {
@@ -102,7 +121,7 @@ export class LocalStorageDriver implements StorageDriver {
     return removed;
   }
 
-  /** The file's path, for HTTP downloads that want sendfile and ranges. */
+  /** The file's absolute path: what the app's `localPath` holds. */
   pathOf(key: string): string {
     if (key.includes('/') || key.includes('\\') || key.startsWith('.')) throw new Error(`invalid storage key ${key}`);
     return path.join(this.dir, key);
