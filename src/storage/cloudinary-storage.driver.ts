@@ -158,7 +158,7 @@ export class CloudinaryStorageDriver implements StorageDriver {
   }
 
   /** Cloudinary never shows an unfinished chunked upload as a resource: nothing is left to clean up. */
-  async removeIncomplete(): Promise<string[]> {
+  async removeIncomplete(_keepTags: () => Promise<ReadonlySet<string>>): Promise<string[]> {
     return [];
   }
 

@@ -68,7 +68,7 @@ export class LocalStorageDriver implements StorageDriver {
     } catch (err) {
       out.destroy();
       await rm(temp, { force: true });
-      throw err;
+      throw options.signal?.aborted ? options.signal.reason : err;
     }
   }
 
