@@ -6,6 +6,7 @@ import type { BackupService } from '../backup/backup.service';
 import { BackupStatus } from '../backup/backup.enums';
 import { DecryptionError } from '../crypto/encryption';
 import { newId } from '../db/ids';
+import { quoteIdent as q } from '../db/sql';
 import { ConflictError } from '../errors/kiln-errors';
 import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
@@ -14,8 +15,6 @@ import type { VerificationCheck, VerificationReport } from '../jobs/verification
 import { toKilnError } from '../errors/to-kiln-error';
 import { stageRows } from '../restore/table-loader';
 import { TableDigest, tableDigestSql } from './table-digest';
-
-const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
  * Checks a stored backup without touching live data: present, right size,

@@ -1,0 +1,48 @@
+import { Client, Pool } from 'pg';
+import { DataSource, EntityManager, type QueryRunner } from 'typeorm';
+
+/**
+ * The SQL helpers every module shares: identifier quoting and one typed way to
+ * run a statement and read its rows, through TypeORM or a plain pg client.
+ */
+
+/** Anything Kiln runs SQL through: the data source, a transaction's manager, a query runner, or a pg pool or client. */
+export type SqlRunner = DataSource | EntityManager | QueryRunner | Pool | Client;
+
+/** A name (table, column, schema, constraint) as a quoted SQL identifier, safe whatever it holds. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * The rows a statement gave back, typed by the caller, whatever the statement.
+ * TypeORM's plain `query()` returns `[rows, affectedCount]` for UPDATE and DELETE
+ * (and rows for the rest), so `rows.length` or `const [row]` on it would be wrong there.
+ */
+export async function query<T extends object = Record<string, unknown>>(db: SqlRunner, sql: string, parameters: unknown[] = []): Promise<T[]> {
+  if (db instanceof Pool || db instanceof Client) return (await db.query(sql, parameters)).rows as T[];
+  if (db instanceof EntityManager) return db.queryRunner ? structured<T>(db.queryRunner, sql, parameters) : query<T>(db.dataSource, sql, parameters);
+  if (db instanceof DataSource) {
+    const runner = db.createQueryRunner();
+    try {
+      return await structured<T>(runner, sql, parameters);
+    } finally {
+      await runner.release();
+    }
+  }
+  return structured<T>(db, sql, parameters);
+}
+
+/** The first row, or undefined when there is none. */
+export async function queryOne<T extends object = Record<string, unknown>>(db: SqlRunner, sql: string, parameters: unknown[] = []): Promise<T | undefined> {
+  return (await query<T>(db, sql, parameters))[0];
+}
+
+/** The rows an UPDATE/DELETE … RETURNING gave back (the same as `query`, named for what the caller means). */
+export function updateReturning<T extends object = Record<string, unknown>>(db: SqlRunner, sql: string, parameters: unknown[]): Promise<T[]> {
+  return query<T>(db, sql, parameters);
+}
+
+async function structured<T>(runner: QueryRunner, sql: string, parameters: unknown[]): Promise<T[]> {
+  return (await runner.query(sql, parameters, true)).records as T[];
+}
