@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { withOptions } from '../db/data-source';
+import { query } from '../db/sql';
 import { ConflictError } from '../errors/kiln-errors';
 import { EXCLUSIVE_LEASE } from '../jobs/job-runner';
 
@@ -91,7 +92,7 @@ export class SessionReader {
    * there is nothing to check a password against, and anonymous logins must not queue for its locks.
    */
   async loginAccount(email: string): Promise<LoginAccount | null> {
-    if ((await this.pool.query(RUNNING_RESTORE)).rows.length > 0) {
+    if ((await query(this.pool, RUNNING_RESTORE)).length > 0) {
       throw new ConflictError('A restore is replacing the login accounts: log in again once it has finished (sessions from before it still work)');
     }
     const rows = await this.read<LoginAccount>(
@@ -141,7 +142,7 @@ export class SessionReader {
     } catch (err) {
       if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
       const restoreId = await this.runningRestore();
-      if (!restoreId) return (await this.dataSource.query(sql, params)) as T[];
+      if (!restoreId) return query<T>(this.dataSource, sql, params);
       this.restoreSeenUntil = Date.now() + RESTORE_SEEN_MS;
       return duringRestore(restoreId);
     }

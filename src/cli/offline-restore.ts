@@ -11,6 +11,7 @@ import { DecryptionError } from '../crypto/encryption';
 import { ConfigError, loadConfig } from '../config/config';
 import { openDatabase } from '../db/database';
 import { newId } from '../db/ids';
+import { query } from '../db/sql';
 import { toKilnError } from '../errors/to-kiln-error';
 import { FINISHED_STATUSES } from '../jobs/job.enums';
 import { JobEventBus } from '../jobs/job-event-bus';
@@ -93,7 +94,7 @@ export async function restoreFileOffline(file: string, options: OfflineRestoreOp
     });
     const wasOn = (await maintenance.get()).enabled;
     if (!wasOn) {
-      const [lease] = await dataSource.query(`SELECT "jobId" FROM kiln_leases WHERE "expiresAt" > CURRENT_TIMESTAMP AND "jobId" IS NOT NULL LIMIT 1`);
+      const [lease] = await query<{ jobId: string }>(dataSource, `SELECT "jobId" FROM kiln_leases WHERE "expiresAt" > CURRENT_TIMESTAMP AND "jobId" IS NOT NULL LIMIT 1`);
       if (lease && !options.force) {
         throw new CliError(`a gateway is running job ${lease.jobId} on ${target} and maintenance mode is off: stop it or turn maintenance on (or --force)`);
       }

@@ -1,5 +1,5 @@
-import { Client, Pool } from 'pg';
-import { DataSource, EntityManager, type QueryRunner } from 'typeorm';
+import type { Client, Pool } from 'pg';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
 /**
  * The SQL helpers every module shares: identifier quoting and one typed way to
@@ -20,9 +20,7 @@ export function quoteIdent(name: string): string {
  * (and rows for the rest), so `rows.length` or `const [row]` on it would be wrong there.
  */
 export async function query<T extends object = Record<string, unknown>>(db: SqlRunner, sql: string, parameters: unknown[] = []): Promise<T[]> {
-  if (db instanceof Pool || db instanceof Client) return (await db.query(sql, parameters)).rows as T[];
-  if (db instanceof EntityManager) return db.queryRunner ? structured<T>(db.queryRunner, sql, parameters) : query<T>(db.dataSource, sql, parameters);
-  if (db instanceof DataSource) {
+  if (isTypeorm(db, 'DataSource')) {
     const runner = db.createQueryRunner();
     try {
       return await structured<T>(runner, sql, parameters);
@@ -30,7 +28,9 @@ export async function query<T extends object = Record<string, unknown>>(db: SqlR
       await runner.release();
     }
   }
-  return structured<T>(db, sql, parameters);
+  if (isTypeorm(db, 'EntityManager')) return db.queryRunner ? structured<T>(db.queryRunner, sql, parameters) : query<T>(db.dataSource, sql, parameters);
+  if ('isReleased' in db) return structured<T>(db, sql, parameters);
+  return (await db.query(sql, parameters)).rows as T[];
 }
 
 /** The first row, or undefined when there is none. */
@@ -41,6 +41,12 @@ export async function queryOne<T extends object = Record<string, unknown>>(db: S
 /** The rows an UPDATE/DELETE … RETURNING gave back (the same as `query`, named for what the caller means). */
 export function updateReturning<T extends object = Record<string, unknown>>(db: SqlRunner, sql: string, parameters: unknown[]): Promise<T[]> {
   return query<T>(db, sql, parameters);
+}
+
+// TypeORM's own mark (what its InstanceChecker reads): holds across copies of the module, and keeps
+// this file free of runtime imports, so light processes (the embedded PostgreSQL worker) can use it.
+function isTypeorm<K extends 'DataSource' | 'EntityManager'>(db: SqlRunner, kind: K): db is K extends 'DataSource' ? DataSource : EntityManager {
+  return (db as { '@instanceof'?: symbol })['@instanceof'] === Symbol.for(kind);
 }
 
 async function structured<T>(runner: QueryRunner, sql: string, parameters: unknown[]): Promise<T[]> {

@@ -6,6 +6,7 @@ import type { Identity, RequestMeta } from '../auth/identity';
 import { BackupType } from '../backup/backup.enums';
 import type { BackupService } from '../backup/backup.service';
 import { newId } from '../db/ids';
+import { query, quoteIdent } from '../db/sql';
 import { CompanySetting, LENDING_TABLES, User } from '../domain';
 import { Role } from '../domain/lending-enums';
 import { BadUserInputError } from '../errors/kiln-errors';
@@ -62,7 +63,7 @@ export class ResetService {
     const superAdminId = newId();
     await this.dataSource.transaction(async (tx) => {
       // Every lending table at once: nothing outside the list points into it.
-      await tx.query(`TRUNCATE ${LENDING_TABLES.map((t) => `"${t}"`).join(', ')}`);
+      await query(tx, `TRUNCATE ${LENDING_TABLES.map(quoteIdent).join(', ')}`);
       const now = new Date();
       await tx.insert(User, {
         id: superAdminId,
