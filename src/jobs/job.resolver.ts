@@ -1,4 +1,4 @@
-import { Arg, Authorized, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { KilnContext } from '../api/context';
 import type { Services } from '../api/services';
 import { BackupRecord } from '../backup/records/backup-record';
@@ -52,8 +52,8 @@ export class JobResolver {
   }
 
   @FieldResolver(() => User, { nullable: true })
-  requestedBy(@Root() job: Job): Promise<User | null> {
-    return job.requestedById ? this.services.auth.findUser(job.requestedById) : Promise.resolve(null);
+  requestedBy(@Root() job: Job, @Ctx() ctx: KilnContext): Promise<User | null> {
+    return job.requestedById ? ctx.users.load(job.requestedById) : Promise.resolve(null);
   }
 }
 
