@@ -46,7 +46,7 @@ async function userQueriesOf(query: string): Promise<{ data: Record<string, any>
   try {
     const res = await gql(kiln.url, query, {}, token);
     expect(res.errors).toBeUndefined();
-    return { data: res.data!, userQueries: sent.filter((sql) => /FROM "User"/.test(sql)).length };
+    return { data: res.data!, userQueries: sent.filter((sql) => /FROM "public"\."User"/.test(sql)).length };
   } finally {
     spy.mockRestore();
   }
