@@ -3,17 +3,13 @@ import type { DataSource } from 'typeorm';
 import { withOptions } from '../db/data-source';
 import { query } from '../db/sql';
 import { ConflictError } from '../errors/kiln-errors';
-import { EXCLUSIVE_LEASE } from '../jobs/job-runner';
+import { JobStore } from '../jobs/job.store';
 
 /** How long a session read waits on a table lock before it asks whether a restore holds it. */
 const LOCK_WAIT_MS = 500;
 const LOCK_NOT_AVAILABLE = '55P03';
 /** After a read found a restore holding the tables, reads go to Kiln's copy first for this long. */
 const RESTORE_SEEN_MS = 2000;
-
-// The restore running now, by its live lease: a crashed restore's rows are not honoured.
-const RUNNING_RESTORE = `SELECT j.id FROM kiln_leases l JOIN kiln_jobs j ON j.id = l."jobId"
-                          WHERE l.name = '${EXCLUSIVE_LEASE}' AND l."expiresAt" > now() AND j.kind = 'RESTORE' AND j.status = 'RUNNING'`;
 
 export interface SessionRow {
   userId: string;
@@ -42,6 +38,8 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
  */
 export class SessionReader {
   private readonly pool: pg.Pool;
+  /** The running restore, asked on the lock-bounded pool. */
+  private readonly jobs: JobStore;
   private restoreSeenUntil = 0;
 
   constructor(private readonly dataSource: DataSource) {
@@ -49,6 +47,7 @@ export class SessionReader {
     this.pool = new pg.Pool({ connectionString: url, max: 3, application_name: 'kiln-sessions', connectionTimeoutMillis: 5000 });
     // An idle connection the server closed must not take the process down.
     this.pool.on('error', () => undefined);
+    this.jobs = new JobStore(this.pool);
   }
 
   /** The session of `jwtId` with its user, or null; while a restore holds the tables, from the restore's copy. */
@@ -92,7 +91,7 @@ export class SessionReader {
    * there is nothing to check a password against, and anonymous logins must not queue for its locks.
    */
   async loginAccount(email: string): Promise<LoginAccount | null> {
-    if ((await query(this.pool, RUNNING_RESTORE)).length > 0) {
+    if (await this.jobs.runningRestoreId()) {
       throw new ConflictError('A restore is replacing the login accounts: log in again once it has finished (sessions from before it still work)');
     }
     const rows = await this.read<LoginAccount>(
@@ -149,8 +148,8 @@ export class SessionReader {
   }
 
   private async runningRestore(): Promise<string | undefined> {
-    const { rows } = await this.pool.query<{ id: string }>(RUNNING_RESTORE);
-    if (rows.length === 0) this.restoreSeenUntil = 0;
-    return rows[0]?.id;
+    const id = await this.jobs.runningRestoreId();
+    if (!id) this.restoreSeenUntil = 0;
+    return id;
   }
 }
