@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { withOptions } from '../db/data-source';
-import { query } from '../db/sql';
+import { query, type SqlRunner } from '../db/sql';
 import { ConflictError } from '../errors/kiln-errors';
 import { JobStore } from '../jobs/job.store';
 
@@ -26,8 +26,6 @@ export interface LoginAccount {
   isActive: boolean;
   passwordHash: string;
 }
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
 
 /**
  * Reads sessions and login accounts without waiting on a restore. A restore holds User and
@@ -105,10 +103,11 @@ export class SessionReader {
   }
 
   /** In the restore's own connection, before it locks anything: the admin sessions to honour meanwhile. */
-  static async holdDuringRestore(client: Queryable, jobId: string): Promise<void> {
+  static async holdDuringRestore(client: SqlRunner, jobId: string): Promise<void> {
     // Rows a crashed restore left behind go first.
-    await client.query(`DELETE FROM kiln_restore_sessions r WHERE NOT EXISTS (SELECT 1 FROM kiln_jobs j WHERE j.id = r."jobId" AND j.status = 'RUNNING')`);
-    await client.query(
+    await query(client, `DELETE FROM kiln_restore_sessions r WHERE NOT EXISTS (SELECT 1 FROM kiln_jobs j WHERE j.id = r."jobId" AND j.status = 'RUNNING')`);
+    await query(
+      client,
       `INSERT INTO kiln_restore_sessions ("jwtId", "jobId", "userId", role, "expiresAt")
        SELECT s."jwtId", $1, s."userId", u.role::text, s."expiresAt" FROM "StaffSession" s JOIN "User" u ON u.id = s."userId"
         WHERE s."revokedAt" IS NULL AND s."expiresAt" > now() AND u."isActive" AND u."deletedAt" IS NULL AND u.role = 'ADMIN'
@@ -118,8 +117,8 @@ export class SessionReader {
   }
 
   /** Once the restore has ended (in its transaction, so the copy goes as its sessions do; and after, for a rollback). */
-  static async release(client: Queryable, jobId: string): Promise<void> {
-    await client.query(`DELETE FROM kiln_restore_sessions WHERE "jobId" = $1`, [jobId]);
+  static async release(client: SqlRunner, jobId: string): Promise<void> {
+    await query(client, `DELETE FROM kiln_restore_sessions WHERE "jobId" = $1`, [jobId]);
   }
 
   close(): Promise<void> {
