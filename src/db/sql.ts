@@ -49,6 +49,7 @@ function isTypeorm<K extends 'DataSource' | 'EntityManager'>(db: SqlRunner, kind
   return (db as { '@instanceof'?: symbol })['@instanceof'] === Symbol.for(kind);
 }
 
+// One statement per call: pg answers several (a string with semicolons) with a result each and no rows.
 async function structured<T>(runner: QueryRunner, sql: string, parameters: unknown[]): Promise<T[]> {
-  return (await runner.query(sql, parameters, true)).records as T[];
+  return ((await runner.query(sql, parameters, true)).records ?? []) as T[];
 }
