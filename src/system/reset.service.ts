@@ -15,8 +15,6 @@ import type { JobRun, JobRunner } from '../jobs/job-runner';
 import type { ResetResult } from './reset-result.type';
 
 export const RESET_CONFIRMATION = 'DELETE';
-const MIN_PASSWORD = 12;
-const MAX_PASSWORD = 256;
 
 /**
  * The emergency reset: a PRE_RESET safety backup, then one transaction that
@@ -33,12 +31,10 @@ export class ResetService {
     private readonly passwords: PasswordService,
   ) {}
 
+  /** `superAdminPassword` as the API validated it (ResetArgs: 12 to 256 characters); null makes a temporary one. */
   async reset(confirmation: string, superAdminPassword: string | null | undefined, actor: Identity, meta: RequestMeta): Promise<ResetResult> {
     if (confirmation !== RESET_CONFIRMATION) {
       throw new BadUserInputError(`Type the confirmation exactly: "${RESET_CONFIRMATION}"`, { field: 'confirmation' });
-    }
-    if (superAdminPassword != null && (superAdminPassword.length < MIN_PASSWORD || superAdminPassword.length > MAX_PASSWORD)) {
-      throw new BadUserInputError(`superAdminPassword must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters`, { field: 'superAdminPassword' });
     }
     const temporaryPassword = superAdminPassword == null ? randomBytes(18).toString('base64url') : null;
     const password = superAdminPassword ?? temporaryPassword!;
