@@ -29,6 +29,7 @@ import { ResetService } from './system/reset.service';
 import { BackupHealthService } from './system/backup-health.service';
 import { JobEventBus } from './jobs/job-event-bus';
 import { JobKind } from './jobs/job.enums';
+import { JobStore } from './jobs/job.store';
 import { jobProgressStream } from './jobs/job-stream';
 import { createBackupStorage } from './storage/storage-factory';
 import { VerifyService } from './verify/verify.service';
@@ -91,7 +92,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const anomalies = new BackupAnomalies(backups.records, config.monitoring.suspiciousRatio);
     const suspiciousBackups = new SuspiciousBackupWatcher(anomalies, notifier, logger);
     jobs.onJobFinished(suspiciousBackups.onJobFinished);
-    const retention = new RetentionService(dataSource, jobs, backups, schedule, audit);
+    const retention = new RetentionService(new JobStore(dataSource), jobs, backups, schedule, audit);
     const health = new BackupHealthService(backups.records, {
       backupDir: config.backup.dir,
       cloudConfigured: config.cloud !== undefined,

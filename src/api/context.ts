@@ -1,4 +1,5 @@
 import type { Identity, RequestMeta } from '../auth/identity';
+import type { UserLoader } from '../auth/user-loader';
 import type { KilnError } from '../errors/kiln-errors';
 import type { Job } from '../jobs/job.entity';
 
@@ -11,6 +12,8 @@ export interface KilnContext {
   meta: RequestMeta;
   /** Base URL for links in responses (PUBLIC_URL, or scheme and Host of the request). */
   baseUrl: string;
+  /** Users by id for field resolvers, batched per request. */
+  users: UserLoader;
   /** Source of jobProgress events (graphql-ws operations only). */
   jobStream?: (jobId?: string) => AsyncIterable<Job>;
 }

@@ -30,6 +30,7 @@ import type { JobRunner } from '../jobs/job-runner';
 import type { MaintenanceService } from '../system/maintenance.service';
 import type { Identity, RequestMeta } from '../auth/identity';
 import { bearerToken } from '../auth/token.service';
+import { createUserLoader } from '../auth/user-loader';
 import { createErrorFormatter } from '../errors/format-error';
 import { ConflictError, ErrorCode, ForbiddenError, KilnError, UnauthenticatedError } from '../errors/kiln-errors';
 import { Role } from '../domain/lending-enums';
@@ -87,11 +88,12 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
 
   const contextFor = async (token: string | undefined, meta: RequestMeta): Promise<KilnContext> => {
     const baseUrl = options.linkBase();
-    if (!token) return { meta, baseUrl };
+    const users = createUserLoader(auth);
+    if (!token) return { meta, baseUrl, users };
     try {
-      return { meta, baseUrl, identity: await auth.authenticate(token) };
+      return { meta, baseUrl, users, identity: await auth.authenticate(token) };
     } catch (err) {
-      if (err instanceof KilnError) return { meta, baseUrl, authError: err };
+      if (err instanceof KilnError) return { meta, baseUrl, users, authError: err };
       throw err;
     }
   };
@@ -208,7 +210,7 @@ export async function mountGraphQL(app: Express, options: GraphQLServerOptions):
           document,
           variableValues: payload.variables,
           operationName: payload.operationName,
-          contextValue: { ...context, jobStream: (jobId?: string) => guard.guard(ctx.extra.socket, id, jobId, options.jobStream(jobId)) },
+          contextValue: { ...context, users: createUserLoader(auth, { cache: false }), jobStream: (jobId?: string) => guard.guard(ctx.extra.socket, id, jobId, options.jobStream(jobId)) },
         };
         return args;
       },

@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { RequestMeta } from '../auth/identity';
 import { AuditLog } from '../domain';
 import { newId } from '../db/ids';
+import { query } from '../db/sql';
 import { BadUserInputError } from '../errors/kiln-errors';
 import type { Logger } from '../logging/logger';
 import type { AuditEntry, AuditLogFilter, AuditPage } from './audit-log.types';
@@ -93,7 +94,7 @@ export class AuditLogService {
     };
     const write: Promise<void> = this.dataSource
       .transaction(async (tx) => {
-        await tx.query(`SET LOCAL lock_timeout = '${REFUSAL_LOCK_TIMEOUT_MS}ms'`);
+        await query(tx, `SET LOCAL lock_timeout = '${REFUSAL_LOCK_TIMEOUT_MS}ms'`);
         await this.record(entry, tx);
       })
       .then(() => this.announce(entry))
@@ -116,8 +117,9 @@ export class AuditLogService {
   async retentionDeletions(): Promise<number | null> {
     try {
       return await this.dataSource.transaction(async (tx) => {
-        await tx.query(`SET LOCAL lock_timeout = '${METRICS_LOCK_TIMEOUT_MS}ms'`);
-        const [{ n }] = await tx.query(
+        await query(tx, `SET LOCAL lock_timeout = '${METRICS_LOCK_TIMEOUT_MS}ms'`);
+        const [{ n }] = await query<{ n: string | number }>(
+          tx,
           `SELECT coalesce(sum(jsonb_array_length(a.metadata->'deleted')), 0) AS n FROM "AuditLog" a
             WHERE a."entityName" = 'Job' AND a.action = 'RETENTION_APPLIED' AND ${KILN_ROWS} AND jsonb_typeof(a.metadata->'deleted') = 'array'`,
         );
@@ -140,8 +142,9 @@ export class AuditLogService {
     if (filter.from) where.push(`a."createdAt" >= ${param(filter.from)}`);
     if (filter.to) where.push(`a."createdAt" < ${param(filter.to)}`);
     const from = `FROM "AuditLog" a LEFT JOIN "User" u ON u.id = a."actorUserId" WHERE ${where.join(' AND ')}`;
-    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total ${from}`, params);
-    const rows: AuditEntry[] = await this.dataSource.query(
+    const [{ total }] = await query<{ total: number }>(this.dataSource, `SELECT count(*)::int AS total ${from}`, params);
+    const rows = await query<AuditEntry>(
+      this.dataSource,
       `SELECT a.id, a.action, a."entityName", a."entityId", a."actorUserId", u.email AS "actorEmail", a.before, a.after, a.metadata,
               a."ipAddress", a."userAgent", a."createdAt"
        ${from} ORDER BY a."createdAt" DESC, a.id DESC LIMIT ${param(limit)} OFFSET ${param(offset)}`,

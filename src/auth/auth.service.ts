@@ -1,4 +1,4 @@
-import { IsNull, type DataSource } from 'typeorm';
+import { In, IsNull, type DataSource } from 'typeorm';
 import { Tarpit } from '../http/tarpit';
 import { StaffSession, User, UserLoginHistory } from '../domain';
 import { Role } from '../domain/lending-enums';
@@ -119,6 +119,11 @@ export class AuthService {
 
   findUser(userId: string): Promise<User | null> {
     return this.dataSource.getRepository(User).findOneBy({ id: userId });
+  }
+
+  /** The users of `userIds` that exist, in one query, in no particular order. */
+  findUsers(userIds: readonly string[]): Promise<User[]> {
+    return userIds.length ? this.dataSource.getRepository(User).findBy({ id: In([...userIds]) }) : Promise.resolve([]);
   }
 
   async currentUser(identity: Identity): Promise<User> {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { quoteIdent, updateReturning } from '../db/sql';
 import { TooManyRequestsError } from '../errors/kiln-errors';
 
 export interface LoginLimits {
@@ -75,11 +76,11 @@ export class LoginLimiter {
   /** Lifts every limit on the account (an operator's unlock); true when any failure was counted. */
   async unlock(email: string): Promise<boolean> {
     const account = accountKey(email);
-    const { rows } = await this.pool.query(`DELETE FROM "${this.kilnSchema}"."${TABLE}" WHERE key = $1 OR key LIKE $2 RETURNING points`, [
+    const rows = await updateReturning<{ points: number }>(this.pool, `DELETE FROM ${quoteIdent(this.kilnSchema)}.${quoteIdent(TABLE)} WHERE key = $1 OR key LIKE $2 RETURNING points`, [
       `${ACCOUNT}:${account}`,
       `${ACCOUNT_AND_ADDRESS}:${account}|%`,
     ]);
-    return rows.some((r: { points: number }) => r.points > 0);
+    return rows.some((r) => r.points > 0);
   }
 }
 

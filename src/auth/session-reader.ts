@@ -1,18 +1,15 @@
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { withOptions } from '../db/data-source';
+import { query, type SqlRunner } from '../db/sql';
 import { ConflictError } from '../errors/kiln-errors';
-import { EXCLUSIVE_LEASE } from '../jobs/job-runner';
+import { JobStore } from '../jobs/job.store';
 
 /** How long a session read waits on a table lock before it asks whether a restore holds it. */
 const LOCK_WAIT_MS = 500;
 const LOCK_NOT_AVAILABLE = '55P03';
 /** After a read found a restore holding the tables, reads go to Kiln's copy first for this long. */
 const RESTORE_SEEN_MS = 2000;
-
-// The restore running now, by its live lease: a crashed restore's rows are not honoured.
-const RUNNING_RESTORE = `SELECT j.id FROM kiln_leases l JOIN kiln_jobs j ON j.id = l."jobId"
-                          WHERE l.name = '${EXCLUSIVE_LEASE}' AND l."expiresAt" > now() AND j.kind = 'RESTORE' AND j.status = 'RUNNING'`;
 
 export interface SessionRow {
   userId: string;
@@ -30,8 +27,6 @@ export interface LoginAccount {
   passwordHash: string;
 }
 
-type Queryable = Pick<pg.ClientBase, 'query'>;
-
 /**
  * Reads sessions and login accounts without waiting on a restore. A restore holds User and
  * StaffSession locked from its TRUNCATE until it commits (minutes for a large database): these
@@ -41,6 +36,8 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
  */
 export class SessionReader {
   private readonly pool: pg.Pool;
+  /** The running restore, asked on the lock-bounded pool. */
+  private readonly jobs: JobStore;
   private restoreSeenUntil = 0;
 
   constructor(private readonly dataSource: DataSource) {
@@ -48,6 +45,7 @@ export class SessionReader {
     this.pool = new pg.Pool({ connectionString: url, max: 3, application_name: 'kiln-sessions', connectionTimeoutMillis: 5000 });
     // An idle connection the server closed must not take the process down.
     this.pool.on('error', () => undefined);
+    this.jobs = new JobStore(this.pool);
   }
 
   /** The session of `jwtId` with its user, or null; while a restore holds the tables, from the restore's copy. */
@@ -91,7 +89,7 @@ export class SessionReader {
    * there is nothing to check a password against, and anonymous logins must not queue for its locks.
    */
   async loginAccount(email: string): Promise<LoginAccount | null> {
-    if ((await this.pool.query(RUNNING_RESTORE)).rows.length > 0) {
+    if (await this.jobs.runningRestoreId()) {
       throw new ConflictError('A restore is replacing the login accounts: log in again once it has finished (sessions from before it still work)');
     }
     const rows = await this.read<LoginAccount>(
@@ -105,10 +103,11 @@ export class SessionReader {
   }
 
   /** In the restore's own connection, before it locks anything: the admin sessions to honour meanwhile. */
-  static async holdDuringRestore(client: Queryable, jobId: string): Promise<void> {
+  static async holdDuringRestore(client: SqlRunner, jobId: string): Promise<void> {
     // Rows a crashed restore left behind go first.
-    await client.query(`DELETE FROM kiln_restore_sessions r WHERE NOT EXISTS (SELECT 1 FROM kiln_jobs j WHERE j.id = r."jobId" AND j.status = 'RUNNING')`);
-    await client.query(
+    await query(client, `DELETE FROM kiln_restore_sessions r WHERE NOT EXISTS (SELECT 1 FROM kiln_jobs j WHERE j.id = r."jobId" AND j.status = 'RUNNING')`);
+    await query(
+      client,
       `INSERT INTO kiln_restore_sessions ("jwtId", "jobId", "userId", role, "expiresAt")
        SELECT s."jwtId", $1, s."userId", u.role::text, s."expiresAt" FROM "StaffSession" s JOIN "User" u ON u.id = s."userId"
         WHERE s."revokedAt" IS NULL AND s."expiresAt" > now() AND u."isActive" AND u."deletedAt" IS NULL AND u.role = 'ADMIN'
@@ -118,8 +117,8 @@ export class SessionReader {
   }
 
   /** Once the restore has ended (in its transaction, so the copy goes as its sessions do; and after, for a rollback). */
-  static async release(client: Queryable, jobId: string): Promise<void> {
-    await client.query(`DELETE FROM kiln_restore_sessions WHERE "jobId" = $1`, [jobId]);
+  static async release(client: SqlRunner, jobId: string): Promise<void> {
+    await query(client, `DELETE FROM kiln_restore_sessions WHERE "jobId" = $1`, [jobId]);
   }
 
   close(): Promise<void> {
@@ -141,15 +140,15 @@ export class SessionReader {
     } catch (err) {
       if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
       const restoreId = await this.runningRestore();
-      if (!restoreId) return (await this.dataSource.query(sql, params)) as T[];
+      if (!restoreId) return query<T>(this.dataSource, sql, params);
       this.restoreSeenUntil = Date.now() + RESTORE_SEEN_MS;
       return duringRestore(restoreId);
     }
   }
 
   private async runningRestore(): Promise<string | undefined> {
-    const { rows } = await this.pool.query<{ id: string }>(RUNNING_RESTORE);
-    if (rows.length === 0) this.restoreSeenUntil = 0;
-    return rows[0]?.id;
+    const id = await this.jobs.runningRestoreId();
+    if (!id) this.restoreSeenUntil = 0;
+    return id;
   }
 }

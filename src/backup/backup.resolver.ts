@@ -64,8 +64,8 @@ export class BackupResolver {
   }
 
   @FieldResolver(() => User, { nullable: true })
-  createdBy(@Root() backup: BackupRecord): Promise<User | null> {
-    return backup.createdById ? this.services.auth.findUser(backup.createdById) : Promise.resolve(null);
+  createdBy(@Root() backup: BackupRecord, @Ctx() ctx: KilnContext): Promise<User | null> {
+    return backup.createdById ? ctx.users.load(backup.createdById) : Promise.resolve(null);
   }
 }
 

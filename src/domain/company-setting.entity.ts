@@ -1,9 +1,10 @@
 import { APP_SCHEMA } from '../db/schemas';
-import { BeforeInsert, BeforeUpdate, Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { TimestampedEntity } from './timestamped.entity';
 
 /** Company-wide settings (name, contact, currency and formatting preferences). */
 @Entity({ schema: APP_SCHEMA, name: 'CompanySetting' })
-export class CompanySetting {
+export class CompanySetting extends TimestampedEntity {
   /** No generated default in Prisma: the application chooses the id. */
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'CompanySetting_pkey' })
   id!: string;
@@ -43,21 +44,4 @@ export class CompanySetting {
 
   @Column({ type: 'text', nullable: true })
   logo!: string | null;
-
-  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
-  createdAt!: Date;
-
-  /** Prisma `@updatedAt`: maintained by the client, no database default. */
-  @Column({ type: 'timestamp', precision: 3 })
-  updatedAt!: Date;
-
-  @BeforeInsert()
-  protected initUpdatedAt(): void {
-    this.updatedAt ??= new Date();
-  }
-
-  @BeforeUpdate()
-  protected touchUpdatedAt(): void {
-    this.updatedAt = new Date();
-  }
 }

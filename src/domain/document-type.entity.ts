@@ -1,18 +1,11 @@
 import { APP_SCHEMA } from '../db/schemas';
-import {
-  BeforeInsert,
-  BeforeUpdate,
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  PrimaryColumn,
-} from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { TimestampedEntity } from './timestamped.entity';
 
 /** A kind of KYC/loan document (ID card, utility bill, guarantor form, ...). */
 @Entity({ schema: APP_SCHEMA, name: 'DocumentType' })
 @Index('DocumentType_code_key', ['code'], { unique: true })
-export class DocumentType {
+export class DocumentType extends TimestampedEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'DocumentType_pkey' })
   id!: string;
 
@@ -28,24 +21,7 @@ export class DocumentType {
   @Column({ type: 'boolean', default: true })
   isActive!: boolean;
 
-  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
-  createdAt!: Date;
-
-  /** Prisma `@updatedAt`: maintained by the client, no database default. */
-  @Column({ type: 'timestamp', precision: 3 })
-  updatedAt!: Date;
-
   /** Soft-delete marker (plain column: TypeORM must not hide these rows). */
   @Column({ type: 'timestamp', precision: 3, nullable: true })
   deletedAt!: Date | null;
-
-  @BeforeInsert()
-  protected initUpdatedAt(): void {
-    this.updatedAt ??= new Date();
-  }
-
-  @BeforeUpdate()
-  protected touchUpdatedAt(): void {
-    this.updatedAt = new Date();
-  }
 }

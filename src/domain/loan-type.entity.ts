@@ -1,13 +1,6 @@
 import { APP_SCHEMA } from '../db/schemas';
-import {
-  BeforeInsert,
-  BeforeUpdate,
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  PrimaryColumn,
-} from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { TimestampedEntity } from './timestamped.entity';
 import { TermUnit } from './lending-enums';
 
 /** A loan product: amount and term limits that a loan is issued under. */
@@ -16,7 +9,7 @@ import { TermUnit } from './lending-enums';
 @Index('LoanType_name_idx', ['name'])
 @Index('LoanType_isActive_idx', ['isActive'])
 @Index('LoanType_deletedAt_idx', ['deletedAt'])
-export class LoanType {
+export class LoanType extends TimestampedEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'LoanType_pkey' })
   id!: string;
 
@@ -44,24 +37,7 @@ export class LoanType {
   @Column({ type: 'boolean', default: true })
   isActive!: boolean;
 
-  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
-  createdAt!: Date;
-
-  /** Prisma `@updatedAt`: maintained by the client, no database default. */
-  @Column({ type: 'timestamp', precision: 3 })
-  updatedAt!: Date;
-
   /** Soft-delete marker (plain column: TypeORM must not hide these rows). */
   @Column({ type: 'timestamp', precision: 3, nullable: true })
   deletedAt!: Date | null;
-
-  @BeforeInsert()
-  protected initUpdatedAt(): void {
-    this.updatedAt ??= new Date();
-  }
-
-  @BeforeUpdate()
-  protected touchUpdatedAt(): void {
-    this.updatedAt = new Date();
-  }
 }

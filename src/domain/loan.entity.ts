@@ -1,9 +1,6 @@
 import { APP_SCHEMA } from '../db/schemas';
 import {
-  BeforeInsert,
-  BeforeUpdate,
   Column,
-  CreateDateColumn,
   Entity,
   Index,
   JoinColumn,
@@ -11,6 +8,7 @@ import {
   PrimaryColumn,
 } from 'typeorm';
 import type { Relation } from 'typeorm';
+import { TimestampedEntity } from './timestamped.entity';
 import { LoanStatus, TermUnit } from './lending-enums';
 import { LoanType } from './loan-type.entity';
 import { Union } from './union.entity';
@@ -29,7 +27,7 @@ import { User } from './user.entity';
 @Index('Loan_loanTypeId_idx', ['loanTypeId'])
 @Index('Loan_endDate_idx', ['endDate'])
 @Index('Loan_deletedAt_idx', ['deletedAt'])
-export class Loan {
+export class Loan extends TimestampedEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'Loan_pkey' })
   id!: string;
 
@@ -110,24 +108,7 @@ export class Loan {
   @Column({ type: 'text', nullable: true })
   notes!: string | null;
 
-  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
-  createdAt!: Date;
-
-  /** Prisma `@updatedAt`: maintained by the client, no database default. */
-  @Column({ type: 'timestamp', precision: 3 })
-  updatedAt!: Date;
-
   /** Soft-delete marker (plain column: TypeORM must not hide these rows). */
   @Column({ type: 'timestamp', precision: 3, nullable: true })
   deletedAt!: Date | null;
-
-  @BeforeInsert()
-  protected initUpdatedAt(): void {
-    this.updatedAt ??= new Date();
-  }
-
-  @BeforeUpdate()
-  protected touchUpdatedAt(): void {
-    this.updatedAt = new Date();
-  }
 }

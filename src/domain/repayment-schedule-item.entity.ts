@@ -1,9 +1,6 @@
 import { APP_SCHEMA } from '../db/schemas';
 import {
-  BeforeInsert,
-  BeforeUpdate,
   Column,
-  CreateDateColumn,
   Entity,
   Index,
   JoinColumn,
@@ -11,6 +8,7 @@ import {
   PrimaryColumn,
 } from 'typeorm';
 import type { Relation } from 'typeorm';
+import { TimestampedEntity } from './timestamped.entity';
 import { ScheduleStatus } from './lending-enums';
 import { Loan } from './loan.entity';
 
@@ -18,7 +16,7 @@ import { Loan } from './loan.entity';
 @Entity({ schema: APP_SCHEMA, name: 'RepaymentScheduleItem' })
 @Index('RepaymentScheduleItem_loanId_sequence_key', ['loanId', 'sequence'], { unique: true })
 @Index('RepaymentScheduleItem_loanId_dueDate_idx', ['loanId', 'dueDate'])
-export class RepaymentScheduleItem {
+export class RepaymentScheduleItem extends TimestampedEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'RepaymentScheduleItem_pkey' })
   id!: string;
 
@@ -56,24 +54,7 @@ export class RepaymentScheduleItem {
   @Column({ type: 'timestamp', precision: 3, nullable: true })
   closedAt!: Date | null;
 
-  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
-  createdAt!: Date;
-
-  /** Prisma `@updatedAt`: maintained by the client, no database default. */
-  @Column({ type: 'timestamp', precision: 3 })
-  updatedAt!: Date;
-
   /** Soft-delete marker (plain column: TypeORM must not hide these rows). */
   @Column({ type: 'timestamp', precision: 3, nullable: true })
   deletedAt!: Date | null;
-
-  @BeforeInsert()
-  protected initUpdatedAt(): void {
-    this.updatedAt ??= new Date();
-  }
-
-  @BeforeUpdate()
-  protected touchUpdatedAt(): void {
-    this.updatedAt = new Date();
-  }
 }

@@ -1,9 +1,6 @@
 import { APP_SCHEMA } from '../db/schemas';
 import {
-  BeforeInsert,
-  BeforeUpdate,
   Column,
-  CreateDateColumn,
   Entity,
   Index,
   JoinColumn,
@@ -11,6 +8,7 @@ import {
   PrimaryColumn,
 } from 'typeorm';
 import type { Relation } from 'typeorm';
+import { TimestampedEntity } from './timestamped.entity';
 import { RepaymentMethod } from './lending-enums';
 import { Loan } from './loan.entity';
 import { User } from './user.entity';
@@ -19,7 +17,7 @@ import { User } from './user.entity';
 @Entity({ schema: APP_SCHEMA, name: 'Repayment' })
 @Index('Repayment_loanId_paidAt_idx', ['loanId', 'paidAt'])
 @Index('Repayment_receivedByUserId_idx', ['receivedByUserId'])
-export class Repayment {
+export class Repayment extends TimestampedEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'Repayment_pkey' })
   id!: string;
 
@@ -55,24 +53,7 @@ export class Repayment {
   @Column({ type: 'text', nullable: true })
   notes!: string | null;
 
-  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
-  createdAt!: Date;
-
-  /** Prisma `@updatedAt`: maintained by the client, no database default. */
-  @Column({ type: 'timestamp', precision: 3 })
-  updatedAt!: Date;
-
   /** Soft-delete marker (plain column: TypeORM must not hide these rows). */
   @Column({ type: 'timestamp', precision: 3, nullable: true })
   deletedAt!: Date | null;
-
-  @BeforeInsert()
-  protected initUpdatedAt(): void {
-    this.updatedAt ??= new Date();
-  }
-
-  @BeforeUpdate()
-  protected touchUpdatedAt(): void {
-    this.updatedAt = new Date();
-  }
 }

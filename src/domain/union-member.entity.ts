@@ -1,9 +1,6 @@
 import { APP_SCHEMA } from '../db/schemas';
 import {
-  BeforeInsert,
-  BeforeUpdate,
   Column,
-  CreateDateColumn,
   Entity,
   Index,
   JoinColumn,
@@ -11,6 +8,7 @@ import {
   PrimaryColumn,
 } from 'typeorm';
 import type { Relation } from 'typeorm';
+import { TimestampedEntity } from './timestamped.entity';
 import { Union } from './union.entity';
 import { User } from './user.entity';
 
@@ -23,7 +21,7 @@ import { User } from './user.entity';
 @Index('UnionMember_email_idx', ['email'])
 @Index('UnionMember_phone_idx', ['phone'])
 @Index('UnionMember_deletedAt_idx', ['deletedAt'])
-export class UnionMember {
+export class UnionMember extends TimestampedEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'UnionMember_pkey' })
   id!: string;
 
@@ -95,24 +93,7 @@ export class UnionMember {
   @JoinColumn({ name: 'currentOfficerId', foreignKeyConstraintName: 'UnionMember_currentOfficerId_fkey' })
   currentOfficer!: Relation<User> | null;
 
-  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
-  createdAt!: Date;
-
-  /** Prisma `@updatedAt`: maintained by the client, no database default. */
-  @Column({ type: 'timestamp', precision: 3 })
-  updatedAt!: Date;
-
   /** Soft-delete marker (plain column: TypeORM must not hide these rows). */
   @Column({ type: 'timestamp', precision: 3, nullable: true })
   deletedAt!: Date | null;
-
-  @BeforeInsert()
-  protected initUpdatedAt(): void {
-    this.updatedAt ??= new Date();
-  }
-
-  @BeforeUpdate()
-  protected touchUpdatedAt(): void {
-    this.updatedAt = new Date();
-  }
 }

@@ -1,9 +1,6 @@
 import { APP_SCHEMA } from '../db/schemas';
 import {
-  BeforeInsert,
-  BeforeUpdate,
   Column,
-  CreateDateColumn,
   Entity,
   Index,
   JoinColumn,
@@ -11,6 +8,7 @@ import {
   PrimaryColumn,
 } from 'typeorm';
 import type { Relation } from 'typeorm';
+import { TimestampedEntity } from './timestamped.entity';
 import { User } from './user.entity';
 
 /** A savings/lending group of members, managed by one credit officer. */
@@ -18,7 +16,7 @@ import { User } from './user.entity';
 @Index('Union_name_idx', ['name'])
 @Index('Union_creditOfficerId_idx', ['creditOfficerId'])
 @Index('Union_deletedAt_idx', ['deletedAt'])
-export class Union {
+export class Union extends TimestampedEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'Union_pkey' })
   id!: string;
 
@@ -38,24 +36,7 @@ export class Union {
   @JoinColumn({ name: 'creditOfficerId', foreignKeyConstraintName: 'Union_creditOfficerId_fkey' })
   creditOfficer!: Relation<User>;
 
-  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
-  createdAt!: Date;
-
-  /** Prisma `@updatedAt`: maintained by the client, no database default. */
-  @Column({ type: 'timestamp', precision: 3 })
-  updatedAt!: Date;
-
   /** Soft-delete marker (plain column: TypeORM must not hide these rows). */
   @Column({ type: 'timestamp', precision: 3, nullable: true })
   deletedAt!: Date | null;
-
-  @BeforeInsert()
-  protected initUpdatedAt(): void {
-    this.updatedAt ??= new Date();
-  }
-
-  @BeforeUpdate()
-  protected touchUpdatedAt(): void {
-    this.updatedAt = new Date();
-  }
 }

@@ -1,9 +1,6 @@
 import { APP_SCHEMA } from '../db/schemas';
 import {
-  BeforeInsert,
-  BeforeUpdate,
   Column,
-  CreateDateColumn,
   Entity,
   Index,
   JoinColumn,
@@ -11,6 +8,7 @@ import {
   PrimaryColumn,
 } from 'typeorm';
 import type { Relation } from 'typeorm';
+import { TimestampedEntity } from './timestamped.entity';
 import { User } from './user.entity';
 
 /** A note written about a staff member (performance, feedback, ...). */
@@ -19,7 +17,7 @@ import { User } from './user.entity';
 @Index('UserNote_category_idx', ['category'])
 @Index('UserNote_createdAt_idx', ['createdAt'])
 @Index('UserNote_createdByUserId_idx', ['createdByUserId'])
-export class UserNote {
+export class UserNote extends TimestampedEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'UserNote_pkey' })
   id!: string;
 
@@ -50,21 +48,4 @@ export class UserNote {
   @ManyToOne(() => User, { nullable: false, onDelete: 'RESTRICT', onUpdate: 'CASCADE' })
   @JoinColumn({ name: 'createdByUserId', foreignKeyConstraintName: 'UserNote_createdByUserId_fkey' })
   createdBy!: Relation<User>;
-
-  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
-  createdAt!: Date;
-
-  /** Prisma `@updatedAt`: maintained by the client, no database default. */
-  @Column({ type: 'timestamp', precision: 3 })
-  updatedAt!: Date;
-
-  @BeforeInsert()
-  protected initUpdatedAt(): void {
-    this.updatedAt ??= new Date();
-  }
-
-  @BeforeUpdate()
-  protected touchUpdatedAt(): void {
-    this.updatedAt = new Date();
-  }
 }

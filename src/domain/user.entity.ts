@@ -1,9 +1,6 @@
 import { APP_SCHEMA } from '../db/schemas';
 import {
-  BeforeInsert,
-  BeforeUpdate,
   Column,
-  CreateDateColumn,
   Entity,
   Index,
   JoinColumn,
@@ -11,6 +8,7 @@ import {
   PrimaryColumn,
 } from 'typeorm';
 import type { Relation } from 'typeorm';
+import { TimestampedEntity } from './timestamped.entity';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Role } from './lending-enums';
 
@@ -25,7 +23,7 @@ import { Role } from './lending-enums';
 @Index('User_firstName_lastName_idx', ['firstName', 'lastName'])
 @Index('User_lastLoginAt_idx', ['lastLoginAt'])
 @Index('User_supervisorId_idx', ['supervisorId'])
-export class User {
+export class User extends TimestampedEntity {
   @Field(() => ID)
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'User_pkey' })
   id!: string;
@@ -79,24 +77,7 @@ export class User {
   @Column({ type: 'integer', default: 0 })
   loginCount!: number;
 
-  @CreateDateColumn({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
-  createdAt!: Date;
-
-  /** Prisma `@updatedAt`: maintained by the client, no database default. */
-  @Column({ type: 'timestamp', precision: 3 })
-  updatedAt!: Date;
-
   /** Soft-delete marker (plain column: TypeORM must not hide these rows). */
   @Column({ type: 'timestamp', precision: 3, nullable: true })
   deletedAt!: Date | null;
-
-  @BeforeInsert()
-  protected initUpdatedAt(): void {
-    this.updatedAt ??= new Date();
-  }
-
-  @BeforeUpdate()
-  protected touchUpdatedAt(): void {
-    this.updatedAt = new Date();
-  }
 }

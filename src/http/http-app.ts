@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { DataSource } from 'typeorm';
+import { query } from '../db/sql';
 import { reportUnexpected } from '../errors/unexpected-error';
 import type { Logger } from '../logging/logger';
 import type { BackupHealthService } from '../system/backup-health.service';
@@ -23,7 +24,7 @@ export function createHttpApp(deps: {
 
   app.get('/health', async (_req, res) => {
     try {
-      await withTimeout(deps.dataSource.query('SELECT 1'), HEALTH_TIMEOUT_MS);
+      await withTimeout(query(deps.dataSource, 'SELECT 1'), HEALTH_TIMEOUT_MS);
       res.json({ status: 'ok', database: 'up' });
     } catch (err) {
       deps.logger.warn({ err }, 'health check: database unreachable');

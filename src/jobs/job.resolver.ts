@@ -1,11 +1,23 @@
-import { Arg, Authorized, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Max, Min } from 'class-validator';
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { KilnContext } from '../api/context';
 import type { Services } from '../api/services';
 import { BackupRecord } from '../backup/records/backup-record';
 import { User } from '../domain';
-import { BadUserInputError, NotFoundError } from '../errors/kiln-errors';
+import { NotFoundError } from '../errors/kiln-errors';
 import { Job } from './job.entity';
 import { JobStatus } from './job.enums';
+
+@ArgsType()
+class JobsArgs {
+  @Field(() => JobStatus, { nullable: true })
+  status?: JobStatus | null;
+
+  @Field(() => Int, { nullable: true, defaultValue: 20 })
+  @Min(1)
+  @Max(500)
+  limit: number;
+}
 
 @Resolver(() => Job)
 export class JobResolver {
@@ -19,11 +31,7 @@ export class JobResolver {
 
   @Authorized('ADMIN')
   @Query(() => [Job])
-  jobs(
-    @Arg('status', () => JobStatus, { nullable: true }) status: JobStatus | null,
-    @Arg('limit', () => Int, { nullable: true, defaultValue: 20 }) limit: number,
-  ): Promise<Job[]> {
-    if (limit < 1 || limit > 500) throw new BadUserInputError('limit must be from 1 to 500');
+  jobs(@Args() { status, limit }: JobsArgs): Promise<Job[]> {
     return this.services.jobs.list(status ?? undefined, limit);
   }
 
@@ -52,8 +60,8 @@ export class JobResolver {
   }
 
   @FieldResolver(() => User, { nullable: true })
-  requestedBy(@Root() job: Job): Promise<User | null> {
-    return job.requestedById ? this.services.auth.findUser(job.requestedById) : Promise.resolve(null);
+  requestedBy(@Root() job: Job, @Ctx() ctx: KilnContext): Promise<User | null> {
+    return job.requestedById ? ctx.users.load(job.requestedById) : Promise.resolve(null);
   }
 }
 

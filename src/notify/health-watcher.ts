@@ -4,7 +4,7 @@ import type { BackupHealthService } from '../system/backup-health.service';
 import type { BackupHealth } from '../system/backup-health.type';
 import type { HealthEventData, WebhookEventType } from './webhook-event';
 import type { NotificationHub } from './notification-hub';
-import { updateReturning } from '../db/update-returning';
+import { query, queryOne, updateReturning } from '../db/sql';
 
 /** The one row of kiln_health_state. */
 const STATE_ID = 'backups';
@@ -74,7 +74,7 @@ export class HealthWatcher {
 
   private async evaluate(): Promise<void> {
     // The database's clock orders evaluations across instances.
-    const [{ now }] = await this.dataSource.query(`SELECT clock_timestamp() AS now`);
+    const { now } = (await queryOne<{ now: Date }>(this.dataSource, `SELECT clock_timestamp() AS now`))!;
     // The shared view: instance-local problems (its Redis link, its disk) would make instances flip the shared state.
     const health = await this.health.health('shared');
     const transition = await this.record(health, now);
@@ -96,7 +96,8 @@ export class HealthWatcher {
   private async record(health: BackupHealth, evaluatedAt: Date): Promise<WebhookEventType | null> {
     const params = [STATE_ID, health.healthy, JSON.stringify(health.problems), evaluatedAt, this.options.instanceId];
     // A fresh database: the first evaluation records the state; only a bad start is worth a message.
-    const inserted = await this.dataSource.query(
+    const inserted = await query(
+      this.dataSource,
       `INSERT INTO "kiln_health_state" ("id", "healthy", "problems", "evaluatedAt", "changedBy")
        VALUES ($1, $2, $3::jsonb, $4, $5)
        ON CONFLICT ("id") DO NOTHING

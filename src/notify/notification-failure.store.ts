@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { newId } from '../db/ids';
+import { query } from '../db/sql';
 import type { Logger } from '../logging/logger';
 import type { DeliveryFailure } from './delivery-queue';
 
@@ -17,14 +18,11 @@ export class NotificationFailureStore {
   ) {}
 
   readonly record = (failure: DeliveryFailure): void => {
-    const write: Promise<void> = this.dataSource
-      .query(`INSERT INTO "kiln_notification_failures" ("id", "channel", "eventType", "eventId", "error") VALUES ($1, $2, $3, $4, $5)`, [
-        newId(),
-        failure.channel,
-        failure.eventType,
-        failure.eventId,
-        failure.error,
-      ])
+    const write: Promise<void> = query(
+      this.dataSource,
+      `INSERT INTO "kiln_notification_failures" ("id", "channel", "eventType", "eventId", "error") VALUES ($1, $2, $3, $4, $5)`,
+      [newId(), failure.channel, failure.eventType, failure.eventId, failure.error],
+    )
       .then(() => undefined)
       .catch((err) => this.logger.error({ event: 'notification_failure_not_recorded', ...failure, err }, 'could not record a failed notification'))
       .finally(() => this.pending.delete(write));
@@ -33,8 +31,8 @@ export class NotificationFailureStore {
 
   /** Given-up deliveries per channel, for /metrics. */
   async countsByChannel(): Promise<Array<{ channel: string; n: number }>> {
-    const rows = await this.dataSource.query(`SELECT "channel", count(*) AS n FROM "kiln_notification_failures" GROUP BY "channel"`);
-    return rows.map((r: { channel: string; n: string | number }) => ({ channel: r.channel, n: Number(r.n) }));
+    const rows = await query<{ channel: string; n: string | number }>(this.dataSource, `SELECT "channel", count(*) AS n FROM "kiln_notification_failures" GROUP BY "channel"`);
+    return rows.map((r) => ({ channel: r.channel, n: Number(r.n) }));
   }
 
   async close(): Promise<void> {

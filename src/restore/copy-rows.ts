@@ -4,12 +4,11 @@ import { finished } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
+import { quoteIdent as q } from '../db/sql';
 import { BackupCorruptError } from '../errors/kiln-errors';
 
 /** Lines are gathered into chunks of about this many characters before they reach the COPY stream. */
 const CHUNK_CHARS = 64 * 1024;
-
-const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
  * Streams every row of a backup into `target(table)` with COPY FROM STDIN (text format), table by

@@ -1,4 +1,5 @@
 import { APP_SCHEMA } from '../db/schemas';
+import { quoteIdent as q } from '../db/sql';
 import type { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
 import { readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
@@ -16,7 +17,6 @@ export interface LoadResult {
   removed: Record<string, number>;
 }
 
-const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const keep = (table: string) => `pg_temp.${q(`kiln_keep_${table}`)}`;
 
 /**

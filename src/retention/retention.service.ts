@@ -1,11 +1,11 @@
-import { In, IsNull, Not, type DataSource } from 'typeorm';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { Identity, RequestMeta } from '../auth/identity';
 import { BackupRecord } from '../backup/records/backup-record';
 import type { BackupService } from '../backup/backup.service';
 import { NotFoundError } from '../errors/kiln-errors';
-import { Job } from '../jobs/job.entity';
-import { JobKind, JobStatus } from '../jobs/job.enums';
+import type { Job } from '../jobs/job.entity';
+import { JobKind } from '../jobs/job.enums';
+import type { JobStore } from '../jobs/job.store';
 import type { JobOutcome, JobRun, JobRunner } from '../jobs/job-runner';
 import type { ScheduleService } from '../schedule/schedule.service';
 import type { BackupScheduleInput } from '../schedule/schedule.types';
@@ -34,7 +34,7 @@ interface RunResult {
  */
 export class RetentionService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly jobStore: JobStore,
     private readonly runner: JobRunner,
     private readonly backups: BackupService,
     private readonly schedule: ScheduleService,
@@ -136,13 +136,9 @@ export class RetentionService {
     });
   }
 
-  /** Backups a queued or running job reads or writes (kiln_jobs.backupId): never deleted under it. */
-  private async backupsInUse(): Promise<Set<string>> {
-    const jobs = await this.dataSource.getRepository(Job).find({
-      select: { backupId: true },
-      where: { status: In([JobStatus.QUEUED, JobStatus.RUNNING]), backupId: Not(IsNull()) },
-    });
-    return new Set(jobs.map((j) => j.backupId!));
+  /** Backups a queued or running job reads or writes: never deleted under it. */
+  private backupsInUse(): Promise<Set<string>> {
+    return this.jobStore.backupIdsInUse();
   }
 }
 

@@ -1,6 +1,22 @@
-import { Arg, Authorized, ID, Query, Resolver } from 'type-graphql';
+import { Matches, MaxLength } from 'class-validator';
+import { Args, ArgsType, Authorized, Field, ID, Query, Resolver } from 'type-graphql';
 import type { Services } from '../api/services';
 import { DependencyEntity, DependencyReport } from './dependency-report.type';
+
+/** Lending ids are cuids (25 characters); anything this long is not an id. */
+const MAX_ID_LENGTH = 255;
+
+/** A NUL, which PostgreSQL text cannot hold, is refused before this (rejectNulBytes). */
+@ArgsType()
+class DeletionDependenciesArgs {
+  @Field(() => DependencyEntity)
+  entityType: DependencyEntity;
+
+  @Field(() => ID)
+  @Matches(/\S/, { message: 'entityId must not be empty' })
+  @MaxLength(MAX_ID_LENGTH)
+  entityId: string;
+}
 
 @Resolver()
 export class DeletionDependenciesResolver {
@@ -10,10 +26,7 @@ export class DeletionDependenciesResolver {
   @Query(() => DependencyReport, {
     description: 'What must happen before a user, union, union member or loan type can be deleted in the lending app.',
   })
-  deletionDependencies(
-    @Arg('entityType', () => DependencyEntity) entityType: DependencyEntity,
-    @Arg('entityId', () => ID) entityId: string,
-  ): Promise<DependencyReport> {
+  deletionDependencies(@Args() { entityType, entityId }: DeletionDependenciesArgs): Promise<DependencyReport> {
     return this.services.dependencies.check(entityType, entityId);
   }
 }

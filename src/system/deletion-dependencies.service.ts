@@ -5,8 +5,6 @@ import { DependencyEntity, DependencyReport } from './dependency-report.type';
 
 /** A loan in any other status still has money or a decision outstanding. */
 const CLOSED_LOAN_STATUSES = [LoanStatus.COMPLETED, LoanStatus.CANCELED, LoanStatus.WRITTEN_OFF];
-/** Lending ids are cuids (25 characters); anything this long is not an id. */
-const MAX_ID_LENGTH = 255;
 
 /** One blocking dependency and what the admin should do about it. */
 interface Finding {
@@ -32,9 +30,8 @@ export class DeletionDependenciesService {
     private readonly options: DeletionDependenciesOptions = {},
   ) {}
 
-  /** Throws NotFoundError when the record does not exist or is soft-deleted. */
-  async check(entityType: DependencyEntity, entityId: string): Promise<DependencyReport> {
-    const id = checkedId(entityId);
+  /** Throws NotFoundError when the record does not exist or is soft-deleted. `id` as the API validated it (DeletionDependenciesArgs). */
+  async check(entityType: DependencyEntity, id: string): Promise<DependencyReport> {
     // One snapshot, so the counts agree with each other.
     const findings = await this.dataSource.transaction('REPEATABLE READ', (tx) => {
       switch (entityType) {
@@ -175,14 +172,6 @@ export class DeletionDependenciesService {
       },
     ]);
   }
-}
-
-function checkedId(id: string): string {
-  if (id.trim() === '') throw new BadUserInputError('entityId must not be empty');
-  if (id.length > MAX_ID_LENGTH) throw new BadUserInputError(`entityId must be at most ${MAX_ID_LENGTH} characters`);
-  // PostgreSQL text cannot hold NUL; the driver would fail rather than find nothing.
-  if (id.includes('\0')) throw new BadUserInputError('entityId must not contain NUL characters');
-  return id;
 }
 
 function activeLoan() {

@@ -27,7 +27,7 @@ export class MaintenanceResolver {
   }
 
   @FieldResolver(() => User, { nullable: true })
-  enabledBy(@Root() state: MaintenanceState): Promise<User | null> {
-    return state.enabledById ? this.services.auth.findUser(state.enabledById) : Promise.resolve(null);
+  enabledBy(@Root() state: MaintenanceState, @Ctx() ctx: KilnContext): Promise<User | null> {
+    return state.enabledById ? ctx.users.load(state.enabledById) : Promise.resolve(null);
   }
 }

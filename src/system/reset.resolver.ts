@@ -1,7 +1,20 @@
-import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
+import { IsOptional, Length } from 'class-validator';
+import { Args, ArgsType, Authorized, Ctx, Field, Mutation, Resolver } from 'type-graphql';
 import { caller, type KilnContext } from '../api/context';
 import type { Services } from '../api/services';
 import { ResetResult } from './reset-result.type';
+
+@ArgsType()
+class ResetArgs {
+  /** Checked by the service: typing it is the point of the rule. */
+  @Field()
+  confirmation: string;
+
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @Length(12, 256)
+  superAdminPassword: string | null;
+}
 
 @Resolver()
 export class ResetResolver {
@@ -11,11 +24,7 @@ export class ResetResolver {
   @Mutation(() => ResetResult, {
     description: 'Empties all lending data after a PRE_RESET backup, leaving one super admin. confirmation must be "DELETE".',
   })
-  resetSystem(
-    @Arg('confirmation') confirmation: string,
-    @Arg('superAdminPassword', () => String, { nullable: true }) superAdminPassword: string | null,
-    @Ctx() ctx: KilnContext,
-  ): Promise<ResetResult> {
+  resetSystem(@Args() { confirmation, superAdminPassword }: ResetArgs, @Ctx() ctx: KilnContext): Promise<ResetResult> {
     return this.services.reset.reset(confirmation, superAdminPassword, caller(ctx), ctx.meta);
   }
 }

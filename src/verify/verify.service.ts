@@ -6,6 +6,7 @@ import type { BackupService } from '../backup/backup.service';
 import { BackupStatus } from '../backup/backup.enums';
 import { DecryptionError } from '../crypto/encryption';
 import { newId } from '../db/ids';
+import { query, quoteIdent as q } from '../db/sql';
 import { ConflictError } from '../errors/kiln-errors';
 import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
@@ -14,8 +15,6 @@ import type { VerificationCheck, VerificationReport } from '../jobs/verification
 import { toKilnError } from '../errors/to-kiln-error';
 import { stageRows } from '../restore/table-loader';
 import { TableDigest, tableDigestSql } from './table-digest';
-
-const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
  * Checks a stored backup without touching live data: present, right size,
@@ -139,9 +138,9 @@ export class VerifyService {
     const runner = this.dataSource.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
     try {
-      await client.query(`CREATE SCHEMA ${q(schema)}`);
+      await query(runner, `CREATE SCHEMA ${q(schema)}`);
       for (const table of digests.keys()) {
-        await client.query(`CREATE TABLE ${q(schema)}.${q(table)} (LIKE ${q(table)} INCLUDING DEFAULTS INCLUDING INDEXES)`);
+        await query(runner, `CREATE TABLE ${q(schema)}.${q(table)} (LIKE ${q(table)} INCLUDING DEFAULTS INCLUDING INDEXES)`);
       }
       try {
         await stageRows(client, await this.backups.openFile(record), (t) => `${q(schema)}.${q(t)}`, onRows, signal, this.readLimits);
@@ -152,14 +151,14 @@ export class VerifyService {
         return;
       }
       for (const [table, digest] of digests) {
-        const { rows } = await client.query(tableDigestSql(`${q(schema)}.${q(table)}`));
+        const [loaded] = await query<{ rows: string; digest: string }>(runner, tableDigestSql(`${q(schema)}.${q(table)}`));
         // An app format 1.0 row is Prisma's text (ISO dates with Z, decimals as strings), not row_to_json's:
         // its values are checked by loading them; the tables are compared by their row counts.
-        const same = Number(rows[0].rows) === digest.rows && (appFormat || rows[0].digest === digest.value);
-        check(`restore drill: ${table}`, same, same ? `${digest.rows} rows` : `${rows[0].rows} rows loaded, ${digest.rows} in the file; digests ${same ? 'match' : 'differ'}`);
+        const same = Number(loaded.rows) === digest.rows && (appFormat || loaded.digest === digest.value);
+        check(`restore drill: ${table}`, same, same ? `${digest.rows} rows` : `${loaded.rows} rows loaded, ${digest.rows} in the file; digests ${same ? 'match' : 'differ'}`);
       }
     } finally {
-      await client.query(`DROP SCHEMA IF EXISTS ${q(schema)} CASCADE`).catch(() => undefined);
+      await query(runner, `DROP SCHEMA IF EXISTS ${q(schema)} CASCADE`).catch(() => undefined);
       await runner.release();
     }
   }

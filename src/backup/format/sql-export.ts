@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { decryptIfEncrypted } from '../../crypto/decrypt-if-encrypted';
+import { quoteIdent as ident } from '../../db/sql';
 import { lendingReferences } from '../../domain/lending-references';
 import type { BackupFileFacts } from './backup-file-facts';
 
@@ -118,7 +119,6 @@ export async function* sqlExport(
   }
 }
 
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 // standard_conforming_strings is on in PostgreSQL since 9.1 and always in CockroachDB: only quotes are doubled.
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 // A comment line stays one line whatever a name holds.

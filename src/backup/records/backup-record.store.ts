@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { query, queryOne, quoteIdent } from '../../db/sql';
 import { BackupLocation, BackupOrigin, BackupStatus, BackupType } from '../backup.enums';
 import {
   APP_FILE_SIZE_MAX,
@@ -76,6 +77,8 @@ const SELECT = `
     FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id"`;
 
 type JoinedRow = Record<string, unknown> & { id: string; status: string; type: string; location: string };
+/** BackupStats as the database gives it: sums of bigint come back as text. */
+type StatsRow = Omit<BackupStats, 'bytes' | 'localBytes' | 'cloudBytes'> & { bytes: string; localBytes: string; cloudBytes: string };
 
 /**
  * The one owner of `backup_records` (the app's table, in the app's values) and
@@ -87,18 +90,20 @@ export class BackupRecordStore {
   constructor(private readonly dataSource: DataSource) {}
 
   async get(id: string): Promise<BackupRecord | null> {
-    const [row] = await this.dataSource.query(`${SELECT} WHERE r."id" = $1`, [id]);
+    const row = await queryOne<JoinedRow>(this.dataSource, `${SELECT} WHERE r."id" = $1`, [id]);
     return row ? toRecord(row) : null;
   }
 
   async list(filter: BackupFilter, limit: number, offset: number): Promise<{ items: BackupRecord[]; total: number }> {
     const params: unknown[] = [];
     const where = filterSql(filter, params);
-    const [{ total }] = await this.dataSource.query(
+    const [{ total }] = await query<{ total: number }>(
+      this.dataSource,
       `SELECT count(*)::int AS total FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id" ${where}`,
       params,
     );
-    const rows = await this.dataSource.query(
+    const rows = await query<JoinedRow>(
+      this.dataSource,
       `${SELECT} ${where} ORDER BY r."createdAt" DESC, r."id" DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       [...params, limit, offset],
     );
@@ -107,23 +112,25 @@ export class BackupRecordStore {
 
   /** The safety backups (or any of `types`) a job wrote, oldest first. */
   async findByJob(jobId: string, types: BackupType[] = SAFETY_KINDS): Promise<BackupRecord[]> {
-    const rows = await this.dataSource.query(`${SELECT} WHERE d."jobId" = $1 AND d."kind" = ANY($2) ORDER BY r."createdAt", r."id"`, [jobId, types]);
+    const rows = await query<JoinedRow>(this.dataSource, `${SELECT} WHERE d."jobId" = $1 AND d."kind" = ANY($2) ORDER BY r."createdAt", r."id"`, [jobId, types]);
     return rows.map(toRecord);
   }
 
   /** Candidates for retention: every backup created before `cutoff`, and the newest `keep` completed ones. */
   async retentionCandidates(cutoff: Date, keep: number): Promise<BackupRecord[]> {
-    const rows = await this.dataSource.query(
+    const rows = await query<JoinedRow>(
+      this.dataSource,
       `${SELECT} WHERE r."createdAt" < $1
        UNION ALL
        (${SELECT} WHERE lower(r."status") = 'completed' ORDER BY r."createdAt" DESC, r."id" DESC LIMIT $2)`,
       [cutoff, keep],
     );
-    return [...new Map(rows.map((row: JoinedRow) => [row.id, toRecord(row)])).values()] as BackupRecord[];
+    return [...new Map(rows.map((row) => [row.id, toRecord(row)])).values()];
   }
 
   async stats(since: Date): Promise<BackupStats> {
-    const [s] = await this.dataSource.query(
+    const [s] = await query<StatsRow>(
+      this.dataSource,
       `SELECT
          max(coalesce(d."completedAt", r."createdAt")) FILTER (WHERE lower(r.status) = 'completed') AS "lastSuccess",
          max(coalesce(d."completedAt", r."createdAt")) FILTER (WHERE lower(r.status) = 'failed') AS "lastFailure",
@@ -149,12 +156,14 @@ export class BackupRecordStore {
   async metricFacts(since: Date): Promise<BackupMetricFacts> {
     const type = `coalesce(d."kind", upper(r."type"))`;
     const [counts, lastByType, [totals], lastCompleted] = await Promise.all([
-      this.dataSource.query(`SELECT ${type} AS type, upper(r.status) AS status, upper(r.location) AS location, count(*) AS n FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id" GROUP BY 1, 2, 3`),
-      this.dataSource.query(
+      query<{ type: string; status: string; location: string; n: string | number }>(this.dataSource, `SELECT ${type} AS type, upper(r.status) AS status, upper(r.location) AS location, count(*) AS n FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id" GROUP BY 1, 2, 3`),
+      query<{ type: string; at: Date }>(
+        this.dataSource,
         `SELECT ${type} AS type, max(coalesce(d."completedAt", r."createdAt")) AS at
            FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id" WHERE lower(r.status) = 'completed' GROUP BY 1`,
       ),
-      this.dataSource.query(
+      query<{ cloudFailures: string | number; cloudFailuresSince: string | number; failedSince: string | number; lastFailure: Date | null }>(
+        this.dataSource,
         `SELECT count(*) FILTER (WHERE d."cloudError" IS NOT NULL) AS "cloudFailures",
                 count(*) FILTER (WHERE d."cloudError" IS NOT NULL AND r."createdAt" > $1) AS "cloudFailuresSince",
                 count(*) FILTER (WHERE lower(r.status) = 'failed' AND r."createdAt" > $1) AS "failedSince",
@@ -162,7 +171,8 @@ export class BackupRecordStore {
            FROM backup_records r LEFT JOIN kiln_backup_details d ON d."id" = r."id"`,
         [since],
       ),
-      this.dataSource.query(
+      query<{ type: string; seconds: string | number; bytes: string | number }>(
+        this.dataSource,
         `SELECT DISTINCT ON (d."kind") d."kind" AS type, extract(epoch FROM d."completedAt" - r."createdAt")::float8 AS seconds, coalesce(d."fileSize", r."fileSize")::float8 AS bytes
            FROM backup_records r JOIN kiln_backup_details d ON d."id" = r."id"
           WHERE lower(r.status) = 'completed' AND d."completedAt" IS NOT NULL AND d."kind" IS NOT NULL
@@ -171,13 +181,13 @@ export class BackupRecordStore {
     ]);
     // Counts come back as text on CockroachDB (INT8): numbers here, once.
     return {
-      counts: counts.map((c: { type: string; status: string; location: string; n: string | number }) => ({ ...c, n: Number(c.n) })),
+      counts: counts.map((c) => ({ ...c, n: Number(c.n) })),
       lastSuccessByType: lastByType,
       cloudFailures: Number(totals.cloudFailures),
       cloudFailuresSince: Number(totals.cloudFailuresSince),
       failedSince: Number(totals.failedSince),
       lastFailure: totals.lastFailure,
-      lastCompleted: lastCompleted.map((l: { type: string; seconds: string | number; bytes: string | number }) => ({ type: l.type, seconds: Number(l.seconds), bytes: Number(l.bytes) })),
+      lastCompleted: lastCompleted.map((l) => ({ type: l.type, seconds: Number(l.seconds), bytes: Number(l.bytes) })),
     };
   }
 
@@ -197,7 +207,7 @@ export class BackupRecordStore {
     return this.dataSource.transaction(async (tx) => {
       const app = toAppRow(patch);
       if (onlyIfStatus) {
-        const changed = await tx.query(`UPDATE backup_records SET "status" = "status" WHERE "id" = $1 AND lower("status") = $2 RETURNING "id"`, [
+        const changed = await query(tx, `UPDATE backup_records SET "status" = "status" WHERE "id" = $1 AND lower("status") = $2 RETURNING "id"`, [
           id,
           appStatus(onlyIfStatus),
         ]);
@@ -227,10 +237,11 @@ async function upsertDetails(tx: EntityManager, id: string, values: Partial<Back
   const columns = Object.keys(values);
   if (columns.length === 0) return;
   const params = [id, ...columns.map((c) => (values as Record<string, unknown>)[c])];
-  await tx.query(
-    `INSERT INTO kiln_backup_details ("id", "origin", ${columns.map((c) => `"${c}"`).join(', ')})
+  await query(
+    tx,
+    `INSERT INTO kiln_backup_details ("id", "origin", ${columns.map(quoteIdent).join(', ')})
      VALUES ($1, 'APP', ${columns.map((_, i) => `$${i + 2}`).join(', ')})
-     ON CONFLICT ("id") DO UPDATE SET ${columns.map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ')}`,
+     ON CONFLICT ("id") DO UPDATE SET ${columns.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}`,
     params,
   );
 }

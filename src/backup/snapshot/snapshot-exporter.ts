@@ -1,4 +1,5 @@
 import { APP_SCHEMA } from '../../db/schemas';
+import { quoteIdent } from '../../db/sql';
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
@@ -107,8 +108,4 @@ function unescapeCopyText(lines: Buffer): Buffer {
   }
   length += lines.copy(out, length, start);
   return out.subarray(0, length);
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
