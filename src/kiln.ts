@@ -28,6 +28,8 @@ import { DeletionDependenciesService } from './system/deletion-dependencies.serv
 import { ResetService } from './system/reset.service';
 import { BackupHealthService } from './system/backup-health.service';
 import { JobEventBus } from './jobs/job-event-bus';
+import { registerInstance, unregisterInstance } from './jobs/instance-registry';
+import { JobReaper } from './jobs/job-reaper';
 import { JobKind } from './jobs/job.enums';
 import { jobProgressStream } from './jobs/job-stream';
 import { CloudinaryStorageDriver } from './storage/cloudinary-storage.driver';
@@ -63,6 +65,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
   await mkdir(config.dataDir, { recursive: true });
   const db = await openDatabase(config, logger);
   let jobEventBus: JobEventBus | undefined;
+  let reaper: JobReaper | undefined;
   try {
     const { dataSource } = db;
     // Built first so any service may emit events (drill.*, backup.suspicious); with no channel configured it does nothing.
@@ -76,10 +79,20 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const sessions = new SessionReader(dataSource);
     const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter, sessions, tarpit);
     const instanceId = `${hostname()}:${process.pid}:${newId()}`;
+    const goneInstanceIds = await registerInstance(config.dataDir, instanceId);
     const jobEvents = (jobEventBus = await JobEventBus.connect(instanceId, logger, config.redis));
     const cloud = config.cloud ? new CloudinaryStorageDriver(config.cloud, logger) : undefined;
     const signer = new BackupSigner(config.backup.signingKey ?? (await readOrCreateSecret(path.join(config.dataDir, 'backup-signing-key'))));
-    const { audit, maintenance, jobs, backups, downloads, restore } = createRestoreCore(dataSource, config, { jobEvents, logger, instanceId, jwtSecret, signer, cloud });
+    const { audit, maintenance, jobs, backups, downloads, restore } = createRestoreCore(dataSource, config, {
+      jobEvents,
+      logger,
+      instanceId,
+      goneInstanceIds,
+      jwtSecret,
+      signer,
+      cloud,
+    });
+    const jobReaper = (reaper = new JobReaper(() => backups.recoverInterrupted(), logger, { intervalMs: config.jobs.leaseTtlMs / 2 }));
     const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
     const verify = new VerifyService(dataSource, jobs, backups, config.backup.read);
     const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail, passwords);
@@ -148,6 +161,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     app.use(jsonErrorHandler(logger));
 
+    // Before anything can start a job: what a crash left (this gateway's own jobs at once) is failed first.
+    await jobReaper.start();
     // Bound before the main port: a METRICS_PORT that is taken stops the start before anything serves.
     const loopbackMetrics = config.monitoring.metricsPort === undefined ? undefined : await startLoopbackMetrics(metrics, config.monitoring.metricsPort, logger);
     await new Promise<void>((resolve, reject) => {
@@ -189,7 +204,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await loopbackMetrics?.close();
         await stopGraphQL();
         await scheduler.stop();
+        await jobReaper.stop();
         await jobs.shutdown();
+        await unregisterInstance(config.dataDir, instanceId).catch((err) => logger.warn({ err }, 'could not remove this instance from the data folder'));
         await notifications?.close();
         await suspiciousBackups.close();
         await notifier.close();
@@ -203,6 +220,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       },
     };
   } catch (err) {
+    await reaper?.stop();
     await jobEventBus?.close();
     await db.close();
     throw err;

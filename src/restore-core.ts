@@ -29,13 +29,23 @@ export interface RestoreCore {
 export function createRestoreCore(
   dataSource: DataSource,
   config: KilnConfig,
-  parts: { jobEvents: JobEventBus; logger: Logger; instanceId: string; jwtSecret: string; signer: BackupSigner; cloud?: CloudinaryStorageDriver },
+  parts: {
+    jobEvents: JobEventBus;
+    logger: Logger;
+    instanceId: string;
+    /** Earlier instances of this gateway known to be gone (their jobs are failed at once). */
+    goneInstanceIds?: string[];
+    jwtSecret: string;
+    signer: BackupSigner;
+    cloud?: CloudinaryStorageDriver;
+  },
 ): RestoreCore {
   const audit = new AuditLogService(dataSource, parts.logger.child({ component: 'audit' }));
   const maintenance = new MaintenanceService(dataSource, audit);
   const jobs = new JobRunner(dataSource, parts.jobEvents, parts.logger, parts.instanceId, {
     leaseTtlMs: config.jobs.leaseTtlMs,
     heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3),
+    goneInstanceIds: parts.goneInstanceIds,
   });
   const downloads = new DownloadTokenService(parts.jwtSecret, config.backup.downloadUrlTtlSeconds);
   const backups = new BackupService(dataSource, jobs, new LocalStorageDriver(config.backup.dir), audit, downloads, parts.signer, config.encryption, parts.cloud, config.backup.appDir);
