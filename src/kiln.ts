@@ -56,6 +56,9 @@ export interface RunningKiln {
   dataSource: DataSource;
   /** The loopback /metrics of METRICS_PORT, when set. */
   metricsUrl?: string;
+  /** This instance's schedule runner and job reaper (tests drive their polls and sweeps). */
+  scheduler: BackupScheduler;
+  reaper: JobReaper;
   /** Drains in-flight requests, then closes the database (and the embedded server). */
   close(): Promise<void>;
 }
@@ -200,6 +203,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       services,
       dataSource,
       metricsUrl: loopbackMetrics?.url,
+      scheduler,
+      reaper: jobReaper,
       close: async () => {
         await loopbackMetrics?.close();
         await stopGraphQL();

@@ -81,6 +81,16 @@ export class BackupScheduler {
     await this.fires.stop();
   }
 
+  /** The kinds of fire this instance has a timer for now (none: it will fire nothing until a poll re-arms it). */
+  armed(): ScheduleRunKind[] {
+    return this.timers.armed();
+  }
+
+  /** Resolves once no poll is going on (one an update started, say), without asking for another. */
+  async idle(): Promise<void> {
+    while (this.polling) await this.polling;
+  }
+
   /** One fire of `kind` (what a timer does), for tests that drive fires themselves. */
   fire(kind: ScheduleRunKind, fireDate: Date, how: FireOrigin = 'timer'): Promise<void> {
     return this.fires.fire(kind, fireDate, how);

@@ -57,6 +57,11 @@ export class ScheduleTimers {
     return cron ? schedule : null;
   }
 
+  /** The kinds of fire armed now. */
+  armed(): ScheduleRunKind[] {
+    return [...this.timers.keys()];
+  }
+
   cancelAll(): void {
     for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
