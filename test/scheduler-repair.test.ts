@@ -152,7 +152,7 @@ describe('a dead instance', () => {
     expect(await scheduledBackups()).toEqual([expect.objectContaining({ id: run.backupId, status: 'COMPLETED' })]);
   });
 
-  it('whose claim is fresh (still waiting for the lease): left alone', async () => {
+  it('whose claim is fresh (its job not started yet): left alone', async () => {
     await s.db.query(`INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy") VALUES ('BACKUP', now() - interval '10 seconds', 'alive')`);
     await otherInstance('a').tick();
     expect(await runs()).toEqual([expect.objectContaining({ claimedBy: 'alive', jobId: null })]);
