@@ -82,7 +82,12 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const sessions = new SessionReader(dataSource);
     const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter, sessions, tarpit);
     const instanceId = `${hostname()}:${process.pid}:${newId()}`;
-    const goneInstanceIds = await registerInstance(config.dataDir, instanceId);
+    // A data folder it cannot write only costs the recognition of its own dead jobs (they wait for the lease TTL).
+    const goneInstanceIds = await registerInstance(config.dataDir, instanceId).catch((err: unknown) => {
+      logger.warn({ err }, 'could not record this instance in the data folder; a restart will not recognise its jobs');
+      return [];
+    });
+    if (goneInstanceIds.length > 0) logger.info({ event: 'gone_instances', instances: goneInstanceIds }, 'earlier instances of this data folder are gone: their jobs are failed now');
     const jobEvents = (jobEventBus = await JobEventBus.connect(instanceId, logger, config.redis));
     const cloud = config.cloud ? new CloudinaryStorageDriver(config.cloud, logger) : undefined;
     const signer = new BackupSigner(config.backup.signingKey ?? (await readOrCreateSecret(path.join(config.dataDir, 'backup-signing-key'))));
