@@ -9,6 +9,7 @@ import type { JobEventBus } from './job-event-bus';
 import { busyConflict, EXCLUSIVE_LEASE, JobLeases, leaseFor, RETENTION_LEASE } from './job-leases';
 import { Job } from './job.entity';
 import { JobOutcomes, type JobMetricFacts, type KindOutcome } from './job-outcomes';
+import { LocalJobQueue, type QueuedJob } from './local-job-queue';
 import { FINISHED_STATUSES, INTERRUPTED_ERROR_CODE, JobKind, JobStatus } from './job.enums';
 import { ProgressMeter, type ProgressSnapshot } from './progress-meter';
 import type { VerificationReport } from './verification-report.type';
@@ -63,15 +64,6 @@ export interface JobRunnerOptions {
   goneInstanceIds?: readonly string[];
 }
 
-/** A job queued on this instance: its work stays here until its turn (see JobRunner). */
-interface QueuedJob {
-  job: Job;
-  spec: JobSpec;
-  /** Resolves once the job has left the queue and, if it ran, finished. */
-  done: Promise<void>;
-  leave(): void;
-}
-
 /**
  * Runs jobs in the background of this instance. BACKUP/RESTORE/RESET hold one
  * database lease, so only one of them runs across all instances (RETENTION
@@ -90,14 +82,10 @@ interface QueuedJob {
  */
 export class JobRunner {
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
-  private readonly queued = new Map<string, QueuedJob>();
+  private readonly queue: LocalJobQueue;
   private readonly finishedListeners: Array<(job: Job) => void> = [];
   private readonly leases: JobLeases;
   private readonly outcomes: JobOutcomes;
-  private queueTimer?: NodeJS.Timeout;
-  private pumping?: Promise<void>;
-  private pumpAgain = false;
-  private stopping = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -108,6 +96,7 @@ export class JobRunner {
   ) {
     this.leases = new JobLeases(dataSource, instanceId, options.leaseTtlMs);
     this.outcomes = new JobOutcomes(dataSource);
+    this.queue = new LocalJobQueue(dataSource, logger, options.heartbeatMs, (entry) => this.startIfItsTurn(entry));
   }
 
   /**
@@ -166,15 +155,9 @@ export class JobRunner {
   }
 
   private enqueue(job: Job, spec: JobSpec): Job {
-    let leave!: () => void;
-    const done = new Promise<void>((resolve) => (leave = resolve));
-    this.queued.set(job.id, { job, spec, done, leave });
+    this.queue.add(job, spec);
     this.logger.info({ jobId: job.id, kind: job.kind }, 'job queued until its lease is free');
     this.publish(job);
-    if (!this.queueTimer) {
-      this.queueTimer = setInterval(() => void this.startQueued(), this.options.heartbeatMs);
-      this.queueTimer.unref();
-    }
     return { ...job };
   }
 
@@ -184,49 +167,10 @@ export class JobRunner {
    * while any are queued and whenever a job of this instance ends; never throws.
    */
   startQueued(): Promise<void> {
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return this.pumping;
-    }
-    this.pumping = this.pumpQueue()
-      .catch((err) => this.logger.warn({ err }, 'could not look at the queued jobs; trying again at the next heartbeat'))
-      .finally(() => {
-        this.pumping = undefined;
-        if (this.pumpAgain && !this.stopping) {
-          this.pumpAgain = false;
-          void this.startQueued();
-        }
-      });
-    return this.pumping;
+    return this.queue.pump();
   }
 
-  private async pumpQueue(): Promise<void> {
-    if (this.stopping || this.queued.size === 0) return this.stopQueueTimer();
-    const alive = await updateReturning<{ id: string }>(
-      this.dataSource,
-      `UPDATE kiln_jobs SET "heartbeatAt" = CURRENT_TIMESTAMP WHERE id = ANY($1) AND status = 'QUEUED' RETURNING id`,
-      [[...this.queued.keys()]],
-    );
-    const still = new Set(alive.map((r) => r.id));
-    for (const [id, entry] of this.queued) {
-      if (still.has(id)) continue;
-      this.queued.delete(id);
-      entry.leave();
-      this.logger.info({ jobId: id, kind: entry.job.kind }, 'queued job left the queue without running here');
-    }
-    const byAge = [...this.queued.values()].sort((a, b) => a.job.createdAt.getTime() - b.job.createdAt.getTime() || (a.job.id < b.job.id ? -1 : 1));
-    for (const entry of byAge) {
-      if (this.stopping) return;
-      await this.startIfItsTurn(entry);
-    }
-    if (this.queued.size === 0) this.stopQueueTimer();
-  }
-
-  private stopQueueTimer(): void {
-    clearInterval(this.queueTimer);
-    this.queueTimer = undefined;
-  }
-
+  /** Starts a queued job of this instance if the lease is free and it is the first queued for it. */
   private async startIfItsTurn(entry: QueuedJob): Promise<void> {
     const { job, spec } = entry;
     const lease = leaseFor(job.kind)!;
@@ -241,7 +185,7 @@ export class JobRunner {
       return !gone;
     });
     if (!taken && !gone) return;
-    this.queued.delete(job.id);
+    this.queue.take(job.id);
     if (gone) return entry.leave();
     Object.assign(job, { status: JobStatus.RUNNING, startedAt });
     try {
@@ -315,9 +259,7 @@ export class JobRunner {
       );
       if (cancelled.affected) {
         const row = (await jobs.findOneBy({ id }))!;
-        const entry = this.queued.get(id);
-        this.queued.delete(id);
-        entry?.leave();
+        this.queue.take(id)?.leave();
         const log = this.logger.child({ jobId: id, kind: row.kind });
         log.info('queued job cancelled');
         this.publish(row);
@@ -358,7 +300,7 @@ export class JobRunner {
 
   /** Resolves once the job has finished on this instance, or left its queue here (for tests and shutdown). */
   async settled(id: string): Promise<void> {
-    await this.queued.get(id)?.done;
+    await this.queue.settled(id);
     await this.running.get(id)?.done;
   }
 
@@ -396,8 +338,8 @@ export class JobRunner {
 
   private async failQueuedHere(): Promise<void> {
     const jobs = this.dataSource.getRepository(Job);
-    for (const [id, entry] of this.queued) {
-      this.queued.delete(id);
+    for (const entry of await this.queue.close()) {
+      const id = entry.job.id;
       const log = this.logger.child({ jobId: id, kind: entry.job.kind });
       try {
         const result = await jobs.update(
@@ -433,9 +375,6 @@ export class JobRunner {
    * running job of this instance and waits for them to record their end.
    */
   async shutdown(): Promise<void> {
-    this.stopping = true;
-    this.stopQueueTimer();
-    await this.pumping;
     await this.failQueuedHere();
     for (const { controller } of this.running.values()) {
       controller.abort(new JobCancelledError(false, `${INTERRUPTED}the gateway is shutting down`));
@@ -517,7 +456,7 @@ export class JobRunner {
     this.running.delete(job.id);
     this.publish(job);
     // The lease is free: a job queued here may be next.
-    if (lease && this.queued.size > 0) void this.startQueued();
+    if (lease && this.queue.size > 0) void this.startQueued();
   }
 
   /**
