@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { KilnJobInterruptedCode1764000000014 } from '../migrations/1764000000014-kiln-job-interrupted-code';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
 import { startKilnProcess, type KilnProcess } from './support/kiln-process';
 import { extraDatabaseName, finishedJob, JOB_QUERY, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
@@ -183,6 +184,27 @@ describe('the queue across instances', () => {
     });
     expect((await job(queued)).error).toMatch(/^interrupted: /);
   });
+});
+
+it('migration 14 gives the jobs interrupted before it (the message prefix only) errorCode INTERRUPTED, and no others', async () => {
+  await s.db.query(
+    `INSERT INTO kiln_jobs (id, kind, status, error, "errorCode", "finishedAt") VALUES
+       ('old-interrupted', 'BACKUP', 'FAILED', 'interrupted: the gateway running it stopped before it finished', NULL, LOCALTIMESTAMP),
+       ('old-failed', 'BACKUP', 'FAILED', 'disk full', NULL, LOCALTIMESTAMP),
+       ('old-corrupt', 'RESTORE', 'FAILED', 'interrupted: is not how this one starts its reason', 'BACKUP_CORRUPT', LOCALTIMESTAMP)`,
+  );
+  const runner = s.kiln.dataSource.createQueryRunner();
+  try {
+    await new KilnJobInterruptedCode1764000000014().up(runner);
+  } finally {
+    await runner.release();
+  }
+  const rows = await s.db.query(`SELECT id, "errorCode" FROM kiln_jobs WHERE id LIKE 'old-%' ORDER BY id`);
+  expect(rows.rows).toEqual([
+    { id: 'old-corrupt', errorCode: 'BACKUP_CORRUPT' },
+    { id: 'old-failed', errorCode: null },
+    { id: 'old-interrupted', errorCode: 'INTERRUPTED' },
+  ]);
 });
 
 describe('a gateway restarted after a crash', () => {
