@@ -28,6 +28,8 @@ import { DeletionDependenciesService } from './system/deletion-dependencies.serv
 import { ResetService } from './system/reset.service';
 import { BackupHealthService } from './system/backup-health.service';
 import { JobEventBus } from './jobs/job-event-bus';
+import { registerInstance, unregisterInstance } from './jobs/instance-registry';
+import { JobReaper } from './jobs/job-reaper';
 import { JobKind } from './jobs/job.enums';
 import { JobStore } from './jobs/job.store';
 import { jobProgressStream } from './jobs/job-stream';
@@ -55,6 +57,9 @@ export interface RunningKiln {
   dataSource: DataSource;
   /** The loopback /metrics of METRICS_PORT, when set. */
   metricsUrl?: string;
+  /** This instance's schedule runner and job reaper (tests drive their polls and sweeps). */
+  scheduler: BackupScheduler;
+  reaper: JobReaper;
   /** Drains in-flight requests, then closes the database (and the embedded server). */
   close(): Promise<void>;
 }
@@ -64,6 +69,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
   await mkdir(config.dataDir, { recursive: true });
   const db = await openDatabase(config, logger);
   let jobEventBus: JobEventBus | undefined;
+  let reaper: JobReaper | undefined;
   try {
     const { dataSource } = db;
     // Built first so any service may emit events (drill.*, backup.suspicious); with no channel configured it does nothing.
@@ -77,11 +83,26 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const sessions = new SessionReader(dataSource);
     const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter, sessions, tarpit);
     const instanceId = `${hostname()}:${process.pid}:${newId()}`;
+    // A data folder it cannot write only costs the recognition of its own dead jobs (they wait for the lease TTL).
+    const goneInstanceIds = await registerInstance(config.dataDir, instanceId).catch((err: unknown) => {
+      logger.warn({ err }, 'could not record this instance in the data folder; a restart will not recognise its jobs');
+      return [];
+    });
+    if (goneInstanceIds.length > 0) logger.info({ event: 'gone_instances', instances: goneInstanceIds }, 'earlier instances of this data folder are gone: their jobs are failed now');
     const jobEvents = (jobEventBus = await JobEventBus.connect(instanceId, logger, config.redis));
     // Which stores (BACKUP_DIR, an off-site one) is the configuration's choice, made here once.
     const storage = createBackupStorage(config, logger);
     const signer = new BackupSigner(config.backup.signingKey ?? (await readOrCreateSecret(path.join(config.dataDir, 'backup-signing-key'))));
-    const { audit, maintenance, jobs, backups, downloads, restore } = createRestoreCore(dataSource, config, { jobEvents, logger, instanceId, jwtSecret, signer, storage });
+    const { audit, maintenance, jobs, backups, downloads, restore } = createRestoreCore(dataSource, config, {
+      jobEvents,
+      logger,
+      instanceId,
+      goneInstanceIds,
+      jwtSecret,
+      signer,
+      storage,
+    });
+    const jobReaper = (reaper = new JobReaper(() => backups.recoverInterrupted(), logger, { intervalMs: config.jobs.leaseTtlMs / 2 }));
     const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
     const verify = new VerifyService(dataSource, jobs, backups, config.backup.read);
     const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail, passwords);
@@ -150,6 +171,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     });
     app.use(jsonErrorHandler(logger));
 
+    // Before anything can start a job: what a crash left (this gateway's own jobs at once) is failed first.
+    await jobReaper.start();
     // Bound before the main port: a METRICS_PORT that is taken stops the start before anything serves.
     const loopbackMetrics = config.monitoring.metricsPort === undefined ? undefined : await startLoopbackMetrics(metrics, config.monitoring.metricsPort, logger);
     await new Promise<void>((resolve, reject) => {
@@ -187,11 +210,15 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       services,
       dataSource,
       metricsUrl: loopbackMetrics?.url,
+      scheduler,
+      reaper: jobReaper,
       close: async () => {
         await loopbackMetrics?.close();
         await stopGraphQL();
         await scheduler.stop();
+        await jobReaper.stop();
         await jobs.shutdown();
+        await unregisterInstance(config.dataDir, instanceId).catch((err) => logger.warn({ err }, 'could not remove this instance from the data folder'));
         await notifications?.close();
         await suspiciousBackups.close();
         await notifier.close();
@@ -205,6 +232,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       },
     };
   } catch (err) {
+    await reaper?.stop();
     await jobEventBus?.close();
     await db.close();
     throw err;

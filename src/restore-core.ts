@@ -28,14 +28,24 @@ export interface RestoreCore {
 export function createRestoreCore(
   dataSource: DataSource,
   config: KilnConfig,
-  /** `storage`: the gateway's, from the factory; without it, BACKUP_DIR alone (the offline restore needs no off-site store). */
-  parts: { jobEvents: JobEventBus; logger: Logger; instanceId: string; jwtSecret: string; signer: BackupSigner; storage?: BackupStorage },
+  parts: {
+    jobEvents: JobEventBus;
+    logger: Logger;
+    instanceId: string;
+    /** Earlier instances of this gateway known to be gone (their jobs are failed at once). */
+    goneInstanceIds?: string[];
+    jwtSecret: string;
+    signer: BackupSigner;
+    /** The gateway's stores, from the factory; without it, BACKUP_DIR alone (the offline restore needs no off-site store). */
+    storage?: BackupStorage;
+  },
 ): RestoreCore {
   const audit = new AuditLogService(dataSource, parts.logger.child({ component: 'audit' }));
   const maintenance = new MaintenanceService(dataSource, audit);
   const jobs = new JobRunner(dataSource, parts.jobEvents, parts.logger, parts.instanceId, {
     leaseTtlMs: config.jobs.leaseTtlMs,
     heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3),
+    goneInstanceIds: parts.goneInstanceIds,
   });
   const downloads = new DownloadTokenService(parts.jwtSecret, config.backup.downloadUrlTtlSeconds);
   const storage = parts.storage ?? createBackupStorage(config, parts.logger, { offsite: false });

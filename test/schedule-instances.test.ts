@@ -56,10 +56,16 @@ const scheduledBackups = async () =>
 const settled = () =>
   until('every scheduled backup to settle', scheduledBackups, (rows) => rows.every((r) => r.status !== 'IN_PROGRESS'), 60_000);
 
+/** Whether the instance's timers are off: its last word on them was that scheduled backups are off. */
+function timersOff(instance: KilnProcess): boolean {
+  const said = instance.logs.filter((l) => l.event === 'schedule_disabled' || (l.event === 'schedule_armed' && l.kind === 'BACKUP'));
+  return said.length === 0 || said[said.length - 1].event === 'schedule_disabled';
+}
+
 /** Turns the schedule off and waits until no instance will start anything more. */
 async function stopSchedule() {
   await setSchedule('DISABLED', null);
-  await new Promise((r) => setTimeout(r, 2500)); // every instance's poll
+  await until('every instance to turn its timers off', async () => instances.map(timersOff), (off) => off.every(Boolean), 30_000);
   await until('claimed fires to start', runs, (rows) => rows.every((r) => r.jobId || r.backupId), 60_000);
   await settled();
 }

@@ -176,6 +176,16 @@ describe('scheduled backups on several instances', () => {
   };
   const scheduled = async () =>
     (await db.query(`SELECT id, upper(status) AS status, error, "createdAt" FROM backup_records WHERE type = 'scheduled' ORDER BY "createdAt"`)).rows;
+  const fireCount = async () => (await db.query(`SELECT count(*)::int AS n FROM kiln_schedule_runs`)).rows[0].n as number;
+  /** Each instance has polled since now (an update made before this call is followed everywhere). */
+  const everyInstancePolled = () =>
+    Promise.all(
+      instances.map(async (k) => {
+        // Past any poll that may have read the schedule before; the next one reads it as it is now.
+        await k.scheduler.idle();
+        await k.scheduler.tick();
+      }),
+    );
 
   beforeAll(async () => {
     url = await freshDatabase(`kiln_test_schedule_${process.env.JEST_WORKER_ID ?? '1'}`);
@@ -212,12 +222,14 @@ describe('scheduled backups on several instances', () => {
     await start(); // a second instance beside B
     const [, second] = instances;
     const token = await loginToken(second.url);
-    const before = (await db.query(`SELECT count(*)::int AS n FROM kiln_schedule_runs`)).rows[0].n;
-    await new Promise((r) => setTimeout(r, 13_000));
+    const before = await fireCount();
+    await until('three more fires', fireCount, (n) => n - before >= 3, 40_000);
     // Disable, then let the last jobs finish.
     const off = await gql(second.url, UPDATE, { i: { frequency: 'DISABLED' } }, token);
     expect(off.data!.updateBackupSchedule).toMatchObject({ frequency: 'DISABLED', cron: null, nextBackupAt: null });
-    await new Promise((r) => setTimeout(r, 1_500)); // the other instance's poll
+    await everyInstancePolled();
+    await until('every claimed fire to have its job', async () => (await db.query(`SELECT count(*)::int AS n FROM kiln_schedule_runs WHERE "jobId" IS NULL`)).rows[0].n, (n) => n === 0);
+    await until('no scheduled job queued or running', async () => (await db.query(`SELECT count(*)::int AS n FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rows[0].n, (n) => n === 0);
     await until('no backup in progress', scheduled, (rows) => rows.every((r) => r.status !== 'IN_PROGRESS'));
 
     const runs = (await db.query(`SELECT "scheduledFor", "claimedBy", "backupId" FROM kiln_schedule_runs ORDER BY "scheduledFor"`)).rows;
@@ -232,10 +244,11 @@ describe('scheduled backups on several instances', () => {
     for (let i = 1; i < runs.length; i++) {
       expect((runs[i].scheduledFor.getTime() - runs[i - 1].scheduledFor.getTime()) % 3000).toBe(0);
     }
-    // Nothing more after disabling.
-    const count = records.length;
-    await new Promise((r) => setTimeout(r, 4_000));
-    expect((await scheduled()).length).toBe(count);
+    // Nothing more after disabling: no instance has a backup timer left to fire (drills run on their own), and nothing was made since.
+    expect(instances.map((k) => k.scheduler.armed().filter((kind) => kind !== 'DRILL'))).toEqual(instances.map(() => []));
+    await everyInstancePolled();
+    expect((await scheduled()).length).toBe(records.length);
+    expect(await fireCount()).toBe(runs.length);
   }, 60_000);
 });
 

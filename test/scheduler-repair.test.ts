@@ -8,8 +8,9 @@ import { until } from './support/until';
 /*
  * What the scheduler repairs on its polls, on a real gateway and database:
  * missed fires (clock jumps, every instance down), claims and backups left by
- * dead instances, and a fire that meets a busy job lease. Each test drives a
- * second scheduler ("the other instance") through tick(), with its own clock.
+ * dead instances, and a fire that meets a busy job lease (it queues). Each test drives a
+ * second scheduler ("the other instance") through tick(), with its own clock; the gateway's
+ * job reaper is swept by hand where a test needs a dead job failed.
  */
 
 const UPDATE = `mutation($i: BackupScheduleInput!) { updateBackupSchedule(input: $i) { frequency cron } }`;
@@ -18,7 +19,7 @@ const MINUTE = 60_000;
 let s: SeededKiln;
 const schedulers: BackupScheduler[] = [];
 
-function otherInstance(name: string, options: { now?: () => Date; busyRetryMs?: number; busyTimeoutMs?: number; withRetention?: boolean } = {}) {
+function otherInstance(name: string, options: { now?: () => Date; withRetention?: boolean } = {}) {
   const { services, dataSource } = s.kiln;
   const scheduler = new BackupScheduler(
     services.schedule,
@@ -38,7 +39,8 @@ const runs = async () =>
 const scheduledBackups = async () =>
   (await s.db.query(`SELECT id, upper(status) AS status, error FROM backup_records WHERE type = 'scheduled' ORDER BY "createdAt"`)).rows;
 const noJobRunning = () =>
-  until('no running job', async () => (await s.db.query(`SELECT count(*)::int AS n FROM kiln_jobs WHERE status = 'RUNNING'`)).rows[0].n, (n) => n === 0);
+  until('no queued or running job', async () => (await s.db.query(`SELECT count(*)::int AS n FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rows[0].n, (n) => n === 0);
+const jobRow = async (id: string) => (await s.db.query(`SELECT status, error, "errorCode", "instanceId" FROM kiln_jobs WHERE id = $1`, [id])).rows[0];
 
 async function setSchedule(input: Record<string, unknown>, updatedAgoMs = 0) {
   const res = await gql(s.kiln.url, UPDATE, { i: input }, s.token);
@@ -46,7 +48,7 @@ async function setSchedule(input: Record<string, unknown>, updatedAgoMs = 0) {
   if (updatedAgoMs) {
     // The update makes the gateway's own scheduler poll once; back-date only after it has read the
     // row, so that (polling every 5 minutes) it stays out of what the test's instances do.
-    await new Promise((r) => setTimeout(r, 500));
+    await s.kiln.scheduler.idle();
     await s.db.query(`UPDATE backup_schedule_settings SET "updatedAt" = now() - make_interval(secs => $1), "lastBackupAt" = NULL`, [updatedAgoMs / 1000]);
     await s.db.query(`UPDATE kiln_schedule_settings SET "updatedAt" = now() - make_interval(secs => $1)`, [updatedAgoMs / 1000]);
   }
@@ -58,7 +60,7 @@ beforeAll(async () => {
 beforeEach(async () => {
   await setSchedule({ frequency: 'DISABLED' });
   // The update makes the gateway's own scheduler poll once: let it finish before claims are planted.
-  await new Promise((r) => setTimeout(r, 500));
+  await s.kiln.scheduler.idle();
   await s.db.query(`DELETE FROM kiln_schedule_runs`);
   await s.db.query(`DELETE FROM backup_records WHERE type = 'scheduled'`);
 });
@@ -150,7 +152,7 @@ describe('a dead instance', () => {
     expect(await scheduledBackups()).toEqual([expect.objectContaining({ id: run.backupId, status: 'COMPLETED' })]);
   });
 
-  it('whose claim is fresh (still waiting for the lease): left alone', async () => {
+  it('whose claim is fresh (its job not started yet): left alone', async () => {
     await s.db.query(`INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy") VALUES ('BACKUP', now() - interval '10 seconds', 'alive')`);
     await otherInstance('a').tick();
     expect(await runs()).toEqual([expect.objectContaining({ claimedBy: 'alive', jobId: null })]);
@@ -176,12 +178,13 @@ describe('a dead instance', () => {
     await s.db.query(`UPDATE backup_records SET status = 'in_progress', error = NULL WHERE id = $1`, [dead.backupId]);
 
     const a = otherInstance('a');
+    await s.kiln.reaper.reap(); // what every instance's job reaper does twice per lease TTL
     await a.tick();
     const [run] = await until('the re-run', runs, (r) => r[0]?.jobId && r[0].jobId !== dead.jobId);
     expect(run.claimedBy).not.toBe('dead');
     expect(run.attempts).toBe(2);
-    const job = (await s.db.query(`SELECT status, error FROM kiln_jobs WHERE id = $1`, [dead.jobId])).rows[0];
-    expect(job).toEqual({ status: 'FAILED', error: expect.stringMatching(/^interrupted: /) });
+    const job = await jobRow(dead.jobId);
+    expect(job).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/^interrupted: /), errorCode: 'INTERRUPTED' });
     await noJobRunning();
     const backups = await scheduledBackups();
     expect(backups).toEqual(
@@ -191,7 +194,7 @@ describe('a dead instance', () => {
       ]),
     );
     // Interrupted again? Not re-run a third time.
-    await s.db.query(`UPDATE kiln_jobs SET status = 'FAILED', error = 'interrupted: test' WHERE id = $1`, [run.jobId]);
+    await s.db.query(`UPDATE kiln_jobs SET status = 'FAILED', error = 'interrupted: test', "errorCode" = 'INTERRUPTED' WHERE id = $1`, [run.jobId]);
     await a.tick();
     expect(await runs()).toEqual([expect.objectContaining({ jobId: run.jobId, attempts: 2 })]);
   });
@@ -226,70 +229,53 @@ describe('a fire while another job holds the lease', () => {
       `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "claimedAt") VALUES ('BACKUP', now() - interval '1 minute', 'dead', now() - interval '1 minute')`,
     );
 
-  it('waits for it, keeping its claim fresh, then starts the backup', async () => {
-    const a = otherInstance('a', { busyRetryMs: 200, busyTimeoutMs: 120_000 });
-    await whileTableLocked(s, async () => {
+  it('queues its backup behind it and is done: the claim holds the QUEUED job, which runs when the lease frees', async () => {
+    const a = otherInstance('a');
+    const queued = await whileTableLocked(s, async () => {
       const manual = await startBackup(s);
       await staleClaim();
       await a.tick();
-      // Waiting: no job yet, claim renewed, not taken over by a third instance.
-      await new Promise((r) => setTimeout(r, 4000));
-      const [waiting] = await runs();
-      expect(waiting).toMatchObject({ claimedBy: 'a', jobId: null });
-      expect(Date.now() - waiting.claimedAt.getTime()).toBeLessThan(3000);
+      const [run] = await until('the fire to record its job', runs, (r) => r[0]?.jobId);
+      expect(run).toMatchObject({ claimedBy: 'a', backupId: expect.any(String) });
+      expect(await jobRow(run.jobId)).toMatchObject({ status: 'QUEUED' });
+      expect((await jobRow(manual.jobId)).status).toBe('RUNNING');
+      // Nothing is left to take over: a third instance leaves the claim alone.
       await otherInstance('c').tick();
-      expect((await runs())[0].claimedBy).toBe('a');
-      return manual;
+      expect((await runs())[0]).toMatchObject({ claimedBy: 'a', jobId: run.jobId, attempts: 1 });
+      // The fire is over: stopping its scheduler does not wait for the job, nor drop it.
+      await a.stop();
+      expect(await jobRow(run.jobId)).toMatchObject({ status: 'QUEUED' });
+      return run;
     });
-    const [run] = await until('the scheduled backup started', runs, (r) => r[0]?.jobId);
+    const job = await finishedJob(s, queued.jobId);
+    expect(job).toMatchObject({ status: 'COMPLETED', backup: { id: queued.backupId, status: 'COMPLETED' } });
+    expect(await scheduledBackups()).toEqual([expect.objectContaining({ id: queued.backupId, status: 'COMPLETED' })]);
+  });
+
+  it('a queued backup whose gateway died is failed as interrupted, and the fire re-run once elsewhere', async () => {
+    // A fire another gateway queued (its job waiting for the lease, kept alive by that gateway).
+    await s.db.query(
+      `INSERT INTO kiln_jobs (id, kind, status, "backupId", "instanceId", "createdAt", "heartbeatAt")
+       VALUES ('queued-on-dead', 'BACKUP', 'QUEUED', 'never-written', 'dead', now() - interval '1 hour', now())`,
+    );
+    await s.db.query(
+      `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "claimedAt", "jobId", "backupId")
+       VALUES ('BACKUP', now() - interval '1 hour', 'dead', now() - interval '1 hour', 'queued-on-dead', 'never-written')`,
+    );
+    // Nothing to re-run while the job is still QUEUED.
+    const a = otherInstance('a');
+    await a.tick();
+    expect(await runs()).toEqual([expect.objectContaining({ claimedBy: 'dead', jobId: 'queued-on-dead', attempts: 1 })]);
+
+    // That gateway dies: its queued job stops heart-beating.
+    await s.db.query(`UPDATE kiln_jobs SET "heartbeatAt" = now() - interval '1 hour' WHERE id = 'queued-on-dead'`);
+    await s.kiln.reaper.reap();
+    expect(await jobRow('queued-on-dead')).toMatchObject({ status: 'FAILED', errorCode: 'INTERRUPTED', error: expect.stringMatching(/^interrupted: .*queued/) });
+    await a.tick();
+    const [run] = await until('the re-run', runs, (r) => r[0]?.jobId && r[0].jobId !== 'queued-on-dead');
+    expect(run).toMatchObject({ claimedBy: 'a', attempts: 2 });
     await noJobRunning();
     expect(await scheduledBackups()).toEqual([expect.objectContaining({ id: run.backupId, status: 'COMPLETED' })]);
-  });
-
-  it('gives the fire up when another instance took its claim over while it waited', async () => {
-    const a = otherInstance('a', { busyRetryMs: 200, busyTimeoutMs: 120_000 });
-    await whileTableLocked(s, async () => {
-      await startBackup(s);
-      await staleClaim();
-      await a.tick();
-      await until('the fire to be waiting', runs, (r) => r[0]?.claimedBy === 'a');
-      // a stalls past the TTL (simulated): b takes the claim; a's next renewal finds out.
-      await s.db.query(`UPDATE kiln_schedule_runs SET "claimedBy" = 'b'`);
-      await a.stop();
-    });
-    await noJobRunning();
-    expect(await runs()).toEqual([expect.objectContaining({ claimedBy: 'b', jobId: null, backupId: null })]);
-    expect(await scheduledBackups()).toEqual([]);
-  });
-
-  it('gives up after the bound and records a FAILED backup naming the running job', async () => {
-    const a = otherInstance('a', { busyRetryMs: 100, busyTimeoutMs: 500 });
-    const manual = await whileTableLocked(s, async () => {
-      const manual = await startBackup(s);
-      await staleClaim();
-      await a.tick();
-      await until('the fire to give up', runs, (r) => r[0]?.backupId);
-      return manual;
-    });
-    const [run] = await runs();
-    expect(run.jobId).toBeNull();
-    const [failed] = await scheduledBackups();
-    expect(failed).toMatchObject({ id: run.backupId, status: 'FAILED' });
-    expect(failed.error).toMatch(/did not run: another job still held the job lease/);
-    expect(failed.error).toContain(manual.jobId);
-  });
-
-  it('records a FAILED backup when its gateway stops while it waits', async () => {
-    const a = otherInstance('a', { busyRetryMs: 60_000, busyTimeoutMs: 300_000 });
-    await whileTableLocked(s, async () => {
-      await startBackup(s);
-      await staleClaim();
-      await a.tick();
-      await until('the fire to be waiting', runs, (r) => r[0]?.claimedBy === 'a');
-      await a.stop();
-    });
-    const [failed] = await scheduledBackups();
-    expect(failed.error).toMatch(/gateway stopped while it waited/);
   });
 });
 
@@ -317,7 +303,7 @@ describe('retention started by the scheduler', () => {
   it('runs daily exactly once however many instances fire', async () => {
     await setSchedule({ frequency: 'DAILY' });
     const at = new Date('2026-11-30T02:00:00.000Z');
-    const fire = (scheduler: BackupScheduler) => (scheduler as any).fire('RETENTION', at, 'timer') as Promise<void>;
+    const fire = (scheduler: BackupScheduler) => scheduler.fire('RETENTION', at, 'timer');
     await Promise.all([fire(otherInstance('a', { withRetention: true })), fire(otherInstance('b', { withRetention: true }))]);
     const [run] = await runs();
     expect(run).toMatchObject({ kind: 'RETENTION', jobId: expect.any(String) });

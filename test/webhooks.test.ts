@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { BackupLocation, BackupType } from '../src/backup/backup.enums';
 import { ConfigError, loadConfig } from '../src/config/config';
 import { createLogger } from '../src/logging/logger';
 import { WebhookNotifier } from '../src/notify/webhook-notifier';
@@ -158,27 +157,39 @@ describe('job events', () => {
     } finally {
       await db.end();
     }
-    await kiln.services.backups.recoverInterrupted(); // what every instance's schedule poll runs
+    await kiln.reaper.reap(); // what every instance's job reaper does twice per lease TTL
     await until(() => receiver.find('backup.failed', (d) => d.jobId === jobId).length > 0, 'backup.failed of the dead job');
     const [delivery] = receiver.find('backup.failed', (d) => d.jobId === jobId);
     expect(delivery.body.data).toMatchObject({ jobId, status: 'FAILED', error: expect.stringMatching(/^interrupted: /), backupId: job.backupId });
     // Swept once: a second sweep finds nothing to announce.
-    await kiln.services.backups.recoverInterrupted();
+    await kiln.reaper.reap();
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.find('backup.failed', (d) => d.jobId === jobId)).toHaveLength(1);
   });
 
-  it('announce a scheduled backup that could not even start, with no job', async () => {
-    // What the scheduler records when a fire waited too long for a busy lease.
-    const record = await kiln.services.backups.recordFailed(
-      { location: BackupLocation.LOCAL, includeAuditLogs: false, includeSessions: false },
-      BackupType.SCHEDULED,
-      'Scheduled backup for 2026-11-30T02:00:00.000Z did not run: another job still held the job lease',
-    );
-    await until(() => receiver.find('backup.failed', (d) => d.backupId === record.id).length > 0, 'backup.failed of the unstarted backup');
-    const [delivery] = receiver.find('backup.failed', (d) => d.backupId === record.id);
+  it('announce a queued backup cancelled before it ran, with its job', async () => {
+    // What replaced the FAILED record of a scheduled backup that could not start: its job waits QUEUED.
+    const locker = new Client({ connectionString: kiln.databaseUrl });
+    await locker.connect();
+    let running: string;
+    let queued: string;
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE "LoanType" IN ACCESS EXCLUSIVE MODE');
+      running = (await gql(kiln.url, CREATE_BACKUP, { i: {} }, token)).data!.createBackup.id;
+      const res = await gql(kiln.url, 'mutation { createBackup(input: { queue: true }) { id status } }', {}, token);
+      expect(res.data!.createBackup.status).toBe('QUEUED');
+      queued = res.data!.createBackup.id;
+      expect((await gql(kiln.url, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id: queued }, token)).data!.cancelJob.status).toBe('CANCELLED');
+    } finally {
+      await locker.query('COMMIT').catch(() => undefined);
+      await locker.end();
+    }
+    await kiln.services.jobs.settled(running);
+    await until(() => receiver.find('backup.failed', (d) => d.jobId === queued).length > 0, 'backup.failed of the cancelled queued backup');
+    const [delivery] = receiver.find('backup.failed', (d) => d.jobId === queued);
     expect(delivery.signed).toBe(true);
-    expect(delivery.body.data).toMatchObject({ jobId: null, kind: 'BACKUP', status: 'FAILED', type: 'SCHEDULED', error: expect.stringMatching(/did not run/) });
+    expect(delivery.body.data).toMatchObject({ jobId: queued, kind: 'BACKUP', status: 'CANCELLED', startedAt: null, error: expect.stringMatching(/cancelled/) });
   });
 
   it('announce a restore, after the backup.completed of its PRE_RESTORE safety backup', async () => {

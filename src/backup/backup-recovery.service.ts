@@ -14,8 +14,8 @@ export class BackupRecoveryService {
   ) {}
 
   /**
-   * After a crash (at start, and on every instance's schedule poll): records of
-   * interrupted jobs become FAILED, partial files of jobs no longer running go.
+   * After a crash (the sweep of every instance's job reaper, at start and twice per lease TTL):
+   * records of interrupted jobs become FAILED, partial files of jobs no longer running go.
    */
   async recoverInterrupted(): Promise<void> {
     const interrupted = await this.runner.failInterruptedJobs();

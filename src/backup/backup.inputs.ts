@@ -12,6 +12,14 @@ export class CreateBackupInput {
 
   @Field(() => BackupLocation, { nullable: true, defaultValue: BackupLocation.LOCAL })
   location: BackupLocation;
+
+  @Field({
+    nullable: true,
+    defaultValue: false,
+    description:
+      'While another backup, restore or reset runs (or others are queued): false answers CONFLICT, true returns a QUEUED job that starts in its turn (cancel it with cancelJob). Refused while maintenance mode is on.',
+  })
+  queue: boolean;
 }
 
 @InputType('BackupFilter')

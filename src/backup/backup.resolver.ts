@@ -3,6 +3,7 @@ import { caller, type KilnContext } from '../api/context';
 import { PageArgs } from '../api/page-args';
 import type { Services } from '../api/services';
 import { User } from '../domain';
+import { ConflictError } from '../errors/kiln-errors';
 import { Job } from '../jobs/job.entity';
 import { BackupRecord } from './records/backup-record';
 import { BackupType } from './backup.enums';
@@ -32,12 +33,19 @@ export class BackupResolver {
 
   @Authorized('ADMIN')
   @Mutation(() => Job, { description: 'Starts a backup and returns its job at once; follow it with jobProgress.' })
-  createBackup(
+  async createBackup(
     @Arg('input', () => CreateBackupInput, { nullable: true }) input: CreateBackupInput | null,
     @Ctx() ctx: KilnContext,
   ): Promise<Job> {
-    const options = { includeAuditLogs: false, includeSessions: false, location: 'LOCAL', ...stripNulls(input) } as CreateBackupInput;
-    return this.services.backups.create(options, BackupType.MANUAL, caller(ctx), ctx.meta);
+    const { queue, ...given } = stripNulls(input);
+    const options = { includeAuditLogs: false, includeSessions: false, location: 'LOCAL', ...given } as CreateBackupInput;
+    // A queued backup would hold the job slot ahead of the restore that maintenance is for.
+    if (queue && (await this.services.maintenance.get()).enabled) {
+      throw new ConflictError('Maintenance mode is on: a queued backup would run ahead of the restore; start it now (queue: false) or after maintenance', {
+        maintenance: true,
+      });
+    }
+    return this.services.backups.create(options, BackupType.MANUAL, caller(ctx), ctx.meta, { queue: queue === true });
   }
 
   @Authorized('ADMIN')

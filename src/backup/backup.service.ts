@@ -31,7 +31,6 @@ export type { BackupFilter, BackupRun, CreateBackupOptions };
  * storage factory chose (which ones, this service does not know).
  */
 export class BackupService {
-  private readonly notStartedListeners: Array<(record: BackupRecord) => void> = [];
   readonly records: BackupRecordStore;
   /** Kiln's store: every backup is written here first. */
   private readonly local: StorageDriver;
@@ -64,8 +63,11 @@ export class BackupService {
     this.recovery = new BackupRecoveryService(runner, this.records, [this.local, ...(this.cloud ? [this.cloud] : [])]);
   }
 
-  /** Starts a BACKUP job and returns it at once; CONFLICT while another exclusive job runs. */
-  async create(options: CreateBackupOptions, type: BackupType, actor: Identity | null, meta?: RequestMeta): Promise<Job> {
+  /**
+   * Starts a BACKUP job and returns it at once; CONFLICT while another exclusive job runs, or with
+   * `queue` a QUEUED job that starts in its turn (its record is written when it starts).
+   */
+  async create(options: CreateBackupOptions, type: BackupType, actor: Identity | null, meta?: RequestMeta, how: { queue?: boolean } = {}): Promise<Job> {
     if (options.location === BackupLocation.UNKNOWN) throw new BadUserInputError('location must be LOCAL, CLOUD or BOTH', { field: 'location' });
     if (options.location !== BackupLocation.LOCAL && !this.cloud) {
       throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to store backups in the cloud');
@@ -78,12 +80,13 @@ export class BackupService {
       backupId: id,
       requestedById: actor?.userId ?? null,
       input: { type, location: options.location, includeAuditLogs: options.includeAuditLogs, includeSessions: options.includeSessions },
-      prepare: async () => {
-        await this.records.insert({ ...record, jobId: null });
+      prepare: async (jobId) => {
+        // Dated when the backup starts, not when it was queued.
+        Object.assign(record, this.newRecord(options, type, actor?.userId ?? null, id));
+        await this.records.insert({ ...record, jobId });
       },
       run: (run) => this.write(record, run),
-    });
-    await this.records.update(id, { jobId: job.id });
+    }, how);
     if (type === BackupType.MANUAL && actor) {
       await this.audit.record({
         actorUserId: actor.userId,
@@ -111,24 +114,15 @@ export class BackupService {
     return this.require(record.id);
   }
 
-  /** A backup that could not even start (e.g. a scheduled one kept waiting for the job lease): a FAILED record saying why. */
+  /**
+   * A FAILED record saying why, of a backup that wrote nothing and has no job. Kiln itself no longer
+   * makes one (a scheduled fire queues its job instead); tests make them to stand for failures.
+   */
   async recordFailed(options: CreateBackupOptions, type: BackupType, reason: string): Promise<BackupRecord> {
     const record = this.newRecord(options, type, null);
     Object.assign(record, { status: BackupStatus.FAILED, error: reason, completedAt: new Date() });
     await this.records.insert(record);
-    for (const listener of this.notStartedListeners) {
-      try {
-        listener({ ...record });
-      } catch {
-        // A listener (webhooks) never fails the caller; it logs for itself.
-      }
-    }
     return record;
-  }
-
-  /** Calls `listener` with each FAILED record of a backup that could not start (no job tells of it); it must not block. */
-  onNotStarted(listener: (record: BackupRecord) => void): void {
-    this.notStartedListeners.push(listener);
   }
 
   /** Removes the safety backups a job wrote that nobody was told about (its restore was refused): files and records, no audit entry. */
@@ -136,8 +130,8 @@ export class BackupService {
     return this.deleter.discard(jobId, type);
   }
 
-  private newRecord(options: CreateBackupOptions, type: BackupType, actorId: string | null): BackupRecord {
-    return newBackupRecord(options, type, actorId);
+  private newRecord(options: CreateBackupOptions, type: BackupType, actorId: string | null, id?: string): BackupRecord {
+    return newBackupRecord(options, type, actorId, id);
   }
 
   /** The BACKUP job: snapshot → JSON document → gzip above 1 MB → storage → record. */
@@ -207,8 +201,8 @@ export class BackupService {
   }
 
   /**
-   * After a crash (at start, and on every instance's schedule poll): records of
-   * interrupted jobs become FAILED, partial files of jobs no longer running go.
+   * After a crash (the sweep of every instance's job reaper, at start and twice per lease TTL):
+   * records of interrupted jobs become FAILED, partial files of jobs no longer running go.
    */
   recoverInterrupted(): Promise<void> {
     return this.recovery.recoverInterrupted();

@@ -13,9 +13,8 @@ export interface CreateBackupOptions {
 /** The newest migration: the schema a backup taken now has. */
 export const SCHEMA_VERSION = migrations[migrations.length - 1].name;
 
-/** The IN_PROGRESS record of a backup about to be written. */
-export function newBackupRecord(options: CreateBackupOptions, type: BackupType, actorId: string | null): BackupRecord {
-  const id = newId();
+/** The IN_PROGRESS record of a backup about to be written (`id`: one reserved when its job was queued). */
+export function newBackupRecord(options: CreateBackupOptions, type: BackupType, actorId: string | null, id = newId()): BackupRecord {
   const createdAt = new Date();
   return Object.assign(new BackupRecord(), {
     id,

@@ -6,23 +6,17 @@ import { toKilnError } from '../errors/to-kiln-error';
 import { reportUnexpected } from '../errors/unexpected-error';
 import type { Logger } from '../logging/logger';
 import type { JobEventBus } from './job-event-bus';
+import { busyConflict, EXCLUSIVE_LEASE, JobLeases, leaseFor, RETENTION_LEASE } from './job-leases';
 import { Job } from './job.entity';
-import { EXCLUSIVE_KINDS, FINISHED_STATUSES, JobKind, JobStatus } from './job.enums';
+import { JobOutcomes, type JobMetricFacts, type KindOutcome } from './job-outcomes';
+import { LocalJobQueue, type QueuedJob } from './local-job-queue';
+import { FINISHED_STATUSES, INTERRUPTED_ERROR_CODE, JobKind, JobStatus } from './job.enums';
 import { ProgressMeter, type ProgressSnapshot } from './progress-meter';
 import type { VerificationReport } from './verification-report.type';
 
-export const EXCLUSIVE_LEASE = 'exclusive-job';
-/** Starts the error of a job that stopped because its gateway did, not because of the work itself. */
+export { EXCLUSIVE_LEASE, leaseFor, RETENTION_LEASE };
+/** Starts the error message of an interrupted job (its errorCode says INTERRUPTED): for people reading it. */
 export const INTERRUPTED = 'interrupted: ';
-/** RETENTION runs beside backups and restores, but never twice at once. */
-export const RETENTION_LEASE = 'retention-job';
-
-/** The lease a job of this kind holds while it runs (one holder across all instances), if any. */
-export function leaseFor(kind: JobKind): string | null {
-  if (EXCLUSIVE_KINDS.has(kind)) return EXCLUSIVE_LEASE;
-  if (kind === JobKind.RETENTION) return RETENTION_LEASE;
-  return null;
-}
 
 export interface JobRun {
   job: Job;
@@ -44,8 +38,12 @@ export interface JobSpec {
   requestedById: string | null;
   backupId?: string;
   input?: Record<string, string | number | boolean | null>;
-  /** Runs after the lease is taken and before the job exists; a failure releases the lease. */
-  prepare?(): Promise<void>;
+  /**
+   * Runs once the lease is taken, before the work: before the job's row exists when it starts at
+   * once (a failure is thrown to the caller), after it when the job was queued (a failure fails it).
+   * Either way a failure releases the lease.
+   */
+  prepare?(jobId: string): Promise<void>;
   run(run: JobRun): Promise<JobOutcome | void>;
 }
 
@@ -57,7 +55,13 @@ export class JobCancelledError extends Error {
 
 export interface JobRunnerOptions {
   leaseTtlMs: number;
+  /** How often a running job renews its lease, and this instance's queued jobs are kept alive and looked at. */
   heartbeatMs: number;
+  /**
+   * Earlier instances of this gateway known to be gone (instance-registry.ts): their QUEUED and
+   * RUNNING jobs are failed as interrupted at the next sweep, without waiting for the lease TTL.
+   */
+  goneInstanceIds?: readonly string[];
 }
 
 /**
@@ -65,10 +69,23 @@ export interface JobRunnerOptions {
  * database lease, so only one of them runs across all instances (RETENTION
  * holds a lease of its own); a lease whose holder stopped renewing it expires
  * and is taken over.
+ *
+ * A job asked to queue (`start(spec, { queue: true })`) while its lease is held, or while other
+ * jobs are queued for it, gets a QUEUED row: visible to every instance, ordered by createdAt,
+ * cancellable. Its work (a closure) stays on the instance that queued it, which keeps the row alive
+ * with heartbeats and starts it when the lease is free and it is the oldest QUEUED job of the
+ * lease (checked under the lease row's lock, so the order holds across instances). If that
+ * instance dies, the sweep fails the row as INTERRUPTED like a running job (at once when the
+ * instance restarts, after the lease TTL otherwise) and the queue moves on; a scheduled fire is
+ * then re-run by the schedule's takeover. Parameters are not replayed by other instances: a job's
+ * work may hold what only its instance has (an upload's file), and one rule for every kind is simpler.
  */
 export class JobRunner {
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly queue: LocalJobQueue;
   private readonly finishedListeners: Array<(job: Job) => void> = [];
+  private readonly leases: JobLeases;
+  private readonly outcomes: JobOutcomes;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -76,14 +93,20 @@ export class JobRunner {
     private readonly logger: Logger,
     readonly instanceId: string,
     private readonly options: JobRunnerOptions = { leaseTtlMs: 30_000, heartbeatMs: 5_000 },
-  ) {}
+  ) {
+    this.leases = new JobLeases(dataSource, instanceId, options.leaseTtlMs);
+    this.outcomes = new JobOutcomes(dataSource);
+    this.queue = new LocalJobQueue(dataSource, logger, options.heartbeatMs, (entry) => this.startIfItsTurn(entry));
+  }
 
-  /** Creates the job row (RUNNING) and starts it; throws CONFLICT if a job holding the same lease runs. */
-  async start(spec: JobSpec): Promise<Job> {
+  /**
+   * Creates the job row (RUNNING) and starts it. While a job holding the same lease runs (or jobs
+   * wait for it): CONFLICT, or with `queue` the job is created QUEUED and starts in its turn.
+   */
+  async start(spec: JobSpec, options: { queue?: boolean } = {}): Promise<Job> {
     const id = newId();
     const jobs = this.dataSource.getRepository(Job);
     const lease = leaseFor(spec.kind);
-    if (lease) await this.acquireLease(lease, id);
     const now = new Date();
     const job = jobs.create({
       id,
@@ -101,19 +124,98 @@ export class JobRunner {
       bytesDone: 0,
       cancelRequested: false,
     });
+    if (lease) {
+      const taken = await this.leases.decide(lease, id, async (tx, state) => {
+        if (!state.holder && !state.firstQueued) return true;
+        if (!options.queue) throw busyConflict(state);
+        Object.assign(job, { status: JobStatus.QUEUED, startedAt: null });
+        await tx.getRepository(Job).insert({ ...job, heartbeatAt: () => 'CURRENT_TIMESTAMP' });
+        return false;
+      });
+      if (!taken) return this.enqueue(job, spec);
+    }
     try {
-      await spec.prepare?.();
+      await spec.prepare?.(id);
       // Heartbeats are the database's clock, whatever this host's clock says (the sweep compares with it).
       await jobs.insert({ ...job, heartbeatAt: () => 'CURRENT_TIMESTAMP' });
     } catch (err) {
-      if (lease) await this.releaseLease(lease, id);
+      if (lease) await this.leases.release(lease, id);
       throw err;
     }
     this.publish(job);
+    this.run(job, spec);
+    return job;
+  }
+
+  private run(job: Job, spec: JobSpec): Promise<void> {
     const controller = new AbortController();
     const done = this.execute(job, spec, controller);
-    this.running.set(id, { controller, done });
-    return job;
+    this.running.set(job.id, { controller, done });
+    return done;
+  }
+
+  private enqueue(job: Job, spec: JobSpec): Job {
+    this.queue.add(job, spec);
+    this.logger.info({ jobId: job.id, kind: job.kind }, 'job queued until its lease is free');
+    this.publish(job);
+    return { ...job };
+  }
+
+  /**
+   * This instance's queued jobs: keeps their rows alive, forgets those no longer QUEUED (cancelled,
+   * or failed as interrupted elsewhere), and starts each whose turn has come. Runs every heartbeat
+   * while any are queued and whenever a job of this instance ends; never throws.
+   */
+  startQueued(): Promise<void> {
+    return this.queue.pump();
+  }
+
+  /** Starts a queued job of this instance if the lease is free and it is the first queued for it. */
+  private async startIfItsTurn(entry: QueuedJob): Promise<void> {
+    const { job, spec } = entry;
+    const lease = leaseFor(job.kind)!;
+    const startedAt = new Date();
+    let gone = false;
+    const taken = await this.leases.decide(lease, job.id, async (tx, state) => {
+      if (state.holder || state.firstQueued !== job.id) return false;
+      const started = await tx
+        .getRepository(Job)
+        .update({ id: job.id, status: JobStatus.QUEUED }, { status: JobStatus.RUNNING, startedAt, heartbeatAt: () => 'CURRENT_TIMESTAMP' });
+      gone = !started.affected;
+      return !gone;
+    });
+    if (!taken && !gone) return;
+    this.queue.take(job.id);
+    if (gone) return entry.leave();
+    Object.assign(job, { status: JobStatus.RUNNING, startedAt });
+    try {
+      await spec.prepare?.(job.id);
+    } catch (err) {
+      await this.failBeforeRun(job, err, lease);
+      return entry.leave();
+    }
+    this.publish(job);
+    void this.run(job, spec).finally(() => entry.leave());
+  }
+
+  /** A queued job whose preparation failed once its turn came: FAILED like any job, the lease released. */
+  private async failBeforeRun(job: Job, err: unknown, lease: string): Promise<void> {
+    const log = this.logger.child({ jobId: job.id, kind: job.kind });
+    const known = toKilnError(err);
+    Object.assign(job, {
+      status: JobStatus.FAILED,
+      error: known?.message ?? reportUnexpected(log, err, 'job failed').message,
+      errorCode: known?.code ?? ErrorCode.INTERNAL,
+      finishedAt: new Date(),
+    });
+    await this.dataSource
+      .getRepository(Job)
+      .update({ id: job.id, status: JobStatus.RUNNING }, { status: job.status, error: job.error, errorCode: job.errorCode, finishedAt: job.finishedAt })
+      .catch((e) => log.error({ err: e }, 'could not record the end of the job'));
+    await this.leases.release(lease, job.id).catch((e) => log.warn({ err: e }, 'could not release lease'));
+    this.publish(job);
+    this.announceFinished(job, log);
+    void this.startQueued();
   }
 
   /**
@@ -123,14 +225,8 @@ export class JobRunner {
   async assertCanStart(kind: JobKind): Promise<void> {
     const lease = leaseFor(kind);
     if (!lease) return;
-    const [held] = await this.dataSource.query(
-      `SELECT l."jobId", j.kind FROM kiln_leases l LEFT JOIN kiln_jobs j ON j.id = l."jobId"
-        WHERE l.name = $1 AND l."jobId" IS NOT NULL AND l."expiresAt" > CURRENT_TIMESTAMP`,
-      [lease],
-    );
-    if (held) {
-      throw new ConflictError(`A ${held.kind ?? 'BACKUP'} job is running (${held.jobId}); try again when it has finished`, { runningJobId: held.jobId });
-    }
+    const state = await this.leases.peek(lease);
+    if (state.holder || state.firstQueued) throw busyConflict(state);
   }
 
   async get(id: string): Promise<Job | null> {
@@ -145,13 +241,34 @@ export class JobRunner {
     });
   }
 
-  /** Asks a running job to stop; the instance running it notices within a heartbeat. */
+  /**
+   * A queued job is CANCELLED at once, without ever running (on whichever instance queued it);
+   * a running one is asked to stop, and the instance running it notices within a heartbeat.
+   */
   async cancel(id: string): Promise<Job> {
     const jobs = this.dataSource.getRepository(Job);
     const job = await jobs.findOneBy({ id });
     if (!job) throw new NotFoundError('Job', id);
     if (FINISHED_STATUSES.has(job.status)) {
-      throw new ConflictError(`Job ${id} is already ${job.status}: only a running job can be cancelled`, { status: job.status });
+      throw new ConflictError(`Job ${id} is already ${job.status}: only a queued or running job can be cancelled`, { status: job.status });
+    }
+    if (job.status === JobStatus.QUEUED) {
+      const cancelled = await jobs.update(
+        { id, status: JobStatus.QUEUED },
+        { status: JobStatus.CANCELLED, cancelRequested: true, error: 'cancelled by an administrator before it started', finishedAt: new Date() },
+      );
+      if (cancelled.affected) {
+        const row = (await jobs.findOneBy({ id }))!;
+        this.queue.take(id)?.leave();
+        const log = this.logger.child({ jobId: id, kind: row.kind });
+        log.info('queued job cancelled');
+        this.publish(row);
+        // This instance's UPDATE won: it speaks for the job, wherever it was queued.
+        this.announceFinished(row, log);
+        void this.startQueued();
+        return row;
+      }
+      // It started meanwhile: it is cancelled as a running job.
     }
     await jobs.update({ id }, { cancelRequested: true });
     this.running.get(id)?.controller.abort(new JobCancelledError(true, 'cancelled by an administrator'));
@@ -166,36 +283,14 @@ export class JobRunner {
     this.finishedListeners.push(listener);
   }
 
-  /** Jobs running on any instance (the database's view) or starting on this one. */
   /** What /metrics reports of the jobs: running per kind, each kind's last outcome, the lease. */
-  async metricFacts(): Promise<JobMetricFacts> {
-    const [running, last, lease] = await Promise.all([
-      this.dataSource.query(`SELECT kind, count(*) AS n FROM kiln_jobs WHERE status = 'RUNNING' GROUP BY kind`),
-      this.lastOutcomes(),
-      this.dataSource.query(
-        `SELECT j.kind, extract(epoch FROM LOCALTIMESTAMP - j."startedAt")::float8 AS "heldSeconds"
-           FROM kiln_leases l JOIN kiln_jobs j ON j.id = l."jobId" WHERE l."expiresAt" > LOCALTIMESTAMP`,
-      ),
-    ]);
-    return {
-      running: running.map((r: { kind: string; n: string | number }) => ({ kind: r.kind, n: Number(r.n) })),
-      last,
-      lease: lease.map((l: { kind: string; heldSeconds: string | number }) => ({ kind: l.kind, heldSeconds: Number(l.heldSeconds) })),
-    };
+  metricFacts(): Promise<JobMetricFacts> {
+    return this.outcomes.metricFacts();
   }
 
-  /** Per kind (or of one): the last finished job's outcome (the newest by finish, then id), and when one last succeeded. */
-  async lastOutcomes(kind?: JobKind): Promise<KindOutcome[]> {
-    const rows = await this.dataSource.query(
-      `SELECT l.kind, l.succeeded AS "lastSucceeded", l."finishedAt" AS "lastFinishedAt", l.seconds AS "lastSeconds", l.message AS "lastMessage",
-              (SELECT max("finishedAt") FROM kiln_jobs WHERE kind = l.kind AND ${SUCCEEDED}) AS "lastSuccessAt"
-         FROM (SELECT DISTINCT ON (kind) kind, ${SUCCEEDED} AS succeeded, "finishedAt",
-                      extract(epoch FROM "finishedAt" - "startedAt")::float8 AS seconds, coalesce(error, message) AS message
-                 FROM kiln_jobs WHERE "finishedAt" IS NOT NULL ${kind ? 'AND kind = $1' : ''}
-                ORDER BY kind, "finishedAt" DESC, id DESC) l`,
-      kind ? [kind] : [],
-    );
-    return rows.map((r: KindOutcome) => ({ ...r, lastSeconds: r.lastSeconds === null ? null : Number(r.lastSeconds) }));
+  /** Per kind (or of one): the last finished job's outcome, and when one last succeeded. */
+  lastOutcomes(kind?: JobKind): Promise<KindOutcome[]> {
+    return this.outcomes.lastOutcomes(kind);
   }
 
   async activeJobIds(): Promise<Set<string>> {
@@ -203,31 +298,35 @@ export class JobRunner {
     return new Set([...rows.map((r) => r.id), ...this.running.keys()]);
   }
 
-  /** Resolves once the job has finished on this instance (for tests and shutdown). */
+  /** Resolves once the job has finished on this instance, or left its queue here (for tests and shutdown). */
   async settled(id: string): Promise<void> {
+    await this.queue.settled(id);
     await this.running.get(id)?.done;
   }
 
   /**
-   * Marks jobs whose instance stopped heart-beating as FAILED ("interrupted")
-   * and returns them, so their owners can clean up partial files.
+   * Marks QUEUED and RUNNING jobs whose instance is gone as FAILED, errorCode INTERRUPTED, frees
+   * their leases and returns them, so their owners can clean up partial files. Gone: stopped
+   * heart-beating for the lease TTL, or (at once) an earlier instance of this gateway (goneInstanceIds).
    */
   async failInterruptedJobs(): Promise<Job[]> {
     const jobs = this.dataSource.getRepository(Job);
-    const stale: Array<{ id: string }> = await this.dataSource.query(
-      `SELECT id FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')
-         AND ("heartbeatAt" IS NULL OR "heartbeatAt" < CURRENT_TIMESTAMP - $1::float8 * interval '1 second')`,
-      [this.options.leaseTtlMs / 1000],
+    const stale: Array<{ id: string; status: JobStatus }> = await this.dataSource.query(
+      `SELECT id, status FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')
+         AND ("heartbeatAt" IS NULL OR "heartbeatAt" < CURRENT_TIMESTAMP - $1::float8 * interval '1 second' OR "instanceId" = ANY($2))`,
+      [this.options.leaseTtlMs / 1000, this.options.goneInstanceIds ?? []],
     );
     const rows: Job[] = [];
-    for (const { id } of stale) {
+    for (const { id, status } of stale) {
+      const why = status === JobStatus.QUEUED ? 'the gateway that queued it stopped before it could start' : 'the gateway running it stopped before it finished';
       const result = await jobs.update(
         { id, status: In([JobStatus.QUEUED, JobStatus.RUNNING]) },
-        { status: JobStatus.FAILED, error: `${INTERRUPTED}the gateway running it stopped before it finished`, finishedAt: new Date() },
+        { status: JobStatus.FAILED, error: `${INTERRUPTED}${why}`, errorCode: INTERRUPTED_ERROR_CODE, finishedAt: new Date() },
       );
       const job = result.affected ? await jobs.findOneBy({ id }) : null;
       if (job) rows.push(job);
     }
+    await this.leases.releaseHeldBy(rows.map((job) => job.id));
     for (const job of rows) {
       this.logger.warn({ jobId: job.id, kind: job.kind }, 'job interrupted by a stopped gateway marked FAILED');
       this.publish(job);
@@ -235,6 +334,30 @@ export class JobRunner {
       this.announceFinished(job, this.logger.child({ jobId: job.id, kind: job.kind }));
     }
     return rows;
+  }
+
+  private async failQueuedHere(): Promise<void> {
+    const jobs = this.dataSource.getRepository(Job);
+    for (const entry of await this.queue.close()) {
+      const id = entry.job.id;
+      const log = this.logger.child({ jobId: id, kind: entry.job.kind });
+      try {
+        const result = await jobs.update(
+          { id, status: JobStatus.QUEUED },
+          { status: JobStatus.FAILED, error: `${INTERRUPTED}the gateway that queued it stopped`, errorCode: INTERRUPTED_ERROR_CODE, finishedAt: new Date() },
+        );
+        const job = result.affected ? await jobs.findOneBy({ id }) : null;
+        if (job) {
+          log.info('queued job failed as interrupted: the gateway is shutting down');
+          this.publish(job);
+          this.announceFinished(job, log);
+        }
+      } catch (err) {
+        log.warn({ err }, 'could not fail a queued job at shutdown; the sweep of another instance will');
+      } finally {
+        entry.leave();
+      }
+    }
   }
 
   private announceFinished(job: Job, log: Logger): void {
@@ -247,8 +370,12 @@ export class JobRunner {
     }
   }
 
-  /** Aborts every job of this instance and waits for them to record their end. */
+  /**
+   * Fails this instance's queued jobs as interrupted (their work lives here), then aborts every
+   * running job of this instance and waits for them to record their end.
+   */
   async shutdown(): Promise<void> {
+    await this.failQueuedHere();
     for (const { controller } of this.running.values()) {
       controller.abort(new JobCancelledError(false, `${INTERRUPTED}the gateway is shutting down`));
     }
@@ -294,7 +421,7 @@ export class JobRunner {
       // masked: the client gets a reference, the log line under it the error and its stack.
       const known = reason instanceof JobCancelledError ? reason : toKilnError(reason);
       const error = known?.message ?? reportUnexpected(log, reason, 'job failed').message;
-      const errorCode = known instanceof JobCancelledError ? null : (known?.code ?? ErrorCode.INTERNAL);
+      const errorCode = known instanceof JobCancelledError ? (known.byUser ? null : INTERRUPTED_ERROR_CODE) : (known?.code ?? ErrorCode.INTERNAL);
       final = { ...progress.snapshot, status: cancelled ? JobStatus.CANCELLED : JobStatus.FAILED, error, errorCode };
       if (known) log.info({ status: final.status, error, errorCode }, 'job ended');
     } finally {
@@ -325,9 +452,11 @@ export class JobRunner {
     }
     this.announceFinished(job, log);
     const lease = leaseFor(job.kind);
-    if (lease) await this.releaseLease(lease, job.id).catch((err) => log.warn({ err }, 'could not release lease'));
+    if (lease) await this.leases.release(lease, job.id).catch((err) => log.warn({ err }, 'could not release lease'));
     this.running.delete(job.id);
     this.publish(job);
+    // The lease is free: a job queued here may be next.
+    if (lease && this.queue.size > 0) void this.startQueued();
   }
 
   /**
@@ -347,7 +476,7 @@ export class JobRunner {
         controller.abort(new JobCancelledError(false, `${INTERRUPTED}another instance found this job stalled and failed it`));
       }
       const lease = leaseFor(job.kind);
-      if (lease && !(await this.renewLease(lease, job.id))) {
+      if (lease && !(await this.leases.renew(lease, job.id))) {
         controller.abort(new JobCancelledError(false, `${INTERRUPTED}the job lease was lost (database unreachable too long?)`));
       }
     } catch (err) {
@@ -355,69 +484,9 @@ export class JobRunner {
     }
   }
 
-  private async acquireLease(name: string, jobId: string): Promise<void> {
-    await this.dataSource.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO kiln_leases (name, holder, "jobId", "expiresAt") VALUES ($1, '', NULL, CURRENT_TIMESTAMP) ON CONFLICT (name) DO NOTHING`,
-        [name],
-      );
-      const [lease] = await tx.query(
-        `SELECT "jobId", "expiresAt" > CURRENT_TIMESTAMP AS live FROM kiln_leases WHERE name = $1 FOR UPDATE`,
-        [name],
-      );
-      if (lease.jobId && lease.live) {
-        const [holder] = await tx.query(`SELECT kind, status FROM kiln_jobs WHERE id = $1`, [lease.jobId]);
-        throw new ConflictError(`A ${holder?.kind ?? 'BACKUP'} job is running (${lease.jobId}); try again when it has finished`, {
-          runningJobId: lease.jobId,
-        });
-      }
-      await tx.query(
-        `UPDATE kiln_leases SET holder = $2, "jobId" = $3, "expiresAt" = CURRENT_TIMESTAMP + $4::float8 * interval '1 second' WHERE name = $1`,
-        [name, this.instanceId, jobId, this.options.leaseTtlMs / 1000],
-      );
-    });
-  }
-
-  private async renewLease(name: string, jobId: string): Promise<boolean> {
-    const rows = await updateReturning(
-      this.dataSource,
-      `UPDATE kiln_leases SET "expiresAt" = CURRENT_TIMESTAMP + $3::float8 * interval '1 second' WHERE name = $1 AND "jobId" = $2 RETURNING name`,
-      [name, jobId, this.options.leaseTtlMs / 1000],
-    );
-    return rows.length > 0;
-  }
-
-  private async releaseLease(name: string, jobId: string): Promise<void> {
-    await this.dataSource.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = CURRENT_TIMESTAMP WHERE name = $1 AND "jobId" = $2`, [
-      name,
-      jobId,
-    ]);
-  }
-
   private publish(job: Job): void {
     this.jobEvents.publish(job);
   }
 }
 
-export type { ProgressSnapshot };
-
-/** A job that did what it was for: completed, and (a verify) found the backup good. */
-const SUCCEEDED = `(status = 'COMPLETED' AND coalesce((verification->>'ok')::boolean, true))`;
-
-/** How the jobs of one kind last went. */
-export interface KindOutcome {
-  kind: string;
-  lastSucceeded: boolean;
-  lastFinishedAt: Date;
-  lastSeconds: number | null;
-  /** The last job's error, or its message (a verify's "2 of 9 checks failed"). */
-  lastMessage: string | null;
-  lastSuccessAt: Date | null;
-}
-
-export interface JobMetricFacts {
-  running: Array<{ kind: string; n: number }>;
-  last: KindOutcome[];
-  /** The job holding the lease now, and for how long. */
-  lease: Array<{ kind: string; heldSeconds: number }>;
-}
+export type { JobMetricFacts, KindOutcome, ProgressSnapshot };

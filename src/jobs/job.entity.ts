@@ -58,7 +58,10 @@ export class Job {
   @Column({ type: 'text', nullable: true })
   error: string | null;
 
-  @Field(() => String, { nullable: true, description: 'The extensions.code of the failure (e.g. BACKUP_CORRUPT), when it has one.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'The extensions.code of the failure (e.g. BACKUP_CORRUPT), when it has one; INTERRUPTED when its gateway stopped, crashed or lost the job lease.',
+  })
   @Column({ type: 'text', nullable: true })
   errorCode: string | null;
 

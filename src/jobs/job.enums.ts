@@ -21,6 +21,12 @@ export enum JobStatus {
 /** Kinds that change or read all the lending data: one at a time across all instances. */
 export const EXCLUSIVE_KINDS: ReadonlySet<JobKind> = new Set([JobKind.BACKUP, JobKind.RESTORE, JobKind.RESET]);
 
+/**
+ * The errorCode of a job its gateway stopped (shut down, crashed, lost the lease) rather than its
+ * own work: the scheduler re-runs a fire whose job ended so.
+ */
+export const INTERRUPTED_ERROR_CODE = 'INTERRUPTED';
+
 export const FINISHED_STATUSES: ReadonlySet<JobStatus> = new Set([JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED]);
 
 registerEnumType(JobKind, { name: 'JobKind' });

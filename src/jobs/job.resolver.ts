@@ -36,7 +36,7 @@ export class JobResolver {
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => Job)
+  @Mutation(() => Job, { description: 'A QUEUED job is CANCELLED at once, without running; a RUNNING one is asked to stop. CONFLICT for a finished job.' })
   cancelJob(@Arg('id', () => ID) id: string): Promise<Job> {
     return this.services.jobs.cancel(id);
   }

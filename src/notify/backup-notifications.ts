@@ -34,7 +34,6 @@ export class BackupNotifications {
       intervalMs: deps.healthCheckMs,
     });
     deps.jobs.onJobFinished(this.jobEvents.onJobFinished);
-    deps.backups.onNotStarted(this.jobEvents.onBackupNotStarted);
     deps.jobs.onJobFinished(() => this.healthWatcher.check());
   }
 

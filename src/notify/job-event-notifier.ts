@@ -33,21 +33,6 @@ export class JobEventNotifier {
     this.pending.add(work);
   };
 
-  /** BackupService listener: a backup that could not start (a scheduled one that met a busy lease too long). */
-  readonly onBackupNotStarted = (record: BackupRecord): void => {
-    const facts: JobEventData = {
-      jobId: null,
-      kind: JobKind.BACKUP,
-      status: record.status,
-      error: record.error,
-      errorCode: null,
-      message: null,
-      startedAt: null,
-      finishedAt: record.completedAt?.toISOString() ?? null,
-    };
-    this.notifier.notify('backup.failed', backupData(facts, record, record.id));
-  };
-
   /** Waits for announcements still reading the database (before the database closes). */
   async close(): Promise<void> {
     await Promise.allSettled([...this.pending]);

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { updateReturning } from '../db/update-returning';
-import { INTERRUPTED } from '../jobs/job-runner';
+import { INTERRUPTED_ERROR_CODE } from '../jobs/job.enums';
 import type { ScheduleRunKind } from './schedule-run.entity';
 
 export interface ClaimedRun {
@@ -51,22 +51,6 @@ export class ScheduleClaims {
     return rows.length > 0;
   }
 
-  /**
-   * Keeps a claim that is still waiting for a busy lease from being taken
-   * over; false when it is no longer ours (we stalled past the TTL and another
-   * instance took it), and the fire must then be left to that instance.
-   */
-  async renew(kind: ScheduleRunKind, scheduledFor: Date): Promise<boolean> {
-    const rows = await updateReturning(
-      this.dataSource,
-      `UPDATE kiln_schedule_runs SET "claimedAt" = CURRENT_TIMESTAMP
-        WHERE kind = $1 AND "scheduledFor" = ${AT} AND "claimedBy" = $3 AND "jobId" IS NULL AND "backupId" IS NULL
-        RETURNING kind`,
-      [kind, scheduledFor.toISOString(), this.instanceId],
-    );
-    return rows.length === 1;
-  }
-
   /** Links the claim to what it started; false when the claim is no longer ours. */
   async recordRun(kind: ScheduleRunKind, scheduledFor: Date, run: { jobId: string | null; backupId: string | null }): Promise<boolean> {
     const rows = await updateReturning(
@@ -108,9 +92,9 @@ export class ScheduleClaims {
           SET "claimedBy" = $1, "claimedAt" = CURRENT_TIMESTAMP, attempts = r.attempts + 1, "jobId" = NULL, "backupId" = NULL
          FROM kiln_jobs j
         WHERE r."jobId" = j.id AND r.kind IN ('BACKUP', 'DRILL') AND r."scheduledFor" = (${LATEST}) AND r.attempts < $2
-          AND j.status = 'FAILED' AND left(j.error, length($3)) = $3
+          AND j.status = 'FAILED' AND j."errorCode" = $3
         RETURNING r.kind, r."scheduledFor"`,
-      [this.instanceId, MAX_ATTEMPTS, INTERRUPTED],
+      [this.instanceId, MAX_ATTEMPTS, INTERRUPTED_ERROR_CODE],
     );
   }
 }
