@@ -1,0 +1,125 @@
+import { performance } from 'node:perf_hooks';
+import type { KilnProcess } from '../test/support/kiln-process';
+import { prepareDatabase, startBenchGateway } from './bench-databases';
+import { ratio, verdict, type BenchContext, type ReportLine } from './bench-report';
+
+// ~29.7 rows a member: about 200,000 rows, enough for a few seconds of backup and restore.
+const MEMBERS = 6_800;
+const IDLE_QUERIES = 500;
+const TARGET_P99_MS = 50;
+const ADMIN = { email: 'bench-admin@kiln.local', password: 'bench-admin-password' };
+const ME = JSON.stringify({ query: '{ me { id } }' });
+
+/**
+ * JOB LATENCY lines (issue #14): an admin's simple query, p50 and p99, sent one after another
+ * while a backup runs and while a restore runs on the same gateway (its own process), against the
+ * same query on the idle gateway, in one run. The target is absolute (p99 < 50 ms); the idle
+ * figure is the reference.
+ */
+export async function measureJobLatency(ctx: BenchContext): Promise<ReportLine[]> {
+  const database = await prepareDatabase(ctx.server.url, 'kiln_bench_joblatency', MEMBERS);
+  const kiln = await startBenchGateway(ctx.workDir, database, ADMIN);
+  try {
+    const token = await login(kiln);
+    const auth = { authorization: `Bearer ${token}` };
+    const idle = percentiles(await timeQueries(kiln, auth, (n) => n < IDLE_QUERIES));
+
+    const backupJob = await startJob(kiln, auth, 'mutation { createBackup(input: { location: LOCAL }) { id } }', 'createBackup');
+    const duringBackup = await whileJobRuns(kiln, auth, backupJob);
+    const backupId = await backupOfJob(kiln, auth, backupJob);
+
+    await gql(kiln, auth, 'mutation { setMaintenanceMode(enabled: true, reason: "bench") { enabled } }');
+    const restoreJob = await startJob(kiln, auth, `mutation { restoreBackup(id: "${backupId}") { id } }`, 'restoreBackup');
+    const duringRestore = await whileJobRuns(kiln, auth, restoreJob);
+
+    const line = (name: string, during: Sample): ReportLine => ({
+      metric: `admin query p50 / p99 while a ${name} runs`,
+      value: `${ms(during.p50)} / ${ms(during.p99)}`,
+      target: `p99 < ${TARGET_P99_MS} ms (${ratio(during.p99 / idle.p99)} idle p99; ${during.n} queries over ${(during.seconds).toFixed(1)} s)`,
+      verdict: verdict(during.p99 < TARGET_P99_MS),
+    });
+    return [
+      { metric: 'admin query p50 / p99, idle', value: `${ms(idle.p50)} / ${ms(idle.p99)}`, target: `${IDLE_QUERIES} sequential { me { id } }, ${database.rows.toLocaleString('en-US')} rows` },
+      line('backup', duringBackup),
+      line('restore', duringRestore),
+    ];
+  } finally {
+    kiln.child.kill('SIGTERM');
+    await kiln.exited;
+  }
+}
+
+interface Sample {
+  p50: number;
+  p99: number;
+  n: number;
+  seconds: number;
+}
+
+/** Sequential admin queries from the job's start until it ends; the job's end is polled every tenth query. */
+async function whileJobRuns(kiln: KilnProcess, auth: Record<string, string>, jobId: string): Promise<Sample> {
+  const started = performance.now();
+  let running = true;
+  const times = await timeQueries(kiln, auth, () => running, async (n) => {
+    if (n % 10 !== 0) return;
+    const job = await gql(kiln, auth, `{ job(id: "${jobId}") { status error } }`);
+    const status = job.job.status as string;
+    if (status === 'FAILED' || status === 'CANCELLED') throw new Error(`job ${jobId} ${status}: ${job.job.error}`);
+    running = status !== 'COMPLETED';
+  });
+  return { ...percentiles(times), seconds: (performance.now() - started) / 1000 };
+}
+
+async function timeQueries(
+  kiln: KilnProcess,
+  auth: Record<string, string>,
+  more: (n: number) => boolean,
+  between?: (n: number) => Promise<void>,
+): Promise<number[]> {
+  const times: number[] = [];
+  for (let n = 0; more(n); n++) {
+    const started = performance.now();
+    const res = await post(kiln, ME, auth);
+    // A restore revokes every session as it commits: the job has ended.
+    if (between && res.errors?.[0]?.extensions?.reason === 'SESSION_REVOKED') break;
+    if (!res.data?.me) throw new Error(`the admin's query failed: ${JSON.stringify(res.errors)}`);
+    times.push(performance.now() - started);
+    await between?.(n);
+  }
+  return times;
+}
+
+function percentiles(times: number[]): Sample {
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+  return { p50: at(0.5), p99: at(0.99), n: sorted.length, seconds: 0 };
+}
+
+async function startJob(kiln: KilnProcess, auth: Record<string, string>, mutation: string, field: string): Promise<string> {
+  const data = await gql(kiln, auth, mutation);
+  return data[field].id as string;
+}
+
+async function backupOfJob(kiln: KilnProcess, auth: Record<string, string>, jobId: string): Promise<string> {
+  const data = await gql(kiln, auth, `{ job(id: "${jobId}") { backup { id } } }`);
+  if (!data.job.backup?.id) throw new Error(`job ${jobId} names no backup`);
+  return data.job.backup.id as string;
+}
+
+async function login(kiln: KilnProcess): Promise<string> {
+  const data = await gql(kiln, {}, `mutation { login(email: "${ADMIN.email}", password: "${ADMIN.password}") { token } }`);
+  return data.login.token as string;
+}
+
+async function gql(kiln: KilnProcess, headers: Record<string, string>, query: string): Promise<any> {
+  const res = await post(kiln, JSON.stringify({ query }), headers);
+  if (res.errors?.length) throw new Error(`${query.slice(0, 60)}: ${JSON.stringify(res.errors)}`);
+  return res.data;
+}
+
+async function post(kiln: KilnProcess, body: string, headers: Record<string, string>): Promise<{ data?: any; errors?: any[] }> {
+  const res = await fetch(`${kiln.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return (await res.json()) as { data?: any; errors?: any[] };
+}
+
+const ms = (v: number) => `${v.toFixed(1)} ms`;
