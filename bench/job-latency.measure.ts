@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { KilnProcess } from '../test/support/kiln-process';
 import { prepareDatabase, startBenchGateway } from './bench-databases';
@@ -18,20 +19,29 @@ const ME = JSON.stringify({ query: '{ me { id } }' });
  */
 export async function measureJobLatency(ctx: BenchContext): Promise<ReportLine[]> {
   const database = await prepareDatabase(ctx.server.url, 'kiln_bench_joblatency', MEMBERS);
-  const kiln = await startBenchGateway(ctx.workDir, database, ADMIN);
+  const metricsToken = randomBytes(16).toString('hex');
+  const kiln = await startBenchGateway(ctx.workDir, database, ADMIN, { METRICS_TOKEN: metricsToken });
+  const loopDelay = () => eventLoopDelay(kiln, metricsToken);
   try {
     const token = await login(kiln);
     const auth = { authorization: `Bearer ${token}` };
-    const idle = percentiles(await timeQueries(kiln, auth, (n) => n < IDLE_QUERIES));
+    await loopDelay();
+    const idle = { ...percentiles(await timeQueries(kiln, auth, (n) => n < IDLE_QUERIES)), loop: await loopDelay() };
 
     const backupJob = await startJob(kiln, auth, 'mutation { createBackup(input: { location: LOCAL }) { id } }', 'createBackup');
-    const duringBackup = await whileJobRuns(kiln, auth, backupJob);
+    const duringBackup = { ...(await whileJobRuns(kiln, auth, backupJob)), loop: await loopDelay() };
     const backupId = await backupOfJob(kiln, auth, backupJob);
 
     await gql(kiln, auth, 'mutation { setMaintenanceMode(enabled: true, reason: "bench") { enabled } }');
+    await loopDelay();
     const restoreJob = await startJob(kiln, auth, `mutation { restoreBackup(id: "${backupId}") { id } }`, 'restoreBackup');
-    const duringRestore = await whileJobRuns(kiln, auth, restoreJob);
+    const duringRestore = { ...(await whileJobRuns(kiln, auth, restoreJob)), loop: await loopDelay() };
 
+    const loopLine = (name: string, loop: LoopDelay): ReportLine => ({
+      metric: `gateway event loop delay p99 / max, ${name}`,
+      value: `${ms(loop.p99 * 1000)} / ${ms(loop.max * 1000)}`,
+      target: "the gateway's own share of the latency (prom-client, reset per phase)",
+    });
     const line = (name: string, during: Sample): ReportLine => ({
       metric: `admin query p50 / p99 while a ${name} runs`,
       value: `${ms(during.p50)} / ${ms(during.p99)}`,
@@ -40,8 +50,11 @@ export async function measureJobLatency(ctx: BenchContext): Promise<ReportLine[]
     });
     return [
       { metric: 'admin query p50 / p99, idle', value: `${ms(idle.p50)} / ${ms(idle.p99)}`, target: `${IDLE_QUERIES} sequential { me { id } }, ${database.rows.toLocaleString('en-US')} rows` },
+      loopLine('idle', idle.loop),
       line('backup', duringBackup),
+      loopLine('backup', duringBackup.loop),
       line('restore', duringRestore),
+      loopLine('restore', duringRestore.loop),
     ];
   } finally {
     kiln.child.kill('SIGTERM');
@@ -68,6 +81,19 @@ async function whileJobRuns(kiln: KilnProcess, auth: Record<string, string>, job
     running = status !== 'COMPLETED';
   });
   return { ...percentiles(times), seconds: (performance.now() - started) / 1000 };
+}
+
+interface LoopDelay {
+  p99: number;
+  max: number;
+}
+
+/** The gateway's event loop delay since the last scrape: prom-client resets its histogram on each collection. */
+async function eventLoopDelay(kiln: KilnProcess, token: string): Promise<LoopDelay> {
+  const res = await fetch(`${kiln.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds') };
 }
 
 async function timeQueries(
