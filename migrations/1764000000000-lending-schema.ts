@@ -565,27 +565,27 @@ const FOREIGN_KEYS: ReadonlyArray<{ table: string; column: string; references: s
 const CREATE_KILN_META = 'CREATE TABLE IF NOT EXISTS kiln_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)';
 
 async function enumTypeExists(queryRunner: QueryRunner, name: string): Promise<boolean> {
-  const rows: unknown[] = await queryRunner.query(
+  const rows = (await queryRunner.query(
     'SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typname = $1 AND n.nspname = current_schema()',
     [name],
-  );
+  )) as unknown[];
   return rows.length > 0;
 }
 
 async function tableExists(queryRunner: QueryRunner, name: string): Promise<boolean> {
-  const rows: unknown[] = await queryRunner.query(
+  const rows = (await queryRunner.query(
     `SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`,
     [name],
-  );
+  )) as unknown[];
   return rows.length > 0;
 }
 
 async function constraintExists(queryRunner: QueryRunner, table: string, name: string): Promise<boolean> {
-  const rows: unknown[] = await queryRunner.query(
+  const rows = (await queryRunner.query(
     `SELECT 1 FROM information_schema.table_constraints
       WHERE constraint_schema = current_schema() AND table_name = $1 AND constraint_name = $2`,
     [table, name],
-  );
+  )) as unknown[];
   return rows.length > 0;
 }
 
@@ -642,10 +642,10 @@ export class LendingSchema1764000000000 implements MigrationInterface {
   public async down(queryRunner: QueryRunner): Promise<void> {
     if (!(await tableExists(queryRunner, 'kiln_meta'))) return;
 
-    const marker: unknown[] = await queryRunner.query('SELECT 1 FROM kiln_meta WHERE key = $1 AND value = $2', [
+    const marker = (await queryRunner.query('SELECT 1 FROM kiln_meta WHERE key = $1 AND value = $2', [
       OWNER_KEY,
       OWNER_VALUE,
-    ]);
+    ])) as unknown[];
     if (marker.length > 0) {
       // Kiln created this schema, so it may remove it. Children first; no CASCADE.
       for (const { name } of [...TABLES].reverse()) {
@@ -658,7 +658,7 @@ export class LendingSchema1764000000000 implements MigrationInterface {
     }
     // Otherwise the lending schema belongs to Prisma: leave it alone.
 
-    const remaining: unknown[] = await queryRunner.query('SELECT 1 FROM kiln_meta LIMIT 1');
+    const remaining = (await queryRunner.query('SELECT 1 FROM kiln_meta LIMIT 1')) as unknown[];
     if (remaining.length === 0) {
       await queryRunner.query('DROP TABLE kiln_meta');
     }

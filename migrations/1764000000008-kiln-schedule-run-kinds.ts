@@ -17,9 +17,9 @@ export class KilnScheduleRunKinds1764000000008 implements MigrationInterface {
     // Fires from before this migration are history: none of them is re-run after an upgrade.
     await q.query(`UPDATE "kiln_schedule_runs" SET "attempts" = 2`);
     // One statement: CockroachDB swaps a primary key only when drop and add go together.
-    const [pk] = await q.query(
+    const [pk] = (await q.query(
       `SELECT count(*)::int AS columns FROM information_schema.key_column_usage WHERE constraint_name = 'kiln_schedule_runs_pkey' AND table_name = 'kiln_schedule_runs'`,
-    );
+    )) as Array<{ columns: number }>;
     if (pk.columns === 1) {
       await q.query(`ALTER TABLE "kiln_schedule_runs"
         DROP CONSTRAINT "kiln_schedule_runs_pkey",

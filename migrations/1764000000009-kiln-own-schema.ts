@@ -193,7 +193,7 @@ export class KilnOwnSchema1764000000009 implements MigrationInterface {
 }
 
 async function tableIn(q: QueryRunner, schema: string, table: string): Promise<boolean> {
-  const [{ exists }] = await q.query(`SELECT to_regclass($1) IS NOT NULL AS "exists"`, [`"${schema}"."${table}"`]);
+  const [{ exists }] = (await q.query(`SELECT to_regclass($1) IS NOT NULL AS "exists"`, [`"${schema}"."${table}"`])) as Array<{ exists: boolean }>;
   return exists;
 }
 
@@ -211,10 +211,10 @@ async function moveIntoKilnSchema(q: QueryRunner, table: string, kiln: string): 
 }
 
 async function columnsOf(q: QueryRunner, table: string): Promise<Set<string>> {
-  const rows: Array<{ column_name: string }> = await q.query(
+  const rows = (await q.query(
     `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`,
     [APP_SCHEMA, table],
-  );
+  )) as Array<{ column_name: string }>;
   return new Set(rows.map((r) => r.column_name));
 }
 
@@ -224,12 +224,12 @@ async function reshape(q: QueryRunner, table: string, spec: ColumnSpec[], indexe
   const existing = await columnsOf(q, table);
   const types = new Map<string, string>(
     (
-      await q.query(
+      (await q.query(
         `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
           WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
         [`${APP_SCHEMA}."${table}"`],
-      )
-    ).map((r: { name: string; type: string }) => [r.name, r.type]),
+      )) as Array<{ name: string; type: string }>
+    ).map((r) => [r.name, r.type]),
   );
   for (const name of existing) {
     if (!spec.some((c) => c.name === name)) await q.query(`ALTER TABLE ${t} DROP COLUMN "${name}"`);
@@ -245,10 +245,10 @@ async function reshape(q: QueryRunner, table: string, spec: ColumnSpec[], indexe
     if (c.notNull) await q.query(`ALTER TABLE ${t} ALTER COLUMN "${c.name}" SET NOT NULL`);
     else await q.query(`ALTER TABLE ${t} ALTER COLUMN "${c.name}" DROP NOT NULL`);
   }
-  const present: Array<{ indexname: string }> = await q.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2`, [
+  const present = (await q.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2`, [
     APP_SCHEMA,
     table,
-  ]);
+  ])) as Array<{ indexname: string }>;
   for (const { indexname } of present) {
     if (!(indexname in indexes)) await q.query(`DROP INDEX ${APP_SCHEMA}."${indexname}"`);
   }

@@ -9,7 +9,7 @@ export { APP_SCHEMA };
  * puts Kiln's search_path back (connections put Kiln's schema first).
  */
 export async function inAppSchema<T>(q: QueryRunner, work: () => Promise<T>): Promise<T> {
-  const [{ search_path: previous }] = await q.query('SHOW search_path');
+  const [{ search_path: previous }] = (await q.query('SHOW search_path')) as Array<{ search_path: string }>;
   await q.query(`SET search_path TO ${APP_SCHEMA}`);
   let result: T;
   try {
@@ -25,6 +25,6 @@ export async function inAppSchema<T>(q: QueryRunner, work: () => Promise<T>): Pr
 
 /** Kiln's own schema: the first on the connection's search_path (created before migrations run). */
 export async function kilnSchemaOf(q: QueryRunner): Promise<string> {
-  const [{ schema }] = await q.query('SELECT current_schema() AS schema');
+  const [{ schema }] = (await q.query('SELECT current_schema() AS schema')) as Array<{ schema: string }>;
   return schema;
 }

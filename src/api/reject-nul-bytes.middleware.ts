@@ -11,7 +11,7 @@ export const rejectNulBytes: MiddlewareFn = async ({ args, info }, next) => {
   if (field !== undefined) {
     throw new BadUserInputError(`Argument ${field} of ${info.fieldName} contains a NUL character`, { field });
   }
-  return next();
+  return (await next()) as unknown;
 };
 
 function firstNul(value: unknown, path = ''): string | undefined {

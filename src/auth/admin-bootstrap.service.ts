@@ -32,7 +32,7 @@ export async function ensureBootstrapAdmin(
     .values({ id: newId(), email, passwordHash, role: Role.ADMIN, isActive: true, firstName: 'Kiln', lastName: 'Administrator', updatedAt: new Date() })
     .orIgnore()
     .execute();
-  if (inserted.identifiers.length === 0 || inserted.raw.length === 0) {
+  if (inserted.identifiers.length === 0 || (inserted.raw as unknown[]).length === 0) {
     logger.warn({ email }, 'no active ADMIN exists and a user with the bootstrap email is already present: nobody was created');
     return;
   }

@@ -99,7 +99,7 @@ export class BackupWriterService {
       // A file written before a later step failed must not outlive its FAILED record.
       if (written) await local.delete(written).catch(() => undefined);
       // A cancel or interruption says so; anything unexpected is masked here, so the record and the job show one reference.
-      const reason = signal.aborted ? signal.reason : clientError(run.logger, err, 'backup failed');
+      const reason: unknown = signal.aborted ? signal.reason : clientError(run.logger, err, 'backup failed');
       const message = reason instanceof Error ? reason.message : String(reason);
       await this.records.update(record.id, { status: BackupStatus.FAILED, error: message, completedAt: new Date() });
       throw reason;

@@ -17,7 +17,7 @@ export async function readPassword(question: string): Promise<string> {
   let muted = false;
   // The question is shown; the keystrokes after it are not.
   const output = new Writable({
-    write(chunk, _encoding, done) {
+    write(chunk: Buffer, _encoding, done) {
       if (!muted) process.stderr.write(chunk);
       done();
     },

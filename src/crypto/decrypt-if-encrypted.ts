@@ -36,7 +36,7 @@ export function readHead(input: Readable, n: number): Promise<Buffer> {
     };
     const onReadable = () => {
       let chunk: Buffer | null;
-      while (length < n && (chunk = input.read()) !== null) {
+      while (length < n && (chunk = input.read() as Buffer | null) !== null) {
         parts.push(chunk);
         length += chunk.length;
       }

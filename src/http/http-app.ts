@@ -60,7 +60,9 @@ export function createHttpApp(deps: {
 
 /** Last in the chain: JSON errors (body too large, bad JSON, …), never an HTML stack trace. */
 export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, _req, res, _next) => {
+  return (thrown, _req, res, _next) => {
+    // Whatever a middleware threw: body-parser's errors carry an HTTP status and a message.
+    const err = thrown as { status?: unknown; message?: unknown } | undefined;
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
     if (status >= 500) {
       const { message, reference } = reportUnexpected(logger, err, 'unhandled HTTP error');

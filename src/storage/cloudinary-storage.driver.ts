@@ -131,7 +131,7 @@ export class CloudinaryStorageDriver implements StorageDriver {
     try {
       // The SDK ignores `timeout` on Admin API calls: bound it here.
       const resource = await withTimeout(
-        this.sdk().api.resource(publicId, { ...this.account, resource_type: 'raw', type: this.deliveryType }),
+        this.sdk().api.resource(publicId, { ...this.account, resource_type: 'raw', type: this.deliveryType }) as Promise<{ bytes?: unknown; created_at?: unknown }>,
         this.config.timeoutMs,
       );
       const created = typeof resource.created_at === 'string' ? new Date(resource.created_at) : undefined;

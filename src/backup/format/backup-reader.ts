@@ -303,7 +303,7 @@ class LayoutParser {
     if (valid && (this.parseRows === true || (this.parseRows === 'firstOfEachTable' && this.rows === 0))) {
       try {
         // Also fails (RangeError) on absurdly deep nesting: that is a bad row too.
-        value = JSON.parse(json);
+        value = JSON.parse(json) as Record<string, unknown>;
       } catch {
         valid = false;
       }

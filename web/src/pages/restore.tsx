@@ -45,7 +45,7 @@ export function Restore({ jobs, initialId }: { jobs: Job[]; initialId: string | 
     variables: { id: backupId },
     pause: source !== 'stored' || !backupId,
   });
-  const [storedRestore, restoreStored] = useMutation(RESTORE_STORED);
+  const [storedRestore, restoreStored] = useMutation<{ restoreBackup: Job }>(RESTORE_STORED);
   const maintenance = useMaintenance();
 
   const expected = source === 'stored' ? detail.data?.backup?.filename : file?.name;

@@ -62,7 +62,7 @@ export function ScheduleForm() {
   useEffect(() => {
     if (data && !draft) setDraft(draftOf(data.backupSchedule));
   }, [data, draft]);
-  const [saved, save] = useMutation(UPDATE_SCHEDULE);
+  const [saved, save] = useMutation<{ updateBackupSchedule: Schedule }>(UPDATE_SCHEDULE);
   const settled = useSettled(draft, 250);
   const variables = useMemo(() => ({ draft: settled ? input(settled) : null }), [settled]);
   const [preview] = useQuery<{

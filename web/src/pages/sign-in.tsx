@@ -19,7 +19,7 @@ export function SignIn({ notice }: { notice: string | null }) {
 
   return (
     <main class="sign-in">
-      <form class="card" onSubmit={submit} aria-label="Sign in">
+      <form class="card" onSubmit={(e) => void submit(e)} aria-label="Sign in">
         <h1>Kiln</h1>
         <p class="muted">Backups of the Millennium Potters lending data. Administrators only.</p>
         {notice && <p class="notice" role="status">{notice}</p>}
