@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { updateReturning } from '../db/update-returning';
+import { query, queryOne, updateReturning } from '../db/sql';
 import { ConflictError } from '../errors/kiln-errors';
 import { EXCLUSIVE_KINDS, JobKind } from './job.enums';
 
@@ -59,7 +59,7 @@ export class JobLeases {
         `INSERT INTO kiln_leases (name, holder, "jobId", "expiresAt") VALUES ($1, '', NULL, CURRENT_TIMESTAMP) ON CONFLICT (name) DO NOTHING`,
         [name],
       );
-      const [lease] = await tx.query(`SELECT "jobId", "expiresAt" > CURRENT_TIMESTAMP AS live FROM kiln_leases WHERE name = $1 FOR UPDATE`, [name]);
+      const [lease] = await query<{ jobId: string | null; live: boolean }>(tx, `SELECT "jobId", "expiresAt" > CURRENT_TIMESTAMP AS live FROM kiln_leases WHERE name = $1 FOR UPDATE`, [name]);
       const state = await this.stateOf(tx, name, lease.jobId && lease.live ? lease.jobId : null);
       if (!(await decide(tx, state))) return false;
       await tx.query(
@@ -72,7 +72,8 @@ export class JobLeases {
 
   /** The state of lease `name` now, without locking anything (for a quick refusal). */
   async peek(name: string): Promise<LeaseState> {
-    const [lease] = await this.dataSource.query(
+    const lease = await queryOne<{ jobId: string }>(
+      this.dataSource,
       `SELECT "jobId" FROM kiln_leases WHERE name = $1 AND "jobId" IS NOT NULL AND "expiresAt" > CURRENT_TIMESTAMP`,
       [name],
     );
@@ -98,9 +99,9 @@ export class JobLeases {
     await this.dataSource.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = CURRENT_TIMESTAMP WHERE "jobId" = ANY($1)`, [jobIds]);
   }
 
-  private async stateOf(q: Pick<EntityManager, 'query'>, name: string, holderId: string | null): Promise<LeaseState> {
-    const [holder] = holderId ? await q.query(`SELECT kind FROM kiln_jobs WHERE id = $1`, [holderId]) : [];
-    const [first] = await q.query(`SELECT id FROM kiln_jobs WHERE status = 'QUEUED' AND kind = ANY($1) ORDER BY "createdAt", id LIMIT 1`, [kindsHolding(name)]);
+  private async stateOf(q: EntityManager, name: string, holderId: string | null): Promise<LeaseState> {
+    const holder = holderId ? await queryOne<{ kind: JobKind }>(q, `SELECT kind FROM kiln_jobs WHERE id = $1`, [holderId]) : undefined;
+    const first = await queryOne<{ id: string }>(q, `SELECT id FROM kiln_jobs WHERE status = 'QUEUED' AND kind = ANY($1) ORDER BY "createdAt", id LIMIT 1`, [kindsHolding(name)]);
     return { holder: holderId ? { jobId: holderId, kind: holder?.kind ?? null } : null, firstQueued: first?.id ?? null };
   }
 }

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { query } from '../db/sql';
 import type { JobKind } from './job.enums';
 
 /** What the finished jobs say, for /metrics and backup health: read-only queries of kiln_jobs and kiln_leases. */
@@ -8,23 +9,25 @@ export class JobOutcomes {
   /** What /metrics reports of the jobs: running per kind, each kind's last outcome, the lease. */
   async metricFacts(): Promise<JobMetricFacts> {
     const [running, last, lease] = await Promise.all([
-      this.dataSource.query(`SELECT kind, count(*) AS n FROM kiln_jobs WHERE status = 'RUNNING' GROUP BY kind`),
+      query<{ kind: string; n: string | number }>(this.dataSource, `SELECT kind, count(*) AS n FROM kiln_jobs WHERE status = 'RUNNING' GROUP BY kind`),
       this.lastOutcomes(),
-      this.dataSource.query(
+      query<{ kind: string; heldSeconds: string | number }>(
+        this.dataSource,
         `SELECT j.kind, extract(epoch FROM LOCALTIMESTAMP - j."startedAt")::float8 AS "heldSeconds"
            FROM kiln_leases l JOIN kiln_jobs j ON j.id = l."jobId" WHERE l."expiresAt" > LOCALTIMESTAMP`,
       ),
     ]);
     return {
-      running: running.map((r: { kind: string; n: string | number }) => ({ kind: r.kind, n: Number(r.n) })),
+      running: running.map((r) => ({ kind: r.kind, n: Number(r.n) })),
       last,
-      lease: lease.map((l: { kind: string; heldSeconds: string | number }) => ({ kind: l.kind, heldSeconds: Number(l.heldSeconds) })),
+      lease: lease.map((l) => ({ kind: l.kind, heldSeconds: Number(l.heldSeconds) })),
     };
   }
 
   /** Per kind (or of one): the last finished job's outcome (the newest by finish, then id), and when one last succeeded. */
   async lastOutcomes(kind?: JobKind): Promise<KindOutcome[]> {
-    const rows = await this.dataSource.query(
+    const rows = await query<KindOutcome>(
+      this.dataSource,
       `SELECT l.kind, l.succeeded AS "lastSucceeded", l."finishedAt" AS "lastFinishedAt", l.seconds AS "lastSeconds", l.message AS "lastMessage",
               (SELECT max("finishedAt") FROM kiln_jobs WHERE kind = l.kind AND ${SUCCEEDED}) AS "lastSuccessAt"
          FROM (SELECT DISTINCT ON (kind) kind, ${SUCCEEDED} AS succeeded, "finishedAt",
@@ -33,7 +36,7 @@ export class JobOutcomes {
                 ORDER BY kind, "finishedAt" DESC, id DESC) l`,
       kind ? [kind] : [],
     );
-    return rows.map((r: KindOutcome) => ({ ...r, lastSeconds: r.lastSeconds === null ? null : Number(r.lastSeconds) }));
+    return rows.map((r) => ({ ...r, lastSeconds: r.lastSeconds === null ? null : Number(r.lastSeconds) }));
   }
 }
 

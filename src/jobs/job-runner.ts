@@ -1,6 +1,6 @@
 import { In, type DataSource } from 'typeorm';
 import { newId } from '../db/ids';
-import { updateReturning } from '../db/update-returning';
+import { updateReturning } from '../db/sql';
 import { ConflictError, ErrorCode, NotFoundError } from '../errors/kiln-errors';
 import { toKilnError } from '../errors/to-kiln-error';
 import { reportUnexpected } from '../errors/unexpected-error';
@@ -143,7 +143,8 @@ export class JobRunner {
       throw err;
     }
     this.publish(job);
-    this.run(job, spec);
+    // Runs on its own: run() records every outcome (and failure) on the job itself.
+    void this.run(job, spec);
     return job;
   }
 
@@ -415,7 +416,7 @@ export class JobRunner {
       log.info({ message: final.message }, 'job completed');
     } catch (err) {
       progress.stop();
-      const reason = controller.signal.aborted ? controller.signal.reason : err;
+      const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
       const cancelled = reason instanceof JobCancelledError && reason.byUser;
       // A cancel or an interruption says so, a KilnError is written for clients; anything else is
       // masked: the client gets a reference, the log line under it the error and its stack.

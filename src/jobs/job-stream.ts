@@ -12,7 +12,7 @@ import { FINISHED_STATUSES } from './job.enums';
 export function jobProgressStream(dataSource: DataSource, jobEvents: JobEventBus, jobId?: string | null): AsyncIterable<Job> {
   return new Repeater<Job>(async (push, stop) => {
     const events = jobEvents.subscribe()[Symbol.asyncIterator]();
-    stop.then(() => events.return?.());
+    void stop.then(() => events.return?.());
     if (jobId) {
       const current = await dataSource.getRepository(Job).findOneBy({ id: jobId });
       if (!current) return stop(new NotFoundError('Job', jobId));

@@ -47,7 +47,7 @@ export class JobResolver {
     subscribe: ({ args, context }) => {
       const ctx = context as KilnContext;
       if (!ctx.jobStream) throw new NotFoundError('Subscription', 'jobProgress');
-      return ctx.jobStream(args.jobId as string | undefined);
+      return ctx.jobStream((args as { jobId?: string }).jobId);
     },
   })
   jobProgress(@Root() job: Job, @Arg('jobId', () => ID, { nullable: true }) _jobId?: string): Job {

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { updateReturning } from '../db/update-returning';
+import { updateReturning } from '../db/sql';
 import type { Logger } from '../logging/logger';
 import type { Job } from './job.entity';
 import type { JobSpec } from './job-runner';

@@ -65,7 +65,7 @@ export async function loadBackupInTransaction(
     const kept = await client.query(
       `INSERT INTO ${q(table)} (${columns.map(q).join(', ')}) SELECT ${select.join(', ')} FROM ${keep(table)} k ${required.length ? `WHERE ${required.join(' AND ')}` : ''}`,
     );
-    const before = await client.query(`SELECT count(*)::bigint AS n FROM ${keep(table)}`);
+    const before = await client.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM ${keep(table)}`);
     const dropped = Number(before.rows[0].n) - (kept.rowCount ?? 0);
     if (dropped > 0) removed[table] = dropped;
   }

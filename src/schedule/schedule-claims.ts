@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { updateReturning } from '../db/update-returning';
+import { query, updateReturning } from '../db/sql';
 import { INTERRUPTED_ERROR_CODE } from '../jobs/job.enums';
 import type { ScheduleRunKind } from './schedule-run.entity';
 
@@ -31,7 +31,8 @@ export class ScheduleClaims {
 
   /** True when this instance's INSERT won the instant; every other instance's is a no-op. */
   async claim(kind: ScheduleRunKind, scheduledFor: Date): Promise<boolean> {
-    const rows = await this.dataSource.query(
+    const rows = await query(
+      this.dataSource,
       `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy") VALUES ($1, ${AT}, $3)
        ON CONFLICT (kind, "scheduledFor") DO NOTHING RETURNING kind`,
       [kind, scheduledFor.toISOString(), this.instanceId],
@@ -44,7 +45,8 @@ export class ScheduleClaims {
    * instant, or one claimed (started) at or after it, such as a catch-up run.
    */
   async coveredSince(kind: ScheduleRunKind, at: Date): Promise<boolean> {
-    const rows = await this.dataSource.query(
+    const rows = await query(
+      this.dataSource,
       `SELECT 1 FROM kiln_schedule_runs WHERE kind = $1 AND ("scheduledFor" >= ${AT} OR "claimedAt" >= ${AT}) LIMIT 1`,
       [kind, at.toISOString()],
     );

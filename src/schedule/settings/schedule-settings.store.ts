@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { BackupLocation } from '../../backup/backup.enums';
+import { queryOne } from '../../db/sql';
 import { appLocation, parseAppLocation } from '../../backup/records/app-conventions';
 import { BackupFrequency, DrillFrequency } from '../schedule.enums';
 import { AppScheduleRow } from './app-schedule-row.entity';
@@ -55,7 +56,8 @@ export class ScheduleSettingsStore {
 
   /** A fingerprint of both rows: it changes whenever either side saves the schedule. */
   async version(): Promise<string | null> {
-    const [row] = await this.dataSource.query(
+    const row = await queryOne(
+      this.dataSource,
       `SELECT a."frequency", a."location", a."updatedAt", k."cron", k."timezone", k."drillFrequency", k."drillCron", k."updatedAt" AS "kilnUpdatedAt"
          FROM backup_schedule_settings a LEFT JOIN kiln_schedule_settings k ON k."id" = a."id" WHERE a."id" = $1`,
       [SCHEDULE_ROW_ID],
