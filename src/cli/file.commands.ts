@@ -1,4 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { Command } from 'commander';
@@ -72,7 +73,8 @@ export function registerFileCommands(program: Command): void {
     const { readKeys, read } = await keys(options);
     const partial = `${options.output}.partial-${process.pid}`;
     try {
-      await pipelineAsync(Readable.from(sqlExport(createReadStream(path), headerOfFacts(basename(path), facts), { readKeys, limits: read, rowsPerStatement: options.rowsPerStatement })), createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
+      const out = await openNewFile(partial);
+      await pipelineAsync(Readable.from(sqlExport(createReadStream(path), headerOfFacts(basename(path), facts), { readKeys, limits: read, rowsPerStatement: options.rowsPerStatement })), out);
       await rename(partial, options.output);
     } catch (err) {
       await rm(partial, { force: true });
@@ -120,7 +122,8 @@ async function decryptFile(path: string, output: string, options: FileOptions): 
   // chunk) leaves no partial file that could pass for the backup.
   const partial = `${output}.partial-${process.pid}`;
   try {
-    await pipelineAsync(await decryptIfEncrypted(input, readKeys), createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
+    const out = await openNewFile(partial);
+    await pipelineAsync(await decryptIfEncrypted(input, readKeys), out);
     await rename(partial, output);
   } catch (err) {
     await rm(partial, { force: true });
@@ -196,4 +199,14 @@ function describe(path: string, f: BackupFileFacts): string {
     ...f.tables.map((t) => `  ${t.name.padEnd(width)}  ${t.rows.toLocaleString('en').padStart(12)}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A new owner-only file, open before anything is written: a source that fails at once (a wrong
+ * key) would otherwise race the open, and the file could appear after the clean-up removed it.
+ */
+async function openNewFile(file: string): Promise<WriteStream> {
+  const out = createWriteStream(file, { mode: 0o600, flags: 'wx' });
+  await once(out, 'open');
+  return out;
 }
