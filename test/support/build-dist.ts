@@ -87,8 +87,17 @@ async function transpileServer(root: string): Promise<void> {
     if (map) writeFileSync(`${out}.map`, map);
   }));
   for (const dir of SERVER_DIRS) {
-    rmSync(path.join(dist, dir), { recursive: true, force: true });
-    if (existsSync(path.join(staging, dir))) renameSync(path.join(staging, dir), path.join(dist, dir));
+    if (!existsSync(path.join(staging, dir))) continue;
+    // Twice: a jest run started at the same moment may put its own build there in between.
+    for (let attempt = 1; ; attempt++) {
+      rmSync(path.join(dist, dir), { recursive: true, force: true });
+      try {
+        renameSync(path.join(staging, dir), path.join(dist, dir));
+        break;
+      } catch (err) {
+        if (attempt >= 2) throw err;
+      }
+    }
   }
   rmSync(staging, { recursive: true, force: true });
   chmodSync(path.join(dist, 'src/cli/kiln.js'), 0o755);
