@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestKiln, errorCode, gql } from './support/test-kiln';
 import { CREATE_BACKUP, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { eventually } from './support/until';
 
 let s: SeededKiln;
 beforeAll(async () => {
@@ -15,15 +16,6 @@ const partials = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f)
 
 async function recordOf(backupId: string) {
   return (await s.db.query('SELECT upper(status) AS status, error FROM backup_records WHERE id = $1', [backupId])).rows[0];
-}
-
-/** Waits until `check` holds, polling every few milliseconds. */
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 it('refuses at once with STORAGE_UNAVAILABLE when BACKUP_DIR cannot be written, creating nothing', async () => {
@@ -88,13 +80,14 @@ it('fails cleanly when the database connection is cut mid-export, and the next b
   try {
     const { jobId, backupId } = await startBackup(t, { includeAuditLogs: true });
     let killed = 0;
-    await until(async () => {
+    // Polled every few milliseconds: the export of a small database is short.
+    await eventually('the export\'s COPY to be cut, or the backup to end', async () => {
       const { rows } = await s.db.query(
         `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT row_to_json%' AND pid <> pg_backend_pid()`,
       );
       killed += rows.length;
       return killed > 0 || (await recordOf(backupId)).status !== 'IN_PROGRESS';
-    });
+    }, 30_000, 5);
     expect(killed).toBeGreaterThan(0);
     const job = await finishedJob(t, jobId);
     expect(job.status).toBe('FAILED');
@@ -149,7 +142,7 @@ it('holds a consistent snapshot while the lending app writes: no allocation with
   })();
   let writtenDuring: number;
   try {
-    await until(() => written > 0);
+    await eventually('the writer\'s first commit', () => written > 0, 30_000, 5);
     const { jobId } = await startBackup(s);
     const before = written;
     const job = await finishedJob(s, jobId);

@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { v2 as cloudinary, type UploadApiErrorResponse, type UploadApiOptions, type UploadApiResponse } from 'cloudinary';
 import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
 import { signParams, stringToSign, type Params } from './support/cloudinary/cloudinary-signature';
+import { until } from './support/until';
 
 const MiB = 1024 * 1024;
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -560,14 +561,31 @@ describe('faults', () => {
     await expect(cloudinary.api.resource('kiln-backups/list-a.kbk', options)).rejects.toMatchObject({ code: 'ECONNRESET' });
 
     server.faults.push({ match: 'resource', kind: 'timeout' });
-    const outcome = await Promise.race([
-      cloudinary.api.resource('kiln-backups/list-a.kbk', options).then(
-        () => 'answered',
-        () => 'rejected',
-      ),
-      new Promise((resolve) => setTimeout(() => resolve('still pending'), 1000)),
-    ]);
-    expect(outcome).toBe('still pending');
+    // Our own agent, to see the SDK's socket: its 200 ms timeout fires, and nothing ends the request.
+    const timeouts: Array<Promise<unknown>> = [];
+    const agent = new (class extends http.Agent {
+      createConnection(...args: Parameters<http.Agent['createConnection']>) {
+        const socket = super.createConnection(...args) as import('node:net').Socket;
+        timeouts.push(new Promise((resolve) => socket.once('timeout', resolve)));
+        return socket;
+      }
+    })();
+    let outcome = 'still pending';
+    const call = cloudinary.api.resource('kiln-backups/list-a.kbk', { ...options, agent }).then(
+      () => (outcome = 'answered'),
+      () => (outcome = 'rejected'),
+    );
+    try {
+      await until('the server to hold the request', () => server.requests.at(-1), (r) => r?.endpoint === 'resource' && r.outcome === 'timeout', 10_000, 10);
+      expect(timeouts).toHaveLength(1);
+      await timeouts[0];
+      // What the timeout's own handlers did has run by the next turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(outcome).toBe('still pending');
+    } finally {
+      agent.destroy();
+      await call;
+    }
   });
 
   it('a predicate picks the request: here only the final chunk', async () => {

@@ -2,6 +2,8 @@ import { createClient, type Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { gql } from './support/test-kiln';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
+import { statementWaitingOnLock } from './support/restore-helpers';
+import { eventually } from './support/until';
 
 const PROGRESS = 'subscription($id: ID) { jobProgress(jobId: $id) { id kind status phase table percent rowsDone rowsTotal bytesDone etaSeconds backup { id status } } }';
 
@@ -15,9 +17,9 @@ function ws(): WsClient {
   return createClient({ url: `${s.kiln.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${s.token}` } });
 }
 
-function collect(client: WsClient, variables: Record<string, unknown>, until?: (events: any[]) => boolean): Promise<any[]> {
+/** The subscription's events until it completes (or `until` holds); `seen` grows as they arrive. */
+function collect(client: WsClient, variables: Record<string, unknown>, until?: (events: any[]) => boolean, seen: any[] = []): Promise<any[]> {
   return new Promise((resolve, reject) => {
-    const seen: any[] = [];
     const stop = client.subscribe({ query: PROGRESS, variables }, {
       next: (e) => {
         seen.push(e);
@@ -35,11 +37,14 @@ function collect(client: WsClient, variables: Record<string, unknown>, until?: (
 it('sends the current state first, progress with phase and table, then the final event, then completes', async () => {
   const client = ws();
   try {
-    // The export waits on a lock for 1.5 s: progress must keep flowing (≥ 1 event a second) meanwhile.
+    // The export waits on a lock: progress must keep flowing (≥ 1 event a second) meanwhile.
+    const seen: any[] = [];
     const { jobId, backupId, all } = await whileTableLocked(s, async () => {
       const started = await startBackup(s, { includeAuditLogs: true });
-      const stream = collect(client, { id: started.jobId });
-      await new Promise((r) => setTimeout(r, 1500));
+      const stream = collect(client, { id: started.jobId }, undefined, seen);
+      await statementWaitingOnLock(s.db);
+      const whenBlocked = seen.length;
+      await eventually('a progress event while the export is blocked', () => seen.length > whenBlocked, 10_000, 20);
       return { ...started, all: stream };
     }, 'Loan');
     const events = await all;
@@ -68,10 +73,17 @@ it('sends the current state first, progress with phase and table, then the final
 it('without jobId follows every job', async () => {
   const client = ws();
   try {
-    const all = collect(client, {}, (events) => events.some((e) => e.data.jobProgress.status === 'COMPLETED'));
-    await new Promise((r) => setTimeout(r, 100));
-    const { jobId } = await startBackup(s);
-    const events = await all;
+    const seen: any[] = [];
+    void collect(client, {}, undefined, seen).catch(() => undefined);
+    // Held by a lock, the job sends an event at least every second: the stream shows it once it is live.
+    const { jobId } = await whileTableLocked(s, async () => {
+      const started = await startBackup(s);
+      await eventually('an event of the job on the stream', () => seen.some((e) => e.data.jobProgress.id === started.jobId));
+      return started;
+    });
+    await eventually('the job\'s end on the stream', () => seen.some((e) => e.data.jobProgress.id === jobId && e.data.jobProgress.status === 'COMPLETED'));
+    const events = seen;
+    expect(events.length).toBeGreaterThan(0);
     expect(events.every((e) => e.data.jobProgress.id === jobId)).toBe(true);
   } finally {
     await client.dispose();

@@ -29,7 +29,8 @@ let kiln: TestKiln;
 const logs: any[] = [];
 let token: string;
 
-const until = (what: string, check: () => boolean | Promise<boolean>) => eventually(what, check, 30_000, 20);
+/** Polled every 20 ms: the receivers are in memory. */
+const POLL_MS = 20;
 
 async function backup(input: Record<string, unknown> = {}) {
   const res = await gql(kiln.url, CREATE_BACKUP, { i: input }, token);
@@ -105,7 +106,7 @@ describe('job events reach email, Slack and Telegram', () => {
     const { jobId, job } = await backup();
     expect(job.status).toBe('COMPLETED');
     const record = (await kiln.services.backups.get(job.backupId!))!;
-    await until('the three messages', () => mails(jobId).length > 0 && slacks(jobId).length > 0 && telegrams(jobId).length > 0);
+    await eventually('the three messages', () => mails(jobId).length > 0 && slacks(jobId).length > 0 && telegrams(jobId).length > 0, 30_000, POLL_MS);
 
     const [email] = mails(jobId);
     expect(email.user).toBe('kiln');
@@ -133,7 +134,7 @@ describe('job events reach email, Slack and Telegram', () => {
     const { jobId, job } = await failedCloudBackup();
     expect(job.status).toBe('FAILED');
     expect(job.errorCode).toBe('STORAGE_UNAVAILABLE');
-    await until('the three messages', () => mails(jobId).length > 0 && slacks(jobId).length > 0 && telegrams(jobId).length > 0);
+    await eventually('the three messages', () => mails(jobId).length > 0 && slacks(jobId).length > 0 && telegrams(jobId).length > 0, 30_000, POLL_MS);
     const [email] = mails(jobId);
     expect(email.mail.subject).toBe(`Kiln backup FAILED on ${HOST}: STORAGE_UNAVAILABLE`);
     const text = email.mail.text!;
@@ -161,11 +162,11 @@ describe('delivery', () => {
     const res = await gql(kiln.url, CREATE_BACKUP, { i: {} }, token);
     mark = res.data!.createBackup.id;
     await kiln.services.jobs.settled(mark);
-    await until('a delivery on every channel', () => mails(mark).length > 0 && slacks(mark).length > 0 && telegrams(mark).length > 0);
+    await eventually('a delivery on every channel', () => mails(mark).length > 0 && slacks(mark).length > 0 && telegrams(mark).length > 0, 30_000, POLL_MS);
 
     // The queues are sequential: once a later message arrived everywhere, these were final.
     const { jobId: later } = await backup();
-    await until('the later messages', () => mails(later).length > 0 && slacks(later).length > 0 && telegrams(later).length > 0);
+    await eventually('the later messages', () => mails(later).length > 0 && slacks(later).length > 0 && telegrams(later).length > 0, 30_000, POLL_MS);
     expect(mails(mark, true).map((m) => m.code)).toEqual([451, 451, 250]);
     expect(slacks(mark, true).map((r) => r.status)).toEqual([500, 500, 200]);
     expect(telegrams(mark, true).map((r) => r.status)).toEqual([500, 500, 200]);
@@ -191,13 +192,13 @@ describe('delivery', () => {
     expect(job.status).toBe('COMPLETED');
     expect(job.error).toBeNull();
 
-    await until('the email', () => mails(mark).length > 0);
+    await eventually('the email', () => mails(mark).length > 0, 30_000, POLL_MS);
     const eventId = mails(mark)[0].mail.headers.get('x-kiln-delivery') as string;
     const rows = () => query(`SELECT channel, "eventType", "eventId", error, "failedAt" FROM kiln.kiln_notification_failures WHERE "eventId" = $1 ORDER BY channel`, [eventId]);
-    await until('two failure rows', async () => (await rows()).length >= 2);
+    await eventually('two failure rows', async () => (await rows()).length >= 2, 30_000, POLL_MS);
     // A later event delivered everywhere: the failing ones were final and recorded by then.
     const { jobId: later } = await backup();
-    await until('the later messages', () => mails(later).length > 0 && slacks(later).length > 0 && telegrams(later).length > 0);
+    await eventually('the later messages', () => mails(later).length > 0 && slacks(later).length > 0 && telegrams(later).length > 0, 30_000, POLL_MS);
     const found = await rows();
     expect(found).toEqual([
       { channel: 'slack', eventType: 'backup.completed', eventId, error: 'refused: HTTP 404: no_service', failedAt: expect.any(Date) },

@@ -21,11 +21,12 @@ const PREFIX = `kiln-test-${process.pid}-${Date.now()}`;
 /** Synchronous probe (describe blocks are chosen when the file loads): does a Redis answer PING? */
 function redisAnswers(): boolean {
   const script = `const s = require('net').connect(${REDIS_PORT}, '127.0.0.1');
-    s.setTimeout(1500, () => process.exit(1));
+    s.setTimeout(10000, () => process.exit(1));
     s.on('connect', () => s.write('PING\\r\\n'));
     s.on('data', (d) => process.exit(String(d).startsWith('+PONG') ? 0 : 1));
     s.on('error', () => process.exit(1));`;
-  return spawnSync(process.execPath, ['-e', script], { timeout: 5000 }).status === 0;
+  // Generous bounds: a loaded machine must not skip the file (a closed port answers at once).
+  return spawnSync(process.execPath, ['-e', script], { timeout: 30_000 }).status === 0;
 }
 
 const REDIS_UP = redisAnswers();
@@ -46,13 +47,13 @@ afterAll(() => {
 interface Subscription {
   /** Grows as events arrive. */
   events: any[];
-  /** All events, once the stream completed or `until` was met. */
+  /** All events, once the stream completed or `stopWhen` held. */
   done: Promise<any[]>;
   client: WsClient;
 }
 
 /** A graphql-ws jobProgress subscriber, as an admin frontend would open one. */
-function subscribe(url: string, token: string, variables: Record<string, unknown>, until?: (events: any[]) => boolean): Subscription {
+function subscribe(url: string, token: string, variables: Record<string, unknown>, stopWhen?: (events: any[]) => boolean): Subscription {
   const client = createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` } });
   const events: any[] = [];
   const done = new Promise<any[]>((resolve, reject) => {
@@ -60,7 +61,7 @@ function subscribe(url: string, token: string, variables: Record<string, unknown
       next: (e) => {
         if (e.errors) return reject(new Error(JSON.stringify(e.errors)));
         events.push(e.data!.jobProgress);
-        if (until?.(events)) {
+        if (stopWhen?.(events)) {
           stop();
           resolve(events);
         }
@@ -72,8 +73,6 @@ function subscribe(url: string, token: string, variables: Record<string, unknown
   done.catch(() => undefined); // awaited by the test; no unhandled rejection meanwhile
   return { events, done, client };
 }
-
-/** Polls `check` until it returns true, failing after `timeoutMs` with `what`. */
 
 async function healthProblems(url: string, token: string): Promise<string[]> {
   const res = await gql(url, HEALTH, {}, token);
@@ -204,22 +203,25 @@ describeWithRedis('job events across instances through Redis', () => {
   });
 
   it('the all-jobs stream on B gets every event of A exactly once, as A does', async () => {
-    const untilBoth = (first: string | undefined, second: string | undefined) => (events: any[]) =>
-      !!first && !!second && completedFor(first)(events) && completedFor(second)(events);
-    const ids: { first?: string; second?: string } = {};
-    const onA = subscribe(a.kiln.url, a.token, {}, (events) => untilBoth(ids.first, ids.second)(events));
-    const onB = subscribe(b.url, tokenB, {}, (events) => untilBoth(ids.first, ids.second)(events));
+    const onA = subscribe(a.kiln.url, a.token, {});
+    const onB = subscribe(b.url, tokenB, {});
     try {
-      // Both streams are live once a probe job's events reach them (the subscriptions are set up).
-      const probe = await startBackup(a);
-      await eventually('both streams live', () => completedFor(probe.jobId)(onA.events) && completedFor(probe.jobId)(onB.events));
-      ids.first = (await startBackup(a)).jobId;
-      await a.kiln.services.jobs.settled(ids.first);
+      // Both streams are live once a probe job's events reach them: held by a lock, it sends one at least every second.
+      const probe = await whileTableLocked(a, async () => {
+        const started = await startBackup(a);
+        await eventually('both streams live', () => onA.events.some((e) => e.id === started.jobId) && onB.events.some((e) => e.id === started.jobId));
+        return started;
+      });
+      await a.kiln.services.jobs.settled(probe.jobId);
+      const first = (await startBackup(a)).jobId;
+      await a.kiln.services.jobs.settled(first);
       // A second job after the first: a late duplicate of the first one's events would show before its end.
-      ids.second = (await startBackup(a)).jobId;
-      const [eventsA, eventsB] = await Promise.all([onA.done, onB.done]);
+      const second = (await startBackup(a)).jobId;
+      const bothCompleted = (events: any[]) => completedFor(first)(events) && completedFor(second)(events);
+      await eventually('both jobs\' ends on A and on B', () => bothCompleted(onA.events) && bothCompleted(onB.events));
+      const [eventsA, eventsB] = [[...onA.events], [...onB.events]];
       const of = (events: any[], id: string) => events.filter((e) => e.id === id);
-      for (const id of [ids.first, ids.second]) {
+      for (const id of [first, second]) {
         expect(of(eventsA, id).filter((e) => e.status === 'COMPLETED')).toHaveLength(1);
         expect(of(eventsB, id).filter((e) => e.status === 'COMPLETED')).toHaveLength(1);
         expect(of(eventsA, id).length).toBeGreaterThanOrEqual(2);

@@ -1,13 +1,43 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startKilnProcess } from './support/kiln-process';
+import { runKilnProcessToExit, startKilnProcess } from './support/kiln-process';
 import { gql, loginToken } from './support/test-kiln';
+import { eventually } from './support/until';
 
 // The zero-setup path end to end: `node dist/src/main.js` with no DATABASE_URL
 // starts an embedded PostgreSQL in DATA_DIR and keeps everything across restarts.
 const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-restart-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+/**
+ * A GraphQL POST sent in two steps: the headers with `Expect: 100-continue` first (`accepted`
+ * resolves once the server has taken the request: Node answers 100 Continue as it hands the
+ * request to the app), then the body when `send()` is called; `answer` is the parsed reply.
+ */
+function requestInTwoSteps(url: string, body: unknown): { accepted: Promise<void>; send(): void; answer: Promise<any> } {
+  const json = JSON.stringify(body);
+  const req = http.request(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), expect: '100-continue' },
+  });
+  const accepted = new Promise<void>((resolve, reject) => {
+    req.once('continue', () => resolve());
+    req.once('error', reject);
+  });
+  const answer = new Promise<any>((resolve, reject) => {
+    req.once('error', reject);
+    req.once('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+      res.once('error', reject);
+    });
+  });
+  req.flushHeaders();
+  return { accepted, send: () => req.end(json), answer };
+}
 
 it('keeps data, maintenance state and the generated admin across a restart of the same DATA_DIR', async () => {
   const first = await startKilnProcess({ DATA_DIR: dataDir });
@@ -22,11 +52,14 @@ it('keeps data, maintenance state and the generated admin across a restart of th
   const set = await gql(first.url, 'mutation { setMaintenanceMode(enabled: true, reason: "upgrade") { enabled } }', {}, token);
   expect(set.data).toEqual({ setMaintenanceMode: { enabled: true } });
 
-  // A request in flight when SIGTERM arrives still gets its answer (login runs bcrypt, ~0.2 s).
-  const inFlight = gql(first.url, 'mutation($p: String!) { login(email: "admin@kiln.local", password: $p) { token } }', { p: password });
-  await new Promise((r) => setTimeout(r, 30));
+  // A request in flight when SIGTERM arrives still gets its answer: the server has taken the
+  // login (headers read) before the signal, and gets its body only once the shutdown has begun.
+  const inFlight = requestInTwoSteps(first.url, { query: 'mutation($p: String!) { login(email: "admin@kiln.local", password: $p) { token } }', variables: { p: password } });
+  await inFlight.accepted;
   first.child.kill('SIGTERM');
-  const answered = await inFlight;
+  await eventually('the gateway to begin its shutdown', () => first.logs.some((l) => /^shutting down/.test(l.msg)), 30_000, 10);
+  inFlight.send();
+  const answered = await inFlight.answer;
   expect(answered.data?.login?.token).toBeTruthy();
   expect(await first.exited).toBe(0);
   expect(first.logs.some((l) => l.msg === 'stopped')).toBe(true);
@@ -49,7 +82,10 @@ it('keeps data, maintenance state and the generated admin across a restart of th
 });
 
 it('refuses to start with a bad configuration, naming the bad keys', async () => {
-  await expect(startKilnProcess({ DATA_DIR: dataDir, PORT: 'abc', ADMIN_PASSWORD: 'short' }, 10_000)).rejects.toThrow(
-    /PORT[\s\S]*ADMIN_PASSWORD/,
-  );
+  // Bounded by the process's own end (60 s at most), not by a start limit a loaded machine can miss.
+  const run = await runKilnProcessToExit({ DATA_DIR: dataDir, PORT: 'abc', ADMIN_PASSWORD: 'short' });
+  expect(run.code).not.toBe(0);
+  const said = [...run.stdout, ...run.stderr].join('\n');
+  expect(said).not.toContain('Kiln is ready');
+  expect(said).toMatch(/PORT[\s\S]*ADMIN_PASSWORD/);
 });

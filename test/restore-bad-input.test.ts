@@ -1,16 +1,20 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { errorCode, gql, startTestKiln } from './support/test-kiln';
 import { whileTableLocked, backupFileText, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
-import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore, noUploadsLeft } from './support/restore-helpers';
+import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore, noUploadsLeft, uploadsLeft } from './support/restore-helpers';
+import { until } from './support/until';
 
 let s: SeededKiln;
 let backup: { id: string; filename: string; checksum: string };
 let plain: Buffer;
 let doc: any;
 let baseline: Record<string, string>;
+/** The live row of the first Loan in the backup, as PostgreSQL reads it. */
+let firstLoanRow: string;
 
 beforeAll(async () => {
   s = await startSeededKiln(40);
@@ -20,6 +24,7 @@ beforeAll(async () => {
   const on = await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, s.token);
   expect(on.errors).toBeUndefined();
   baseline = await fingerprint(s.db);
+  firstLoanRow = await liveLoan(doc.data.Loan[0].id);
 });
 afterAll(async () => s?.close());
 
@@ -31,7 +36,9 @@ afterEach(async () => {
   await noUploadsLeft();
 });
 
-const firstLoan = () => doc.data.Loan[0];
+async function liveLoan(id: string): Promise<string> {
+  return (await s.db.query('SELECT row_to_json(l)::text AS j FROM "Loan" l WHERE id = $1', [id])).rows[0]?.j;
+}
 
 it.each([
   ['not JSON', () => Buffer.from('hello, I am not a backup'), 'BACKUP_CORRUPT', /Not a valid Kiln backup/],
@@ -67,7 +74,8 @@ it.each([
   const failure = await failedUpload(await craftBackup(doc, (data) => mutate(data)));
   expect(failure.code).toBe('BAD_USER_INPUT');
   expect(failure.message).toMatch(message);
-  expect(firstLoan()).toBeDefined();
+  // The row the file changed is, in the database, still the one the backup was taken from.
+  expect(await liveLoan(doc.data.Loan[0].id)).toBe(firstLoanRow);
 });
 
 /** Restores the stored backup by id while its file holds `bytes` instead (put back after); the finished job. */
@@ -146,9 +154,12 @@ it('survives an upload cut off mid-way, keeping nothing', async () => {
   );
   socket.write(head);
   socket.write(plain.subarray(0, Math.floor(plain.length / 3)));
-  await new Promise((r) => setTimeout(r, 200));
+  // Cut once the gateway is storing the file (graphql-upload's temporary file has bytes), then
+  // wait until it has let go of it: the request was read and abandoned.
+  const bytesStored = () => uploadsLeft().filter((f) => (statSync(path.join(tmpdir(), f), { throwIfNoEntry: false })?.size ?? 0) > 0);
+  await until('the upload to be stored as it arrives', bytesStored, (files) => files.length > 0, 30_000, 20);
   socket.destroy();
-  await new Promise((r) => setTimeout(r, 500));
+  await noUploadsLeft();
   // No restore job was started, and the gateway still answers.
   const jobs = (await gql(s.kiln.url, '{ jobs(limit: 500) { kind } }', {}, s.token)).data!.jobs;
   expect(jobs.filter((j: { kind: string }) => j.kind === 'RESTORE')).toHaveLength(restoresBefore);

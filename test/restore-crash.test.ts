@@ -5,6 +5,7 @@ import { startKilnProcess } from './support/kiln-process';
 import { fingerprint, RESTORE } from './support/restore-helpers';
 import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { gql, loginToken, TEST_JWT_SECRET, TEST_BACKUP_SIGNING_KEY } from './support/test-kiln';
+import { eventually } from './support/until';
 
 // SIGKILL in the middle of a restore's transaction: every table stays exactly as it was.
 let s: SeededKiln;
@@ -36,22 +37,19 @@ it('leaves every table as it was before the restore when the gateway is killed m
   const jobId = res.data!.restoreBackup.id;
 
   // Wait until rows are being written inside the restore transaction, then kill.
-  const deadline = Date.now() + 60_000;
-  for (;;) {
+  // Polled every 20 ms: the load phase of a small database is short.
+  await eventually('the restore to be two thirds into its load', async () => {
     const { rows } = await s.db.query(`SELECT phase, "rowsDone", "rowsTotal", status FROM kiln_jobs WHERE id = $1`, [jobId]);
     const job = rows[0];
     if (job.status !== 'RUNNING') throw new Error(`restore ended (${job.status}) before it could be killed`);
-    if (job.phase === 'restore' && Number(job.rowsDone) > (Number(job.rowsTotal) * 2) / 3 + 1000) break;
-    if (Date.now() > deadline) throw new Error('restore never reached its load phase');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    return job.phase === 'restore' && Number(job.rowsDone) > (Number(job.rowsTotal) * 2) / 3 + 1000;
+  }, 60_000, 20);
   victim.child.kill('SIGKILL');
   await victim.exited;
   // PostgreSQL rolls back the transaction of the dead connection.
-  for (let i = 0; i < 100; i++) {
+  await eventually('PostgreSQL to end the dead gateway\'s transaction', async () => {
     const { rows } = await s.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'kiln' AND state LIKE 'idle in transaction%'`);
-    if (rows[0].n === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return rows[0].n === 0;
+  }, 30_000, 50);
   expect(await fingerprint(s.db)).toEqual(before);
 }, 120_000);

@@ -36,8 +36,11 @@ describe('GET /health', () => {
       await other.close();
     }
     // The first instance's pool reconnects by itself.
-    let status = 0;
-    for (let i = 0; i < 20 && status !== 200; i++) status = (await fetch(`${kiln.url}/health`)).status;
+    const status = await until('the first instance to be healthy again', async () => {
+      const res = await fetch(`${kiln.url}/health`);
+      await res.text();
+      return res.status;
+    }, (st) => st === 200, 30_000, 50);
     expect(status).toBe(200);
   });
 });
@@ -133,4 +136,6 @@ it('serves the landing page for browsers on GET /graphql', async () => {
   const res = await fetch(`${kiln.url}/graphql`, { headers: { accept: 'text/html' } });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/html/);
+  // Read to its end: an unread body keeps the connection (and the jest worker) open.
+  await res.text();
 });

@@ -27,8 +27,8 @@ async function startLoggedKiln(env: Record<string, string>, databaseUrl: string)
   return { ...kiln, logs };
 }
 
-/** Waits until `check` holds, with a generous bound (argument order of this file's many calls). */
-const until = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000) => eventually(what, check, timeoutMs, 20);
+/** Polled every 20 ms: the receiver and the log lines are in memory. */
+const POLL_MS = 20;
 
 async function backup(kiln: TestKiln, token: string, input: Record<string, unknown> = {}) {
   const res = await gql(kiln.url, CREATE_BACKUP, { i: input }, token);
@@ -84,7 +84,7 @@ describe('job events', () => {
   it('announce a completed backup once, signed, with its facts', async () => {
     const { jobId, job } = await backup(kiln, token);
     expect(job.status).toBe('COMPLETED');
-    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 'backup.completed');
+    await eventually('backup.completed', () => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 30_000, POLL_MS);
     const [delivery] = receiver.find('backup.completed', (d) => d.jobId === jobId);
     const record = (await kiln.services.backups.get(job.backupId!))!;
 
@@ -128,7 +128,7 @@ describe('job events', () => {
       cloud.faults.length = 0;
     }
     expect(failed.job.status).toBe('FAILED');
-    await until(() => receiver.find('backup.failed', (d) => d.jobId === failed.jobId).length > 0, 'backup.failed');
+    await eventually('backup.failed', () => receiver.find('backup.failed', (d) => d.jobId === failed.jobId).length > 0, 30_000, POLL_MS);
     const [delivery] = receiver.find('backup.failed', (d) => d.jobId === failed.jobId);
     expect(delivery.signed).toBe(true);
     expect(delivery.headers['x-kiln-event']).toBe('backup.failed');
@@ -158,12 +158,14 @@ describe('job events', () => {
       await db.end();
     }
     await kiln.reaper.reap(); // what every instance's job reaper does twice per lease TTL
-    await until(() => receiver.find('backup.failed', (d) => d.jobId === jobId).length > 0, 'backup.failed of the dead job');
+    await eventually('backup.failed of the dead job', () => receiver.find('backup.failed', (d) => d.jobId === jobId).length > 0, 30_000, POLL_MS);
     const [delivery] = receiver.find('backup.failed', (d) => d.jobId === jobId);
     expect(delivery.body.data).toMatchObject({ jobId, status: 'FAILED', error: expect.stringMatching(/^interrupted: /), backupId: job.backupId });
-    // Swept once: a second sweep finds nothing to announce.
+    // Swept once: a second sweep finds nothing to announce. Deliveries go out one at a time in
+    // the order they were queued: once a later backup's event arrived, one of the sweep would have.
     await kiln.reaper.reap();
-    await new Promise((r) => setTimeout(r, 300));
+    const marker = await backup(kiln, token);
+    await eventually('the later backup.completed', () => receiver.find('backup.completed', (d) => d.jobId === marker.jobId).length > 0, 30_000, POLL_MS);
     expect(receiver.find('backup.failed', (d) => d.jobId === jobId)).toHaveLength(1);
   });
 
@@ -186,7 +188,7 @@ describe('job events', () => {
       await locker.end();
     }
     await kiln.services.jobs.settled(running);
-    await until(() => receiver.find('backup.failed', (d) => d.jobId === queued).length > 0, 'backup.failed of the cancelled queued backup');
+    await eventually('backup.failed of the cancelled queued backup', () => receiver.find('backup.failed', (d) => d.jobId === queued).length > 0, 30_000, POLL_MS);
     const [delivery] = receiver.find('backup.failed', (d) => d.jobId === queued);
     expect(delivery.signed).toBe(true);
     expect(delivery.body.data).toMatchObject({ jobId: queued, kind: 'BACKUP', status: 'CANCELLED', startedAt: null, error: expect.stringMatching(/cancelled/) });
@@ -205,7 +207,7 @@ describe('job events', () => {
     token = await loginToken(kiln.url); // a restore logs everybody out
     expect((await maintenance(false)).errors).toBeUndefined();
 
-    await until(() => receiver.find('restore.completed', (d) => d.jobId === restoreJobId).length > 0, 'restore.completed');
+    await eventually('restore.completed', () => receiver.find('restore.completed', (d) => d.jobId === restoreJobId).length > 0, 30_000, POLL_MS);
     const [restored] = receiver.find('restore.completed', (d) => d.jobId === restoreJobId);
     const [safety] = receiver.find('backup.completed', (d) => d.jobId === restoreJobId);
     const sourceRecord = (await kiln.services.backups.get(source.job.backupId!))!;
@@ -239,7 +241,7 @@ describe('delivery', () => {
     expect(job.status).toBe('COMPLETED');
     // The job ended while its delivery was still being tried.
     expect(receiver.find('backup.completed', (d) => d.jobId === jobId).length).toBeLessThan(3);
-    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length >= 3, 'the third attempt');
+    await eventually('the third attempt', () => receiver.find('backup.completed', (d) => d.jobId === jobId).length >= 3, 30_000, POLL_MS);
     const attempts = receiver.find('backup.completed', (d) => d.jobId === jobId);
     const ids = new Set(attempts.map((a) => a.body.id));
     expect(ids.size).toBe(1);
@@ -249,7 +251,7 @@ describe('delivery', () => {
     // The job's end was saved before the first try was even sent.
     expect(job.finishedAt!.getTime()).toBeLessThanOrEqual(attempts[0].receivedAt);
     const [id] = ids;
-    await until(() => finalLog(kiln, id) !== undefined, 'the delivery to end');
+    await eventually('the delivery to end', () => finalLog(kiln, id) !== undefined, 30_000, POLL_MS);
     expect(finalLog(kiln, id)).toMatchObject({ event: 'webhook_delivered', attempt: 3, status: 200, jobId });
     expect(kiln.logs.filter((l) => l.deliveryId === id && l.event === 'webhook_retry').map((l) => l.status)).toEqual([500, 500]);
     expectedAttempts.set(id, 3);
@@ -261,10 +263,10 @@ describe('delivery', () => {
     expect(job.status).toBe('COMPLETED');
     // The tries take at least 3 × 1 s; the job was over before they were.
     expect(receiver.find('backup.completed', (d) => d.jobId === jobId).length).toBeLessThan(3);
-    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 'the first try');
+    await eventually('the first try', () => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 30_000, POLL_MS);
     const id = receiver.find('backup.completed', (d) => d.jobId === jobId)[0].body.id;
     expect(receiver.attemptsOf(id).length).toBeLessThan(3);
-    await until(() => finalLog(kiln, id) !== undefined, 'the delivery to be given up');
+    await eventually('the delivery to be given up', () => finalLog(kiln, id) !== undefined, 30_000, POLL_MS);
     expect(finalLog(kiln, id)).toMatchObject({ event: 'webhook_failed', attempt: 3, jobId, reason: expect.stringMatching(/no answer within 1 s/) });
     expect(receiver.attemptsOf(id)).toHaveLength(3);
     expectedAttempts.set(id, 3);
@@ -275,7 +277,7 @@ describe('delivery', () => {
   it('waits as long as Retry-After says on a 429', async () => {
     receiver.answer = (body, attempt) => (body?.type === 'backup.completed' && attempt === 1 ? { status: 429, headers: { 'retry-after': '1' } } : 200);
     const { jobId } = await backup(kiln, token);
-    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length >= 2, 'the retry');
+    await eventually('the retry', () => receiver.find('backup.completed', (d) => d.jobId === jobId).length >= 2, 30_000, POLL_MS);
     const [first, second] = receiver.find('backup.completed', (d) => d.jobId === jobId);
     expect(second.body.id).toBe(first.body.id);
     // The backoff here is 50 ms: only Retry-After explains a second's wait.
@@ -288,9 +290,9 @@ describe('delivery', () => {
     receiver.answer = (body) => (body?.type === 'backup.completed' ? 400 : 200);
     const { jobId, job } = await backup(kiln, token);
     expect(job.status).toBe('COMPLETED');
-    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 'the try');
+    await eventually('the try', () => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 30_000, POLL_MS);
     const id = receiver.find('backup.completed', (d) => d.jobId === jobId)[0].body.id;
-    await until(() => finalLog(kiln, id) !== undefined, 'the delivery to end');
+    await eventually('the delivery to end', () => finalLog(kiln, id) !== undefined, 30_000, POLL_MS);
     expect(finalLog(kiln, id)).toMatchObject({ event: 'webhook_failed', attempt: 1, status: 400 });
     expectedAttempts.set(id, 1);
   });
@@ -303,7 +305,7 @@ describe('delivery', () => {
     try {
       const { jobId, job } = await backup(other, token);
       expect(job.status).toBe('COMPLETED');
-      await until(() => other.logs.some((l) => l.jobId === jobId && l.event === 'webhook_failed'), 'the delivery to be given up');
+      await eventually('the delivery to be given up', () => other.logs.some((l) => l.jobId === jobId && l.event === 'webhook_failed'), 30_000, POLL_MS);
       const failed = other.logs.find((l) => l.jobId === jobId && l.event === 'webhook_failed');
       expect(failed).toMatchObject({ eventType: 'backup.completed', attempt: 4, reason: 'ECONNREFUSED' });
       expect(other.logs.filter((l) => l.deliveryId === failed.deliveryId && l.event === 'webhook_retry').map((l) => l.delayMs)).toEqual([20, 40, 80]);
@@ -321,7 +323,7 @@ describe('delivery', () => {
   it('sent every delivery exactly as often as expected, and never logged the secret', async () => {
     // Deliveries go one after another: once this last one arrived, the earlier ones were final.
     const { jobId } = await backup(kiln, token);
-    await until(() => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 'the last delivery');
+    await eventually('the last delivery', () => receiver.find('backup.completed', (d) => d.jobId === jobId).length > 0, 30_000, POLL_MS);
     expect(expectedAttempts.size).toBeGreaterThanOrEqual(8);
     for (const [id, attempts] of expectedAttempts) expect([id, receiver.attemptsOf(id).length]).toEqual([id, attempts]);
     expect(receiver.deliveries.every((d) => d.signed)).toBe(true);
@@ -346,9 +348,9 @@ describe('the notifier on its own', () => {
     const notifier = new WebhookNotifier({ url: target.url, secret: SECRET, attempts: 1, timeoutMs: 500, backoffMs: 10, queueSize: 2 }, logger());
     try {
       const first = notifier.notify('health.healthy', health(1))!;
-      await until(() => target.attemptsOf(first).length === 1, 'the first delivery to be in flight');
+      await eventually('the first delivery to be in flight', () => target.attemptsOf(first).length === 1, 30_000, POLL_MS);
       const [dropped, kept1, kept2] = [2, 3, 4].map((n) => notifier.notify('health.healthy', health(n))!);
-      await until(() => target.attemptsOf(kept2).length === 1, 'the last delivery');
+      await eventually('the last delivery', () => target.attemptsOf(kept2).length === 1, 30_000, POLL_MS);
       expect(logs.find((l) => l.event === 'webhook_dropped')).toMatchObject({ deliveryId: dropped, queueSize: 2 });
       expect(target.attemptsOf(dropped)).toHaveLength(0);
       expect(target.attemptsOf(kept1)).toHaveLength(1);
@@ -362,7 +364,7 @@ describe('the notifier on its own', () => {
     target.answer = () => 503;
     const notifier = new WebhookNotifier({ url: target.url, secret: SECRET, attempts: 6, timeoutMs: 5000, backoffMs: 60_000 }, logger());
     const id = notifier.notify('health.healthy', health(1))!;
-    await until(() => logs.some((l) => l.deliveryId === id && l.event === 'webhook_retry'), 'the first retry to be planned');
+    await eventually('the first retry to be planned', () => logs.some((l) => l.deliveryId === id && l.event === 'webhook_retry'), 30_000, POLL_MS);
     const started = Date.now();
     await notifier.close();
     expect(Date.now() - started).toBeLessThan(5000);
@@ -401,14 +403,14 @@ describe('health transitions across two instances', () => {
   async function bothCheckedAgain(): Promise<void> {
     const marks = [a.logs.length, b.logs.length];
     const checks = (k: LoggedKiln, from: number) => k.logs.slice(from).filter((l) => l.event === 'health_checked').length;
-    await until(() => checks(a, marks[0]) >= 3 && checks(b, marks[1]) >= 3, 'more health checks on both instances');
+    await eventually('more health checks on both instances', () => checks(a, marks[0]) >= 3 && checks(b, marks[1]) >= 3, 30_000, POLL_MS);
   }
 
   const count = (type: string) => new Set(healthReceiver.find(type).map((d) => d.body.id)).size;
 
   it('send each transition once: unhealthy at the start, healthy after a good backup, unhealthy after a failed one', async () => {
     // A fresh database: the first evaluation records the state and, being unhealthy, says so.
-    await until(() => count('health.unhealthy') > 0, 'health.unhealthy');
+    await eventually('health.unhealthy', () => count('health.unhealthy') > 0, 30_000, POLL_MS);
     await bothCheckedAgain();
     expect(count('health.unhealthy')).toBe(1);
     expect(count('health.healthy')).toBe(0);
@@ -416,7 +418,7 @@ describe('health transitions across two instances', () => {
 
     const healthToken = await loginToken(a.url);
     expect((await backup(a, healthToken, { location: 'BOTH' })).job.status).toBe('COMPLETED');
-    await until(() => count('health.healthy') > 0, 'health.healthy');
+    await eventually('health.healthy', () => count('health.healthy') > 0, 30_000, POLL_MS);
     await bothCheckedAgain();
     expect([count('health.unhealthy'), count('health.healthy')]).toEqual([1, 1]);
     const healthy = healthReceiver.find('health.healthy')[0];
@@ -431,7 +433,7 @@ describe('health transitions across two instances', () => {
       cloud.faults.length = 0;
     }
     expect(failed.job.status).toBe('FAILED');
-    await until(() => count('health.unhealthy') > 1, 'the second health.unhealthy');
+    await eventually('the second health.unhealthy', () => count('health.unhealthy') > 1, 30_000, POLL_MS);
     await bothCheckedAgain();
     expect([count('health.unhealthy'), count('health.healthy')]).toEqual([2, 1]);
     const unhealthy = healthReceiver.find('health.unhealthy').at(-1)!;

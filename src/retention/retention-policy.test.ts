@@ -29,6 +29,10 @@ describe('retention selection', () => {
     const picked = selectExpired([...failed, ...completed], { retentionDays: 30, keepAtLeast: 3 }, NOW, none);
     // The failures are new (kept by age); the two oldest completed go; the 3 newest completed stay.
     expect(ids(picked)).toEqual(ids(completed.slice(0, 2)));
+    // An old failure goes with them, oldest first (the case test/retention.test.ts ran on real backups).
+    const oldFailure = backup(60, BackupStatus.FAILED);
+    const withOld = selectExpired([...failed, ...completed, oldFailure], { retentionDays: 30, keepAtLeast: 3 }, NOW, none);
+    expect(ids(withOld)).toEqual(ids([oldFailure, ...completed.slice(0, 2)]));
   });
 
   it('deletes old FAILED backups, and never one IN_PROGRESS, of a status nobody knows, or in use by a job', () => {

@@ -1,14 +1,14 @@
 /**
  * Starts the test PostgreSQL once for the whole run: an embedded server in
  * .kiln-test/ (zero setup), or the server named by KILN_TEST_DATABASE_URL.
- * Also builds dist/, which the tests that run `node dist/src/main.js` need,
- * and the console (dist/web), which every gateway serves at /.
+ * Also brings dist/ up to date (see build-dist.ts): the tests that run `node dist/src/main.js`
+ * need it, and every gateway serves the console (dist/web) at /.
  */
-import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import '../../src/config/utc';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/db/embedded-postgres';
+import { buildDistForTests } from './build-dist';
 
 declare global {
   var __KILN_TEST_PG__: RunningPostgres | undefined;
@@ -16,8 +16,7 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   const root = path.resolve(__dirname, '../..');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  execFileSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  await buildDistForTests(root);
   // Names what a run makes outside its own folder (databases on a shared server): two runs at once never meet.
   process.env.KILN_TEST_RUN_ID = String(process.pid);
 

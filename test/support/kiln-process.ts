@@ -48,25 +48,31 @@ function spawnKiln(
 export function startKilnProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<KilnProcess> {
   const logs: Array<Record<string, any>> = [];
   return new Promise((resolve, reject) => {
+    let ready = false;
+    // A start that fails the test leaves no gateway running behind it (jest would wait for it).
+    const fail = (err: Error) => {
+      if (ready) return;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(err);
+    };
     const { child, output, exited, ended } = spawnKiln(env, (line) => {
       let entry: Record<string, any>;
       try {
         entry = JSON.parse(line);
       } catch {
-        return reject(new Error(`a log line is not JSON: ${line}`));
+        return fail(new Error(`a log line is not JSON: ${line}`));
       }
       logs.push(entry);
-      if (entry.msg === 'Kiln is ready') {
+      if (entry.msg === 'Kiln is ready' && !ready) {
+        ready = true;
         clearTimeout(timer);
         resolve({ child, url: entry.url, logs, output, exited, ended });
       }
     });
     const said = () => [...output.stdout, ...output.stderr].join('\n');
-    const timer = setTimeout(() => reject(new Error(`Kiln not ready after ${timeoutMs} ms:\n${said()}`)), timeoutMs);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`Kiln exited with ${code} before it was ready:\n${said()}`));
-    });
+    const timer = setTimeout(() => fail(new Error(`Kiln not ready after ${timeoutMs} ms:\n${said()}`)), timeoutMs);
+    void exited.then((code) => fail(new Error(`Kiln exited with ${code} before it was ready:\n${said()}`)));
   });
 }
 

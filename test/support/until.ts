@@ -1,5 +1,10 @@
+/**
+ * The one way tests wait for a state: poll until it holds, and fail after a deadline naming what
+ * was awaited (and the last value seen). No test sleeps a fixed time instead.
+ */
+
 /** Polls `read` until `ok` holds; fails naming `what` and the last value after `ms`. */
-export async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000, everyMs = 200): Promise<T> {
+export async function until<T>(what: string, read: () => T | Promise<T>, ok: (v: T) => boolean, ms = 30_000, everyMs = 200): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await read();
@@ -11,5 +16,5 @@ export async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) 
 
 /** Polls `check` until it holds; fails naming `what` after `ms`. */
 export async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 30_000, everyMs = 200): Promise<void> {
-  await until(what, async () => await check(), (ok) => ok, ms, everyMs);
+  await until(what, check, (ok) => ok, ms, everyMs);
 }
