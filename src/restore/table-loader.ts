@@ -6,6 +6,7 @@ import { BackupCorruptError, BadUserInputError } from '../errors/kiln-errors';
 import { copyRows } from './copy-rows';
 import type { LendingCatalog } from './lending-catalog';
 import type { RestorePlan } from './restore-plan';
+import { dropSecondaryIndexes, isCockroachDb, rebuildIndexes } from './secondary-indexes';
 
 const BATCH_ROWS = 5000;
 const BATCH_CHARS = 8 * 1024 * 1024;
@@ -44,6 +45,8 @@ export async function loadBackupInTransaction(
   const emptied = [...plan.replaced, ...plan.carried.map((c) => c.table)];
   const foreignKeys = await dropForeignKeys(client, emptied);
   await client.query(`TRUNCATE ${emptied.map(q).join(', ')}`);
+  // Only once the keys are gone (no key depends on them then), and never on CockroachDB.
+  const indexes = foreignKeys.length > 0 && !(await isCockroachDb(client)) ? await dropSecondaryIndexes(client, emptied) : [];
 
   const loaded = await withCopyContext(() =>
     copyRows(client, input, q, (table) => [...catalog.columns.get(table)!.values()].map((c) => ({ name: c.name, json: c.kind === 'json' })), onRows, signal, limits),
@@ -69,6 +72,11 @@ export async function loadBackupInTransaction(
     const dropped = Number(before.rows[0].n) - (kept.rowCount ?? 0);
     if (dropped > 0) removed[table] = dropped;
   }
+  // A unique index built again refuses duplicates as the live one would have (23505: duplicate key).
+  await rebuildIndexes(client, indexes, (index, build) => {
+    signal.throwIfAborted();
+    return withTableContext(index.table, null, build);
+  });
   for (const fk of foreignKeys) {
     signal.throwIfAborted();
     await withTableContext(fk.table, null, () => client.query(`ALTER TABLE ${q(fk.table)} ADD CONSTRAINT ${q(fk.name)} ${fk.definition}`));
