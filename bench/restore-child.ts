@@ -5,8 +5,8 @@
  * on stdout (so it can be run by hand, e.g. under `node --cpu-prof`).
  *
  * The restore runs as an admin would run it: maintenance mode on, `restoreBackup(id)`, wait for
- * the job. Its phases are timed from the outside, without touching src/: the validation pass and
- * the PRE_RESTORE safety backup by wrapping `validateBackupFile` and `backups.backupWithin`, the
+ * the job. Its phases are timed from the outside, without touching src/: the header check and
+ * the PRE_RESTORE safety backup by wrapping `readRestoreHeader` and `backups.backupWithin`, the
  * transaction by timing the queries of the connection that loads the rows (json_populate_recordset
  * batches or COPY FROM STDIN). Should a hook stop matching the code, its phases read n/a and the
  * total is still right.
@@ -27,7 +27,7 @@ import { BENCH_USER_AGENT, failure, reportAndExit, type ChildResult } from './be
 
 /** Seconds of each part of the restore job; null where a hook did not fire. */
 export interface RestorePhases {
-  /** The validation pass over the whole file (no database writes). */
+  /** The check of the file's header (its rows are checked as they load). */
   validate: number | null;
   /** The PRE_RESTORE safety backup: a full backup of the live data. */
   safety: number | null;
