@@ -14,7 +14,7 @@
 import { instrumentRestore, phaseAt, restorePhaseSeconds } from './restore-phases';
 import 'reflect-metadata';
 import '../src/config/utc';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { In } from 'typeorm';
 import type { Identity, RequestMeta } from '../src/auth/identity';
 import { loadConfig } from '../src/config/config';
@@ -56,6 +56,11 @@ export type RestoreChildResult = ChildResult<{
   startedRssKb: number;
   /** Peak RSS in KB over the whole process, restore included. */
   maxRssKb: number;
+  /**
+   * How late the event loop (the one that serves the API) ran its callbacks during the restore, in ms:
+   * p99 and max. Every API request waits at least this long behind the restore's work on the loop.
+   */
+  loopDelayMs: { p99: number; max: number };
 }>;
 
 async function restoreOnce(): Promise<RestoreChildResult> {
@@ -79,12 +84,15 @@ async function restoreOnce(): Promise<RestoreChildResult> {
     const samples: Array<[at: number, rssKb: number]> = [];
     const sampler = setInterval(() => samples.push([performance.now(), Math.round(process.memoryUsage.rss() / 1024)]), 50);
     const startedRssKb = process.resourceUsage().maxRSS;
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const cpu = process.cpuUsage();
     const started = performance.now();
     const job = await kiln.services.restore.restore(backupId, null, actor, meta);
     jobId = job.id;
     await kiln.services.jobs.settled(job.id);
     const ended = performance.now();
+    loop.disable();
     clearInterval(sampler);
     const used = process.cpuUsage(cpu);
     const maxRssKb = process.resourceUsage().maxRSS;
@@ -107,6 +115,7 @@ async function restoreOnce(): Promise<RestoreChildResult> {
       message: row.message ?? '',
       startedRssKb,
       maxRssKb,
+      loopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     };
   } finally {
     await cleanUp(kiln, backupId, jobId, actor, meta).finally(() => kiln.close());

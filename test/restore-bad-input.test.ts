@@ -4,13 +4,14 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { errorCode, gql, startTestKiln } from './support/test-kiln';
 import { whileTableLocked, backupFileText, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
-import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore, noUploadsLeft } from './support/restore-helpers';
+import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, tableShape, uploadRestore, noUploadsLeft } from './support/restore-helpers';
 
 let s: SeededKiln;
 let backup: { id: string; filename: string; checksum: string };
 let plain: Buffer;
 let doc: any;
 let baseline: Record<string, string>;
+let shape: unknown;
 
 beforeAll(async () => {
   s = await startSeededKiln(40);
@@ -20,6 +21,7 @@ beforeAll(async () => {
   const on = await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, s.token);
   expect(on.errors).toBeUndefined();
   baseline = await fingerprint(s.db);
+  shape = await tableShape(s.db);
 });
 afterAll(async () => s?.close());
 
@@ -28,6 +30,8 @@ const failedUpload = (file: Buffer) => failedUploadTo(s.kiln, s.token, file);
 afterEach(async () => {
   // Whatever happened, the live data is exactly as before and no upload is left over.
   expect(await fingerprint(s.db)).toEqual(baseline);
+  // Keys and indexes dropped inside the refused restore's transaction are back with its rollback.
+  expect(await tableShape(s.db)).toEqual(shape);
   await noUploadsLeft();
 });
 

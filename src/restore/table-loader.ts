@@ -6,7 +6,7 @@ import { BadUserInputError } from '../errors/kiln-errors';
 import { copyRows } from './copy-rows';
 import type { LendingCatalog } from './lending-catalog';
 import type { RestorePlan } from './restore-plan';
-import { dropSecondaryIndexes, isCockroachDb, rebuildIndexes } from './secondary-indexes';
+import { dropIndexes, isCockroachDb, rebuildIndexes } from './table-indexes';
 
 const BATCH_ROWS = 5000;
 const BATCH_CHARS = 8 * 1024 * 1024;
@@ -23,9 +23,9 @@ const keep = (table: string) => `pg_temp.${q(`kiln_keep_${table}`)}`;
 /**
  * Replaces the lending data inside the caller's open transaction, as pg_restore would:
  * the foreign keys between the tables go, the tables are emptied (TRUNCATE, undone by a
- * rollback like everything else here) and lose their secondary indexes, every row of
+ * rollback like everything else here) and lose their primary keys and other indexes, every row of
  * `events` (the file's rows, checked as they pass) is streamed in once with COPY, and the
- * indexes and foreign keys come back, each built or checked by one pass over its table.
+ * keys and indexes come back, each built or checked by one pass over its table.
  * PostgreSQL checks every type, key and NOT NULL on the way; nothing is visible to others
  * before the caller commits, and any error leaves the transaction for the caller to roll back.
  */
@@ -44,12 +44,17 @@ export async function loadBackupInTransaction(
   const emptied = [...plan.replaced, ...plan.carried.map((c) => c.table)];
   const foreignKeys = await dropForeignKeys(client, emptied);
   await client.query(`TRUNCATE ${emptied.map(q).join(', ')}`);
-  // Only once the keys are gone (no key depends on them then), and never on CockroachDB.
-  const indexes = foreignKeys.length > 0 && !(await isCockroachDb(client)) ? await dropSecondaryIndexes(client, emptied) : [];
+  // Only once the foreign keys are gone (none depends on an index then), and never on CockroachDB.
+  const indexes = foreignKeys.length > 0 && !(await isCockroachDb(client)) ? await dropIndexes(client, emptied) : [];
 
   const loaded = await withCopyContext(() =>
     copyRows(client, events, q, (table) => [...catalog.columns.get(table)!.values()].map((c) => ({ name: c.name, json: c.kind === 'json' })), onRows, signal),
   );
+  // Before the carried rows come back: their parent checks look rows up by primary key.
+  await rebuildIndexes(client, indexes, (index, build) => {
+    signal.throwIfAborted();
+    return withTableContext(index.table, null, build);
+  });
 
   const removed: Record<string, number> = {};
   for (const { table, links } of plan.carried) {
@@ -67,11 +72,6 @@ export async function loadBackupInTransaction(
     const dropped = Number(before.rows[0].n) - (kept.rowCount ?? 0);
     if (dropped > 0) removed[table] = dropped;
   }
-  // A unique index built again refuses duplicates as the live one would have (23505: duplicate key).
-  await rebuildIndexes(client, indexes, (index, build) => {
-    signal.throwIfAborted();
-    return withTableContext(index.table, null, build);
-  });
   for (const fk of foreignKeys) {
     signal.throwIfAborted();
     await withTableContext(fk.table, null, () => client.query(`ALTER TABLE ${q(fk.table)} ADD CONSTRAINT ${q(fk.name)} ${fk.definition}`));
