@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { APP_SCHEMA } from '../db/schemas';
+import { quoteIdent as q } from '../db/sql';
 
 /** An index or primary key dropped for a load, with the statement that gives it back exactly. */
 export interface DroppedIndex {
@@ -20,8 +21,6 @@ export async function isCockroachDb(client: PoolClient): Promise<boolean> {
   const { rows } = await client.query<{ version: string }>('SELECT version() AS version');
   return /cockroach/i.test(rows[0]?.version ?? '');
 }
-
-const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 // An index this exact statement gives back the same: not in another tablespace, without CLUSTER or
 // replica identity marks, a comment, or anything (a foreign key left in place, an extension) that
