@@ -34,9 +34,11 @@ export async function loadBackupInTransaction(
   events: AsyncIterable<BackupEvent>,
   plan: RestorePlan,
   catalog: LendingCatalog,
-  onRows: (rows: number, table: string) => void,
+  onRows: (rows: number, table: string | null) => void,
   signal: AbortSignal,
 ): Promise<LoadResult> {
+  // The restore phase begins here, before its first lock: a load waiting on one shows as the restore.
+  onRows(0, null);
   // Rows of tables the backup lacks (sessions, audit) step aside while their parents are replaced.
   for (const { table } of plan.carried) {
     await client.query(`CREATE TEMP TABLE ${keep(table)} ON COMMIT DROP AS SELECT * FROM ${q(table)}`);
