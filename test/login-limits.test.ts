@@ -119,13 +119,13 @@ it('takes as long for an unknown email, a non-admin and a wrong admin password (
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   // Before: the admin's cost-12 hash against a cost-10 stand-in answered 3.4× slower; a staff
-  // password was checked for real. Now each is one check of the same cost.
-  expect(median(ratios.unknown)).toBeGreaterThan(0.6);
-  expect(median(ratios.unknown)).toBeLessThan(1.6);
-  expect(median(ratios.officer)).toBeGreaterThan(0.6);
-  expect(median(ratios.officer)).toBeLessThan(1.6);
-  expect(median(ratios.cheap)).toBeGreaterThan(0.6);
-  expect(median(ratios.cheap)).toBeLessThan(1.6);
+  // password was checked for real. Now each is one check of the same cost. The bounds catch that
+  // 3.4× and its inverse; they are wide because checks run on nice-19 threads, which a loaded
+  // machine (stress-ng --cpu 2) starves unevenly: the median ratio was seen at 1.68 there.
+  for (const kind of ['unknown', 'officer', 'cheap'] as const) {
+    expect(median(ratios[kind])).toBeGreaterThan(0.4);
+    expect(median(ratios[kind])).toBeLessThan(2.5);
+  }
 });
 
 it('refuses anonymous requests past ANONYMOUS_REQUESTS_PER_SECOND before reading them, never a request with a token', async () => {
