@@ -93,10 +93,18 @@ export class JobLeases {
     await this.dataSource.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = CURRENT_TIMESTAMP WHERE name = $1 AND "jobId" = $2`, [name, jobId]);
   }
 
-  /** Frees whatever leases these (failed) jobs still hold, so the next job need not wait for them to expire. */
-  async releaseHeldBy(jobIds: string[]): Promise<void> {
+  /**
+   * Frees the leases these (failed) jobs still hold, so the next job need not wait for them: only
+   * those expired or held by an instance proven gone (`goneInstanceIds`). One renewed by a live
+   * holder stays: its job still runs, and stops at its next heartbeat, when it sees its row failed.
+   */
+  async releaseHeldBy(jobIds: string[], goneInstanceIds: readonly string[]): Promise<void> {
     if (jobIds.length === 0) return;
-    await this.dataSource.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = CURRENT_TIMESTAMP WHERE "jobId" = ANY($1)`, [jobIds]);
+    await this.dataSource.query(
+      `UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = CURRENT_TIMESTAMP
+        WHERE "jobId" = ANY($1) AND ("expiresAt" <= CURRENT_TIMESTAMP OR holder = ANY($2))`,
+      [jobIds, goneInstanceIds],
+    );
   }
 
   private async stateOf(q: EntityManager, name: string, holderId: string | null): Promise<LeaseState> {

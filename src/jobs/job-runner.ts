@@ -58,8 +58,9 @@ export interface JobRunnerOptions {
   /** How often a running job renews its lease, and this instance's queued jobs are kept alive and looked at. */
   heartbeatMs: number;
   /**
-   * Earlier instances of this gateway known to be gone (instance-registry.ts): their QUEUED and
-   * RUNNING jobs are failed as interrupted at the next sweep, without waiting for the lease TTL.
+   * Earlier instances of this gateway the database proved gone as this one started
+   * (instance-liveness.ts): their QUEUED and RUNNING jobs are failed as interrupted by the first
+   * sweep, without waiting for the lease TTL. Only by the first: the verdict is of that moment.
    */
   goneInstanceIds?: readonly string[];
 }
@@ -86,6 +87,8 @@ export class JobRunner {
   private readonly finishedListeners: Array<(job: Job) => void> = [];
   private readonly leases: JobLeases;
   private readonly outcomes: JobOutcomes;
+  /** The proven-gone instances the next sweep still has to fail the jobs of (the start-up sweep's). */
+  private goneAtStart: readonly string[];
 
   constructor(
     private readonly dataSource: DataSource,
@@ -96,6 +99,7 @@ export class JobRunner {
   ) {
     this.leases = new JobLeases(dataSource, instanceId, options.leaseTtlMs);
     this.outcomes = new JobOutcomes(dataSource);
+    this.goneAtStart = options.goneInstanceIds ?? [];
     this.queue = new LocalJobQueue(dataSource, logger, options.heartbeatMs, (entry) => this.startIfItsTurn(entry));
   }
 
@@ -308,14 +312,17 @@ export class JobRunner {
   /**
    * Marks QUEUED and RUNNING jobs whose instance is gone as FAILED, errorCode INTERRUPTED, frees
    * their leases and returns them, so their owners can clean up partial files. Gone: stopped
-   * heart-beating for the lease TTL, or (at once) an earlier instance of this gateway (goneInstanceIds).
+   * heart-beating for the lease TTL, or, in the first sweep only, an earlier instance of this
+   * gateway the database proved gone at start (goneInstanceIds). A lease is freed only if it
+   * expired or its holder is that gone instance: never under a job that still runs.
    */
   async failInterruptedJobs(): Promise<Job[]> {
+    const gone = this.goneAtStart;
     const jobs = this.dataSource.getRepository(Job);
     const stale: Array<{ id: string; status: JobStatus }> = await this.dataSource.query(
       `SELECT id, status FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')
          AND ("heartbeatAt" IS NULL OR "heartbeatAt" < CURRENT_TIMESTAMP - $1::float8 * interval '1 second' OR "instanceId" = ANY($2))`,
-      [this.options.leaseTtlMs / 1000, this.options.goneInstanceIds ?? []],
+      [this.options.leaseTtlMs / 1000, gone],
     );
     const rows: Job[] = [];
     for (const { id, status } of stale) {
@@ -327,7 +334,8 @@ export class JobRunner {
       const job = result.affected ? await jobs.findOneBy({ id }) : null;
       if (job) rows.push(job);
     }
-    await this.leases.releaseHeldBy(rows.map((job) => job.id));
+    await this.leases.releaseHeldBy(rows.map((job) => job.id), gone);
+    this.goneAtStart = [];
     for (const job of rows) {
       this.logger.warn({ jobId: job.id, kind: job.kind }, 'job interrupted by a stopped gateway marked FAILED');
       this.publish(job);
