@@ -1,12 +1,12 @@
 import { In, type DataSource } from 'typeorm';
 import { newId } from '../db/ids';
-import { updateReturning } from '../db/sql';
+import { queryOne, updateReturning } from '../db/sql';
 import { ConflictError, ErrorCode, NotFoundError } from '../errors/kiln-errors';
 import { toKilnError } from '../errors/to-kiln-error';
 import { reportUnexpected } from '../errors/unexpected-error';
 import type { Logger } from '../logging/logger';
 import type { JobEventBus } from './job-event-bus';
-import { busyConflict, EXCLUSIVE_LEASE, JobLeases, leaseFor, RETENTION_LEASE } from './job-leases';
+import { busyConflict, EXCLUSIVE_LEASE, JobLeases, leaseFor, MAX_QUEUED_PER_LEASE, RETENTION_LEASE } from './job-leases';
 import { Job } from './job.entity';
 import { JobOutcomes, type JobMetricFacts, type KindOutcome } from './job-outcomes';
 import { LocalJobQueue, type QueuedJob } from './local-job-queue';
@@ -14,7 +14,7 @@ import { FINISHED_STATUSES, INTERRUPTED_ERROR_CODE, JobKind, JobStatus } from '.
 import { ProgressMeter, type ProgressSnapshot } from './progress-meter';
 import type { VerificationReport } from './verification-report.type';
 
-export { EXCLUSIVE_LEASE, leaseFor, RETENTION_LEASE };
+export { EXCLUSIVE_LEASE, leaseFor, MAX_QUEUED_PER_LEASE, RETENTION_LEASE };
 /** Starts the error message of an interrupted job (its errorCode says INTERRUPTED): for people reading it. */
 export const INTERRUPTED = 'interrupted: ';
 
@@ -63,6 +63,18 @@ export interface JobRunnerOptions {
    * sweep, without waiting for the lease TTL. Only by the first: the verdict is of that moment.
    */
   goneInstanceIds?: readonly string[];
+  /**
+   * True while queued jobs must wait (maintenance mode: the admin is about to restore): none
+   * starts, nothing new is queued, and a job started now goes ahead of those waiting.
+   */
+  queueHeld?: () => Promise<boolean>;
+}
+
+export interface StartOptions {
+  /** Queue the job when its lease is busy, instead of CONFLICT. */
+  queue?: boolean;
+  /** With `queue`: join a QUEUED job of the same kind and input instead of queuing another (the job returned is that one). */
+  coalesce?: boolean;
 }
 
 /**
@@ -107,7 +119,7 @@ export class JobRunner {
    * Creates the job row (RUNNING) and starts it. While a job holding the same lease runs (or jobs
    * wait for it): CONFLICT, or with `queue` the job is created QUEUED and starts in its turn.
    */
-  async start(spec: JobSpec, options: { queue?: boolean } = {}): Promise<Job> {
+  async start(spec: JobSpec, options: StartOptions = {}): Promise<Job> {
     const id = newId();
     const jobs = this.dataSource.getRepository(Job);
     const lease = leaseFor(spec.kind);
@@ -129,13 +141,31 @@ export class JobRunner {
       cancelRequested: false,
     });
     if (lease) {
+      const held = await this.queueHeld();
+      if (held && options.queue) {
+        throw new ConflictError('Maintenance mode is on: queued jobs wait until it is off, so nothing was queued; start it now or after maintenance', { maintenance: true });
+      }
+      let joined: Job | null = null;
       const taken = await this.leases.decide(lease, id, async (tx, state) => {
-        if (!state.holder && !state.firstQueued) return true;
+        if (!state.holder && (held || !state.firstQueued)) return true;
         if (!options.queue) throw busyConflict(state);
+        if (options.coalesce) {
+          const same = await queryOne<{ id: string }>(
+            tx,
+            `SELECT id FROM kiln_jobs WHERE status = 'QUEUED' AND kind = $1 AND input IS NOT DISTINCT FROM $2::jsonb ORDER BY "createdAt", id LIMIT 1`,
+            [spec.kind, spec.input ? JSON.stringify(spec.input) : null],
+          );
+          joined = same ? await tx.getRepository(Job).findOneBy({ id: same.id }) : null;
+          if (joined) return false;
+        }
+        if (state.queued >= MAX_QUEUED_PER_LEASE) {
+          throw new ConflictError(`${state.queued} jobs are already queued for this slot; try again when the queue is shorter`, { queuedJobs: state.queued });
+        }
         Object.assign(job, { status: JobStatus.QUEUED, startedAt: null });
         await tx.getRepository(Job).insert({ ...job, heartbeatAt: () => 'CURRENT_TIMESTAMP' });
         return false;
       });
+      if (joined) return joined;
       if (!taken) return this.enqueue(job, spec);
     }
     try {
@@ -177,6 +207,8 @@ export class JobRunner {
 
   /** Starts a queued job of this instance if the lease is free and it is the first queued for it. */
   private async startIfItsTurn(entry: QueuedJob): Promise<void> {
+    // Maintenance: the queue waits for it to end (what runs meanwhile is the admin's to start).
+    if (await this.queueHeld()) return;
     const { job, spec } = entry;
     const lease = leaseFor(job.kind)!;
     const startedAt = new Date();
@@ -231,7 +263,11 @@ export class JobRunner {
     const lease = leaseFor(kind);
     if (!lease) return;
     const state = await this.leases.peek(lease);
-    if (state.holder || state.firstQueued) throw busyConflict(state);
+    if (state.holder || (state.firstQueued && !(await this.queueHeld()))) throw busyConflict(state);
+  }
+
+  private queueHeld(): Promise<boolean> {
+    return this.options.queueHeld?.() ?? Promise.resolve(false);
   }
 
   async get(id: string): Promise<Job | null> {

@@ -24,7 +24,8 @@ export type FireOrigin = 'timer' | 'catch-up' | 'takeover';
 /**
  * One instance's scheduled fires: each claims its instant (the INSERT decides which instance runs
  * it), then starts its job and records it on the claim. A backup is queued if another job holds
- * the lease: the fire is done once its job exists, whatever it waits for.
+ * the lease (or joins the scheduled backup already queued): the fire is done once its job exists,
+ * whatever it waits for. Nothing is queued in maintenance mode.
  */
 export class ScheduledFires {
   private readonly inFlight = new Set<Promise<void>>();
@@ -77,7 +78,8 @@ export class ScheduledFires {
       includeAuditLogs: schedule.includeAuditLogs,
       includeSessions: schedule.includeSessions,
     };
-    const job = await this.backups.create(options, BackupType.SCHEDULED, null, undefined, { queue: true });
+    // Behind a long job, fires join the scheduled backup already waiting instead of piling up.
+    const job = await this.backups.create(options, BackupType.SCHEDULED, null, undefined, { queue: true, coalesce: true });
     if (!(await this.claims.recordRun('BACKUP', scheduledFor, { jobId: job.id, backupId: job.backupId ?? null }))) {
       this.logger.warn({ event: 'schedule_claim_lost', scheduledFor, jobId: job.id }, 'this fire was taken over while its backup started');
     }
