@@ -256,6 +256,43 @@ export class JobRunner {
   }
 
   /**
+   * Records a job that could not even be created (its preparation threw: BACKUP_DIR not writable,
+   * no cloud configured, a full queue, maintenance): a FAILED row saying why, announced like any
+   * finished job (webhooks, notifications), so a job nobody asked for in person (a scheduled fire)
+   * does not fail in silence. Throws only when the database cannot take the row.
+   */
+  async failUnstarted(spec: Pick<JobSpec, 'kind' | 'requestedById' | 'input'>, err: unknown, why: string): Promise<Job> {
+    const id = newId();
+    const log = this.logger.child({ jobId: id, kind: spec.kind });
+    const known = toKilnError(err);
+    const now = new Date();
+    const job = this.dataSource.getRepository(Job).create({
+      id,
+      kind: spec.kind,
+      status: JobStatus.FAILED,
+      backupId: null,
+      input: spec.input ?? null,
+      requestedById: spec.requestedById,
+      instanceId: this.instanceId,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: now,
+      heartbeatAt: now,
+      percent: 0,
+      rowsDone: 0,
+      bytesDone: 0,
+      cancelRequested: false,
+      error: `${why}: ${known?.message ?? reportUnexpected(log, err, 'job could not start').message}`,
+      errorCode: known?.code ?? ErrorCode.INTERNAL,
+    });
+    await this.dataSource.getRepository(Job).insert(job);
+    log.warn({ error: job.error, errorCode: job.errorCode }, 'job could not start: recorded as FAILED');
+    this.publish(job);
+    this.announceFinished(job, log);
+    return job;
+  }
+
+  /**
    * CONFLICT now, without taking anything, when a job of `kind` could not start because its
    * lease is held: for callers about to do costly work first (an upload of gigabytes).
    */
