@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Client } from 'pg';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InstanceLiveness } from '../src/jobs/instance-liveness';
@@ -85,3 +86,33 @@ it("a sweep that fails a job whose heartbeat looks stale keeps the lease its liv
   await settledAll();
   await until('lease released by the job itself', leaseHolder, (h) => h === null);
 }, 120_000);
+
+it('the sweep does not fail a job that beat (or started) while the sweep was deciding: one UPDATE decides on the row it locks', async () => {
+  const id = `sweep-race-${Date.now()}`;
+  await s.db.query(
+    `INSERT INTO kiln_jobs (id, kind, status, "instanceId", "createdAt", "startedAt", "heartbeatAt", percent, "rowsDone", "bytesDone", "cancelRequested")
+     VALUES ($1, 'VERIFY', 'RUNNING', 'elsewhere', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP - interval '1 day', 0, 0, 0, false)`,
+    [id],
+  );
+  const other = new Client({ connectionString: s.kiln.databaseUrl });
+  await other.connect();
+  try {
+    // The job's instance holds its row (a heartbeat in flight) while the sweep looks at it.
+    await other.query('BEGIN');
+    await other.query(`SELECT id FROM kiln_jobs WHERE id = $1 FOR UPDATE`, [id]);
+    const sweep = s.kiln.services.jobs.failInterruptedJobs();
+    await until(
+      'the sweep waiting for the row',
+      async () => (await s.db.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()`)).rows[0].n,
+      (n) => n > 0,
+    );
+    await other.query(`UPDATE kiln_jobs SET "heartbeatAt" = CURRENT_TIMESTAMP WHERE id = $1`, [id]);
+    await other.query('COMMIT');
+    expect((await sweep).map((j) => j.id)).not.toContain(id);
+    expect((await row(id)).status).toBe('RUNNING');
+  } finally {
+    await other.query('ROLLBACK').catch(() => undefined);
+    await other.end();
+    await s.db.query(`DELETE FROM kiln_jobs WHERE id = $1`, [id]);
+  }
+});

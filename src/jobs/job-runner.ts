@@ -392,21 +392,26 @@ export class JobRunner {
   async failInterruptedJobs(): Promise<Job[]> {
     const gone = this.goneAtStart;
     const jobs = this.dataSource.getRepository(Job);
-    const stale: Array<{ id: string; status: JobStatus }> = await this.dataSource.query(
-      `SELECT id, status FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')
-         AND ("heartbeatAt" IS NULL OR "heartbeatAt" < CURRENT_TIMESTAMP - $1::float8 * interval '1 second' OR "instanceId" = ANY($2))`,
-      [this.options.leaseTtlMs / 1000, gone],
+    // One statement: a job that started or beat since it looked stale is not failed (the WHERE is
+    // checked again on the row it locks), where a SELECT then UPDATE would have failed it.
+    const failed = await updateReturning<{ id: string }>(
+      this.dataSource,
+      `UPDATE kiln_jobs
+          SET status = 'FAILED', "errorCode" = $3, "finishedAt" = $4,
+              error = CASE WHEN status = 'QUEUED' THEN $5 ELSE $6 END
+        WHERE status IN ('QUEUED', 'RUNNING')
+          AND ("heartbeatAt" IS NULL OR "heartbeatAt" < CURRENT_TIMESTAMP - $1::float8 * interval '1 second' OR "instanceId" = ANY($2))
+        RETURNING id`,
+      [
+        this.options.leaseTtlMs / 1000,
+        gone,
+        INTERRUPTED_ERROR_CODE,
+        new Date(),
+        `${INTERRUPTED}the gateway that queued it stopped before it could start`,
+        `${INTERRUPTED}the gateway running it stopped before it finished`,
+      ],
     );
-    const rows: Job[] = [];
-    for (const { id, status } of stale) {
-      const why = status === JobStatus.QUEUED ? 'the gateway that queued it stopped before it could start' : 'the gateway running it stopped before it finished';
-      const result = await jobs.update(
-        { id, status: In([JobStatus.QUEUED, JobStatus.RUNNING]) },
-        { status: JobStatus.FAILED, error: `${INTERRUPTED}${why}`, errorCode: INTERRUPTED_ERROR_CODE, finishedAt: new Date() },
-      );
-      const job = result.affected ? await jobs.findOneBy({ id }) : null;
-      if (job) rows.push(job);
-    }
+    const rows = failed.length > 0 ? await jobs.findBy({ id: In(failed.map((r) => r.id)) }) : [];
     await this.leases.releaseHeldBy(rows.map((job) => job.id), gone);
     this.goneAtStart = [];
     for (const job of rows) {
