@@ -2,7 +2,7 @@ import { MAX_QUEUED_PER_LEASE } from '../src/jobs/job-runner';
 import { JobKind, JobStatus } from '../src/jobs/job.enums';
 import { RESTORE } from './support/restore-helpers';
 import { startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
-import { errorCode, gql } from './support/test-kiln';
+import { errorCode, gql, loginToken } from './support/test-kiln';
 import { until } from './support/until';
 
 /*
@@ -85,7 +85,28 @@ it('maintenance mode holds the queue: queued jobs wait, fires queue nothing, and
     expect(await status(waiting)).toBe('QUEUED');
   } finally {
     await s.kiln.services.maintenance.set(false, null, null, META);
+    // The restore logged everybody out: the tests after this one sign in again.
+    s.token = await loginToken(s.kiln.url);
   }
   await jobs.startQueued();
   await until('the queued backup once maintenance is off', () => status(waiting), (st) => st === 'COMPLETED', 120_000);
 }, 240_000);
+
+it('a look at the local queue locks the lease once per lease, not once per queued job', async () => {
+  const jobs = s.kiln.services.jobs;
+  const leases = (jobs as unknown as { leases: { decide: (...args: unknown[]) => Promise<boolean> } }).leases;
+  await whileTableLocked(s, async () => {
+    await startBackup(s);
+    for (let i = 0; i < 5; i++) await jobs.start({ kind: JobKind.BACKUP, requestedById: null, input: { n: i }, run: async () => undefined }, { queue: true });
+    const decide = jest.spyOn(leases, 'decide');
+    try {
+      await jobs.startQueued();
+      // The oldest local job's turn has not come (the lease is held): the four behind it are not asked.
+      expect(decide).toHaveBeenCalledTimes(1);
+    } finally {
+      decide.mockRestore();
+    }
+    expect(await queuedIds()).toHaveLength(5);
+  });
+  await drained();
+}, 180_000);

@@ -9,7 +9,7 @@ import type { JobEventBus } from './job-event-bus';
 import { busyConflict, EXCLUSIVE_LEASE, JobLeases, leaseFor, MAX_QUEUED_PER_LEASE, RETENTION_LEASE } from './job-leases';
 import { Job } from './job.entity';
 import { JobOutcomes, type JobMetricFacts, type KindOutcome } from './job-outcomes';
-import { LocalJobQueue, type QueuedJob } from './local-job-queue';
+import { LocalJobQueue, type QueuedJob, type StartAttempt } from './local-job-queue';
 import { FINISHED_STATUSES, INTERRUPTED_ERROR_CODE, JobKind, JobStatus } from './job.enums';
 import { ProgressMeter, type ProgressSnapshot } from './progress-meter';
 import type { VerificationReport } from './verification-report.type';
@@ -206,9 +206,9 @@ export class JobRunner {
   }
 
   /** Starts a queued job of this instance if the lease is free and it is the first queued for it. */
-  private async startIfItsTurn(entry: QueuedJob): Promise<void> {
+  private async startIfItsTurn(entry: QueuedJob): Promise<StartAttempt> {
     // Maintenance: the queue waits for it to end (what runs meanwhile is the admin's to start).
-    if (await this.queueHeld()) return;
+    if (await this.queueHeld()) return 'waiting';
     const { job, spec } = entry;
     const lease = leaseFor(job.kind)!;
     const startedAt = new Date();
@@ -221,18 +221,23 @@ export class JobRunner {
       gone = !started.affected;
       return !gone;
     });
-    if (!taken && !gone) return;
+    if (!taken && !gone) return 'waiting';
     this.queue.take(job.id);
-    if (gone) return entry.leave();
+    if (gone) {
+      entry.leave();
+      return 'gone';
+    }
     Object.assign(job, { status: JobStatus.RUNNING, startedAt });
     try {
       await spec.prepare?.(job.id);
     } catch (err) {
       await this.failBeforeRun(job, err, lease);
-      return entry.leave();
+      entry.leave();
+      return 'started';
     }
     this.publish(job);
     void this.run(job, spec).finally(() => entry.leave());
+    return 'started';
   }
 
   /** A queued job whose preparation failed once its turn came: FAILED like any job, the lease released. */
