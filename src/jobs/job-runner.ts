@@ -90,7 +90,9 @@ export interface StartOptions {
  * lease (checked under the lease row's lock, so the order holds across instances). If that
  * instance dies, the sweep fails the row as INTERRUPTED like a running job (at once when the
  * instance restarts, after the lease TTL otherwise) and the queue moves on; a scheduled fire is
- * then re-run by the schedule's takeover. Parameters are not replayed by other instances: a job's
+ * then re-run by the schedule's takeover. At most MAX_QUEUED_PER_LEASE wait per lease; while
+ * `queueHeld` (maintenance mode) none starts, none is added, and a job started directly goes ahead
+ * of them. Parameters are not replayed by other instances: a job's
  * work may hold what only its instance has (an upload's file), and one rule for every kind is simpler.
  */
 export class JobRunner {
