@@ -59,7 +59,7 @@ export async function measureCli(ctx: BenchContext): Promise<ReportLine[]> {
     const restoreUrl = await target('restore', false);
     const restore = await timed(() => run(process.execPath, [CLI, 'file', 'restore', file, '--database-url', restoreUrl, '--yes', '--safety-dir', path.join(dir, 'safety')], { env: cliEnv, maxBuffer: 64 * 1024 * 1024 }));
     const restoreDiff = await sameAsSeed(restoreUrl);
-    // The same read the file restore makes before it touches the database (an empty one stays empty).
+    // One read of the whole file, for scale: the restore makes its checks as it loads (one pass).
     const verify = await timed(() => run(process.execPath, [CLI, 'file', 'verify', file], { env: cliEnv }));
 
     const exported = path.join(dir, 'export.sql');
@@ -70,7 +70,7 @@ export async function measureCli(ctx: BenchContext): Promise<ReportLine[]> {
 
     const lines: ReportLine[] = [
       { metric: 'cli: file restore seconds (into an empty database)', value: seconds(restore.seconds), target: `${count(ctx.full.rows)} rows; creates the schema, validates, loads` },
-      { metric: 'cli:   of which the file check first', value: seconds(verify.seconds), target: 'as long as kiln file verify of the file' },
+      { metric: 'cli: kiln file verify seconds (same file)', value: seconds(verify.seconds), target: 'one read of the file; the restore checks as it loads' },
       { metric: 'cli: content after file restore = seed', value: same(restoreDiff), target: 'count + digest, 19 tables', verdict: verdict(restoreDiff.length === 0) },
       { metric: 'cli: export-sql seconds', value: seconds(exportSql.seconds), target: `${mb((await stat(exported)).size)} of SQL` },
       { metric: 'cli: psql load of the export seconds', value: seconds(sqlLoad.seconds), target: 'ON_ERROR_STOP, into the empty schema' },
@@ -103,7 +103,6 @@ export async function measureCli(ctx: BenchContext): Promise<ReportLine[]> {
       { metric: 'cli: pg_restore seconds (same rows)', value: seconds(pgRestore.seconds), target: '--data-only into the empty schema' },
       { metric: 'cli: content after pg_restore = seed', value: same(pgRestoreDiff), target: 'count + digest, 19 tables', verdict: verdict(pgRestoreDiff.length === 0) },
       { metric: 'cli: time ratio file restore/pg_restore', value: ratio(restoreRatio), target: `<= ${RESTORE_RATIO_LIMIT}x`, verdict: verdict(restoreRatio <= RESTORE_RATIO_LIMIT) },
-      { metric: 'cli: time ratio without the file check', value: ratio((restore.seconds - verify.seconds) / pgRestore.seconds), target: 'the gateway restore’s engine and the schema' },
       { metric: 'cli: pg_dump plain seconds', value: seconds(plainDump.seconds), target: `${mb((await stat(plain)).size)} of SQL (COPY)` },
       { metric: 'cli: psql load of pg_dump plain seconds', value: seconds(plainLoad.seconds) },
       { metric: 'cli: content after pg_dump plain + psql = seed', value: same(plainDiff), target: 'count + digest, 19 tables', verdict: verdict(plainDiff.length === 0) },

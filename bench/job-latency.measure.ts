@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { KilnProcess } from '../test/support/kiln-process';
+import { BENCH_ADMIN, ME, ms, postGraphql } from './bench-gateway-client';
 import { prepareDatabase, startBenchGateway } from './bench-databases';
 import { ratio, verdict, type BenchContext, type ReportLine } from './bench-report';
 
@@ -8,8 +9,6 @@ import { ratio, verdict, type BenchContext, type ReportLine } from './bench-repo
 const MEMBERS = 6_800;
 const IDLE_QUERIES = 500;
 const TARGET_P99_MS = 50;
-const ADMIN = { email: 'bench-admin@kiln.local', password: 'bench-admin-password' };
-const ME = JSON.stringify({ query: '{ me { id } }' });
 
 /**
  * JOB LATENCY lines (issue #14): an admin's simple query, p50 and p99, sent one after another
@@ -20,7 +19,7 @@ const ME = JSON.stringify({ query: '{ me { id } }' });
 export async function measureJobLatency(ctx: BenchContext): Promise<ReportLine[]> {
   const database = await prepareDatabase(ctx.server.url, 'kiln_bench_joblatency', MEMBERS);
   const metricsToken = randomBytes(16).toString('hex');
-  const kiln = await startBenchGateway(ctx.workDir, database, ADMIN, { METRICS_TOKEN: metricsToken });
+  const kiln = await startBenchGateway(ctx.workDir, database, BENCH_ADMIN, { METRICS_TOKEN: metricsToken });
   const loopDelay = () => eventLoopDelay(kiln, metricsToken);
   try {
     const token = await login(kiln);
@@ -105,7 +104,7 @@ async function timeQueries(
   const times: number[] = [];
   for (let n = 0; more(n); n++) {
     const started = performance.now();
-    const res = await post(kiln, ME, auth);
+    const res = await postGraphql(kiln, ME, auth);
     // A restore revokes every session as it commits: the job has ended.
     if (between && res.errors?.[0]?.extensions?.reason === 'SESSION_REVOKED') break;
     if (!res.data?.me) throw new Error(`the admin's query failed: ${JSON.stringify(res.errors)}`);
@@ -133,19 +132,12 @@ async function backupOfJob(kiln: KilnProcess, auth: Record<string, string>, jobI
 }
 
 async function login(kiln: KilnProcess): Promise<string> {
-  const data = await gql(kiln, {}, `mutation { login(email: "${ADMIN.email}", password: "${ADMIN.password}") { token } }`);
+  const data = await gql(kiln, {}, `mutation { login(email: "${BENCH_ADMIN.email}", password: "${BENCH_ADMIN.password}") { token } }`);
   return data.login.token as string;
 }
 
 async function gql(kiln: KilnProcess, headers: Record<string, string>, query: string): Promise<any> {
-  const res = await post(kiln, JSON.stringify({ query }), headers);
+  const res = await postGraphql(kiln, JSON.stringify({ query }), headers);
   if (res.errors?.length) throw new Error(`${query.slice(0, 60)}: ${JSON.stringify(res.errors)}`);
   return res.data;
 }
-
-async function post(kiln: KilnProcess, body: string, headers: Record<string, string>): Promise<{ data?: any; errors?: any[] }> {
-  const res = await fetch(`${kiln.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-  return (await res.json()) as { data?: any; errors?: any[] };
-}
-
-const ms = (v: number) => `${v.toFixed(1)} ms`;

@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KilnProcess } from '../test/support/kiln-process';
+import { BENCH_ADMIN, ME, ms, postGraphql } from './bench-gateway-client';
 import { prepareDatabase, startBenchGateway } from './bench-databases';
 import { ratio, verdict, type BenchContext, type ReportLine } from './bench-report';
 
@@ -10,8 +11,6 @@ const LOOPS = 30;
 // Enough for a p99 that is not just the second-slowest of a handful.
 const QUERIES = 1000;
 const TARGET_P99_RATIO = 2;
-const ADMIN = { email: 'bench-admin@kiln.local', password: 'bench-admin-password' };
-const ME = JSON.stringify({ query: '{ me { id } }' });
 
 /**
  * LOGIN FLOOD lines (issue #10): an admin's query, p50 and p99 over 200 sequential requests,
@@ -22,13 +21,13 @@ const ME = JSON.stringify({ query: '{ me { id } }' });
  */
 export async function measureLoginFlood(ctx: BenchContext): Promise<ReportLine[]> {
   const database = await prepareDatabase(ctx.server.url, 'kiln_bench_loginflood', 200);
-  const kiln = await startBenchGateway(ctx.workDir, database, ADMIN, { TRUST_PROXY: 'loopback' });
+  const kiln = await startBenchGateway(ctx.workDir, database, BENCH_ADMIN, { TRUST_PROXY: 'loopback' });
   try {
     // The bench database outlives a run: limits an earlier run left must not shape this one.
     const reset = new Client({ connectionString: database.url });
     await reset.connect();
     await reset.query('DELETE FROM kiln.kiln_rate_limits').finally(() => reset.end());
-    const token = await login(kiln, ADMIN.email, ADMIN.password, '192.0.2.250');
+    const token = await login(kiln, BENCH_ADMIN.email, BENCH_ADMIN.password, '192.0.2.250');
     const idle = await adminQueries(kiln, token);
     const oneAddress = await duringFlood(kiln, token, 'one');
     const manyAddresses = await duringFlood(kiln, token, 'many');
@@ -79,7 +78,7 @@ async function adminQueries(kiln: KilnProcess, token: string): Promise<{ p50: nu
   const times: number[] = [];
   for (let i = 0; i < QUERIES; i++) {
     const started = performance.now();
-    const res = await post(kiln, ME, { authorization: `Bearer ${token}` });
+    const res = await postGraphql(kiln, ME, { authorization: `Bearer ${token}` });
     if (!res.data?.me) throw new Error(`the admin's query failed: ${JSON.stringify(res.errors)}`);
     times.push(performance.now() - started);
   }
@@ -90,14 +89,7 @@ async function adminQueries(kiln: KilnProcess, token: string): Promise<{ p50: nu
 const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }';
 
 async function login(kiln: KilnProcess, email: string, password: string, address: string): Promise<string> {
-  const res = await post(kiln, JSON.stringify({ query: LOGIN, variables: { e: email, p: password } }), { 'x-forwarded-for': address });
+  const res = await postGraphql(kiln, JSON.stringify({ query: LOGIN, variables: { e: email, p: password } }), { 'x-forwarded-for': address });
   if (!res.data?.login) throw new Error(`login failed: ${JSON.stringify(res.errors)}`);
   return res.data.login.token;
 }
-
-async function post(kiln: KilnProcess, body: string, headers: Record<string, string>): Promise<{ data?: any; errors?: any[] }> {
-  const res = await fetch(`${kiln.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-  return (await res.json()) as { data?: any; errors?: any[] };
-}
-
-const ms = (v: number) => `${v.toFixed(1)} ms`;

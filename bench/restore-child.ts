@@ -5,8 +5,8 @@
  * on stdout (so it can be run by hand, e.g. under `node --cpu-prof`).
  *
  * The restore runs as an admin would run it: maintenance mode on, `restoreBackup(id)`, wait for
- * the job. Its phases are timed from the outside, without touching src/: the validation pass and
- * the PRE_RESTORE safety backup by wrapping `validateBackupFile` and `backups.backupWithin`, the
+ * the job. Its phases are timed from the outside, without touching src/: the header check and
+ * the PRE_RESTORE safety backup by wrapping `readRestoreHeader` and `backups.backupWithin`, the
  * transaction by timing the queries of the connection that loads the rows (json_populate_recordset
  * batches or COPY FROM STDIN). Should a hook stop matching the code, its phases read n/a and the
  * total is still right.
@@ -14,7 +14,7 @@
 import { instrumentRestore, phaseAt, restorePhaseSeconds } from './restore-phases';
 import 'reflect-metadata';
 import '../src/config/utc';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { In } from 'typeorm';
 import type { Identity, RequestMeta } from '../src/auth/identity';
 import { loadConfig } from '../src/config/config';
@@ -27,7 +27,7 @@ import { BENCH_USER_AGENT, failure, reportAndExit, type ChildResult } from './be
 
 /** Seconds of each part of the restore job; null where a hook did not fire. */
 export interface RestorePhases {
-  /** The validation pass over the whole file (no database writes). */
+  /** The check of the file's header (its rows are checked as they load). */
   validate: number | null;
   /** The PRE_RESTORE safety backup: a full backup of the live data. */
   safety: number | null;
@@ -56,6 +56,11 @@ export type RestoreChildResult = ChildResult<{
   startedRssKb: number;
   /** Peak RSS in KB over the whole process, restore included. */
   maxRssKb: number;
+  /**
+   * How late the event loop (the one that serves the API) ran its callbacks during the restore, in ms:
+   * p99 and max. Every API request waits at least this long behind the restore's work on the loop.
+   */
+  loopDelayMs: { p99: number; max: number };
 }>;
 
 async function restoreOnce(): Promise<RestoreChildResult> {
@@ -79,12 +84,15 @@ async function restoreOnce(): Promise<RestoreChildResult> {
     const samples: Array<[at: number, rssKb: number]> = [];
     const sampler = setInterval(() => samples.push([performance.now(), Math.round(process.memoryUsage.rss() / 1024)]), 50);
     const startedRssKb = process.resourceUsage().maxRSS;
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const cpu = process.cpuUsage();
     const started = performance.now();
     const job = await kiln.services.restore.restore(backupId, null, actor, meta);
     jobId = job.id;
     await kiln.services.jobs.settled(job.id);
     const ended = performance.now();
+    loop.disable();
     clearInterval(sampler);
     const used = process.cpuUsage(cpu);
     const maxRssKb = process.resourceUsage().maxRSS;
@@ -107,6 +115,7 @@ async function restoreOnce(): Promise<RestoreChildResult> {
       message: row.message ?? '',
       startedRssKb,
       maxRssKb,
+      loopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     };
   } finally {
     await cleanUp(kiln, backupId, jobId, actor, meta).finally(() => kiln.close());

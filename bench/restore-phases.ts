@@ -1,6 +1,6 @@
 /**
  * Timing hooks for a restore inside a bench child: when the upload was received, the
- * validation pass, the PRE_RESTORE safety backup, the loading statements and the commit of
+ * header check, the PRE_RESTORE safety backup, the loading statements and the commit of
  * the restore transaction. Shared by restore-child (a stored backup) and upload-restore-child.
  */
 import { performance } from 'node:perf_hooks';
@@ -25,7 +25,7 @@ export interface Marks {
 
 const span = (from: number | undefined, to: number | undefined) => (from !== undefined && to !== undefined ? (to - from) / 1000 : null);
 
-/** When both the validation pass and the safety backup had ended (the restore phase starts then). */
+/** When both the header check and the safety backup had ended (the restore phase starts then). */
 export function bothDone(marks: Marks): number | undefined {
   return marks.validateEnd !== undefined && marks.safetyEnd !== undefined ? Math.max(marks.validateEnd, marks.safetyEnd) : undefined;
 }
@@ -84,9 +84,10 @@ export function instrumentRestore(backups: { backupWithin: (...args: never[]) =>
       marks.uploadEnd = performance.now();
     }
   };
-  const validator: { validateBackupFile: (...args: never[]) => Promise<unknown> } = require('../src/restore/backup-validator');
-  const validateBackupFile = validator.validateBackupFile;
-  validator.validateBackupFile = timed(marks, 'validateStart', 'validateEnd', validateBackupFile);
+  // The restore's first look at its file (the header); its rows are checked as they load.
+  const validator: { readRestoreHeader: (...args: never[]) => Promise<unknown> } = require('../src/restore/backup-validator');
+  const readRestoreHeader = validator.readRestoreHeader;
+  validator.readRestoreHeader = timed(marks, 'validateStart', 'validateEnd', readRestoreHeader);
   backups.backupWithin = timed(marks, 'safetyStart', 'safetyEnd', backups.backupWithin.bind(backups));
 
   const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;

@@ -47,6 +47,25 @@ it('answers HEAD without a body and serves byte ranges', async () => {
   const bad = await fetch(downloadPath(), { headers: { authorization: `Bearer ${s.token}`, range: `bytes=${backup.fileSize + 10}-` } });
   expect(bad.status).toBe(416);
   expect(bad.headers.get('content-range')).toBe(`bytes */${backup.fileSize}`);
+  // The JSON error is not offered as the backup file.
+  expect(bad.headers.get('content-disposition')).toBeNull();
+  expect(((await bad.json()) as any).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+});
+
+it('answers If-Match and If-Unmodified-Since: 412 for another version, the file for this one', async () => {
+  const auth = { authorization: `Bearer ${s.token}` };
+  const other = await fetch(downloadPath(), { headers: { ...auth, 'if-match': '"0000"' } });
+  expect(other.status).toBe(412);
+  expect(other.headers.get('content-disposition')).toBeNull();
+  const same = await fetch(downloadPath(), { headers: { ...auth, 'if-match': `"0000", "${backup.fileChecksum}"` } });
+  expect(same.status).toBe(200);
+  expect(sha(Buffer.from(await same.arrayBuffer()))).toBe(backup.fileChecksum);
+  const lastModified = same.headers.get('last-modified')!;
+  const before = new Date(Date.parse(lastModified) - 60_000).toUTCString();
+  expect((await fetch(downloadPath(), { headers: { ...auth, 'if-unmodified-since': before } })).status).toBe(412);
+  const since = await fetch(downloadPath(), { headers: { ...auth, 'if-unmodified-since': lastModified } });
+  expect(since.status).toBe(200);
+  await since.arrayBuffer();
 });
 
 it('lets anyone with the signed downloadUrl fetch that backup, and only that one', async () => {

@@ -117,6 +117,7 @@ it('formats errors over graphql-ws as over HTTP', async () => {
     const overHttp = await gql(kiln.url, query, {}, token);
     expect(overWs.errors[0]).toMatchObject({ message: overHttp.errors![0].message, extensions: { code: 'BAD_USER_INPUT' } });
     expect(overWs.errors[0].message).toMatch(/^Invalid input: limit/);
+    expect(overWs.errors[0].extensions.field).toBe('limit');
   } finally {
     await client.dispose();
   }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { errorCode, gql, startTestKiln } from './support/test-kiln';
 import { whileTableLocked, backupFileText, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
-import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, uploadRestore, noUploadsLeft, uploadsLeft } from './support/restore-helpers';
+import { craftBackup, failedUpload as failedUploadTo, fingerprint, RESTORE, tableShape, uploadRestore, noUploadsLeft, uploadsLeft } from './support/restore-helpers';
 import { until } from './support/until';
 
 let s: SeededKiln;
@@ -15,6 +15,7 @@ let doc: any;
 let baseline: Record<string, string>;
 /** The live row of the first Loan in the backup, as PostgreSQL reads it. */
 let firstLoanRow: string;
+let shape: unknown;
 
 beforeAll(async () => {
   s = await startSeededKiln(40);
@@ -25,6 +26,7 @@ beforeAll(async () => {
   expect(on.errors).toBeUndefined();
   baseline = await fingerprint(s.db);
   firstLoanRow = await liveLoan(doc.data.Loan[0].id);
+  shape = await tableShape(s.db);
 });
 afterAll(async () => s?.close());
 
@@ -33,6 +35,8 @@ const failedUpload = (file: Buffer) => failedUploadTo(s.kiln, s.token, file);
 afterEach(async () => {
   // Whatever happened, the live data is exactly as before and no upload is left over.
   expect(await fingerprint(s.db)).toEqual(baseline);
+  // Keys and indexes dropped inside the refused restore's transaction are back with its rollback.
+  expect(await tableShape(s.db)).toEqual(shape);
   await noUploadsLeft();
 });
 

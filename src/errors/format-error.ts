@@ -42,10 +42,11 @@ export function createErrorFormatter(logger: Logger) {
         field: v.property,
         problems: Object.values(v.constraints ?? {}),
       }));
+      // One field wrong: also `field`, as the services' BadUserInputError names it (the checks moved here from them).
       return {
         message: `Invalid input: ${fields.map((f) => `${f.field} (${f.problems.join('; ')})`).join(', ')}`,
         path: formatted.path,
-        extensions: { code: ErrorCode.BAD_USER_INPUT, fields },
+        extensions: { code: ErrorCode.BAD_USER_INPUT, ...(fields.length === 1 ? { field: fields[0].field } : {}), fields },
       };
     }
     const code = formatted.extensions?.code;

@@ -54,8 +54,13 @@ export function downloadRouter(deps: { auth: AuthService; backups: BackupService
  */
 async function sendStoredFile(req: Request, res: Response, file: DownloadSource, logger: Logger, backupId: string): Promise<void> {
   // The whole file's sha256: what `sha256sum` of the download prints.
-  if (file.fileChecksum) res.set('ETag', `"${file.fileChecksum}"`);
-  res.set('Cache-Control', 'private, no-store').set('Accept-Ranges', 'bytes').attachment(file.filename);
+  const etag = file.fileChecksum ? `"${file.fileChecksum}"` : undefined;
+  if (preconditionFailed(req, etag, file.modifiedAt)) {
+    res.status(412).json({ errors: [{ message: 'The backup file is not the version the request names (If-Match / If-Unmodified-Since)', extensions: { code: 'BAD_USER_INPUT' } }] });
+    return;
+  }
+  res.set('Cache-Control', 'private, no-store').set('Accept-Ranges', 'bytes');
+  if (etag) res.set('ETag', etag);
   if (file.modifiedAt) res.set('Last-Modified', file.modifiedAt.toUTCString());
   if (req.fresh) {
     res.status(304).end();
@@ -67,14 +72,9 @@ async function sendStoredFile(req: Request, res: Response, file: DownloadSource,
     if (ranges === -1) throw Object.assign(new Error('Requested range not satisfiable'), { status: 416, headers: { 'Content-Range': `bytes */${file.bytes}` } });
     if (ranges !== undefined && ranges !== -2 && ranges.type === 'bytes' && ranges.length === 1) range = { start: ranges[0].start, end: ranges[0].end };
   }
-  // Opened before any header goes out: a copy that cannot be read is still an error answer.
-  let body: Readable | null;
-  try {
-    body = req.method === 'HEAD' ? null : await file.open(range);
-  } catch (err) {
-    res.removeHeader('Content-Disposition');
-    throw err;
-  }
+  // Opened before the file's own headers go out: a copy that cannot be read is still an error answer.
+  const body = req.method === 'HEAD' ? null : await file.open(range);
+  res.attachment(file.filename);
   if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${file.bytes}`);
   res.set('Content-Length', String(range ? range.end - range.start + 1 : file.bytes));
   if (!body) {
@@ -87,6 +87,14 @@ async function sendStoredFile(req: Request, res: Response, file: DownloadSource,
     logger.warn({ err, backupId }, 'download interrupted');
     res.destroy();
   }
+}
+
+/** If-Match / If-Unmodified-Since (RFC 9110 13.1.1, 13.1.4): the client wants only this version of the file. */
+function preconditionFailed(req: Request, etag: string | undefined, modifiedAt: Date | undefined): boolean {
+  const ifMatch = req.get('if-match');
+  if (ifMatch) return ifMatch.trim() !== '*' && !ifMatch.split(',').some((tag) => tag.trim() === etag);
+  const since = Date.parse(req.get('if-unmodified-since') ?? '');
+  return !Number.isNaN(since) && modifiedAt !== undefined && Math.floor(modifiedAt.getTime() / 1000) * 1000 > since;
 }
 
 /** If-Range: a range applies only to the version of the file the client names (ETag or date). */

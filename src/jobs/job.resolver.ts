@@ -14,8 +14,8 @@ class JobsArgs {
   status?: JobStatus | null;
 
   @Field(() => Int, { nullable: true, defaultValue: 20 })
-  @Min(1)
-  @Max(500)
+  @Min(1, { message: 'limit must be from 1 to 500' })
+  @Max(500, { message: 'limit must be from 1 to 500' })
   limit: number;
 }
 

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
+import { readBackup, type BackupEvent, type BackupReadLimits, type ReadBackupOptions } from '../backup/format/backup-reader';
 import type { BackupSignature } from '../backup/format/backup-signature';
 import type { BackupHeader } from '../backup/format/backup-writer';
 import { BackupCorruptError, BadUserInputError, KilnError } from '../errors/kiln-errors';
@@ -18,11 +18,82 @@ export interface ValidatedBackup {
   signature?: BackupSignature;
 }
 
+/** What a read of a backup has shown so far: the header (and so the plan) first, the rest at the end. */
+export interface BackupCheck {
+  header?: BackupHeader;
+  plan?: RestorePlan;
+  /** Set once the whole file passed. */
+  validated?: ValidatedBackup;
+}
+
 /**
- * The first, read-only pass of a restore: the whole file is checked (layout,
- * checksum, tables, columns) before any data is touched. Column types are
- * checked by PostgreSQL itself when the rows are staged. A file past one of
- * `limits` (a bomb, or a genuine file too large for them) is BACKUP_CORRUPT
+ * How a backup is read for its checks. A stored backup is held to the checksum recorded when Kiln
+ * wrote it: its rows are row_to_json's, so one row per table shows the columns. An upload has only
+ * its own checksum, which whoever made the file could have made to fit: every row is parsed.
+ */
+export function checkedReadOptions(expectedChecksum: string | null, limits: BackupReadLimits): ReadBackupOptions {
+  return { ...limits, parseRows: expectedChecksum ? 'firstOfEachTable' : true };
+}
+
+/**
+ * The checks of a restore, made on a backup's events as they pass (layout by the reader; tables,
+ * columns and checksums here): every event goes on to the caller, the first problem throws. The
+ * end event is passed on only when the whole file passed; `found` tells what was seen. Column
+ * types are checked by PostgreSQL itself when the rows are loaded.
+ */
+export async function* checkBackupEvents(
+  events: AsyncIterable<BackupEvent>,
+  catalog: LendingCatalog,
+  expectedChecksum: string | null,
+  found: BackupCheck,
+  onRows: (rows: number) => void = () => undefined,
+): AsyncGenerator<BackupEvent> {
+  let rows = 0;
+  for await (const event of events) {
+    if (event.kind === 'header') {
+      found.header = event.header;
+      found.plan = planRestore(event.header.tables, catalog);
+    } else if (event.kind === 'row') {
+      if (event.parsed) checkColumns(event.table, event.value, catalog, rows);
+      if (++rows % 10_000 === 0) onRows(rows);
+    } else if (event.kind === 'end') {
+      if (event.checksum !== event.computedChecksum) {
+        throw new BackupCorruptError('The backup data does not match its checksum: the file was changed or damaged', {
+          expected: event.checksum,
+          actual: event.computedChecksum,
+        });
+      }
+      if (expectedChecksum && event.checksum !== expectedChecksum) {
+        throw new BackupCorruptError('The file’s checksum differs from the one recorded when the backup was made', {
+          expected: expectedChecksum,
+          actual: event.checksum,
+        });
+      }
+      onRows(rows);
+      found.validated = {
+        header: found.header!,
+        plan: found.plan!,
+        recordCounts: event.recordCounts,
+        checksum: event.checksum,
+        rows,
+        headerLine: event.headerLine,
+        signature: event.signature,
+      };
+    }
+    yield event;
+  }
+  if (!found.validated) throw new BackupCorruptError('Not a valid Kiln backup: the file ended early');
+}
+
+/** A backup reader's failure as the client sees it (BACKUP_CORRUPT for a malformed file); a cancel stays a cancel. */
+export function asRestoreError(err: unknown, signal: AbortSignal): unknown {
+  if (err instanceof KilnError || signal.aborted) return err;
+  return toKilnError(err) ?? err;
+}
+
+/**
+ * Reads a whole backup through the checks of a restore without touching any data (inspectUpload).
+ * A file past one of `limits` (a bomb, or a genuine file too large for them) is BACKUP_CORRUPT
  * with a message naming the setting to raise.
  */
 export async function validateBackupFile(
@@ -33,53 +104,61 @@ export async function validateBackupFile(
   signal: AbortSignal,
   limits: BackupReadLimits = {},
 ): Promise<ValidatedBackup> {
-  let header: BackupHeader | undefined;
-  let plan: RestorePlan | undefined;
-  let rows = 0;
+  const found: BackupCheck = {};
   try {
-    // A stored backup is held to the checksum recorded when Kiln wrote it (checked at the end, before
-    // anything is touched): its rows are row_to_json's, so one row per table shows the columns.
-    // An upload has only its own checksum, which whoever made the file could have made to fit.
-    for await (const event of readBackup(input, { ...limits, parseRows: expectedChecksum ? 'firstOfEachTable' : true })) {
+    for await (const event of checkBackupEvents(readBackup(input, checkedReadOptions(expectedChecksum, limits)), catalog, expectedChecksum, found, onRows)) {
+      void event;
       signal.throwIfAborted();
-      if (event.kind === 'header') {
-        header = event.header;
-        plan = planRestore(header.tables, catalog);
-      } else if (event.kind === 'row') {
-        if (event.parsed) checkColumns(event.table, event.value, catalog, rows);
-        if (++rows % 10_000 === 0) onRows(rows);
-      } else if (event.kind === 'end') {
-        if (event.checksum !== event.computedChecksum) {
-          throw new BackupCorruptError('The backup data does not match its checksum: the file was changed or damaged', {
-            expected: event.checksum,
-            actual: event.computedChecksum,
-          });
-        }
-        if (expectedChecksum && event.checksum !== expectedChecksum) {
-          throw new BackupCorruptError('The file’s checksum differs from the one recorded when the backup was made', {
-            expected: expectedChecksum,
-            actual: event.checksum,
-          });
-        }
-        onRows(rows);
-        return {
-          header: header!,
-          plan: plan!,
-          recordCounts: event.recordCounts,
-          checksum: event.checksum,
-          rows,
-          headerLine: event.headerLine,
-          signature: event.signature,
-        };
-      }
     }
+    return found.validated!;
   } catch (err) {
-    if (err instanceof KilnError || signal.aborted) throw err;
-    throw toKilnError(err) ?? err;
+    throw asRestoreError(err, signal);
   } finally {
     input.destroy();
   }
-  throw new BackupCorruptError('Not a valid Kiln backup: the file ended early');
+}
+
+/**
+ * The header of a backup, read and held to the restore's checks, and the file closed again:
+ * a file that is no backup, or one of tables this database lacks, is refused before anything
+ * else starts (the rest is checked as the restore loads it).
+ */
+export async function readRestoreHeader(input: Readable, catalog: LendingCatalog, signal: AbortSignal, limits: BackupReadLimits = {}): Promise<Required<Pick<BackupCheck, 'header' | 'plan'>>> {
+  try {
+    const opened = await openCheckedBackup(input, catalog, null, limits);
+    opened.close();
+    return { header: opened.found.header!, plan: opened.plan };
+  } catch (err) {
+    throw asRestoreError(err, signal);
+  }
+}
+
+/** A backup opened for a restore's one pass: the header read and checked, the rest still to come. */
+export interface CheckedBackup {
+  plan: RestorePlan;
+  /** The events after the header, each checked as it passes (see checkBackupEvents). */
+  events: AsyncIterable<BackupEvent>;
+  /** `validated` is set once every event passed. */
+  found: BackupCheck;
+  close(): void;
+}
+
+/** Opens `input` for a restore's one pass: reads its header (the plan), leaves the rest to the loader. */
+export async function openCheckedBackup(input: Readable, catalog: LendingCatalog, expectedChecksum: string | null, limits: BackupReadLimits = {}): Promise<CheckedBackup> {
+  const found: BackupCheck = {};
+  const events = checkBackupEvents(readBackup(input, checkedReadOptions(expectedChecksum, limits)), catalog, expectedChecksum, found)[Symbol.asyncIterator]();
+  const close = () => {
+    void events.return?.(undefined).catch(() => undefined);
+    input.destroy();
+  };
+  try {
+    const first = await events.next();
+    if (first.done || first.value.kind !== 'header') throw new BackupCorruptError('Not a valid Kiln backup: the file has no header');
+    return { plan: found.plan!, events: { [Symbol.asyncIterator]: () => events }, found, close };
+  } catch (err) {
+    close();
+    throw err;
+  }
 }
 
 function checkColumns(table: string, row: Record<string, unknown>, catalog: LendingCatalog, rowIndex: number): void {

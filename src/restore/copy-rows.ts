@@ -1,9 +1,8 @@
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
+import type { BackupEvent } from '../backup/format/backup-reader';
 import { quoteIdent as q } from '../db/sql';
 import { BackupCorruptError } from '../errors/kiln-errors';
 
@@ -11,22 +10,21 @@ import { BackupCorruptError } from '../errors/kiln-errors';
 const CHUNK_CHARS = 64 * 1024;
 
 /**
- * Streams every row of a backup into `target(table)` with COPY FROM STDIN (text format), table by
+ * Streams every row of a backup's `events` (as readBackup gives them) into `target(table)` with COPY FROM STDIN (text format), table by
  * table, with backpressure: memory stays flat and PostgreSQL parses each value once with the
  * column's input function, as pg_restore does. Rows are JSON objects as `row_to_json` wrote them
  * (the reader has already checked each is one); a key missing from a row loads NULL, as
  * json_populate_recordset does. `columns(table)` lists the table's columns in COPY order.
- * Returns the rows per table; PostgreSQL's errors carry `where: COPY <table>, line <row>`.
+ * Returns the rows loaded, once the end event came; PostgreSQL's errors carry `where: COPY <table>, line <row>`.
  */
 export async function copyRows(
   client: PoolClient,
-  input: Readable,
+  events: AsyncIterable<BackupEvent>,
   target: (table: string) => string,
   columns: (table: string) => ReadonlyArray<{ name: string; json?: boolean }>,
   onRows: (rows: number, table: string) => void,
   signal: AbortSignal,
-  limits: BackupReadLimits = {},
-): Promise<{ rows: number; computedChecksum: string }> {
+): Promise<{ rows: number }> {
   let copy: ReturnType<typeof copyFrom> | undefined;
   let index = new Map<string, number>();
   let json: ReadonlySet<number> = new Set();
@@ -42,8 +40,7 @@ export async function copyRows(
     if (!copy!.write(text)) await once(copy!, 'drain');
   };
   try {
-    // The validation pass parsed every row already; the checksum of this pass is compared by the caller.
-    for await (const event of readBackup(input, { ...limits, parseRows: false })) {
+    for await (const event of events) {
       signal.throwIfAborted();
       if (event.kind === 'table') {
         table = event.name;
@@ -52,6 +49,9 @@ export async function copyRows(
         json = new Set(list.flatMap((c, i) => (c.json ? [i] : [])));
         width = list.length;
         copy = client.query(copyFrom(`COPY ${target(table)} (${list.map((c) => q(c.name)).join(', ')}) FROM STDIN`));
+        // Its errors are taken up by write() and finished(); one that arrives in between (PostgreSQL's
+        // answer to a COPY this side destroyed, a refused row) must not be an unhandled 'error' event.
+        copy.on('error', () => undefined);
       } else if (event.kind === 'row') {
         chunk += rowToCopyLine(event.json, index, width, table, json);
         rows++;
@@ -68,7 +68,7 @@ export async function copyRows(
         copy = undefined;
         onRows(rows, table);
       } else if (event.kind === 'end') {
-        return { rows, computedChecksum: event.computedChecksum };
+        return { rows };
       }
     }
     throw new BackupCorruptError('the backup ended without its footer');
@@ -90,7 +90,7 @@ export function rowToCopyLine(json: string, index: Map<string, number>, width: n
   let i = skipSpace(json, 1);
   if (json.charCodeAt(i) === 0x7d) return `${values.join('\t')}\n`;
   for (;;) {
-    if (json.charCodeAt(i) !== 0x22) throw new BackupCorruptError(`Table "${table}": a row is not a flat JSON object (the file changed since it was validated?)`);
+    if (json.charCodeAt(i) !== 0x22) throw new BackupCorruptError(`Table "${table}": a row is not a flat JSON object (the file changed since it was written?)`);
     const keyEnd = endOfString(json, i);
     const key = stringValue(json, i, keyEnd);
     i = skipSpace(json, skipSpace(json, keyEnd + 1) + 1); // past the colon
@@ -126,7 +126,7 @@ export function rowToCopyLine(json: string, index: Map<string, number>, width: n
       value = json.slice(i, end);
       i = end;
     }
-    if (column === undefined) throw new BackupCorruptError(`Table "${table}": unknown column "${key}"`); // the validation pass rejects these first
+    if (column === undefined) throw new BackupCorruptError(`Table "${table}": unknown column "${key}"`); // a stored file's rows past the first of a table are not parsed: its recorded checksum fails it too
     values[column] = value;
     i = skipSpace(json, i);
     if (json.charCodeAt(i) === 0x2c) i = skipSpace(json, i + 1);
@@ -158,8 +158,8 @@ function endOfString(s: string, start: number): number {
   let from = start + 1;
   for (;;) {
     const quote = s.indexOf('"', from);
-    // Only a file changed since it was validated gets here; its checksum fails the restore anyway.
-    if (quote === -1) throw new BackupCorruptError('a row ends inside a string (the file changed since it was validated?)');
+    // Only an unparsed row (a stored file's, past the first of a table) that was tampered with gets here; its checksum fails the restore anyway.
+    if (quote === -1) throw new BackupCorruptError('a row ends inside a string (the file changed since it was written?)');
     let backslashes = 0;
     while (s.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes++;
     if (backslashes % 2 === 0) return quote;

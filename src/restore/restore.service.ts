@@ -8,27 +8,28 @@ import type { DataSource } from 'typeorm';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { Identity, RequestMeta } from '../auth/identity';
 import type { BackupRecord } from '../backup/records/backup-record';
-import { BackupType } from '../backup/backup.enums';
 import type { BackupService } from '../backup/backup.service';
 import { LENDING_TABLES, User } from '../domain';
 import { SignatureCheck } from '../backup/format/backup-signature';
 import type { BackupFileReport } from './backup-file-report.type';
-import { BadUserInputError } from '../errors/kiln-errors';
+import { BackupCorruptError, BadUserInputError } from '../errors/kiln-errors';
 import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
 import type { JobRun, JobRunner } from '../jobs/job-runner';
 import type { MaintenanceService } from '../system/maintenance.service';
 import { checkAuthenticity, describeAuthenticity, type Authenticity } from './backup-authenticity';
-import { validateBackupFile } from './backup-validator';
-import { SessionReader } from '../auth/session-reader';
-import { readLendingCatalog } from './lending-catalog';
-import { accountChanges, describeAccountChanges, rememberAccounts } from './account-changes';
-import { loadBackupInTransaction } from './table-loader';
+import { asRestoreError, openCheckedBackup, readRestoreHeader, validateBackupFile, type CheckedBackup } from './backup-validator';
+import { readLendingCatalog, type LendingCatalog } from './lending-catalog';
+import { accountChanges, describeAccountChanges, rememberAccounts, type AccountChanges } from './account-changes';
+import { loadBackupInTransaction, type LoadResult } from './table-loader';
+import { inRestoreTransaction, type RestoreTransaction } from './restore-transaction';
+import { recordedRows, RestoreProgress } from './restore-progress';
+import { SafetyBackup } from './safety-backup';
 import { receiveUpload, type ReceivedUpload, type UploadLimits } from './upload-receiver';
 
 type RestoreSource = { kind: 'stored'; record: BackupRecord } | { kind: 'upload'; upload: ReceivedUpload };
 
-// A restore reads its file twice: the validation pass, then the load.
+// A restore opens its file twice: its header is checked first, then the one pass that loads it.
 const READ_PASSES = 2;
 
 export interface RestoreOptions {
@@ -37,9 +38,9 @@ export interface RestoreOptions {
 }
 
 /**
- * Restores the lending data from a stored or uploaded backup: validate the
- * whole file, take a PRE_RESTORE safety backup, then replace the data in one
- * transaction and log everybody out. Only in maintenance mode.
+ * Restores the lending data from a stored or uploaded backup: check its header, take a
+ * PRE_RESTORE safety backup, then replace the data in one transaction that checks the
+ * whole file as it loads it, and log everybody out. Only in maintenance mode.
  */
 export class RestoreService {
   constructor(
@@ -140,131 +141,104 @@ export class RestoreService {
     });
   }
 
+  /**
+   * One pass over the file: its header is checked first (a file that is no backup, or of tables this
+   * database lacks, is refused before anything starts), then the safety backup is taken, then the
+   * rows are checked as they are loaded in the restore's one transaction, which commits only when
+   * the whole file passed (checksum, columns, signature). A refused file leaves the data as they
+   * were and nothing of its safety backup.
+   */
   private async run(source: RestoreSource, run: JobRun, actorId: string | null, meta: RequestMeta, allowUnsigned: boolean): Promise<{ message: string }> {
-    const { progress, signal } = run;
+    const { signal } = run;
+    const recordedChecksum = source.kind === 'stored' ? source.record.checksum : null;
     const open = (): Promise<Readable> =>
       source.kind === 'stored' ? this.backups.openFile(source.record) : this.backups.plain(source.upload.open());
+    const progress = new RestoreProgress(run.progress, source.kind === 'stored' ? recordedRows(source.record.recordCounts) : undefined);
     const catalog = await readLendingCatalog(this.dataSource.manager);
 
-    // The validation pass (the file, Node's CPU) and the safety backup (the database) share
-    // nothing, so the safety backup starts once the file has shown a valid start (its header and
-    // 10,000 rows; a small file is validated first) and both run side by side. A file refused
-    // later stops the safety backup, and nothing of it stays.
-    progress.update({ phase: 'validate' });
-    const stopSafety = new AbortController();
-    let [validatedRows, safetyRows] = [0, 0];
-    let safetyRun: Promise<BackupRecord> | undefined;
-    const startSafety = () => {
-      safetyRun = this.backups.backupWithin(
-        {
-          ...run,
-          signal: AbortSignal.any([signal, stopSafety.signal]),
-          progress: {
-            update: (c) => {
-              safetyRows = c.rowsDone ?? safetyRows;
-              progress.update({ rowsDone: validatedRows + safetyRows });
-            },
-          },
-        },
-        BackupType.PRE_RESTORE,
-        actorId,
-      );
-      safetyRun.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
-    };
-    let checked: Awaited<ReturnType<typeof validateBackupFile>>;
-    let authenticity: Authenticity;
+    progress.checking();
+    await readRestoreHeader(await open(), catalog, signal, this.readLimits);
+    const safetyBackup = new SafetyBackup(this.backups, run, actorId);
     try {
-      checked = await validateBackupFile(
-        await open(),
-        catalog,
-        source.kind === 'stored' ? source.record.checksum : null,
-        (rows) => {
-          validatedRows = rows;
-          if (!safetyRun) startSafety();
-          progress.update({ rowsDone: validatedRows + safetyRows });
-        },
-        signal,
-        this.readLimits,
-      );
-      authenticity = checkAuthenticity(checked, source.kind === 'stored' ? source.record.checksum : null, this.backups.signer, allowUnsigned);
+      const safety = await safetyBackup.take(progress.safety);
+      const restored = await inRestoreTransaction(this.dataSource, run.job.id, signal, async (tx) => {
+        const file = await openCheckedBackup(await open(), catalog, recordedChecksum, this.readLimits);
+        try {
+          return await this.replaceData(tx, file, catalog, progress, signal, { recordedChecksum, allowUnsigned, safetyId: safety.id, source, actorId, meta, jobId: run.job.id });
+        } finally {
+          file.close();
+        }
+      });
+      return { message: restoredMessage(restored, source, safety.id) };
     } catch (err) {
-      if (safetyRun) {
-        stopSafety.abort(err);
-        await safetyRun.catch(() => undefined);
-        await this.backups.discard(run.job.id, BackupType.PRE_RESTORE);
-      }
-      throw err;
-    }
-    if (!safetyRun) startSafety();
-    // Three passes over the rows: validate, safety backup, restore.
-    const total = checked.rows * 3;
-    progress.update({ phase: 'safety', rowsTotal: total, rowsDone: checked.rows + Math.min(safetyRows, checked.rows) });
-    const safety = await safetyRun!;
-
-    progress.update({ phase: 'restore', rowsDone: checked.rows * 2 });
-    const runner = this.dataSource.createQueryRunner();
-    const client = (await runner.connect()) as import('pg').PoolClient;
-    try {
-      // The load holds User and StaffSession locked until it commits: meanwhile the admin sessions
-      // of now are checked from Kiln's copy, so admins can follow and cancel the restore.
-      await SessionReader.holdDuringRestore(client, run.job.id);
-      await runner.startTransaction();
-      await rememberAccounts(client);
-      const loaded = await loadBackupInTransaction(
-        client,
-        await open(),
-        checked.plan,
-        catalog,
-        (rows, table) => progress.update({ table, rowsDone: checked.rows * 2 + rows }),
-        signal,
-        checked.checksum,
-        this.readLimits,
-      );
-      // Who can log in now that could not before: said in the job message and the audit entry.
-      const accounts = await accountChanges(client);
-      // Everybody logs in again: restored sessions included.
-      const revoked = await client.query(`UPDATE "StaffSession" SET "revokedAt" = CURRENT_TIMESTAMP WHERE "revokedAt" IS NULL`);
-      const actorStillExists = actorId !== null && (await runner.manager.countBy(User, { id: actorId })) > 0;
-      await this.audit.record(
-        {
-          actorUserId: actorStillExists ? actorId : null,
-          action: 'SYSTEM_RESTORED',
-          entityName: 'Backup',
-          entityId: source.kind === 'stored' ? source.record.id : `upload:${source.upload.filename}`,
-          metadata: {
-            jobId: run.job.id,
-            restoredBy: actorId,
-            recordCounts: checked.recordCounts,
-            checksum: checked.checksum,
-            safetyBackupId: safety.id,
-            removed: loaded.removed,
-            accounts,
-            signature: authenticity,
-          },
-          ipAddress: meta.ipAddress,
-          userAgent: meta.userAgent,
-        },
-        runner.manager,
-      );
-      signal.throwIfAborted();
-      await runner.commitTransaction();
-
-      const removed = Object.entries(loaded.removed).map(([t, n]) => `${n} ${t} rows whose parent the backup lacks`);
-      const from = source.kind === 'stored' ? `backup ${source.record.id}` : `uploaded file ${source.upload.filename}`;
-      return {
-        message:
-          `Restored ${loaded.rows} rows into ${checked.plan.replaced.length} tables from ${from}; safety backup ${safety.id}; ` +
-          `${revoked.rowCount ?? 0} sessions logged out` +
-          (removed.length ? `; removed ${removed.join(', ')}` : '') +
-          (describeAccountChanges(accounts) ? `; ${describeAccountChanges(accounts)}` : '') +
-          (describeAuthenticity(authenticity) ? `; ${describeAuthenticity(authenticity)}` : ''),
-      };
-    } catch (err) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-      throw err;
-    } finally {
-      await SessionReader.release(client, run.job.id).catch(() => undefined);
-      await runner.release();
+      const known = asRestoreError(err, signal);
+      if (known instanceof BackupCorruptError || known instanceof BadUserInputError) await safetyBackup.discard();
+      throw known;
     }
   }
+
+  /** Inside the transaction: the load, then who can log in now, everybody logged out, the audit entry. */
+  private async replaceData(
+    tx: RestoreTransaction,
+    file: CheckedBackup,
+    catalog: LendingCatalog,
+    progress: RestoreProgress,
+    signal: AbortSignal,
+    about: { recordedChecksum: string | null; allowUnsigned: boolean; safetyId: string; source: RestoreSource; actorId: string | null; meta: RequestMeta; jobId: string },
+  ): Promise<Restored> {
+    const { client, manager } = tx;
+    const { source, actorId } = about;
+    await rememberAccounts(client);
+    const loaded = await loadBackupInTransaction(client, file.events, file.plan, catalog, progress.loading, signal);
+    const checked = file.found.validated!;
+    const authenticity = checkAuthenticity(checked, about.recordedChecksum, this.backups.signer, about.allowUnsigned);
+    // Who can log in now that could not before: said in the job message and the audit entry.
+    const accounts = await accountChanges(client);
+    // Everybody logs in again: restored sessions included.
+    const revoked = await client.query(`UPDATE "StaffSession" SET "revokedAt" = CURRENT_TIMESTAMP WHERE "revokedAt" IS NULL`);
+    const actorStillExists = actorId !== null && (await manager.countBy(User, { id: actorId })) > 0;
+    await this.audit.record(
+      {
+        actorUserId: actorStillExists ? actorId : null,
+        action: 'SYSTEM_RESTORED',
+        entityName: 'Backup',
+        entityId: source.kind === 'stored' ? source.record.id : `upload:${source.upload.filename}`,
+        metadata: {
+          jobId: about.jobId,
+          restoredBy: actorId,
+          recordCounts: checked.recordCounts,
+          checksum: checked.checksum,
+          safetyBackupId: about.safetyId,
+          removed: loaded.removed,
+          accounts,
+          signature: authenticity,
+        },
+        ipAddress: about.meta.ipAddress,
+        userAgent: about.meta.userAgent,
+      },
+      manager,
+    );
+    return { loaded, tables: file.plan.replaced.length, sessionsRevoked: revoked.rowCount ?? 0, accounts, authenticity };
+  }
+}
+
+interface Restored {
+  loaded: LoadResult;
+  tables: number;
+  sessionsRevoked: number;
+  accounts: AccountChanges;
+  authenticity: Authenticity;
+}
+
+function restoredMessage(restored: Restored, source: RestoreSource, safetyId: string): string {
+  const { loaded, accounts, authenticity } = restored;
+  const removed = Object.entries(loaded.removed).map(([t, n]) => `${n} ${t} rows whose parent the backup lacks`);
+  const from = source.kind === 'stored' ? `backup ${source.record.id}` : `uploaded file ${source.upload.filename}`;
+  return (
+    `Restored ${loaded.rows} rows into ${restored.tables} tables from ${from}; safety backup ${safetyId}; ` +
+    `${restored.sessionsRevoked} sessions logged out` +
+    (removed.length ? `; removed ${removed.join(', ')}` : '') +
+    (describeAccountChanges(accounts) ? `; ${describeAccountChanges(accounts)}` : '') +
+    (describeAuthenticity(authenticity) ? `; ${describeAuthenticity(authenticity)}` : '')
+  );
 }

@@ -2,11 +2,12 @@ import { APP_SCHEMA } from '../db/schemas';
 import { quoteIdent as q } from '../db/sql';
 import type { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
-import { readBackup, type BackupReadLimits } from '../backup/format/backup-reader';
-import { BackupCorruptError, BadUserInputError } from '../errors/kiln-errors';
+import { readBackup, type BackupEvent, type BackupReadLimits } from '../backup/format/backup-reader';
+import { BadUserInputError } from '../errors/kiln-errors';
 import { copyRows } from './copy-rows';
 import type { LendingCatalog } from './lending-catalog';
 import type { RestorePlan } from './restore-plan';
+import { dropIndexes, isCockroachDb, rebuildIndexes } from './table-indexes';
 
 const BATCH_ROWS = 5000;
 const BATCH_CHARS = 8 * 1024 * 1024;
@@ -22,21 +23,22 @@ const keep = (table: string) => `pg_temp.${q(`kiln_keep_${table}`)}`;
 /**
  * Replaces the lending data inside the caller's open transaction, as pg_restore would:
  * the foreign keys between the tables go, the tables are emptied (TRUNCATE, undone by a
- * rollback like everything else here), every row is streamed in once with COPY, and the
- * foreign keys come back, each checked by one query over the whole table. PostgreSQL
- * checks every type, key and NOT NULL on the way; nothing is visible to others before
- * the caller commits, and any error leaves the transaction for the caller to roll back.
+ * rollback like everything else here) and lose their primary keys and other indexes, every row of
+ * `events` (the file's rows, checked as they pass) is streamed in once with COPY, and the
+ * keys and indexes come back, each built or checked by one pass over its table.
+ * PostgreSQL checks every type, key and NOT NULL on the way; nothing is visible to others
+ * before the caller commits, and any error leaves the transaction for the caller to roll back.
  */
 export async function loadBackupInTransaction(
   client: PoolClient,
-  input: Readable,
+  events: AsyncIterable<BackupEvent>,
   plan: RestorePlan,
   catalog: LendingCatalog,
-  onRows: (rows: number, table: string) => void,
+  onRows: (rows: number, table: string | null) => void,
   signal: AbortSignal,
-  expectedChecksum: string,
-  limits: BackupReadLimits = {},
 ): Promise<LoadResult> {
+  // The restore phase begins here, before its first lock: a load waiting on one shows as the restore.
+  onRows(0, null);
   // Rows of tables the backup lacks (sessions, audit) step aside while their parents are replaced.
   for (const { table } of plan.carried) {
     await client.query(`CREATE TEMP TABLE ${keep(table)} ON COMMIT DROP AS SELECT * FROM ${q(table)}`);
@@ -44,14 +46,17 @@ export async function loadBackupInTransaction(
   const emptied = [...plan.replaced, ...plan.carried.map((c) => c.table)];
   const foreignKeys = await dropForeignKeys(client, emptied);
   await client.query(`TRUNCATE ${emptied.map(q).join(', ')}`);
+  // Only once the foreign keys are gone (none depends on an index then), and never on CockroachDB.
+  const indexes = foreignKeys.length > 0 && !(await isCockroachDb(client)) ? await dropIndexes(client, emptied) : [];
 
   const loaded = await withCopyContext(() =>
-    copyRows(client, input, q, (table) => [...catalog.columns.get(table)!.values()].map((c) => ({ name: c.name, json: c.kind === 'json' })), onRows, signal, limits),
+    copyRows(client, events, q, (table) => [...catalog.columns.get(table)!.values()].map((c) => ({ name: c.name, json: c.kind === 'json' })), onRows, signal),
   );
-  // The file was read twice: it must still be the one the validation pass checked.
-  if (loaded.computedChecksum !== expectedChecksum) {
-    throw new BackupCorruptError('The backup file changed while it was being restored', { expected: expectedChecksum, actual: loaded.computedChecksum });
-  }
+  // Before the carried rows come back: their parent checks look rows up by primary key.
+  await rebuildIndexes(client, indexes, (index, build) => {
+    signal.throwIfAborted();
+    return withTableContext(index.table, null, build);
+  });
 
   const removed: Record<string, number> = {};
   for (const { table, links } of plan.carried) {

@@ -14,7 +14,7 @@ class DeletionDependenciesArgs {
 
   @Field(() => ID)
   @Matches(/\S/, { message: 'entityId must not be empty' })
-  @MaxLength(MAX_ID_LENGTH)
+  @MaxLength(MAX_ID_LENGTH, { message: `entityId must be at most ${MAX_ID_LENGTH} characters` })
   entityId: string;
 }
 

@@ -12,7 +12,7 @@ class ResetArgs {
 
   @Field(() => String, { nullable: true })
   @IsOptional()
-  @Length(12, 256)
+  @Length(12, 256, { message: 'superAdminPassword must be 12 to 256 characters' })
   superAdminPassword: string | null;
 }
 

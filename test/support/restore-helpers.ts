@@ -151,3 +151,25 @@ export async function statementWaitingOnLock(db: Client): Promise<{ pid: number;
   );
   return waiting;
 }
+
+/**
+ * The shape of the app's tables as PostgreSQL prints it: every index (definition and marks),
+ * constraint (definition, validated) and NOT NULL. A restore drops and builds keys and indexes
+ * inside its transaction: after it commits or rolls back, this is what it was before.
+ */
+export async function tableShape(db: Client): Promise<unknown> {
+  const indexes = await db.query(
+    `SELECT t.relname AS "table", ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, i.indisprimary, i.indisunique, i.indisclustered, i.indisreplident, i.indisvalid
+       FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+      WHERE t.relnamespace = 'public'::regnamespace ORDER BY 1, 2`,
+  );
+  const constraints = await db.query(
+    `SELECT c.relname AS "table", con.conname AS name, con.contype, pg_get_constraintdef(con.oid) AS definition, con.convalidated, con.condeferrable
+       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid WHERE con.connamespace = 'public'::regnamespace ORDER BY 1, 2`,
+  );
+  const notNull = await db.query(
+    `SELECT c.relname AS "table", a.attname AS column FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull ORDER BY 1, 2`,
+  );
+  return { indexes: indexes.rows, constraints: constraints.rows, notNull: notNull.rows };
+}

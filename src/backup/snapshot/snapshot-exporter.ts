@@ -44,6 +44,8 @@ export async function exportSnapshot(
     for (const table of tables) {
       signal.throwIfAborted();
       await sink.beginTable(table);
+      // Named before its first row: a table whose rows are slow to come (a lock, a big scan) shows as the one being read.
+      onProgress({ table, rowsDone });
       let rows = 0;
       const copy = client.query(copyTo(`COPY (SELECT row_to_json(kiln_row.*)::text FROM ${quoteIdent(table)} kiln_row) TO STDOUT`));
       const abort = () => copy.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));

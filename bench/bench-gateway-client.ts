@@ -1,0 +1,15 @@
+import type { KilnProcess } from '../test/support/kiln-process';
+
+/** The admin every bench gateway is started with (ensureBenchAdmin creates it in the bench database). */
+export const BENCH_ADMIN = { email: 'bench-admin@kiln.local', password: 'bench-admin-password' };
+
+/** The cheapest authenticated query: what the latency measurements time. */
+export const ME = JSON.stringify({ query: '{ me { id } }' });
+
+/** One GraphQL POST to a bench gateway, its JSON answer as is. */
+export async function postGraphql(kiln: KilnProcess, body: string, headers: Record<string, string>): Promise<{ data?: any; errors?: any[] }> {
+  const res = await fetch(`${kiln.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return (await res.json()) as { data?: any; errors?: any[] };
+}
+
+export const ms = (v: number): string => `${v.toFixed(1)} ms`;
