@@ -181,7 +181,8 @@ export class JobRunner {
     this.publish(job);
     // Runs on its own: run() records every outcome (and failure) on the job itself.
     void this.run(job, spec);
-    return job;
+    // The job as it started: the run keeps changing its own object (a small backup can finish before the answer goes out).
+    return { ...job };
   }
 
   private run(job: Job, spec: JobSpec): Promise<void> {
