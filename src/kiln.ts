@@ -28,6 +28,7 @@ import { DeletionDependenciesService } from './system/deletion-dependencies.serv
 import { ResetService } from './system/reset.service';
 import { BackupHealthService } from './system/backup-health.service';
 import { JobEventBus } from './jobs/job-event-bus';
+import { InstanceLiveness } from './jobs/instance-liveness';
 import { registerInstance, unregisterInstance } from './jobs/instance-registry';
 import { JobReaper } from './jobs/job-reaper';
 import { JobKind } from './jobs/job.enums';
@@ -70,6 +71,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
   const db = await openDatabase(config, logger);
   let jobEventBus: JobEventBus | undefined;
   let reaper: JobReaper | undefined;
+  let instanceLiveness: InstanceLiveness | undefined;
   try {
     const { dataSource } = db;
     // Built first so any service may emit events (drill.*, backup.suspicious); with no channel configured it does nothing.
@@ -83,8 +85,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const sessions = new SessionReader(dataSource);
     const auth = new AuthService(dataSource, new TokenService(jwtSecret, config.auth.tokenTtlSeconds), logger, passwords, loginLimiter, sessions, tarpit);
     const instanceId = `${hostname()}:${process.pid}:${newId()}`;
+    // Held for this instance's lifetime: the database's proof that it is alive (not a pid, which containers reuse).
+    const liveness = (instanceLiveness = await InstanceLiveness.hold(dataSource, instanceId, logger));
     // A data folder it cannot write only costs the recognition of its own dead jobs (they wait for the lease TTL).
-    const goneInstanceIds = await registerInstance(config.dataDir, instanceId).catch((err: unknown) => {
+    const goneInstanceIds = await registerInstance(config.dataDir, instanceId, (ids) => liveness.goneAmong(ids)).catch((err: unknown) => {
       logger.warn({ err }, 'could not record this instance in the data folder; a restart will not recognise its jobs');
       return [];
     });
@@ -219,6 +223,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await jobReaper.stop();
         await jobs.shutdown();
         await unregisterInstance(config.dataDir, instanceId).catch((err) => logger.warn({ err }, 'could not remove this instance from the data folder'));
+        await liveness.close();
         await notifications?.close();
         await suspiciousBackups.close();
         await notifier.close();
@@ -234,6 +239,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
   } catch (err) {
     await reaper?.stop();
     await jobEventBus?.close();
+    await instanceLiveness?.close();
     await db.close();
     throw err;
   }

@@ -46,6 +46,7 @@ export function createRestoreCore(
     leaseTtlMs: config.jobs.leaseTtlMs,
     heartbeatMs: Math.min(5000, config.jobs.leaseTtlMs / 3),
     goneInstanceIds: parts.goneInstanceIds,
+    queueHeld: async () => (await maintenance.get()).enabled,
   });
   const downloads = new DownloadTokenService(parts.jwtSecret, config.backup.downloadUrlTtlSeconds);
   const storage = parts.storage ?? createBackupStorage(config, parts.logger, { offsite: false });

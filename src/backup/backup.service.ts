@@ -6,7 +6,7 @@ import type { DownloadTokenService } from '../auth/token.service';
 import { BadUserInputError, NotFoundError, StorageUnavailableError } from '../errors/kiln-errors';
 import type { Job } from '../jobs/job.entity';
 import { JobKind } from '../jobs/job.enums';
-import type { JobRunner } from '../jobs/job-runner';
+import type { JobRunner, StartOptions } from '../jobs/job-runner';
 import type { StorageDriver } from '../storage/storage-driver';
 import type { BackupStorage } from '../storage/storage-factory';
 import { BackupCopies } from './backup-copies';
@@ -67,7 +67,7 @@ export class BackupService {
    * Starts a BACKUP job and returns it at once; CONFLICT while another exclusive job runs, or with
    * `queue` a QUEUED job that starts in its turn (its record is written when it starts).
    */
-  async create(options: CreateBackupOptions, type: BackupType, actor: Identity | null, meta?: RequestMeta, how: { queue?: boolean } = {}): Promise<Job> {
+  async create(options: CreateBackupOptions, type: BackupType, actor: Identity | null, meta?: RequestMeta, how: StartOptions = {}): Promise<Job> {
     if (options.location === BackupLocation.UNKNOWN) throw new BadUserInputError('location must be LOCAL, CLOUD or BOTH', { field: 'location' });
     if (options.location !== BackupLocation.LOCAL && !this.cloud) {
       throw new StorageUnavailableError('Cloud storage is not configured: set CLOUDINARY_URL to store backups in the cloud');

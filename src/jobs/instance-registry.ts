@@ -1,47 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import path from 'node:path';
 
 const FILE = 'instances.json';
 
 interface Entry {
   id: string;
-  host: string;
-  pid: number;
-  /** When its process started (ms): tells a restarted container's pid 1 from the one before. */
-  started: number;
 }
 
-/** Where this process runs: the registry judges only entries of the same host. */
-export interface ThisProcess {
-  host: string;
-  pid: number;
-  started: number;
-  /** Whether a process with this pid exists now (tests stand in for the operating system). */
-  alive(pid: number): boolean;
-}
-
-const thisProcess: ThisProcess = { host: hostname(), pid: process.pid, started: Math.round(performance.timeOrigin), alive: processExists };
+/** Which of these instances are provably gone: the database's answer (instance-liveness.ts), never a pid's. */
+export type GoneVerdict = (ids: readonly string[]) => Promise<string[]>;
 
 /**
- * The gateway instances that ran on one data folder, in DATA_DIR/instances.json. A starting
- * instance adds itself and gets back the earlier ones that are provably gone: registered on this
- * host and their process no longer exists (or its pid is this one's, of a process started earlier: a container restarted),
- * so their jobs can be failed at once instead of after the lease TTL. Instances sharing the folder
- * each keep an entry of their own and never judge a live one gone; an entry of another host (a
- * shared volume) is never judged, and its jobs wait for the lease TTL. A lost write (two starting
- * at the same moment) only costs that recognition, never fails a live instance's job. Not covered:
- * two hosts of the same name sharing the folder from separate pid namespaces.
+ * The gateway instances that ran on one data folder, in DATA_DIR/instances.json: which earlier
+ * instances a starting one asks about, so that it fails its own dead jobs at once instead of after
+ * the lease TTL. A starting instance adds itself and gets back the earlier ones `gone` proves gone
+ * (they leave the file); live ones sharing the folder stay. An instance that never ran on this
+ * folder is not asked about: its jobs wait for the lease TTL. A lost write (two starting at the
+ * same moment) only costs that recognition, never fails a live instance's job.
  */
-export async function registerInstance(dataDir: string, instanceId: string, me: ThisProcess = thisProcess): Promise<string[]> {
-  const entries = await read(dataDir);
-  const gone = entries.filter(
-    (e) => e.id !== instanceId && e.host === me.host && (e.pid === me.pid ? e.started !== me.started : !me.alive(e.pid)),
-  );
-  const kept = entries.filter((e) => !gone.includes(e) && e.id !== instanceId);
-  await write(dataDir, [...kept, { id: instanceId, host: me.host, pid: me.pid, started: me.started }]);
-  return gone.map((e) => e.id);
+export async function registerInstance(dataDir: string, instanceId: string, gone: GoneVerdict): Promise<string[]> {
+  const earlier = (await read(dataDir)).filter((e) => e.id !== instanceId);
+  const goneIds = new Set(await gone(earlier.map((e) => e.id)));
+  const kept = earlier.filter((e) => !goneIds.has(e.id));
+  await write(dataDir, [...kept.map((e) => ({ id: e.id })), { id: instanceId }]);
+  return [...goneIds];
 }
 
 /** Removes this instance at a clean stop: it left no job behind. */
@@ -70,15 +53,5 @@ async function write(dataDir: string, entries: Entry[]): Promise<void> {
 
 function isEntry(value: unknown): value is Entry {
   const e = value as Entry;
-  return typeof e?.id === 'string' && typeof e.host === 'string' && Number.isInteger(e.pid) && typeof e.started === 'number';
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, owned by another user.
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  return typeof e?.id === 'string';
 }

@@ -4,6 +4,8 @@ import { ConflictError } from '../errors/kiln-errors';
 import { EXCLUSIVE_KINDS, JobKind } from './job.enums';
 
 export const EXCLUSIVE_LEASE = 'exclusive-job';
+/** How many jobs may wait for one lease: beyond it a queue is a pile, and a new one gets CONFLICT. */
+export const MAX_QUEUED_PER_LEASE = 20;
 /** RETENTION runs beside backups and restores, but never twice at once. */
 export const RETENTION_LEASE = 'retention-job';
 
@@ -25,6 +27,8 @@ export interface LeaseState {
   holder: { jobId: string; kind: string | null } | null;
   /** The oldest QUEUED job of the lease's kinds, on any instance. */
   firstQueued: string | null;
+  /** How many jobs are QUEUED for the lease. */
+  queued: number;
 }
 
 /** CONFLICT naming what stands in the way of a job that wants `state`'s lease now. */
@@ -93,15 +97,27 @@ export class JobLeases {
     await this.dataSource.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = CURRENT_TIMESTAMP WHERE name = $1 AND "jobId" = $2`, [name, jobId]);
   }
 
-  /** Frees whatever leases these (failed) jobs still hold, so the next job need not wait for them to expire. */
-  async releaseHeldBy(jobIds: string[]): Promise<void> {
+  /**
+   * Frees the leases these (failed) jobs still hold, so the next job need not wait for them: only
+   * those expired or held by an instance proven gone (`goneInstanceIds`). One renewed by a live
+   * holder stays: its job still runs, and stops at its next heartbeat, when it sees its row failed.
+   */
+  async releaseHeldBy(jobIds: string[], goneInstanceIds: readonly string[]): Promise<void> {
     if (jobIds.length === 0) return;
-    await this.dataSource.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = CURRENT_TIMESTAMP WHERE "jobId" = ANY($1)`, [jobIds]);
+    await this.dataSource.query(
+      `UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = CURRENT_TIMESTAMP
+        WHERE "jobId" = ANY($1) AND ("expiresAt" <= CURRENT_TIMESTAMP OR holder = ANY($2))`,
+      [jobIds, goneInstanceIds],
+    );
   }
 
   private async stateOf(q: EntityManager, name: string, holderId: string | null): Promise<LeaseState> {
     const holder = holderId ? await queryOne<{ kind: JobKind }>(q, `SELECT kind FROM kiln_jobs WHERE id = $1`, [holderId]) : undefined;
-    const first = await queryOne<{ id: string }>(q, `SELECT id FROM kiln_jobs WHERE status = 'QUEUED' AND kind = ANY($1) ORDER BY "createdAt", id LIMIT 1`, [kindsHolding(name)]);
-    return { holder: holderId ? { jobId: holderId, kind: holder?.kind ?? null } : null, firstQueued: first?.id ?? null };
+    const first = await queryOne<{ id: string; queued: number }>(
+      q,
+      `SELECT id, count(*) OVER ()::int AS queued FROM kiln_jobs WHERE status = 'QUEUED' AND kind = ANY($1) ORDER BY "createdAt", id LIMIT 1`,
+      [kindsHolding(name)],
+    );
+    return { holder: holderId ? { jobId: holderId, kind: holder?.kind ?? null } : null, firstQueued: first?.id ?? null, queued: first?.queued ?? 0 };
   }
 }

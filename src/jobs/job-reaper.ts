@@ -7,8 +7,9 @@ export interface JobReaperOptions {
 
 /**
  * The one place that fails jobs whose instance is gone and cleans up after them, on every
- * instance: at start (an earlier instance of this gateway's jobs at once, see instance-registry.ts)
- * and every interval (any instance's jobs whose heartbeat stopped for the lease TTL). The sweep
+ * instance: at start (also, at once, the jobs of earlier instances of this data folder the
+ * database proved gone, see instance-liveness.ts) and every interval (any instance's jobs whose
+ * heartbeat stopped for the lease TTL). The sweep
  * itself is JobRunner.failInterruptedJobs plus the cleanup of what those jobs left (their backup
  * records, partial files), passed in as `sweep`.
  */

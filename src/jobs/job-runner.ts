@@ -1,20 +1,20 @@
 import { In, type DataSource } from 'typeorm';
 import { newId } from '../db/ids';
-import { updateReturning } from '../db/sql';
+import { queryOne, updateReturning } from '../db/sql';
 import { ConflictError, ErrorCode, NotFoundError } from '../errors/kiln-errors';
 import { toKilnError } from '../errors/to-kiln-error';
 import { reportUnexpected } from '../errors/unexpected-error';
 import type { Logger } from '../logging/logger';
 import type { JobEventBus } from './job-event-bus';
-import { busyConflict, EXCLUSIVE_LEASE, JobLeases, leaseFor, RETENTION_LEASE } from './job-leases';
+import { busyConflict, EXCLUSIVE_LEASE, JobLeases, leaseFor, MAX_QUEUED_PER_LEASE, RETENTION_LEASE } from './job-leases';
 import { Job } from './job.entity';
 import { JobOutcomes, type JobMetricFacts, type KindOutcome } from './job-outcomes';
-import { LocalJobQueue, type QueuedJob } from './local-job-queue';
+import { LocalJobQueue, type QueuedJob, type StartAttempt } from './local-job-queue';
 import { FINISHED_STATUSES, INTERRUPTED_ERROR_CODE, JobKind, JobStatus } from './job.enums';
 import { ProgressMeter, type ProgressSnapshot } from './progress-meter';
 import type { VerificationReport } from './verification-report.type';
 
-export { EXCLUSIVE_LEASE, leaseFor, RETENTION_LEASE };
+export { EXCLUSIVE_LEASE, leaseFor, MAX_QUEUED_PER_LEASE, RETENTION_LEASE };
 /** Starts the error message of an interrupted job (its errorCode says INTERRUPTED): for people reading it. */
 export const INTERRUPTED = 'interrupted: ';
 
@@ -58,10 +58,23 @@ export interface JobRunnerOptions {
   /** How often a running job renews its lease, and this instance's queued jobs are kept alive and looked at. */
   heartbeatMs: number;
   /**
-   * Earlier instances of this gateway known to be gone (instance-registry.ts): their QUEUED and
-   * RUNNING jobs are failed as interrupted at the next sweep, without waiting for the lease TTL.
+   * Earlier instances of this gateway the database proved gone as this one started
+   * (instance-liveness.ts): their QUEUED and RUNNING jobs are failed as interrupted by the first
+   * sweep, without waiting for the lease TTL. Only by the first: the verdict is of that moment.
    */
   goneInstanceIds?: readonly string[];
+  /**
+   * True while queued jobs must wait (maintenance mode: the admin is about to restore): none
+   * starts, nothing new is queued, and a job started now goes ahead of those waiting.
+   */
+  queueHeld?: () => Promise<boolean>;
+}
+
+export interface StartOptions {
+  /** Queue the job when its lease is busy, instead of CONFLICT. */
+  queue?: boolean;
+  /** With `queue`: join a QUEUED job of the same kind and input instead of queuing another (the job returned is that one). */
+  coalesce?: boolean;
 }
 
 /**
@@ -77,7 +90,9 @@ export interface JobRunnerOptions {
  * lease (checked under the lease row's lock, so the order holds across instances). If that
  * instance dies, the sweep fails the row as INTERRUPTED like a running job (at once when the
  * instance restarts, after the lease TTL otherwise) and the queue moves on; a scheduled fire is
- * then re-run by the schedule's takeover. Parameters are not replayed by other instances: a job's
+ * then re-run by the schedule's takeover. At most MAX_QUEUED_PER_LEASE wait per lease; while
+ * `queueHeld` (maintenance mode) none starts, none is added, and a job started directly goes ahead
+ * of them. Parameters are not replayed by other instances: a job's
  * work may hold what only its instance has (an upload's file), and one rule for every kind is simpler.
  */
 export class JobRunner {
@@ -86,6 +101,8 @@ export class JobRunner {
   private readonly finishedListeners: Array<(job: Job) => void> = [];
   private readonly leases: JobLeases;
   private readonly outcomes: JobOutcomes;
+  /** The proven-gone instances the next sweep still has to fail the jobs of (the start-up sweep's). */
+  private goneAtStart: readonly string[];
 
   constructor(
     private readonly dataSource: DataSource,
@@ -96,6 +113,7 @@ export class JobRunner {
   ) {
     this.leases = new JobLeases(dataSource, instanceId, options.leaseTtlMs);
     this.outcomes = new JobOutcomes(dataSource);
+    this.goneAtStart = options.goneInstanceIds ?? [];
     this.queue = new LocalJobQueue(dataSource, logger, options.heartbeatMs, (entry) => this.startIfItsTurn(entry));
   }
 
@@ -103,7 +121,7 @@ export class JobRunner {
    * Creates the job row (RUNNING) and starts it. While a job holding the same lease runs (or jobs
    * wait for it): CONFLICT, or with `queue` the job is created QUEUED and starts in its turn.
    */
-  async start(spec: JobSpec, options: { queue?: boolean } = {}): Promise<Job> {
+  async start(spec: JobSpec, options: StartOptions = {}): Promise<Job> {
     const id = newId();
     const jobs = this.dataSource.getRepository(Job);
     const lease = leaseFor(spec.kind);
@@ -125,13 +143,31 @@ export class JobRunner {
       cancelRequested: false,
     });
     if (lease) {
+      const held = await this.queueHeld();
+      if (held && options.queue) {
+        throw new ConflictError('Maintenance mode is on: queued jobs wait until it is off, so nothing was queued; start it now or after maintenance', { maintenance: true });
+      }
+      let joined: Job | null = null;
       const taken = await this.leases.decide(lease, id, async (tx, state) => {
-        if (!state.holder && !state.firstQueued) return true;
+        if (!state.holder && (held || !state.firstQueued)) return true;
         if (!options.queue) throw busyConflict(state);
+        if (options.coalesce) {
+          const same = await queryOne<{ id: string }>(
+            tx,
+            `SELECT id FROM kiln_jobs WHERE status = 'QUEUED' AND kind = $1 AND input IS NOT DISTINCT FROM $2::jsonb ORDER BY "createdAt", id LIMIT 1`,
+            [spec.kind, spec.input ? JSON.stringify(spec.input) : null],
+          );
+          joined = same ? await tx.getRepository(Job).findOneBy({ id: same.id }) : null;
+          if (joined) return false;
+        }
+        if (state.queued >= MAX_QUEUED_PER_LEASE) {
+          throw new ConflictError(`${state.queued} jobs are already queued for this slot; try again when the queue is shorter`, { queuedJobs: state.queued });
+        }
         Object.assign(job, { status: JobStatus.QUEUED, startedAt: null });
         await tx.getRepository(Job).insert({ ...job, heartbeatAt: () => 'CURRENT_TIMESTAMP' });
         return false;
       });
+      if (joined) return joined;
       if (!taken) return this.enqueue(job, spec);
     }
     try {
@@ -145,7 +181,8 @@ export class JobRunner {
     this.publish(job);
     // Runs on its own: run() records every outcome (and failure) on the job itself.
     void this.run(job, spec);
-    return job;
+    // The job as it started: the run keeps changing its own object (a small backup can finish before the answer goes out).
+    return { ...job };
   }
 
   private run(job: Job, spec: JobSpec): Promise<void> {
@@ -172,7 +209,9 @@ export class JobRunner {
   }
 
   /** Starts a queued job of this instance if the lease is free and it is the first queued for it. */
-  private async startIfItsTurn(entry: QueuedJob): Promise<void> {
+  private async startIfItsTurn(entry: QueuedJob): Promise<StartAttempt> {
+    // Maintenance: the queue waits for it to end (what runs meanwhile is the admin's to start).
+    if (await this.queueHeld()) return 'waiting';
     const { job, spec } = entry;
     const lease = leaseFor(job.kind)!;
     const startedAt = new Date();
@@ -185,18 +224,23 @@ export class JobRunner {
       gone = !started.affected;
       return !gone;
     });
-    if (!taken && !gone) return;
+    if (!taken && !gone) return 'waiting';
     this.queue.take(job.id);
-    if (gone) return entry.leave();
+    if (gone) {
+      entry.leave();
+      return 'gone';
+    }
     Object.assign(job, { status: JobStatus.RUNNING, startedAt });
     try {
       await spec.prepare?.(job.id);
     } catch (err) {
       await this.failBeforeRun(job, err, lease);
-      return entry.leave();
+      entry.leave();
+      return 'started';
     }
     this.publish(job);
     void this.run(job, spec).finally(() => entry.leave());
+    return 'started';
   }
 
   /** A queued job whose preparation failed once its turn came: FAILED like any job, the lease released. */
@@ -220,6 +264,43 @@ export class JobRunner {
   }
 
   /**
+   * Records a job that could not even be created (its preparation threw: BACKUP_DIR not writable,
+   * no cloud configured, a full queue, maintenance): a FAILED row saying why, announced like any
+   * finished job (webhooks, notifications), so a job nobody asked for in person (a scheduled fire)
+   * does not fail in silence. Throws only when the database cannot take the row.
+   */
+  async failUnstarted(spec: Pick<JobSpec, 'kind' | 'requestedById' | 'input'>, err: unknown, why: string): Promise<Job> {
+    const id = newId();
+    const log = this.logger.child({ jobId: id, kind: spec.kind });
+    const known = toKilnError(err);
+    const now = new Date();
+    const job = this.dataSource.getRepository(Job).create({
+      id,
+      kind: spec.kind,
+      status: JobStatus.FAILED,
+      backupId: null,
+      input: spec.input ?? null,
+      requestedById: spec.requestedById,
+      instanceId: this.instanceId,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: now,
+      heartbeatAt: now,
+      percent: 0,
+      rowsDone: 0,
+      bytesDone: 0,
+      cancelRequested: false,
+      error: `${why}: ${known?.message ?? reportUnexpected(log, err, 'job could not start').message}`,
+      errorCode: known?.code ?? ErrorCode.INTERNAL,
+    });
+    await this.dataSource.getRepository(Job).insert(job);
+    log.warn({ error: job.error, errorCode: job.errorCode }, 'job could not start: recorded as FAILED');
+    this.publish(job);
+    this.announceFinished(job, log);
+    return job;
+  }
+
+  /**
    * CONFLICT now, without taking anything, when a job of `kind` could not start because its
    * lease is held: for callers about to do costly work first (an upload of gigabytes).
    */
@@ -227,7 +308,11 @@ export class JobRunner {
     const lease = leaseFor(kind);
     if (!lease) return;
     const state = await this.leases.peek(lease);
-    if (state.holder || state.firstQueued) throw busyConflict(state);
+    if (state.holder || (state.firstQueued && !(await this.queueHeld()))) throw busyConflict(state);
+  }
+
+  private queueHeld(): Promise<boolean> {
+    return this.options.queueHeld?.() ?? Promise.resolve(false);
   }
 
   async get(id: string): Promise<Job | null> {
@@ -308,26 +393,35 @@ export class JobRunner {
   /**
    * Marks QUEUED and RUNNING jobs whose instance is gone as FAILED, errorCode INTERRUPTED, frees
    * their leases and returns them, so their owners can clean up partial files. Gone: stopped
-   * heart-beating for the lease TTL, or (at once) an earlier instance of this gateway (goneInstanceIds).
+   * heart-beating for the lease TTL, or, in the first sweep only, an earlier instance of this
+   * gateway the database proved gone at start (goneInstanceIds). A lease is freed only if it
+   * expired or its holder is that gone instance: never under a job that still runs.
    */
   async failInterruptedJobs(): Promise<Job[]> {
+    const gone = this.goneAtStart;
     const jobs = this.dataSource.getRepository(Job);
-    const stale: Array<{ id: string; status: JobStatus }> = await this.dataSource.query(
-      `SELECT id, status FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')
-         AND ("heartbeatAt" IS NULL OR "heartbeatAt" < CURRENT_TIMESTAMP - $1::float8 * interval '1 second' OR "instanceId" = ANY($2))`,
-      [this.options.leaseTtlMs / 1000, this.options.goneInstanceIds ?? []],
+    // One statement: a job that started or beat since it looked stale is not failed (the WHERE is
+    // checked again on the row it locks), where a SELECT then UPDATE would have failed it.
+    const failed = await updateReturning<{ id: string }>(
+      this.dataSource,
+      `UPDATE kiln_jobs
+          SET status = 'FAILED', "errorCode" = $3, "finishedAt" = $4,
+              error = CASE WHEN status = 'QUEUED' THEN $5 ELSE $6 END
+        WHERE status IN ('QUEUED', 'RUNNING')
+          AND ("heartbeatAt" IS NULL OR "heartbeatAt" < CURRENT_TIMESTAMP - $1::float8 * interval '1 second' OR "instanceId" = ANY($2))
+        RETURNING id`,
+      [
+        this.options.leaseTtlMs / 1000,
+        gone,
+        INTERRUPTED_ERROR_CODE,
+        new Date(),
+        `${INTERRUPTED}the gateway that queued it stopped before it could start`,
+        `${INTERRUPTED}the gateway running it stopped before it finished`,
+      ],
     );
-    const rows: Job[] = [];
-    for (const { id, status } of stale) {
-      const why = status === JobStatus.QUEUED ? 'the gateway that queued it stopped before it could start' : 'the gateway running it stopped before it finished';
-      const result = await jobs.update(
-        { id, status: In([JobStatus.QUEUED, JobStatus.RUNNING]) },
-        { status: JobStatus.FAILED, error: `${INTERRUPTED}${why}`, errorCode: INTERRUPTED_ERROR_CODE, finishedAt: new Date() },
-      );
-      const job = result.affected ? await jobs.findOneBy({ id }) : null;
-      if (job) rows.push(job);
-    }
-    await this.leases.releaseHeldBy(rows.map((job) => job.id));
+    const rows = failed.length > 0 ? await jobs.findBy({ id: In(failed.map((r) => r.id)) }) : [];
+    await this.leases.releaseHeldBy(rows.map((job) => job.id), gone);
+    this.goneAtStart = [];
     for (const job of rows) {
       this.logger.warn({ jobId: job.id, kind: job.kind }, 'job interrupted by a stopped gateway marked FAILED');
       this.publish(job);

@@ -3,6 +3,10 @@ import { updateReturning } from '../db/sql';
 import type { Logger } from '../logging/logger';
 import type { Job } from './job.entity';
 import type { JobSpec } from './job-runner';
+import { leaseFor } from './job-leases';
+
+/** What an offer to start a queued job came to: it started, it is no longer queued, or its turn has not come. */
+export type StartAttempt = 'started' | 'gone' | 'waiting';
 
 /** A job queued on this instance: its work stays here until its turn (see JobRunner). */
 export interface QueuedJob {
@@ -16,8 +20,9 @@ export interface QueuedJob {
 /**
  * The QUEUED jobs this instance holds the work of. Every heartbeat while any wait (and whenever
  * asked: a lease came free here), it keeps their rows alive, forgets those no longer QUEUED
- * (cancelled, or failed as interrupted by another instance), and offers the rest, oldest first, to
- * `tryStart`, which starts a job if its turn has come.
+ * (cancelled, or failed as interrupted by another instance), and offers the oldest of each lease to
+ * `tryStart`, which starts it if its turn has come: one locking transaction per lease per look,
+ * not one per queued job (a job behind one whose turn has not come cannot be first either).
  */
 export class LocalJobQueue {
   private readonly waiting = new Map<string, QueuedJob>();
@@ -30,7 +35,7 @@ export class LocalJobQueue {
     private readonly dataSource: DataSource,
     private readonly logger: Logger,
     private readonly heartbeatMs: number,
-    private readonly tryStart: (entry: QueuedJob) => Promise<void>,
+    private readonly tryStart: (entry: QueuedJob) => Promise<StartAttempt>,
   ) {}
 
   get size(): number {
@@ -102,9 +107,17 @@ export class LocalJobQueue {
       this.logger.info({ jobId: id, kind: entry.job.kind }, 'queued job left the queue without running here');
     }
     const byAge = [...this.waiting.values()].sort((a, b) => a.job.createdAt.getTime() - b.job.createdAt.getTime() || (a.job.id < b.job.id ? -1 : 1));
+    const lanes = new Map<string | null, QueuedJob[]>();
     for (const entry of byAge) {
-      if (this.closed) return;
-      await this.tryStart(entry);
+      const lease = leaseFor(entry.job.kind);
+      lanes.set(lease, [...(lanes.get(lease) ?? []), entry]);
+    }
+    for (const lane of lanes.values()) {
+      // The next one is offered only when the one before had left the queue (its row was no longer QUEUED).
+      for (const entry of lane) {
+        if (this.closed) return;
+        if ((await this.tryStart(entry)) !== 'gone') break;
+      }
     }
     if (this.waiting.size === 0) this.stopTimer();
   }

@@ -2,7 +2,8 @@ import type { BackupService, CreateBackupOptions } from '../backup/backup.servic
 import { BackupType } from '../backup/backup.enums';
 import { ConflictError } from '../errors/kiln-errors';
 import type { JobRunner } from '../jobs/job-runner';
-import { JobStatus } from '../jobs/job.enums';
+import type { Job } from '../jobs/job.entity';
+import { JobKind, JobStatus } from '../jobs/job.enums';
 import type { Logger } from '../logging/logger';
 import type { ScheduleClaims } from './schedule-claims';
 import type { ScheduleRunKind } from './schedule-run.entity';
@@ -24,7 +25,8 @@ export type FireOrigin = 'timer' | 'catch-up' | 'takeover';
 /**
  * One instance's scheduled fires: each claims its instant (the INSERT decides which instance runs
  * it), then starts its job and records it on the claim. A backup is queued if another job holds
- * the lease: the fire is done once its job exists, whatever it waits for.
+ * the lease (or joins the scheduled backup already queued): the fire is done once its job exists,
+ * whatever it waits for. Nothing is queued in maintenance mode.
  */
 export class ScheduledFires {
   private readonly inFlight = new Set<Promise<void>>();
@@ -77,7 +79,18 @@ export class ScheduledFires {
       includeAuditLogs: schedule.includeAuditLogs,
       includeSessions: schedule.includeSessions,
     };
-    const job = await this.backups.create(options, BackupType.SCHEDULED, null, undefined, { queue: true });
+    let job: Job;
+    try {
+      // Behind a long job, fires join the scheduled backup already waiting instead of piling up.
+      job = await this.backups.create(options, BackupType.SCHEDULED, null, undefined, { queue: true, coalesce: true });
+    } catch (err) {
+      // Nobody is there to see an error: a FAILED job says it (backup.failed), and on the claim it keeps the fire from re-running.
+      const input = { type: BackupType.SCHEDULED, location: options.location, includeAuditLogs: options.includeAuditLogs, includeSessions: options.includeSessions };
+      const failed = await this.jobs.failUnstarted({ kind: JobKind.BACKUP, requestedById: null, input }, err, `Scheduled backup for ${scheduledFor.toISOString()} did not run`);
+      await this.claims.recordRun('BACKUP', scheduledFor, { jobId: failed.id, backupId: null });
+      this.logger.warn({ event: 'scheduled_backup_not_started', scheduledFor, how, jobId: failed.id, error: failed.error }, 'scheduled backup did not start');
+      return;
+    }
     if (!(await this.claims.recordRun('BACKUP', scheduledFor, { jobId: job.id, backupId: job.backupId ?? null }))) {
       this.logger.warn({ event: 'schedule_claim_lost', scheduledFor, jobId: job.id }, 'this fire was taken over while its backup started');
     }
