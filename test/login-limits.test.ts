@@ -94,7 +94,7 @@ it('believes X-Forwarded-For only from TRUST_PROXY: without it, a spoofed header
   }
 });
 
-it('takes as long for an unknown email, a non-admin and a wrong admin password (20 paired tries)', async () => {
+it('takes as long for an unknown email, a non-admin and a wrong admin password (12 paired tries)', async () => {
   // An admin hashed at the configured cost (as Kiln hashes and rehashes), a staff member at the app's.
   await addAdmin('timed-admin@kiln.test', 'the-right-password', 10);
   await db.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, 'timed-officer@kiln.test', $2, 'CREDIT_OFFICER', now())`, [
@@ -110,7 +110,7 @@ it('takes as long for an unknown email, a non-admin and a wrong admin password (
   // An admin the app made (cost 4 here, cheaper than Kiln's): its check is padded to the usual time.
   await addAdmin('timed-cheap@kiln.test', 'the-right-password', 4);
   const ratios = { unknown: [] as number[], officer: [] as number[], cheap: [] as number[] };
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 12; i++) {
     await db.query('DELETE FROM kiln_rate_limits');
     const admin = await time('timed-admin@kiln.test', `wrong-${i}`, '192.0.2.10');
     ratios.unknown.push((await time(`timed-nobody-${i}@kiln.test`, 'guess', '192.0.2.11')) / admin);
@@ -126,7 +126,8 @@ it('takes as long for an unknown email, a non-admin and a wrong admin password (
     expect(median(ratios[kind])).toBeGreaterThan(0.4);
     expect(median(ratios[kind])).toBeLessThan(2.5);
   }
-});
+  // 48 checks on nice-19 threads: a machine whose cores are taken by others runs them last.
+}, 240_000);
 
 it('refuses anonymous requests past ANONYMOUS_REQUESTS_PER_SECOND before reading them, never a request with a token', async () => {
   const gated = await startTestKiln({ ANONYMOUS_REQUESTS_PER_SECOND: '5' }, kiln.databaseUrl);
