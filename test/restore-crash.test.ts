@@ -8,6 +8,7 @@ import { gql, loginToken, TEST_JWT_SECRET, TEST_BACKUP_SIGNING_KEY } from './sup
 import { eventually } from './support/until';
 
 // SIGKILL in the middle of a restore's transaction: every table stays exactly as it was.
+const HOLD = 7_140_014;
 let s: SeededKiln;
 beforeAll(async () => {
   s = await startSeededKiln(3000);
@@ -32,24 +33,34 @@ it('leaves every table as it was before the restore when the gateway is killed m
   });
   const token = await loginToken(victim.url);
   const before = await fingerprint(s.db); // after our own login, which writes a session
-  const res = await gql(victim.url, RESTORE, { id: backupId }, token);
-  expect(res.errors).toBeUndefined();
-  const jobId = res.data!.restoreBackup.id;
-
-  // Wait until rows are being written inside the restore transaction, then kill.
-  // Polled every 20 ms: the load phase of a small database is short.
-  await eventually('the restore to be two thirds into its load', async () => {
-    const { rows } = await s.db.query(`SELECT phase, "rowsDone", "rowsTotal", status FROM kiln_jobs WHERE id = $1`, [jobId]);
-    const job = rows[0];
-    if (job.status !== 'RUNNING') throw new Error(`restore ended (${job.status}) before it could be killed`);
-    return job.phase === 'restore' && Number(job.rowsDone) > (Number(job.rowsTotal) * 2) / 3 + 1000;
-  }, 60_000, 20);
-  victim.child.kill('SIGKILL');
-  await victim.exited;
-  // PostgreSQL rolls back the transaction of the dead connection.
+  // Holds the load once it has written RepaymentAllocation's rows, inside the restore's transaction,
+  // for as long as this session holds advisory lock HOLD: the kill lands mid-way however slow the machine.
+  await s.db.query(`CREATE FUNCTION kiln_test_hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(${HOLD}); RETURN NULL; END $$`);
+  await s.db.query(`CREATE TRIGGER kiln_test_hold AFTER INSERT ON "RepaymentAllocation" FOR EACH STATEMENT EXECUTE FUNCTION kiln_test_hold()`);
+  await s.db.query(`SELECT pg_advisory_lock(${HOLD})`);
+  try {
+    const res = await gql(victim.url, RESTORE, { id: backupId }, token);
+    expect(res.errors).toBeUndefined();
+    const jobId = res.data!.restoreBackup.id;
+    await eventually('the restore to wait, its rows loaded, inside its transaction', async () => {
+      const { rows } = await s.db.query(`SELECT status FROM kiln_jobs WHERE id = $1`, [jobId]);
+      if (rows[0].status !== 'RUNNING') throw new Error(`restore ended (${rows[0].status}) before it could be killed`);
+      const waiting = await s.db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE 'COPY "RepaymentAllocation"%'`);
+      return waiting.rowCount === 1;
+    }, 60_000, 20);
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+  } finally {
+    // Let the dead gateway's backend go on: it finds its client gone and rolls the transaction back.
+    await s.db.query(`SELECT pg_advisory_unlock(${HOLD})`);
+  }
   await eventually('PostgreSQL to end the dead gateway\'s transaction', async () => {
-    const { rows } = await s.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'kiln' AND state LIKE 'idle in transaction%'`);
+    const { rows } = await s.db.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY "RepaymentAllocation"%' OR (application_name = 'kiln' AND state LIKE 'idle in transaction%')`,
+    );
     return rows[0].n === 0;
   }, 30_000, 50);
+  await s.db.query(`DROP TRIGGER kiln_test_hold ON "RepaymentAllocation"`);
+  await s.db.query(`DROP FUNCTION kiln_test_hold()`);
   expect(await fingerprint(s.db)).toEqual(before);
 }, 120_000);
