@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { Client } from 'pg';
-import { BackupLocation, BackupType } from '../src/backup/backup.enums';
+import { BackupLocation, BackupStatus, BackupType } from '../src/backup/backup.enums';
+import { newBackupRecord } from '../src/backup/new-backup-record';
 import { newId } from '../src/db/ids';
 import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
 import { extraDatabaseName, finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
@@ -162,8 +163,14 @@ describe('retention', () => {
     const [completed] = await makeBackups(s, 1);
     await age(s, completed, 50);
     const options = { includeAuditLogs: false, includeSessions: false, location: BackupLocation.LOCAL };
-    const failed = await s.kiln.services.backups.recordFailed(options, BackupType.SCHEDULED, 'disk full');
-    const oldFailure = await s.kiln.services.backups.recordFailed(options, BackupType.SCHEDULED, 'disk full');
+    // A FAILED record that wrote nothing, as the app's own failed runs and Kiln's earlier versions left them.
+    const recordFailed = async () => {
+      const record = Object.assign(newBackupRecord(options, BackupType.SCHEDULED, null), { status: BackupStatus.FAILED, error: 'disk full', completedAt: new Date() });
+      await s.kiln.services.backups.records.insert(record);
+      return record;
+    };
+    const failed = await recordFailed();
+    const oldFailure = await recordFailed();
     await age(s, oldFailure, 60);
 
     const planned = await preview(s);

@@ -15,7 +15,7 @@ import { BackupLinksService, type DownloadSource } from './backup-links.service'
 import { BackupReaderService, type StoredCopyFacts } from './backup-reader.service';
 import { BackupRecoveryService } from './backup-recovery.service';
 import { BackupWriterService, type BackupRun } from './backup-writer.service';
-import { BackupLocation, BackupStatus, BackupType } from './backup.enums';
+import { BackupLocation, BackupType } from './backup.enums';
 import type { BackupSigner } from './format/backup-signature';
 import type { BackupReadLimits } from './format/backup-reader';
 import { newBackupRecord, type CreateBackupOptions } from './new-backup-record';
@@ -112,17 +112,6 @@ export class BackupService {
     await this.records.insert(record);
     await this.write(record, run);
     return this.require(record.id);
-  }
-
-  /**
-   * A FAILED record saying why, of a backup that wrote nothing and has no job. Kiln itself no longer
-   * makes one (a scheduled fire queues its job instead); tests make them to stand for failures.
-   */
-  async recordFailed(options: CreateBackupOptions, type: BackupType, reason: string): Promise<BackupRecord> {
-    const record = this.newRecord(options, type, null);
-    Object.assign(record, { status: BackupStatus.FAILED, error: reason, completedAt: new Date() });
-    await this.records.insert(record);
-    return record;
   }
 
   /** Removes the safety backups a job wrote that nobody was told about (its restore was refused): files and records, no audit entry. */
