@@ -26,6 +26,9 @@ export async function copyRows(
   signal: AbortSignal,
 ): Promise<{ rows: number }> {
   let copy: ReturnType<typeof copyFrom> | undefined;
+  // PostgreSQL's first refusal of a COPY: whatever fails after it in the aborted transaction
+  // ("current transaction is aborted", a closed stream) is that refusal, and is reported as it.
+  let refused: unknown;
   let index = new Map<string, number>();
   let json: ReadonlySet<number> = new Set();
   let width = 0;
@@ -36,7 +39,7 @@ export async function copyRows(
   signal.addEventListener('abort', abort, { once: true });
   const write = async (text: string) => {
     // once() rejects with the stream's error: a COPY PostgreSQL refused stops the read at once.
-    if (copy!.errored) throw copy!.errored;
+    if (refused ?? copy!.errored) throw refused ?? copy!.errored;
     if (!copy!.write(text)) await once(copy!, 'drain');
   };
   try {
@@ -51,7 +54,7 @@ export async function copyRows(
         copy = client.query(copyFrom(`COPY ${target(table)} (${list.map((c) => q(c.name)).join(', ')}) FROM STDIN`));
         // Its errors are taken up by write() and finished(); one that arrives in between (PostgreSQL's
         // answer to a COPY this side destroyed, a refused row) must not be an unhandled 'error' event.
-        copy.on('error', () => undefined);
+        copy.on('error', (err) => (refused ??= err));
       } else if (event.kind === 'row') {
         chunk += rowToCopyLine(event.json, index, width, table, json);
         rows++;
@@ -65,6 +68,7 @@ export async function copyRows(
         chunk = '';
         copy!.end();
         await finished(copy!);
+        if (refused) throw refused;
         copy = undefined;
         onRows(rows, table);
       } else if (event.kind === 'end') {
@@ -74,7 +78,7 @@ export async function copyRows(
     throw new BackupCorruptError('the backup ended without its footer');
   } catch (err) {
     copy?.destroy();
-    throw err;
+    throw refused ?? err;
   } finally {
     signal.removeEventListener('abort', abort);
   }
