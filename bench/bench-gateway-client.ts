@@ -12,4 +12,11 @@ export async function postGraphql(kiln: KilnProcess, body: string, headers: Reco
   return (await res.json()) as { data?: any; errors?: any[] };
 }
 
+/** p50 and p99 of request times (ms), and how many there were. */
+export function percentiles(times: number[]): { p50: number; p99: number; n: number } {
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+  return { p50: at(0.5), p99: at(0.99), n: sorted.length };
+}
+
 export const ms = (v: number): string => `${v.toFixed(1)} ms`;

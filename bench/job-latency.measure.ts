@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { KilnProcess } from '../test/support/kiln-process';
-import { BENCH_ADMIN, ME, ms, postGraphql } from './bench-gateway-client';
+import { BENCH_ADMIN, ME, ms, percentiles, postGraphql } from './bench-gateway-client';
 import { prepareDatabase, startBenchGateway } from './bench-databases';
 import { ratio, verdict, type BenchContext, type ReportLine } from './bench-report';
 
@@ -25,7 +25,7 @@ export async function measureJobLatency(ctx: BenchContext): Promise<ReportLine[]
     const token = await login(kiln);
     const auth = { authorization: `Bearer ${token}` };
     await loopDelay();
-    const idle = { ...percentiles(await timeQueries(kiln, auth, (n) => n < IDLE_QUERIES)), loop: await loopDelay() };
+    const idle = { ...percentiles(await timeQueries(kiln, auth, (n) => n < IDLE_QUERIES)), seconds: 0, loop: await loopDelay() };
 
     const backupJob = await startJob(kiln, auth, 'mutation { createBackup(input: { location: LOCAL }) { id } }', 'createBackup');
     const duringBackup = { ...(await whileJobRuns(kiln, auth, backupJob)), loop: await loopDelay() };
@@ -112,12 +112,6 @@ async function timeQueries(
     await between?.(n);
   }
   return times;
-}
-
-function percentiles(times: number[]): Sample {
-  const sorted = [...times].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
-  return { p50: at(0.5), p99: at(0.99), n: sorted.length, seconds: 0 };
 }
 
 async function startJob(kiln: KilnProcess, auth: Record<string, string>, mutation: string, field: string): Promise<string> {

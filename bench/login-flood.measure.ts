@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KilnProcess } from '../test/support/kiln-process';
-import { BENCH_ADMIN, ME, ms, postGraphql } from './bench-gateway-client';
+import { BENCH_ADMIN, ME, ms, percentiles, postGraphql } from './bench-gateway-client';
 import { prepareDatabase, startBenchGateway } from './bench-databases';
 import { ratio, verdict, type BenchContext, type ReportLine } from './bench-report';
 
@@ -82,8 +82,7 @@ async function adminQueries(kiln: KilnProcess, token: string): Promise<{ p50: nu
     if (!res.data?.me) throw new Error(`the admin's query failed: ${JSON.stringify(res.errors)}`);
     times.push(performance.now() - started);
   }
-  times.sort((a, b) => a - b);
-  return { p50: times[Math.floor(times.length * 0.5)], p99: times[Math.floor(times.length * 0.99)] };
+  return percentiles(times);
 }
 
 const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }';
