@@ -74,7 +74,11 @@ async function whileJobRuns(kiln: KilnProcess, auth: Record<string, string>, job
   let running = true;
   const times = await timeQueries(kiln, auth, () => running, async (n) => {
     if (n % 10 !== 0) return;
-    const job = await gql(kiln, auth, `{ job(id: "${jobId}") { status error } }`);
+    const res = await postGraphql(kiln, JSON.stringify({ query: `{ job(id: "${jobId}") { status error } }` }), auth);
+    // A restore revokes every session as it commits: the job has ended.
+    if (res.errors?.[0]?.extensions?.reason === 'SESSION_REVOKED') return void (running = false);
+    if (res.errors?.length) throw new Error(`job ${jobId}: ${JSON.stringify(res.errors)}`);
+    const job = res.data;
     const status = job.job.status as string;
     if (status === 'FAILED' || status === 'CANCELLED') throw new Error(`job ${jobId} ${status}: ${job.job.error}`);
     running = status !== 'COMPLETED';
