@@ -3,7 +3,7 @@
  * beyond the gateway: it loads from Kiln's own origin, runs a query and a subscription with the
  * bearer token from the Headers tab, and nothing on the page is blocked by its Content-Security-Policy.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
 import { cspRefusals, describeInBrowser, launchChromium, offlinePage, screenshot } from './support/browser';
 import { gql, loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
 import { until } from './support/until';
@@ -55,7 +55,9 @@ describeInBrowser('the playground', () => {
     await fill(page, page.locator('.graphiql-editor-tool .graphiql-editor').last(), `{"Authorization": "Bearer ${token}"}`);
     const queryEditor = page.locator('.graphiql-query-editor .graphiql-editor').first();
     await fill(page, queryEditor, '{ me { email role } }');
-    await run(page, () => page.waitForRequest((r) => r.method() === 'POST' && (r.postData() ?? '').includes('me { email role }'), { timeout: 5000 }).then(() => true, () => false));
+    // GraphiQL sends the operation without its spaces ({me{email role}}).
+    const sendsMe = (r: Request) => r.method() === 'POST' && (r.postData() ?? '').replace(/\s/g, '').includes('me{emailrole}');
+    await run(page, () => page.waitForRequest(sendsMe, { timeout: 5000 }).then(() => true, () => false));
     await until('the answer in the response pane', () => page.locator('.graphiql-response').textContent(), (text) => text?.includes(TEST_ADMIN.email) ?? false);
 
     // A subscription over graphql-ws: the token travels in the operation's extensions.headers.
