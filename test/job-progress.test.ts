@@ -43,8 +43,10 @@ it('sends the current state first, progress with phase and table, then the final
       const started = await startBackup(s, { includeAuditLogs: true });
       const stream = collect(client, { id: started.jobId }, undefined, seen);
       await statementWaitingOnLock(s.db);
-      const whenBlocked = seen.length;
-      await eventually('a progress event while the export is blocked', () => seen.length > whenBlocked, 10_000, 20);
+      // Not the current state sent first (the table it names may be a moment old): a later event,
+      // sent while blocked, naming the table being read.
+      const whenBlocked = Math.max(seen.length, 1);
+      await eventually('a progress event while the export is blocked', () => seen.slice(whenBlocked).some((e) => e.data?.jobProgress.table === 'Loan'), 10_000, 20);
       return { ...started, all: stream };
     }, 'Loan');
     const events = await all;

@@ -140,11 +140,15 @@ export async function failedUpload(
   return { code: job.errorCode ?? undefined, message: job.error ?? '' };
 }
 
-/** Waits until a statement of this database waits for a lock (a restore held by a test's reader); its pid and text. */
+/**
+ * Waits until a statement of this database waits for a table's lock (a job held by a test's
+ * locker or reader); its pid and text. Row-lock waits (two updates of one job row, a moment
+ * under load) are not what the tests hold, so they do not count.
+ */
 export async function statementWaitingOnLock(db: Client): Promise<{ pid: number; query: string }> {
   const [waiting] = await until(
-    'a statement to wait for a lock',
-    async () => (await db.query(`SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)).rows,
+    'a statement to wait for a table lock',
+    async () => (await db.query(`SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'relation' AND datname = current_database()`)).rows,
     (rows) => rows.length > 0,
     30_000,
     50,
