@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
 import { fingerprint, RESTORE } from './support/restore-helpers';
-import { CREATE_BACKUP, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { CREATE_BACKUP, extraDatabaseName, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { errorCode, gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
 
 const CHUNK = 5 * 1024 * 1024;
@@ -158,9 +158,20 @@ describe.each(['LOCAL', 'CLOUD', 'BOTH'])('a %s backup over 25 MB', (location) =
 });
 
 describe('faults', () => {
+  // What these tests try needs no large file, but for the reset between chunks (on `s`): a
+  // small database of its own keeps them quick.
+  let small: SeededKiln;
+  beforeAll(async () => {
+    small = await startSeededKiln(40, cloudEnv(), extraDatabaseName('small'));
+  }, 120_000);
+  afterAll(async () => small?.close());
+  afterEach(async () => {
+    for (const id of await small.kiln.services.jobs.activeJobIds()) await small.kiln.services.jobs.settled(id);
+  }, 120_000);
+
   it('BOTH with Cloudinary failing every chunk: COMPLETED locally, cloudError set', async () => {
     cloud.faults.push({ match: 'upload', kind: '500', times: 1000 });
-    const { job, backup } = await backupWith(s.kiln, s.token, 'BOTH');
+    const { job, backup } = await backupWith(small.kiln, small.token, 'BOTH');
     expect(job).toMatchObject({ status: 'COMPLETED' });
     expect(backup).toMatchObject({ storedLocally: true, storedInCloud: false });
     expect(backup.cloudError).toMatch(/500|error/i);
@@ -178,14 +189,14 @@ describe('faults', () => {
   }, 180_000);
 
   it('CLOUD fails cleanly when Cloudinary answers slower than the timeout every time', async () => {
-    const slow = await startTestKiln(cloudEnv({ CLOUD_TIMEOUT_SECONDS: '1', CLOUD_RETRY_ATTEMPTS: '2', BACKUP_DIR: path.join(s.kiln.dataDir, 'slow') }), s.kiln.databaseUrl);
+    const slow = await startTestKiln(cloudEnv({ CLOUD_TIMEOUT_SECONDS: '1', CLOUD_RETRY_ATTEMPTS: '2', BACKUP_DIR: path.join(small.kiln.dataDir, 'slow') }), small.kiln.databaseUrl);
     try {
       cloud.faults.push({ match: 'upload', kind: 'timeout', times: 10 });
-      const { job, backup } = await backupWith(slow, s.token, 'CLOUD');
+      const { job, backup } = await backupWith(slow, small.token, 'CLOUD');
       expect(job).toMatchObject({ status: 'FAILED' });
       expect(job!.errorCode).toBe('STORAGE_UNAVAILABLE');
       expect(backup.status).toBe('FAILED');
-      expect(readdirSync(path.join(s.kiln.dataDir, 'slow'))).toEqual([]);
+      expect(readdirSync(path.join(small.kiln.dataDir, 'slow'))).toEqual([]);
     } finally {
       cloud.faults.length = 0;
       await slow.close();
@@ -194,10 +205,10 @@ describe('faults', () => {
 
   it('CLOUD with a wrong API secret fails at once with Cloudinary’s reason, no retries', async () => {
     const wrongUrl = cloud.cloudinaryUrl.replace(`:${cloud.apiSecret}@`, ':not-the-secret@');
-    const wrong = await startTestKiln(cloudEnv({ CLOUDINARY_URL: wrongUrl, BACKUP_DIR: path.join(s.kiln.dataDir, 'wrong') }), s.kiln.databaseUrl);
+    const wrong = await startTestKiln(cloudEnv({ CLOUDINARY_URL: wrongUrl, BACKUP_DIR: path.join(small.kiln.dataDir, 'wrong') }), small.kiln.databaseUrl);
     try {
       const before = cloud.requests.filter((r) => r.endpoint === 'upload').length;
-      const { job } = await backupWith(wrong, s.token, 'CLOUD');
+      const { job } = await backupWith(wrong, small.token, 'CLOUD');
       expect(job).toMatchObject({ status: 'FAILED' });
       expect(job!.error).toMatch(/Invalid Signature/);
       expect(cloud.requests.filter((r) => r.endpoint === 'upload').length - before).toBe(1);
@@ -208,10 +219,10 @@ describe('faults', () => {
 
   // That Cloudinary refuses a tampered or stretched link is the stand-in's own behaviour: test/cloudinary-server.test.ts.
   it("hands out Cloudinary's signed link to Kiln's authenticated copy, expiring DOWNLOAD_URL_TTL (900 s) after it is asked for", async () => {
-    const { job, backup } = await backupWith(s.kiln, s.token, 'CLOUD');
+    const { job, backup } = await backupWith(small.kiln, small.token, 'CLOUD');
     expect(job!.status).toBe('COMPLETED');
     const asked = Math.floor(Date.now() / 1000);
-    const { downloadUrl } = (await gql(s.kiln.url, BACKUP, { id: backup.id }, s.token)).data!.backup;
+    const { downloadUrl } = (await gql(small.kiln.url, BACKUP, { id: backup.id }, small.token)).data!.backup;
     const answered = Math.ceil(Date.now() / 1000);
     const url = new URL(downloadUrl);
     expect(`${url.origin}${url.pathname}`).toBe(`${cloud.url}/v1_1/${cloud.cloudName}/raw/download`);
@@ -233,14 +244,14 @@ describe('faults', () => {
   }, 180_000);
 
   it('keeps the record, with the reason, when Cloudinary is down during a delete', async () => {
-    const { job, backup } = await backupWith(s.kiln, s.token, 'CLOUD');
+    const { job, backup } = await backupWith(small.kiln, small.token, 'CLOUD');
     expect([job!.status, job!.error]).toEqual(['COMPLETED', null]);
     expect(backup.storedInCloud).toBe(true);
     cloud.faults.push({ match: 'destroy', kind: '500', times: 5 });
-    const res = await gql(s.kiln.url, 'mutation($id: ID!) { deleteBackup(id: $id) }', { id: backup.id }, s.token);
+    const res = await gql(small.kiln.url, 'mutation($id: ID!) { deleteBackup(id: $id) }', { id: backup.id }, small.token);
     expect(errorCode(res)).toBe('STORAGE_UNAVAILABLE');
     cloud.faults.length = 0;
-    const kept = (await gql(s.kiln.url, BACKUP, { id: backup.id }, s.token)).data!.backup;
+    const kept = (await gql(small.kiln.url, BACKUP, { id: backup.id }, small.token)).data!.backup;
     expect(kept.cloudError).toMatch(/delete failed/);
     expect(cloud.objects.has(`kiln-backups/${backup.filename}`)).toBe(true);
   }, 180_000);
