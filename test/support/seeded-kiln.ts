@@ -18,7 +18,7 @@ export interface SeededKiln {
 
 /** A gateway on a fresh database holding demo data, logged in as the test admin. */
 export async function startSeededKiln(members: number, env: Record<string, string> = {}, database?: string): Promise<SeededKiln> {
-  const kiln = await startTestKiln(env, database ? await freshDatabase(database) : undefined);
+  const kiln = await startTestKiln(env, database ? await freshDatabase(database, { migrated: true }) : undefined);
   const db = new Client({ connectionString: kiln.databaseUrl });
   await db.connect();
   await seedDemoData(db, { members, seed: 5 });

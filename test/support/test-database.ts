@@ -1,4 +1,7 @@
 import { Client } from 'pg';
+import { createDataSource } from '../../src/db/data-source';
+import { migrateDatabase } from '../../src/db/migrate';
+import { DEFAULT_KILN_SCHEMA } from '../../src/db/schemas';
 
 /** Set by global setup: a superuser URL on the test server (embedded, or KILN_TEST_DATABASE_URL). */
 export function serverUrl(): string {
@@ -20,15 +23,54 @@ export function workerDatabaseName(): string {
   return `kiln_test_${process.env.JEST_WORKER_ID ?? '1'}`;
 }
 
-/** Creates (or empties) a database on the test server and returns its URL. */
-export async function freshDatabase(name = workerDatabaseName()): Promise<string> {
+/** This run's migrated database (made by global setup): copying it is quicker than migrating each new one. */
+function migratedTemplateName(): string {
+  return `kiln_template_${process.env.KILN_TEST_RUN_ID ?? 'run'}`;
+}
+
+async function withServer<T>(fn: (admin: Client) => Promise<T>): Promise<T> {
   const admin = new Client({ connectionString: databaseUrl('postgres') });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE "${name}"`);
+    return await fn(admin);
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * Creates (or empties) a database on the test server and returns its URL: empty, or with
+ * `migrated`, a copy of the migrated template, as Kiln's first start leaves a new database
+ * (but for the admin it creates then, which the copy does not hold).
+ */
+export async function freshDatabase(name = workerDatabaseName(), options: { migrated?: boolean } = {}): Promise<string> {
+  await withServer(async (admin) => {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${name}"${options.migrated ? ` TEMPLATE "${migratedTemplateName()}"` : ''}`);
+  });
   return databaseUrl(name);
+}
+
+/** Makes this run's migrated template (global setup). */
+export async function createMigratedTemplate(): Promise<void> {
+  const name = migratedTemplateName();
+  await freshDatabase(name);
+  const dataSource = createDataSource(databaseUrl(name), 2);
+  await dataSource.initialize();
+  try {
+    await migrateDatabase(dataSource, DEFAULT_KILN_SCHEMA);
+  } finally {
+    await dataSource.destroy();
+  }
+  // A template is copied only while no one is connected to it: no one may connect from now on.
+  await withServer((admin) => admin.query(`ALTER DATABASE "${name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`));
+}
+
+/** Removes the template (global teardown; on a shared server, where it would outlive the run). */
+export async function dropMigratedTemplate(): Promise<void> {
+  const name = migratedTemplateName();
+  await withServer(async (admin) => {
+    await admin.query(`ALTER DATABASE "${name}" WITH IS_TEMPLATE false`).catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS "${name}"`);
+  });
 }

@@ -21,11 +21,11 @@ export interface TestKiln extends RunningKiln {
 }
 
 /**
- * A real gateway on a fresh database (this worker's), listening on a random port.
+ * A real gateway on a fresh database (this worker's, a copy of the migrated template), listening on a random port.
  * With `logLines`, every log line (debug level) is parsed into it, for tests that read the logs.
  */
 export async function startTestKiln(env: Record<string, string> = {}, databaseUrl?: string, logLines?: Array<Record<string, any>>): Promise<TestKiln> {
-  const url = databaseUrl ?? (await freshDatabase());
+  const url = databaseUrl ?? (await freshDatabase(undefined, { migrated: true }));
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-test-data-'));
   const config = loadConfig({
     NODE_ENV: 'test',
