@@ -1,5 +1,3 @@
-import { registerEnumType } from 'type-graphql';
-
 // UNKNOWN: a value in the app's `backup_records` that neither the app nor Kiln
 // knows. Such a row is listed (its stored value in Backup.appValues, a warning
 // in Backup.warnings), never an error; UNKNOWN is refused as input.
@@ -31,8 +29,3 @@ export enum BackupOrigin {
   APP = 'APP',
   KILN = 'KILN',
 }
-
-registerEnumType(BackupLocation, { name: 'BackupLocation', valuesConfig: { UNKNOWN: { description: 'A value in backup_records neither the app nor Kiln knows (output only).' } } });
-registerEnumType(BackupStatus, { name: 'BackupStatus', valuesConfig: { UNKNOWN: { description: 'A value in backup_records neither the app nor Kiln knows (output only).' } } });
-registerEnumType(BackupType, { name: 'BackupType', valuesConfig: { UNKNOWN: { description: 'A value in backup_records neither the app nor Kiln knows (output only).' } } });
-registerEnumType(BackupOrigin, { name: 'BackupOrigin' });

@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { readBackupFileFacts, type BackupFileFacts } from '../backup/format/backup-file-facts';
-import { headerOfFacts, sqlExport } from '../backup/format/sql-export';
 import { BackupFormatError } from '../backup/format/backup-reader';
 import { BackupSigner, SignatureCheck } from '../backup/format/backup-signature';
 import { ConfigError, loadFileToolConfig } from '../config/config';
@@ -15,7 +14,6 @@ import { decryptIfEncrypted, readHead } from '../crypto/decrypt-if-encrypted';
 import { DecryptionError, ENCRYPTION_MAGIC, isEncrypted } from '../crypto/encryption';
 import { CliError, ExitCode } from './exit-codes';
 import { describe as describeJob, progressOutput } from './job-follower';
-import { restoreFileOffline } from './offline-restore';
 import { positiveInteger } from './option-values';
 
 // Bounds one statement of the script (rows of at most MAX_BACKUP_LINE_BYTES each).
@@ -56,6 +54,10 @@ export function registerFileCommands(program: Command): void {
     .option('--json', 'JSON lines')
     .action(async (path: string, options: { databaseUrl: string; yes?: boolean; force?: boolean; allowUnsigned?: boolean; signingKeyFile?: string; safetyDir: string; json?: boolean }) => {
       const output = progressOutput(options.json);
+      // Loaded for this command only: it brings the database layer, which no other command needs.
+      // (require, not import(): an ES import of this CommonJS build may not see its named exports.)
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { restoreFileOffline } = require('./offline-restore') as typeof import('./offline-restore.js');
       const job = await restoreFileOffline(path, options, output);
       if (output === 'tty') process.stdout.write(`${describeJob(job)}\n`);
       if (!options.json) process.stdout.write('Restored. Every session was ended: everybody signs in again.\n');
@@ -74,6 +76,9 @@ export function registerFileCommands(program: Command): void {
     const partial = `${options.output}.partial-${process.pid}`;
     try {
       const out = await openNewFile(partial);
+      // Loaded for this command only: it reads the lending tables' keys from the entities (TypeORM).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { headerOfFacts, sqlExport } = require('../backup/format/sql-export') as typeof import('../backup/format/sql-export.js');
       await pipelineAsync(Readable.from(sqlExport(createReadStream(path), headerOfFacts(basename(path), facts), { readKeys, limits: read, rowsPerStatement: options.rowsPerStatement })), out);
       await rename(partial, options.output);
     } catch (err) {

@@ -2,12 +2,16 @@ import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { prepareFile, sendPrepared, type PreparedFile } from './prepared-file';
 
-// Required untyped on purpose: its typings import graphql-yoga's, whose fetch types replace the
-// global Blob/BodyInit types of the whole program. Only these options are used.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { renderGraphiQL } = require('@graphql-yoga/render-graphiql') as {
-  renderGraphiQL(options: { title?: string; subscriptionsProtocol?: 'WS'; defaultQuery?: string; shouldPersistHeaders?: boolean }): string;
-};
+/**
+ * GraphiQL's page renderer, loaded when the page is first built (PLAYGROUND=graphiql only).
+ * Required untyped on purpose: its typings import graphql-yoga's, whose fetch types replace the
+ * global Blob/BodyInit types of the whole program. Only these options are used.
+ */
+function renderGraphiQL(options: { title?: string; subscriptionsProtocol?: 'WS'; defaultQuery?: string; shouldPersistHeaders?: boolean }): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const renderer = require('@graphql-yoga/render-graphiql') as { renderGraphiQL(o: typeof options): string };
+  return renderer.renderGraphiQL(options);
+}
 
 /** PLAYGROUND: Kiln's own GraphiQL (offline), Apollo Sandbox (loads from Apollo's CDN), or none. */
 export type PlaygroundMode = 'graphiql' | 'sandbox' | 'off';

@@ -3,7 +3,7 @@ import { Repeater, SlidingBuffer } from '@graphql-yoga/subscription';
 import type { Logger } from '../logging/logger';
 import { createJobPubSub, JOB_CHANGED, type JobPubSub } from './job-events';
 import type { Job } from './job.entity';
-import { RedisJobRelay, type RedisRelaySettings } from './redis-job-relay';
+import type { RedisJobRelay, RedisRelaySettings } from './redis-job-relay';
 
 /**
  * Events a subscriber may fall behind by; past that its oldest are dropped (the
@@ -28,7 +28,12 @@ export class JobEventBus {
     // Each subscriber is a listener of the target, so the eleventh made Node warn of a leak
     // (MaxListenersExceededWarning). There is none: the socket limits bound their number.
     setMaxListeners(0, this.target);
-    if (redis) this.relay = new RedisJobRelay(redis, instanceId, (job) => this.deliverLocally(job), logger);
+    if (redis) {
+      // Loaded only when REDIS_URL is set (ioredis is large).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { RedisJobRelay: Relay } = require('./redis-job-relay') as { RedisJobRelay: typeof RedisJobRelay };
+      this.relay = new Relay(redis, instanceId, (job) => this.deliverLocally(job), logger);
+    }
   }
 
   /** A bus whose Redis link (if any) had its first chance to connect; a start never fails on Redis. */

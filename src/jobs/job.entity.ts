@@ -1,9 +1,13 @@
-import { Field, Float, ID, ObjectType } from 'type-graphql';
+import { Field, Float, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { SafeIntResolver } from 'graphql-scalars';
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber } from '../db/transformers';
 import { JobKind, JobStatus } from './job.enums';
 import { VerificationReport } from './verification-report.type';
+
+// Here, not in job.enums.ts: the CLI reads those enums without loading the GraphQL layer.
+registerEnumType(JobKind, { name: 'JobKind' });
+registerEnumType(JobStatus, { name: 'JobStatus' });
 
 /** A long-running operation. The row is the truth; subscription events are a courtesy. */
 @ObjectType('Job', { description: 'A long-running operation. The jobProgress subscription yields this same type as it changes.' })

@@ -1,5 +1,3 @@
-import { registerEnumType } from 'type-graphql';
-
 export enum JobKind {
   BACKUP = 'BACKUP',
   RESTORE = 'RESTORE',
@@ -28,6 +26,3 @@ export const EXCLUSIVE_KINDS: ReadonlySet<JobKind> = new Set([JobKind.BACKUP, Jo
 export const INTERRUPTED_ERROR_CODE = 'INTERRUPTED';
 
 export const FINISHED_STATUSES: ReadonlySet<JobStatus> = new Set([JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED]);
-
-registerEnumType(JobKind, { name: 'JobKind' });
-registerEnumType(JobStatus, { name: 'JobStatus' });

@@ -1,7 +1,7 @@
 import type { KilnConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { DeliveryQueueOptions } from './delivery-queue';
-import { EmailChannel } from './email.channel';
+import type { EmailChannel } from './email.channel';
 import type { NotificationChannel } from './notification-channel';
 import { NotificationHub } from './notification-hub';
 import { SlackChannel } from './slack.channel';
@@ -14,7 +14,12 @@ export function configuredChannels(config: Pick<KilnConfig, 'webhook' | 'notify'
   const context = { host: notify.host, consoleUrl: notify.consoleUrl };
   const channels: NotificationChannel[] = [];
   if (config.webhook) channels.push(new WebhookChannel(config.webhook));
-  if (notify.email) channels.push(new EmailChannel(notify.email, context, notify.delivery.timeoutMs));
+  if (notify.email) {
+    // Loaded only when e-mail is configured (nodemailer is large).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { EmailChannel: Channel } = require('./email.channel') as { EmailChannel: typeof EmailChannel };
+    channels.push(new Channel(notify.email, context, notify.delivery.timeoutMs));
+  }
   if (notify.slack) channels.push(new SlackChannel(notify.slack, context));
   if (notify.telegram) channels.push(new TelegramChannel(notify.telegram, context));
   return channels;

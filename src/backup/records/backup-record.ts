@@ -1,6 +1,12 @@
-import { Field, ID, ObjectType } from 'type-graphql';
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONObjectResolver, SafeIntResolver } from 'graphql-scalars';
 import { BackupLocation, BackupOrigin, BackupStatus, BackupType } from '../backup.enums';
+
+// Here, not in backup.enums.ts: the CLI and the file readers use those enums without loading the GraphQL layer.
+registerEnumType(BackupLocation, { name: 'BackupLocation', valuesConfig: { UNKNOWN: { description: 'A value in backup_records neither the app nor Kiln knows (output only).' } } });
+registerEnumType(BackupStatus, { name: 'BackupStatus', valuesConfig: { UNKNOWN: { description: 'A value in backup_records neither the app nor Kiln knows (output only).' } } });
+registerEnumType(BackupType, { name: 'BackupType', valuesConfig: { UNKNOWN: { description: 'A value in backup_records neither the app nor Kiln knows (output only).' } } });
+registerEnumType(BackupOrigin, { name: 'BackupOrigin' });
 
 /** The values exactly as stored in the app's `backup_records` row. */
 @ObjectType('BackupStoredValues')

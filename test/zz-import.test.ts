@@ -1,0 +1,2 @@
+import { startTestKiln } from './support/test-kiln';
+it('imports', () => { expect(typeof startTestKiln).toBe('function'); });
