@@ -1,2 +1,0 @@
-import { startTestKiln } from './support/test-kiln';
-it('imports', () => { expect(typeof startTestKiln).toBe('function'); });
