@@ -78,7 +78,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const notificationFailures = new NotificationFailureStore(dataSource, logger);
     const notifier = createNotificationHub(config, logger, { onGiveUp: notificationFailures.record });
     const jwtSecret = config.auth.jwtSecret ?? (await readOrCreateSecret(path.join(config.dataDir, 'jwt-secret')));
-    const passwords = new PasswordService(config.auth.bcryptCost, config.auth.passwordCheckConcurrency);
+    const passwords = new PasswordService(config.auth.bcryptCost, config.auth.passwordCheckConcurrency, config.auth.passwordCheckNice);
     const loginLimiter = new LoginLimiter((dataSource.driver as PostgresDriver).master as Pool, config.database.kilnSchema, config.auth.login);
     // One tarpit per instance for every refusal it holds (anonymous gate, logins).
     const tarpit = new Tarpit();

@@ -120,13 +120,12 @@ it('takes as long for an unknown email, a non-admin and a wrong admin password (
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   // Before: the admin's cost-12 hash against a cost-10 stand-in answered 3.4× slower; a staff
   // password was checked for real. Now each is one check of the same cost. The bounds catch that
-  // 3.4× and its inverse; they are wide because checks run on nice-19 threads, which a loaded
-  // machine (stress-ng --cpu 2) starves unevenly: the median ratio was seen at 1.68 there.
+  // 3.4× and its inverse; they are wide because a loaded machine (stress-ng --cpu 2) slows
+  // checks unevenly: on nice-19 threads the median ratio was seen at 1.68 there.
   for (const kind of ['unknown', 'officer', 'cheap'] as const) {
     expect(median(ratios[kind])).toBeGreaterThan(0.4);
     expect(median(ratios[kind])).toBeLessThan(2.5);
   }
-  // 48 checks on nice-19 threads: a machine whose cores are taken by others runs them last.
 }, 240_000);
 
 it('refuses anonymous requests past ANONYMOUS_REQUESTS_PER_SECOND before reading them, never a request with a token', async () => {

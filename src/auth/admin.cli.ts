@@ -66,7 +66,7 @@ async function main(): Promise<number> {
     if (!user || user.role !== Role.ADMIN) throw new Refused(`${email} is not an administrator's email: nothing changed`);
     const password = values['password-stdin'] ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : randomBytes(18).toString('base64url');
     if (password.length < MIN_PASSWORD) throw new Refused(`the password must be at least ${MIN_PASSWORD} characters: nothing changed`);
-    const passwords = new PasswordService(config.auth.bcryptCost, 1);
+    const passwords = new PasswordService(config.auth.bcryptCost, 1, config.auth.passwordCheckNice);
     const passwordHash = await passwords.hash(password).finally(() => passwords.close());
     await dataSource.transaction(async (tx) => {
       await tx.update(User, { id: user.id }, { passwordHash, isActive: true, updatedAt: new Date() });

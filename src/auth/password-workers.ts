@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 // only the CPU nothing else wants. bcrypt's sync calls keep the work on this thread.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-try { require('node:os').setPriority(19); } catch {}
+try { require('node:os').setPriority(workerData.nice); } catch {}
 const bcrypt = require(workerData.bcrypt);
 parentPort.on('message', ({ op, password, hashOrCost }) => {
   try {
@@ -35,7 +35,11 @@ export class PasswordWorkers {
   private readonly waiting: Array<{ resolve: (worker: Worker) => void; reject: (err: Error) => void }> = [];
   private closed = false;
 
-  constructor(private readonly size: number) {}
+  constructor(
+    private readonly size: number,
+    /** The threads' nice value, 0 (normal) to 19 (lowest). */
+    private readonly nice = 19,
+  ) {}
 
   hash(password: string, cost: number): Promise<string> {
     return this.run({ op: 'hash', password, hashOrCost: cost }) as Promise<string>;
@@ -89,7 +93,7 @@ export class PasswordWorkers {
     const worker = this.idle.pop();
     if (worker) return Promise.resolve(worker);
     if (this.all.size < this.size) {
-      const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcrypt: require.resolve('bcrypt') } });
+      const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcrypt: require.resolve('bcrypt'), nice: this.nice } });
       started.unref();
       this.all.add(started);
       return Promise.resolve(started);

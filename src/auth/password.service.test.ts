@@ -17,10 +17,11 @@ describe('PasswordService', () => {
     await passwords.close();
   });
 
+  // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (Linux keeps it per thread).
+  const niceOfThreads = () =>
+    readdirSync('/proc/self/task').map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[16]));
+
   it('checks on threads of the lowest priority, leaving the event loop its own', async () => {
-    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (Linux keeps it per thread).
-    const niceOfThreads = () =>
-      readdirSync('/proc/self/task').map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[16]));
     const before = niceOfThreads().filter((n) => n === 19).length;
     const passwords = new PasswordService(10, 2);
     const hash = await passwords.hash('p');
@@ -29,6 +30,14 @@ describe('PasswordService', () => {
     expect(Number(readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ')[16])).toBe(0);
     await passwords.close();
     expect(niceOfThreads().filter((n) => n === 19).length).toBe(before);
+  });
+
+  it('runs its threads at the nice value it is given (PASSWORD_CHECK_NICE)', async () => {
+    const before = niceOfThreads().filter((n) => n === 7).length;
+    const passwords = new PasswordService(4, 1, 7);
+    await passwords.hash('p');
+    expect(niceOfThreads().filter((n) => n === 7).length - before).toBe(1);
+    await passwords.close();
   });
 
   it('runs at most `concurrency` checks and refuses past a bounded queue with TOO_MANY_REQUESTS', async () => {

@@ -9,8 +9,8 @@ const QUEUED_PER_SLOT = 25;
 
 /**
  * Password hashes, checked off the event loop: `bcrypt` (native) on `concurrency` worker
- * threads of the lowest priority (PasswordWorkers), so checks never take the CPU from the
- * event loop; the rest wait their turn (a bounded turn: past it, the server says it is busy).
+ * threads of low priority (PasswordWorkers, nice 19 by default), so checks never take the CPU
+ * from the event loop; the rest wait their turn (a bounded turn: past it, the server says it is busy).
  * Hashes stay bcrypt `$2b$`, which the lending app's bcryptjs reads.
  */
 export class PasswordService {
@@ -25,9 +25,11 @@ export class PasswordService {
     /** Cost of every new hash, and of the stand-in checked for an account that cannot log in. */
     readonly cost: number,
     concurrency: number,
+    /** The checks' threads' nice value (PASSWORD_CHECK_NICE). */
+    nice = 19,
   ) {
     this.limit = pLimit(concurrency);
-    this.workers = new PasswordWorkers(concurrency);
+    this.workers = new PasswordWorkers(concurrency, nice);
     this.maxQueued = concurrency * QUEUED_PER_SLOT;
   }
 

@@ -43,6 +43,9 @@ const envSchema = z.object({
   BCRYPT_COST: z.coerce.number().int().min(10).max(15).default(12),
   // One core is left to the event loop: checks on every core would slow every admin's request.
   PASSWORD_CHECK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(Math.max(1, availableParallelism() - 1)),
+  // The checks' threads yield the CPU to everything else (19, the lowest priority): a login flood
+  // only takes CPU nothing else wants, and a login waits while backups take every core.
+  PASSWORD_CHECK_NICE: z.coerce.number().int().min(0).max(19).default(19),
   LOGIN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   ANONYMOUS_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
@@ -179,6 +182,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
       superAdminEmail: env.SUPERADMIN_EMAIL,
       bcryptCost: env.BCRYPT_COST,
       passwordCheckConcurrency: env.PASSWORD_CHECK_CONCURRENCY,
+      passwordCheckNice: env.PASSWORD_CHECK_NICE,
       login: { attemptsPerMinute: env.LOGIN_ATTEMPTS_PER_MINUTE, failuresPerAccount: env.LOGIN_MAX_FAILURES },
     },
     jobs: {
