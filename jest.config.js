@@ -31,7 +31,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   setupFiles: ['<rootDir>/test/support/setup-env.ts'],
-  maxWorkers: 2,
+  // Three on two cores: the files wait (on PostgreSQL, child processes, timers) about half their time.
+  maxWorkers: 3,
   testTimeout: 60_000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

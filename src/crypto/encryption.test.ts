@@ -292,7 +292,9 @@ describe('memory', () => {
         // Spot-checks the plaintext: every 64 KiB piece was filled with its index.
         if (chunk[0] !== ((received / piece) & 0xff)) throw new Error(`wrong plaintext at ${received}`);
         received += chunk.length;
-        if (received - sampled >= 8 * MiB) {
+        // Every 25 MB: each sample takes two full collections, whose cost grows with the heap a
+        // test worker has accumulated (seconds apiece late in a run).
+        if (received - sampled >= 25 * MiB) {
           sampled = received;
           // The pause lets every stage upstream fill its buffers (the worst case to measure);
           // array buffers are freed by a background sweeper, hence a second collection and pause.
