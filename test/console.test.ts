@@ -51,7 +51,9 @@ async function signIn(page: Page, hash = ''): Promise<void> {
   await page.getByLabel('Email').fill(TEST_ADMIN.email);
   await page.getByLabel('Password').fill(TEST_ADMIN.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('header.top').waitFor();
+  // As long as the job waits below: right after a restore, on a loaded machine, the first
+  // screen's queries wait their turn (30 s ran out once under stress-ng).
+  await page.locator('header.top').waitFor({ timeout: 60_000 });
 }
 
 /** The job card of the newest job of `kind` (the console lists running jobs first, then newest first). */
