@@ -215,7 +215,7 @@ it('takes uploads again after a client that left while its upload was being chec
     req.flushHeaders();
     await until(
       'the guard to wait for kiln_leases',
-      async () => (await kiln.dataSource.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%kiln_leases%'`)).length,
+      async () => (await kiln.dataSource.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%kiln_leases%'`)).length,
       (n) => n > 0,
       10_000,
       20,

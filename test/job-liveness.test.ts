@@ -103,7 +103,11 @@ it('the sweep does not fail a job that beat (or started) while the sweep was dec
     const sweep = s.kiln.services.jobs.failInterruptedJobs();
     await until(
       'the sweep waiting for the row',
-      async () => (await s.db.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()`)).rows[0].n,
+      async () =>
+        (await s.db.query(
+          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE NOT l.granted AND a.datname = current_database() AND l.pid <> pg_backend_pid()`,
+        )).rows[0].n,
       (n) => n > 0,
     );
     await other.query(`UPDATE kiln_jobs SET "heartbeatAt" = CURRENT_TIMESTAMP WHERE id = $1`, [id]);

@@ -45,7 +45,7 @@ it('leaves every table as it was before the restore when the gateway is killed m
     await eventually('the restore to wait, its rows loaded, inside its transaction', async () => {
       const { rows } = await s.db.query(`SELECT status FROM kiln_jobs WHERE id = $1`, [jobId]);
       if (rows[0].status !== 'RUNNING') throw new Error(`restore ended (${rows[0].status}) before it could be killed`);
-      const waiting = await s.db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE 'COPY "RepaymentAllocation"%'`);
+      const waiting = await s.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE 'COPY "RepaymentAllocation"%'`);
       return waiting.rowCount === 1;
     }, 60_000, 20);
     victim.child.kill('SIGKILL');
@@ -56,7 +56,8 @@ it('leaves every table as it was before the restore when the gateway is killed m
   }
   await eventually('PostgreSQL to end the dead gateway\'s transaction', async () => {
     const { rows } = await s.db.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY "RepaymentAllocation"%' OR (application_name = 'kiln' AND state LIKE 'idle in transaction%')`,
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND (query LIKE 'COPY "RepaymentAllocation"%' OR (application_name = 'kiln' AND state LIKE 'idle in transaction%'))`,
     );
     return rows[0].n === 0;
   }, 30_000, 50);
