@@ -9,7 +9,7 @@ import { until } from './support/until';
 let pool: Pool;
 beforeAll(async () => {
   pool = new Pool({ connectionString: await freshDatabase(), max: 2 });
-  await pool.query('CREATE TABLE first_table (id int, doc jsonb); CREATE TABLE second_table (id int)');
+  await pool.query('CREATE TABLE first_table (id int, doc jsonb); CREATE TABLE second_table (id int); CREATE TABLE text_table (id int, note text)');
 });
 afterAll(async () => pool?.end());
 
@@ -44,5 +44,26 @@ it('reports PostgreSQL\'s refusal of a row, even when it arrives while the next 
     await client.query('ROLLBACK').catch(() => undefined);
     client.release();
     await monitor.end();
+  }
+});
+
+it('loads every row exactly, whatever its size and characters, across the buffers it is sent in', async () => {
+  // Short rows, multibyte ones (2, 3 and 4 bytes in UTF-8), rows that end a buffer, one longer than a buffer.
+  const notes = Array.from({ length: 6000 }, (_, i) => (i % 3 === 0 ? 'é'.repeat(i % 97) : i % 3 === 1 ? `陶器🏺 ${i}` : 'x'.repeat((i * 37) % 300)));
+  notes[4321] = 'é陶🏺'.repeat(100_000);
+  async function* events(): AsyncGenerator<BackupEvent> {
+    yield { kind: 'table', name: 'text_table' };
+    for (const [i, note] of notes.entries()) yield { kind: 'row', table: 'text_table', json: JSON.stringify({ id: i, note }), value: {}, parsed: false };
+    yield { kind: 'tableEnd', name: 'text_table', rows: notes.length };
+    yield { kind: 'end', recordCounts: {}, checksum: '', computedChecksum: '' };
+  }
+  const client = await pool.connect();
+  try {
+    const loaded = await copyRows(client, events(), (t) => `"${t}"`, () => [{ name: 'id' }, { name: 'note' }], () => undefined, new AbortController().signal);
+    expect(loaded.rows).toBe(notes.length);
+    const { rows } = await client.query<{ id: number; note: string }>('SELECT id, note FROM text_table ORDER BY id');
+    expect(rows.map((r) => r.note)).toEqual(notes);
+  } finally {
+    client.release();
   }
 });

@@ -51,3 +51,36 @@ describe('rowToCopyLine into json/jsonb columns', () => {
     expect(rowToCopyLine('{"id":"a","meta":{"x":[true]}}', index, 2, 'T', json)).toBe('a\t{"x":[true]}\n');
   });
 });
+
+describe('rowToCopyLine on rows without escapes (its fast path)', () => {
+  const index = columns('id', 'amount', 'active', 'meta', 'note', 'tags', 'closed');
+  const jsonColumns = new Set([3, 5]);
+  // Each row twice: keys in column order (the fast path) and out of order (the general path); same line.
+  const rows: Array<[string, string]> = [
+    [
+      '{"id":"c1","amount":12.50,"active":true,"meta":{"a":"x}y]z,w:v","b":[1,{"c":null}]},"note":"Zoë 🏺 {not} [json], a:b","tags":["t1","t2"],"closed":null}',
+      '{"closed":null,"tags":["t1","t2"],"note":"Zoë 🏺 {not} [json], a:b","meta":{"a":"x}y]z,w:v","b":[1,{"c":null}]},"active":true,"amount":12.50,"id":"c1"}',
+    ],
+    [
+      '{"id":"c2","amount":-1e-7,"active":false,"meta":true,"note":"","tags":"a string","closed":"2024-12-16T11:41:48.768"}',
+      '{"meta":true,"id":"c2","amount":-1e-7,"active":false,"note":"","closed":"2024-12-16T11:41:48.768","tags":"a string"}',
+    ],
+    [
+      '{"id":"c3","amount":123456789012345678901234567890.000001,"active":null,"meta":12.5,"note":null,"tags":false,"closed":null}',
+      '{"amount":123456789012345678901234567890.000001,"id":"c3","active":null,"meta":12.5,"note":null,"tags":false,"closed":null}',
+    ],
+    ['{ "id" : "c4" , "meta" : null , "closed" : "x" }', '{ "closed" : "x" , "meta" : null , "id" : "c4" }'],
+    ['{"id":"c5","tags":[]}', '{"tags":[],"id":"c5"}'],
+  ];
+  it.each(rows)('%s', (ordered, shuffled) => {
+    const line = rowToCopyLine(ordered, index, 7, 'T', jsonColumns);
+    expect(line.split('\t')).toHaveLength(7);
+    expect(line).toBe(rowToCopyLine(shuffled, index, 7, 'T', jsonColumns));
+  });
+
+  it('gives way to the general path for a raw tab, a duplicate key or an unknown column', () => {
+    expect(rowToCopyLine('{"id":"a\tb"}', index, 7, 'T')).toBe('a\\tb\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n');
+    expect(rowToCopyLine('{"id":"a","id":"b"}', index, 7, 'T')).toBe('b\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n');
+    expect(() => rowToCopyLine('{"id":"a","zz":1}', index, 7, 'T')).toThrow(/unknown column "zz"/);
+  });
+});

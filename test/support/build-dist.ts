@@ -101,8 +101,9 @@ async function transpileServer(root: string): Promise<void> {
   }
   rmSync(staging, { recursive: true, force: true });
   chmodSync(path.join(dist, 'src/cli/kiln.js'), 0o755);
-  // tsc's incremental state described the files just replaced: the next `npm run build` emits everything again.
-  rmSync(path.join(dist, '.tsbuildinfo.build'), { force: true });
+  // tsc's incremental state described the files just replaced: the next `npm run build` or `npm run bench`
+  // emits everything again (the bench's timing hooks replace module exports, which swc makes getters).
+  for (const info of ['.tsbuildinfo.build', '.tsbuildinfo.bench']) rmSync(path.join(dist, info), { force: true });
 }
 
 /** Builds dist/src, dist/migrations and dist/web unless each is already built from the current sources. */

