@@ -136,9 +136,10 @@ export function rowToCopyLine(json: string, index: Map<string, number>, width: n
     let value: string;
     const c = json.charCodeAt(i);
     const column = index.get(key);
-    if (column !== undefined && jsonColumns.has(column) && c !== 0x6e) {
+    const isJson = column !== undefined && jsonColumns.has(column);
+    if (c === 0x22 && isJson) {
       // The JSON text as written; JSON has no raw control characters, only backslashes to double.
-      const end = c === 0x22 ? endOfString(json, i) + 1 : c === 0x7b || c === 0x5b ? endOfNested(json, i) : endOfScalar(json, i);
+      const end = endOfString(json, i) + 1;
       value = json.slice(i, end).replace(/\\/g, '\\\\');
       i = end;
     } else if (c === 0x22) {
@@ -150,20 +151,9 @@ export function rowToCopyLine(json: string, index: Map<string, number>, width: n
       // json/jsonb text as written; JSON has no raw control characters, only backslashes to double.
       value = json.slice(i, end).replace(/\\/g, '\\\\');
       i = end;
-    } else if (c === 0x6e) {
-      value = '\\N';
-      i += 4;
-    } else if (c === 0x74) {
-      value = 't';
-      i += 4;
-    } else if (c === 0x66) {
-      value = 'f';
-      i += 5;
     } else {
-      // A number, kept exactly as written (numeric beyond double precision stays exact).
-      const end = endOfScalar(json, i);
-      value = json.slice(i, end);
-      i = end;
+      value = scalarValue(json, i, isJson);
+      i = scalarEnd;
     }
     if (column === undefined) throw new BackupCorruptError(`Table "${table}": unknown column "${key}"`); // a stored file's rows past the first of a table are not parsed: its recorded checksum fails it too
     values[column] = value;
@@ -206,19 +196,9 @@ function plainRowToCopyLine(json: string, index: Map<string, number>, width: num
       const end = endOfNested(json, i);
       value = json.slice(i, end);
       i = end;
-    } else if (c === 0x6e) {
-      value = '\\N';
-      i += 4;
-    } else if (c === 0x74 && !isJson) {
-      value = 't';
-      i += 4;
-    } else if (c === 0x66 && !isJson) {
-      value = 'f';
-      i += 5;
     } else {
-      const end = endOfScalar(json, i);
-      value = json.slice(i, end);
-      i = end;
+      value = scalarValue(json, i, isJson);
+      i = scalarEnd;
     }
     line += column === 0 ? value : '\t' + value;
     next = column + 1;
@@ -228,6 +208,28 @@ function plainRowToCopyLine(json: string, index: Map<string, number>, width: num
   }
   for (; next < width; next++) line += next === 0 ? '\\N' : '\t\\N';
   return line + '\n';
+}
+
+/** Where the last scalarValue() ended: a variable, not a returned pair, as it runs for every value of every row. */
+let scalarEnd = 0;
+
+/**
+ * The COPY text of the null, true, false or number at `i`: null is \\N; true and false are t and f,
+ * or stay as written in a json column; a number is kept exactly as written (a numeric beyond
+ * double precision stays exact).
+ */
+function scalarValue(json: string, i: number, isJson: boolean): string {
+  const c = json.charCodeAt(i);
+  if (c === 0x6e) {
+    scalarEnd = i + 4;
+    return '\\N';
+  }
+  if (!isJson && (c === 0x74 || c === 0x66)) {
+    scalarEnd = i + (c === 0x74 ? 4 : 5);
+    return c === 0x74 ? 't' : 'f';
+  }
+  scalarEnd = endOfScalar(json, i);
+  return json.slice(i, scalarEnd);
 }
 
 function skipSpace(s: string, i: number): number {
