@@ -23,6 +23,14 @@ export interface RunningPostgres {
 
 const USER = 'kiln';
 
+/**
+ * Ready for a change journal read by logical decoding (wal_level needs a restart to change), with
+ * the WAL a replication slot may hold back bounded: a journal that stopped reading loses its slot
+ * (`wal_status = lost`, seen and reported) rather than filling the disk.
+ */
+export const EMBEDDED_MAX_SLOT_WAL_KEEP = '1GB';
+const JOURNAL_READY_FLAGS = ['-c', 'wal_level=logical', '-c', `max_slot_wal_keep_size=${EMBEDDED_MAX_SLOT_WAL_KEEP}`];
+
 /** Starts (initialising on first use) a PostgreSQL cluster inside dataDir. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const clusterDir = path.join(options.dataDir, 'pg');
@@ -43,7 +51,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // Postgres refuses to run as root; the package then runs it as a `postgres` user.
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', ...JOURNAL_READY_FLAGS],
     onLog: (m: unknown) => log(String(m).trim()),
     onError: (m: unknown) => log(String(m instanceof Error ? m.message : m).trim()),
   });

@@ -1,0 +1,34 @@
+import { missingForJournal, type LogicalDecodingFacts } from './logical-decoding';
+
+const ready: LogicalDecodingFacts = {
+  cockroachDb: false,
+  walLevel: 'logical',
+  role: 'kiln',
+  canReplicate: true,
+  maxSlots: 10,
+  slotsInUse: 2,
+  maxWalSenders: 10,
+  walSendersInUse: 0,
+  canCreatePublication: true,
+  tablesNotOwned: [],
+};
+
+describe('missingForJournal', () => {
+  it('finds nothing missing on a ready server', () => {
+    expect(missingForJournal(ready)).toEqual([]);
+  });
+
+  it('says what to set for each lack, in the order a fix is made', () => {
+    expect(missingForJournal({ ...ready, walLevel: 'replica', canReplicate: false, maxWalSenders: 0, canCreatePublication: false, tablesNotOwned: ['Loan'] })).toEqual([
+      expect.stringMatching(/^wal_level is replica, logical decoding needs logical .*rds\.logical_replication = 1, Cloud SQL: cloudsql\.logical_decoding = on\)$/),
+      'the role kiln may not replicate (ALTER ROLE kiln WITH REPLICATION; Amazon RDS: GRANT rds_replication TO kiln)',
+      'no WAL sender is free (max_wal_senders = 0, 0 in use)',
+      'the role kiln may not create a publication in this database (GRANT CREATE ON DATABASE … TO kiln)',
+      'the role kiln does not own "Loan", which a publication of them needs',
+    ]);
+  });
+
+  it('refuses CockroachDB alone, naming what it offers instead', () => {
+    expect(missingForJournal({ ...ready, cockroachDb: true })).toEqual([expect.stringMatching(/^CockroachDB has no PostgreSQL logical decoding: use its managed backups/)]);
+  });
+});
