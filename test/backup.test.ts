@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Client } from 'pg';
 import { errorCode, gql } from './support/test-kiln';
 import { whileTableLocked, backupFileText, CREATE_BACKUP, extraDatabaseName, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 
@@ -50,6 +51,35 @@ it('backs up every lending table; every row in the file is exactly a row of the 
   expect(text).toMatch(/"createdAt":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}"/);
   expect(text).toMatch(/[^\p{ASCII}]/u);
   expect(text).toMatch(/"before":\{/); // jsonb stays an object, not a string
+});
+
+it('records the snapshot its rows were read in: exactly the transactions the file holds', async () => {
+  const unions = (await s.db.query<{ id: string; name: string }>('SELECT id, name FROM "Union" ORDER BY id LIMIT 3')).rows;
+  const rename = `UPDATE "Union" SET name = name || ' (renamed)' WHERE id = $1 RETURNING pg_current_xact_id()::text AS xid`;
+  const committedBefore = (await s.db.query<{ xid: string }>(rename, [unions[0].id])).rows[0].xid;
+  // A transaction open across the whole backup: begun before its snapshot, committed after it.
+  const spanning = new Client({ connectionString: s.kiln.databaseUrl });
+  await spanning.connect();
+  let openAcross: string;
+  let backup: { id: string; filename: string };
+  try {
+    await spanning.query('BEGIN');
+    openAcross = (await spanning.query<{ xid: string }>(rename, [unions[1].id])).rows[0].xid;
+    const { jobId } = await startBackup(s);
+    backup = (await finishedJob(s, jobId)).backup;
+    await spanning.query('COMMIT');
+  } finally {
+    await spanning.end();
+  }
+  const committedAfter = (await s.db.query<{ xid: string }>(rename, [unions[2].id])).rows[0].xid;
+
+  const { snapshot } = (await s.db.query<{ snapshot: string }>('SELECT snapshot FROM kiln.kiln_backup_details WHERE id = $1', [backup.id])).rows[0];
+  expect(snapshot).toMatch(/^\d+:\d+:(\d+(,\d+)*)?$/);
+  const holds = async (xid: string) => (await s.db.query<{ v: boolean }>('SELECT pg_visible_in_snapshot($1::xid8, $2::pg_snapshot) AS v', [xid, snapshot])).rows[0].v;
+  expect([await holds(committedBefore), await holds(openAcross), await holds(committedAfter)]).toEqual([true, false, false]);
+  // The file agrees: only the change committed before the backup is in it.
+  const inFile = new Map((parseBackupFile(path.join(s.kiln.backupDir, backup.filename)).data.Union as Array<{ id: string; name: string }>).map((u) => [u.id, u.name]));
+  expect(unions.map((u) => inFile.get(u.id))).toEqual([`${unions[0].name} (renamed)`, unions[1].name, unions[2].name]);
 });
 
 it('leaves out audit logs and staff sessions unless asked, and never Kiln’s own tables', async () => {

@@ -32,6 +32,8 @@ export interface WrittenBackupFile {
   summary: BackupSummary;
   /** sha256 of the stored bytes: what `sha256sum` of the file prints. */
   fileChecksum: string;
+  /** The snapshot the rows were read in (see ExportedSnapshot). */
+  snapshot: string | null;
 }
 
 /**
@@ -76,17 +78,17 @@ export async function writeBackupFile(options: BackupFileOptions): Promise<Writt
         writer,
         ({ table, rowsDone }) => options.onProgress({ table, rowsDone, bytesDone: bytes }),
         failed.signal,
-      ).then(() => {
+      ).then(async ({ snapshot }) => {
         // Reading is done; what is left is compressing and storing the tail.
         options.onProgress({ phase: 'store', table: null, bytesDone: bytes });
-        return writer.finish();
+        return { summary: await writer.finish(), snapshot };
       }),
     );
     const compressed = await watch(Promise.race([compression.compressed, exporting.then(() => compression.compressed)]));
     const key = options.keyFor(compressed);
     const storing = watch(options.storage.put(key, counter as Readable, { tempTag: options.tempTag, signal: failed.signal }));
-    const [summary, , stored] = await Promise.all([exporting, compressing, storing]);
-    return { key, address: stored.address, bytes: stored.bytes, compressed, summary, fileChecksum: fileHash.digest('hex') };
+    const [{ summary, snapshot }, , stored] = await Promise.all([exporting, compressing, storing]);
+    return { key, address: stored.address, bytes: stored.bytes, compressed, summary, fileChecksum: fileHash.digest('hex'), snapshot };
   } catch (err) {
     fail(err);
     throw failed.signal.reason ?? err;

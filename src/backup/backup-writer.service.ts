@@ -84,6 +84,7 @@ export class BackupWriterService {
         encrypted: this.encryptionKey !== undefined,
         checksum: file.summary.checksum,
         fileChecksum: file.fileChecksum,
+        snapshot: file.snapshot,
         recordCounts: file.summary.recordCounts,
         completedAt: new Date(),
       });

@@ -38,6 +38,10 @@ export class BackupDetails {
   @Column({ type: 'text', nullable: true })
   fileChecksum: string | null;
 
+  /** The snapshot its rows were read in (pg_current_snapshot()): which transactions the backup holds. */
+  @Column({ type: 'text', nullable: true })
+  snapshot: string | null;
+
   @Column({ type: 'boolean', default: false })
   includeAuditLogs: boolean;
 

@@ -47,6 +47,7 @@ const DETAILS_FIELDS: DetailsField[] = [
   'encrypted',
   'checksum',
   'fileChecksum',
+  'snapshot',
   'includeAuditLogs',
   'includeSessions',
   'storedLocally',
@@ -70,7 +71,7 @@ const SAFETY_KINDS = [BackupType.PRE_RESTORE, BackupType.PRE_RESET];
 const SELECT = `
   SELECT r."id", r."filename", r."fileSize" AS "appFileSize", r."location", r."cloudinaryUrl", r."localPath", r."type", r."status",
          r."recordCounts", r."error", r."createdAt", r."createdBy",
-         d."origin", d."kind", d."fileSize"::text AS "fileSize", d."compressed", d."encrypted", d."checksum", d."fileChecksum",
+         d."origin", d."kind", d."fileSize"::text AS "fileSize", d."compressed", d."encrypted", d."checksum", d."fileChecksum", d."snapshot",
          d."includeAuditLogs", d."includeSessions", d."storedLocally", d."storedInCloud", d."cloudError", d."cloudPublicId",
          d."cloudVersion"::text AS "cloudVersion", d."cloudBytes"::text AS "cloudBytes", d."completedAt", d."lastVerifiedAt",
          d."schemaVersion", d."formatVersion", d."jobId"
@@ -346,6 +347,7 @@ function toRecord(row: JoinedRow): BackupRecord {
     encrypted: kiln && Boolean(row.encrypted),
     checksum: kiln ? ((row.checksum as string | null) ?? null) : null,
     fileChecksum: kiln ? ((row.fileChecksum as string | null) ?? null) : null,
+    snapshot: kiln ? ((row.snapshot as string | null) ?? null) : null,
     recordCounts: counts,
     includeAuditLogs,
     includeSessions,

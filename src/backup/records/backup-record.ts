@@ -69,6 +69,9 @@ export class BackupRecord {
   })
   fileChecksum: string | null;
 
+  /** The snapshot a Kiln backup's rows were read in (see ExportedSnapshot); not in the API. */
+  snapshot: string | null;
+
   @Field(() => JSONObjectResolver, { nullable: true, description: 'Rows per table.' })
   recordCounts: Record<string, number> | null;
 

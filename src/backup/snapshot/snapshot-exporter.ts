@@ -20,6 +20,19 @@ export interface SnapshotProgress {
   (change: { table: string; rowsDone: number }): void;
 }
 
+export interface ExportedSnapshot {
+  /** Rows written per table. */
+  counts: Record<string, number>;
+  /**
+   * The transaction snapshot the rows were read in, as `pg_current_snapshot()` gives it
+   * (`xmin:xmax:xip,…`, 64-bit transaction ids, epoch included): a transaction's changes are in the
+   * backup exactly when `pg_visible_in_snapshot(its xid, this)`; what a change journal replays on
+   * top of the backup is every other one. Null where the server has no such function (CockroachDB,
+   * PostgreSQL before 13).
+   */
+  snapshot: string | null;
+}
+
 /**
  * Reads every table in one READ ONLY, REPEATABLE READ transaction, so all
  * tables come from the same instant while the lending app keeps writing.
@@ -34,13 +47,16 @@ export async function exportSnapshot(
   sink: SnapshotSink,
   onProgress: SnapshotProgress,
   signal: AbortSignal,
-): Promise<Record<string, number>> {
+): Promise<ExportedSnapshot> {
   const runner = dataSource.createQueryRunner();
   const client = (await runner.connect()) as PoolClient;
   const counts: Record<string, number> = {};
   let rowsDone = 0;
   try {
+    const withSnapshot = await hasCurrentSnapshot(client);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // The transaction's first statement takes its snapshot: this one names it, and every table is read in it.
+    const snapshot = withSnapshot ? (await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot')).rows[0].snapshot : null;
     for (const table of tables) {
       signal.throwIfAborted();
       await sink.beginTable(table);
@@ -74,13 +90,19 @@ export async function exportSnapshot(
       await sink.endTable();
     }
     await client.query('COMMIT');
-    return counts;
+    return { counts, snapshot };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
     await runner.release();
   }
+}
+
+/** pg_current_snapshot() exists: PostgreSQL 13 and later; not CockroachDB, which reports 13 too. */
+async function hasCurrentSnapshot(client: PoolClient): Promise<boolean> {
+  const { rows } = await client.query<{ version: string; num: string }>(`SELECT version() AS version, current_setting('server_version_num') AS num`);
+  return !/cockroach/i.test(rows[0].version) && Number(rows[0].num) >= 130000;
 }
 
 /** Planner estimates (for progress only), never a full count of a large table. */
