@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { errorCode, gql } from './support/test-kiln';
 import { whileTableLocked, backupFileText, CREATE_BACKUP, extraDatabaseName, finishedJob, parseBackupFile, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { until } from './support/until';
 
 let s: SeededKiln;
 beforeAll(async () => {
@@ -80,6 +81,37 @@ it('records the snapshot its rows were read in: exactly the transactions the fil
   // The file agrees: only the change committed before the backup is in it.
   const inFile = new Map((parseBackupFile(path.join(s.kiln.backupDir, backup.filename)).data.Union as Array<{ id: string; name: string }>).map((u) => [u.id, u.name]));
   expect(unions.map((u) => inFile.get(u.id))).toEqual([`${unions[0].name} (renamed)`, unions[1].name, unions[2].name]);
+});
+
+it('agrees with its snapshot when a TRUNCATE commits while it starts: the file and the snapshot both hold it', async () => {
+  // TRUNCATE is not MVCC-safe: a table read after it commits looks empty even to an older snapshot.
+  const own = await startSeededKiln(5, {}, extraDatabaseName('truncate'));
+  const truncating = new Client({ connectionString: own.kiln.databaseUrl });
+  await truncating.connect();
+  try {
+    expect((await own.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "UserNote"')).rows[0].n).toBeGreaterThan(0);
+    await truncating.query('BEGIN');
+    const xid = (await truncating.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0].xid;
+    await truncating.query('TRUNCATE "UserNote"');
+    const { jobId } = await startBackup(own);
+    // The backup has begun and waits for the TRUNCATE's lock.
+    await until(
+      'the backup to wait for the TRUNCATE',
+      async () => (await own.db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)).rowCount,
+      (n) => n === 1,
+      30_000,
+    );
+    await truncating.query('COMMIT');
+    const backup = (await finishedJob(own, jobId)).backup;
+    const { snapshot } = (await own.db.query<{ snapshot: string }>('SELECT snapshot FROM kiln.kiln_backup_details WHERE id = $1', [backup.id])).rows[0];
+    const holds = (await own.db.query<{ v: boolean }>('SELECT pg_visible_in_snapshot($1::xid8, $2::pg_snapshot) AS v', [xid, snapshot])).rows[0].v;
+    const doc = parseBackupFile(path.join(own.kiln.backupDir, backup.filename));
+    expect({ rowsInFile: doc.data.UserNote.length, snapshotHoldsTruncate: holds }).toEqual({ rowsInFile: 0, snapshotHoldsTruncate: true });
+    expect(doc.data.Union.length).toBeGreaterThan(0);
+  } finally {
+    await truncating.end();
+    await own.close();
+  }
 });
 
 it('leaves out audit logs and staff sessions unless asked, and never Kiln’s own tables', async () => {

@@ -53,10 +53,13 @@ export async function exportSnapshot(
   const counts: Record<string, number> = {};
   let rowsDone = 0;
   try {
-    const withSnapshot = await hasCurrentSnapshot(client);
+    const server = await serverKind(client);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    // The transaction's first statement takes its snapshot: this one names it, and every table is read in it.
-    const snapshot = withSnapshot ? (await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot')).rows[0].snapshot : null;
+    // Before the snapshot, as pg_dump cannot: a TRUNCATE or a table rewrite committed after the
+    // snapshot would otherwise empty a table read later (neither is MVCC-safe) while the snapshot
+    // claims not to hold it. LOCK takes no snapshot; the statement after it does.
+    if (server.postgres) await lockForReading(dataSource, client, tables, signal);
+    const snapshot = server.currentSnapshot ? await currentSnapshot(client) : null;
     for (const table of tables) {
       signal.throwIfAborted();
       await sink.beginTable(table);
@@ -99,10 +102,53 @@ export async function exportSnapshot(
   }
 }
 
-/** pg_current_snapshot() exists: PostgreSQL 13 and later; not CockroachDB, which reports 13 too. */
-async function hasCurrentSnapshot(client: PoolClient): Promise<boolean> {
+interface ServerKind {
+  /** PostgreSQL itself, not CockroachDB (which has no LOCK TABLE and reads at a timestamp anyway). */
+  postgres: boolean;
+  /** pg_current_snapshot() exists: PostgreSQL 13 and later. */
+  currentSnapshot: boolean;
+}
+
+async function serverKind(client: PoolClient): Promise<ServerKind> {
   const { rows } = await client.query<{ version: string; num: string }>(`SELECT version() AS version, current_setting('server_version_num') AS num`);
-  return !/cockroach/i.test(rows[0].version) && Number(rows[0].num) >= 130000;
+  const postgres = !/cockroach/i.test(rows[0].version);
+  return { postgres, currentSnapshot: postgres && Number(rows[0].num) >= 130000 };
+}
+
+/**
+ * ACCESS SHARE on every table, the lock any reader takes: the lending app goes on writing, and a
+ * TRUNCATE or ALTER waits for the backup. A lock held by someone else is waited for as long as the
+ * job runs; cancelling the job cancels the wait.
+ */
+async function lockForReading(dataSource: DataSource, client: PoolClient, tables: readonly string[], signal: AbortSignal): Promise<void> {
+  if (tables.length === 0) return;
+  signal.throwIfAborted();
+  const pid = (client as PoolClient & { processID: number }).processID;
+  const cancel = () => void dataSource.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  signal.addEventListener('abort', cancel, { once: true });
+  try {
+    await client.query(`LOCK TABLE ${tables.map(quoteIdent).join(', ')} IN ACCESS SHARE MODE`);
+  } catch (err) {
+    signal.throwIfAborted();
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', cancel);
+  }
+}
+
+/**
+ * The transaction's snapshot, taken by this statement (its first to need one). Top-level transaction
+ * ids, which is what pgoutput reports a commit under. On a hot standby the snapshot's running
+ * transactions are kept as subtransactions (xip empty), so it cannot be tested against an xid: none.
+ */
+async function currentSnapshot(client: PoolClient): Promise<string | null> {
+  const { rows } = await client.query<{ snapshot: string | null; isolation: string }>(
+    `SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_snapshot()::text END AS snapshot,
+            current_setting('transaction_isolation') AS isolation`,
+  );
+  // Read committed would take a new snapshot per statement: this one would name none of them.
+  if (rows[0].isolation !== 'repeatable read') throw new Error(`the backup transaction runs at ${rows[0].isolation}, not repeatable read`);
+  return rows[0].snapshot;
 }
 
 /** Planner estimates (for progress only), never a full count of a large table. */
