@@ -34,6 +34,11 @@ describe('rowToCopyLine', () => {
     expect(() => rowToCopyLine('{"zz":1}', columns('a'), 1, 'T')).toThrow(/unknown column "zz"/);
     expect(() => rowToCopyLine('{"a":"unterminated}', columns('a'), 1, 'T')).toThrow(/ends inside a string/);
   });
+
+  it('refuses a backslash outside a string, which COPY would read as an escape of the next value', () => {
+    expect(() => rowToCopyLine('{"a":1\\,"b":2}', columns('a', 'b'), 2, 'T')).toThrow(/Table "T": a value is not JSON/);
+    expect(() => rowToCopyLine('{"a":tru\\e}', columns('a'), 1, 'T', new Set([0]))).toThrow(/a value is not JSON/);
+  });
 });
 
 describe('rowToCopyLine into json/jsonb columns', () => {
@@ -78,8 +83,9 @@ describe('rowToCopyLine on rows without escapes (its fast path)', () => {
     expect(line).toBe(rowToCopyLine(shuffled, index, 7, 'T', jsonColumns));
   });
 
-  it('gives way to the general path for a raw tab, a duplicate key or an unknown column', () => {
+  it('gives way to the general path for a raw tab or newline, a duplicate key or an unknown column', () => {
     expect(rowToCopyLine('{"id":"a\tb"}', index, 7, 'T')).toBe('a\\tb\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n');
+    expect(rowToCopyLine('{"id":"a\nb"}', index, 7, 'T')).toBe('a\\nb\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n');
     expect(rowToCopyLine('{"id":"a","id":"b"}', index, 7, 'T')).toBe('b\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n');
     expect(() => rowToCopyLine('{"id":"a","zz":1}', index, 7, 'T')).toThrow(/unknown column "zz"/);
   });

@@ -120,8 +120,8 @@ class CopyChunk {
  */
 export function rowToCopyLine(json: string, index: Map<string, number>, width: number, table: string, jsonColumns: ReadonlySet<number> = NO_COLUMNS): string {
   // Most rows hold no backslash at all: nothing to decode or double, and every quote ends a string.
-  // (A raw tab or CR, which only an altered file holds, goes the general way, which escapes it.)
-  if (json.indexOf('\\') === -1 && json.indexOf('\t') === -1 && json.indexOf('\r') === -1) {
+  // (A raw tab, CR or newline, which only an altered file holds, goes the general way, which escapes it.)
+  if (json.indexOf('\\') === -1 && json.indexOf('\t') === -1 && json.indexOf('\r') === -1 && json.indexOf('\n') === -1) {
     const line = plainRowToCopyLine(json, index, width, jsonColumns);
     if (line !== undefined) return line;
   }
@@ -153,6 +153,8 @@ export function rowToCopyLine(json: string, index: Map<string, number>, width: n
       i = end;
     } else {
       value = scalarValue(json, i, isJson);
+      // No number, true, false or null holds a backslash; COPY would read it as an escape.
+      if (json.slice(i, scalarEnd).includes('\\')) throw new BackupCorruptError(`Table "${table}": a value is not JSON (the file changed since it was written?)`);
       i = scalarEnd;
     }
     if (column === undefined) throw new BackupCorruptError(`Table "${table}": unknown column "${key}"`); // a stored file's rows past the first of a table are not parsed: its recorded checksum fails it too
