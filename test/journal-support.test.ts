@@ -78,6 +78,10 @@ it('names each right a role lacks, and a server whose slots are all taken', asyn
     }
     expect(missingForJournal(await readLogicalDecodingFacts(admin, TABLES))).toEqual([`no replication slot is free (max_replication_slots = ${max}, ${max} in use)`]);
     expect(missingForJournal(await readLogicalDecodingFacts(admin, TABLES, 'kiln_fill_0'))).toEqual([]);
+    // Not the app's database: a lending table is not there.
+    expect(missingForJournal(await readLogicalDecodingFacts(admin, [...TABLES, 'NoSuchTable'], 'kiln_fill_0'))).toEqual([
+      'this database has no "NoSuchTable": the journal follows the lending app\'s own database',
+    ]);
   } finally {
     for (const slot of slots) await admin.query('SELECT pg_drop_replication_slot($1)', [slot]);
     await weak.end();

@@ -11,6 +11,7 @@ const ready: LogicalDecodingFacts = {
   walSendersInUse: 0,
   canCreatePublication: true,
   tablesNotOwned: [],
+  tablesMissing: [],
 };
 
 describe('missingForJournal', () => {
@@ -19,11 +20,12 @@ describe('missingForJournal', () => {
   });
 
   it('says what to set for each lack, in the order a fix is made', () => {
-    expect(missingForJournal({ ...ready, walLevel: 'replica', canReplicate: false, maxWalSenders: 0, canCreatePublication: false, tablesNotOwned: ['Loan'] })).toEqual([
+    expect(missingForJournal({ ...ready, walLevel: 'replica', canReplicate: false, maxWalSenders: 0, canCreatePublication: false, tablesMissing: ['Repayment'], tablesNotOwned: ['Loan'] })).toEqual([
       expect.stringMatching(/^wal_level is replica, logical decoding needs logical .*rds\.logical_replication = 1, Cloud SQL: cloudsql\.logical_decoding = on\)$/),
       'the role kiln may not replicate (ALTER ROLE kiln WITH REPLICATION; Amazon RDS: GRANT rds_replication TO kiln)',
       'no WAL sender is free (max_wal_senders = 0, 0 in use)',
       'the role kiln may not create a publication in this database (GRANT CREATE ON DATABASE … TO kiln)',
+      'this database has no "Repayment": the journal follows the lending app\'s own database',
       'the role kiln does not own "Loan", which a publication of them needs',
     ]);
   });
