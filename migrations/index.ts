@@ -14,6 +14,7 @@ import { KilnDrillSchedule1764000000012 } from './1764000000012-kiln-drill-sched
 import { KilnNotificationFailures1764000000013 } from './1764000000013-kiln-notification-failures';
 import { KilnJobInterruptedCode1764000000014 } from './1764000000014-kiln-job-interrupted-code';
 import { KilnBackupSnapshot1764000000015 } from './1764000000015-kiln-backup-snapshot';
+import { KilnJournal1764000000016 } from './1764000000016-kiln-journal';
 
 /** All Kiln migrations, oldest first. */
-export const migrations = [LendingSchema1764000000000, KilnMaintenance1764000000001, KilnBackupsAndJobs1764000000002, KilnJobErrorCode1764000000003, KilnCloudCopies1764000000004, KilnSchedule1764000000005, KilnRetention1764000000006, KilnHealthState1764000000007, KilnScheduleRunKinds1764000000008, KilnOwnSchema1764000000009, KilnRateLimits1764000000010, KilnRestoreSessions1764000000011, KilnDrillSchedule1764000000012, KilnNotificationFailures1764000000013, KilnJobInterruptedCode1764000000014, KilnBackupSnapshot1764000000015];
+export const migrations = [LendingSchema1764000000000, KilnMaintenance1764000000001, KilnBackupsAndJobs1764000000002, KilnJobErrorCode1764000000003, KilnCloudCopies1764000000004, KilnSchedule1764000000005, KilnRetention1764000000006, KilnHealthState1764000000007, KilnScheduleRunKinds1764000000008, KilnOwnSchema1764000000009, KilnRateLimits1764000000010, KilnRestoreSessions1764000000011, KilnDrillSchedule1764000000012, KilnNotificationFailures1764000000013, KilnJobInterruptedCode1764000000014, KilnBackupSnapshot1764000000015, KilnJournal1764000000016];

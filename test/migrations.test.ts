@@ -13,6 +13,8 @@ const KILN_TABLES = [
   'kiln_backup_details',
   'kiln_health_state',
   'kiln_jobs',
+  'kiln_journal_chains',
+  'kiln_journal_segments',
   'kiln_leases',
   'kiln_maintenance',
   'kiln_meta',

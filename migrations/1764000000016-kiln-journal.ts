@@ -1,0 +1,44 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * The change journal (point-in-time recovery): its chains (one per replication slot's life, so a
+ * lost slot shows as a gap) and the stored segments of each, with the LSNs and commit times they
+ * cover. LSNs are bigint: they compare as numbers on every server.
+ */
+export class KilnJournal1764000000016 implements MigrationInterface {
+  name = 'KilnJournal1764000000016';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE IF NOT EXISTS "kiln_journal_chains" (
+        "id" text PRIMARY KEY,
+        "slot" text NOT NULL,
+        "publication" text NOT NULL,
+        "startLsn" bigint NOT NULL,
+        "startedAt" timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        "endedAt" timestamptz,
+        "endReason" text
+      )`);
+    await q.query(`
+      CREATE TABLE IF NOT EXISTS "kiln_journal_segments" (
+        "chain" text NOT NULL REFERENCES "kiln_journal_chains" ("id") ON DELETE CASCADE,
+        "sequence" integer NOT NULL,
+        "startLsn" bigint NOT NULL,
+        "endLsn" bigint NOT NULL,
+        "firstCommitAt" timestamptz,
+        "lastCommitAt" timestamptz,
+        "transactions" integer NOT NULL,
+        "changes" integer NOT NULL,
+        "checksum" text NOT NULL,
+        "storageKey" text NOT NULL,
+        "bytes" bigint NOT NULL,
+        "storedAt" timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        PRIMARY KEY ("chain", "sequence")
+      )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE IF EXISTS "kiln_journal_segments"`);
+    await q.query(`DROP TABLE IF EXISTS "kiln_journal_chains"`);
+  }
+}

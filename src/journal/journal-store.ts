@@ -1,0 +1,105 @@
+import type { DataSource } from 'typeorm';
+import { query, queryOne } from '../db/sql';
+import type { SegmentEnd, SegmentHeader } from './journal-segment';
+import { bigIntToLsn, lsnToBigInt } from './lsn';
+
+export interface JournalChain {
+  id: string;
+  slot: string;
+  publication: string;
+  startLsn: string;
+  startedAt: Date;
+  endedAt: Date | null;
+  endReason: string | null;
+}
+
+export interface StoredSegment {
+  chain: string;
+  sequence: number;
+  startLsn: string;
+  endLsn: string;
+  firstCommitAt: Date | null;
+  lastCommitAt: Date | null;
+  transactions: number;
+  changes: number;
+  checksum: string;
+  storageKey: string;
+  bytes: number;
+}
+
+/** The last stored segment of a chain, or where the chain starts when it has none. */
+export interface ChainPosition {
+  sequence: number;
+  endLsn: bigint;
+  checksum: string | null;
+}
+
+/** kiln_journal_chains and kiln_journal_segments: the journal module's own tables. */
+export class JournalStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async openChain(chain: Pick<JournalChain, 'id' | 'slot' | 'publication' | 'startLsn'>): Promise<void> {
+    await query(this.dataSource, `INSERT INTO kiln_journal_chains (id, slot, publication, "startLsn") VALUES ($1, $2, $3, $4)`, [
+      chain.id,
+      chain.slot,
+      chain.publication,
+      lsnToBigInt(chain.startLsn).toString(),
+    ]);
+  }
+
+  async endChain(id: string, reason: string): Promise<void> {
+    await query(this.dataSource, `UPDATE kiln_journal_chains SET "endedAt" = CURRENT_TIMESTAMP, "endReason" = $2 WHERE id = $1 AND "endedAt" IS NULL`, [id, reason]);
+  }
+
+  /** The chain being written, if the journal is on. */
+  async openChainNow(): Promise<JournalChain | null> {
+    const row = await queryOne<JournalChain & { startLsn: string }>(
+      this.dataSource,
+      `SELECT id, slot, publication, "startLsn"::text AS "startLsn", "startedAt", "endedAt", "endReason"
+         FROM kiln_journal_chains WHERE "endedAt" IS NULL ORDER BY "startedAt" DESC LIMIT 1`,
+    );
+    return row ? { ...row, startLsn: bigIntToLsn(BigInt(row.startLsn)) } : null;
+  }
+
+  async position(chain: JournalChain): Promise<ChainPosition> {
+    const last = await queryOne<{ sequence: number; endLsn: string; checksum: string }>(
+      this.dataSource,
+      `SELECT sequence, "endLsn"::text AS "endLsn", checksum FROM kiln_journal_segments WHERE chain = $1 ORDER BY sequence DESC LIMIT 1`,
+      [chain.id],
+    );
+    return last ? { sequence: last.sequence, endLsn: BigInt(last.endLsn), checksum: last.checksum } : { sequence: -1, endLsn: lsnToBigInt(chain.startLsn), checksum: null };
+  }
+
+  /** Records a stored segment; it must continue the chain's last one (the primary key refuses a second writer's copy). */
+  async addSegment(header: Pick<SegmentHeader, 'chain' | 'sequence' | 'startLsn'>, end: SegmentEnd, stored: { key: string; bytes: number }): Promise<void> {
+    await query(
+      this.dataSource,
+      `INSERT INTO kiln_journal_segments (chain, sequence, "startLsn", "endLsn", "firstCommitAt", "lastCommitAt", transactions, changes, checksum, "storageKey", bytes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        header.chain,
+        header.sequence,
+        lsnToBigInt(header.startLsn).toString(),
+        lsnToBigInt(end.endLsn).toString(),
+        end.firstCommitAt,
+        end.lastCommitAt,
+        end.transactions,
+        end.changes,
+        end.checksum,
+        stored.key,
+        stored.bytes,
+      ],
+    );
+  }
+
+  async segments(chain: string): Promise<StoredSegment[]> {
+    const rows = await query<StoredSegment & { startLsn: string; endLsn: string; bytes: string }>(
+      this.dataSource,
+      `SELECT chain, sequence, "startLsn"::text AS "startLsn", "endLsn"::text AS "endLsn", "firstCommitAt", "lastCommitAt",
+              transactions, changes, checksum, "storageKey", bytes::text AS bytes
+         FROM kiln_journal_segments WHERE chain = $1 ORDER BY sequence`,
+      [chain],
+    );
+    return rows.map((r) => ({ ...r, startLsn: bigIntToLsn(BigInt(r.startLsn)), endLsn: bigIntToLsn(BigInt(r.endLsn)), bytes: Number(r.bytes) }));
+  }
+}

@@ -1,0 +1,374 @@
+import { once } from 'node:events';
+import { PassThrough, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { ClientConfig } from 'pg';
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import type { DataSource } from 'typeorm';
+import type { BackupSigner } from '../backup/format/backup-signature';
+import { encryptStream } from '../crypto/encryption';
+import { queryOne } from '../db/sql';
+import type { Logger } from '../logging/logger';
+import type { StorageDriver, StoredObject } from '../storage/storage-driver';
+import { SegmentWriter, type JournalEntry, type RowValues } from './journal-segment';
+import type { ChainPosition, JournalChain, JournalStore } from './journal-store';
+import { bigIntToLsn, fullTransactionId, lsnToBigInt } from './lsn';
+
+export interface JournalStreamerOptions {
+  dataSource: DataSource;
+  /** How to open the replication connection (the database's URL). */
+  connection: ClientConfig;
+  store: JournalStore;
+  storage: StorageDriver;
+  signer: BackupSigner;
+  encryptionKey?: Buffer;
+  chain: JournalChain;
+  logger: Logger;
+  /** A segment is stored once it is this old (and holds a whole transaction)… */
+  segmentMs: number;
+  /** …or this large, uncompressed. */
+  segmentBytes: number;
+  /** Names this writer's objects: two writers of one chain never overwrite each other's. */
+  writerTag: string;
+  /** Called once when streaming stops on an error (the connection, the storage, the database). */
+  onFailure(err: unknown): void;
+  now?: () => number;
+}
+
+/** pgoutput with every value kept as PostgreSQL's own text: exact for every type, as COPY would load it. */
+class TextPgoutputPlugin extends PgoutputPlugin {
+  parse(buffer: Buffer): Pgoutput.Message {
+    const message = super.parse(buffer);
+    if (message.tag === 'relation') for (const column of message.columns) column.parser = (raw: unknown) => raw;
+    return message;
+  }
+}
+
+type Work = { message: Pgoutput.Message } | { keepalive: bigint; respond: boolean } | { tick: true };
+
+interface OpenSegment {
+  writer: SegmentWriter;
+  input: PassThrough;
+  stored: Promise<[StoredObject, void]>;
+  abort: AbortController;
+  key: string;
+  openedAt: number;
+  bytes: number;
+  /** End of the last whole transaction written: where the segment ends if stored now. */
+  endLsn: bigint | null;
+  /** Relations whose columns this segment has stated. */
+  relations: Set<number>;
+}
+
+// Work waiting in memory beyond which the replication socket is paused (the server keeps the rest).
+const QUEUE_HIGH = 20_000;
+const QUEUE_LOW = 2_000;
+
+/**
+ * Streams the lending tables' changes from Kiln's replication slot into journal segments.
+ * Each segment is stored (fsynced, or uploaded) and recorded before the server is told it may
+ * forget what the segment holds, so a crash at any point loses nothing: the server sends again
+ * everything after the last stored segment, and a transaction stored already is recognised by its
+ * commit position and skipped, so nothing is written twice either.
+ *
+ * Messages and keepalives are handled one at a time, in the order they arrived: a keepalive is
+ * acknowledged only once everything sent before it is stored (an idle database still lets the
+ * server remove old WAL).
+ */
+export class JournalStreamer {
+  private readonly service: LogicalReplicationService;
+  private readonly plugin: TextPgoutputPlugin;
+  private readonly queue: Work[] = [];
+  private draining = false;
+  private position!: ChainPosition;
+  private segment: OpenSegment | null = null;
+  /** The transaction being read; skip: stored already (before a restart). */
+  private transaction: { skip: boolean } | null = null;
+  private readonly relations = new Map<number, Pgoutput.MessageRelation>();
+  private acknowledged = 0n;
+  private nearXid = 0n;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private paused = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: JournalStreamerOptions) {
+    // Acknowledged by hand, and never by the library's timer: it would report what was received, not stored.
+    this.service = new LogicalReplicationService(options.connection, { acknowledge: { auto: false, timeoutSeconds: 0 } });
+    this.plugin = new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [options.chain.publication] });
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Starts streaming from the chain's last stored segment; resolves once the server streams. */
+  async start(): Promise<void> {
+    this.position = await this.options.store.position(this.options.chain);
+    this.acknowledged = this.position.endLsn;
+    await this.refreshNearXid();
+    this.service.on('data', (_lsn: string, message: Pgoutput.Message) => this.enqueue({ message }));
+    this.service.on('heartbeat', (lsn: string, _at: number, respond: boolean) => this.enqueue({ keepalive: lsnToBigInt(lsn), respond }));
+    this.service.on('error', (err: Error) => this.fail(err, true));
+    const started = new Promise<void>((resolve) => {
+      this.service.once('start', () => resolve());
+      this.waiters.failedToStart.push(resolve);
+    });
+    this.service.subscribe(this.plugin, this.options.chain.slot, bigIntToLsn(this.position.endLsn)).catch((err: unknown) => this.fail(err, true));
+    await started;
+    if (this.stopped) throw this.failure ?? new Error('the journal stream could not start');
+    const every = Math.min(this.options.segmentMs, 1000);
+    this.timer = setInterval(() => this.enqueue({ tick: true }), every);
+    this.timer.unref();
+  }
+
+  /**
+   * Stops streaming. The segment being written is stored when it holds whole transactions (a
+   * transaction still arriving is left to the server, which sends it again).
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.idle();
+    try {
+      if (this.segment && this.segment.endLsn !== null && !this.transaction) await this.store();
+    } finally {
+      this.discard();
+      await this.service.stop(); // not destroy(): its listeners (ours for errors) stay, so a late connection error is not unhandled
+    }
+  }
+
+  /** Where the journal is stored up to. */
+  storedThrough(): bigint {
+    return this.position.endLsn;
+  }
+
+  /** The end of the last transaction read from the server, stored or not (its distance to storedThrough is the lag). */
+  receivedThrough(): bigint {
+    return this.segment?.endLsn ?? this.position.endLsn;
+  }
+
+  /** The position last reported to the server as stored: it keeps the WAL after it. */
+  acknowledgedThrough(): bigint {
+    return this.acknowledged;
+  }
+
+  private enqueue(work: Work): void {
+    if (this.stopped) return;
+    this.queue.push(work);
+    if (this.queue.length > QUEUE_HIGH && !this.paused) this.pauseSocket(true);
+    if (!this.draining) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0 && !this.stopped) {
+        await this.handle(this.queue.shift()!);
+        if (this.paused && this.queue.length < QUEUE_LOW) this.pauseSocket(false);
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.draining = false;
+      this.emitIdle();
+    }
+  }
+
+  private async handle(work: Work): Promise<void> {
+    if ('tick' in work) {
+      if (this.segment && !this.transaction && this.now() - this.segment.openedAt >= this.options.segmentMs) await this.store();
+      return;
+    }
+    if ('keepalive' in work) {
+      // Everything sent before this keepalive has been handled: with nothing held, all of it is stored.
+      if (!this.segment && !this.transaction) this.acknowledge(work.keepalive);
+      else if (work.respond) this.acknowledge(this.position.endLsn, true);
+      return;
+    }
+    const message = work.message;
+    switch (message.tag) {
+      case 'relation':
+        this.relations.set(message.relationOid, message);
+        this.segment?.relations.delete(message.relationOid); // its new columns are stated before its next change
+        return;
+      case 'begin': {
+        const commitLsn = lsnToBigInt(message.commitLsn!);
+        const skip = commitLsn < this.position.endLsn;
+        this.transaction = { skip };
+        if (skip) return;
+        const xid = fullTransactionId(message.xid, this.nearXid);
+        await this.write({ begin: { xid: xid.toString(), lsn: message.commitLsn!, at: microsToIso(message.commitTime as bigint) } });
+        return;
+      }
+      case 'insert':
+        if (this.transaction?.skip) return;
+        await this.stateRelation(message.relation);
+        await this.write({ insert: message.relation.name, new: values(message.new) });
+        return;
+      case 'update':
+        if (this.transaction?.skip) return;
+        await this.stateRelation(message.relation);
+        await this.write({ update: message.relation.name, key: message.key ? values(message.key) : null, new: values(message.new) });
+        return;
+      case 'delete':
+        if (this.transaction?.skip) return;
+        await this.stateRelation(message.relation);
+        await this.write({ delete: message.relation.name, key: values(message.key ?? message.old ?? {}) });
+        return;
+      case 'truncate':
+        if (this.transaction?.skip) return;
+        for (const relation of message.relations) await this.stateRelation(relation);
+        await this.write({ truncate: message.relations.map((r) => r.name), cascade: message.cascade, restartIdentity: message.restartIdentity });
+        return;
+      case 'commit': {
+        const skipped = this.transaction?.skip ?? true;
+        this.transaction = null;
+        if (skipped || !this.segment) return;
+        const end = message.commitEndLsn!;
+        await this.write({ commit: { end } });
+        this.segment.endLsn = lsnToBigInt(end);
+        if (this.segment.bytes >= this.options.segmentBytes || this.now() - this.segment.openedAt >= this.options.segmentMs) await this.store();
+        return;
+      }
+      default:
+        return; // type, origin, message: nothing to replay
+    }
+  }
+
+  private async stateRelation(relation: Pgoutput.MessageRelation): Promise<void> {
+    const segment = await this.open();
+    if (segment.relations.has(relation.relationOid)) return;
+    segment.relations.add(relation.relationOid);
+    await this.write({
+      relation: {
+        table: relation.name,
+        columns: relation.columns.map((c) => ({ name: c.name, type: c.typeOid, mod: c.typeMod, key: (c.flags & 1) === 1 })),
+      },
+    });
+  }
+
+  private async write(entry: JournalEntry): Promise<void> {
+    const segment = await this.open();
+    const line = segment.writer.line(entry);
+    segment.bytes += line.length;
+    if (!segment.input.write(line)) await once(segment.input, 'drain');
+  }
+
+  private async open(): Promise<OpenSegment> {
+    if (this.segment) return this.segment;
+    const header = {
+      chain: this.options.chain.id,
+      sequence: this.position.sequence + 1,
+      startLsn: bigIntToLsn(this.position.endLsn),
+      previousChecksum: this.position.checksum,
+    };
+    const writer = new SegmentWriter(header, this.options.signer);
+    const key = `kiln-journal-${header.chain}-${String(header.sequence).padStart(10, '0')}-${this.options.writerTag}.jsonl.gz`;
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const abort = new AbortController();
+    const stages: Transform[] = [createGzip()];
+    if (this.options.encryptionKey) stages.push(encryptStream(this.options.encryptionKey));
+    const stored = Promise.all([
+      this.options.storage.put(key, output, { tempTag: this.options.writerTag, signal: abort.signal }),
+      pipeline([input, ...stages, output], { signal: abort.signal }),
+    ]);
+    stored.catch(() => undefined); // awaited when the segment is stored; a failure before that also fails the next write
+    input.write(writer.start());
+    this.segment = { writer, input, stored, abort, key, openedAt: this.now(), bytes: 0, endLsn: null, relations: new Set() };
+    return this.segment;
+  }
+
+  /** Stores the open segment, records it, and only then tells the server it may forget what it holds. */
+  private async store(): Promise<void> {
+    const segment = this.segment!;
+    const endLsn = bigIntToLsn(segment.endLsn!);
+    const { line, end } = segment.writer.end(endLsn);
+    segment.input.end(line);
+    const [stored] = await segment.stored;
+    const header = segment.writer.header;
+    try {
+      await this.options.store.addSegment(header, end, stored);
+    } catch (err) {
+      // Another writer recorded this segment first (a takeover race): ours is not the chain's.
+      await this.options.storage.delete(stored.key).catch(() => undefined);
+      throw err;
+    }
+    this.segment = null;
+    this.position = { sequence: header.sequence, endLsn: segment.endLsn!, checksum: end.checksum };
+    this.options.logger.info({ event: 'journal_segment_stored', chain: header.chain, sequence: header.sequence, endLsn, transactions: end.transactions, changes: end.changes, bytes: stored.bytes }, 'journal segment stored');
+    this.acknowledge(this.position.endLsn);
+    await this.refreshNearXid();
+  }
+
+  /** Tells the server it may forget WAL before `lsn` (flush position). The library reports its argument plus one. */
+  private acknowledge(lsn: bigint, force = false): void {
+    if (lsn < this.acknowledged || (lsn === this.acknowledged && !force) || lsn === 0n) return;
+    this.acknowledged = lsn;
+    void this.service.acknowledge(bigIntToLsn(lsn - 1n)).catch((err: unknown) => this.fail(err));
+  }
+
+  /** A recent 64-bit xid, so the 32-bit ones pgoutput reports get their epoch. */
+  private async refreshNearXid(): Promise<void> {
+    const row = await queryOne<{ xid: string }>(this.options.dataSource, 'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid');
+    this.nearXid = BigInt(row!.xid);
+  }
+
+  private discard(): void {
+    if (!this.segment) return;
+    this.segment.abort.abort();
+    this.segment.input.destroy();
+    this.segment = null;
+  }
+
+  private failure: unknown;
+
+  /** Stops on an error. A lost connection is left to close by itself: ending it then makes pg report the loss again, to no listener. */
+  private fail(err: unknown, connectionLost = false): void {
+    if (this.stopped) return;
+    this.failure = err;
+    this.options.logger.error({ err, event: 'journal_stream_failed', chain: this.options.chain.id }, 'journal stream stopped');
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.discard();
+    this.emitFailedToStart();
+    if (!connectionLost) void this.service.stop().catch(() => undefined);
+    this.options.onFailure(err);
+  }
+
+  // A tiny event surface of its own (start-up failure, idle) without making the streamer an emitter for callers.
+  private readonly waiters = { idle: [] as Array<() => void>, failedToStart: [] as Array<() => void> };
+
+  private emitIdle(): void {
+    for (const resolve of this.waiters.idle.splice(0)) resolve();
+  }
+
+  private emitFailedToStart(): void {
+    for (const resolve of this.waiters.failedToStart.splice(0)) resolve();
+  }
+
+  private idle(): Promise<void> {
+    if (!this.draining) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.idle.push(resolve));
+  }
+
+  private pauseSocket(pause: boolean): void {
+    // The library keeps its connection private; pausing its socket is what its own flow control does.
+    const stream = (this.service as unknown as { _connection?: { stream?: { pause(): void; resume(): void } } })._connection?.stream;
+    if (pause) stream?.pause();
+    else stream?.resume();
+    this.paused = pause;
+  }
+}
+
+/** Column text as PostgreSQL sent it; an unchanged TOASTed value (undefined) is left out. */
+function values(tuple: Record<string, unknown>): RowValues {
+  const out: RowValues = {};
+  for (const [name, value] of Object.entries(tuple)) if (value !== undefined) out[name] = value as string | null;
+  return out;
+}
+
+/** Microseconds since the Unix epoch as ISO 8601 with all six digits. */
+export function microsToIso(micros: bigint): string {
+  const iso = new Date(Number(micros / 1000n)).toISOString();
+  return `${iso.slice(0, -1)}${String(micros % 1000n).padStart(3, '0')}Z`;
+}
