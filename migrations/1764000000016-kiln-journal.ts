@@ -3,7 +3,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The change journal (point-in-time recovery): its chains (one per replication slot's life, so a
  * lost slot shows as a gap) and the stored segments of each, with the LSNs and commit times they
- * cover. LSNs are bigint: they compare as numbers on every server.
+ * cover, and the schedule's switch for it. LSNs are bigint: they compare as numbers on every server.
  */
 export class KilnJournal1764000000016 implements MigrationInterface {
   name = 'KilnJournal1764000000016';
@@ -35,9 +35,12 @@ export class KilnJournal1764000000016 implements MigrationInterface {
         "storedAt" timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
         PRIMARY KEY ("chain", "sequence")
       )`);
+    // The schedule's switch: whether the journal should run (every instance follows it).
+    await q.query(`ALTER TABLE "kiln_schedule_settings" ADD COLUMN IF NOT EXISTS "continuous" boolean NOT NULL DEFAULT false`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE "kiln_schedule_settings" DROP COLUMN IF EXISTS "continuous"`);
     await q.query(`DROP TABLE IF EXISTS "kiln_journal_segments"`);
     await q.query(`DROP TABLE IF EXISTS "kiln_journal_chains"`);
   }

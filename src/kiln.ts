@@ -35,6 +35,10 @@ import { JobKind } from './jobs/job.enums';
 import { JobStore } from './jobs/job.store';
 import { jobProgressStream } from './jobs/job-stream';
 import { createBackupStorage } from './storage/storage-factory';
+import { BackupLocation } from './backup/backup.enums';
+import { JobLeases } from './jobs/job-leases';
+import { JournalService } from './journal/journal.service';
+import type { StorageDriver } from './storage/storage-driver';
 import { VerifyService } from './verify/verify.service';
 import { newId } from './db/ids';
 import { BackupScheduler } from './schedule/backup-scheduler';
@@ -110,10 +114,26 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const dependencies = new DeletionDependenciesService(dataSource, { superAdminEmail: config.auth.superAdminEmail });
     const verify = new VerifyService(dataSource, jobs, backups, config.backup.read);
     const reset = new ResetService(dataSource, jobs, backups, audit, config.auth.superAdminEmail, passwords);
-    const schedule = new ScheduleService(dataSource, audit, {
+    const journal: JournalService = new JournalService(dataSource, {
+      databaseUrl: db.url,
+      databaseName: new URL(db.url).pathname.slice(1),
+      leases: new JobLeases(dataSource, instanceId, config.jobs.leaseTtlMs),
+      signer,
+      encryptionKey: config.encryption.key,
+      // Off-site only when the schedule keeps backups only there.
+      storageFor: async (): Promise<StorageDriver> => ((await schedule.get()).location === BackupLocation.CLOUD && storage.offsite) || storage.local,
+      wanted: async () => (await schedule.get()).continuous,
+      logger: logger.child({ component: 'journal' }),
+      checkMs: config.jobs.leaseTtlMs / 3,
+      segmentMs: config.journal.segmentMs,
+      segmentBytes: config.journal.segmentBytes,
+    });
+    const schedule: ScheduleService = new ScheduleService(dataSource, audit, {
       cloudConfigured: config.cloud !== undefined,
       minIntervalSeconds: config.schedule.minIntervalSeconds,
+      journal,
     });
+    schedule.onUpdated(() => void journal.check());
     const anomalies = new BackupAnomalies(backups.records, config.monitoring.suspiciousRatio);
     const suspiciousBackups = new SuspiciousBackupWatcher(anomalies, notifier, logger);
     jobs.onJobFinished(suspiciousBackups.onJobFinished);
@@ -133,7 +153,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       describeUser: async (userId) => (await auth.findUser(userId))?.email ?? null,
       audit,
     });
-    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health, schedule, retention, notifications: notificationTests };
+    const services: Services = { audit, auth, maintenance, backups, jobs, dependencies, restore, verify, reset, health, schedule, retention, journal, notifications: notificationTests };
     const notifications =
       notifier.channels.length > 0
         ? new BackupNotifications(notifier, { dataSource, jobs, backups, health, logger, instanceId, healthCheckMs: config.healthCheckMs })
@@ -207,6 +227,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       verify,
     );
     await scheduler.start();
+    journal.start();
     notifications?.start();
 
     return {
@@ -220,6 +241,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         await loopbackMetrics?.close();
         await stopGraphQL();
         await scheduler.stop();
+        await journal.close();
         await jobReaper.stop();
         await jobs.shutdown();
         await unregisterInstance(config.dataDir, instanceId).catch((err) => logger.warn({ err }, 'could not remove this instance from the data folder'));

@@ -1,3 +1,4 @@
+import type { JournalService } from '../journal/journal.service';
 import type { ContainerType } from 'type-graphql';
 import type { AuditLogService } from '../audit/audit-log.service';
 import type { AuthService } from '../auth/auth.service';
@@ -27,6 +28,8 @@ export interface Services {
   dependencies: DeletionDependenciesService;
   schedule: ScheduleService;
   retention: RetentionService;
+  /** The change journal (point-in-time recovery). */
+  journal: JournalService;
   /** testNotification (the channels themselves are not the API's). */
   notifications: NotificationTestService;
 }

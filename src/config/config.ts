@@ -97,6 +97,8 @@ const envSchema = z.object({
 
   SCHEDULE_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(300),
   SCHEDULE_POLL_SECONDS: z.coerce.number().min(0.1).max(300).default(5),
+  JOURNAL_SEGMENT_SECONDS: z.coerce.number().min(0.1).max(3600).default(5),
+  JOURNAL_SEGMENT_MB: z.coerce.number().min(1).max(1024).default(16),
 
   BACKUP_WEBHOOK_URL: optionalString.pipe(
     z.url({ protocol: /^https?$/, error: 'BACKUP_WEBHOOK_URL must be an http(s) URL like https://hooks.example.com/kiln' }).optional(),
@@ -212,6 +214,12 @@ function toConfig(env: z.infer<typeof envSchema>) {
       minIntervalSeconds: env.SCHEDULE_MIN_INTERVAL_SECONDS,
       /** How often each instance re-reads the schedule, so an update reaches all of them. */
       pollMs: env.SCHEDULE_POLL_SECONDS * 1000,
+    },
+    journal: {
+      /** A journal segment is stored once this old (the most a crash can make the server send again)… */
+      segmentMs: env.JOURNAL_SEGMENT_SECONDS * 1000,
+      /** …or this large before compression. */
+      segmentBytes: env.JOURNAL_SEGMENT_MB * 1024 * 1024,
     },
     /** Signed webhook deliveries of job and health events, when BACKUP_WEBHOOK_URL is set. */
     webhook: webhookConfig(env),

@@ -7,6 +7,8 @@ import { spawnEmbeddedPostgres } from './embedded-postgres.process';
 
 export interface Database {
   dataSource: DataSource;
+  /** Where it is: the change journal opens a replication connection of its own. */
+  url: string;
   /** True when Kiln runs its own PostgreSQL in the data folder. */
   embedded: boolean;
   close(): Promise<void>;
@@ -39,6 +41,7 @@ export async function openDatabase(config: KilnConfig, logger: Logger): Promise<
   }
   return {
     dataSource,
+    url,
     embedded: stopEmbedded !== undefined,
     close: async () => {
       if (dataSource.isInitialized) await dataSource.destroy();

@@ -380,7 +380,11 @@ export class JobRunner {
   }
 
   async activeJobIds(): Promise<Set<string>> {
-    const rows: Array<{ id: string }> = await this.dataSource.query(`SELECT id FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`);
+    // With the holders of live leases that are no job (the journal's streamer tags its segments so).
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')
+       UNION SELECT "jobId" FROM kiln_leases WHERE "jobId" IS NOT NULL AND "expiresAt" > CURRENT_TIMESTAMP`,
+    );
     return new Set([...rows.map((r) => r.id), ...this.running.keys()]);
   }
 

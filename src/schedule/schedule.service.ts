@@ -36,6 +36,8 @@ export interface ScheduleSettings {
   minIntervalSeconds: number;
   /** The clock (tests replace it). */
   now?: () => Date;
+  /** The change journal, switched by `continuous`; absent, turning it on is refused. */
+  journal?: { enable(): Promise<unknown>; disable(): Promise<void> };
 }
 
 /** The backup schedule: read, validated updates, and its upcoming fire times. */
@@ -114,7 +116,13 @@ export class ScheduleService {
 
   /** Validates and saves a partial update; every instance picks it up within SCHEDULE_POLL_SECONDS. */
   async update(input: BackupScheduleInput, actor: Identity, meta: RequestMeta): Promise<BackupSchedule> {
+    // On before the switch is saved: a server that cannot run it refuses with what it lacks.
+    if (input.continuous === true) {
+      if (!this.settings.journal) throw new BadUserInputError('The change journal is not available in this process', { field: 'continuous' });
+      await this.settings.journal.enable();
+    }
     const saved = await this.save(input, actor, meta);
+    if (input.continuous === false) await this.settings.journal?.disable();
     for (const listener of this.updateListeners) listener();
     return saved;
   }
@@ -233,6 +241,7 @@ export class ScheduleService {
       drillSince: drillChanged || !before.drillSince ? this.now() : before.drillSince,
       includeAuditLogs: input.includeAuditLogs ?? before.includeAuditLogs,
       includeSessions: input.includeSessions ?? before.includeSessions,
+      continuous: input.continuous ?? before.continuous,
       lastBackupAt: before.lastBackupAt,
       nextBackupAt: null,
       updatedAt: new Date(),
@@ -282,6 +291,7 @@ export class ScheduleService {
       drillSince: null,
       includeAuditLogs: false,
       includeSessions: false,
+      continuous: false,
       lastBackupAt: null,
       nextBackupAt: null,
       updatedAt: this.now(),
@@ -291,6 +301,6 @@ export class ScheduleService {
 }
 
 function summary(s: BackupSchedule): Record<string, unknown> {
-  const { frequency, cron, timezone, location, retentionDays, keepAtLeast, drillFrequency, drillCron, includeAuditLogs, includeSessions } = s;
-  return { frequency, cron, timezone, location, retentionDays, keepAtLeast, drillFrequency, drillCron, includeAuditLogs, includeSessions };
+  const { frequency, cron, timezone, location, retentionDays, keepAtLeast, drillFrequency, drillCron, includeAuditLogs, includeSessions, continuous } = s;
+  return { frequency, cron, timezone, location, retentionDays, keepAtLeast, drillFrequency, drillCron, includeAuditLogs, includeSessions, continuous };
 }

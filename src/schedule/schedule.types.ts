@@ -35,6 +35,9 @@ export class BackupScheduleInput {
 
   @Field(() => Boolean, { nullable: true })
   includeSessions?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Turns the change journal on (refused, naming what the server lacks, where it cannot run) or off (its replication slot and publication are dropped).' })
+  continuous?: boolean | null;
 }
 
 /** One upcoming fire, in UTC and as the wall time of the schedule's zone. */

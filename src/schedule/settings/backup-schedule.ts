@@ -47,6 +47,9 @@ export class BackupSchedule {
   @Field()
   includeSessions: boolean;
 
+  @Field({ description: 'The change journal runs: every committed change of the lending tables is kept, so restoreToPointInTime can restore any moment since (PostgreSQL with wal_level = logical).' })
+  continuous: boolean;
+
   @Field(() => DateTimeISOResolver, { nullable: true })
   lastBackupAt: Date | null;
 

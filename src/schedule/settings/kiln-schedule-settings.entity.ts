@@ -28,6 +28,10 @@ export class KilnScheduleSettings {
   @Column({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
   drillSince: Date;
 
+  /** The change journal (point-in-time recovery) runs while this is on. */
+  @Column({ type: 'boolean', default: false })
+  continuous: boolean;
+
   @Column({ type: 'timestamp', precision: 3, default: () => 'CURRENT_TIMESTAMP' })
   updatedAt: Date;
 }

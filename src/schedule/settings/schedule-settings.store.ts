@@ -47,6 +47,7 @@ export class ScheduleSettingsStore {
       drillSince: kiln?.drillSince ?? null,
       includeAuditLogs: app.includeAuditLogs,
       includeSessions: app.includeSessions,
+      continuous: kiln?.continuous ?? false,
       lastBackupAt: app.lastBackupAt,
       nextBackupAt: app.nextBackupAt,
       updatedAt: kiln && kiln.updatedAt > app.updatedAt ? kiln.updatedAt : app.updatedAt,
@@ -58,7 +59,7 @@ export class ScheduleSettingsStore {
   async version(): Promise<string | null> {
     const row = await queryOne(
       this.dataSource,
-      `SELECT a."frequency", a."location", a."updatedAt", k."cron", k."timezone", k."drillFrequency", k."drillCron", k."updatedAt" AS "kilnUpdatedAt"
+      `SELECT a."frequency", a."location", a."updatedAt", k."cron", k."timezone", k."drillFrequency", k."drillCron", k."continuous", k."updatedAt" AS "kilnUpdatedAt"
          FROM backup_schedule_settings a LEFT JOIN kiln_schedule_settings k ON k."id" = a."id" WHERE a."id" = $1`,
       [SCHEDULE_ROW_ID],
     );
@@ -90,6 +91,7 @@ export class ScheduleSettingsStore {
         drillFrequency: schedule.drillFrequency,
         drillCron: schedule.drillFrequency === DrillFrequency.CUSTOM ? schedule.drillCron : null,
         drillSince: schedule.drillSince ?? schedule.updatedAt,
+        continuous: schedule.continuous,
         updatedAt: schedule.updatedAt,
       },
       ['id'],

@@ -1,0 +1,164 @@
+import type { DataSource } from 'typeorm';
+import type { BackupSigner } from '../backup/format/backup-signature';
+import { newId } from '../db/ids';
+import { LENDING_TABLES } from '../domain';
+import { BadUserInputError } from '../errors/kiln-errors';
+import type { JobLeases } from '../jobs/job-leases';
+import type { Logger } from '../logging/logger';
+import type { StorageDriver } from '../storage/storage-driver';
+import { JournalStore, type JournalChain } from './journal-store';
+import { JournalStreamer } from './journal-streamer';
+import { missingForJournal, readLogicalDecodingFacts } from './logical-decoding';
+import { journalSlotNames, ReplicationSlot } from './replication-slot';
+
+export const JOURNAL_LEASE = 'journal-stream';
+
+export interface JournalSettings {
+  /** The database's URL: the replication connection opens its own. */
+  databaseUrl: string;
+  databaseName: string;
+  leases: JobLeases;
+  signer: BackupSigner;
+  encryptionKey?: Buffer;
+  /** Where segments go: chosen from the schedule's location each time a streamer starts. */
+  storageFor(): Promise<StorageDriver>;
+  /** Whether the schedule wants the journal on (read from the database: every instance follows it). */
+  wanted(): Promise<boolean>;
+  logger: Logger;
+  /** How often each instance checks the journal (and renews its lease while it streams). */
+  checkMs: number;
+  segmentMs: number;
+  segmentBytes: number;
+}
+
+/**
+ * The change journal: on while the schedule says `continuous`, streamed by exactly one instance
+ * (the holder of the journal lease; another takes over once its lease lapses), and gone without
+ * a trace when turned off (slot and publication dropped, the chain ended).
+ */
+export class JournalService {
+  readonly store: JournalStore;
+  private readonly slot: ReplicationSlot;
+  private streamer: JournalStreamer | null = null;
+  /** This instance's lease holder id while it streams; it also tags the segments being written. */
+  private holder: string | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly settings: JournalSettings,
+  ) {
+    this.store = new JournalStore(dataSource);
+    this.slot = new ReplicationSlot(dataSource, journalSlotNames(settings.databaseName));
+  }
+
+  /** BAD_USER_INPUT naming everything this server lacks for the journal; nothing when it is ready. */
+  async assertReady(): Promise<void> {
+    const missing = missingForJournal(await readLogicalDecodingFacts(this.dataSource, LENDING_TABLES, this.slot.names.slot));
+    if (missing.length > 0) throw new BadUserInputError(`The change journal cannot run on this server: ${missing.join('; ')}`, { field: 'continuous', missing });
+  }
+
+  /** Makes the slot, publication and an open chain (whatever of them is missing); streaming follows at the next check. */
+  async enable(): Promise<JournalChain> {
+    await this.assertReady();
+    const open = await this.store.openChainNow();
+    const created = await this.slot.ensure(LENDING_TABLES);
+    if (open && !created) return open;
+    // A slot made now starts a new chain: what happened between the old one's end and now is a gap.
+    if (open) await this.store.endChain(open.id, 'its replication slot was gone');
+    const chain = { id: newId(), ...this.slot.names, startLsn: created!.createdAt, startedAt: new Date(), endedAt: null, endReason: null };
+    await this.store.openChain(chain);
+    this.settings.logger.info({ event: 'journal_chain_started', chain: chain.id, startLsn: chain.startLsn }, 'change journal started');
+    return chain;
+  }
+
+  /** Stops streaming everywhere: the slot's sender is ended, slot and publication dropped, the chain ended. */
+  async disable(): Promise<void> {
+    await this.stopStreaming();
+    await this.slot.drop();
+    const open = await this.store.openChainNow();
+    if (open) await this.store.endChain(open.id, 'turned off');
+  }
+
+  /** Checks now and then every `checkMs`. */
+  start(): void {
+    void this.check();
+    this.timer = setInterval(() => void this.check(), this.settings.checkMs);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.checking;
+    await this.stopStreaming();
+  }
+
+  /** One check, joined if one runs: stream if the journal is wanted and the lease is ours to take. Never throws. */
+  check(): Promise<void> {
+    this.checking ??= this.checkOnce()
+      .catch((err: unknown) => this.settings.logger.warn({ event: 'journal_check_failed', err }, 'journal check failed; retrying at the next'))
+      .finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
+  /** Whether this instance streams now (tests, health). */
+  get streaming(): JournalStreamer | null {
+    return this.streamer;
+  }
+
+  private async checkOnce(): Promise<void> {
+    const chain = (await this.settings.wanted()) ? await this.store.openChainNow() : null;
+    if (!chain) {
+      await this.stopStreaming();
+      return;
+    }
+    if (this.holder) {
+      if (await this.settings.leases.renew(JOURNAL_LEASE, this.holder)) {
+        if (!this.streamer) await this.startStreaming(chain);
+        return;
+      }
+      this.settings.logger.warn({ event: 'journal_lease_lost', chain: chain.id }, 'another instance holds the journal lease now');
+      await this.stopStreaming(false);
+    }
+    const holder = `journal${newId()}`;
+    if (!(await this.settings.leases.decide(JOURNAL_LEASE, holder, async (_tx, state) => state.holder === null))) return;
+    this.holder = holder;
+    await this.startStreaming(chain);
+  }
+
+  private async startStreaming(chain: JournalChain): Promise<void> {
+    const streamer = new JournalStreamer({
+      dataSource: this.dataSource,
+      connection: { connectionString: this.settings.databaseUrl },
+      store: this.store,
+      storage: await this.settings.storageFor(),
+      signer: this.settings.signer,
+      encryptionKey: this.settings.encryptionKey,
+      chain,
+      logger: this.settings.logger,
+      segmentMs: this.settings.segmentMs,
+      segmentBytes: this.settings.segmentBytes,
+      writerTag: this.holder!,
+      onFailure: () => {
+        if (this.streamer === streamer) this.streamer = null; // the next check starts another
+      },
+    });
+    this.streamer = streamer;
+    try {
+      await streamer.start();
+      this.settings.logger.info({ event: 'journal_streaming', chain: chain.id }, 'streaming the change journal');
+    } catch (err) {
+      if (this.streamer === streamer) this.streamer = null;
+      throw err;
+    }
+  }
+
+  private async stopStreaming(release = true): Promise<void> {
+    const [streamer, holder] = [this.streamer, this.holder];
+    this.streamer = null;
+    this.holder = null;
+    await streamer?.stop();
+    if (holder && release) await this.settings.leases.release(JOURNAL_LEASE, holder);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The change journal through the API: switched by the schedule's `continuous`, streamed by one
+ * instance at a time, and gone without a trace when switched off.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Client } from 'pg';
+import { BackupSigner } from '../src/backup/format/backup-signature';
+import { SegmentReader, type JournalEntry } from '../src/journal/journal-segment';
+import { extraDatabaseName } from './support/seeded-kiln';
+import { freshDatabase } from './support/test-database';
+import { errorCode, gql, loginToken, startTestKiln, TEST_BACKUP_SIGNING_KEY, type TestKiln } from './support/test-kiln';
+import { until } from './support/until';
+
+const SET = 'mutation($i: BackupScheduleInput!) { updateBackupSchedule(input: $i) { continuous } }';
+const OTHER_SERVER = process.env.KILN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const OTHER_DATABASE = `kiln_test_journal_${process.env.KILN_TEST_RUN_ID ?? 'x'}_${process.env.JEST_WORKER_ID ?? '1'}`;
+
+let url: string;
+let first: TestKiln | undefined;
+let second: TestKiln | undefined;
+let db: Client;
+let token: string;
+
+beforeAll(async () => {
+  url = await freshDatabase(extraDatabaseName('journal_api'), { migrated: true });
+  // Short leases and segments: a takeover and a stored segment take a moment, not the defaults' seconds.
+  first = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '2' }, url);
+  token = await loginToken(first.url);
+  db = new Client({ connectionString: url });
+  await db.connect();
+});
+
+afterAll(async () => {
+  await db?.end();
+  await second?.close();
+  await first?.close();
+});
+
+async function slotsAndPublications(): Promise<unknown[]> {
+  const slots = await db.query(`SELECT slot_name FROM pg_replication_slots WHERE database = current_database()`);
+  const publications = await db.query('SELECT pubname FROM pg_publication');
+  return [...slots.rows, ...publications.rows];
+}
+
+async function journaledXids(kiln: TestKiln): Promise<string[]> {
+  const signer = new BackupSigner(TEST_BACKUP_SIGNING_KEY);
+  const chain = await kiln.services.journal.store.openChainNow();
+  if (!chain) return [];
+  const xids: string[] = [];
+  for (const segment of await kiln.services.journal.store.segments(chain.id)) {
+    const reader = new SegmentReader(segment.storageKey, signer, (e: JournalEntry) => 'begin' in e && xids.push(e.begin.xid));
+    for (const line of gunzipSync(readFileSync(path.join(kiln.backupDir, segment.storageKey))).toString().split('\n')) if (line) reader.push(line);
+    reader.finish();
+  }
+  return xids;
+}
+
+async function insertLoanType(id: string): Promise<string> {
+  await db.query('BEGIN');
+  const { xid } = (await db.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0];
+  await db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1, 1, 2, now())`, [id]);
+  await db.query('COMMIT');
+  return xid;
+}
+
+it('turned on, streams each committed change into stored segments from one instance; another takes over; turned off, leaves nothing behind', async () => {
+  const one = first!;
+  expect((await gql(one.url, '{ backupSchedule { continuous } }', {}, token)).data!.backupSchedule.continuous).toBe(false);
+  const on = await gql(one.url, SET, { i: { continuous: true } }, token);
+  expect(on.errors).toBeUndefined();
+  expect(on.data!.updateBackupSchedule.continuous).toBe(true);
+  await until('an instance to stream', () => one.services.journal.streaming, (s) => s !== null, 30_000, 50);
+
+  const xid = await insertLoanType('journal-api-1');
+  await until('the change to be stored', () => journaledXids(one), (xids) => xids.includes(xid), 30_000, 100);
+
+  // A second instance does not stream while the first holds the lease; once the first is gone, it does.
+  // Instances of one deployment share their backup folder (or the cloud).
+  second = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '2', BACKUP_DIR: one.backupDir }, url);
+  await second.services.journal.check();
+  expect(second.services.journal.streaming).toBeNull();
+  await one.close();
+  first = undefined;
+  await until('the second instance to take over', () => second!.services.journal.check().then(() => second!.services.journal.streaming), (s) => s !== null, 30_000, 200);
+  const later = await insertLoanType('journal-api-2');
+  const xids = await until('the change to be stored', () => journaledXids(second!), (all) => all.includes(later), 30_000, 100);
+  expect(xids.filter((x) => x === xid || x === later)).toEqual([xid, later]);
+
+  const secondToken = await loginToken(second.url);
+  const off = await gql(second.url, SET, { i: { continuous: false } }, secondToken);
+  expect(off.errors).toBeUndefined();
+  expect(off.data!.updateBackupSchedule.continuous).toBe(false);
+  expect(second.services.journal.streaming).toBeNull();
+  expect(await slotsAndPublications()).toEqual([]);
+  expect((await db.query(`SELECT "endReason" FROM kiln.kiln_journal_chains`)).rows).toEqual([{ endReason: 'turned off' }]);
+});
+
+it('is refused on a server that does not decode logically, naming what it lacks (the machine PostgreSQL 15)', async () => {
+  const admin = new Client({ connectionString: OTHER_SERVER, connectionTimeoutMillis: 2000 });
+  await admin.connect();
+  const walLevel = (await admin.query<{ wal_level: string }>('SHOW wal_level')).rows[0].wal_level;
+  await admin.query(`DROP DATABASE IF EXISTS ${OTHER_DATABASE} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${OTHER_DATABASE}`);
+  const other = new URL(OTHER_SERVER);
+  other.pathname = `/${OTHER_DATABASE}`;
+  const kiln = await startTestKiln({}, other.toString());
+  try {
+    const res = await gql(kiln.url, SET, { i: { continuous: true } }, await loginToken(kiln.url));
+    if (walLevel === 'logical') {
+      expect(res.errors).toBeUndefined();
+    } else {
+      expect(errorCode(res)).toBe('BAD_USER_INPUT');
+      expect(res.errors![0].message).toMatch(new RegExp(`^The change journal cannot run on this server: wal_level is ${walLevel}, logical decoding needs logical`));
+      expect((await gql(kiln.url, '{ backupSchedule { continuous } }', {}, await loginToken(kiln.url))).data!.backupSchedule.continuous).toBe(false);
+    }
+  } finally {
+    await gql(kiln.url, SET, { i: { continuous: false } }, await loginToken(kiln.url));
+    await kiln.close();
+    await admin.query(`DROP DATABASE IF EXISTS ${OTHER_DATABASE} WITH (FORCE)`);
+    await admin.end();
+  }
+});
