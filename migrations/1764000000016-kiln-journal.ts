@@ -16,6 +16,7 @@ export class KilnJournal1764000000016 implements MigrationInterface {
         "publication" text NOT NULL,
         "startLsn" bigint NOT NULL,
         "startedAt" timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        "coveredUntil" timestamptz,
         "endedAt" timestamptz,
         "endReason" text
       )`);
@@ -35,12 +36,15 @@ export class KilnJournal1764000000016 implements MigrationInterface {
         "storedAt" timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
         PRIMARY KEY ("chain", "sequence")
       )`);
+    // When a backup's snapshot was taken: the earliest instant it can be the base of.
+    await q.query(`ALTER TABLE "kiln_backup_details" ADD COLUMN IF NOT EXISTS "snapshotAt" timestamptz`);
     // The schedule's switch: whether the journal should run (every instance follows it).
     await q.query(`ALTER TABLE "kiln_schedule_settings" ADD COLUMN IF NOT EXISTS "continuous" boolean NOT NULL DEFAULT false`);
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE "kiln_schedule_settings" DROP COLUMN IF EXISTS "continuous"`);
+    await q.query(`ALTER TABLE "kiln_backup_details" DROP COLUMN IF EXISTS "snapshotAt"`);
     await q.query(`DROP TABLE IF EXISTS "kiln_journal_segments"`);
     await q.query(`DROP TABLE IF EXISTS "kiln_journal_chains"`);
   }

@@ -122,6 +122,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       encryptionKey: config.encryption.key,
       // Off-site only when the schedule keeps backups only there.
       storageFor: async (): Promise<StorageDriver> => ((await schedule.get()).location === BackupLocation.CLOUD && storage.offsite) || storage.local,
+      stores: [storage.local, ...(storage.offsite ? [storage.offsite] : [])],
+      readKeys: config.encryption.readKeys,
       wanted: async () => (await schedule.get()).continuous,
       logger: logger.child({ component: 'journal' }),
       checkMs: config.jobs.leaseTtlMs / 3,
@@ -134,6 +136,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       journal,
     });
     schedule.onUpdated(() => void journal.check());
+    restore.usePointInTime(journal);
     const anomalies = new BackupAnomalies(backups.records, config.monitoring.suspiciousRatio);
     const suspiciousBackups = new SuspiciousBackupWatcher(anomalies, notifier, logger);
     jobs.onJobFinished(suspiciousBackups.onJobFinished);

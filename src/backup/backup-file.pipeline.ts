@@ -34,6 +34,7 @@ export interface WrittenBackupFile {
   fileChecksum: string;
   /** The snapshot the rows were read in (see ExportedSnapshot). */
   snapshot: string | null;
+  snapshotAt: Date | null;
 }
 
 /**
@@ -78,17 +79,17 @@ export async function writeBackupFile(options: BackupFileOptions): Promise<Writt
         writer,
         ({ table, rowsDone }) => options.onProgress({ table, rowsDone, bytesDone: bytes }),
         failed.signal,
-      ).then(async ({ snapshot }) => {
+      ).then(async ({ snapshot, snapshotAt }) => {
         // Reading is done; what is left is compressing and storing the tail.
         options.onProgress({ phase: 'store', table: null, bytesDone: bytes });
-        return { summary: await writer.finish(), snapshot };
+        return { summary: await writer.finish(), snapshot, snapshotAt };
       }),
     );
     const compressed = await watch(Promise.race([compression.compressed, exporting.then(() => compression.compressed)]));
     const key = options.keyFor(compressed);
     const storing = watch(options.storage.put(key, counter as Readable, { tempTag: options.tempTag, signal: failed.signal }));
-    const [{ summary, snapshot }, , stored] = await Promise.all([exporting, compressing, storing]);
-    return { key, address: stored.address, bytes: stored.bytes, compressed, summary, fileChecksum: fileHash.digest('hex'), snapshot };
+    const [{ summary, snapshot, snapshotAt }, , stored] = await Promise.all([exporting, compressing, storing]);
+    return { key, address: stored.address, bytes: stored.bytes, compressed, summary, fileChecksum: fileHash.digest('hex'), snapshot, snapshotAt };
   } catch (err) {
     fail(err);
     throw failed.signal.reason ?? err;

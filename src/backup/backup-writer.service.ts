@@ -85,6 +85,7 @@ export class BackupWriterService {
         checksum: file.summary.checksum,
         fileChecksum: file.fileChecksum,
         snapshot: file.snapshot,
+        snapshotAt: file.snapshotAt,
         recordCounts: file.summary.recordCounts,
         completedAt: new Date(),
       });

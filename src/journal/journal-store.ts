@@ -9,6 +9,8 @@ export interface JournalChain {
   publication: string;
   startLsn: string;
   startedAt: Date;
+  /** Every transaction committed up to this instant is stored (null until the first is, or the stream catches up). */
+  coveredUntil?: Date | null;
   endedAt: Date | null;
   endReason: string | null;
 }
@@ -51,11 +53,26 @@ export class JournalStore {
     await query(this.dataSource, `UPDATE kiln_journal_chains SET "endedAt" = CURRENT_TIMESTAMP, "endReason" = $2 WHERE id = $1 AND "endedAt" IS NULL`, [id, reason]);
   }
 
+  /** Every transaction of the chain committed up to `at` is stored. */
+  async markCovered(id: string, at: Date | string): Promise<void> {
+    await query(this.dataSource, `UPDATE kiln_journal_chains SET "coveredUntil" = greatest("coveredUntil", $2::timestamptz) WHERE id = $1`, [id, at]);
+  }
+
+  /** Every chain, newest first. */
+  async chains(): Promise<JournalChain[]> {
+    const rows = await query<JournalChain & { startLsn: string }>(
+      this.dataSource,
+      `SELECT id, slot, publication, "startLsn"::text AS "startLsn", "startedAt", "coveredUntil", "endedAt", "endReason"
+         FROM kiln_journal_chains ORDER BY "startedAt" DESC`,
+    );
+    return rows.map((row) => ({ ...row, startLsn: bigIntToLsn(BigInt(row.startLsn)) }));
+  }
+
   /** The chain being written, if the journal is on. */
   async openChainNow(): Promise<JournalChain | null> {
     const row = await queryOne<JournalChain & { startLsn: string }>(
       this.dataSource,
-      `SELECT id, slot, publication, "startLsn"::text AS "startLsn", "startedAt", "endedAt", "endReason"
+      `SELECT id, slot, publication, "startLsn"::text AS "startLsn", "startedAt", "coveredUntil", "endedAt", "endReason"
          FROM kiln_journal_chains WHERE "endedAt" IS NULL ORDER BY "startedAt" DESC LIMIT 1`,
     );
     return row ? { ...row, startLsn: bigIntToLsn(BigInt(row.startLsn)) } : null;

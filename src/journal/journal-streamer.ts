@@ -44,7 +44,13 @@ class TextPgoutputPlugin extends PgoutputPlugin {
   }
 }
 
-type Work = { message: Pgoutput.Message } | { keepalive: bigint; respond: boolean } | { tick: true };
+type Work = { message: Pgoutput.Message } | { keepalive: bigint; at: number; respond: boolean } | { tick: true };
+
+// How often an idle stream records how far it is complete, and how far behind the server's clock it claims.
+const COVERED_EVERY_MS = 1000;
+const COVERED_MARGIN_MS = 1000;
+// pg-logical-replication 2.5 counts the keepalive's clock from 1999-12-25, not PostgreSQL's 2000-01-01.
+const LIBRARY_EPOCH_ERROR_MS = 946_684_800_000 - 946_080_000_000;
 
 interface OpenSegment {
   writer: SegmentWriter;
@@ -86,6 +92,7 @@ export class JournalStreamer {
   private transaction: { skip: boolean } | null = null;
   private readonly relations = new Map<number, Pgoutput.MessageRelation>();
   private acknowledged = 0n;
+  private coveredAt = 0;
   private nearXid = 0n;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -105,7 +112,7 @@ export class JournalStreamer {
     this.acknowledged = this.position.endLsn;
     await this.refreshNearXid();
     this.service.on('data', (_lsn: string, message: Pgoutput.Message) => this.enqueue({ message }));
-    this.service.on('heartbeat', (lsn: string, _at: number, respond: boolean) => this.enqueue({ keepalive: lsnToBigInt(lsn), respond }));
+    this.service.on('heartbeat', (lsn: string, at: number, respond: boolean) => this.enqueue({ keepalive: lsnToBigInt(lsn), at: at + LIBRARY_EPOCH_ERROR_MS, respond }));
     this.service.on('error', (err: Error) => this.fail(err, true));
     const started = new Promise<void>((resolve) => {
       this.service.once('start', () => resolve());
@@ -180,8 +187,16 @@ export class JournalStreamer {
     }
     if ('keepalive' in work) {
       // Everything sent before this keepalive has been handled: with nothing held, all of it is stored.
-      if (!this.segment && !this.transaction) this.acknowledge(work.keepalive);
-      else if (work.respond) this.acknowledge(this.position.endLsn, true);
+      if (!this.segment && !this.transaction) {
+        this.acknowledge(work.keepalive);
+        // A commit is sent well within a second of its time: all those older than this keepalive are stored.
+        if (work.at - this.coveredAt >= COVERED_EVERY_MS) {
+          this.coveredAt = work.at;
+          await this.options.store.markCovered(this.options.chain.id, new Date(work.at - COVERED_MARGIN_MS));
+        }
+      } else if (work.respond) {
+        this.acknowledge(this.position.endLsn, true);
+      }
       return;
     }
     const message = work.message;
@@ -295,6 +310,7 @@ export class JournalStreamer {
     }
     this.segment = null;
     this.position = { sequence: header.sequence, endLsn: segment.endLsn!, checksum: end.checksum };
+    if (end.lastCommitAt) await this.options.store.markCovered(header.chain, end.lastCommitAt);
     this.options.logger.info({ event: 'journal_segment_stored', chain: header.chain, sequence: header.sequence, endLsn, transactions: end.transactions, changes: end.changes, bytes: stored.bytes }, 'journal segment stored');
     this.acknowledge(this.position.endLsn);
     await this.refreshNearXid();

@@ -1,12 +1,16 @@
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import type { DataSource } from 'typeorm';
+import type { BackupRecord } from '../backup/records/backup-record';
+import { decryptIfEncrypted } from '../crypto/decrypt-if-encrypted';
 import type { BackupSigner } from '../backup/format/backup-signature';
 import { newId } from '../db/ids';
 import { LENDING_TABLES } from '../domain';
-import { BadUserInputError } from '../errors/kiln-errors';
+import { BackupCorruptError, BadUserInputError, StorageUnavailableError } from '../errors/kiln-errors';
 import type { JobLeases } from '../jobs/job-leases';
 import type { Logger } from '../logging/logger';
 import type { StorageDriver } from '../storage/storage-driver';
-import { JournalStore, type JournalChain } from './journal-store';
+import { JournalStore, type JournalChain, type StoredSegment } from './journal-store';
 import { JournalStreamer } from './journal-streamer';
 import { missingForJournal, readLogicalDecodingFacts } from './logical-decoding';
 import { journalSlotNames, ReplicationSlot } from './replication-slot';
@@ -22,6 +26,10 @@ export interface JournalSettings {
   encryptionKey?: Buffer;
   /** Where segments go: chosen from the schedule's location each time a streamer starts. */
   storageFor(): Promise<StorageDriver>;
+  /** Every store segments may be in (they stay where they were written when the location changes). */
+  stores: StorageDriver[];
+  /** Keys segments may be encrypted with (the backup keys). */
+  readKeys: Buffer[];
   /** Whether the schedule wants the journal on (read from the database: every instance follows it). */
   wanted(): Promise<boolean>;
   logger: Logger;
@@ -30,6 +38,26 @@ export interface JournalSettings {
   segmentMs: number;
   segmentBytes: number;
 }
+
+/** What a restore to an instant starts from and replays. */
+export interface PointInTimePlan {
+  at: Date;
+  base: BackupRecord;
+  chain: JournalChain;
+  /** The chain's segments to read, in order: from shortly before the base's snapshot to just past `at`. */
+  segments: StoredSegment[];
+}
+
+/** A span of time the journal can restore any instant of. */
+export interface RestorableSpan {
+  from: Date;
+  to: Date;
+  chain: string;
+}
+
+// Commit times may run a little out of commit order: segments are read from this long before the
+// base's snapshot, and one segment past `at` is read too.
+const COMMIT_TIME_SLACK_MS = 60_000;
 
 /**
  * The change journal: on while the schedule says `continuous`, streamed by exactly one instance
@@ -79,6 +107,61 @@ export class JournalService {
     await this.slot.drop();
     const open = await this.store.openChainNow();
     if (open) await this.store.endChain(open.id, 'turned off');
+  }
+
+  /**
+   * The restorable spans: for each chain, from its oldest base backup (one taken while the chain
+   * ran) to the instant up to which every commit is stored. Newest first.
+   */
+  async restorableSpans(bases: (at: Date) => Promise<BackupRecord[]>): Promise<RestorableSpan[]> {
+    const spans: RestorableSpan[] = [];
+    for (const chain of await this.store.chains()) {
+      const to = chain.endedAt && chain.coveredUntil && chain.endedAt < chain.coveredUntil ? chain.endedAt : chain.coveredUntil;
+      if (!to) continue;
+      const within = (await bases(to)).filter((b) => b.createdAt >= chain.startedAt && b.snapshotAt);
+      const oldest = within.at(-1);
+      if (oldest) spans.push({ from: oldest.snapshotAt!, to, chain: chain.id });
+    }
+    return spans;
+  }
+
+  /** The base backup and segments for a restore to `at`; BAD_USER_INPUT naming the restorable spans when there are none. */
+  async plan(at: Date, bases: (at: Date) => Promise<BackupRecord[]>): Promise<PointInTimePlan> {
+    const chains = await this.store.chains();
+    for (const base of await bases(at)) {
+      const chain = chains.find((c) => c.startedAt <= base.createdAt && c.coveredUntil && c.coveredUntil >= at && (!c.endedAt || c.endedAt >= at));
+      if (!chain) continue;
+      const all = await this.store.segments(chain.id);
+      const from = base.snapshotAt!.getTime() - COMMIT_TIME_SLACK_MS;
+      const first = all.findIndex((s) => s.lastCommitAt && s.lastCommitAt.getTime() >= from);
+      const past = all.findIndex((s) => s.firstCommitAt && s.firstCommitAt > at);
+      const segments = first === -1 ? [] : all.slice(first, past === -1 ? all.length : Math.min(all.length, past + 1));
+      return { at, base, chain, segments };
+    }
+    const spans = await this.restorableSpans(bases);
+    const named = spans.map((s) => `${s.from.toISOString()} to ${s.to.toISOString()}`).join(', ');
+    throw new BadUserInputError(
+      `${at.toISOString()} cannot be restored: ${spans.length > 0 ? `the journal can restore ${named}` : 'the journal holds no restorable span yet (turn continuous on, then take a backup)'}`,
+      { field: 'at', spans: spans.map((s) => ({ from: s.from.toISOString(), to: s.to.toISOString() })) },
+    );
+  }
+
+  /** A stored segment's lines: decrypted and gunzipped, from whichever store holds it. */
+  async openSegment(segment: StoredSegment): Promise<Readable> {
+    let unreachable: unknown;
+    for (const store of this.settings.stores) {
+      const found = await store.stat(segment.storageKey).catch((err: unknown) => {
+        unreachable = err;
+        return null;
+      });
+      if (!found) continue;
+      const plain = await decryptIfEncrypted(await store.get(segment.storageKey), this.settings.readKeys);
+      const lines = createGunzip();
+      plain.once('error', (err) => lines.destroy(err));
+      return plain.pipe(lines);
+    }
+    if (unreachable) throw new StorageUnavailableError(`Journal segment ${segment.storageKey} cannot be read: ${(unreachable as Error).message}`);
+    throw new BackupCorruptError(`Journal segment ${segment.storageKey} (${segment.chain}#${segment.sequence}) is missing from storage`);
   }
 
   /** Checks now and then every `checkMs`. */

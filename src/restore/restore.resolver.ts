@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import { DateTimeISOResolver } from 'graphql-scalars';
 import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
 import { caller, type KilnContext } from '../api/context';
@@ -23,6 +24,15 @@ export class RestoreResolver {
     @Ctx() ctx: KilnContext,
   ): Promise<Job> {
     return this.services.restore.restore(id, file, caller(ctx), ctx.meta, { allowUnsigned });
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => Job, {
+    description:
+      'Restores the lending data as they were at `at`: the newest backup taken before it, plus every change the journal holds up to `at`, in one transaction (as restoreBackup: maintenance mode, safety backup, sessions revoked). Needs the schedule’s continuous journal; an instant it cannot restore is BAD_USER_INPUT naming the ones it can.',
+  })
+  restoreToPointInTime(@Arg('at', () => DateTimeISOResolver) at: Date, @Ctx() ctx: KilnContext): Promise<Job> {
+    return this.services.restore.restoreToPointInTime(at, caller(ctx), ctx.meta);
   }
 
   @Authorized('ADMIN')

@@ -26,8 +26,11 @@ import { inRestoreTransaction, type RestoreTransaction } from './restore-transac
 import { recordedRows, RestoreProgress } from './restore-progress';
 import { SafetyBackup } from './safety-backup';
 import { receiveUpload, type ReceivedUpload, type UploadLimits } from './upload-receiver';
+import type { JournalService, PointInTimePlan } from '../journal/journal.service';
+import { replayJournal, type ReplayResult } from '../journal/journal-replay';
 
-type RestoreSource = { kind: 'stored'; record: BackupRecord } | { kind: 'upload'; upload: ReceivedUpload };
+/** A stored backup (with the journal replayed on top, to an instant), or an uploaded file. */
+type RestoreSource = { kind: 'stored'; record: BackupRecord; pointInTime?: PointInTimePlan } | { kind: 'upload'; upload: ReceivedUpload };
 
 // A restore opens its file twice: its header is checked first, then the one pass that loads it.
 const READ_PASSES = 2;
@@ -43,6 +46,9 @@ export interface RestoreOptions {
  * whole file as it loads it, and log everybody out. Only in maintenance mode.
  */
 export class RestoreService {
+  /** The change journal, when this process runs one (the gateway; not the offline CLI). */
+  private journal: JournalService | null = null;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly runner: JobRunner,
@@ -72,6 +78,29 @@ export class RestoreService {
       upload.discard();
       throw err;
     }
+  }
+
+  usePointInTime(journal: JournalService): void {
+    this.journal = journal;
+  }
+
+  /**
+   * Restores the lending data as they were at `at`: the newest base backup taken before it, then
+   * every journal transaction committed up to `at` that the base does not hold, replayed in the
+   * same one transaction (validation, safety backup, sessions revoked, audit: as restoreBackup).
+   */
+  async restoreToPointInTime(at: Date, actor: Identity, meta: RequestMeta): Promise<Job> {
+    if (Number.isNaN(at.getTime())) throw new BadUserInputError('at is not a time', { field: 'at' });
+    await this.maintenance.assertEnabled();
+    if (!this.journal) throw new BadUserInputError('The change journal is not available in this process', { field: 'at' });
+    const plan = await this.journal.plan(at, (until) => this.backups.records.pointInTimeBases(until));
+    return this.start({ kind: 'stored', record: plan.base, pointInTime: plan }, actor.userId, meta, {});
+  }
+
+  /** What a restore to `at` would start from and replay; nothing is changed. */
+  async pointInTimePlan(at: Date): Promise<PointInTimePlan> {
+    if (!this.journal) throw new BadUserInputError('The change journal is not available in this process', { field: 'at' });
+    return this.journal.plan(at, (until) => this.backups.records.pointInTimeBases(until));
   }
 
   /**
@@ -132,6 +161,7 @@ export class RestoreService {
       backupId: source.kind === 'stored' ? source.record.id : undefined,
       input: {
         ...(source.kind === 'stored' ? { backupId: source.record.id } : { upload: source.upload.filename }),
+        ...(source.kind === 'stored' && source.pointInTime ? { pointInTime: source.pointInTime.at.toISOString() } : {}),
         ...(options.allowUnsigned ? { allowUnsigned: true } : {}),
       },
       run: (run) =>
@@ -191,6 +221,7 @@ export class RestoreService {
     await rememberAccounts(client);
     const loaded = await loadBackupInTransaction(client, file.events, file.plan, catalog, progress.loading, signal);
     const checked = file.found.validated!;
+    const replayed = source.kind === 'stored' && source.pointInTime ? await this.replay(tx, source.pointInTime, file.plan.replaced, signal) : null;
     const authenticity = checkAuthenticity(checked, about.recordedChecksum, this.backups.signer, about.allowUnsigned);
     // Who can log in now that could not before: said in the job message and the audit entry.
     const accounts = await accountChanges(client);
@@ -212,13 +243,27 @@ export class RestoreService {
           removed: loaded.removed,
           accounts,
           signature: authenticity,
+          ...(replayed && source.kind === 'stored' ? { pointInTime: { at: source.pointInTime!.at.toISOString(), transactions: replayed.transactions, changes: replayed.changes } } : {}),
         },
         ipAddress: about.meta.ipAddress,
         userAgent: about.meta.userAgent,
       },
       manager,
     );
-    return { loaded, tables: file.plan.replaced.length, sessionsRevoked: revoked.rowCount ?? 0, accounts, authenticity };
+    return { loaded, tables: file.plan.replaced.length, sessionsRevoked: revoked.rowCount ?? 0, accounts, authenticity, replayed };
+  }
+
+  /** The journal on top of the loaded base, in the same transaction. */
+  private replay(tx: RestoreTransaction, plan: PointInTimePlan, replaced: readonly string[], signal: AbortSignal): Promise<ReplayResult> {
+    const journal = this.journal!;
+    return replayJournal(tx.client, {
+      snapshot: plan.base.snapshot!,
+      at: plan.at,
+      segments: plan.segments.map((segment) => ({ name: `${segment.chain}#${segment.sequence}`, open: () => journal.openSegment(segment) })),
+      tables: new Set(replaced),
+      signer: this.backups.signer,
+      signal,
+    });
   }
 }
 
@@ -228,14 +273,19 @@ interface Restored {
   sessionsRevoked: number;
   accounts: AccountChanges;
   authenticity: Authenticity;
+  replayed: ReplayResult | null;
 }
 
 function restoredMessage(restored: Restored, source: RestoreSource, safetyId: string): string {
   const { loaded, accounts, authenticity } = restored;
   const removed = Object.entries(loaded.removed).map(([t, n]) => `${n} ${t} rows whose parent the backup lacks`);
   const from = source.kind === 'stored' ? `backup ${source.record.id}` : `uploaded file ${source.upload.filename}`;
+  const replayed = restored.replayed && source.kind === 'stored' ? restored.replayed : null;
+  const changes = replayed ? Object.values(replayed.changes).reduce((a, b) => a + b, 0) : 0;
   return (
-    `Restored ${loaded.rows} rows into ${restored.tables} tables from ${from}; safety backup ${safetyId}; ` +
+    `Restored ${loaded.rows} rows into ${restored.tables} tables from ${from}` +
+    (replayed ? ` and replayed ${replayed.transactions} journal transactions (${changes} changes) up to ${source.kind === 'stored' ? source.pointInTime!.at.toISOString() : ''}` : '') +
+    `; safety backup ${safetyId}; ` +
     `${restored.sessionsRevoked} sessions logged out` +
     (removed.length ? `; removed ${removed.join(', ')}` : '') +
     (describeAccountChanges(accounts) ? `; ${describeAccountChanges(accounts)}` : '') +

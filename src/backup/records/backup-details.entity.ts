@@ -42,6 +42,10 @@ export class BackupDetails {
   @Column({ type: 'text', nullable: true })
   snapshot: string | null;
 
+  /** The server's clock just after that snapshot was taken: every transaction it holds committed before. */
+  @Column({ type: 'timestamptz', nullable: true })
+  snapshotAt: Date | null;
+
   @Column({ type: 'boolean', default: false })
   includeAuditLogs: boolean;
 

@@ -48,6 +48,7 @@ const DETAILS_FIELDS: DetailsField[] = [
   'checksum',
   'fileChecksum',
   'snapshot',
+  'snapshotAt',
   'includeAuditLogs',
   'includeSessions',
   'storedLocally',
@@ -71,7 +72,7 @@ const SAFETY_KINDS = [BackupType.PRE_RESTORE, BackupType.PRE_RESET];
 const SELECT = `
   SELECT r."id", r."filename", r."fileSize" AS "appFileSize", r."location", r."cloudinaryUrl", r."localPath", r."type", r."status",
          r."recordCounts", r."error", r."createdAt", r."createdBy",
-         d."origin", d."kind", d."fileSize"::text AS "fileSize", d."compressed", d."encrypted", d."checksum", d."fileChecksum", d."snapshot",
+         d."origin", d."kind", d."fileSize"::text AS "fileSize", d."compressed", d."encrypted", d."checksum", d."fileChecksum", d."snapshot", d."snapshotAt",
          d."includeAuditLogs", d."includeSessions", d."storedLocally", d."storedInCloud", d."cloudError", d."cloudPublicId",
          d."cloudVersion"::text AS "cloudVersion", d."cloudBytes"::text AS "cloudBytes", d."completedAt", d."lastVerifiedAt",
          d."schemaVersion", d."formatVersion", d."jobId"
@@ -114,6 +115,19 @@ export class BackupRecordStore {
   /** The safety backups (or any of `types`) a job wrote, oldest first. */
   async findByJob(jobId: string, types: BackupType[] = SAFETY_KINDS): Promise<BackupRecord[]> {
     const rows = await query<JoinedRow>(this.dataSource, `${SELECT} WHERE d."jobId" = $1 AND d."kind" = ANY($2) ORDER BY r."createdAt", r."id"`, [jobId, types]);
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Backups a restore to instant `at` can start from, newest first: completed Kiln backups of
+   * the lending data whose snapshot is known and was taken at or before `at`.
+   */
+  async pointInTimeBases(at: Date, limit = 20): Promise<BackupRecord[]> {
+    const rows = await query<JoinedRow>(
+      this.dataSource,
+      `${SELECT} WHERE lower(r."status") = 'completed' AND d."snapshot" IS NOT NULL AND d."snapshotAt" <= $1 ORDER BY d."snapshotAt" DESC LIMIT $2`,
+      [at, limit],
+    );
     return rows.map(toRecord);
   }
 
@@ -348,6 +362,7 @@ function toRecord(row: JoinedRow): BackupRecord {
     checksum: kiln ? ((row.checksum as string | null) ?? null) : null,
     fileChecksum: kiln ? ((row.fileChecksum as string | null) ?? null) : null,
     snapshot: kiln ? ((row.snapshot as string | null) ?? null) : null,
+    snapshotAt: kiln ? ((row.snapshotAt as Date | null) ?? null) : null,
     recordCounts: counts,
     includeAuditLogs,
     includeSessions,

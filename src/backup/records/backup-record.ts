@@ -71,6 +71,7 @@ export class BackupRecord {
 
   /** The snapshot a Kiln backup's rows were read in (see ExportedSnapshot); not in the API. */
   snapshot: string | null;
+  snapshotAt: Date | null;
 
   @Field(() => JSONObjectResolver, { nullable: true, description: 'Rows per table.' })
   recordCounts: Record<string, number> | null;

@@ -31,6 +31,11 @@ export interface ExportedSnapshot {
    * PostgreSQL before 13).
    */
   snapshot: string | null;
+  /**
+   * The server's clock as the snapshot was read, after it was taken: every transaction the backup
+   * holds committed before it, so the backup can serve as the base of a restore to any later instant.
+   */
+  snapshotAt: Date | null;
 }
 
 /**
@@ -59,7 +64,7 @@ export async function exportSnapshot(
     // snapshot would otherwise empty a table read later (neither is MVCC-safe) while the snapshot
     // claims not to hold it. LOCK takes no snapshot; the statement after it does.
     if (server.postgres) await lockForReading(dataSource, client, tables, signal);
-    const snapshot = server.currentSnapshot ? await currentSnapshot(client) : null;
+    const { snapshot, snapshotAt } = server.currentSnapshot ? await currentSnapshot(client) : { snapshot: null, snapshotAt: null };
     for (const table of tables) {
       signal.throwIfAborted();
       await sink.beginTable(table);
@@ -93,7 +98,7 @@ export async function exportSnapshot(
       await sink.endTable();
     }
     await client.query('COMMIT');
-    return { counts, snapshot };
+    return { counts, snapshot, snapshotAt };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
@@ -141,14 +146,16 @@ async function lockForReading(dataSource: DataSource, client: PoolClient, tables
  * ids, which is what pgoutput reports a commit under. On a hot standby the snapshot's running
  * transactions are kept as subtransactions (xip empty), so it cannot be tested against an xid: none.
  */
-async function currentSnapshot(client: PoolClient): Promise<string | null> {
-  const { rows } = await client.query<{ snapshot: string | null; isolation: string }>(
+async function currentSnapshot(client: PoolClient): Promise<{ snapshot: string | null; snapshotAt: Date | null }> {
+  // clock_timestamp() runs after the statement's snapshot was taken: later than every commit it holds.
+  const { rows } = await client.query<{ snapshot: string | null; snapshotAt: Date | null; isolation: string }>(
     `SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_snapshot()::text END AS snapshot,
+            CASE WHEN pg_is_in_recovery() THEN NULL ELSE clock_timestamp() END AS "snapshotAt",
             current_setting('transaction_isolation') AS isolation`,
   );
   // Read committed would take a new snapshot per statement: this one would name none of them.
   if (rows[0].isolation !== 'repeatable read') throw new Error(`the backup transaction runs at ${rows[0].isolation}, not repeatable read`);
-  return rows[0].snapshot;
+  return { snapshot: rows[0].snapshot, snapshotAt: rows[0].snapshotAt };
 }
 
 /** Planner estimates (for progress only), never a full count of a large table. */

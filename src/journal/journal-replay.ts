@@ -1,0 +1,242 @@
+import readline from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { PoolClient } from 'pg';
+import type { BackupSigner } from '../backup/format/backup-signature';
+import { APP_SCHEMA } from '../db/schemas';
+import { quoteIdent } from '../db/sql';
+import { BackupCorruptError, BadUserInputError } from '../errors/kiln-errors';
+import { assertUnbroken, SegmentReader, type JournalEntry, type ReadSegment, type RelationColumn, type RowValues } from './journal-segment';
+
+export interface ReplaySegment {
+  /** Names it in errors (its storage key). */
+  name: string;
+  /** Its lines, decrypted and gunzipped. */
+  open(): Promise<Readable>;
+}
+
+export interface ReplayOptions {
+  /** The base backup's snapshot: the transactions it holds are not replayed. */
+  snapshot: string;
+  /** Replays transactions committed at or before this instant. */
+  at: Date;
+  /** One chain's segments in order, from one that starts before the base's snapshot was taken. */
+  segments: readonly ReplaySegment[];
+  /** Tables the restore replaced: changes of the others (kept as they are now) are not replayed. */
+  tables: ReadonlySet<string>;
+  signer: BackupSigner;
+  signal: AbortSignal;
+  onProgress?(transactions: number): void;
+}
+
+export interface ReplayResult {
+  transactions: number;
+  /** Changes applied per table. */
+  changes: Record<string, number>;
+  /** Commit time of the last transaction replayed (ISO, microseconds), or null when none was. */
+  lastCommitAt: string | null;
+}
+
+// Consecutive inserts into one table go as one statement of up to this many rows.
+const INSERT_BATCH_ROWS = 500;
+const MAX_PARAMETERS = 65_535;
+
+/**
+ * Replays the journal on top of a restored base backup, inside the restore's transaction: every
+ * transaction committed at or before `at` that the base's snapshot does not hold, in commit order,
+ * change by change as PostgreSQL logged them (values bound as text, never spliced into SQL). Each
+ * segment is proven whole and the chain unbroken; any failure throws and the transaction rolls
+ * back. Deletes may find their row gone (a cascade of an earlier delete already removed it).
+ */
+export async function replayJournal(client: PoolClient, options: ReplayOptions): Promise<ReplayResult> {
+  const holds = snapshotHolds(options.snapshot);
+  const atMicros = BigInt(options.at.getTime()) * 1000n;
+  const columns = await tableColumns(client, [...options.tables]);
+  const applier = new ChangeApplier(client, options.tables, columns);
+  const read: ReadSegment[] = [];
+  const result: ReplayResult = { transactions: 0, changes: {}, lastCommitAt: null };
+  let pastAt = false;
+
+  for (const segment of options.segments) {
+    if (pastAt) break;
+    options.signal.throwIfAborted();
+    const pending: JournalEntry[] = [];
+    const reader = new SegmentReader(segment.name, options.signer, (entry) => pending.push(entry));
+    let transaction: { apply: boolean; at: string } | null = null;
+    const lines = readline.createInterface({ input: await segment.open(), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (line === '') continue;
+      reader.push(line);
+      for (const entry of pending.splice(0)) {
+        if ('relation' in entry) {
+          applier.relation(entry.relation.table, entry.relation.columns, transaction?.at);
+        } else if ('begin' in entry) {
+          const committedAt = isoToMicros(entry.begin.at);
+          if (committedAt > atMicros) pastAt = true; // later segments hold later commits only (give or take clock steps within one)
+          transaction = { apply: committedAt <= atMicros && !holds(BigInt(entry.begin.xid)), at: entry.begin.at };
+        } else if ('commit' in entry) {
+          if (transaction?.apply) {
+            await applier.flush();
+            result.transactions++;
+            result.lastCommitAt = transaction.at;
+            options.onProgress?.(result.transactions);
+            options.signal.throwIfAborted();
+          }
+          transaction = null;
+        } else if (transaction?.apply) {
+          await applier.change(entry, result.changes);
+        }
+      }
+    }
+    read.push(reader.finish());
+  }
+  assertUnbroken(read);
+  await applier.flush();
+  return result;
+}
+
+/** Whether a pg_current_snapshot() text holds (sees as committed) a committed transaction's 64-bit id. */
+export function snapshotHolds(snapshot: string): (xid: bigint) => boolean {
+  const match = /^(\d+):(\d+):((?:\d+,)*\d+)?$/.exec(snapshot);
+  if (!match) throw new BackupCorruptError(`The base backup's snapshot ${JSON.stringify(snapshot)} is not a PostgreSQL snapshot`);
+  const [xmin, xmax] = [BigInt(match[1]), BigInt(match[2])];
+  const running = new Set((match[3] ?? '').split(',').filter(Boolean));
+  return (xid) => xid < xmin || (xid < xmax && !running.has(xid.toString()));
+}
+
+function isoToMicros(iso: string): bigint {
+  const match = /^(.*\.\d{3})(\d{3})Z$/.exec(iso);
+  const ms = Date.parse(match ? `${match[1]}Z` : iso);
+  if (Number.isNaN(ms)) throw new BackupCorruptError(`A journal commit time ${JSON.stringify(iso)} is not a time`);
+  return BigInt(ms) * 1000n + BigInt(match ? match[2] : '0');
+}
+
+interface TableColumn {
+  type: number;
+}
+
+async function tableColumns(client: PoolClient, tables: string[]): Promise<Map<string, Map<string, TableColumn>>> {
+  const { rows } = await client.query<{ table: string; name: string; type: number }>(
+    `SELECT c.relname AS "table", a.attname AS name, a.atttypid::int AS type
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      WHERE c.relnamespace = '${APP_SCHEMA}'::regnamespace AND c.relname = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped`,
+    [tables],
+  );
+  const byTable = new Map<string, Map<string, TableColumn>>();
+  for (const row of rows) {
+    if (!byTable.has(row.table)) byTable.set(row.table, new Map());
+    byTable.get(row.table)!.set(row.name, { type: row.type });
+  }
+  return byTable;
+}
+
+/** Applies changes to the replaced tables; consecutive inserts into one table are sent together. */
+class ChangeApplier {
+  private readonly keys = new Map<string, string[]>();
+  private readonly shapes = new Map<string, { logged: RelationColumn[]; at: string | undefined; checked: boolean }>();
+  private inserts: { table: string; columns: string[]; rows: RowValues[] } | null = null;
+
+  constructor(
+    private readonly client: PoolClient,
+    private readonly tables: ReadonlySet<string>,
+    private readonly columns: Map<string, Map<string, TableColumn>>,
+  ) {}
+
+  /** A table's columns as the journal logged them; checked against the table's columns now before a change of it is replayed. */
+  relation(table: string, logged: RelationColumn[], at: string | undefined): void {
+    this.keys.set(table, logged.filter((c) => c.key).map((c) => c.name));
+    this.shapes.set(table, { logged, at, checked: false });
+  }
+
+  private assertShape(table: string): void {
+    const shape = this.shapes.get(table);
+    if (!shape) throw new BackupCorruptError(`The journal changes "${table}" without stating its columns first`);
+    if (shape.checked) return;
+    const now = this.columns.get(table)!;
+    const differences: string[] = [];
+    for (const column of shape.logged) {
+      const current = now.get(column.name);
+      if (!current) differences.push(`"${column.name}" is gone`);
+      else if (current.type !== column.type) differences.push(`"${column.name}" changed type`);
+    }
+    for (const name of now.keys()) if (!shape.logged.some((c) => c.name === name)) differences.push(`"${name}" was added`);
+    if (differences.length > 0) {
+      throw new BadUserInputError(
+        `The journal crosses a change of "${table}"'s columns${shape.at ? ` (around ${shape.at})` : ''}: ${differences.join(', ')}. ` +
+          'Choose an instant before the change, or restore a backup taken after it',
+      );
+    }
+    shape.checked = true;
+  }
+
+  async change(entry: JournalEntry, counts: Record<string, number>): Promise<void> {
+    if ('insert' in entry) {
+      if (!this.tables.has(entry.insert)) return;
+      this.assertShape(entry.insert);
+      this.count(counts, entry.insert);
+      const columns = Object.keys(entry.new);
+      const batch = this.inserts;
+      if (batch && batch.table === entry.insert && sameColumns(batch.columns, columns) && batch.rows.length < INSERT_BATCH_ROWS && (batch.rows.length + 1) * columns.length <= MAX_PARAMETERS) {
+        batch.rows.push(entry.new);
+        return;
+      }
+      await this.flush();
+      this.inserts = { table: entry.insert, columns, rows: [entry.new] };
+      return;
+    }
+    await this.flush();
+    if ('update' in entry) {
+      if (!this.tables.has(entry.update)) return;
+      this.assertShape(entry.update);
+      this.count(counts, entry.update);
+      const key = entry.key ?? this.keyOf(entry.update, entry.new);
+      const set = Object.keys(entry.new);
+      const where = Object.keys(key);
+      const sql = `UPDATE ${this.name(entry.update)} SET ${set.map((c, i) => `${quoteIdent(c)} = $${i + 1}`).join(', ')} WHERE ${where.map((c, i) => `${quoteIdent(c)} = $${set.length + i + 1}`).join(' AND ')}`;
+      const res = await this.client.query(sql, [...set.map((c) => entry.new[c]), ...where.map((c) => key[c])]);
+      if (res.rowCount !== 1) throw new BackupCorruptError(`The journal updates a row of "${entry.update}" (${JSON.stringify(key)}) that the restored data lack: the journal does not continue this backup`);
+    } else if ('delete' in entry) {
+      if (!this.tables.has(entry.delete)) return;
+      this.assertShape(entry.delete);
+      this.count(counts, entry.delete);
+      const where = Object.keys(entry.key);
+      await this.client.query(`DELETE FROM ${this.name(entry.delete)} WHERE ${where.map((c, i) => `${quoteIdent(c)} = $${i + 1}`).join(' AND ')}`, where.map((c) => entry.key[c]));
+    } else if ('truncate' in entry) {
+      const tables = entry.truncate.filter((t) => this.tables.has(t));
+      for (const table of tables) {
+        this.assertShape(table);
+        this.count(counts, table);
+      }
+      if (tables.length > 0) await this.client.query(`TRUNCATE ${tables.map((t) => this.name(t)).join(', ')}`);
+    }
+  }
+
+  async flush(): Promise<void> {
+    const batch = this.inserts;
+    if (!batch) return;
+    this.inserts = null;
+    const width = batch.columns.length;
+    const values = batch.rows.map((_, r) => `(${batch.columns.map((__, c) => `$${r * width + c + 1}`).join(', ')})`).join(', ');
+    const parameters = batch.rows.flatMap((row) => batch.columns.map((c) => row[c]));
+    await this.client.query(`INSERT INTO ${this.name(batch.table)} (${batch.columns.map(quoteIdent).join(', ')}) VALUES ${values}`, parameters);
+  }
+
+  private keyOf(table: string, row: RowValues): RowValues {
+    const key: RowValues = {};
+    for (const column of this.keys.get(table) ?? []) key[column] = row[column];
+    if (Object.keys(key).length === 0) throw new BackupCorruptError(`The journal updates "${table}" without stating its columns first`);
+    return key;
+  }
+
+  private name(table: string): string {
+    if (!this.columns.has(table)) throw new BackupCorruptError(`The journal names "${table}", not a table this restore replaces`);
+    return `${quoteIdent(APP_SCHEMA)}.${quoteIdent(table)}`;
+  }
+
+  private count(counts: Record<string, number>, table: string): void {
+    counts[table] = (counts[table] ?? 0) + 1;
+  }
+}
+
+function sameColumns(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((c, i) => c === b[i]);
+}
