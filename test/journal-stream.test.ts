@@ -239,7 +239,8 @@ it('a segment stored whose acknowledgement never reached the server: sent again,
   await first.start();
   const xids = [await insertLoanType('lt-ack-0')];
   await until('the streamer to notice', () => failures.length, (n) => n === 1, 30_000, 50);
-  const stored = await journal();
+  // The segment is recorded as the stream goes down (its store was under way).
+  const stored = await until('the segment to be recorded', journal, (j) => committedXids(j.entries).includes(xids[0]), 30_000, 50);
   const begin = stored.entries.find((e) => 'begin' in e && e.begin.xid === xids[0]) as Extract<JournalEntry, { begin: unknown }>;
   expect(await confirmedFlush()).toBeLessThanOrEqual(lsnToBigInt(begin.begin.lsn)); // the server will send it again
   const second = streamer();

@@ -3,6 +3,9 @@
  * transaction spans its snapshot, a journal of inserts, updates, deletes and a TRUNCATE after it,
  * and restores to instants between them that give back exactly the data of each instant.
  */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { Client } from 'pg';
 import { finishedJob, startBackup, startSeededKiln, extraDatabaseName, type SeededKiln } from './support/seeded-kiln';
 import { fingerprint } from './support/restore-helpers';
@@ -24,9 +27,19 @@ afterAll(async () => {
   await s?.close();
 });
 
-/** The server's clock now: every transaction committed before this call has an earlier commit time. */
+/** The kiln with a token of now: every restore logs everybody out. */
+async function signedIn(): Promise<SeededKiln> {
+  return { ...s, token: await loginToken(s.kiln.url) };
+}
+
+/**
+ * An instant (to the millisecond, as the API takes it) after every transaction committed before
+ * this call and before every one committed after it returns.
+ */
 async function instant(): Promise<Date> {
-  return (await s.db.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0].now;
+  const at = (await s.db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
+  await until('the server clock to pass it', async () => (await s.db.query<{ past: boolean }>('SELECT clock_timestamp() > $1 AS past', [at])).rows[0].past, (past) => past, 5_000, 1);
+  return at;
 }
 
 async function maintenance(token: string, on: boolean): Promise<void> {
@@ -44,8 +57,9 @@ it('gives back exactly the data of each instant: base backup plus the journal up
   await spanning.connect();
   await spanning.query('BEGIN');
   await spanning.query(`UPDATE "LoanType" SET name = name || ' (spanning)', "maxAmount" = 123456789012.34 WHERE id = (SELECT min(id) FROM "LoanType")`);
-  const { jobId } = await startBackup(s);
-  const base = (await finishedJob(s, jobId)).backup;
+  const kiln = await signedIn();
+  const { jobId } = await startBackup(kiln);
+  const base = (await finishedJob(kiln, jobId)).backup;
   const tables = Object.keys(base.recordCounts);
   await spanning.query('COMMIT');
   await spanning.end();
@@ -73,7 +87,7 @@ it('gives back exactly the data of each instant: base backup plus the journal up
   const last = instants[instants.length - 1].at;
   await until('the journal to hold every instant', () => s.kiln.services.journal.store.openChainNow(), (chain) => (chain?.coveredUntil ?? new Date(0)) >= last, 30_000, 100);
 
-  let token = s.token;
+  let token = kiln.token;
   const refused = await gql(s.kiln.url, PITR, { at: before.toISOString() }, token);
   expect(errorCode(refused)).toBe('MAINTENANCE_REQUIRED');
   await maintenance(token, true);
@@ -89,9 +103,92 @@ it('gives back exactly the data of each instant: base backup plus the journal up
     await s.kiln.services.jobs.settled(id);
     const job = await s.kiln.services.jobs.get(id); // read directly: the restore logged the caller out
     expect(job).toMatchObject({ status: 'COMPLETED' });
-    expect(job.message).toMatch(new RegExp(`from backup ${base.id} and replayed \\d+ journal transactions`));
+    expect(job!.message).toMatch(new RegExp(`from backup ${base.id} and replayed \\d+ journal transactions`));
     expect({ index, data: await fingerprint(s.db, tables) }).toEqual({ index, data });
     token = await loginToken(s.kiln.url); // a restore logs everybody out
   }
   await maintenance(token, false);
+});
+
+/** A base backup, one change after it, and the instant after that change, all stored. */
+async function baseAndChange(id: string): Promise<{ base: any; at: Date; tables: string[] }> {
+  const kiln = await signedIn();
+  const base = (await finishedJob(kiln, (await startBackup(kiln)).jobId)).backup;
+  await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1, 1, 2, now())`, [id]);
+  const at = await instant();
+  await until('the journal to hold it', () => s.kiln.services.journal.store.openChainNow(), (chain) => (chain?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
+  return { base, at, tables: Object.keys(base.recordCounts) };
+}
+
+async function restoreTo(at: Date): Promise<{ status: string; errorCode: string | null; error: string | null }> {
+  const token = await loginToken(s.kiln.url);
+  await maintenance(token, true);
+  const res = await gql(s.kiln.url, PITR, { at: at.toISOString() }, token);
+  expect(res.errors).toBeUndefined();
+  const id = res.data!.restoreToPointInTime.id as string;
+  await s.kiln.services.jobs.settled(id);
+  const job = (await s.kiln.services.jobs.get(id))!;
+  await maintenance(await loginToken(s.kiln.url), false);
+  return { status: job.status, errorCode: job.errorCode, error: job.error };
+}
+
+/** The stored segment holding the last commit at or before `at`, and its file. */
+async function segmentBefore(at: Date): Promise<{ file: string; bytes: Buffer }> {
+  const chain = (await s.kiln.services.journal.store.openChainNow())!;
+  const segment = (await s.kiln.services.journal.store.segments(chain.id)).filter((x) => x.lastCommitAt && x.lastCommitAt <= at).at(-1)!;
+  const file = path.join(s.kiln.backupDir, segment.storageKey);
+  return { file, bytes: readFileSync(file) };
+}
+
+it('shows what it would restore: the window, the base and the changes per table', async () => {
+  const { base, at } = await baseAndChange('pitr-preview');
+  const token = await loginToken(s.kiln.url);
+  const preview = await gql(
+    s.kiln.url,
+    'query($at: DateTimeISO!) { pointInTimePreview(at: $at) { at base { id } segments transactions tables { table changes } } }',
+    { at: at.toISOString() },
+    token,
+  );
+  expect(preview.errors).toBeUndefined();
+  expect(preview.data!.pointInTimePreview).toMatchObject({ base: { id: base.id }, transactions: 1, tables: [{ table: 'LoanType', changes: 1 }] });
+  expect(preview.data!.pointInTimePreview.segments).toBeGreaterThanOrEqual(1);
+  const window = (await gql(s.kiln.url, '{ recoveryWindow { continuous earliest latest lagSeconds retainedWalBytes spans { from to } gaps { reason } } }', {}, token)).data!.recoveryWindow;
+  expect(window).toMatchObject({ continuous: true, gaps: [] });
+  expect(new Date(window.earliest).getTime()).toBeLessThanOrEqual(at.getTime());
+  expect(new Date(window.latest).getTime()).toBeGreaterThanOrEqual(at.getTime());
+  expect(window.lagSeconds).toBeGreaterThanOrEqual(0);
+  expect(window.retainedWalBytes).toBeGreaterThanOrEqual(0);
+});
+
+it('refuses an edited or a missing segment as BACKUP_CORRUPT and leaves the data as they were', async () => {
+  const { at, tables } = await baseAndChange('pitr-tampered');
+  const { file, bytes } = await segmentBefore(at);
+  // Signing in (each restore logs everybody out) writes User and UserLoginHistory: the rest must stay.
+  const untouched = tables.filter((t) => t !== 'User' && t !== 'UserLoginHistory');
+  const before = await fingerprint(s.db, untouched);
+  try {
+    writeFileSync(file, gzipSync(gunzipSync(bytes).toString('utf8').replace('"pitr-tampered"', '"pitr-tampereD"')));
+    expect(await restoreTo(at)).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT', error: expect.stringMatching(/checksum does not match/) });
+    expect(await fingerprint(s.db, untouched)).toEqual(before);
+    rmSync(file);
+    expect(await restoreTo(at)).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT', error: expect.stringMatching(/is missing from storage/) });
+    expect(await fingerprint(s.db, untouched)).toEqual(before);
+  } finally {
+    writeFileSync(file, bytes);
+  }
+  expect(await restoreTo(at)).toMatchObject({ status: 'COMPLETED' });
+});
+
+it('refuses to replay across a change of a table’s columns, naming it', async () => {
+  const { at: beforeChange } = await baseAndChange('pitr-columns');
+  await s.db.query(`ALTER TABLE "LoanType" ADD COLUMN "kilnTestColumn" text`);
+  try {
+    await s.db.query(`UPDATE "LoanType" SET "kilnTestColumn" = 'x' WHERE id = 'pitr-columns'`);
+    const after = await instant();
+    await until('the journal to hold it', () => s.kiln.services.journal.store.openChainNow(), (chain) => (chain?.coveredUntil ?? new Date(0)) >= after, 30_000, 100);
+    expect(await restoreTo(after)).toMatchObject({ status: 'FAILED', errorCode: 'BAD_USER_INPUT', error: expect.stringMatching(/crosses a change of "LoanType"'s columns.*"kilnTestColumn" was added/) });
+    expect(beforeChange.getTime()).toBeLessThan(after.getTime());
+  } finally {
+    await s.db.query(`ALTER TABLE "LoanType" DROP COLUMN IF EXISTS "kilnTestColumn"`);
+  }
 });

@@ -5,6 +5,7 @@ import { BackupResolver } from '../backup/backup.resolver';
 import { createJobPubSub, type JobPubSub } from '../jobs/job-events';
 import { JobResolver } from '../jobs/job.resolver';
 import { RestoreResolver } from '../restore/restore.resolver';
+import { JournalResolver } from '../journal/journal.resolver';
 import { VerifyResolver } from '../verify/verify.resolver';
 import { DeletionDependenciesResolver } from '../system/deletion-dependencies.resolver';
 import { BackupHealthResolver } from '../system/backup-health.resolver';
@@ -18,7 +19,7 @@ import { authChecker } from './auth-checker';
 import { rejectNulBytes } from './reject-nul-bytes.middleware';
 import './register-enums';
 
-export const resolvers = [AuthResolver, MaintenanceResolver, BackupResolver, JobResolver, RestoreResolver, VerifyResolver, ResetResolver, BackupHealthResolver, DeletionDependenciesResolver, ScheduleResolver, RetentionResolver, AuditLogResolver, NotificationResolver] as const;
+export const resolvers = [AuthResolver, MaintenanceResolver, BackupResolver, JobResolver, RestoreResolver, JournalResolver, VerifyResolver, ResetResolver, BackupHealthResolver, DeletionDependenciesResolver, ScheduleResolver, RetentionResolver, AuditLogResolver, NotificationResolver] as const;
 
 /** Builds the executable schema from the decorated classes. */
 export function buildKilnSchema(container?: ContainerType, pubSub: JobPubSub = createJobPubSub()): Promise<GraphQLSchema> {

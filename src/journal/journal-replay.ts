@@ -48,10 +48,24 @@ const MAX_PARAMETERS = 65_535;
  * back. Deletes may find their row gone (a cascade of an earlier delete already removed it).
  */
 export async function replayJournal(client: PoolClient, options: ReplayOptions): Promise<ReplayResult> {
+  const columns = await tableColumns(client, [...options.tables]);
+  return walkJournal(options, new ChangeApplier(client, options.tables, columns));
+}
+
+/** What replayJournal would replay (transactions, changes per table), read and proven as it reads them; nothing is changed. */
+export function previewJournal(options: ReplayOptions): Promise<ReplayResult> {
+  return walkJournal(options, new ChangeCounter(options.tables));
+}
+
+interface ReplaySink {
+  relation(table: string, columns: RelationColumn[], at: string | undefined): void;
+  change(entry: JournalEntry, counts: Record<string, number>): Promise<void>;
+  flush(): Promise<void>;
+}
+
+async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise<ReplayResult> {
   const holds = snapshotHolds(options.snapshot);
   const atMicros = BigInt(options.at.getTime()) * 1000n;
-  const columns = await tableColumns(client, [...options.tables]);
-  const applier = new ChangeApplier(client, options.tables, columns);
   const read: ReadSegment[] = [];
   const result: ReplayResult = { transactions: 0, changes: {}, lastCommitAt: null };
   let pastAt = false;
@@ -129,8 +143,22 @@ async function tableColumns(client: PoolClient, tables: string[]): Promise<Map<s
   return byTable;
 }
 
+/** Counts the changes a replay would apply. */
+class ChangeCounter implements ReplaySink {
+  constructor(private readonly tables: ReadonlySet<string>) {}
+
+  relation(): void {}
+
+  async change(entry: JournalEntry, counts: Record<string, number>): Promise<void> {
+    const touched = 'insert' in entry ? [entry.insert] : 'update' in entry ? [entry.update] : 'delete' in entry ? [entry.delete] : 'truncate' in entry ? entry.truncate : [];
+    for (const table of touched) if (this.tables.has(table)) counts[table] = (counts[table] ?? 0) + 1;
+  }
+
+  async flush(): Promise<void> {}
+}
+
 /** Applies changes to the replaced tables; consecutive inserts into one table are sent together. */
-class ChangeApplier {
+class ChangeApplier implements ReplaySink {
   private readonly keys = new Map<string, string[]>();
   private readonly shapes = new Map<string, { logged: RelationColumn[]; at: string | undefined; checked: boolean }>();
   private inserts: { table: string; columns: string[]; rows: RowValues[] } | null = null;

@@ -14,6 +14,8 @@ import { JournalStore, type JournalChain, type StoredSegment } from './journal-s
 import { JournalStreamer } from './journal-streamer';
 import { missingForJournal, readLogicalDecodingFacts } from './logical-decoding';
 import { journalSlotNames, ReplicationSlot } from './replication-slot';
+import type { RecoveryWindow } from './journal.types';
+import { queryOne } from '../db/sql';
 
 export const JOURNAL_LEASE = 'journal-stream';
 
@@ -125,8 +127,48 @@ export class JournalService {
     return spans;
   }
 
+  /** The restorable spans oldest first, the gaps between them, and how far behind the journal is. */
+  async window(bases: (at: Date) => Promise<BackupRecord[]>): Promise<RecoveryWindow> {
+    const now = await this.refreshCoverage();
+    const chains = await this.store.chains();
+    const spans = (await this.restorableSpans(bases)).reverse();
+    const gaps = spans.slice(1).map((span, i) => ({
+      from: spans[i].to,
+      to: span.from,
+      reason: chains.find((c) => c.id === spans[i].chain)?.endReason ?? 'no backup was taken early enough in the next journal chain',
+    }));
+    const open = chains.find((c) => !c.endedAt);
+    const slot = open ? await this.slot.state() : null;
+    return {
+      continuous: await this.settings.wanted(),
+      earliest: spans[0]?.from ?? null,
+      latest: spans.at(-1)?.to ?? null,
+      lagSeconds: open?.coveredUntil && now ? Math.max(0, (now.getTime() - open.coveredUntil.getTime()) / 1000) : null,
+      retainedWalBytes: slot?.retainedBytes ?? null,
+      spans: spans.map(({ from, to }) => ({ from, to })),
+      gaps,
+    };
+  }
+
+  /**
+   * When the server has nothing newer than what Kiln acknowledged (an idle database), every commit
+   * up to now is stored: recorded, so the window reaches now. Returns the server's clock.
+   */
+  private async refreshCoverage(): Promise<Date | null> {
+    const open = await this.store.openChainNow();
+    if (!open) return null;
+    const row = await queryOne<{ now: Date; caughtUp: boolean | null }>(
+      this.dataSource,
+      `SELECT clock_timestamp() AS now, (SELECT confirmed_flush_lsn >= pg_current_wal_lsn() FROM pg_replication_slots WHERE slot_name = $1) AS "caughtUp"`,
+      [open.slot],
+    );
+    if (row!.caughtUp) await this.store.markCovered(open.id, row!.now);
+    return row!.now;
+  }
+
   /** The base backup and segments for a restore to `at`; BAD_USER_INPUT naming the restorable spans when there are none. */
   async plan(at: Date, bases: (at: Date) => Promise<BackupRecord[]>): Promise<PointInTimePlan> {
+    await this.refreshCoverage();
     const chains = await this.store.chains();
     for (const base of await bases(at)) {
       const chain = chains.find((c) => c.startedAt <= base.createdAt && c.coveredUntil && c.coveredUntil >= at && (!c.endedAt || c.endedAt >= at));

@@ -27,7 +27,8 @@ import { recordedRows, RestoreProgress } from './restore-progress';
 import { SafetyBackup } from './safety-backup';
 import { receiveUpload, type ReceivedUpload, type UploadLimits } from './upload-receiver';
 import type { JournalService, PointInTimePlan } from '../journal/journal.service';
-import { replayJournal, type ReplayResult } from '../journal/journal-replay';
+import { previewJournal, replayJournal, type ReplayOptions, type ReplayResult } from '../journal/journal-replay';
+import type { PointInTimePreview, RecoveryWindow } from '../journal/journal.types';
 
 /** A stored backup (with the journal replayed on top, to an instant), or an uploaded file. */
 type RestoreSource = { kind: 'stored'; record: BackupRecord; pointInTime?: PointInTimePlan } | { kind: 'upload'; upload: ReceivedUpload };
@@ -92,15 +93,32 @@ export class RestoreService {
   async restoreToPointInTime(at: Date, actor: Identity, meta: RequestMeta): Promise<Job> {
     if (Number.isNaN(at.getTime())) throw new BadUserInputError('at is not a time', { field: 'at' });
     await this.maintenance.assertEnabled();
-    if (!this.journal) throw new BadUserInputError('The change journal is not available in this process', { field: 'at' });
-    const plan = await this.journal.plan(at, (until) => this.backups.records.pointInTimeBases(until));
+    const plan = await this.requireJournal().plan(at, (until) => this.backups.records.pointInTimeBases(until));
     return this.start({ kind: 'stored', record: plan.base, pointInTime: plan }, actor.userId, meta, {});
   }
 
-  /** What a restore to `at` would start from and replay; nothing is changed. */
-  async pointInTimePlan(at: Date): Promise<PointInTimePlan> {
+  /** What a restore to `at` would load and replay, read from the journal; nothing is changed. */
+  async pointInTimePreview(at: Date): Promise<PointInTimePreview> {
+    const journal = this.requireJournal();
+    const plan = await journal.plan(at, (until) => this.backups.records.pointInTimeBases(until));
+    const replayed = await previewJournal(this.replayOptions(plan, Object.keys(plan.base.recordCounts ?? {}), new AbortController().signal));
+    return {
+      at,
+      base: plan.base,
+      segments: plan.segments.length,
+      transactions: replayed.transactions,
+      tables: Object.entries(replayed.changes).map(([table, changes]) => ({ table, changes })),
+    };
+  }
+
+  /** What can be restored to a point in time (see JournalService.window). */
+  recoveryWindow(): Promise<RecoveryWindow> {
+    return this.requireJournal().window((until) => this.backups.records.pointInTimeBases(until));
+  }
+
+  private requireJournal(): JournalService {
     if (!this.journal) throw new BadUserInputError('The change journal is not available in this process', { field: 'at' });
-    return this.journal.plan(at, (until) => this.backups.records.pointInTimeBases(until));
+    return this.journal;
   }
 
   /**
@@ -255,15 +273,19 @@ export class RestoreService {
 
   /** The journal on top of the loaded base, in the same transaction. */
   private replay(tx: RestoreTransaction, plan: PointInTimePlan, replaced: readonly string[], signal: AbortSignal): Promise<ReplayResult> {
-    const journal = this.journal!;
-    return replayJournal(tx.client, {
+    return replayJournal(tx.client, this.replayOptions(plan, replaced, signal));
+  }
+
+  private replayOptions(plan: PointInTimePlan, tables: readonly string[], signal: AbortSignal): ReplayOptions {
+    const journal = this.requireJournal();
+    return {
       snapshot: plan.base.snapshot!,
       at: plan.at,
       segments: plan.segments.map((segment) => ({ name: `${segment.chain}#${segment.sequence}`, open: () => journal.openSegment(segment) })),
-      tables: new Set(replaced),
+      tables: new Set(tables),
       signer: this.backups.signer,
       signal,
-    });
+    };
   }
 }
 

@@ -63,7 +63,7 @@ export async function exportSnapshot(
     // Before the snapshot, as pg_dump cannot: a TRUNCATE or a table rewrite committed after the
     // snapshot would otherwise empty a table read later (neither is MVCC-safe) while the snapshot
     // claims not to hold it. LOCK takes no snapshot; the statement after it does.
-    if (server.postgres) await lockForReading(dataSource, client, tables, signal);
+    if (server.postgres) await lockForReading(dataSource, client, tables, signal, (table) => onProgress({ table, rowsDone: 0 }));
     const { snapshot, snapshotAt } = server.currentSnapshot ? await currentSnapshot(client) : { snapshot: null, snapshotAt: null };
     for (const table of tables) {
       signal.throwIfAborted();
@@ -123,16 +123,18 @@ async function serverKind(client: PoolClient): Promise<ServerKind> {
 /**
  * ACCESS SHARE on every table, the lock any reader takes: the lending app goes on writing, and a
  * TRUNCATE or ALTER waits for the backup. A lock held by someone else is waited for as long as the
- * job runs; cancelling the job cancels the wait.
+ * job runs, the table named in its progress; cancelling the job cancels the wait.
  */
-async function lockForReading(dataSource: DataSource, client: PoolClient, tables: readonly string[], signal: AbortSignal): Promise<void> {
-  if (tables.length === 0) return;
+async function lockForReading(dataSource: DataSource, client: PoolClient, tables: readonly string[], signal: AbortSignal, onTable: (table: string) => void): Promise<void> {
   signal.throwIfAborted();
   const pid = (client as PoolClient & { processID: number }).processID;
   const cancel = () => void dataSource.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
   signal.addEventListener('abort', cancel, { once: true });
   try {
-    await client.query(`LOCK TABLE ${tables.map(quoteIdent).join(', ')} IN ACCESS SHARE MODE`);
+    for (const table of tables) {
+      onTable(table);
+      await client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS SHARE MODE`);
+    }
   } catch (err) {
     signal.throwIfAborted();
     throw err;
