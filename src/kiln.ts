@@ -35,7 +35,7 @@ import { JobKind } from './jobs/job.enums';
 import { JobStore } from './jobs/job.store';
 import { jobProgressStream } from './jobs/job-stream';
 import { createBackupStorage } from './storage/storage-factory';
-import { BackupLocation } from './backup/backup.enums';
+import { BackupLocation, BackupType } from './backup/backup.enums';
 import { JobLeases } from './jobs/job-leases';
 import { JournalService } from './journal/journal.service';
 import type { StorageDriver } from './storage/storage-driver';
@@ -129,6 +129,13 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       checkMs: config.jobs.leaseTtlMs / 3,
       segmentMs: config.journal.segmentMs,
       segmentBytes: config.journal.segmentBytes,
+      maxLagSeconds: config.journal.maxLagSeconds,
+      maxRetainedBytes: config.journal.maxRetainedBytes,
+      // A new chain can restore nothing until a backup is taken on it: one is queued at once.
+      onChainStarted: async () => {
+        const s = await schedule.get();
+        await backups.create({ location: s.location, includeAuditLogs: s.includeAuditLogs, includeSessions: s.includeSessions }, BackupType.SCHEDULED, null, undefined, { queue: true, coalesce: true });
+      },
     });
     const schedule: ScheduleService = new ScheduleService(dataSource, audit, {
       cloudConfigured: config.cloud !== undefined,
@@ -145,6 +152,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       backupDir: config.backup.dir,
       cloudConfigured: config.cloud !== undefined,
       schedule: () => schedule.healthFacts(),
+      journal: () => journal.problems((at) => backups.records.pointInTimeBases(at)),
       cloudRequired: config.monitoring.cloudRequired,
       newestAnomaly: () => anomalies.newest(),
       lastDrill: async () => (await jobs.lastOutcomes(JobKind.DRILL))[0] ?? null,

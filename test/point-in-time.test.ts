@@ -16,12 +16,21 @@ const SET = 'mutation($i: BackupScheduleInput!) { updateBackupSchedule(input: $i
 const PITR = 'mutation($at: DateTimeISO!) { restoreToPointInTime(at: $at) { id kind status } }';
 
 let s: SeededKiln;
+/** An instant before the journal was turned on: never restorable. */
+let beforeJournal: Date;
 beforeAll(async () => {
-  s = await startSeededKiln(5, { JOURNAL_SEGMENT_SECONDS: '0.2' }, extraDatabaseName('pitr'));
+  // A long lease: the journal is checked when a test says so (and when switched), never in between.
+  s = await startSeededKiln(5, { JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600' }, extraDatabaseName('pitr'));
+  beforeJournal = await instant();
   const on = await gql(s.kiln.url, SET, { i: { continuous: true } }, s.token);
   expect(on.errors).toBeUndefined();
   await until('the journal to stream', () => s.kiln.services.journal.streaming, (streamer) => streamer !== null, 30_000, 50);
+  await noJobRunning(); // turning it on queued a base backup
 });
+
+async function noJobRunning(): Promise<void> {
+  await until('no job to run', async () => (await s.db.query(`SELECT 1 FROM kiln.kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rowCount, (n) => n === 0, 60_000, 100);
+}
 afterAll(async () => {
   if (s) await gql(s.kiln.url, SET, { i: { continuous: false } }, await loginToken(s.kiln.url));
   await s?.close();
@@ -50,7 +59,7 @@ async function maintenance(token: string, on: boolean): Promise<void> {
 it('gives back exactly the data of each instant: base backup plus the journal up to it, a spanning transaction and a TRUNCATE included', async () => {
   // Journaled, and in the base backup too: not replayed again.
   await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('pitr-0', 'in the base', 1, 2, now())`);
-  const before = await instant(); // before any base backup: not restorable
+  const before = beforeJournal;
 
   // A transaction open across the base backup's snapshot: not in the base, replayed from the journal.
   const spanning = new Client({ connectionString: s.kiln.databaseUrl });
@@ -153,7 +162,7 @@ it('shows what it would restore: the window, the base and the changes per table'
   expect(preview.data!.pointInTimePreview).toMatchObject({ base: { id: base.id }, transactions: 1, tables: [{ table: 'LoanType', changes: 1 }] });
   expect(preview.data!.pointInTimePreview.segments).toBeGreaterThanOrEqual(1);
   const window = (await gql(s.kiln.url, '{ recoveryWindow { continuous earliest latest lagSeconds retainedWalBytes spans { from to } gaps { reason } } }', {}, token)).data!.recoveryWindow;
-  expect(window).toMatchObject({ continuous: true, gaps: [] });
+  expect(window).toMatchObject({ continuous: true });
   expect(new Date(window.earliest).getTime()).toBeLessThanOrEqual(at.getTime());
   expect(new Date(window.latest).getTime()).toBeGreaterThanOrEqual(at.getTime());
   expect(window.lagSeconds).toBeGreaterThanOrEqual(0);
@@ -191,4 +200,29 @@ it('refuses to replay across a change of a table’s columns, naming it', async 
   } finally {
     await s.db.query(`ALTER TABLE "LoanType" DROP COLUMN IF EXISTS "kilnTestColumn"`);
   }
+});
+
+it('a slot dropped behind its back: the chain ends there, a new one starts with a new base backup, the window shows the gap', async () => {
+  await baseAndChange('pitr-before-loss');
+  const chain = (await s.kiln.services.journal.store.openChainNow())!;
+  await s.db.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, [chain.slot]);
+  await until('the slot to be free', async () => (await s.db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [chain.slot])).rowCount, (n) => n === 0, 30_000, 20);
+  await s.db.query('SELECT pg_drop_replication_slot($1)', [chain.slot]);
+  const health = async () => (await gql(s.kiln.url, '{ backupHealth { problemCodes problems } }', {}, await loginToken(s.kiln.url))).data!.backupHealth;
+  expect((await health()).problemCodes).toContain('JOURNAL_SLOT_LOST');
+  await s.kiln.services.journal.check();
+  const next = await until('a new chain', () => s.kiln.services.journal.store.openChainNow(), (c) => c !== null && c.id !== chain.id, 30_000, 100);
+  expect((await s.kiln.services.journal.store.chains()).find((c) => c.id === chain.id)).toMatchObject({ endReason: expect.stringMatching(/replication slot was lost/) });
+  // Its base backup was queued at once; once it is done, the new chain restores.
+  await noJobRunning();
+  expect((await health()).problemCodes.filter((c: string) => c.startsWith('JOURNAL_'))).toEqual([]);
+  const base = (await s.db.query<{ kind: string }>(`SELECT d.kind FROM kiln.kiln_backup_details d JOIN backup_records r ON r.id = d.id WHERE r."createdAt" >= $1 AND lower(r.status) = 'completed'`, [next!.startedAt])).rows;
+  expect(base.map((b) => b.kind)).toContain('SCHEDULED');
+  await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('pitr-after-loss', 'x', 1, 2, now())`);
+  const at = await instant();
+  await until('the new chain to hold it', () => s.kiln.services.journal.store.openChainNow(), (c) => (c?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
+  const window = (await gql(s.kiln.url, '{ recoveryWindow { spans { from to } gaps { from to reason } } }', {}, await loginToken(s.kiln.url))).data!.recoveryWindow;
+  expect(window.gaps.at(-1)).toMatchObject({ reason: expect.stringMatching(/replication slot was lost/) });
+  expect(new Date(window.spans.at(-1).to).getTime()).toBeGreaterThanOrEqual(at.getTime());
+  expect(await restoreTo(at)).toMatchObject({ status: 'COMPLETED' });
 });

@@ -99,6 +99,8 @@ const envSchema = z.object({
   SCHEDULE_POLL_SECONDS: z.coerce.number().min(0.1).max(300).default(5),
   JOURNAL_SEGMENT_SECONDS: z.coerce.number().min(0.1).max(3600).default(5),
   JOURNAL_SEGMENT_MB: z.coerce.number().min(1).max(1024).default(16),
+  JOURNAL_MAX_LAG_SECONDS: z.coerce.number().min(1).max(86400).default(300),
+  JOURNAL_MAX_RETAINED_MB: z.coerce.number().min(1).max(1048576).default(512),
 
   BACKUP_WEBHOOK_URL: optionalString.pipe(
     z.url({ protocol: /^https?$/, error: 'BACKUP_WEBHOOK_URL must be an http(s) URL like https://hooks.example.com/kiln' }).optional(),
@@ -220,6 +222,10 @@ function toConfig(env: z.infer<typeof envSchema>) {
       segmentMs: env.JOURNAL_SEGMENT_SECONDS * 1000,
       /** …or this large before compression. */
       segmentBytes: env.JOURNAL_SEGMENT_MB * 1024 * 1024,
+      /** Health flags a journal further behind than this… */
+      maxLagSeconds: env.JOURNAL_MAX_LAG_SECONDS,
+      /** …or whose slot holds back more WAL than this. */
+      maxRetainedBytes: env.JOURNAL_MAX_RETAINED_MB * 1024 * 1024,
     },
     /** Signed webhook deliveries of job and health events, when BACKUP_WEBHOOK_URL is set. */
     webhook: webhookConfig(env),

@@ -29,6 +29,7 @@ export interface ReplayOptions {
 }
 
 export interface ReplayResult {
+  /** Transactions replayed that changed a table the restore replaces. */
   transactions: number;
   /** Changes applied per table. */
   changes: Record<string, number>;
@@ -75,7 +76,7 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
     options.signal.throwIfAborted();
     const pending: JournalEntry[] = [];
     const reader = new SegmentReader(segment.name, options.signer, (entry) => pending.push(entry));
-    let transaction: { apply: boolean; at: string } | null = null;
+    let transaction: { apply: boolean; at: string; changesBefore: number } | null = null;
     const lines = readline.createInterface({ input: await segment.open(), crlfDelay: Infinity });
     for await (const line of lines) {
       if (line === '') continue;
@@ -86,9 +87,10 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
         } else if ('begin' in entry) {
           const committedAt = isoToMicros(entry.begin.at);
           if (committedAt > atMicros) pastAt = true; // later segments hold later commits only (give or take clock steps within one)
-          transaction = { apply: committedAt <= atMicros && !holds(BigInt(entry.begin.xid)), at: entry.begin.at };
+          transaction = { apply: committedAt <= atMicros && !holds(BigInt(entry.begin.xid)), at: entry.begin.at, changesBefore: changeCount(result) };
         } else if ('commit' in entry) {
-          if (transaction?.apply) {
+          // Counted when it changed a table this restore replaces (not, say, only the audit log).
+          if (transaction?.apply && changeCount(result) > transaction.changesBefore) {
             await applier.flush();
             result.transactions++;
             result.lastCommitAt = transaction.at;
@@ -115,6 +117,12 @@ export function snapshotHolds(snapshot: string): (xid: bigint) => boolean {
   const [xmin, xmax] = [BigInt(match[1]), BigInt(match[2])];
   const running = new Set((match[3] ?? '').split(',').filter(Boolean));
   return (xid) => xid < xmin || (xid < xmax && !running.has(xid.toString()));
+}
+
+function changeCount(result: ReplayResult): number {
+  let n = 0;
+  for (const table in result.changes) n += result.changes[table];
+  return n;
 }
 
 function isoToMicros(iso: string): bigint {

@@ -39,6 +39,17 @@ export interface JournalSettings {
   checkMs: number;
   segmentMs: number;
   segmentBytes: number;
+  /** A chain started (turned on, or a lost slot replaced): it needs a base backup before any of it can be restored. */
+  onChainStarted?(chain: JournalChain): Promise<void>;
+  /** Health flags the journal past these. */
+  maxLagSeconds: number;
+  maxRetainedBytes: number;
+}
+
+/** A health problem of the journal, as backup health lists them. */
+export interface JournalProblem {
+  code: 'JOURNAL_SLOT_LOST' | 'JOURNAL_LAGGING' | 'JOURNAL_WAL_RETAINED' | 'JOURNAL_NO_BASE';
+  text: string;
 }
 
 /** What a restore to an instant starts from and replays. */
@@ -100,7 +111,36 @@ export class JournalService {
     const chain = { id: newId(), ...this.slot.names, startLsn: created!.createdAt, startedAt: new Date(), endedAt: null, endReason: null };
     await this.store.openChain(chain);
     this.settings.logger.info({ event: 'journal_chain_started', chain: chain.id, startLsn: chain.startLsn }, 'change journal started');
+    await this.settings.onChainStarted?.(chain).catch((err: unknown) =>
+      this.settings.logger.warn({ event: 'journal_base_backup_not_started', chain: chain.id, err }, 'could not start a base backup for the new journal chain'),
+    );
     return chain;
+  }
+
+  /** What backup health flags about the journal while it is wanted: a lost slot, lag, retained WAL, no base backup yet. */
+  async problems(bases: (at: Date) => Promise<BackupRecord[]>): Promise<JournalProblem[]> {
+    if (!(await this.settings.wanted())) return [];
+    const problems: JournalProblem[] = [];
+    const chain = await this.store.openChainNow();
+    const slot = chain ? await this.slot.state() : null;
+    if (!chain || !slot || slot.walStatus === 'lost') {
+      problems.push({ code: 'JOURNAL_SLOT_LOST', text: 'The change journal is on but its replication slot is gone: changes since are not kept until it is made again' });
+      return problems;
+    }
+    const now = await this.refreshCoverage();
+    const lag = chain.coveredUntil && now ? (now.getTime() - Math.max(chain.coveredUntil.getTime(), chain.startedAt.getTime())) / 1000 : null;
+    if (lag !== null && lag > this.settings.maxLagSeconds) {
+      problems.push({ code: 'JOURNAL_LAGGING', text: `The change journal is ${Math.round(lag)} s behind (more than JOURNAL_MAX_LAG_SECONDS=${this.settings.maxLagSeconds})` });
+    }
+    if (slot.retainedBytes > this.settings.maxRetainedBytes) {
+      problems.push({
+        code: 'JOURNAL_WAL_RETAINED',
+        text: `The server keeps ${Math.round(slot.retainedBytes / 1048576)} MB of WAL for the change journal (more than JOURNAL_MAX_RETAINED_MB=${Math.round(this.settings.maxRetainedBytes / 1048576)})`,
+      });
+    }
+    const based = (await bases(now ?? new Date())).some((b) => b.createdAt >= chain.startedAt);
+    if (!based) problems.push({ code: 'JOURNAL_NO_BASE', text: `No backup has completed since the change journal's chain began (${chain.startedAt.toISOString()}): no instant since can be restored yet` });
+    return problems;
   }
 
   /** Stops streaming everywhere: the slot's sender is ended, slot and publication dropped, the chain ended. */
@@ -240,6 +280,7 @@ export class JournalService {
     }
     if (this.holder) {
       if (await this.settings.leases.renew(JOURNAL_LEASE, this.holder)) {
+        if (await this.repairedLostSlot(chain)) return;
         if (!this.streamer) await this.startStreaming(chain);
         return;
       }
@@ -250,6 +291,25 @@ export class JournalService {
     if (!(await this.settings.leases.decide(JOURNAL_LEASE, holder, async (_tx, state) => state.holder === null))) return;
     this.holder = holder;
     await this.startStreaming(chain);
+  }
+
+  /**
+   * The holder's check that the chain's slot still exists (dropped behind Kiln's back, invalidated by
+   * max_slot_wal_keep_size, dropped by a managed service): if not, the chain ends there (a gap) and
+   * a new one starts with a new slot and a new base backup. True when it did that.
+   */
+  private async repairedLostSlot(chain: JournalChain): Promise<boolean> {
+    const slot = await this.slot.state();
+    if (slot && slot.walStatus !== 'lost') return false;
+    const why = slot ? 'its replication slot was invalidated (the server removed WAL it still needed: max_slot_wal_keep_size)' : 'its replication slot was lost (dropped outside Kiln)';
+    this.settings.logger.error({ event: 'journal_chain_broken', chain: chain.id, reason: why }, 'the change journal lost its slot: a new chain and base backup start now');
+    const streamer = this.streamer;
+    this.streamer = null;
+    await streamer?.stop().catch(() => undefined); // its stream is gone with the slot
+    await this.store.endChain(chain.id, why);
+    if (slot) await this.slot.drop();
+    await this.startStreaming(await this.enable());
+    return true;
   }
 
   private async startStreaming(chain: JournalChain): Promise<void> {

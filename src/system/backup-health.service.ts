@@ -15,6 +15,8 @@ export interface HealthSettings {
   schedule?: () => Promise<ScheduleHealthFacts>;
   /** How the scheduled restore drills last went; null before the first one. */
   lastDrill?: () => Promise<KindOutcome | null>;
+  /** The change journal's problems while it is on (see JournalService.problems). */
+  journal?: () => Promise<Array<{ code: HealthProblemCode; text: string }>>;
   /** The newest backup's size or content anomaly against the previous one with the same options. */
   newestAnomaly?: () => Promise<BackupAnomaly | null>;
   /** Whether Redis (REDIS_URL) answers now; undefined when it is not configured. */
@@ -35,7 +37,11 @@ export type HealthProblemCode =
   | 'CLOUD_COPIES_UNENCRYPTED'
   | 'CLOUD_ENCRYPTION_OFF'
   | 'REDIS_UNREACHABLE'
-  | 'DISK_LOW';
+  | 'DISK_LOW'
+  | 'JOURNAL_SLOT_LOST'
+  | 'JOURNAL_LAGGING'
+  | 'JOURNAL_WAL_RETAINED'
+  | 'JOURNAL_NO_BASE';
 
 const DAY_MS = 24 * 3600 * 1000;
 const MIN_FREE_DISK = 0.1;
@@ -82,6 +88,7 @@ export class BackupHealthService {
     }
     const anomaly = await this.settings.newestAnomaly?.();
     if (anomaly) problem('BACKUP_SUSPICIOUS', `The newest backup (${anomaly.filename}) looks suspicious: ${anomaly.reasons.join('; ')}`, 'The newest backup looks suspicious (much smaller than the one before, or a table emptied)');
+    for (const p of (await this.settings.journal?.()) ?? []) problem(p.code, p.text);
     if (s.failedSince > 0) problem('BACKUPS_FAILED', `${s.failedSince} backup(s) failed in the last 24 hours`);
     const notes: string[] = [];
     if (!this.settings.cloudConfigured) {
