@@ -147,7 +147,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const anomalies = new BackupAnomalies(backups.records, config.monitoring.suspiciousRatio);
     const suspiciousBackups = new SuspiciousBackupWatcher(anomalies, notifier, logger);
     jobs.onJobFinished(suspiciousBackups.onJobFinished);
-    const retention = new RetentionService(new JobStore(dataSource), jobs, backups, schedule, audit);
+    const retention = new RetentionService(new JobStore(dataSource), jobs, backups, schedule, audit, journal);
     const health = new BackupHealthService(backups.records, {
       backupDir: config.backup.dir,
       cloudConfigured: config.cloud !== undefined,

@@ -109,6 +109,10 @@ export class JournalStore {
     );
   }
 
+  async deleteSegment(segment: Pick<StoredSegment, 'chain' | 'sequence'>): Promise<void> {
+    await query(this.dataSource, `DELETE FROM kiln_journal_segments WHERE chain = $1 AND sequence = $2`, [segment.chain, segment.sequence]);
+  }
+
   async segments(chain: string): Promise<StoredSegment[]> {
     const rows = await query<StoredSegment & { startLsn: string; endLsn: string; bytes: string }>(
       this.dataSource,

@@ -183,6 +183,8 @@ export class JournalStreamer {
   private async handle(work: Work): Promise<void> {
     if ('tick' in work) {
       if (this.segment && !this.transaction && this.now() - this.segment.openedAt >= this.options.segmentMs) await this.store();
+      // Idle: ask for a keepalive (the server sends one at once), so how far the journal is complete keeps up with the clock.
+      else if (!this.segment && !this.transaction && this.acknowledged > 0n) void this.service.acknowledge(bigIntToLsn(this.acknowledged - 1n), true).catch((err: unknown) => this.fail(err, true));
       return;
     }
     if ('keepalive' in work) {

@@ -228,6 +228,34 @@ export class JournalService {
     );
   }
 
+  /**
+   * Segments no restore can need once only `kept` backups remain: in each chain, those before its
+   * oldest kept base backup's snapshot (with the slack commit times need); all of an ended chain
+   * without one. A running chain without a base yet keeps everything: its base is on the way.
+   */
+  async expiredSegments(kept: readonly BackupRecord[]): Promise<StoredSegment[]> {
+    const expired: StoredSegment[] = [];
+    for (const chain of await this.store.chains()) {
+      const bases = kept.filter((b) => b.snapshotAt && b.createdAt >= chain.startedAt && (!chain.endedAt || b.createdAt <= chain.endedAt));
+      if (bases.length === 0 && !chain.endedAt) continue;
+      const segments = await this.store.segments(chain.id);
+      if (bases.length === 0) {
+        expired.push(...segments);
+        continue;
+      }
+      const from = Math.min(...bases.map((b) => b.snapshotAt!.getTime())) - COMMIT_TIME_SLACK_MS;
+      const first = segments.findIndex((s) => s.lastCommitAt && s.lastCommitAt.getTime() >= from);
+      expired.push(...segments.slice(0, first === -1 ? segments.length : first));
+    }
+    return expired;
+  }
+
+  /** Deletes a segment's file (from every store) and then its row. */
+  async deleteSegment(segment: StoredSegment): Promise<void> {
+    for (const store of this.settings.stores) await store.delete(segment.storageKey);
+    await this.store.deleteSegment(segment);
+  }
+
   /** A stored segment's lines: decrypted and gunzipped, from whichever store holds it. */
   async openSegment(segment: StoredSegment): Promise<Readable> {
     let unreachable: unknown;

@@ -1,6 +1,7 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { DateTimeISOResolver, SafeIntResolver } from 'graphql-scalars';
 import { BackupRecord } from '../backup/records/backup-record';
+import type { StoredSegment } from '../journal/journal-store';
 
 /** What a retention run started now would delete. */
 @ObjectType('RetentionPreview', { description: 'What a retention run started now would delete (the selection the RETENTION job uses).' })
@@ -21,4 +22,13 @@ export class RetentionPreview {
 
   @Field(() => SafeIntResolver, { description: 'Bytes of their files.' })
   totalBytes: number;
+
+  @Field(() => Int, { description: 'Change journal segments no remaining backup needs (older than the oldest backup a restore to an instant could start from), deleted with them.' })
+  journalSegments: number;
+
+  @Field(() => SafeIntResolver, { description: 'Bytes of those segments.' })
+  journalBytes: number;
+
+  /** The segments themselves (for the run). */
+  segments: StoredSegment[];
 }

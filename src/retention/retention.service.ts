@@ -11,6 +11,7 @@ import type { ScheduleService } from '../schedule/schedule.service';
 import type { BackupScheduleInput } from '../schedule/schedule.types';
 import { retentionCutoff, selectExpired } from './retention-policy';
 import type { RetentionPreview } from './retention-preview.type';
+import type { JournalService } from '../journal/journal.service';
 
 /** What started a run: the scheduler (after a scheduled backup, or its daily pass) or an admin. */
 export type RetentionTrigger = 'SCHEDULE' | 'DAILY' | 'MANUAL';
@@ -23,6 +24,8 @@ interface RunResult {
   failed: Array<{ backup: BackupRecord; reason: string }>;
   /** Picked, but a job started reading it before its turn came. */
   skipped: BackupRecord[];
+  /** Journal segments deleted. */
+  segments: number;
 }
 
 /**
@@ -39,6 +42,8 @@ export class RetentionService {
     private readonly backups: BackupService,
     private readonly schedule: ScheduleService,
     private readonly audit: AuditLogService,
+    /** The change journal, whose segments go with the backups they serve. */
+    private readonly journal?: JournalService,
   ) {}
 
   /** What a run started now would delete, oldest first. */
@@ -51,7 +56,19 @@ export class RetentionService {
     // the whole table, without reading it.
     const records = await this.backups.records.retentionCandidates(cutoff, keepAtLeast);
     const backups = selectExpired(records, { retentionDays, keepAtLeast }, now, await this.backupsInUse());
-    return { cutoff, retentionDays, keepAtLeast, backups, totalBytes: bytesOf(backups) };
+    const going = new Set(backups.map((b) => b.id));
+    const kept = this.journal ? (await this.backups.records.pointInTimeBases(now, 100_000)).filter((b) => !going.has(b.id)) : [];
+    const segments = this.journal ? await this.journal.expiredSegments(kept) : [];
+    return {
+      cutoff,
+      retentionDays,
+      keepAtLeast,
+      backups,
+      totalBytes: bytesOf(backups),
+      journalSegments: segments.length,
+      journalBytes: segments.reduce((n, s) => n + s.bytes, 0),
+      segments,
+    };
   }
 
   /**
@@ -73,7 +90,7 @@ export class RetentionService {
     progress.update({ phase: 'select' });
     const plan = await this.preview();
     progress.update({ phase: 'delete', rowsTotal: plan.backups.length });
-    const result: RunResult = { deleted: [], failed: [], skipped: [] };
+    const result: RunResult = { deleted: [], failed: [], skipped: [], segments: 0 };
     const why = { reason: 'retention', jobId: job.id };
     try {
       for (const backup of plan.backups) {
@@ -95,6 +112,14 @@ export class RetentionService {
         }
         progress.update({ rowsDone: result.deleted.length + result.failed.length + result.skipped.length, bytesDone: bytesOf(result.deleted) });
       }
+      // Segments only once the backups they served are gone (a skipped or failed one keeps its own: they are reselected next run).
+      if (result.skipped.length === 0 && result.failed.length === 0) {
+        for (const segment of plan.segments) {
+          signal.throwIfAborted();
+          await this.journal!.deleteSegment(segment);
+          result.segments++;
+        }
+      }
     } catch (err) {
       // What was deleted before a cancel or a crash is still summed up.
       await this.summarize(job, trigger, plan, result, actor, meta, true).catch((e) => logger.warn({ err: e }, 'could not write the retention audit entry'));
@@ -114,7 +139,7 @@ export class RetentionService {
     meta: RequestMeta | null,
     interrupted: boolean,
   ): Promise<void> {
-    if (trigger !== 'MANUAL' && result.deleted.length === 0 && result.failed.length === 0) return;
+    if (trigger !== 'MANUAL' && result.deleted.length === 0 && result.failed.length === 0 && result.segments === 0) return;
     await this.audit.record({
       actorUserId: actor?.userId ?? null,
       action: 'RETENTION_APPLIED',
@@ -129,6 +154,7 @@ export class RetentionService {
         bytesFreed: bytesOf(result.deleted),
         failed: result.failed.map(({ backup, reason }) => ({ id: backup.id, filename: backup.filename, reason })),
         skipped: result.skipped.map((b) => ({ id: b.id, filename: b.filename })),
+        ...(result.segments > 0 ? { journalSegmentsDeleted: result.segments } : {}),
         ...(interrupted ? { interrupted: true } : {}),
       },
       ipAddress: meta?.ipAddress,
@@ -152,8 +178,9 @@ function names(backups: BackupRecord[], detail: (b: BackupRecord) => string = (b
 }
 
 /** The job message: what went, what could not, and the policy applied. */
-function describe(plan: RetentionPreview, { deleted, failed, skipped }: RunResult): string {
+function describe(plan: RetentionPreview, { deleted, failed, skipped, segments }: RunResult): string {
   const parts = [deleted.length ? `Deleted ${deleted.length} backup(s), ${bytesOf(deleted)} bytes freed: ${names(deleted)}` : 'Deleted nothing'];
+  if (segments) parts.push(`deleted ${segments} change journal segment(s) no remaining backup needs`);
   if (failed.length) {
     const reasons = new Map(failed.map((f) => [f.backup.id, f.reason]));
     parts.push(`could not delete ${failed.length}: ${names(failed.map((f) => f.backup), (b) => `${b.filename} (${reasons.get(b.id)})`)}`);

@@ -1,0 +1,59 @@
+/**
+ * Retention and the change journal: segments go with the backups they serve, never before.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { extraDatabaseName, finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { errorCode, gql } from './support/test-kiln';
+import { until } from './support/until';
+
+let s: SeededKiln;
+beforeAll(async () => {
+  s = await startSeededKiln(3, { JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600' }, extraDatabaseName('journal_retention'));
+  expect((await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { continuous: true, retentionDays: 30, keepAtLeast: 1 }) { continuous } }', {}, s.token)).errors).toBeUndefined();
+  await until('no job to run', async () => (await s.db.query(`SELECT 1 FROM kiln.kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rowCount, (n) => n === 0, 60_000, 100);
+});
+afterAll(async () => {
+  if (s) await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { continuous: false }) { continuous } }', {}, s.token);
+  await s?.close();
+});
+
+async function changeAndWait(id: string): Promise<Date> {
+  await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1, 1, 2, now())`, [id]);
+  const at = (await s.db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
+  await until('the journal to hold it', () => s.kiln.services.journal.store.openChainNow(), (c) => (c?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
+  return at;
+}
+
+it('deletes the segments older than the oldest backup it keeps, with the backups; restores from that backup on still work', async () => {
+  await changeAndWait('ret-old');
+  const kept = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
+  const after = await changeAndWait('ret-new');
+  // A hundred days pass for everything before the kept backup: its older backups and their segments.
+  const snapshotAt = (await s.db.query<{ at: Date }>(`SELECT "snapshotAt" AS at FROM kiln.kiln_backup_details WHERE id = $1`, [kept.id])).rows[0].at;
+  await s.db.query(`UPDATE backup_records SET "createdAt" = "createdAt" - interval '100 days' WHERE id <> $1`, [kept.id]);
+  await s.db.query(`UPDATE kiln.kiln_backup_details SET "snapshotAt" = "snapshotAt" - interval '100 days' WHERE id <> $1`, [kept.id]);
+  const aged = await s.db.query<{ storageKey: string }>(
+    `UPDATE kiln.kiln_journal_segments SET "firstCommitAt" = "firstCommitAt" - interval '100 days', "lastCommitAt" = "lastCommitAt" - interval '100 days'
+      WHERE "lastCommitAt" < $1 RETURNING "storageKey"`,
+    [snapshotAt],
+  );
+  const all = (await s.db.query<{ n: number }>('SELECT count(*)::int AS n FROM kiln.kiln_journal_segments')).rows[0].n;
+  expect(aged.rowCount).toBeGreaterThan(0);
+
+  const preview = (await gql(s.kiln.url, '{ retentionPreview { backups { id } journalSegments journalBytes } }', {}, s.token)).data!.retentionPreview;
+  expect(preview.backups.map((b: { id: string }) => b.id)).not.toContain(kept.id);
+  expect(preview.journalSegments).toBe(aged.rowCount);
+  expect(preview.journalBytes).toBeGreaterThan(0);
+
+  const job = await finishedJob(s, (await gql(s.kiln.url, 'mutation { applyRetention { id } }', {}, s.token)).data!.applyRetention.id);
+  expect(job.message).toMatch(new RegExp(`deleted ${aged.rowCount} change journal segment\\(s\\) no remaining backup needs`));
+  expect((await s.db.query<{ n: number }>('SELECT count(*)::int AS n FROM kiln.kiln_journal_segments')).rows[0].n).toBe(all - aged.rowCount!);
+  for (const { storageKey } of aged.rows) expect(existsSync(path.join(s.kiln.backupDir, storageKey))).toBe(false);
+
+  // The kept backup and the journal after it still restore; nothing before it does.
+  const preview2 = await gql(s.kiln.url, 'query($at: DateTimeISO!) { pointInTimePreview(at: $at) { base { id } transactions } }', { at: after.toISOString() }, s.token);
+  expect(preview2.data!.pointInTimePreview).toMatchObject({ base: { id: kept.id }, transactions: 1 });
+  const before = new Date(snapshotAt.getTime() - 1000);
+  expect(errorCode(await gql(s.kiln.url, 'query($at: DateTimeISO!) { pointInTimePreview(at: $at) { transactions } }', { at: before.toISOString() }, s.token))).toBe('BAD_USER_INPUT');
+});
