@@ -1,0 +1,52 @@
+/**
+ * The change journal on cloud-only storage (the schedule keeps backups in the CLOUD): segments go
+ * to Cloudinary (our stand-in, which checks signatures as Cloudinary does), through the real SDK,
+ * and a restore to an instant reads base and segments from there.
+ */
+import { readdirSync } from 'node:fs';
+import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
+import { fingerprint } from './support/restore-helpers';
+import { extraDatabaseName, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { gql, loginToken } from './support/test-kiln';
+import { until } from './support/until';
+
+let cloud: FakeCloudinary;
+let s: SeededKiln;
+
+beforeAll(async () => {
+  cloud = await startCloudinaryServer();
+  s = await startSeededKiln(3, { CLOUDINARY_URL: cloud.cloudinaryUrl, JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600' }, extraDatabaseName('journal_cloud'));
+});
+afterAll(async () => {
+  if (s) await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { continuous: false }) { continuous } }', {}, await loginToken(s.kiln.url));
+  await s?.close();
+  await cloud?.close();
+});
+
+it('stores segments in the cloud only, and restores an instant from the cloud', async () => {
+  const on = await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { location: CLOUD, continuous: true }) { continuous location } }', {}, s.token);
+  expect(on.data!.updateBackupSchedule).toEqual({ continuous: true, location: 'CLOUD' });
+  // Turning it on queued a base backup (to the cloud, as the schedule says).
+  await until('the base backup', async () => (await s.db.query(`SELECT 1 FROM kiln.kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rowCount, (n) => n === 0, 60_000, 100);
+  await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('cloud-1', 'in the cloud', 1, 2, now())`);
+  const at = (await s.db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
+  const expected = await fingerprint(s.db, ['LoanType']);
+  await until('the journal to hold it', () => s.kiln.services.journal.store.openChainNow(), (c) => (c?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
+  const chain = (await s.kiln.services.journal.store.openChainNow())!;
+  const segments = await s.kiln.services.journal.store.segments(chain.id);
+  expect(segments.length).toBeGreaterThan(0);
+  // Not on this machine: in the cloud.
+  expect(readdirSync(s.kiln.backupDir).filter((f) => f.startsWith('kiln-journal-'))).toEqual([]);
+  const cloudKeys = [...cloud.objects.keys()].join('\n');
+  for (const segment of segments) expect(cloudKeys).toContain(segment.storageKey.replace(/\.jsonl\.gz$/, ''));
+
+  await s.db.query(`DELETE FROM "LoanType" WHERE id = 'cloud-1'`);
+  const token = await loginToken(s.kiln.url);
+  await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
+  const res = await gql(s.kiln.url, 'mutation($at: DateTimeISO!) { restoreToPointInTime(at: $at) { id } }', { at: at.toISOString() }, token);
+  expect(res.errors).toBeUndefined();
+  await s.kiln.services.jobs.settled(res.data!.restoreToPointInTime.id);
+  expect(await s.kiln.services.jobs.get(res.data!.restoreToPointInTime.id)).toMatchObject({ status: 'COMPLETED' });
+  expect(await fingerprint(s.db, ['LoanType'])).toEqual(expected);
+  await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, await loginToken(s.kiln.url));
+});
