@@ -28,6 +28,8 @@ export class KilnJournal1764000000016 implements MigrationInterface {
         "endLsn" bigint NOT NULL,
         "firstCommitAt" timestamptz,
         "lastCommitAt" timestamptz,
+        "minCommitAt" timestamptz,
+        "maxXid" bigint,
         "transactions" integer NOT NULL,
         "changes" integer NOT NULL,
         "checksum" text NOT NULL,

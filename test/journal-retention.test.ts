@@ -29,14 +29,15 @@ it('deletes the segments older than the oldest backup it keeps, with the backups
   await changeAndWait('ret-old');
   const kept = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
   const after = await changeAndWait('ret-new');
-  // A hundred days pass for everything before the kept backup: its older backups and their segments.
+  // A hundred days pass for the backups before the kept one.
   const snapshotAt = (await s.db.query<{ at: Date }>(`SELECT "snapshotAt" AS at FROM kiln.kiln_backup_details WHERE id = $1`, [kept.id])).rows[0].at;
   await s.db.query(`UPDATE backup_records SET "createdAt" = "createdAt" - interval '100 days' WHERE id <> $1`, [kept.id]);
   await s.db.query(`UPDATE kiln.kiln_backup_details SET "snapshotAt" = "snapshotAt" - interval '100 days' WHERE id <> $1`, [kept.id]);
+  // The segments the kept backup holds all of: every transaction in them is below its snapshot's xmin.
   const aged = await s.db.query<{ storageKey: string }>(
-    `UPDATE kiln.kiln_journal_segments SET "firstCommitAt" = "firstCommitAt" - interval '100 days', "lastCommitAt" = "lastCommitAt" - interval '100 days'
-      WHERE "lastCommitAt" < $1 RETURNING "storageKey"`,
-    [snapshotAt],
+    `SELECT s."storageKey" FROM kiln.kiln_journal_segments s, kiln.kiln_backup_details d
+      WHERE d.id = $1 AND s."maxXid" < split_part(d.snapshot, ':', 1)::bigint`,
+    [kept.id],
   );
   const all = (await s.db.query<{ n: number }>('SELECT count(*)::int AS n FROM kiln.kiln_journal_segments')).rows[0].n;
   expect(aged.rowCount).toBeGreaterThan(0);

@@ -82,6 +82,13 @@ it('names each right a role lacks, and a server whose slots are all taken', asyn
     expect(missingForJournal(await readLogicalDecodingFacts(admin, [...TABLES, 'NoSuchTable'], 'kiln_fill_0'))).toEqual([
       'this database has no "NoSuchTable": the journal follows the lending app\'s own database',
     ]);
+    // A table replicated by all its columns: rows could not be found again by key.
+    await admin.query('ALTER TABLE "Loan" REPLICA IDENTITY FULL');
+    try {
+      expect(missingForJournal(await readLogicalDecodingFacts(admin, TABLES, 'kiln_fill_0'))).toEqual([expect.stringMatching(/^"Loan" is not replicated by primary key/)]);
+    } finally {
+      await admin.query('ALTER TABLE "Loan" REPLICA IDENTITY DEFAULT');
+    }
   } finally {
     for (const slot of slots) await admin.query('SELECT pg_drop_replication_slot($1)', [slot]);
     await weak.end();

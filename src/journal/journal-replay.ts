@@ -69,10 +69,8 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
   const atMicros = BigInt(options.at.getTime()) * 1000n;
   const read: ReadSegment[] = [];
   const result: ReplayResult = { transactions: 0, changes: {}, lastCommitAt: null };
-  let pastAt = false;
 
   for (const segment of options.segments) {
-    if (pastAt) break;
     options.signal.throwIfAborted();
     const pending: JournalEntry[] = [];
     const reader = new SegmentReader(segment.name, options.signer, (entry) => pending.push(entry));
@@ -86,7 +84,6 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
           applier.relation(entry.relation.table, entry.relation.columns, transaction?.at);
         } else if ('begin' in entry) {
           const committedAt = isoToMicros(entry.begin.at);
-          if (committedAt > atMicros) pastAt = true; // later segments hold later commits only (give or take clock steps within one)
           transaction = { apply: committedAt <= atMicros && !holds(BigInt(entry.begin.xid)), at: entry.begin.at, changesBefore: changeCount(result) };
         } else if ('commit' in entry) {
           // Counted when it changed a table this restore replaces (not, say, only the audit log).

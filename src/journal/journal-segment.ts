@@ -46,6 +46,10 @@ export interface SegmentEnd {
   changes: number;
   firstCommitAt: string | null;
   lastCommitAt: string | null;
+  /** The earliest commit time it holds (commit times are not quite in commit order). */
+  minCommitAt: string | null;
+  /** The highest 64-bit xid it holds: a base whose snapshot's xmin is above it holds all of it. */
+  maxXid: string | null;
   checksum: string;
   signature: BackupSignature;
 }
@@ -76,6 +80,8 @@ export class SegmentWriter {
   private changes = 0;
   private firstCommitAt: string | null = null;
   private lastCommitAt: string | null = null;
+  private minCommitAt: string | null = null;
+  private maxXid: bigint | null = null;
   readonly headerLine: string;
 
   constructor(
@@ -96,6 +102,10 @@ export class SegmentWriter {
       this.transactions++;
       this.firstCommitAt ??= entry.begin.at;
       this.lastCommitAt = entry.begin.at;
+      // ISO times with all six digits compare as strings.
+      if (this.minCommitAt === null || entry.begin.at < this.minCommitAt) this.minCommitAt = entry.begin.at;
+      const xid = BigInt(entry.begin.xid);
+      if (this.maxXid === null || xid > this.maxXid) this.maxXid = xid;
     } else if ('insert' in entry || 'update' in entry || 'delete' in entry || 'truncate' in entry) {
       this.changes++;
     }
@@ -117,6 +127,8 @@ export class SegmentWriter {
       changes: this.changes,
       firstCommitAt: this.firstCommitAt,
       lastCommitAt: this.lastCommitAt,
+      minCommitAt: this.minCommitAt,
+      maxXid: this.maxXid?.toString() ?? null,
       checksum,
       signature: this.signer.sign(this.headerLine, checksum),
     };

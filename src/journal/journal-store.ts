@@ -22,6 +22,8 @@ export interface StoredSegment {
   endLsn: string;
   firstCommitAt: Date | null;
   lastCommitAt: Date | null;
+  minCommitAt: Date | null;
+  maxXid: bigint | null;
   transactions: number;
   changes: number;
   checksum: string;
@@ -91,8 +93,8 @@ export class JournalStore {
   async addSegment(header: Pick<SegmentHeader, 'chain' | 'sequence' | 'startLsn'>, end: SegmentEnd, stored: { key: string; bytes: number }): Promise<void> {
     await query(
       this.dataSource,
-      `INSERT INTO kiln_journal_segments (chain, sequence, "startLsn", "endLsn", "firstCommitAt", "lastCommitAt", transactions, changes, checksum, "storageKey", bytes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      `INSERT INTO kiln_journal_segments (chain, sequence, "startLsn", "endLsn", "firstCommitAt", "lastCommitAt", transactions, changes, checksum, "storageKey", bytes, "minCommitAt", "maxXid")
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
       [
         header.chain,
         header.sequence,
@@ -105,6 +107,8 @@ export class JournalStore {
         end.checksum,
         stored.key,
         stored.bytes,
+        end.minCommitAt,
+        end.maxXid,
       ],
     );
   }
@@ -114,13 +118,13 @@ export class JournalStore {
   }
 
   async segments(chain: string): Promise<StoredSegment[]> {
-    const rows = await query<StoredSegment & { startLsn: string; endLsn: string; bytes: string }>(
+    const rows = await query<Omit<StoredSegment, 'maxXid'> & { startLsn: string; endLsn: string; bytes: string; maxXid: string | null }>(
       this.dataSource,
-      `SELECT chain, sequence, "startLsn"::text AS "startLsn", "endLsn"::text AS "endLsn", "firstCommitAt", "lastCommitAt",
+      `SELECT chain, sequence, "startLsn"::text AS "startLsn", "endLsn"::text AS "endLsn", "firstCommitAt", "lastCommitAt", "minCommitAt", "maxXid"::text AS "maxXid",
               transactions, changes, checksum, "storageKey", bytes::text AS bytes
          FROM kiln_journal_segments WHERE chain = $1 ORDER BY sequence`,
       [chain],
     );
-    return rows.map((r) => ({ ...r, startLsn: bigIntToLsn(BigInt(r.startLsn)), endLsn: bigIntToLsn(BigInt(r.endLsn)), bytes: Number(r.bytes) }));
+    return rows.map((r) => ({ ...r, startLsn: bigIntToLsn(BigInt(r.startLsn)), endLsn: bigIntToLsn(BigInt(r.endLsn)), bytes: Number(r.bytes), maxXid: r.maxXid === null ? null : BigInt(r.maxXid) }));
   }
 }

@@ -7,6 +7,7 @@ import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-log
 import type { DataSource } from 'typeorm';
 import type { BackupSigner } from '../backup/format/backup-signature';
 import { encryptStream } from '../crypto/encryption';
+import { newId } from '../db/ids';
 import { queryOne } from '../db/sql';
 import type { Logger } from '../logging/logger';
 import type { StorageDriver, StoredObject } from '../storage/storage-driver';
@@ -44,18 +45,18 @@ class TextPgoutputPlugin extends PgoutputPlugin {
   }
 }
 
-type Work = { message: Pgoutput.Message } | { keepalive: bigint; at: number; respond: boolean } | { tick: true };
+type Work = { message: Pgoutput.Message } | { keepalive: bigint } | { tick: true };
 
-// How often an idle stream records how far it is complete, and how far behind the server's clock it claims.
-const COVERED_EVERY_MS = 1000;
+// A commit's time is taken just before its WAL record is written: a sample of the server's clock
+// and WAL insert position covers the commits more than this much older than the clock.
 const COVERED_MARGIN_MS = 1000;
-// pg-logical-replication 2.5 counts the keepalive's clock from 1999-12-25, not PostgreSQL's 2000-01-01.
-const LIBRARY_EPOCH_ERROR_MS = 946_684_800_000 - 946_080_000_000;
+const MAX_SAMPLES = 10;
 
 interface OpenSegment {
   writer: SegmentWriter;
   input: PassThrough;
   stored: Promise<[StoredObject, void]>;
+  storeFailed: Promise<never>;
   abort: AbortController;
   key: string;
   openedAt: number;
@@ -89,10 +90,13 @@ export class JournalStreamer {
   private position!: ChainPosition;
   private segment: OpenSegment | null = null;
   /** The transaction being read; skip: stored already (before a restart). */
-  private transaction: { skip: boolean } | null = null;
+  private transaction: { skip: boolean; begin: JournalEntry | null } | null = null;
   private readonly relations = new Map<number, Pgoutput.MessageRelation>();
   private acknowledged = 0n;
-  private coveredAt = 0;
+  /** The server's clock and WAL insert position read together, waiting for the journal to be stored past that position. */
+  private samples: Array<{ at: Date; lsn: bigint }> = [];
+  /** Names this streamer's objects: a restarted one never writes over (or deletes) an earlier one's. */
+  private readonly streamerId = newId();
   private nearXid = 0n;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -112,7 +116,12 @@ export class JournalStreamer {
     this.acknowledged = this.position.endLsn;
     await this.refreshNearXid();
     this.service.on('data', (_lsn: string, message: Pgoutput.Message) => this.enqueue({ message }));
-    this.service.on('heartbeat', (lsn: string, at: number, respond: boolean) => this.enqueue({ keepalive: lsnToBigInt(lsn), at: at + LIBRARY_EPOCH_ERROR_MS, respond }));
+    this.service.on('heartbeat', (lsn: string, _at: number, respond: boolean) => {
+      // Asked for a reply (the server ends a silent stream after wal_sender_timeout): answered at once
+      // with what is stored, not behind the data still being written.
+      if (respond && this.acknowledged > 0n) void this.service.acknowledge(bigIntToLsn(this.acknowledged - 1n)).catch((err: unknown) => this.fail(err, true));
+      this.enqueue({ keepalive: lsnToBigInt(lsn) });
+    });
     this.service.on('error', (err: Error) => this.fail(err, true));
     const started = new Promise<void>((resolve) => {
       this.service.once('start', () => resolve());
@@ -182,23 +191,15 @@ export class JournalStreamer {
 
   private async handle(work: Work): Promise<void> {
     if ('tick' in work) {
+      await this.sampleClock();
       if (this.segment && !this.transaction && this.now() - this.segment.openedAt >= this.options.segmentMs) await this.store();
-      // Idle: ask for a keepalive (the server sends one at once), so how far the journal is complete keeps up with the clock.
+      // Idle: ask for a keepalive (the server sends one at once), so the clock samples get covered.
       else if (!this.segment && !this.transaction && this.acknowledged > 0n) void this.service.acknowledge(bigIntToLsn(this.acknowledged - 1n), true).catch((err: unknown) => this.fail(err, true));
       return;
     }
     if ('keepalive' in work) {
       // Everything sent before this keepalive has been handled: with nothing held, all of it is stored.
-      if (!this.segment && !this.transaction) {
-        this.acknowledge(work.keepalive);
-        // A commit is sent well within a second of its time: all those older than this keepalive are stored.
-        if (work.at - this.coveredAt >= COVERED_EVERY_MS) {
-          this.coveredAt = work.at;
-          await this.options.store.markCovered(this.options.chain.id, new Date(work.at - COVERED_MARGIN_MS));
-        }
-      } else if (work.respond) {
-        this.acknowledge(this.position.endLsn, true);
-      }
+      if (!this.segment && !this.transaction) this.acknowledge(work.keepalive);
       return;
     }
     const message = work.message;
@@ -210,36 +211,36 @@ export class JournalStreamer {
       case 'begin': {
         const commitLsn = lsnToBigInt(message.commitLsn!);
         const skip = commitLsn < this.position.endLsn;
-        this.transaction = { skip };
-        if (skip) return;
         const xid = fullTransactionId(message.xid, this.nearXid);
-        await this.write({ begin: { xid: xid.toString(), lsn: message.commitLsn!, at: microsToIso(message.commitTime as bigint) } });
+        // Written with its first change: PostgreSQL before 15 also sends transactions that changed no published table.
+        this.transaction = { skip, begin: skip ? null : { begin: { xid: xid.toString(), lsn: message.commitLsn!, at: microsToIso(message.commitTime as bigint) } } };
         return;
       }
       case 'insert':
-        if (this.transaction?.skip) return;
+        if (!(await this.changing())) return;
         await this.stateRelation(message.relation);
         await this.write({ insert: message.relation.name, new: values(message.new) });
         return;
       case 'update':
-        if (this.transaction?.skip) return;
+        if (!(await this.changing())) return;
         await this.stateRelation(message.relation);
         await this.write({ update: message.relation.name, key: message.key ? values(message.key) : null, new: values(message.new) });
         return;
       case 'delete':
-        if (this.transaction?.skip) return;
+        if (!(await this.changing())) return;
         await this.stateRelation(message.relation);
         await this.write({ delete: message.relation.name, key: values(message.key ?? message.old ?? {}) });
         return;
       case 'truncate':
-        if (this.transaction?.skip) return;
+        if (!(await this.changing())) return;
         for (const relation of message.relations) await this.stateRelation(relation);
         await this.write({ truncate: message.relations.map((r) => r.name), cascade: message.cascade, restartIdentity: message.restartIdentity });
         return;
       case 'commit': {
-        const skipped = this.transaction?.skip ?? true;
+        // Skipped, or nothing of it written (it changed no published table).
+        const written = this.transaction !== null && !this.transaction.skip && this.transaction.begin === null;
         this.transaction = null;
-        if (skipped || !this.segment) return;
+        if (!written || !this.segment) return;
         const end = message.commitEndLsn!;
         await this.write({ commit: { end } });
         this.segment.endLsn = lsnToBigInt(end);
@@ -249,6 +250,18 @@ export class JournalStreamer {
       default:
         return; // type, origin, message: nothing to replay
     }
+  }
+
+  /** Whether the transaction's changes are journaled; its begin line goes first. */
+  private async changing(): Promise<boolean> {
+    const transaction = this.transaction;
+    if (!transaction || transaction.skip) return false;
+    if (transaction.begin) {
+      const begin = transaction.begin;
+      transaction.begin = null;
+      await this.write(begin);
+    }
+    return true;
   }
 
   private async stateRelation(relation: Pgoutput.MessageRelation): Promise<void> {
@@ -267,7 +280,8 @@ export class JournalStreamer {
     const segment = await this.open();
     const line = segment.writer.line(entry);
     segment.bytes += line.length;
-    if (!segment.input.write(line)) await once(segment.input, 'drain');
+    // A failed store destroys the input, which then never drains: wait for whichever comes first.
+    if (!segment.input.write(line)) await Promise.race([once(segment.input, 'drain'), segment.storeFailed]);
   }
 
   private async open(): Promise<OpenSegment> {
@@ -279,7 +293,7 @@ export class JournalStreamer {
       previousChecksum: this.position.checksum,
     };
     const writer = new SegmentWriter(header, this.options.signer);
-    const key = `kiln-journal-${header.chain}-${String(header.sequence).padStart(10, '0')}-${this.options.writerTag}.jsonl.gz`;
+    const key = `kiln-journal-${header.chain}-${String(header.sequence).padStart(10, '0')}-${this.streamerId}.jsonl.gz`;
     const input = new PassThrough();
     const output = new PassThrough();
     const abort = new AbortController();
@@ -289,9 +303,12 @@ export class JournalStreamer {
       this.options.storage.put(key, output, { tempTag: this.options.writerTag, signal: abort.signal }),
       pipeline([input, ...stages, output], { signal: abort.signal }),
     ]);
-    stored.catch(() => undefined); // awaited when the segment is stored; a failure before that also fails the next write
+    stored.catch((err: unknown) => this.fail(err)); // a storage failure stops the stream (after stop(), it is ignored)
+    // Rejects when the store fails; never settles otherwise (writes race it against 'drain').
+    const storeFailed = new Promise<never>((_resolve, reject) => void stored.catch(reject));
+    storeFailed.catch(() => undefined);
     input.write(writer.start());
-    this.segment = { writer, input, stored, abort, key, openedAt: this.now(), bytes: 0, endLsn: null, relations: new Set() };
+    this.segment = { writer, input, stored, storeFailed, abort, key, openedAt: this.now(), bytes: 0, endLsn: null, relations: new Set() };
     return this.segment;
   }
 
@@ -306,13 +323,13 @@ export class JournalStreamer {
     try {
       await this.options.store.addSegment(header, end, stored);
     } catch (err) {
-      // Another writer recorded this segment first (a takeover race): ours is not the chain's.
-      await this.options.storage.delete(stored.key).catch(() => undefined);
+      // Another writer recorded this segment first (a takeover race): ours, under our own key, is not the chain's.
+      // Any other failure may have recorded it after all (a lost answer): the object stays.
+      if ((err as { code?: string }).code === '23505') await this.options.storage.delete(stored.key).catch(() => undefined);
       throw err;
     }
     this.segment = null;
     this.position = { sequence: header.sequence, endLsn: segment.endLsn!, checksum: end.checksum };
-    if (end.lastCommitAt) await this.options.store.markCovered(header.chain, end.lastCommitAt);
     this.options.logger.info({ event: 'journal_segment_stored', chain: header.chain, sequence: header.sequence, endLsn, transactions: end.transactions, changes: end.changes, bytes: stored.bytes }, 'journal segment stored');
     this.acknowledge(this.position.endLsn);
     await this.refreshNearXid();
@@ -323,6 +340,23 @@ export class JournalStreamer {
     if (lsn < this.acknowledged || (lsn === this.acknowledged && !force) || lsn === 0n) return;
     this.acknowledged = lsn;
     void this.service.acknowledge(bigIntToLsn(lsn - 1n)).catch((err: unknown) => this.fail(err));
+    this.cover(lsn);
+  }
+
+  /** Reads the server's clock, then its WAL insert position: once the journal is stored past that position, every commit before the clock (less the margin) is. */
+  private async sampleClock(): Promise<void> {
+    if (this.samples.length >= MAX_SAMPLES) return;
+    const row = await queryOne<{ at: Date; lsn: string }>(this.options.dataSource, 'SELECT clock_timestamp() AS at, pg_current_wal_insert_lsn()::text AS lsn');
+    this.samples.push({ at: row!.at, lsn: lsnToBigInt(row!.lsn) });
+  }
+
+  /** Records how far the journal is complete in time, from the newest clock sample the stored position has passed. */
+  private cover(stored: bigint): void {
+    let passed: { at: Date } | undefined;
+    while (this.samples.length > 0 && this.samples[0].lsn <= stored) passed = this.samples.shift();
+    if (!passed) return;
+    const at = new Date(passed.at.getTime() - COVERED_MARGIN_MS);
+    void this.options.store.markCovered(this.options.chain.id, at).catch((err: unknown) => this.options.logger.warn({ err, event: 'journal_cover_failed' }, 'could not record how far the journal is complete'));
   }
 
   /** A recent 64-bit xid, so the 32-bit ones pgoutput reports get their epoch. */

@@ -68,9 +68,17 @@ export interface RestorableSpan {
   chain: string;
 }
 
-// Commit times may run a little out of commit order: segments are read from this long before the
-// base's snapshot, and one segment past `at` is read too.
-const COMMIT_TIME_SLACK_MS = 60_000;
+/**
+ * Whether a backup can be the base of a restore on this chain: its snapshot was taken while the
+ * chain ran (both times from the database's clock), so every transaction it lacks is in the journal.
+ */
+function onChain(base: BackupRecord, chain: JournalChain): boolean {
+  return base.snapshotAt !== null && base.snapshotAt >= chain.startedAt && (!chain.endedAt || base.snapshotAt <= chain.endedAt);
+}
+
+// How far behind the server's clock "complete up to" is claimed: a commit's time is taken just before its record is written.
+const COVERED_MARGIN_MS = 1000;
+
 
 /**
  * The change journal: on while the schedule says `continuous`, streamed by exactly one instance
@@ -138,7 +146,7 @@ export class JournalService {
         text: `The server keeps ${Math.round(slot.retainedBytes / 1048576)} MB of WAL for the change journal (more than JOURNAL_MAX_RETAINED_MB=${Math.round(this.settings.maxRetainedBytes / 1048576)})`,
       });
     }
-    const based = (await bases(now ?? new Date())).some((b) => b.createdAt >= chain.startedAt);
+    const based = (await bases(now ?? new Date())).some((b) => onChain(b, chain));
     if (!based) problems.push({ code: 'JOURNAL_NO_BASE', text: `No backup has completed since the change journal's chain began (${chain.startedAt.toISOString()}): no instant since can be restored yet` });
     return problems;
   }
@@ -160,7 +168,7 @@ export class JournalService {
     for (const chain of await this.store.chains()) {
       const to = chain.endedAt && chain.coveredUntil && chain.endedAt < chain.coveredUntil ? chain.endedAt : chain.coveredUntil;
       if (!to) continue;
-      const within = (await bases(to)).filter((b) => b.createdAt >= chain.startedAt && b.snapshotAt);
+      const within = (await bases(to)).filter((b) => onChain(b, chain));
       const oldest = within.at(-1);
       if (oldest) spans.push({ from: oldest.snapshotAt!, to, chain: chain.id });
     }
@@ -197,12 +205,14 @@ export class JournalService {
   private async refreshCoverage(): Promise<Date | null> {
     const open = await this.store.openChainNow();
     if (!open) return null;
+    // The clock first, then the WAL insert position (a commit's time is taken just before its record is written, so the margin).
     const row = await queryOne<{ now: Date; caughtUp: boolean | null }>(
       this.dataSource,
-      `SELECT clock_timestamp() AS now, (SELECT confirmed_flush_lsn >= pg_current_wal_lsn() FROM pg_replication_slots WHERE slot_name = $1) AS "caughtUp"`,
+      `SELECT now, (SELECT confirmed_flush_lsn >= insert FROM pg_replication_slots WHERE slot_name = $1) AS "caughtUp"
+         FROM (SELECT clock_timestamp() AS now) c, LATERAL (SELECT pg_current_wal_insert_lsn() AS insert) w`,
       [open.slot],
     );
-    if (row!.caughtUp) await this.store.markCovered(open.id, row!.now);
+    if (row!.caughtUp) await this.store.markCovered(open.id, new Date(row!.now.getTime() - COVERED_MARGIN_MS));
     return row!.now;
   }
 
@@ -211,13 +221,15 @@ export class JournalService {
     await this.refreshCoverage();
     const chains = await this.store.chains();
     for (const base of await bases(at)) {
-      const chain = chains.find((c) => c.startedAt <= base.createdAt && c.coveredUntil && c.coveredUntil >= at && (!c.endedAt || c.endedAt >= at));
+      const chain = chains.find((c) => onChain(base, c) && c.coveredUntil && c.coveredUntil >= at && (!c.endedAt || c.endedAt >= at));
       if (!chain) continue;
       const all = await this.store.segments(chain.id);
-      const from = base.snapshotAt!.getTime() - COMMIT_TIME_SLACK_MS;
-      const first = all.findIndex((s) => s.lastCommitAt && s.lastCommitAt.getTime() >= from);
-      const past = all.findIndex((s) => s.firstCommitAt && s.firstCommitAt > at);
-      const segments = first === -1 ? [] : all.slice(first, past === -1 ? all.length : Math.min(all.length, past + 1));
+      // Exactly the segments that can hold a transaction to replay: from the first holding an xid
+      // the base's snapshot may lack (none below its xmin), to the last holding a commit by `at`.
+      const xmin = BigInt(base.snapshot!.split(':')[0]);
+      const first = all.findIndex((s) => s.maxXid === null || s.maxXid >= xmin);
+      const last = all.findLastIndex((s) => s.minCommitAt === null || s.minCommitAt <= at);
+      const segments = first === -1 || last < first ? [] : all.slice(first, last + 1);
       return { at, base, chain, segments };
     }
     const spans = await this.restorableSpans(bases);
@@ -236,16 +248,19 @@ export class JournalService {
   async expiredSegments(kept: readonly BackupRecord[]): Promise<StoredSegment[]> {
     const expired: StoredSegment[] = [];
     for (const chain of await this.store.chains()) {
-      const bases = kept.filter((b) => b.snapshotAt && b.createdAt >= chain.startedAt && (!chain.endedAt || b.createdAt <= chain.endedAt));
+      const bases = kept.filter((b) => onChain(b, chain));
       if (bases.length === 0 && !chain.endedAt) continue;
       const segments = await this.store.segments(chain.id);
       if (bases.length === 0) {
         expired.push(...segments);
         continue;
       }
-      const from = Math.min(...bases.map((b) => b.snapshotAt!.getTime())) - COMMIT_TIME_SLACK_MS;
-      const first = segments.findIndex((s) => s.lastCommitAt && s.lastCommitAt.getTime() >= from);
-      expired.push(...segments.slice(0, first === -1 ? segments.length : first));
+      // The oldest base holds every transaction below its snapshot's xmin.
+      const xmin = bases.map((b) => BigInt(b.snapshot!.split(':')[0])).reduce((a, b) => (b < a ? b : a));
+      const first = segments.findIndex((s) => s.maxXid === null || s.maxXid >= xmin);
+      // A running chain keeps its newest segment: the streamer continues from it after a restart.
+      const keepFrom = first === -1 ? (chain.endedAt ? segments.length : segments.length - 1) : first;
+      expired.push(...segments.slice(0, keepFrom));
     }
     return expired;
   }

@@ -12,6 +12,8 @@ const ready: LogicalDecodingFacts = {
   canCreatePublication: true,
   tablesNotOwned: [],
   tablesMissing: [],
+  serverVersion: 170000,
+  tablesWithoutKeyIdentity: [],
 };
 
 describe('missingForJournal', () => {
@@ -27,6 +29,13 @@ describe('missingForJournal', () => {
       'the role kiln may not create a publication in this database (GRANT CREATE ON DATABASE … TO kiln)',
       'this database has no "Repayment": the journal follows the lending app\'s own database',
       'the role kiln does not own "Loan", which a publication of them needs',
+    ]);
+  });
+
+  it('refuses PostgreSQL before 14, and tables not replicated by primary key', () => {
+    expect(missingForJournal({ ...ready, serverVersion: 130012, tablesWithoutKeyIdentity: ['Loan'] })).toEqual([
+      'PostgreSQL 13 is too old for the journal: it needs PostgreSQL 14 or later',
+      expect.stringMatching(/^"Loan" is not replicated by primary key \(REPLICA IDENTITY DEFAULT with a primary key/),
     ]);
   });
 

@@ -25,17 +25,25 @@ export interface LogicalDecodingFacts {
   tablesNotOwned: string[];
   /** Lending tables this database does not have: not the app's database, or not deployed yet. */
   tablesMissing: string[];
+  /** server_version_num: 14 and later (pgoutput's messages option, which the decoding library always sends). */
+  serverVersion: number;
+  /** Lending tables whose REPLICA IDENTITY is not their primary key (FULL, NOTHING, or DEFAULT without one): replay keys rows by it. */
+  tablesWithoutKeyIdentity: string[];
 }
 
 /** Reads the facts from the server `db` is connected to. `ownSlot`: the slot Kiln would use, if it exists already. */
 export async function readLogicalDecodingFacts(db: SqlRunner, tables: readonly string[], ownSlot: string | null = null): Promise<LogicalDecodingFacts> {
   const { version } = (await queryOne<{ version: string }>(db, 'SELECT version() AS version'))!;
   if (/cockroach/i.test(version)) {
-    return { cockroachDb: true, walLevel: '', role: '', canReplicate: false, maxSlots: 0, slotsInUse: 0, maxWalSenders: 0, walSendersInUse: 0, canCreatePublication: false, tablesNotOwned: [], tablesMissing: [] };
+    return { cockroachDb: true, walLevel: '', role: '', canReplicate: false, maxSlots: 0, slotsInUse: 0, maxWalSenders: 0, walSendersInUse: 0, canCreatePublication: false, tablesNotOwned: [], tablesMissing: [], serverVersion: 0, tablesWithoutKeyIdentity: [] };
   }
   const facts = await queryOne<Omit<LogicalDecodingFacts, 'cockroachDb'>>(
     db,
     `SELECT current_setting('wal_level') AS "walLevel",
+            current_setting('server_version_num')::int AS "serverVersion",
+            coalesce((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c
+                       WHERE c.relnamespace = '${APP_SCHEMA}'::regnamespace AND c.relname = ANY($1)
+                         AND NOT (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))), '{}') AS "tablesWithoutKeyIdentity",
             session_user AS role,
             (SELECT r.rolsuper OR r.rolreplication FROM pg_roles r WHERE r.rolname = session_user)
               OR EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'rds_replication' AND pg_has_role(session_user, g.oid, 'MEMBER')) AS "canReplicate",
@@ -63,6 +71,7 @@ export function missingForJournal(facts: LogicalDecodingFacts): string[] {
     return ['CockroachDB has no PostgreSQL logical decoding: use its managed backups, which restore to a point in time'];
   }
   const missing: string[] = [];
+  if (facts.serverVersion > 0 && facts.serverVersion < 140000) missing.push(`PostgreSQL ${Math.floor(facts.serverVersion / 10000)} is too old for the journal: it needs PostgreSQL 14 or later`);
   if (facts.walLevel !== 'logical') {
     missing.push(
       `wal_level is ${facts.walLevel}, logical decoding needs logical (set wal_level = logical and restart the server; ` +
@@ -75,6 +84,12 @@ export function missingForJournal(facts: LogicalDecodingFacts): string[] {
   if (!facts.canCreatePublication) missing.push(`the role ${facts.role} may not create a publication in this database (GRANT CREATE ON DATABASE … TO ${facts.role})`);
   if (facts.tablesMissing.length > 0) {
     missing.push(`this database has no ${facts.tablesMissing.map((t) => `"${t}"`).join(', ')}: the journal follows the lending app's own database`);
+  }
+  if (facts.tablesWithoutKeyIdentity.length > 0) {
+    missing.push(
+      `${facts.tablesWithoutKeyIdentity.map((t) => `"${t}"`).join(', ')} ${facts.tablesWithoutKeyIdentity.length === 1 ? 'is' : 'are'} not replicated by primary key ` +
+        '(REPLICA IDENTITY DEFAULT with a primary key, as Prisma makes them): the journal could not find their rows again',
+    );
   }
   if (facts.tablesNotOwned.length > 0) {
     missing.push(`the role ${facts.role} does not own ${facts.tablesNotOwned.map((t) => `"${t}"`).join(', ')}, which a publication of them needs`);

@@ -122,7 +122,7 @@ export class BackupRecordStore {
    * Backups a restore to instant `at` can start from, newest first: completed Kiln backups of
    * the lending data whose snapshot is known and was taken at or before `at`.
    */
-  async pointInTimeBases(at: Date, limit = 20): Promise<BackupRecord[]> {
+  async pointInTimeBases(at: Date, limit = 1000): Promise<BackupRecord[]> {
     const rows = await query<JoinedRow>(
       this.dataSource,
       `${SELECT} WHERE lower(r."status") = 'completed' AND d."snapshot" IS NOT NULL AND d."snapshotAt" <= $1 ORDER BY d."snapshotAt" DESC LIMIT $2`,

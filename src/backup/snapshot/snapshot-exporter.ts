@@ -132,6 +132,7 @@ async function lockForReading(dataSource: DataSource, client: PoolClient, tables
   signal.addEventListener('abort', cancel, { once: true });
   try {
     for (const table of tables) {
+      signal.throwIfAborted(); // a cancel between two locks found no statement to cancel
       onTable(table);
       await client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS SHARE MODE`);
     }
