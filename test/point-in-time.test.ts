@@ -226,3 +226,17 @@ it('a slot dropped behind its back: the chain ends there, a new one starts with 
   expect(new Date(window.spans.at(-1).to).getTime()).toBeGreaterThanOrEqual(at.getTime());
   expect(await restoreTo(at)).toMatchObject({ status: 'COMPLETED' });
 });
+
+it('restores an instant after an earlier restore: that restore’s own transaction is replayed too', async () => {
+  const { at: first, tables } = await baseAndChange('pitr-before-restore');
+  expect(await restoreTo(first)).toMatchObject({ status: 'COMPLETED' });
+  await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('pitr-after-restore', 'pitr-after-restore', 1, 2, now())`);
+  const at = await instant();
+  // Signing in writes User and UserLoginHistory: the rest is compared.
+  const compared = tables.filter((t) => t !== 'User' && t !== 'UserLoginHistory');
+  const expected = await fingerprint(s.db, compared);
+  await until('the journal to hold it', () => s.kiln.services.journal.store.openChainNow(), (chain) => (chain?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
+  await s.db.query(`DELETE FROM "LoanType" WHERE id IN ('pitr-after-restore', 'pitr-before-restore')`);
+  expect(await restoreTo(at)).toMatchObject({ status: 'COMPLETED' });
+  expect(await fingerprint(s.db, compared)).toEqual(expected);
+});

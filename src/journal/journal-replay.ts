@@ -4,7 +4,7 @@ import type { PoolClient } from 'pg';
 import type { BackupSigner } from '../backup/format/backup-signature';
 import { APP_SCHEMA } from '../db/schemas';
 import { quoteIdent } from '../db/sql';
-import { BackupCorruptError, BadUserInputError } from '../errors/kiln-errors';
+import { BackupCorruptError, BadUserInputError, KilnError } from '../errors/kiln-errors';
 import { assertUnbroken, SegmentReader, type JournalEntry, type ReadSegment, type RelationColumn, type RowValues } from './journal-segment';
 
 export interface ReplaySegment {
@@ -46,7 +46,8 @@ const MAX_PARAMETERS = 65_535;
  * transaction committed at or before `at` that the base's snapshot does not hold, in commit order,
  * change by change as PostgreSQL logged them (values bound as text, never spliced into SQL). Each
  * segment is proven whole and the chain unbroken; any failure throws and the transaction rolls
- * back. Deletes may find their row gone (a cascade of an earlier delete already removed it).
+ * back. It runs while the restore has the foreign keys off (see loadBackupInTransaction), so
+ * nothing cascades: every row a cascade changed is in the journal itself.
  */
 export async function replayJournal(client: PoolClient, options: ReplayOptions): Promise<ReplayResult> {
   const columns = await tableColumns(client, [...options.tables]);
@@ -70,14 +71,22 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
   const read: ReadSegment[] = [];
   const result: ReplayResult = { transactions: 0, changes: {}, lastCommitAt: null };
 
+  // Every segment proven whole and the chain unbroken before anything is applied: an edited
+  // segment is BACKUP_CORRUPT, never a database error halfway through.
+  for (const segment of options.segments) {
+    options.signal.throwIfAborted();
+    const reader = new SegmentReader(segment.name, options.signer);
+    await readLines(segment, (line) => reader.push(line));
+    read.push(reader.finish());
+  }
+  assertUnbroken(read);
+
   for (const segment of options.segments) {
     options.signal.throwIfAborted();
     const pending: JournalEntry[] = [];
     const reader = new SegmentReader(segment.name, options.signer, (entry) => pending.push(entry));
     let transaction: { apply: boolean; at: string; changesBefore: number } | null = null;
-    const lines = readline.createInterface({ input: await segment.open(), crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (line === '') continue;
+    await readLines(segment, async (line) => {
       reader.push(line);
       for (const entry of pending.splice(0)) {
         if ('relation' in entry) {
@@ -96,15 +105,39 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
           }
           transaction = null;
         } else if (transaction?.apply) {
-          await applier.change(entry, result.changes);
+          await applier.change(entry, result.changes).catch((err: unknown) => {
+            throw replayFailure(err, segment.name, transaction!.at);
+          });
         }
       }
-    }
-    read.push(reader.finish());
+    });
+    reader.finish(); // the same bytes as the first pass, or the store changed them meanwhile
   }
-  assertUnbroken(read);
-  await applier.flush();
+  await applier.flush().catch((err: unknown) => {
+    throw replayFailure(err, 'the last segment', result.lastCommitAt ?? '');
+  });
   return result;
+}
+
+/** Each line of a segment; a segment that does not gunzip or decrypt is corrupt. */
+async function readLines(segment: ReplaySegment, onLine: (line: string) => void | Promise<void>): Promise<void> {
+  try {
+    const lines = readline.createInterface({ input: await segment.open(), crlfDelay: Infinity });
+    for await (const line of lines) if (line !== '') await onLine(line);
+  } catch (err) {
+    if (err instanceof KilnError) throw err;
+    if ((err as { code?: string }).code?.startsWith('Z_') || (err as Error).name === 'DecryptionError') {
+      throw new BackupCorruptError(`Journal segment ${segment.name} cannot be read: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+}
+
+/** A proven journal that the restored data refuse (a row missing, a key taken): the journal does not continue this base. */
+function replayFailure(err: unknown, segment: string, at: string): unknown {
+  const code = (err as { code?: string }).code;
+  if (err instanceof KilnError || !code || !/^(22|23|42)/.test(code)) return err;
+  return new BackupCorruptError(`Replaying the journal failed in segment ${segment} (a transaction committed ${at}): ${(err as Error).message}`);
 }
 
 /** Whether a pg_current_snapshot() text holds (sees as committed) a committed transaction's 64-bit id. */
@@ -232,7 +265,9 @@ class ChangeApplier implements ReplaySink {
       this.assertShape(entry.delete);
       this.count(counts, entry.delete);
       const where = Object.keys(entry.key);
-      await this.client.query(`DELETE FROM ${this.name(entry.delete)} WHERE ${where.map((c, i) => `${quoteIdent(c)} = $${i + 1}`).join(' AND ')}`, where.map((c) => entry.key[c]));
+      // Foreign keys are off during a replay: a cascade happens because the journal holds each row it removed.
+      const res = await this.client.query(`DELETE FROM ${this.name(entry.delete)} WHERE ${where.map((c, i) => `${quoteIdent(c)} = $${i + 1}`).join(' AND ')}`, where.map((c) => entry.key[c]));
+      if (res.rowCount !== 1) throw new BackupCorruptError(`The journal deletes a row of "${entry.delete}" (${JSON.stringify(entry.key)}) that the restored data lack: the journal does not continue this backup`);
     } else if ('truncate' in entry) {
       const tables = entry.truncate.filter((t) => this.tables.has(t));
       for (const table of tables) {

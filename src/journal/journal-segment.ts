@@ -177,7 +177,8 @@ export class SegmentReader {
       this.hash.update(`${line}\n`);
       return;
     }
-    if (isObject(value) && 'end' in value) {
+    if (!isObject(value)) this.corrupt('a line is not a JSON object');
+    if ('end' in value) {
       this.end = value.end as SegmentEnd;
       return;
     }

@@ -337,10 +337,11 @@ export class JournalStreamer {
 
   /** Tells the server it may forget WAL before `lsn` (flush position). The library reports its argument plus one. */
   private acknowledge(lsn: bigint, force = false): void {
+    // Clock samples the stored position has passed are covered, whether or not it moved now.
+    this.cover(lsn > this.acknowledged ? lsn : this.acknowledged);
     if (lsn < this.acknowledged || (lsn === this.acknowledged && !force) || lsn === 0n) return;
     this.acknowledged = lsn;
     void this.service.acknowledge(bigIntToLsn(lsn - 1n)).catch((err: unknown) => this.fail(err));
-    this.cover(lsn);
   }
 
   /** Reads the server's clock, then its WAL insert position: once the journal is stored past that position, every commit before the clock (less the margin) is. */

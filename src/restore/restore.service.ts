@@ -237,9 +237,12 @@ export class RestoreService {
     const { client, manager } = tx;
     const { source, actorId } = about;
     await rememberAccounts(client);
-    const loaded = await loadBackupInTransaction(client, file.events, file.plan, catalog, progress.loading, signal);
+    const journal: { replayed: ReplayResult | null } = { replayed: null };
+    const pointInTime = source.kind === 'stored' ? source.pointInTime : undefined;
+    const replay = pointInTime ? async () => void (journal.replayed = await this.replay(tx, pointInTime, file.plan.replaced, signal)) : undefined;
+    const loaded = await loadBackupInTransaction(client, file.events, file.plan, catalog, progress.loading, signal, replay);
+    const { replayed } = journal;
     const checked = file.found.validated!;
-    const replayed = source.kind === 'stored' && source.pointInTime ? await this.replay(tx, source.pointInTime, file.plan.replaced, signal) : null;
     const authenticity = checkAuthenticity(checked, about.recordedChecksum, this.backups.signer, about.allowUnsigned);
     // Who can log in now that could not before: said in the job message and the audit entry.
     const accounts = await accountChanges(client);

@@ -36,6 +36,11 @@ export async function loadBackupInTransaction(
   catalog: LendingCatalog,
   onRows: (rows: number, table: string | null) => void,
   signal: AbortSignal,
+  /**
+   * Runs once the rows are in and the indexes built, while the foreign keys are still off and the
+   * carried rows still aside (a restore to an instant replays the journal here: row for row, as logged).
+   */
+  afterLoad?: () => Promise<void>,
 ): Promise<LoadResult> {
   // The restore phase begins here, before its first lock: a load waiting on one shows as the restore.
   onRows(0, null);
@@ -57,6 +62,7 @@ export async function loadBackupInTransaction(
     signal.throwIfAborted();
     return withTableContext(index.table, null, build);
   });
+  await afterLoad?.();
 
   const removed: Record<string, number> = {};
   for (const { table, links } of plan.carried) {
