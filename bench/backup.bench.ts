@@ -3,7 +3,7 @@
  * (issue #4), cloud uploads (issue #5), scheduled fire times (issue #6) and the restore of the lending app's own
  * format 1.0 files against Kiln's own format (appformat), an admin's query during a login flood (loginflood,
  * issue #10) and the console's bundle and first render in Chromium (console, issue #11) and the command line's
- * file restore and SQL export against pg_restore and pg_dump's plain format + psql (cli, issue #12) and the /metrics scrape with 10,000 backup records (metrics, issue #13) and an admin's query while a backup and a restore run (joblatency, issue #14), on the same server in the same run.
+ * file restore and SQL export against pg_restore and pg_dump's plain format + psql (cli, issue #12) and the /metrics scrape with 10,000 backup records (metrics, issue #13) and an admin's query while a backup and a restore run (joblatency, issue #14) and the change journal's throughput, lag, added write latency and a restore to an instant against a plain restore (journal, issue 15), on the same server in the same run.
  * Targets live here, never in timed tests. Every figure is reported next to a reference
  * measured in this run. Exits 0 whether targets are met or missed: a bench reports, it does not gate.
  */
@@ -25,14 +25,15 @@ import { measureConsole } from './console.measure';
 import { measureCli } from './cli.measure';
 import { measureMetrics } from './metrics.measure';
 import { measureJobLatency } from './job-latency.measure';
+import { measureJournal } from './journal.measure';
 
 // ~29.7 rows a member: 34,000 members make just over 1,000,000 rows.
 const FULL_MEMBERS = 34_000;
 // In this order: the restore's pg_restore reference restores the backup measurement's pg_dump file
 // (without it, the restore measurement dumps again). BENCH_ONLY=restore (or backup) runs one of them.
-const MEASUREMENTS: Record<string, Measurement> = { backup: measureBackup, restore: measureRestore, cloud: measureCloud, schedule: measureSchedule, appformat: measureAppFormat, loginflood: measureLoginFlood, console: measureConsole, cli: measureCli, metrics: measureMetrics, joblatency: measureJobLatency };
+const MEASUREMENTS: Record<string, Measurement> = { backup: measureBackup, restore: measureRestore, cloud: measureCloud, schedule: measureSchedule, appformat: measureAppFormat, loginflood: measureLoginFlood, console: measureConsole, cli: measureCli, metrics: measureMetrics, joblatency: measureJobLatency, journal: measureJournal };
 /** Measurements that bring their own data: without the others, the big databases are not prepared. */
-const OWN_DATA = new Set(['cloud', 'schedule', 'appformat', 'loginflood', 'console', 'metrics', 'joblatency']);
+const OWN_DATA = new Set(['cloud', 'schedule', 'appformat', 'loginflood', 'console', 'metrics', 'joblatency', 'journal']);
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',').map((m) => m.trim());

@@ -1,0 +1,180 @@
+import { mkdtemp } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import type { Identity, RequestMeta } from '../src/auth/identity';
+import { loadConfig } from '../src/config/config';
+import { Role } from '../src/domain/lending-enums';
+import { startKiln, type RunningKiln } from '../src/kiln';
+import { createLogger } from '../src/logging/logger';
+import { fingerprint, fingerprintDifferences, prepareDatabase, withDatabase } from './bench-databases';
+import { count, ratio, seconds, verdict, type BenchContext, type ReportLine } from './bench-report';
+
+const MEMBERS = Number(process.env.BENCH_JOURNAL_MEMBERS ?? 34_000); // ~1,000,000 rows
+const CHANGES = 100_000;
+const ROWS_PER_TRANSACTION = 100;
+const LATENCY_TRANSACTIONS = 2_000;
+const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
+const META: RequestMeta = { ipAddress: null, userAgent: 'kiln-bench' };
+
+/**
+ * JOURNAL lines (issue 15), on a server with wal_level = logical (the bench's own, else an embedded
+ * one started here): the change journal's throughput and lag under a write workload of 100,000
+ * changes, the write latency it adds to the app's transactions (journal off against on, same run),
+ * and a restore to an instant (a ~1,000,000-row base plus the 100,000 changes replayed) against a
+ * plain restore of the same base.
+ */
+export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
+  let serverUrl = ctx.server.url;
+  let stopServer: (() => Promise<void>) | undefined;
+  if (!(await logical(serverUrl))) {
+    const { startEmbeddedPostgres } = await import('../src/db/embedded-postgres.js');
+    const pg = await startEmbeddedPostgres({ dataDir: path.resolve(__dirname, '../../.kiln-bench-journal'), port: 0, database: 'postgres' });
+    serverUrl = pg.url;
+    stopServer = pg.stop;
+  }
+  const database = await prepareDatabase(serverUrl, 'kiln_bench_journal', MEMBERS);
+  const url = withDatabase(serverUrl, 'kiln_bench_journal');
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  const dataDir = await mkdtemp(path.join(ctx.workDir, 'journal-'));
+  let kiln: RunningKiln | undefined;
+  try {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      PORT: '0',
+      DATABASE_URL: url,
+      DATA_DIR: dataDir,
+      BACKUP_DIR: path.join(dataDir, 'backups'),
+      JWT_SECRET,
+      BACKUP_SIGNING_KEY: `${JWT_SECRET}-signing`,
+      ADMIN_EMAIL: 'bench-journal@kiln.test',
+      ADMIN_PASSWORD: 'bench-journal-password',
+      JOURNAL_SEGMENT_SECONDS: '1',
+      CLOUD_REQUIRED: 'false',
+      LOG_LEVEL: 'silent',
+    });
+    kiln = await startKiln(config, createLogger('silent'));
+    const admin = (await db.query<{ id: string }>(`SELECT id FROM "User" WHERE email = 'bench-journal@kiln.test'`)).rows[0];
+    const actor: Identity = { userId: admin.id, role: Role.ADMIN, jwtId: 'bench' };
+    const { services } = kiln;
+
+    const latencyOff = await writeLatencies(db, 'off');
+    await services.schedule.update({ continuous: true }, actor, META);
+    await until(async () => services.journal.streaming !== null && (await idleJobs(db)), 600_000); // the base backup queued when it was turned on
+    const base = (await services.backups.records.pointInTimeBases(new Date()))[0];
+    const latencyOn = await writeLatencies(db, 'on');
+
+    // The write workload, and the journal's lag sampled while it runs.
+    const lags: number[] = [];
+    const started = performance.now();
+    const sampling = setInterval(() => {
+      void services.journal.store.openChainNow().then((chain) => chain?.coveredUntil && lags.push((Date.now() - chain.coveredUntil.getTime()) / 1000));
+    }, 100);
+    await workload(db);
+    const written = (performance.now() - started) / 1000;
+    const at = (await db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
+    await until(async () => ((await services.journal.store.openChainNow())?.coveredUntil ?? new Date(0)) >= at, 600_000);
+    const stored = (performance.now() - started) / 1000;
+    clearInterval(sampling);
+    const expected = await fingerprint(url);
+
+    await services.maintenance.set(true, 'bench', actor, META);
+    const pitr = await timedJob(kiln, () => services.restore.restoreToPointInTime(at, actor, META));
+    const pitrDifferences = fingerprintDifferences(expected, await fingerprint(url)).filter((d) => !/^"(User|UserLoginHistory|StaffSession|AuditLog)"/.test(d));
+    const plain = await timedJob(kiln, () => services.restore.restore(base.id, null, actor, META));
+    await services.maintenance.set(false, 'bench', actor, META);
+
+    const p99Lag = percentile(lags, 0.99);
+    const p50 = (l: number[]) => percentile(l, 0.5) * 1000;
+    return [
+      { metric: 'journal: changes written (100 a transaction)', value: `${count(CHANGES)} in ${seconds(written)}` },
+      { metric: 'journal: throughput (changes stored / s)', value: count(Math.round(CHANGES / stored)) },
+      { metric: 'journal: lag p99 during the workload', value: seconds(p99Lag), target: '< 2 s', verdict: verdict(p99Lag < 2) },
+      { metric: 'journal: one-row write p50, journal off / on', value: `${p50(latencyOff).toFixed(2)} / ${p50(latencyOn).toFixed(2)} ms`, target: 'on <= 1.1x off', verdict: verdict(p50(latencyOn) <= 1.1 * p50(latencyOff)) },
+      { metric: `journal: restore to an instant (${count(database.rows)}-row base + ${count(CHANGES)} changes)`, value: `${seconds(pitr.seconds)} (${pitr.status})` },
+      { metric: 'journal: plain restore of the same base', value: `${seconds(plain.seconds)} (${plain.status})` },
+      { metric: 'journal: restore to an instant / plain restore', value: ratio(pitr.seconds / plain.seconds) },
+      { metric: 'journal: restored instant equals the data at it', value: pitrDifferences.length === 0 ? 'yes' : pitrDifferences.join('; '), target: 'yes', verdict: verdict(pitrDifferences.length === 0) },
+    ];
+  } finally {
+    if (kiln) {
+      await kiln.services.schedule.update({ continuous: false }, { userId: (await db.query<{ id: string }>(`SELECT id FROM "User" WHERE email = 'bench-journal@kiln.test'`)).rows[0].id, role: Role.ADMIN, jwtId: 'bench' }, META).catch(() => undefined);
+      await kiln.close();
+    }
+    await db.end();
+    await stopServer?.();
+  }
+}
+
+async function logical(url: string): Promise<boolean> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<{ wal_level: string }>('SHOW wal_level')).rows[0].wal_level === 'logical';
+  } finally {
+    await client.end();
+  }
+}
+
+/** 100,000 changes as the app makes them: inserts, updates and deletes of notes, updates of schedule items, 100 to a transaction. */
+async function workload(db: Client): Promise<void> {
+  const userId = (await db.query<{ id: string }>('SELECT id FROM "User" LIMIT 1')).rows[0].id;
+  const per = ROWS_PER_TRANSACTION;
+  for (let done = 0, batch = 0; done < CHANGES; batch++) {
+    const kind = batch % 3;
+    if (kind === 0) {
+      await db.query(
+        `INSERT INTO "UserNote" (id, "userId", title, content, "createdByUserId", "updatedAt")
+         SELECT 'bench-' || $2 || '-' || g, $1, 'note', repeat('x', 200), $1, now() FROM generate_series(1, $3) g`,
+        [userId, batch, per],
+      );
+    } else if (kind === 1) {
+      await db.query(`UPDATE "RepaymentScheduleItem" SET "updatedAt" = now() WHERE id IN (SELECT id FROM "RepaymentScheduleItem" ORDER BY id OFFSET $1 LIMIT $2)`, [
+        (batch * per) % 500_000,
+        per,
+      ]);
+    } else {
+      await db.query(`DELETE FROM "UserNote" WHERE id LIKE 'bench-' || $1 || '-%'`, [batch - 2]);
+    }
+    done += per;
+  }
+}
+
+/** Milliseconds of single-row update transactions, one after another. */
+async function writeLatencies(db: Client, tag: string): Promise<number[]> {
+  const id = (await db.query<{ id: string }>('SELECT id FROM "LoanType" LIMIT 1')).rows[0].id;
+  const out: number[] = [];
+  for (let i = 0; i < LATENCY_TRANSACTIONS; i++) {
+    const t = performance.now();
+    await db.query(`UPDATE "LoanType" SET description = $2 WHERE id = $1`, [id, `${tag} ${i}`]);
+    out.push((performance.now() - t) / 1000);
+  }
+  return out;
+}
+
+async function timedJob(kiln: RunningKiln, start: () => Promise<{ id: string }>): Promise<{ seconds: number; status: string }> {
+  const t = performance.now();
+  const job = await start();
+  await kiln.services.jobs.settled(job.id);
+  const done = await kiln.services.jobs.get(job.id);
+  return { seconds: (performance.now() - t) / 1000, status: done?.status === 'COMPLETED' ? 'COMPLETED' : `${done?.status}: ${done?.error}` };
+}
+
+async function idleJobs(db: Client): Promise<boolean> {
+  return (await db.query(`SELECT 1 FROM kiln.kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rowCount === 0;
+}
+
+async function until(ok: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error('the journal bench timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
