@@ -38,6 +38,9 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
   const db = new Client({ connectionString: url });
   await db.connect();
   const dataDir = await mkdtemp(path.join(ctx.workDir, 'journal-'));
+  // The seeded database has its admins (so no bootstrap one): the measurements act as one of them.
+  const admin = (await db.query<{ id: string }>(`SELECT id FROM "User" WHERE role = 'ADMIN' AND "isActive" ORDER BY id LIMIT 1`)).rows[0];
+  const actor: Identity = { userId: admin.id, role: Role.ADMIN, jwtId: 'bench' };
   let kiln: RunningKiln | undefined;
   try {
     const config = loadConfig({
@@ -55,8 +58,6 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
       LOG_LEVEL: 'silent',
     });
     kiln = await startKiln(config, createLogger('silent'));
-    const admin = (await db.query<{ id: string }>(`SELECT id FROM "User" WHERE email = 'bench-journal@kiln.test'`)).rows[0];
-    const actor: Identity = { userId: admin.id, role: Role.ADMIN, jwtId: 'bench' };
     const { services } = kiln;
 
     const latencyOff = await writeLatencies(db, 'off');
@@ -99,7 +100,7 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
     ];
   } finally {
     if (kiln) {
-      await kiln.services.schedule.update({ continuous: false }, { userId: (await db.query<{ id: string }>(`SELECT id FROM "User" WHERE email = 'bench-journal@kiln.test'`)).rows[0].id, role: Role.ADMIN, jwtId: 'bench' }, META).catch(() => undefined);
+      await kiln.services.schedule.update({ continuous: false }, actor, META).catch(() => undefined);
       await kiln.close();
     }
     await db.end();

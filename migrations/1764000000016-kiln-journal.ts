@@ -3,7 +3,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The change journal (point-in-time recovery): its chains (one per replication slot's life, so a
  * lost slot shows as a gap) and the stored segments of each, with the LSNs and commit times they
- * cover, and the schedule's switch for it. LSNs are bigint: they compare as numbers on every server.
+ * cover (and, for BOTH, the key of each one's off-site copy), and the schedule's switch for it. LSNs are bigint: they compare as numbers on every server.
  */
 export class KilnJournal1764000000016 implements MigrationInterface {
   name = 'KilnJournal1764000000016';
@@ -34,6 +34,7 @@ export class KilnJournal1764000000016 implements MigrationInterface {
         "changes" integer NOT NULL,
         "checksum" text NOT NULL,
         "storageKey" text NOT NULL,
+        "offsiteKey" text,
         "bytes" bigint NOT NULL,
         "storedAt" timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
         PRIMARY KEY ("chain", "sequence")

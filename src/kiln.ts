@@ -38,7 +38,6 @@ import { createBackupStorage } from './storage/storage-factory';
 import { BackupLocation, BackupType } from './backup/backup.enums';
 import { JobLeases } from './jobs/job-leases';
 import { JournalService } from './journal/journal.service';
-import type { StorageDriver } from './storage/storage-driver';
 import { VerifyService } from './verify/verify.service';
 import { newId } from './db/ids';
 import { BackupScheduler } from './schedule/backup-scheduler';
@@ -120,9 +119,14 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       leases: new JobLeases(dataSource, instanceId, config.jobs.leaseTtlMs),
       signer,
       encryptionKey: config.encryption.key,
-      // Off-site only when the schedule keeps backups only there.
-      storageFor: async (): Promise<StorageDriver> => ((await schedule.get()).location === BackupLocation.CLOUD && storage.offsite) || storage.local,
+      // Where the schedule keeps backups: off-site only for CLOUD; BOTH copies each segment off-site once stored.
+      placement: async () => {
+        const { location } = await schedule.get();
+        if (location === BackupLocation.CLOUD && storage.offsite) return { write: storage.offsite, writesOffsite: true };
+        return { write: storage.local, writesOffsite: false, copyTo: location === BackupLocation.BOTH ? storage.offsite : undefined };
+      },
       stores: [storage.local, ...(storage.offsite ? [storage.offsite] : [])],
+      offsite: storage.offsite,
       readKeys: config.encryption.readKeys,
       wanted: async () => (await schedule.get()).continuous,
       logger: logger.child({ component: 'journal' }),

@@ -1,9 +1,11 @@
 /**
  * The change journal on cloud-only storage (the schedule keeps backups in the CLOUD): segments go
  * to Cloudinary (our stand-in, which checks signatures as Cloudinary does), through the real SDK,
- * and a restore to an instant reads base and segments from there.
+ * and a restore to an instant reads base and segments from there. On BOTH, each segment stored in
+ * BACKUP_DIR is then copied to the cloud, and a restore finds the copy when the local one is gone.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
 import { fingerprint } from './support/restore-helpers';
 import { extraDatabaseName, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
@@ -15,7 +17,7 @@ let s: SeededKiln;
 
 beforeAll(async () => {
   cloud = await startCloudinaryServer();
-  s = await startSeededKiln(3, { CLOUDINARY_URL: cloud.cloudinaryUrl, JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600' }, extraDatabaseName('journal_cloud'));
+  s = await startSeededKiln(3, { CLOUDINARY_URL: cloud.cloudinaryUrl, JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600', JOURNAL_MAX_LAG_SECONDS: '1' }, extraDatabaseName('journal_cloud'));
 });
 afterAll(async () => {
   if (s) await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { continuous: false }) { continuous } }', {}, await loginToken(s.kiln.url));
@@ -41,6 +43,48 @@ it('stores segments in the cloud only, and restores an instant from the cloud', 
   for (const segment of segments) expect(cloudKeys).toContain(segment.storageKey.replace(/\.jsonl\.gz$/, ''));
 
   await s.db.query(`DELETE FROM "LoanType" WHERE id = 'cloud-1'`);
+  const token = await loginToken(s.kiln.url);
+  await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
+  const res = await gql(s.kiln.url, 'mutation($at: DateTimeISO!) { restoreToPointInTime(at: $at) { id } }', { at: at.toISOString() }, token);
+  expect(res.errors).toBeUndefined();
+  await s.kiln.services.jobs.settled(res.data!.restoreToPointInTime.id);
+  expect(await s.kiln.services.jobs.get(res.data!.restoreToPointInTime.id)).toMatchObject({ status: 'COMPLETED' });
+  expect(await fingerprint(s.db, ['LoanType'])).toEqual(expected);
+  await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, await loginToken(s.kiln.url));
+});
+
+it('on BOTH copies every segment to the cloud, flags copies that fall behind, and restores from the copies', async () => {
+  const on = await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { location: BOTH, continuous: true }) { continuous location } }', {}, await loginToken(s.kiln.url));
+  expect(on.data!.updateBackupSchedule).toEqual({ continuous: true, location: 'BOTH' });
+  await until('the base backup', async () => (await s.db.query(`SELECT 1 FROM kiln.kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rowCount, (n) => n === 0, 60_000, 100);
+  const journal = s.kiln.services.journal;
+  const health = async () => (await gql(s.kiln.url, '{ backupHealth { problemCodes } }', {}, await loginToken(s.kiln.url))).data!.backupHealth.problemCodes as string[];
+  const covered = (at: Date) => until('the journal to hold it', () => journal.store.openChainNow(), (c) => (c?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
+  const now = async () => (await s.db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
+
+  // The cloud refuses uploads: segments are still stored (locally), and health says their copies are behind.
+  cloud.faults.push({ match: 'upload', kind: '500', times: Infinity });
+  await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('both-1', 'local first', 1, 2, now())`);
+  await covered(await now());
+  expect((await journal.store.offsiteBacklog()).count).toBeGreaterThan(0);
+  await until('the copies to be flagged', health, (codes) => codes.includes('JOURNAL_OFFSITE_BEHIND'), 30_000, 200);
+
+  // The cloud is back: the next segment's store copies every segment still without a copy.
+  cloud.faults.length = 0;
+  await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('both-2', 'then the cloud', 1, 2, now())`);
+  const at = await now();
+  const expected = await fingerprint(s.db, ['LoanType']);
+  await covered(at);
+  await until('every copy', () => journal.store.offsiteBacklog(), (b) => b.count === 0, 30_000, 100);
+  expect(await health()).not.toContain('JOURNAL_OFFSITE_BEHIND');
+  const segments = await journal.store.segments((await journal.store.openChainNow())!.id);
+  const local = segments.filter((segment) => segment.offsiteKey !== segment.storageKey);
+  expect(local.length).toBeGreaterThan(0);
+  for (const segment of local) expect(cloud.objects.has(segment.offsiteKey!)).toBe(true);
+
+  // The machine loses its segment files: the restore reads the cloud copies.
+  for (const file of readdirSync(s.kiln.backupDir).filter((f) => f.startsWith('kiln-journal-') && f.endsWith('.jsonl.gz'))) rmSync(path.join(s.kiln.backupDir, file));
+  await s.db.query(`DELETE FROM "LoanType" WHERE id IN ('both-1', 'both-2')`);
   const token = await loginToken(s.kiln.url);
   await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
   const res = await gql(s.kiln.url, 'mutation($at: DateTimeISO!) { restoreToPointInTime(at: $at) { id } }', { at: at.toISOString() }, token);

@@ -66,6 +66,7 @@ function streamer(storage = new LocalStorageDriver(dir), onFailure: (err: unknow
     connection: { connectionString: url },
     store,
     storage,
+    offsite: false,
     signer,
     chain,
     logger,

@@ -27,8 +27,12 @@ export interface StoredSegment {
   transactions: number;
   changes: number;
   checksum: string;
+  /** Its key in the store it was written to (BACKUP_DIR, or the off-site store for CLOUD). */
   storageKey: string;
+  /** Its off-site copy's key: the storageKey when written off-site (CLOUD), the copy's once made (BOTH), else null. */
+  offsiteKey: string | null;
   bytes: number;
+  storedAt: Date;
 }
 
 /** The last stored segment of a chain, or where the chain starts when it has none. */
@@ -90,11 +94,11 @@ export class JournalStore {
   }
 
   /** Records a stored segment; it must continue the chain's last one (the primary key refuses a second writer's copy). */
-  async addSegment(header: Pick<SegmentHeader, 'chain' | 'sequence' | 'startLsn'>, end: SegmentEnd, stored: { key: string; bytes: number }): Promise<void> {
+  async addSegment(header: Pick<SegmentHeader, 'chain' | 'sequence' | 'startLsn'>, end: SegmentEnd, stored: { key: string; bytes: number }, offsite: boolean): Promise<void> {
     await query(
       this.dataSource,
-      `INSERT INTO kiln_journal_segments (chain, sequence, "startLsn", "endLsn", "firstCommitAt", "lastCommitAt", transactions, changes, checksum, "storageKey", bytes, "minCommitAt", "maxXid")
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      `INSERT INTO kiln_journal_segments (chain, sequence, "startLsn", "endLsn", "firstCommitAt", "lastCommitAt", transactions, changes, checksum, "storageKey", bytes, "minCommitAt", "maxXid", "offsiteKey")
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       [
         header.chain,
         header.sequence,
@@ -109,6 +113,7 @@ export class JournalStore {
         stored.bytes,
         end.minCommitAt,
         end.maxXid,
+        offsite ? stored.key : null,
       ],
     );
   }
@@ -118,12 +123,36 @@ export class JournalStore {
   }
 
   async segments(chain: string): Promise<StoredSegment[]> {
+    return this.select(`WHERE chain = $1 ORDER BY sequence`, [chain]);
+  }
+
+  /** Segments without an off-site copy, oldest first (BOTH copies them). */
+  async withoutOffsiteCopy(limit: number): Promise<StoredSegment[]> {
+    return this.select(`WHERE "offsiteKey" IS NULL ORDER BY "storedAt", chain, sequence LIMIT $1`, [limit]);
+  }
+
+  /** Records a segment's off-site copy; false when the segment is gone (retention deleted it meanwhile). */
+  async setOffsiteKey(segment: Pick<StoredSegment, 'chain' | 'sequence'>, key: string): Promise<boolean> {
+    const rows = await query(this.dataSource, `UPDATE kiln_journal_segments SET "offsiteKey" = $3 WHERE chain = $1 AND sequence = $2 RETURNING 1`, [segment.chain, segment.sequence, key]);
+    return rows.length > 0;
+  }
+
+  /** How many segments lack an off-site copy, and how long ago (database clock) the oldest of them was stored. */
+  async offsiteBacklog(): Promise<{ count: number; oldestSeconds: number }> {
+    const row = await queryOne<{ count: number; oldestSeconds: number | null }>(
+      this.dataSource,
+      `SELECT count(*)::int AS count, extract(epoch FROM clock_timestamp() - min("storedAt"))::float8 AS "oldestSeconds" FROM kiln_journal_segments WHERE "offsiteKey" IS NULL`,
+    );
+    return { count: row!.count, oldestSeconds: row!.oldestSeconds ?? 0 };
+  }
+
+  private async select(where: string, params: unknown[]): Promise<StoredSegment[]> {
     const rows = await query<Omit<StoredSegment, 'maxXid'> & { startLsn: string; endLsn: string; bytes: string; maxXid: string | null }>(
       this.dataSource,
       `SELECT chain, sequence, "startLsn"::text AS "startLsn", "endLsn"::text AS "endLsn", "firstCommitAt", "lastCommitAt", "minCommitAt", "maxXid"::text AS "maxXid",
-              transactions, changes, checksum, "storageKey", bytes::text AS bytes
-         FROM kiln_journal_segments WHERE chain = $1 ORDER BY sequence`,
-      [chain],
+              transactions, changes, checksum, "storageKey", "offsiteKey", bytes::text AS bytes, "storedAt"
+         FROM kiln_journal_segments ${where}`,
+      params,
     );
     return rows.map((r) => ({ ...r, startLsn: bigIntToLsn(BigInt(r.startLsn)), endLsn: bigIntToLsn(BigInt(r.endLsn)), bytes: Number(r.bytes), maxXid: r.maxXid === null ? null : BigInt(r.maxXid) }));
   }

@@ -20,7 +20,10 @@ export interface JournalStreamerOptions {
   /** How to open the replication connection (the database's URL). */
   connection: ClientConfig;
   store: JournalStore;
+  /** Where segments are written… */
   storage: StorageDriver;
+  /** …and whether that is the off-site store (CLOUD): then each is its own off-site copy. */
+  offsite: boolean;
   signer: BackupSigner;
   encryptionKey?: Buffer;
   chain: JournalChain;
@@ -33,6 +36,8 @@ export interface JournalStreamerOptions {
   writerTag: string;
   /** Called once when streaming stops on an error (the connection, the storage, the database). */
   onFailure(err: unknown): void;
+  /** Called after each segment is stored and recorded. */
+  onSegmentStored?(): void;
   now?: () => number;
 }
 
@@ -150,6 +155,11 @@ export class JournalStreamer {
       this.discard();
       await this.service.stop(); // not destroy(): its listeners (ours for errors) stay, so a late connection error is not unhandled
     }
+  }
+
+  /** The store this streamer writes its segments to. */
+  get writesTo(): StorageDriver {
+    return this.options.storage;
   }
 
   /** Where the journal is stored up to. */
@@ -317,21 +327,29 @@ export class JournalStreamer {
     const segment = this.segment!;
     const endLsn = bigIntToLsn(segment.endLsn!);
     const { line, end } = segment.writer.end(endLsn);
-    segment.input.end(line);
-    const [stored] = await segment.stored;
     const header = segment.writer.header;
+    let stored: StoredObject;
     try {
-      await this.options.store.addSegment(header, end, stored);
+      segment.input.end(line);
+      [stored] = await segment.stored;
+      try {
+        await this.options.store.addSegment(header, end, stored, this.options.offsite);
+      } catch (err) {
+        // Another writer recorded this segment first (a takeover race): ours, under our own key, is not the chain's.
+        // Any other failure may have recorded it after all (a lost answer): the object stays.
+        if ((err as { code?: string }).code === '23505') await this.options.storage.delete(stored.key).catch(() => undefined);
+        throw err;
+      }
     } catch (err) {
-      // Another writer recorded this segment first (a takeover race): ours, under our own key, is not the chain's.
-      // Any other failure may have recorded it after all (a lost answer): the object stays.
-      if ((err as { code?: string }).code === '23505') await this.options.storage.delete(stored.key).catch(() => undefined);
+      // An ended segment is never stored again (a stop() racing this failure would try): the server sends it again.
+      if (this.segment === segment) this.discard();
       throw err;
     }
     this.segment = null;
     this.position = { sequence: header.sequence, endLsn: segment.endLsn!, checksum: end.checksum };
     this.options.logger.info({ event: 'journal_segment_stored', chain: header.chain, sequence: header.sequence, endLsn, transactions: end.transactions, changes: end.changes, bytes: stored.bytes }, 'journal segment stored');
     this.acknowledge(this.position.endLsn);
+    this.options.onSegmentStored?.();
     await this.refreshNearXid();
   }
 

@@ -26,10 +26,12 @@ export interface JournalSettings {
   leases: JobLeases;
   signer: BackupSigner;
   encryptionKey?: Buffer;
-  /** Where segments go: chosen from the schedule's location each time a streamer starts. */
-  storageFor(): Promise<StorageDriver>;
+  /** Where segments go, from the schedule's location (read each time a streamer starts, and before each copy). */
+  placement(): Promise<SegmentPlacement>;
   /** Every store segments may be in (they stay where they were written when the location changes). */
   stores: StorageDriver[];
+  /** The off-site store, when one is configured: where the off-site copies are. */
+  offsite?: StorageDriver;
   /** Keys segments may be encrypted with (the backup keys). */
   readKeys: Buffer[];
   /** Whether the schedule wants the journal on (read from the database: every instance follows it). */
@@ -46,9 +48,17 @@ export interface JournalSettings {
   maxRetainedBytes: number;
 }
 
+/** Where segments are written, and (BOTH) the store each is copied to once stored. */
+export interface SegmentPlacement {
+  write: StorageDriver;
+  /** `write` is the off-site store (CLOUD): each segment is its own off-site copy. */
+  writesOffsite: boolean;
+  copyTo?: StorageDriver;
+}
+
 /** A health problem of the journal, as backup health lists them. */
 export interface JournalProblem {
-  code: 'JOURNAL_SLOT_LOST' | 'JOURNAL_LAGGING' | 'JOURNAL_WAL_RETAINED' | 'JOURNAL_NO_BASE';
+  code: 'JOURNAL_SLOT_LOST' | 'JOURNAL_LAGGING' | 'JOURNAL_WAL_RETAINED' | 'JOURNAL_NO_BASE' | 'JOURNAL_OFFSITE_BEHIND';
   text: string;
 }
 
@@ -78,6 +88,8 @@ function onChain(base: BackupRecord, chain: JournalChain): boolean {
 
 // How far behind the server's clock "complete up to" is claimed: a commit's time is taken just before its record is written.
 const COVERED_MARGIN_MS = 1000;
+// Segments one off-site copy run takes on; the next stored segment or check starts another.
+const COPY_BATCH = 500;
 
 
 /**
@@ -93,6 +105,8 @@ export class JournalService {
   private holder: string | null = null;
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
+  /** The running off-site copy (BOTH), and how to stop it. */
+  private copying: { done: Promise<void>; abort: AbortController; again: boolean } | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -145,6 +159,15 @@ export class JournalService {
         code: 'JOURNAL_WAL_RETAINED',
         text: `The server keeps ${Math.round(slot.retainedBytes / 1048576)} MB of WAL for the change journal (more than JOURNAL_MAX_RETAINED_MB=${Math.round(this.settings.maxRetainedBytes / 1048576)})`,
       });
+    }
+    if ((await this.settings.placement()).copyTo) {
+      const backlog = await this.store.offsiteBacklog();
+      if (backlog.count > 0 && backlog.oldestSeconds > this.settings.maxLagSeconds) {
+        problems.push({
+          code: 'JOURNAL_OFFSITE_BEHIND',
+          text: `${backlog.count} journal segment(s) have no off-site copy yet, the oldest stored ${Math.round(backlog.oldestSeconds)} s ago (more than JOURNAL_MAX_LAG_SECONDS=${this.settings.maxLagSeconds})`,
+        });
+      }
     }
     const based = (await bases(now ?? new Date())).some((b) => onChain(b, chain));
     if (!based) problems.push({ code: 'JOURNAL_NO_BASE', text: `No backup has completed since the change journal's chain began (${chain.startedAt.toISOString()}): no instant since can be restored yet` });
@@ -265,22 +288,29 @@ export class JournalService {
     return expired;
   }
 
-  /** Deletes a segment's file (from every store) and then its row. */
+  /** Deletes a segment's files (from every store, its off-site copy too) and then its row. */
   async deleteSegment(segment: StoredSegment): Promise<void> {
-    for (const store of this.settings.stores) await store.delete(segment.storageKey);
+    for (const { store, key } of this.copiesOf(segment)) await store.delete(key);
     await this.store.deleteSegment(segment);
   }
 
-  /** A stored segment's lines: decrypted and gunzipped, from whichever store holds it. */
+  /** Where a segment may be: under its key in every store (the one it was written to comes first), and its off-site copy. */
+  private copiesOf(segment: StoredSegment): { store: StorageDriver; key: string }[] {
+    const copies = this.settings.stores.map((store) => ({ store, key: segment.storageKey }));
+    if (segment.offsiteKey && segment.offsiteKey !== segment.storageKey && this.settings.offsite) copies.push({ store: this.settings.offsite, key: segment.offsiteKey });
+    return copies;
+  }
+
+  /** A stored segment's lines: decrypted and gunzipped, from whichever store holds it (BOTH: the off-site copy when the local one is gone). */
   async openSegment(segment: StoredSegment): Promise<Readable> {
     let unreachable: unknown;
-    for (const store of this.settings.stores) {
-      const found = await store.stat(segment.storageKey).catch((err: unknown) => {
+    for (const { store, key } of this.copiesOf(segment)) {
+      const found = await store.stat(key).catch((err: unknown) => {
         unreachable = err;
         return null;
       });
       if (!found) continue;
-      const plain = await decryptIfEncrypted(await store.get(segment.storageKey), this.settings.readKeys);
+      const plain = await decryptIfEncrypted(await store.get(key), this.settings.readKeys);
       const lines = createGunzip();
       plain.once('error', (err) => lines.destroy(err));
       return plain.pipe(lines);
@@ -324,7 +354,15 @@ export class JournalService {
     if (this.holder) {
       if (await this.settings.leases.renew(JOURNAL_LEASE, this.holder)) {
         if (await this.repairedLostSlot(chain)) return;
+        if (this.streamer && this.streamer.writesTo !== (await this.settings.placement()).write) {
+          // The schedule's location changed: the next segments go where it says now.
+          const moved = this.streamer;
+          this.streamer = null;
+          await moved.stop().catch(() => undefined); // a segment it could not store is sent again
+          await this.slot.released();
+        }
         if (!this.streamer) await this.startStreaming(chain);
+        this.copyOffsite();
         return;
       }
       this.settings.logger.warn({ event: 'journal_lease_lost', chain: chain.id }, 'another instance holds the journal lease now');
@@ -356,11 +394,13 @@ export class JournalService {
   }
 
   private async startStreaming(chain: JournalChain): Promise<void> {
+    const placement = await this.settings.placement();
     const streamer = new JournalStreamer({
       dataSource: this.dataSource,
       connection: { connectionString: this.settings.databaseUrl },
       store: this.store,
-      storage: await this.settings.storageFor(),
+      storage: placement.write,
+      offsite: placement.writesOffsite,
       signer: this.settings.signer,
       encryptionKey: this.settings.encryptionKey,
       chain,
@@ -371,6 +411,7 @@ export class JournalService {
       onFailure: () => {
         if (this.streamer === streamer) this.streamer = null; // the next check starts another
       },
+      onSegmentStored: () => this.copyOffsite(),
     });
     this.streamer = streamer;
     try {
@@ -382,10 +423,53 @@ export class JournalService {
     }
   }
 
+  /**
+   * BOTH: copies the segments without an off-site copy there, oldest first, one at a time, on the
+   * streaming instance, beside the stream (the server is told to forget WAL once the local copy is
+   * fsynced; the off-site copy follows). A failure waits for the next segment or check. Never throws.
+   */
+  private copyOffsite(): void {
+    const holder = this.holder;
+    if (!holder) return;
+    if (this.copying) {
+      this.copying.again = true; // a segment stored while copying: one more run once this one ends
+      return;
+    }
+    const abort = new AbortController();
+    const done = this.copyPending(holder, abort.signal)
+      .catch((err: unknown) => {
+        if (!abort.signal.aborted) this.settings.logger.warn({ event: 'journal_offsite_copy_failed', err }, 'journal segments could not be copied off-site; retrying after the next segment');
+      })
+      .finally(() => {
+        const again = this.copying?.again && !abort.signal.aborted;
+        this.copying = undefined;
+        if (again) this.copyOffsite();
+      });
+    this.copying = { done, abort, again: false };
+  }
+
+  private async copyPending(holder: string, signal: AbortSignal): Promise<void> {
+    const { write: from, copyTo } = await this.settings.placement();
+    if (!copyTo) return;
+    for (const segment of await this.store.withoutOffsiteCopy(COPY_BATCH)) {
+      signal.throwIfAborted();
+      if (!(await from.stat(segment.storageKey))) {
+        this.settings.logger.error({ event: 'journal_segment_missing', chain: segment.chain, sequence: segment.sequence, key: segment.storageKey }, 'a journal segment to copy off-site is missing');
+        continue;
+      }
+      const copy = await copyTo.put(segment.storageKey, () => from.get(segment.storageKey), { tempTag: holder, signal, expectedBytes: segment.bytes });
+      // Deleted by retention while it was copied: the copy goes too.
+      if (!(await this.store.setOffsiteKey(segment, copy.key))) await copyTo.delete(copy.key);
+      else this.settings.logger.info({ event: 'journal_segment_copied', chain: segment.chain, sequence: segment.sequence, store: copyTo.name }, 'journal segment copied off-site');
+    }
+  }
+
   private async stopStreaming(release = true): Promise<void> {
-    const [streamer, holder] = [this.streamer, this.holder];
+    const [streamer, holder, copying] = [this.streamer, this.holder, this.copying];
     this.streamer = null;
     this.holder = null;
+    copying?.abort.abort();
+    await copying?.done;
     await streamer?.stop();
     if (holder && release) await this.settings.leases.release(JOURNAL_LEASE, holder);
   }

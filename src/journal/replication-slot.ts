@@ -61,6 +61,15 @@ export class ReplicationSlot {
     return { active: row.active, confirmedFlushLsn: row.confirmed, retainedBytes: Number(row.retained ?? 0), walStatus: row.walStatus };
   }
 
+  /** Waits (up to `ms`) for the slot's sender to let go of it: a stopped stream's sender exits a moment later. */
+  async released(ms = 5000): Promise<boolean> {
+    for (const deadline = Date.now() + ms; ; ) {
+      if (!(await this.state())?.active) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   /** Drops the slot (ending whatever still streams from it) and the publication; either may be gone already. */
   async drop(): Promise<void> {
     await query(

@@ -41,7 +41,8 @@ export type HealthProblemCode =
   | 'JOURNAL_SLOT_LOST'
   | 'JOURNAL_LAGGING'
   | 'JOURNAL_WAL_RETAINED'
-  | 'JOURNAL_NO_BASE';
+  | 'JOURNAL_NO_BASE'
+  | 'JOURNAL_OFFSITE_BEHIND';
 
 const DAY_MS = 24 * 3600 * 1000;
 const MIN_FREE_DISK = 0.1;

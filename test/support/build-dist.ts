@@ -21,8 +21,9 @@ const SWC_OPTIONS: Options = {
     target: 'es2022',
     keepClassNames: true,
   },
-  // Dynamic import() stays import(), as tsc leaves it under module node20.
-  module: { type: 'commonjs', ignoreDynamic: true },
+  // Dynamic import() stays import(), as tsc leaves it under module node20; exports are annotated
+  // as tsc writes them, so an import() of a built file (the bench's) sees its named exports.
+  module: { type: 'commonjs', ignoreDynamic: true, exportInteropAnnotation: true },
   sourceMaps: true,
   swcrc: false,
   configFile: false,
@@ -112,7 +113,7 @@ export async function buildDistForTests(root: string): Promise<void> {
   mkdirSync(stamps, { recursive: true });
 
   const serverFiles = [...SERVER_DIRS.flatMap((dir) => filesUnder(root, dir)), 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'test/support/build-dist.ts'];
-  const serverSources = hashFiles(root, serverFiles, `swc ${swcVersion}`);
+  const serverSources = hashFiles(root, serverFiles, `swc ${swcVersion} ${JSON.stringify(SWC_OPTIONS)}`);
   const serverStamp = path.join(stamps, 'server.json');
   if (!upToDate(root, serverStamp, serverSources, ['dist/src', 'dist/migrations'])) {
     await transpileServer(root);
