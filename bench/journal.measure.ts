@@ -99,12 +99,15 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
       { metric: 'journal: restored instant equals the data at it', value: pitrDifferences.length === 0 ? 'yes' : pitrDifferences.join('; '), target: 'yes', verdict: verdict(pitrDifferences.length === 0) },
     ];
   } finally {
-    if (kiln) {
-      await kiln.services.schedule.update({ continuous: false }, actor, META).catch(() => undefined);
-      await kiln.close();
+    try {
+      if (kiln) {
+        await kiln.services.schedule.update({ continuous: false }, actor, META).catch(() => undefined);
+        await kiln.close();
+      }
+      await db.end();
+    } finally {
+      await stopServer?.(); // never left running: the next bench could not start it
     }
-    await db.end();
-    await stopServer?.();
   }
 }
 

@@ -122,3 +122,29 @@ it('is refused on a server that does not decode logically, naming what it lacks 
     await admin.end();
   }
 });
+
+it('makes nothing for a bad input that turns it on, and drops a slot and chain left while it is off', async () => {
+  // The only instance, checking only when told (its timer's next check is a minute away): no other check races the leftover made below.
+  await second?.close();
+  await first?.close();
+  [first, second] = [undefined, undefined];
+  const kiln = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '180' }, url);
+  try {
+    await kiln.services.journal.check(); // the one it makes on start
+    const admin = await loginToken(kiln.url);
+    const bad = await gql(kiln.url, SET, { i: { continuous: true, retentionDays: -5 } }, admin);
+    expect(errorCode(bad)).toBe('BAD_USER_INPUT');
+    expect(await slotsAndPublications()).toEqual([]);
+    expect((await db.query(`SELECT 1 FROM kiln.kiln_journal_chains WHERE "endedAt" IS NULL`)).rowCount).toBe(0);
+
+    // A gateway stopped between saving "off" and dropping the slot leaves both: the next check drops them.
+    expect((await gql(kiln.url, '{ backupSchedule { continuous } }', {}, admin)).data!.backupSchedule.continuous).toBe(false);
+    const left = await kiln.services.journal.enable();
+    expect(await slotsAndPublications()).not.toEqual([]);
+    await kiln.services.journal.check();
+    expect(await slotsAndPublications()).toEqual([]);
+    expect((await db.query(`SELECT "endReason" FROM kiln.kiln_journal_chains WHERE id = $1`, [left.id])).rows).toEqual([{ endReason: 'turned off' }]);
+  } finally {
+    await kiln.close();
+  }
+});

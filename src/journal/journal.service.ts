@@ -346,9 +346,16 @@ export class JournalService {
   }
 
   private async checkOnce(): Promise<void> {
-    const chain = (await this.settings.wanted()) ? await this.store.openChainNow() : null;
+    const wanted = await this.settings.wanted();
+    const chain = wanted ? await this.store.openChainNow() : null;
     if (!chain) {
       await this.stopStreaming();
+      // Off, yet a chain or slot is left (a gateway stopped between saving the switch and dropping
+      // them, or a slot repair racing the switch): Kiln never leaves a slot behind.
+      if (!wanted && ((await this.store.openChainNow()) || (await this.slot.state()))) {
+        this.settings.logger.warn({ event: 'journal_stray_slot_dropped' }, 'the change journal is off: its leftover slot and chain are dropped');
+        await this.disable();
+      }
       return;
     }
     if (this.holder) {
@@ -382,6 +389,7 @@ export class JournalService {
   private async repairedLostSlot(chain: JournalChain): Promise<boolean> {
     const slot = await this.slot.state();
     if (slot && slot.walStatus !== 'lost') return false;
+    if (!(await this.settings.wanted())) return false; // turned off meanwhile: the slot was dropped on purpose
     const why = slot ? 'its replication slot was invalidated (the server removed WAL it still needed: max_slot_wal_keep_size)' : 'its replication slot was lost (dropped outside Kiln)';
     this.settings.logger.error({ event: 'journal_chain_broken', chain: chain.id, reason: why }, 'the change journal lost its slot: a new chain and base backup start now');
     const streamer = this.streamer;

@@ -37,7 +37,7 @@ export interface ScheduleSettings {
   /** The clock (tests replace it). */
   now?: () => Date;
   /** The change journal, switched by `continuous`; absent, turning it on is refused. */
-  journal?: { enable(): Promise<unknown>; disable(): Promise<void> };
+  journal?: { assertReady(): Promise<void>; enable(): Promise<unknown>; disable(): Promise<void> };
 }
 
 /** The backup schedule: read, validated updates, and its upcoming fire times. */
@@ -116,13 +116,23 @@ export class ScheduleService {
 
   /** Validates and saves a partial update; every instance picks it up within SCHEDULE_POLL_SECONDS. */
   async update(input: BackupScheduleInput, actor: Identity, meta: RequestMeta): Promise<BackupSchedule> {
-    // On before the switch is saved: a server that cannot run it refuses with what it lacks.
+    const journal = this.settings.journal;
+    let wasOn = false;
     if (input.continuous === true) {
-      if (!this.settings.journal) throw new BadUserInputError('The change journal is not available in this process', { field: 'continuous' });
-      await this.settings.journal.enable();
+      if (!journal) throw new BadUserInputError('The change journal is not available in this process', { field: 'continuous' });
+      // Refused before anything is saved or made: a bad input, or a server that cannot run it (named).
+      wasOn = (await this.draft(input)) && (await this.get()).continuous;
+      await journal.assertReady();
     }
     const saved = await this.save(input, actor, meta);
-    if (input.continuous === false) await this.settings.journal?.disable();
+    if (input.continuous === true) {
+      // Made once the switch is saved: an instance's check drops a slot or chain it finds while the switch is off.
+      await journal!.enable().catch(async (err: unknown) => {
+        if (!wasOn) await this.save({ continuous: false }, actor, meta).catch(() => undefined);
+        throw err;
+      });
+    }
+    if (input.continuous === false) await journal?.disable();
     for (const listener of this.updateListeners) listener();
     return saved;
   }
