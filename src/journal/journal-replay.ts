@@ -38,7 +38,7 @@ export interface ReplayResult {
 }
 
 // Consecutive inserts into one table go as one statement of up to this many rows.
-const INSERT_BATCH_ROWS = 500;
+const BATCH_ROWS = 500;
 const MAX_PARAMETERS = 65_535;
 
 /**
@@ -199,7 +199,8 @@ class ChangeCounter implements ReplaySink {
 class ChangeApplier implements ReplaySink {
   private readonly keys = new Map<string, string[]>();
   private readonly shapes = new Map<string, { logged: RelationColumn[]; at: string | undefined; checked: boolean }>();
-  private inserts: { table: string; columns: string[]; rows: RowValues[] } | null = null;
+  /** Consecutive inserts into one table (their rows), or deletes from one table (their keys), sent as one statement. */
+  private batch: { kind: 'insert' | 'delete'; table: string; columns: string[]; rows: RowValues[] } | null = null;
 
   constructor(
     private readonly client: PoolClient,
@@ -239,14 +240,15 @@ class ChangeApplier implements ReplaySink {
       if (!this.tables.has(entry.insert)) return;
       this.assertShape(entry.insert);
       this.count(counts, entry.insert);
-      const columns = Object.keys(entry.new);
-      const batch = this.inserts;
-      if (batch && batch.table === entry.insert && sameColumns(batch.columns, columns) && batch.rows.length < INSERT_BATCH_ROWS && (batch.rows.length + 1) * columns.length <= MAX_PARAMETERS) {
-        batch.rows.push(entry.new);
-        return;
-      }
-      await this.flush();
-      this.inserts = { table: entry.insert, columns, rows: [entry.new] };
+      await this.batched('insert', entry.insert, entry.new);
+      return;
+    }
+    if ('delete' in entry) {
+      if (!this.tables.has(entry.delete)) return;
+      this.assertShape(entry.delete);
+      this.count(counts, entry.delete);
+      // Foreign keys are off during a replay: a cascade happens because the journal holds each row it removed.
+      await this.batched('delete', entry.delete, entry.key);
       return;
     }
     await this.flush();
@@ -260,14 +262,6 @@ class ChangeApplier implements ReplaySink {
       const sql = `UPDATE ${this.name(entry.update)} SET ${set.map((c, i) => `${quoteIdent(c)} = $${i + 1}`).join(', ')} WHERE ${where.map((c, i) => `${quoteIdent(c)} = $${set.length + i + 1}`).join(' AND ')}`;
       const res = await this.client.query(sql, [...set.map((c) => entry.new[c]), ...where.map((c) => key[c])]);
       if (res.rowCount !== 1) throw new BackupCorruptError(`The journal updates a row of "${entry.update}" (${JSON.stringify(key)}) that the restored data lack: the journal does not continue this backup`);
-    } else if ('delete' in entry) {
-      if (!this.tables.has(entry.delete)) return;
-      this.assertShape(entry.delete);
-      this.count(counts, entry.delete);
-      const where = Object.keys(entry.key);
-      // Foreign keys are off during a replay: a cascade happens because the journal holds each row it removed.
-      const res = await this.client.query(`DELETE FROM ${this.name(entry.delete)} WHERE ${where.map((c, i) => `${quoteIdent(c)} = $${i + 1}`).join(' AND ')}`, where.map((c) => entry.key[c]));
-      if (res.rowCount !== 1) throw new BackupCorruptError(`The journal deletes a row of "${entry.delete}" (${JSON.stringify(entry.key)}) that the restored data lack: the journal does not continue this backup`);
     } else if ('truncate' in entry) {
       const tables = entry.truncate.filter((t) => this.tables.has(t));
       for (const table of tables) {
@@ -278,14 +272,38 @@ class ChangeApplier implements ReplaySink {
     }
   }
 
+  /** Adds a row (insert) or key (delete) to the batch, sending the batch first when this one cannot join it. */
+  private async batched(kind: 'insert' | 'delete', table: string, row: RowValues): Promise<void> {
+    const columns = Object.keys(row);
+    if (columns.length === 0) throw new BackupCorruptError(`The journal ${kind}s a row of "${table}" without its values`);
+    const batch = this.batch;
+    if (batch && batch.kind === kind && batch.table === table && sameColumns(batch.columns, columns) && batch.rows.length < BATCH_ROWS && (batch.rows.length + 1) * columns.length <= MAX_PARAMETERS) {
+      batch.rows.push(row);
+      return;
+    }
+    await this.flush();
+    this.batch = { kind, table, columns, rows: [row] };
+  }
+
   async flush(): Promise<void> {
-    const batch = this.inserts;
+    const batch = this.batch;
     if (!batch) return;
-    this.inserts = null;
+    this.batch = null;
     const width = batch.columns.length;
-    const values = batch.rows.map((_, r) => `(${batch.columns.map((__, c) => `$${r * width + c + 1}`).join(', ')})`).join(', ');
+    const tuples = batch.rows.map((_, r) => `(${batch.columns.map((__, c) => `$${r * width + c + 1}`).join(', ')})`).join(', ');
     const parameters = batch.rows.flatMap((row) => batch.columns.map((c) => row[c]));
-    await this.client.query(`INSERT INTO ${this.name(batch.table)} (${batch.columns.map(quoteIdent).join(', ')}) VALUES ${values}`, parameters);
+    const columns = batch.columns.map(quoteIdent).join(', ');
+    if (batch.kind === 'insert') {
+      await this.client.query(`INSERT INTO ${this.name(batch.table)} (${columns}) VALUES ${tuples}`, parameters);
+      return;
+    }
+    // Every key must delete its own row (a key twice, or one the data lack, deletes fewer).
+    const res = await this.client.query(`DELETE FROM ${this.name(batch.table)} WHERE (${columns}) IN (${tuples})`, parameters);
+    if (res.rowCount !== batch.rows.length) {
+      throw new BackupCorruptError(
+        `The journal deletes ${batch.rows.length - (res.rowCount ?? 0)} row(s) of "${batch.table}" (among ${JSON.stringify(batch.rows.slice(0, 3))}${batch.rows.length > 3 ? ', …' : ''}) that the restored data lack: the journal does not continue this backup`,
+      );
+    }
   }
 
   private keyOf(table: string, row: RowValues): RowValues {

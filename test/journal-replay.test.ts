@@ -1,0 +1,84 @@
+/**
+ * replayJournal against the real database: deletes are sent in batches, and every key must
+ * delete its own row — a key the restored data lack, or one named twice, is BACKUP_CORRUPT.
+ */
+import { Readable } from 'node:stream';
+import { Pool, type PoolClient } from 'pg';
+import { BackupSigner } from '../src/backup/format/backup-signature';
+import { replayJournal } from '../src/journal/journal-replay';
+import { SegmentWriter, type JournalEntry } from '../src/journal/journal-segment';
+import { extraDatabaseName } from './support/seeded-kiln';
+import { freshDatabase } from './support/test-database';
+
+const signer = new BackupSigner('journal-replay-test-signing-key-0123456789');
+let pool: Pool;
+let client: PoolClient;
+
+beforeAll(async () => {
+  pool = new Pool({ connectionString: await freshDatabase(extraDatabaseName('journal_replay'), { migrated: true }), max: 1 });
+  client = await pool.connect();
+});
+afterAll(async () => {
+  client?.release();
+  await pool?.end();
+});
+
+/** One signed segment: LoanType's columns as the server states them, then one transaction of `changes`. */
+async function segmentOf(changes: JournalEntry[]): Promise<{ name: string; open: () => Promise<Readable> }> {
+  const columns = await client.query<{ name: string; type: number; mod: number }>(
+    `SELECT attname AS name, atttypid::int AS type, atttypmod AS mod FROM pg_attribute WHERE attrelid = '"LoanType"'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+  );
+  const writer = new SegmentWriter({ chain: 'c', sequence: 0, startLsn: '0/1000000', previousChecksum: null }, signer);
+  let text = writer.start();
+  const entries: JournalEntry[] = [
+    { relation: { table: 'LoanType', columns: columns.rows.map((c) => ({ ...c, key: c.name === 'id' })) } },
+    { begin: { xid: '1000', lsn: '0/1000100', at: '2026-12-03T10:00:00.000000Z' } },
+    ...changes,
+    { commit: { end: '0/1000200' } },
+  ];
+  for (const entry of entries) text += writer.line(entry);
+  text += writer.end('0/1000200').line;
+  return { name: 'segment', open: async () => Readable.from([text]) };
+}
+
+async function replay(changes: JournalEntry[]): Promise<unknown> {
+  const segment = await segmentOf(changes);
+  await client.query('BEGIN');
+  try {
+    return await replayJournal(client, { snapshot: '900:900:', at: new Date('2026-12-03T11:00:00Z'), segments: [segment], tables: new Set(['LoanType']), signer, signal: new AbortController().signal });
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}
+
+beforeEach(async () => {
+  await client.query(`DELETE FROM "LoanType" WHERE id LIKE 'replay-%'`);
+  for (const id of ['replay-1', 'replay-2', 'replay-3']) {
+    await client.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1, 1, 2, now())`, [id]);
+  }
+});
+
+it('deletes each row a batch of deletes names', async () => {
+  await client.query('BEGIN');
+  const result = await replayJournal(client, {
+    snapshot: '900:900:',
+    at: new Date('2026-12-03T11:00:00Z'),
+    segments: [await segmentOf([{ delete: 'LoanType', key: { id: 'replay-1' } }, { delete: 'LoanType', key: { id: 'replay-2' } }])],
+    tables: new Set(['LoanType']),
+    signer,
+    signal: new AbortController().signal,
+  });
+  const left = (await client.query(`SELECT id FROM "LoanType" WHERE id LIKE 'replay-%' ORDER BY id`)).rows;
+  await client.query('ROLLBACK');
+  expect(result).toMatchObject({ transactions: 1, changes: { LoanType: 2 } });
+  expect(left).toEqual([{ id: 'replay-3' }]);
+});
+
+it.each([
+  ['a row the restored data lack', [{ delete: 'LoanType', key: { id: 'replay-1' } }, { delete: 'LoanType', key: { id: 'replay-gone' } }]],
+  ['a row named twice', [{ delete: 'LoanType', key: { id: 'replay-1' } }, { delete: 'LoanType', key: { id: 'replay-1' } }]],
+  ['a delete without its key', [{ delete: 'LoanType', key: {} }]],
+])('refuses a delete of %s as BACKUP_CORRUPT', async (_what, changes) => {
+  await expect(replay(changes as JournalEntry[])).rejects.toMatchObject({ extensions: { code: 'BACKUP_CORRUPT' } });
+  expect((await client.query(`SELECT count(*)::int AS n FROM "LoanType" WHERE id LIKE 'replay-%'`)).rows[0].n).toBe(3);
+});
