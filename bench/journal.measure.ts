@@ -9,6 +9,8 @@ import { startKiln, type RunningKiln } from '../src/kiln';
 import { createLogger } from '../src/logging/logger';
 import { fingerprint, fingerprintDifferences, prepareDatabase, withDatabase } from './bench-databases';
 import { count, ratio, seconds, verdict, type BenchContext, type ReportLine } from './bench-report';
+import { percentiles } from './bench-gateway-client';
+import { eventually } from '../test/support/until';
 
 const MEMBERS = Number(process.env.BENCH_JOURNAL_MEMBERS ?? 34_000); // ~1,000,000 rows
 const CHANGES = 100_000;
@@ -62,7 +64,7 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
 
     const latencyOff = await writeLatencies(db, 'off');
     await services.schedule.update({ continuous: true }, actor, META);
-    await until(async () => services.journal.streaming !== null && (await idleJobs(db)), 600_000); // the base backup queued when it was turned on
+    await eventually('the journal to stream and its base backup', async () => services.journal.streaming !== null && (await idleJobs(db)), 600_000, 100); // the base backup was queued when it was turned on
     const base = (await services.backups.records.pointInTimeBases(new Date()))[0];
     const latencyOn = await writeLatencies(db, 'on');
 
@@ -75,7 +77,7 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
     await workload(db);
     const written = (performance.now() - started) / 1000;
     const at = (await db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
-    await until(async () => ((await services.journal.store.openChainNow())?.coveredUntil ?? new Date(0)) >= at, 600_000);
+    await eventually('the journal to store the workload', async () => ((await services.journal.store.openChainNow())?.coveredUntil ?? new Date(0)) >= at, 600_000, 100);
     const stored = (performance.now() - started) / 1000;
     clearInterval(sampling);
     const expected = await fingerprint(url);
@@ -86,8 +88,8 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
     const plain = await timedJob(kiln, () => services.restore.restore(base.id, null, actor, META));
     await services.maintenance.set(false, 'bench', actor, META);
 
-    const p99Lag = percentile(lags, 0.99);
-    const p50 = (l: number[]) => percentile(l, 0.5) * 1000;
+    const p99Lag = percentiles(lags).p99;
+    const p50 = (l: number[]) => percentiles(l).p50 * 1000;
     return [
       { metric: 'journal: changes written (100 a transaction)', value: `${count(CHANGES)} in ${seconds(written)}` },
       { metric: 'journal: throughput (changes stored / s)', value: count(Math.round(CHANGES / stored)) },
@@ -167,18 +169,4 @@ async function timedJob(kiln: RunningKiln, start: () => Promise<{ id: string }>)
 
 async function idleJobs(db: Client): Promise<boolean> {
   return (await db.query(`SELECT 1 FROM kiln.kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rowCount === 0;
-}
-
-async function until(ok: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error('the journal bench timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }

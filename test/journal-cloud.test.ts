@@ -7,6 +7,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
+import { instantAfterCommits, restoreToInstant } from './support/point-in-time';
 import { fingerprint } from './support/restore-helpers';
 import { extraDatabaseName, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
 import { gql, loginToken } from './support/test-kiln';
@@ -31,7 +32,7 @@ it('stores segments in the cloud only, and restores an instant from the cloud', 
   // Turning it on queued a base backup (to the cloud, as the schedule says).
   await until('the base backup', async () => (await s.db.query(`SELECT 1 FROM kiln.kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rowCount, (n) => n === 0, 60_000, 100);
   await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('cloud-1', 'in the cloud', 1, 2, now())`);
-  const at = (await s.db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
+  const at = await instantAfterCommits(s.db);
   const expected = await fingerprint(s.db, ['LoanType']);
   await until('the journal to hold it', () => s.kiln.services.journal.store.openChainNow(), (c) => (c?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
   const chain = (await s.kiln.services.journal.store.openChainNow())!;
@@ -43,14 +44,8 @@ it('stores segments in the cloud only, and restores an instant from the cloud', 
   for (const segment of segments) expect(cloudKeys).toContain(segment.storageKey.replace(/\.jsonl\.gz$/, ''));
 
   await s.db.query(`DELETE FROM "LoanType" WHERE id = 'cloud-1'`);
-  const token = await loginToken(s.kiln.url);
-  await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
-  const res = await gql(s.kiln.url, 'mutation($at: DateTimeISO!) { restoreToPointInTime(at: $at) { id } }', { at: at.toISOString() }, token);
-  expect(res.errors).toBeUndefined();
-  await s.kiln.services.jobs.settled(res.data!.restoreToPointInTime.id);
-  expect(await s.kiln.services.jobs.get(res.data!.restoreToPointInTime.id)).toMatchObject({ status: 'COMPLETED' });
+  expect(await restoreToInstant(s.kiln, at)).toBe('COMPLETED');
   expect(await fingerprint(s.db, ['LoanType'])).toEqual(expected);
-  await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, await loginToken(s.kiln.url));
 });
 
 it('on BOTH copies every segment to the cloud, flags copies that fall behind, and restores from the copies', async () => {
@@ -60,7 +55,7 @@ it('on BOTH copies every segment to the cloud, flags copies that fall behind, an
   const journal = s.kiln.services.journal;
   const health = async () => (await gql(s.kiln.url, '{ backupHealth { problemCodes } }', {}, await loginToken(s.kiln.url))).data!.backupHealth.problemCodes as string[];
   const covered = (at: Date) => until('the journal to hold it', () => journal.store.openChainNow(), (c) => (c?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
-  const now = async () => (await s.db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
+  const now = () => instantAfterCommits(s.db);
 
   // The cloud refuses uploads: segments are still stored (locally), and health says their copies are behind.
   cloud.faults.push({ match: 'upload', kind: '500', times: Infinity });
@@ -85,12 +80,6 @@ it('on BOTH copies every segment to the cloud, flags copies that fall behind, an
   // The machine loses its segment files: the restore reads the cloud copies.
   for (const file of readdirSync(s.kiln.backupDir).filter((f) => f.startsWith('kiln-journal-') && f.endsWith('.jsonl.gz'))) rmSync(path.join(s.kiln.backupDir, file));
   await s.db.query(`DELETE FROM "LoanType" WHERE id IN ('both-1', 'both-2')`);
-  const token = await loginToken(s.kiln.url);
-  await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
-  const res = await gql(s.kiln.url, 'mutation($at: DateTimeISO!) { restoreToPointInTime(at: $at) { id } }', { at: at.toISOString() }, token);
-  expect(res.errors).toBeUndefined();
-  await s.kiln.services.jobs.settled(res.data!.restoreToPointInTime.id);
-  expect(await s.kiln.services.jobs.get(res.data!.restoreToPointInTime.id)).toMatchObject({ status: 'COMPLETED' });
+  expect(await restoreToInstant(s.kiln, at)).toBe('COMPLETED');
   expect(await fingerprint(s.db, ['LoanType'])).toEqual(expected);
-  await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, await loginToken(s.kiln.url));
 });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
+import { instantAfterCommits, restoreToInstant } from './support/point-in-time';
 import { fingerprint } from './support/restore-helpers';
 import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
 import { until } from './support/until';
@@ -74,24 +75,16 @@ afterAll(async () => {
   const on = await gql(one.url, SET, { i: { continuous: true } }, await loginToken(one.url));
   expect(on.errors).toBeUndefined();
   await until('the base backup', async () => (await sql.query(`SELECT 1 FROM kiln.kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rowCount, (n) => n === 0, 60_000, 100);
-  const instant = async () => (await sql.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
 
   await sql.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('pg15-1', 'inserted', 1, 2, now())`);
-  const afterInsert = await instant();
+  // The update commits after this instant: not replayed by a restore to it.
+  const afterInsert = await instantAfterCommits(sql);
   const expected = await fingerprint(sql, ['LoanType']);
-  // The update commits after that instant: not replayed by a restore to it.
-  await until('the clock to pass it', async () => (await sql.query<{ past: boolean }>('SELECT clock_timestamp() > $1 AS past', [afterInsert])).rows[0].past, (past) => past, 5000, 1);
   await sql.query(`UPDATE "LoanType" SET name = 'updated' WHERE id = 'pg15-1'`);
-  const afterUpdate = await instant();
+  const afterUpdate = await instantAfterCommits(sql);
   await until('the journal to hold it', () => one.services.journal.store.openChainNow(), (c) => (c?.coveredUntil ?? new Date(0)) >= afterUpdate, 30_000, 100);
 
-  const token = await loginToken(one.url);
-  await gql(one.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
-  const res = await gql(one.url, 'mutation($at: DateTimeISO!) { restoreToPointInTime(at: $at) { id } }', { at: afterInsert.toISOString() }, token);
-  expect(res.errors).toBeUndefined();
-  await one.services.jobs.settled(res.data!.restoreToPointInTime.id);
-  expect(await one.services.jobs.get(res.data!.restoreToPointInTime.id)).toMatchObject({ status: 'COMPLETED' });
+  expect(await restoreToInstant(one, afterInsert)).toBe('COMPLETED');
   expect(await fingerprint(sql, ['LoanType'])).toEqual(expected);
   expect((await sql.query(`SELECT name FROM "LoanType" WHERE id = 'pg15-1'`)).rows).toEqual([{ name: 'inserted' }]);
-  await gql(one.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, await loginToken(one.url));
 });

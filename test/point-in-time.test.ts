@@ -8,6 +8,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Client } from 'pg';
 import { finishedJob, startBackup, startSeededKiln, extraDatabaseName, type SeededKiln } from './support/seeded-kiln';
+import { instantAfterCommits } from './support/point-in-time';
 import { fingerprint } from './support/restore-helpers';
 import { errorCode, gql, loginToken } from './support/test-kiln';
 import { until } from './support/until';
@@ -41,15 +42,7 @@ async function signedIn(): Promise<SeededKiln> {
   return { ...s, token: await loginToken(s.kiln.url) };
 }
 
-/**
- * An instant (to the millisecond, as the API takes it) after every transaction committed before
- * this call and before every one committed after it returns.
- */
-async function instant(): Promise<Date> {
-  const at = (await s.db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
-  await until('the server clock to pass it', async () => (await s.db.query<{ past: boolean }>('SELECT clock_timestamp() > $1 AS past', [at])).rows[0].past, (past) => past, 5_000, 1);
-  return at;
-}
+const instant = (): Promise<Date> => instantAfterCommits(s.db);
 
 async function maintenance(token: string, on: boolean): Promise<void> {
   const res = await gql(s.kiln.url, 'mutation($on: Boolean!) { setMaintenanceMode(enabled: $on) { enabled } }', { on }, token);

@@ -121,7 +121,8 @@ export class ScheduleService {
     if (input.continuous === true) {
       if (!journal) throw new BadUserInputError('The change journal is not available in this process', { field: 'continuous' });
       // Refused before anything is saved or made: a bad input, or a server that cannot run it (named).
-      wasOn = (await this.draft(input)) && (await this.get()).continuous;
+      await this.draft(input);
+      wasOn = (await this.get()).continuous;
       await journal.assertReady();
     }
     const saved = await this.save(input, actor, meta);
