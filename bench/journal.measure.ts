@@ -82,11 +82,22 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
     clearInterval(sampling);
     const expected = await fingerprint(url);
 
+    // The journal off (its segments kept) before the restores: otherwise the streamer decodes each
+    // restore's million reloaded rows while the next restore is measured.
+    await services.schedule.update({ continuous: false }, actor, META);
     await services.maintenance.set(true, 'bench', actor, META);
-    const pitr = await timedJob(kiln, () => services.restore.restoreToPointInTime(at, actor, META));
-    const pitrDifferences = fingerprintDifferences(expected, await fingerprint(url)).filter((d) => !/^"(User|UserLoginHistory|StaffSession|AuditLog)"/.test(d));
-    const plain = await timedJob(kiln, () => services.restore.restore(base.id, null, actor, META));
+    // Alternated, twice each, the faster of each kept: one restore is noisy on a 2-core machine.
+    const pitrs: Awaited<ReturnType<typeof timedJob>>[] = [];
+    const plains: Awaited<ReturnType<typeof timedJob>>[] = [];
+    let pitrDifferences: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      pitrs.push(await timedJob(kiln, () => services.restore.restoreToPointInTime(at, actor, META)));
+      pitrDifferences = pitrDifferences.concat(fingerprintDifferences(expected, await fingerprint(url)).filter((d) => !/^"(User|UserLoginHistory|StaffSession|AuditLog)"/.test(d)));
+      plains.push(await timedJob(kiln, () => services.restore.restore(base.id, null, actor, META)));
+    }
     await services.maintenance.set(false, 'bench', actor, META);
+    const fastest = (runs: typeof pitrs) => runs.reduce((best, run) => (run.status !== 'COMPLETED' || run.seconds > best.seconds ? best : run));
+    const [pitr, plain] = [fastest(pitrs), fastest(plains)];
 
     const p99Lag = percentiles(lags).p99;
     const p50 = (l: number[]) => percentiles(l).p50 * 1000;
@@ -95,8 +106,8 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
       { metric: 'journal: throughput (changes stored / s)', value: count(Math.round(CHANGES / stored)) },
       { metric: 'journal: lag p99 during the workload', value: seconds(p99Lag), target: '< 2 s', verdict: verdict(p99Lag < 2) },
       { metric: 'journal: one-row write p50, journal off / on', value: `${p50(latencyOff).toFixed(2)} / ${p50(latencyOn).toFixed(2)} ms`, target: 'on <= 1.1x off', verdict: verdict(p50(latencyOn) <= 1.1 * p50(latencyOff)) },
-      { metric: `journal: restore to an instant (${count(database.rows)}-row base + ${count(CHANGES)} changes)`, value: `${seconds(pitr.seconds)} (${pitr.status})` },
-      { metric: 'journal: plain restore of the same base', value: `${seconds(plain.seconds)} (${plain.status})` },
+      { metric: `journal: restore to an instant (${count(database.rows)}-row base + ${count(CHANGES)} changes), best of 2`, value: `${seconds(pitr.seconds)} (${pitrs.map((r) => r.status).join(', ')})` },
+      { metric: 'journal: plain restore of the same base, best of 2', value: `${seconds(plain.seconds)} (${plains.map((r) => r.status).join(', ')})` },
       { metric: 'journal: restore to an instant / plain restore', value: ratio(pitr.seconds / plain.seconds) },
       { metric: 'journal: restored instant equals the data at it', value: pitrDifferences.length === 0 ? 'yes' : pitrDifferences.join('; '), target: 'yes', verdict: verdict(pitrDifferences.length === 0) },
     ];

@@ -1,6 +1,6 @@
 /**
- * replayJournal against the real database: deletes are sent in batches, and every key must
- * delete its own row — a key the restored data lack, or one named twice, is BACKUP_CORRUPT.
+ * replayJournal against the real database: updates and deletes are sent in batches, and every key
+ * must reach its own row — a key the restored data lack, or one named twice, is BACKUP_CORRUPT.
  */
 import { Readable } from 'node:stream';
 import { Pool, type PoolClient } from 'pg';
@@ -81,4 +81,63 @@ it.each([
 ])('refuses a delete of %s as BACKUP_CORRUPT', async (_what, changes) => {
   await expect(replay(changes as JournalEntry[])).rejects.toMatchObject({ extensions: { code: 'BACKUP_CORRUPT' } });
   expect((await client.query(`SELECT count(*)::int AS n FROM "LoanType" WHERE id LIKE 'replay-%'`)).rows[0].n).toBe(3);
+});
+
+/** A LoanType row as pgoutput logs it: every column in PostgreSQL's text. */
+const loanTypeRow = (id: string, n: number, extra: Record<string, string | null> = {}) => ({
+  id,
+  name: `${id} v${n}`,
+  description: n % 2 ? null : `described ${n}`,
+  minAmount: `${n}.25`,
+  maxAmount: `${n}00.75`,
+  termUnit: n % 2 ? 'WEEK' : 'DAY',
+  minTerm: String(n),
+  maxTerm: String(n + 10),
+  isActive: n % 2 ? 'f' : 't',
+  createdAt: '2026-12-01 10:00:00.123',
+  updatedAt: `2026-12-02 11:00:0${n}.456`,
+  deletedAt: null,
+  ...extra,
+});
+
+const loanTypes = async () =>
+  (await client.query(`SELECT id, name, description, "minAmount"::text, "maxAmount"::text, "termUnit"::text, "minTerm"::text, "maxTerm"::text,
+                              CASE WHEN "isActive" THEN 't' ELSE 'f' END AS "isActive", "createdAt"::text, "updatedAt"::text, "deletedAt"::text
+                         FROM "LoanType" WHERE id LIKE 'replay-%' ORDER BY id`)).rows;
+
+it('updates each row a batch of updates names, every value as its column types it, a row updated twice taking its last values', async () => {
+  await client.query('BEGIN');
+  let left;
+  try {
+    const result = await replayJournal(client, {
+      snapshot: '900:900:',
+      at: new Date('2026-12-03T11:00:00Z'),
+      segments: [
+        await segmentOf([
+          { update: 'LoanType', key: null, new: loanTypeRow('replay-1', 1) },
+          { update: 'LoanType', key: null, new: loanTypeRow('replay-2', 2) },
+          { update: 'LoanType', key: null, new: loanTypeRow('replay-1', 3) },
+          // The key changed: the old one logged.
+          { update: 'LoanType', key: { id: 'replay-3' }, new: loanTypeRow('replay-4', 4) },
+          { update: 'LoanType', key: null, new: loanTypeRow('replay-4', 5) },
+        ]),
+      ],
+      tables: new Set(['LoanType']),
+      signer,
+      signal: new AbortController().signal,
+    });
+    expect(result).toMatchObject({ transactions: 1, changes: { LoanType: 5 } });
+    left = await loanTypes();
+  } finally {
+    await client.query('ROLLBACK');
+  }
+  expect(left).toEqual([loanTypeRow('replay-1', 3), loanTypeRow('replay-2', 2), loanTypeRow('replay-4', 5)]);
+});
+
+it.each([
+  ['a row the restored data lack', [{ update: 'LoanType', key: null, new: loanTypeRow('replay-1', 1) }, { update: 'LoanType', key: null, new: loanTypeRow('replay-gone', 2) }]],
+  ['a row whose key changed before', [{ update: 'LoanType', key: { id: 'replay-1' }, new: loanTypeRow('replay-5', 1) }, { update: 'LoanType', key: null, new: loanTypeRow('replay-1', 2) }]],
+])('refuses an update of %s as BACKUP_CORRUPT', async (_what, changes) => {
+  await expect(replay(changes as JournalEntry[])).rejects.toMatchObject({ extensions: { code: 'BACKUP_CORRUPT' } });
+  expect((await client.query(`SELECT count(*)::int AS n FROM "LoanType" WHERE id LIKE 'replay-%' AND "minTerm" = 1`)).rows[0].n).toBe(3);
 });

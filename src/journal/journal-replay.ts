@@ -37,7 +37,7 @@ export interface ReplayResult {
   lastCommitAt: string | null;
 }
 
-// Consecutive inserts into one table go as one statement of up to this many rows.
+// Consecutive inserts, updates or deletes of one table go as one statement of up to this many rows.
 const BATCH_ROWS = 500;
 const MAX_PARAMETERS = 65_535;
 
@@ -61,7 +61,8 @@ export function previewJournal(options: ReplayOptions): Promise<ReplayResult> {
 
 interface ReplaySink {
   relation(table: string, columns: RelationColumn[], at: string | undefined): void;
-  change(entry: JournalEntry, counts: Record<string, number>): Promise<void>;
+  /** `origin` names the change's segment and transaction in an error. */
+  change(entry: JournalEntry, counts: Record<string, number>, origin: ChangeOrigin): Promise<void>;
   flush(): Promise<void>;
 }
 
@@ -97,7 +98,6 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
         } else if ('commit' in entry) {
           // Counted when it changed a table this restore replaces (not, say, only the audit log).
           if (transaction?.apply && changeCount(result) > transaction.changesBefore) {
-            await applier.flush();
             result.transactions++;
             result.lastCommitAt = transaction.at;
             options.onProgress?.(result.transactions);
@@ -105,17 +105,16 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
           }
           transaction = null;
         } else if (transaction?.apply) {
-          await applier.change(entry, result.changes).catch((err: unknown) => {
-            throw replayFailure(err, segment.name, transaction!.at);
+          const origin = { segment: segment.name, at: transaction.at };
+          await applier.change(entry, result.changes, origin).catch((err: unknown) => {
+            throw replayFailure(err, origin);
           });
         }
       }
     });
     reader.finish(); // the same bytes as the first pass, or the store changed them meanwhile
   }
-  await applier.flush().catch((err: unknown) => {
-    throw replayFailure(err, 'the last segment', result.lastCommitAt ?? '');
-  });
+  await applier.flush();
   return result;
 }
 
@@ -134,10 +133,17 @@ async function readLines(segment: ReplaySegment, onLine: (line: string) => void 
 }
 
 /** A proven journal that the restored data refuse (a row missing, a key taken): the journal does not continue this base. */
-function replayFailure(err: unknown, segment: string, at: string): unknown {
+interface ChangeOrigin {
+  segment: string;
+  /** Commit time of the change's transaction. */
+  at: string;
+}
+
+function replayFailure(err: unknown, origin: ChangeOrigin, batched = false): unknown {
   const code = (err as { code?: string }).code;
   if (err instanceof KilnError || !code || !/^(22|23|42)/.test(code)) return err;
-  return new BackupCorruptError(`Replaying the journal failed in segment ${segment} (a transaction committed ${at}): ${(err as Error).message}`);
+  const transaction = batched ? `transactions committed from ${origin.at}` : `a transaction committed ${origin.at}`;
+  return new BackupCorruptError(`Replaying the journal failed in segment ${origin.segment} (${transaction}): ${(err as Error).message}`);
 }
 
 /** Whether a pg_current_snapshot() text holds (sees as committed) a committed transaction's 64-bit id. */
@@ -164,11 +170,13 @@ function isoToMicros(iso: string): bigint {
 
 interface TableColumn {
   type: number;
+  /** Its type as SQL names it (format_type), to cast a batch's text values to. */
+  sqlType: string;
 }
 
 async function tableColumns(client: PoolClient, tables: string[]): Promise<Map<string, Map<string, TableColumn>>> {
-  const { rows } = await client.query<{ table: string; name: string; type: number }>(
-    `SELECT c.relname AS "table", a.attname AS name, a.atttypid::int AS type
+  const { rows } = await client.query<{ table: string; name: string; type: number; sqlType: string }>(
+    `SELECT c.relname AS "table", a.attname AS name, a.atttypid::int AS type, format_type(a.atttypid, a.atttypmod) AS "sqlType"
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
       WHERE c.relnamespace = '${APP_SCHEMA}'::regnamespace AND c.relname = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped`,
     [tables],
@@ -176,7 +184,7 @@ async function tableColumns(client: PoolClient, tables: string[]): Promise<Map<s
   const byTable = new Map<string, Map<string, TableColumn>>();
   for (const row of rows) {
     if (!byTable.has(row.table)) byTable.set(row.table, new Map());
-    byTable.get(row.table)!.set(row.name, { type: row.type });
+    byTable.get(row.table)!.set(row.name, { type: row.type, sqlType: row.sqlType });
   }
   return byTable;
 }
@@ -195,12 +203,16 @@ class ChangeCounter implements ReplaySink {
   async flush(): Promise<void> {}
 }
 
-/** Applies changes to the replaced tables; consecutive inserts into one table are sent together. */
+/** Applies changes to the replaced tables; consecutive changes of one kind to one table are sent together. */
 class ChangeApplier implements ReplaySink {
   private readonly keys = new Map<string, string[]>();
   private readonly shapes = new Map<string, { logged: RelationColumn[]; at: string | undefined; checked: boolean }>();
-  /** Consecutive inserts into one table (their rows), or deletes from one table (their keys), sent as one statement. */
-  private batch: { kind: 'insert' | 'delete'; table: string; columns: string[]; rows: RowValues[] } | null = null;
+  /**
+   * Consecutive inserts into one table (their rows), updates of one table's rows (their new values,
+   * key included) or deletes from one table (their keys), sent as one statement. `keys` holds the
+   * update batch's row keys: a row updated twice ends the batch (one statement updates a row once).
+   */
+  private batch: { kind: BatchKind; table: string; columns: string[]; rows: RowValues[]; keys: Set<string>; origin: ChangeOrigin } | null = null;
 
   constructor(
     private readonly client: PoolClient,
@@ -235,12 +247,12 @@ class ChangeApplier implements ReplaySink {
     shape.checked = true;
   }
 
-  async change(entry: JournalEntry, counts: Record<string, number>): Promise<void> {
+  async change(entry: JournalEntry, counts: Record<string, number>, origin: ChangeOrigin): Promise<void> {
     if ('insert' in entry) {
       if (!this.tables.has(entry.insert)) return;
       this.assertShape(entry.insert);
       this.count(counts, entry.insert);
-      await this.batched('insert', entry.insert, entry.new);
+      await this.batched('insert', entry.insert, entry.new, origin);
       return;
     }
     if ('delete' in entry) {
@@ -248,21 +260,25 @@ class ChangeApplier implements ReplaySink {
       this.assertShape(entry.delete);
       this.count(counts, entry.delete);
       // Foreign keys are off during a replay: a cascade happens because the journal holds each row it removed.
-      await this.batched('delete', entry.delete, entry.key);
+      await this.batched('delete', entry.delete, entry.key, origin);
       return;
     }
-    await this.flush();
     if ('update' in entry) {
       if (!this.tables.has(entry.update)) return;
       this.assertShape(entry.update);
       this.count(counts, entry.update);
-      const key = entry.key ?? this.keyOf(entry.update, entry.new);
-      const set = Object.keys(entry.new);
-      const where = Object.keys(key);
-      const sql = `UPDATE ${this.name(entry.update)} SET ${set.map((c, i) => `${quoteIdent(c)} = $${i + 1}`).join(', ')} WHERE ${where.map((c, i) => `${quoteIdent(c)} = $${set.length + i + 1}`).join(' AND ')}`;
-      const res = await this.client.query(sql, [...set.map((c) => entry.new[c]), ...where.map((c) => key[c])]);
-      if (res.rowCount !== 1) throw new BackupCorruptError(`The journal updates a row of "${entry.update}" (${JSON.stringify(key)}) that the restored data lack: the journal does not continue this backup`);
-    } else if ('truncate' in entry) {
+      const keyColumns = this.keys.get(entry.update) ?? [];
+      // A key changed (the old one logged) or not among the new values: this row alone, by its old key.
+      if (entry.key || keyColumns.length === 0 || keyColumns.some((c) => !(c in entry.new))) {
+        await this.flush();
+        await this.updateOne(entry.update, entry.key ?? this.keyOf(entry.update, entry.new), entry.new);
+        return;
+      }
+      await this.batched('update', entry.update, entry.new, origin, JSON.stringify(keyColumns.map((c) => entry.new[c])));
+      return;
+    }
+    await this.flush();
+    if ('truncate' in entry) {
       const tables = entry.truncate.filter((t) => this.tables.has(t));
       for (const table of tables) {
         this.assertShape(table);
@@ -272,36 +288,70 @@ class ChangeApplier implements ReplaySink {
     }
   }
 
-  /** Adds a row (insert) or key (delete) to the batch, sending the batch first when this one cannot join it. */
-  private async batched(kind: 'insert' | 'delete', table: string, row: RowValues): Promise<void> {
+  /** Adds a row (insert, update) or key (delete) to the batch, sending the batch first when this one cannot join it. */
+  private async batched(kind: BatchKind, table: string, row: RowValues, origin: ChangeOrigin, key?: string): Promise<void> {
     const columns = Object.keys(row);
     if (columns.length === 0) throw new BackupCorruptError(`The journal ${kind}s a row of "${table}" without its values`);
     const batch = this.batch;
-    if (batch && batch.kind === kind && batch.table === table && sameColumns(batch.columns, columns) && batch.rows.length < BATCH_ROWS && (batch.rows.length + 1) * columns.length <= MAX_PARAMETERS) {
+    if (
+      batch && batch.kind === kind && batch.table === table && sameColumns(batch.columns, columns) &&
+      batch.rows.length < BATCH_ROWS && (batch.rows.length + 1) * columns.length <= MAX_PARAMETERS &&
+      !(key !== undefined && batch.keys.has(key))
+    ) {
       batch.rows.push(row);
+      if (key !== undefined) batch.keys.add(key);
       return;
     }
     await this.flush();
-    this.batch = { kind, table, columns, rows: [row] };
+    this.batch = { kind, table, columns, rows: [row], keys: new Set(key === undefined ? [] : [key]), origin };
   }
 
+  private async updateOne(table: string, key: RowValues, values: RowValues): Promise<void> {
+    const set = Object.keys(values);
+    const where = Object.keys(key);
+    const sql = `UPDATE ${this.name(table)} SET ${set.map((c, i) => `${quoteIdent(c)} = $${i + 1}`).join(', ')} WHERE ${where.map((c, i) => `${quoteIdent(c)} = $${set.length + i + 1}`).join(' AND ')}`;
+    const res = await this.client.query(sql, [...set.map((c) => values[c]), ...where.map((c) => key[c])]);
+    if (res.rowCount !== 1) throw new BackupCorruptError(`The journal updates a row of "${table}" (${JSON.stringify(key)}) that the restored data lack: the journal does not continue this backup`);
+  }
+
+  /** Sends the batch; a batch may span transactions (all are in the restore's one transaction). */
   async flush(): Promise<void> {
     const batch = this.batch;
     if (!batch) return;
     this.batch = null;
+    await this.send(batch).catch((err: unknown) => {
+      throw replayFailure(err, batch.origin, true);
+    });
+  }
+
+  private async send(batch: NonNullable<ChangeApplier['batch']>): Promise<void> {
     const width = batch.columns.length;
     const tuples = batch.rows.map((_, r) => `(${batch.columns.map((__, c) => `$${r * width + c + 1}`).join(', ')})`).join(', ');
     const parameters = batch.rows.flatMap((row) => batch.columns.map((c) => row[c]));
     const columns = batch.columns.map(quoteIdent).join(', ');
+    const table = this.name(batch.table);
     if (batch.kind === 'insert') {
-      await this.client.query(`INSERT INTO ${this.name(batch.table)} (${columns}) VALUES ${tuples}`, parameters);
+      await this.client.query(`INSERT INTO ${table} (${columns}) VALUES ${tuples}`, parameters);
       return;
     }
-    // Every key must delete its own row (a key twice, or one the data lack, deletes fewer).
-    const res = await this.client.query(`DELETE FROM ${this.name(batch.table)} WHERE (${columns}) IN (${tuples})`, parameters);
+    let res;
+    if (batch.kind === 'update') {
+      // Text values cast to each column's type, as a one-row UPDATE's parameters are typed by their column.
+      const types = this.columns.get(batch.table)!;
+      const typed = batch.rows.map((_, r) => `(${batch.columns.map((c, i) => `$${r * width + i + 1}::${types.get(c)!.sqlType}`).join(', ')})`).join(', ');
+      const keyColumns = this.keys.get(batch.table)!;
+      res = await this.client.query(
+        `UPDATE ${table} AS t SET ${batch.columns.map((c) => `${quoteIdent(c)} = v.${quoteIdent(c)}`).join(', ')}
+           FROM (VALUES ${typed}) AS v (${columns}) WHERE ${keyColumns.map((c) => `t.${quoteIdent(c)} = v.${quoteIdent(c)}`).join(' AND ')}`,
+        parameters,
+      );
+    } else {
+      res = await this.client.query(`DELETE FROM ${table} WHERE (${columns}) IN (${tuples})`, parameters);
+    }
+    // Every key must reach its own row (a key twice, or one the data lack, reaches fewer).
     if (res.rowCount !== batch.rows.length) {
       throw new BackupCorruptError(
-        `The journal deletes ${batch.rows.length - (res.rowCount ?? 0)} row(s) of "${batch.table}" (among ${JSON.stringify(batch.rows.slice(0, 3))}${batch.rows.length > 3 ? ', …' : ''}) that the restored data lack: the journal does not continue this backup`,
+        `The journal ${batch.kind}s ${batch.rows.length - (res.rowCount ?? 0)} row(s) of "${batch.table}" (among ${JSON.stringify(batch.rows.slice(0, 3))}${batch.rows.length > 3 ? ', …' : ''}) that the restored data lack: the journal does not continue this backup`,
       );
     }
   }
@@ -322,6 +372,8 @@ class ChangeApplier implements ReplaySink {
     counts[table] = (counts[table] ?? 0) + 1;
   }
 }
+
+type BatchKind = 'insert' | 'update' | 'delete';
 
 function sameColumns(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((c, i) => c === b[i]);
