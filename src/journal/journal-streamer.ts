@@ -70,7 +70,12 @@ interface OpenSegment {
   endLsn: bigint | null;
   /** Relations whose columns this segment has stated. */
   relations: Set<number>;
+  /** Lines not yet handed to gzip: sent in chunks of WRITE_CHUNK_BYTES, not a write (and a zlib call) per line. */
+  pending: string[];
+  pendingBytes: number;
 }
+
+const WRITE_CHUNK_BYTES = 64 * 1024;
 
 // Work waiting in memory beyond which the replication socket is paused (the server keeps the rest).
 const QUEUE_HIGH = 20_000;
@@ -290,8 +295,14 @@ export class JournalStreamer {
     const segment = await this.open();
     const line = segment.writer.line(entry);
     segment.bytes += line.length;
+    segment.pending.push(line);
+    segment.pendingBytes += line.length;
+    if (segment.pendingBytes < WRITE_CHUNK_BYTES) return;
+    const chunk = segment.pending.join('');
+    segment.pending = [];
+    segment.pendingBytes = 0;
     // A failed store destroys the input, which then never drains: wait for whichever comes first.
-    if (!segment.input.write(line)) await Promise.race([once(segment.input, 'drain'), segment.storeFailed]);
+    if (!segment.input.write(chunk)) await Promise.race([once(segment.input, 'drain'), segment.storeFailed]);
   }
 
   private async open(): Promise<OpenSegment> {
@@ -318,7 +329,7 @@ export class JournalStreamer {
     const storeFailed = new Promise<never>((_resolve, reject) => void stored.catch(reject));
     storeFailed.catch(() => undefined);
     input.write(writer.start());
-    this.segment = { writer, input, stored, storeFailed, abort, key, openedAt: this.now(), bytes: 0, endLsn: null, relations: new Set() };
+    this.segment = { writer, input, stored, storeFailed, abort, key, openedAt: this.now(), bytes: 0, endLsn: null, relations: new Set(), pending: [], pendingBytes: 0 };
     return this.segment;
   }
 
@@ -330,7 +341,7 @@ export class JournalStreamer {
     const header = segment.writer.header;
     let stored: StoredObject;
     try {
-      segment.input.end(line);
+      segment.input.end(segment.pending.join('') + line);
       [stored] = await segment.stored;
       try {
         await this.options.store.addSegment(header, end, stored, this.options.offsite);
