@@ -1,7 +1,8 @@
 /**
  * Restore to a point in time, end to end on the embedded PostgreSQL: a base backup taken while a
  * transaction spans its snapshot, a journal of inserts, updates, deletes and a TRUNCATE after it,
- * and restores to instants between them that give back exactly the data of each instant.
+ * and restores to instants between them that give back exactly the data of each instant; ten
+ * instants of concurrent transactions; edited, missing and swapped segments refused.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -112,6 +113,83 @@ it('gives back exactly the data of each instant: base backup plus the journal up
   await maintenance(token, false);
 });
 
+it('gives back exactly the data of each of ten instants of concurrent transactions: interleaved, committed out of order, one open across five instants', async () => {
+  const kiln = await signedIn();
+  const base = (await finishedJob(kiln, (await startBackup(kiln)).jobId)).backup;
+  // Signing in (each restore logs everybody out) writes User and UserLoginHistory: the rest is compared.
+  const tables = Object.keys(base.recordCounts).filter((t) => t !== 'User' && t !== 'UserLoginHistory');
+  const userId = (await s.db.query(`SELECT id FROM "User" ORDER BY id LIMIT 1`)).rows[0].id as string;
+  const connect = async () => {
+    const client = new Client({ connectionString: s.kiln.databaseUrl });
+    await client.connect();
+    return client;
+  };
+  const workers = await Promise.all([0, 1, 2].map(connect));
+  const long = await connect();
+  try {
+    // Each worker its own rows (no worker waits on another's lock): a report (JSONB, an enum, decimals) and notes.
+    for (const [w, db] of workers.entries()) {
+      await db.query(
+        `INSERT INTO "ReportSession" (id, "supervisorId", "reportType", "periodStart", "periodEnd", "reportData") VALUES ($1, $2, 'WEEKLY', '2026-11-01', '2026-11-30', '{"round": -1}')`,
+        [`conc-report-${w}`, userId],
+      );
+      for (let n = 0; n < 12; n++) {
+        await db.query(`INSERT INTO "UserNote" (id, "userId", title, content, "createdByUserId", "updatedAt") VALUES ($1, $2, 'note', $3, $2, now())`, [`conc-note-${w}-${String(n).padStart(2, '0')}`, userId, `worker ${w} note ${n}`]);
+      }
+    }
+    const instants: Array<{ at: Date; data: Record<string, string> }> = [];
+    for (let round = 0; round < 10; round++) {
+      if (round === 2) {
+        // Open across instants 2 to 6: none of them holds it, 7 on do.
+        await long.query('BEGIN');
+        await long.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "termUnit", "updatedAt") VALUES ('conc-long', 'long', 5, 6, 'DAY', now())`);
+        await long.query(`INSERT INTO "ReportSession" (id, "supervisorId", "periodStart", "periodEnd", "officerMetrics", "collectionRate") VALUES ('conc-report-long', $1, '2026-11-01', '2026-11-30', '{"long": true}', 12.34)`, [userId]);
+      }
+      if (round === 7) await long.query('COMMIT');
+      await Promise.all(workers.map((db) => db.query('BEGIN')));
+      // Statements interleaved across the three open transactions.
+      for (const [w, db] of workers.entries()) {
+        await db.query(`INSERT INTO "LoanType" (id, name, description, "minAmount", "maxAmount", "termUnit", "isActive", "updatedAt") VALUES ($1, $2, $3, $4, $5, $6, $7, now())`, [
+          `conc-${round}-${w}`, `round ${round} ✓ ${w}`, round % 2 ? null : `"quoted" \\ ${w}`, `${round}.0${w}`, `${round}00.5${w}`, ['DAY', 'WEEK', 'MONTH'][w], round % 3 !== 0,
+        ]);
+      }
+      for (const [w, db] of workers.entries()) {
+        await db.query(`UPDATE "ReportSession" SET "reportData" = jsonb_build_object('round', $2::int, 'worker', $3::int, 'list', jsonb_build_array(1, 'two', null)), "totalLoans" = $2 WHERE id = $1`, [`conc-report-${w}`, round, w]);
+        await db.query(`UPDATE "UserNote" SET title = title || ' r' || $2 WHERE id LIKE $1`, [`conc-note-${w}-%`, round]);
+      }
+      for (const [w, db] of workers.entries()) {
+        await db.query(`DELETE FROM "UserNote" WHERE id = (SELECT min(id) FROM "UserNote" WHERE id LIKE $1)`, [`conc-note-${w}-%`]);
+        if (round > 0) await db.query(`DELETE FROM "LoanType" WHERE id = $1`, [`conc-${round - 1}-${w}`]);
+      }
+      // Committed in an order that changes from round to round (never the order they began in).
+      for (const w of [2, 0, 1].map((i) => (i + round) % 3)) await workers[w].query('COMMIT');
+      instants.push({ at: await instant(), data: await fingerprint(s.db, tables) });
+    }
+    for (let i = 1; i < instants.length; i++) expect(instants[i].data).not.toEqual(instants[i - 1].data);
+
+    const last = instants[instants.length - 1].at;
+    await until('the journal to hold every instant', () => s.kiln.services.journal.store.openChainNow(), (chain) => (chain?.coveredUntil ?? new Date(0)) >= last, 30_000, 100);
+    let token = await loginToken(s.kiln.url);
+    await maintenance(token, true);
+    for (const index of [6, 1, 9, 3, 0, 7, 4, 2, 8, 5]) {
+      const { at, data } = instants[index];
+      const res = await gql(s.kiln.url, PITR, { at: at.toISOString() }, token);
+      expect(res.errors).toBeUndefined();
+      const id = res.data!.restoreToPointInTime.id as string;
+      await s.kiln.services.jobs.settled(id);
+      const job = await s.kiln.services.jobs.get(id);
+      expect({ index, status: job!.status, error: job!.error }).toEqual({ index, status: 'COMPLETED', error: null });
+      expect(job!.message).toMatch(new RegExp(`from backup ${base.id} and replayed`));
+      expect({ index, data: await fingerprint(s.db, tables) }).toEqual({ index, data });
+      token = await loginToken(s.kiln.url);
+    }
+    await maintenance(token, false);
+  } finally {
+    await long.query('ROLLBACK').catch(() => undefined);
+    await Promise.all([...workers, long].map((db) => db.end()));
+  }
+}, 180_000);
+
 /** A base backup, one change after it, and the instant after that change, all stored. */
 async function baseAndChange(id: string): Promise<{ base: any; at: Date; tables: string[] }> {
   const kiln = await signedIn();
@@ -177,6 +255,27 @@ it('refuses an edited or a missing segment as BACKUP_CORRUPT and leaves the data
     expect(await fingerprint(s.db, untouched)).toEqual(before);
   } finally {
     writeFileSync(file, bytes);
+  }
+  expect(await restoreTo(at)).toMatchObject({ status: 'COMPLETED' });
+});
+
+it('refuses two segments swapped in storage (each file holding the other’s journal) as BACKUP_CORRUPT and leaves the data as they were', async () => {
+  const { at: first, tables } = await baseAndChange('pitr-order-1');
+  await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('pitr-order-2', 'pitr-order-2', 1, 2, now())`);
+  const at = await instant();
+  await until('the journal to hold it', () => s.kiln.services.journal.store.openChainNow(), (chain) => (chain?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
+  const [a, b] = [await segmentBefore(first), await segmentBefore(at)];
+  expect(a.file).not.toBe(b.file);
+  const untouched = tables.filter((t) => t !== 'User' && t !== 'UserLoginHistory');
+  const before = await fingerprint(s.db, untouched);
+  try {
+    writeFileSync(a.file, b.bytes);
+    writeFileSync(b.file, a.bytes);
+    expect(await restoreTo(at)).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT', error: expect.stringMatching(/Journal segment \S+ (follows #\d+: segments between them are missing or out of order|does not continue)/) });
+    expect(await fingerprint(s.db, untouched)).toEqual(before);
+  } finally {
+    writeFileSync(a.file, a.bytes);
+    writeFileSync(b.file, b.bytes);
   }
   expect(await restoreTo(at)).toMatchObject({ status: 'COMPLETED' });
 });
