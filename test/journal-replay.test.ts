@@ -141,3 +141,16 @@ it.each([
   await expect(replay(changes as JournalEntry[])).rejects.toMatchObject({ extensions: { code: 'BACKUP_CORRUPT' } });
   expect((await client.query(`SELECT count(*)::int AS n FROM "LoanType" WHERE id LIKE 'replay-%' AND "minTerm" = 1`)).rows[0].n).toBe(3);
 });
+
+it('refuses a segment with a line longer than a backup’s longest (16 MiB) before holding it, and one that ends mid-line, as BACKUP_CORRUPT', async () => {
+  const long = await segmentOf([{ insert: 'LoanType', new: { id: 'x'.repeat(17 * 1024 * 1024) } }]);
+  await expect(
+    replayJournal(client, { snapshot: '900:900:', at: new Date('2026-12-03T11:00:00Z'), segments: [long], tables: new Set(['LoanType']), signer, signal: new AbortController().signal }),
+  ).rejects.toMatchObject({ extensions: { code: 'BACKUP_CORRUPT' }, message: expect.stringMatching(/longer than the 16777216-byte limit/) });
+  const whole = await segmentOf([{ delete: 'LoanType', key: { id: 'replay-1' } }]);
+  const text = await new Promise<string>((resolve) => void whole.open().then((r) => r.once('data', (c: string | Buffer) => resolve(String(c)))));
+  const cut = { name: 'cut', open: async () => Readable.from([text.slice(0, -1)]) };
+  await expect(
+    replayJournal(client, { snapshot: '900:900:', at: new Date('2026-12-03T11:00:00Z'), segments: [cut], tables: new Set(['LoanType']), signer, signal: new AbortController().signal }),
+  ).rejects.toMatchObject({ extensions: { code: 'BACKUP_CORRUPT' }, message: expect.stringMatching(/ends in the middle of a line/) });
+});

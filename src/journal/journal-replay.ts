@@ -1,6 +1,6 @@
-import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
+import { BackupLimitError, DEFAULT_READ_LIMITS, LineSplitter } from '../backup/format/backup-reader';
 import type { BackupSigner } from '../backup/format/backup-signature';
 import { APP_SCHEMA } from '../db/schemas';
 import { quoteIdent } from '../db/sql';
@@ -118,14 +118,21 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
   return result;
 }
 
-/** Each line of a segment; a segment that does not gunzip or decrypt is corrupt. */
+/**
+ * Each line of a segment, no longer than a backup's longest line (a segment is read before its
+ * signature at the end can be checked); a segment that does not gunzip or decrypt, or that has a
+ * longer line, is corrupt.
+ */
 async function readLines(segment: ReplaySegment, onLine: (line: string) => void | Promise<void>): Promise<void> {
+  const splitter = new LineSplitter(DEFAULT_READ_LIMITS.maxLineBytes);
   try {
-    const lines = readline.createInterface({ input: await segment.open(), crlfDelay: Infinity });
-    for await (const line of lines) if (line !== '') await onLine(line);
+    for await (const chunk of await segment.open()) {
+      for (const line of splitter.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string))) if (line !== '') await onLine(line);
+    }
+    if (splitter.hasPartialLine) throw new BackupCorruptError(`Journal segment ${segment.name} ends in the middle of a line`);
   } catch (err) {
     if (err instanceof KilnError) throw err;
-    if ((err as { code?: string }).code?.startsWith('Z_') || (err as Error).name === 'DecryptionError') {
+    if ((err as { code?: string }).code?.startsWith('Z_') || (err as Error).name === 'DecryptionError' || err instanceof BackupLimitError) {
       throw new BackupCorruptError(`Journal segment ${segment.name} cannot be read: ${(err as Error).message}`);
     }
     throw err;

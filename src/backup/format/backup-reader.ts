@@ -88,7 +88,7 @@ const NEWLINE = 0x0a;
 const TURN_BYTES = 1024 * 1024;
 
 /** Splits Buffer chunks into lines itself, because readline cannot bound a line's length. */
-class LineSplitter {
+export class LineSplitter {
   private partial: Buffer[] = [];
   private partialBytes = 0;
   private completed = 0;
