@@ -174,8 +174,17 @@ export class JournalService {
     return problems;
   }
 
-  /** Stops streaming everywhere: the slot's sender is ended, slot and publication dropped, the chain ended. */
+  /**
+   * Stops streaming everywhere: the slot's sender is ended, slot and publication dropped, the chain
+   * ended. Called once the switch is saved off: a check already running (it may have read the
+   * switch on, and start a stream) is waited for first, and every later one reads it off.
+   */
   async disable(): Promise<void> {
+    await this.checking;
+    await this.dropJournal();
+  }
+
+  private async dropJournal(): Promise<void> {
     await this.stopStreaming();
     await this.slot.drop();
     const open = await this.store.openChainNow();
@@ -354,7 +363,7 @@ export class JournalService {
       // them, or a slot repair racing the switch): Kiln never leaves a slot behind.
       if (!wanted && ((await this.store.openChainNow()) || (await this.slot.state()))) {
         this.settings.logger.warn({ event: 'journal_stray_slot_dropped' }, 'the change journal is off: its leftover slot and chain are dropped');
-        await this.disable();
+        await this.dropJournal();
       }
       return;
     }
@@ -478,7 +487,9 @@ export class JournalService {
     this.holder = null;
     copying?.abort.abort();
     await copying?.done;
-    await streamer?.stop();
+    // A last segment it could not store is not lost: the server sends it again to the next stream
+    // (or, turned off, it goes with the slot). Stopping goes on either way.
+    await streamer?.stop().catch((err: unknown) => this.settings.logger.warn({ event: 'journal_stop_failed', err }, 'the journal stream stopped without storing its last segment'));
     if (holder && release) await this.settings.leases.release(JOURNAL_LEASE, holder);
   }
 }

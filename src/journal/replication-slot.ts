@@ -70,20 +70,25 @@ export class ReplicationSlot {
     }
   }
 
-  /** Drops the slot (ending whatever still streams from it) and the publication; either may be gone already. */
+  /**
+   * Drops the slot (ending whatever still streams from it) and the publication; either may be gone
+   * already, or go meanwhile (another instance dropping them too). A sender that lets go of the
+   * slot only slowly, or one that starts again, is ended again at each try.
+   */
   async drop(): Promise<void> {
-    await query(
-      this.db,
-      `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL AND active_pid <> pg_backend_pid()`,
-      [this.names.slot],
-    );
-    // The terminated sender releases the slot a moment later.
     for (let attempt = 0; ; attempt++) {
+      await query(
+        this.db,
+        `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL AND active_pid <> pg_backend_pid()`,
+        [this.names.slot],
+      );
       try {
         await query(this.db, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [this.names.slot]);
         break;
       } catch (err) {
-        if ((err as { code?: string }).code !== '55006' || attempt >= 50) throw err; // object_in_use
+        const code = (err as { code?: string }).code;
+        if (code === '42704') break; // undefined_object: dropped by another between our look and our drop
+        if (code !== '55006' || attempt >= 100) throw err; // object_in_use: the terminated sender releases it a moment later
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
