@@ -18,17 +18,24 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function changeAndWait(id: string): Promise<Date> {
+/** Inserts a row; once the journal holds it, its transaction's id and an instant after it. */
+async function changeAndWait(id: string): Promise<{ xid: bigint; at: Date }> {
+  await s.db.query('BEGIN');
+  const xid = BigInt((await s.db.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0].xid);
   await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1, 1, 2, now())`, [id]);
+  await s.db.query('COMMIT');
   const at = (await s.db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at`)).rows[0].at;
   await until('the journal to hold it', () => s.kiln.services.journal.store.openChainNow(), (c) => (c?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
-  return at;
+  return { xid, at };
 }
 
 it('deletes the segments older than the oldest backup it keeps, with the backups; restores from that backup on still work', async () => {
-  await changeAndWait('ret-old');
+  const { xid: old } = await changeAndWait('ret-old');
+  // Transaction ids are the cluster's: a transaction of another database (another test file) open
+  // since before this one keeps every snapshot's xmin below it. The backup's snapshot must be past it.
+  await until('no transaction older than it to run', async () => BigInt((await s.db.query<{ xmin: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin')).rows[0].xmin), (xmin) => xmin > old, 60_000, 100);
   const kept = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
-  const after = await changeAndWait('ret-new');
+  const { at: after } = await changeAndWait('ret-new');
   // A hundred days pass for the backups before the kept one.
   const snapshotAt = (await s.db.query<{ at: Date }>(`SELECT "snapshotAt" AS at FROM kiln.kiln_backup_details WHERE id = $1`, [kept.id])).rows[0].at;
   await s.db.query(`UPDATE backup_records SET "createdAt" = "createdAt" - interval '100 days' WHERE id <> $1`, [kept.id]);
