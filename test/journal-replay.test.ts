@@ -23,15 +23,16 @@ afterAll(async () => {
   await pool?.end();
 });
 
-/** One signed segment: LoanType's columns as the server states them, then one transaction of `changes`. */
-async function segmentOf(changes: JournalEntry[]): Promise<{ name: string; open: () => Promise<Readable> }> {
+/** One signed segment: the table's columns as the server states them, then one transaction of `changes`. */
+async function segmentOf(changes: JournalEntry[], table = 'LoanType'): Promise<{ name: string; open: () => Promise<Readable> }> {
   const columns = await client.query<{ name: string; type: number; mod: number }>(
-    `SELECT attname AS name, atttypid::int AS type, atttypmod AS mod FROM pg_attribute WHERE attrelid = '"LoanType"'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    `SELECT attname AS name, atttypid::int AS type, atttypmod AS mod FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [`"${table}"`],
   );
   const writer = new SegmentWriter({ chain: 'c', sequence: 0, startLsn: '0/1000000', previousChecksum: null }, signer);
   let text = writer.start();
   const entries: JournalEntry[] = [
-    { relation: { table: 'LoanType', columns: columns.rows.map((c) => ({ ...c, key: c.name === 'id' })) } },
+    { relation: { table, columns: columns.rows.map((c) => ({ ...c, key: c.name === 'id' })) } },
     { begin: { xid: '1000', lsn: '0/1000100', at: '2026-12-03T10:00:00.000000Z' } },
     ...changes,
     { commit: { end: '0/1000200' } },
@@ -153,4 +154,34 @@ it('refuses a segment with a line longer than a backup’s longest (16 MiB) befo
   await expect(
     replayJournal(client, { snapshot: '900:900:', at: new Date('2026-12-03T11:00:00Z'), segments: [cut], tables: new Set(['LoanType']), signer, signal: new AbortController().signal }),
   ).rejects.toMatchObject({ extensions: { code: 'BACKUP_CORRUPT' }, message: expect.stringMatching(/ends in the middle of a line/) });
+});
+
+it('replays updates of a table with another unique index in the journal’s order: two users trading emails do not clash', async () => {
+  await client.query('BEGIN');
+  let emails;
+  try {
+    // B stored before A; with nested loops off, a batched UPDATE … FROM would visit B first and clash with A's old email.
+    for (const [id, email] of [['replay-user-b', 'b@replay.test'], ['replay-user-a', 'a@replay.test']]) {
+      await client.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, $2, 'x', 'CREDIT_OFFICER', now())`, [id, email]);
+    }
+    await client.query('SET LOCAL enable_nestloop = off');
+    await client.query('SET LOCAL enable_mergejoin = off');
+    // Each column in PostgreSQL's text, as pgoutput logs it, the email changed.
+    const text = async (id: string, email: string): Promise<Record<string, string | null>> => {
+      const values = (await client.query(`SELECT json_object_agg(key, value) AS v FROM json_each_text(row_to_json((SELECT u FROM "User" u WHERE id = $1)))`, [id])).rows[0].v;
+      return { ...values, email };
+    };
+    const segment = await segmentOf(
+      [
+        { update: 'User', key: null, new: await text('replay-user-a', 'old@replay.test') },
+        { update: 'User', key: null, new: await text('replay-user-b', 'a@replay.test') },
+      ],
+      'User',
+    );
+    await replayJournal(client, { snapshot: '900:900:', at: new Date('2026-12-03T11:00:00Z'), segments: [segment], tables: new Set(['User']), signer, signal: new AbortController().signal });
+    emails = (await client.query(`SELECT id, email FROM "User" WHERE id LIKE 'replay-user-%' ORDER BY id`)).rows;
+  } finally {
+    await client.query('ROLLBACK');
+  }
+  expect(emails).toEqual([{ id: 'replay-user-a', email: 'old@replay.test' }, { id: 'replay-user-b', email: 'a@replay.test' }]);
 });

@@ -51,7 +51,7 @@ const MAX_PARAMETERS = 65_535;
  */
 export async function replayJournal(client: PoolClient, options: ReplayOptions): Promise<ReplayResult> {
   const columns = await tableColumns(client, [...options.tables]);
-  return walkJournal(options, new ChangeApplier(client, options.tables, columns));
+  return walkJournal(options, new ChangeApplier(client, options.tables, columns, await otherUniqueIndexes(client, [...options.tables])));
 }
 
 /** What replayJournal would replay (transactions, changes per table), read and proven as it reads them; nothing is changed. */
@@ -177,13 +177,35 @@ function isoToMicros(iso: string): bigint {
 
 interface TableColumn {
   type: number;
-  /** Its type as SQL names it (format_type), to cast a batch's text values to. */
+  /**
+   * Its type as SQL names it, without its length or precision (format_type(type, NULL)), to cast a
+   * batch's text values to: assigning to the column then checks them as a one-row UPDATE does
+   * (an explicit cast to varchar(3) would cut a longer value instead of refusing it).
+   */
   sqlType: string;
+}
+
+/** Per table: whether it has a unique or exclusion index besides its primary key. */
+type UniqueIndexes = Map<string, boolean>;
+
+/**
+ * The tables with a unique or exclusion index besides the primary key (User's email, a loan's
+ * number). Their updates are replayed one at a time: a batch is applied in the table's order, not
+ * the journal's, and swapping two emails would clash in between (the indexes exist again when the
+ * journal is replayed, checked row by row).
+ */
+async function otherUniqueIndexes(client: PoolClient, tables: string[]): Promise<UniqueIndexes> {
+  const { rows } = await client.query<{ table: string }>(
+    `SELECT DISTINCT c.relname AS "table" FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+      WHERE c.relnamespace = '${APP_SCHEMA}'::regnamespace AND c.relname = ANY($1) AND (i.indisunique OR i.indisexclusion) AND NOT i.indisprimary`,
+    [tables],
+  );
+  return new Map(rows.map((r) => [r.table, true]));
 }
 
 async function tableColumns(client: PoolClient, tables: string[]): Promise<Map<string, Map<string, TableColumn>>> {
   const { rows } = await client.query<{ table: string; name: string; type: number; sqlType: string }>(
-    `SELECT c.relname AS "table", a.attname AS name, a.atttypid::int AS type, format_type(a.atttypid, a.atttypmod) AS "sqlType"
+    `SELECT c.relname AS "table", a.attname AS name, a.atttypid::int AS type, format_type(a.atttypid, NULL) AS "sqlType"
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
       WHERE c.relnamespace = '${APP_SCHEMA}'::regnamespace AND c.relname = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped`,
     [tables],
@@ -219,12 +241,13 @@ class ChangeApplier implements ReplaySink {
    * key included) or deletes from one table (their keys), sent as one statement. `keys` holds the
    * update batch's row keys: a row updated twice ends the batch (one statement updates a row once).
    */
-  private batch: { kind: BatchKind; table: string; columns: string[]; rows: RowValues[]; keys: Set<string>; origin: ChangeOrigin } | null = null;
+  private batch: { kind: BatchKind; table: string; columns: string[]; rows: RowValues[]; keys: Set<string>; keyColumns: string[]; origin: ChangeOrigin } | null = null;
 
   constructor(
     private readonly client: PoolClient,
     private readonly tables: ReadonlySet<string>,
     private readonly columns: Map<string, Map<string, TableColumn>>,
+    private readonly uniqueIndexes: UniqueIndexes,
   ) {}
 
   /** A table's columns as the journal logged them; checked against the table's columns now before a change of it is replayed. */
@@ -275,8 +298,9 @@ class ChangeApplier implements ReplaySink {
       this.assertShape(entry.update);
       this.count(counts, entry.update);
       const keyColumns = this.keys.get(entry.update) ?? [];
-      // A key changed (the old one logged) or not among the new values: this row alone, by its old key.
-      if (entry.key || keyColumns.length === 0 || keyColumns.some((c) => !(c in entry.new))) {
+      // A key changed (the old one logged) or not among the new values, or a table whose other unique
+      // indexes a batch could trip over (see otherUniqueIndexes): this row alone, by its old key.
+      if (entry.key || keyColumns.length === 0 || keyColumns.some((c) => !(c in entry.new)) || this.uniqueIndexes.get(entry.update)) {
         await this.flush();
         await this.updateOne(entry.update, entry.key ?? this.keyOf(entry.update, entry.new), entry.new);
         return;
@@ -301,7 +325,7 @@ class ChangeApplier implements ReplaySink {
     if (columns.length === 0) throw new BackupCorruptError(`The journal ${kind}s a row of "${table}" without its values`);
     const batch = this.batch;
     if (
-      batch && batch.kind === kind && batch.table === table && sameColumns(batch.columns, columns) &&
+      batch && batch.kind === kind && batch.table === table && sameColumns(batch.columns, columns) && sameColumns(batch.keyColumns, this.keys.get(table) ?? []) &&
       batch.rows.length < BATCH_ROWS && (batch.rows.length + 1) * columns.length <= MAX_PARAMETERS &&
       !(key !== undefined && batch.keys.has(key))
     ) {
@@ -310,7 +334,8 @@ class ChangeApplier implements ReplaySink {
       return;
     }
     await this.flush();
-    this.batch = { kind, table, columns, rows: [row], keys: new Set(key === undefined ? [] : [key]), origin };
+    // Its key columns as they were when it began (a relation line may restate them before it is sent).
+    this.batch = { kind, table, columns, rows: [row], keys: new Set(key === undefined ? [] : [key]), keyColumns: this.keys.get(table) ?? [], origin };
   }
 
   private async updateOne(table: string, key: RowValues, values: RowValues): Promise<void> {
@@ -346,7 +371,7 @@ class ChangeApplier implements ReplaySink {
       // Text values cast to each column's type, as a one-row UPDATE's parameters are typed by their column.
       const types = this.columns.get(batch.table)!;
       const typed = batch.rows.map((_, r) => `(${batch.columns.map((c, i) => `$${r * width + i + 1}::${types.get(c)!.sqlType}`).join(', ')})`).join(', ');
-      const keyColumns = this.keys.get(batch.table)!;
+      const keyColumns = batch.keyColumns;
       res = await this.client.query(
         `UPDATE ${table} AS t SET ${batch.columns.map((c) => `${quoteIdent(c)} = v.${quoteIdent(c)}`).join(', ')}
            FROM (VALUES ${typed}) AS v (${columns}) WHERE ${keyColumns.map((c) => `t.${quoteIdent(c)} = v.${quoteIdent(c)}`).join(' AND ')}`,
