@@ -156,7 +156,7 @@ it('refuses a segment with a line longer than a backup’s longest (16 MiB) befo
   ).rejects.toMatchObject({ extensions: { code: 'BACKUP_CORRUPT' }, message: expect.stringMatching(/ends in the middle of a line/) });
 });
 
-it('replays updates of a table with another unique index in the journal’s order: two users trading emails do not clash', async () => {
+it('replays updates of a table with another unique index as the journal orders them: two users trading emails do not clash (the batch undone, then one at a time)', async () => {
   await client.query('BEGIN');
   let emails;
   try {

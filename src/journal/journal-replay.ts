@@ -190,9 +190,9 @@ type UniqueIndexes = Map<string, boolean>;
 
 /**
  * The tables with a unique or exclusion index besides the primary key (User's email, a loan's
- * number). Their updates are replayed one at a time: a batch is applied in the table's order, not
- * the journal's, and swapping two emails would clash in between (the indexes exist again when the
- * journal is replayed, checked row by row).
+ * number): a batch of their updates is applied in the table's order, not the journal's, so two
+ * users trading emails can clash in between (the indexes exist again when the journal is replayed,
+ * checked row by row). Such a batch falls back to one row at a time on a clash.
  */
 async function otherUniqueIndexes(client: PoolClient, tables: string[]): Promise<UniqueIndexes> {
   const { rows } = await client.query<{ table: string }>(
@@ -298,9 +298,8 @@ class ChangeApplier implements ReplaySink {
       this.assertShape(entry.update);
       this.count(counts, entry.update);
       const keyColumns = this.keys.get(entry.update) ?? [];
-      // A key changed (the old one logged) or not among the new values, or a table whose other unique
-      // indexes a batch could trip over (see otherUniqueIndexes): this row alone, by its old key.
-      if (entry.key || keyColumns.length === 0 || keyColumns.some((c) => !(c in entry.new)) || this.uniqueIndexes.get(entry.update)) {
+      // A key changed (the old one logged) or not among the new values: this row alone, by its old key.
+      if (entry.key || keyColumns.length === 0 || keyColumns.some((c) => !(c in entry.new))) {
         await this.flush();
         await this.updateOne(entry.update, entry.key ?? this.keyOf(entry.update, entry.new), entry.new);
         return;
@@ -372,11 +371,31 @@ class ChangeApplier implements ReplaySink {
       const types = this.columns.get(batch.table)!;
       const typed = batch.rows.map((_, r) => `(${batch.columns.map((c, i) => `$${r * width + i + 1}::${types.get(c)!.sqlType}`).join(', ')})`).join(', ');
       const keyColumns = batch.keyColumns;
-      res = await this.client.query(
-        `UPDATE ${table} AS t SET ${batch.columns.map((c) => `${quoteIdent(c)} = v.${quoteIdent(c)}`).join(', ')}
-           FROM (VALUES ${typed}) AS v (${columns}) WHERE ${keyColumns.map((c) => `t.${quoteIdent(c)} = v.${quoteIdent(c)}`).join(' AND ')}`,
-        parameters,
-      );
+      const update = () =>
+        this.client.query(
+          `UPDATE ${table} AS t SET ${batch.columns.map((c) => `${quoteIdent(c)} = v.${quoteIdent(c)}`).join(', ')}
+             FROM (VALUES ${typed}) AS v (${columns}) WHERE ${keyColumns.map((c) => `t.${quoteIdent(c)} = v.${quoteIdent(c)}`).join(' AND ')}`,
+          parameters,
+        );
+      if (!this.uniqueIndexes.get(batch.table)) {
+        res = await update();
+      } else {
+        // The batch visits rows in the table's order, not the journal's: on a table with another unique
+        // index (see otherUniqueIndexes) it may clash where the journal's order does not. Then it is
+        // undone and its rows applied one at a time, in order.
+        await this.client.query('SAVEPOINT kiln_replay_batch');
+        try {
+          res = await update();
+          await this.client.query('RELEASE SAVEPOINT kiln_replay_batch');
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code !== '23505' && code !== '23P01') throw err;
+          await this.client.query('ROLLBACK TO SAVEPOINT kiln_replay_batch');
+          await this.client.query('RELEASE SAVEPOINT kiln_replay_batch');
+          for (const row of batch.rows) await this.updateOne(batch.table, Object.fromEntries(keyColumns.map((c) => [c, row[c]])), row);
+          return;
+        }
+      }
     } else {
       res = await this.client.query(`DELETE FROM ${table} WHERE (${columns}) IN (${tuples})`, parameters);
     }
