@@ -279,24 +279,17 @@ class ChangeApplier implements ReplaySink {
 
   async change(entry: JournalEntry, counts: Record<string, number>, origin: ChangeOrigin): Promise<void> {
     if ('insert' in entry) {
-      if (!this.tables.has(entry.insert)) return;
-      this.assertShape(entry.insert);
-      this.count(counts, entry.insert);
-      await this.batched('insert', entry.insert, entry.new, origin);
+      if (this.replays(entry.insert, counts)) await this.batched('insert', entry.insert, entry.new, origin);
       return;
     }
     if ('delete' in entry) {
-      if (!this.tables.has(entry.delete)) return;
-      this.assertShape(entry.delete);
-      this.count(counts, entry.delete);
+      if (!this.replays(entry.delete, counts)) return;
       // Foreign keys are off during a replay: a cascade happens because the journal holds each row it removed.
       await this.batched('delete', entry.delete, entry.key, origin);
       return;
     }
     if ('update' in entry) {
-      if (!this.tables.has(entry.update)) return;
-      this.assertShape(entry.update);
-      this.count(counts, entry.update);
+      if (!this.replays(entry.update, counts)) return;
       const keyColumns = this.keys.get(entry.update) ?? [];
       // A key changed (the old one logged) or not among the new values: this row alone, by its old key.
       if (entry.key || keyColumns.length === 0 || keyColumns.some((c) => !(c in entry.new))) {
@@ -417,6 +410,14 @@ class ChangeApplier implements ReplaySink {
   private name(table: string): string {
     if (!this.columns.has(table)) throw new BackupCorruptError(`The journal names "${table}", not a table this restore replaces`);
     return `${quoteIdent(APP_SCHEMA)}.${quoteIdent(table)}`;
+  }
+
+  /** Whether a change of `table` is replayed (a table this restore replaces); if so, its columns are checked and the change counted. */
+  private replays(table: string, counts: Record<string, number>): boolean {
+    if (!this.tables.has(table)) return false;
+    this.assertShape(table);
+    this.count(counts, table);
+    return true;
   }
 
   private count(counts: Record<string, number>, table: string): void {
