@@ -22,7 +22,8 @@ let s: SeededKiln;
 let beforeJournal: Date;
 beforeAll(async () => {
   // A long lease: the journal is checked when a test says so (and when switched), never in between.
-  s = await startSeededKiln(5, { JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600' }, extraDatabaseName('pitr'));
+  // The smallest line limit (64 KiB): the demo rows fit; a test makes a segment line that does not.
+  s = await startSeededKiln(5, { JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600', MAX_BACKUP_LINE_BYTES: String(64 * 1024) }, extraDatabaseName('pitr'));
   beforeJournal = await instant();
   const on = await gql(s.kiln.url, SET, { i: { continuous: true } }, s.token);
   expect(on.errors).toBeUndefined();
@@ -240,7 +241,7 @@ it('shows what it would restore: the window, the base and the changes per table'
   expect(window.retainedWalBytes).toBeGreaterThanOrEqual(0);
 });
 
-it('refuses an edited or a missing segment as BACKUP_CORRUPT and leaves the data as they were', async () => {
+it('refuses an edited, an overlong or a missing segment as BACKUP_CORRUPT and leaves the data as they were', async () => {
   const { at, tables } = await baseAndChange('pitr-tampered');
   const { file, bytes } = await segmentBefore(at);
   // Signing in (each restore logs everybody out) writes User and UserLoginHistory: the rest must stay.
@@ -249,6 +250,10 @@ it('refuses an edited or a missing segment as BACKUP_CORRUPT and leaves the data
   try {
     writeFileSync(file, gzipSync(gunzipSync(bytes).toString('utf8').replace('"pitr-tampered"', '"pitr-tampereD"')));
     expect(await restoreTo(at)).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT', error: expect.stringMatching(/checksum does not match/) });
+    expect(await fingerprint(s.db, untouched)).toEqual(before);
+    // A line past MAX_BACKUP_LINE_BYTES is refused as it is read, naming the setting (a genuine row may be that long).
+    writeFileSync(file, gzipSync(gunzipSync(bytes).toString('utf8').replace('"pitr-tampered"', `"${'x'.repeat(70 * 1024)}"`)));
+    expect(await restoreTo(at)).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT', error: expect.stringMatching(/longer than the 65536-byte limit\. If it is genuine, raise MAX_BACKUP_LINE_BYTES$/) });
     expect(await fingerprint(s.db, untouched)).toEqual(before);
     rmSync(file);
     expect(await restoreTo(at)).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT', error: expect.stringMatching(/is missing from storage/) });

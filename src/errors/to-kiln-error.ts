@@ -14,8 +14,8 @@ const STORAGE_ERRNO: Record<string, string> = {
   EACCES: 'permission denied',
 };
 
-/** The setting behind each of the backup reader's limits. */
-const LIMIT_SETTINGS: Readonly<Record<keyof BackupReadLimits, string>> = Object.freeze({
+/** The setting behind each of the backup reader's limits (a journal segment is read within them too). */
+export const LIMIT_SETTINGS: Readonly<Record<keyof BackupReadLimits, string>> = Object.freeze({
   maxLineBytes: 'MAX_BACKUP_LINE_BYTES',
   maxGzipExpansion: 'MAX_GZIP_EXPANSION',
 });

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
 import { BackupLimitError, DEFAULT_READ_LIMITS, LineSplitter } from '../backup/format/backup-reader';
+import { LIMIT_SETTINGS } from '../errors/to-kiln-error';
 import type { BackupSigner } from '../backup/format/backup-signature';
 import { APP_SCHEMA } from '../db/schemas';
 import { quoteIdent } from '../db/sql';
@@ -25,6 +26,8 @@ export interface ReplayOptions {
   tables: ReadonlySet<string>;
   signer: BackupSigner;
   signal: AbortSignal;
+  /** A segment line's longest (MAX_BACKUP_LINE_BYTES, as for a backup's rows); default DEFAULT_READ_LIMITS'. */
+  maxLineBytes?: number;
   onProgress?(transactions: number): void;
 }
 
@@ -77,7 +80,7 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
   for (const segment of options.segments) {
     options.signal.throwIfAborted();
     const reader = new SegmentReader(segment.name, options.signer);
-    await readLines(segment, (line) => reader.push(line));
+    await readLines(segment, options.maxLineBytes, (line) => reader.push(line));
     read.push(reader.finish());
   }
   assertUnbroken(read);
@@ -87,7 +90,7 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
     const pending: JournalEntry[] = [];
     const reader = new SegmentReader(segment.name, options.signer, (entry) => pending.push(entry));
     let transaction: { apply: boolean; at: string; changesBefore: number } | null = null;
-    await readLines(segment, async (line) => {
+    await readLines(segment, options.maxLineBytes, async (line) => {
       reader.push(line);
       for (const entry of pending.splice(0)) {
         if ('relation' in entry) {
@@ -119,12 +122,13 @@ async function walkJournal(options: ReplayOptions, applier: ReplaySink): Promise
 }
 
 /**
- * Each line of a segment, no longer than a backup's longest line (a segment is read before its
- * signature at the end can be checked); a segment that does not gunzip or decrypt, or that has a
- * longer line, is corrupt.
+ * Each line of a segment, no longer than a backup's longest line (MAX_BACKUP_LINE_BYTES: a segment
+ * is read before its signature at the end can be checked). A segment that does not gunzip or
+ * decrypt is corrupt; a longer line is refused as a backup's is, naming the setting to raise (a
+ * genuine row may be that long).
  */
-async function readLines(segment: ReplaySegment, onLine: (line: string) => void | Promise<void>): Promise<void> {
-  const splitter = new LineSplitter(DEFAULT_READ_LIMITS.maxLineBytes);
+async function readLines(segment: ReplaySegment, maxLineBytes = DEFAULT_READ_LIMITS.maxLineBytes, onLine: (line: string) => void | Promise<void>): Promise<void> {
+  const splitter = new LineSplitter(maxLineBytes);
   try {
     for await (const chunk of await segment.open()) {
       for (const line of splitter.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string))) if (line !== '') await onLine(line);
@@ -132,7 +136,11 @@ async function readLines(segment: ReplaySegment, onLine: (line: string) => void 
     if (splitter.hasPartialLine) throw new BackupCorruptError(`Journal segment ${segment.name} ends in the middle of a line`);
   } catch (err) {
     if (err instanceof KilnError) throw err;
-    if ((err as { code?: string }).code?.startsWith('Z_') || (err as Error).name === 'DecryptionError' || err instanceof BackupLimitError) {
+    if (err instanceof BackupLimitError) {
+      const setting = LIMIT_SETTINGS[err.limit];
+      throw new BackupCorruptError(`Journal segment ${segment.name} was refused: ${err.message}. If it is genuine, raise ${setting}`, { limit: setting });
+    }
+    if ((err as { code?: string }).code?.startsWith('Z_') || (err as Error).name === 'DecryptionError') {
       throw new BackupCorruptError(`Journal segment ${segment.name} cannot be read: ${(err as Error).message}`);
     }
     throw err;

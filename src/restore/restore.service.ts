@@ -288,6 +288,7 @@ export class RestoreService {
       tables: new Set(tables),
       signer: this.backups.signer,
       signal,
+      maxLineBytes: this.readLimits.maxLineBytes,
     };
   }
 }
