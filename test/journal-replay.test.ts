@@ -141,6 +141,31 @@ it.each([
   await expect(replay(changes as JournalEntry[])).rejects.toMatchObject({ extensions: { code: 'BACKUP_CORRUPT' } });
 });
 
+it('sends a batch of at most 4 M characters of values: long rows go in more statements, each row once', async () => {
+  const inserts = ['replay-big-1', 'replay-big-2', 'replay-big-3'].map((id) => ({ insert: 'LoanType', new: { ...loanTypeRow(id, 1), description: id.repeat(150_000) } }));
+  const segment = await segmentOf(inserts);
+  const statements: string[] = [];
+  const query = client.query.bind(client);
+  await client.query('BEGIN');
+  try {
+    client.query = ((text: unknown, ...rest: unknown[]) => {
+      if (typeof text === 'string' && text.startsWith('INSERT')) statements.push(text);
+      return (query as (...args: unknown[]) => unknown)(text, ...rest);
+    }) as typeof client.query;
+    const result = await replayJournal(client, replayOptions([segment], { maxLineBytes: 2 * 1024 * 1024 }));
+    client.query = query;
+    expect(result).toMatchObject({ transactions: 1, changes: { LoanType: 3 } });
+    // 1.8 M characters each: the first two together, the third alone.
+    expect(statements.map((sql) => sql.match(/\(\$\d+/g)!.length)).toEqual([2, 1]);
+    expect((await client.query(`SELECT id, length(description) AS n FROM "LoanType" WHERE id LIKE 'replay-big-%' ORDER BY id`)).rows).toEqual(
+      inserts.map((i) => ({ id: i.new.id, n: 1_800_000 })),
+    );
+  } finally {
+    client.query = query;
+    await client.query('ROLLBACK');
+  }
+});
+
 it('reads segment lines up to MAX_BACKUP_LINE_BYTES, refusing a longer one before holding it (naming the setting), and one that ends mid-line, as BACKUP_CORRUPT', async () => {
   // A genuine row may be long (a note, a document's text): within the configured limit it replays.
   const longNote = 'n'.repeat(100 * 1024);

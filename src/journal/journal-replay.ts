@@ -40,8 +40,10 @@ export interface ReplayResult {
   lastCommitAt: string | null;
 }
 
-// Consecutive inserts, updates or deletes of one table go as one statement of up to this many rows.
+// Consecutive inserts, updates or deletes of one table go as one statement of up to this many rows
+// and characters of values (a row may be as long as MAX_BACKUP_LINE_BYTES: 500 such rows would not fit in memory).
 const BATCH_ROWS = 500;
+const BATCH_CHARS = 4 * 1024 * 1024;
 const MAX_PARAMETERS = 65_535;
 
 /**
@@ -249,7 +251,7 @@ class ChangeApplier implements ReplaySink {
    * key included) or deletes from one table (their keys), sent as one statement. `keys` holds the
    * update batch's row keys: a row updated twice ends the batch (one statement updates a row once).
    */
-  private batch: { kind: BatchKind; table: string; columns: string[]; rows: RowValues[]; keys: Set<string>; keyColumns: string[]; origin: ChangeOrigin } | null = null;
+  private batch: { kind: BatchKind; table: string; columns: string[]; rows: RowValues[]; chars: number; keys: Set<string>; keyColumns: string[]; origin: ChangeOrigin } | null = null;
 
   constructor(
     private readonly client: PoolClient,
@@ -323,19 +325,22 @@ class ChangeApplier implements ReplaySink {
   private async batched(kind: BatchKind, table: string, row: RowValues, origin: ChangeOrigin, key?: string): Promise<void> {
     const columns = Object.keys(row);
     if (columns.length === 0) throw new BackupCorruptError(`The journal ${kind}s a row of "${table}" without its values`);
+    let chars = 0;
+    for (const column of columns) chars += row[column]?.length ?? 0;
     const batch = this.batch;
     if (
       batch && batch.kind === kind && batch.table === table && sameColumns(batch.columns, columns) && sameColumns(batch.keyColumns, this.keys.get(table) ?? []) &&
-      batch.rows.length < BATCH_ROWS && (batch.rows.length + 1) * columns.length <= MAX_PARAMETERS &&
+      batch.rows.length < BATCH_ROWS && (batch.rows.length + 1) * columns.length <= MAX_PARAMETERS && batch.chars + chars <= BATCH_CHARS &&
       !(key !== undefined && batch.keys.has(key))
     ) {
       batch.rows.push(row);
+      batch.chars += chars;
       if (key !== undefined) batch.keys.add(key);
       return;
     }
     await this.flush();
     // Its key columns as they were when it began (a relation line may restate them before it is sent).
-    this.batch = { kind, table, columns, rows: [row], keys: new Set(key === undefined ? [] : [key]), keyColumns: this.keys.get(table) ?? [], origin };
+    this.batch = { kind, table, columns, rows: [row], chars, keys: new Set(key === undefined ? [] : [key]), keyColumns: this.keys.get(table) ?? [], origin };
   }
 
   private async updateOne(table: string, key: RowValues, values: RowValues): Promise<void> {
