@@ -15,7 +15,7 @@ import { newId } from '../src/db/ids';
 import { LENDING_TABLES } from '../src/domain';
 import { assertUnbroken, SegmentReader, type JournalEntry, type ReadSegment } from '../src/journal/journal-segment';
 import { JournalStore, type JournalChain } from '../src/journal/journal-store';
-import { JournalStreamer } from '../src/journal/journal-streamer';
+import { JournalStreamer, type JournalStreamerOptions } from '../src/journal/journal-streamer';
 import { lsnToBigInt } from '../src/journal/lsn';
 import { journalSlotNames, ReplicationSlot } from '../src/journal/replication-slot';
 import { createLogger } from '../src/logging/logger';
@@ -60,7 +60,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function streamer(storage = new LocalStorageDriver(dir), onFailure: (err: unknown) => void = () => undefined, tag = newId()): JournalStreamer {
+function streamer(storage = new LocalStorageDriver(dir), onFailure: (err: unknown) => void = () => undefined, tag = newId(), extra: Partial<JournalStreamerOptions> = {}): JournalStreamer {
   return new JournalStreamer({
     dataSource: ds,
     connection: { connectionString: url },
@@ -74,6 +74,7 @@ function streamer(storage = new LocalStorageDriver(dir), onFailure: (err: unknow
     segmentBytes: 1024 * 1024,
     writerTag: tag,
     onFailure,
+    ...extra,
   });
 }
 
@@ -141,8 +142,8 @@ it('stores each change with its transaction’s 64-bit xid, commit time and Post
   }
 });
 
-it('lets the server forget a transaction only once the segment holding it is stored', async () => {
-  // A storage whose puts wait until released: the segment is written but not yet stored.
+/** A storage whose puts wait until released: a segment is written but not yet stored. */
+function heldStorage(): { held: LocalStorageDriver; release: () => void; segmentOpened: Promise<void> } {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   let putCalled!: () => void;
@@ -155,6 +156,11 @@ it('lets the server forget a transaction only once the segment holding it is sto
       return local.put(key, source, options);
     },
   });
+  return { held, release, segmentOpened };
+}
+
+it('lets the server forget a transaction only once the segment holding it is stored', async () => {
+  const { held, release, segmentOpened } = heldStorage();
   const s = streamer(held);
   await s.start();
   try {
@@ -173,6 +179,27 @@ it('lets the server forget a transaction only once the segment holding it is sto
     expect(flushedWhileHeld).toBeLessThanOrEqual(lsnToBigInt(begin.begin.lsn));
     await until('the server to hear it is stored', confirmedFlush, (flushed) => flushed >= lsnToBigInt(commitEnd.commit.end), 30_000, 50);
     expect(s.storedThrough()).toBe(lsnToBigInt(commitEnd.commit.end));
+  } finally {
+    release();
+    await s.stop();
+  }
+});
+
+it('pauses reading while the changes waiting in memory pass QUEUE_HIGH_BYTES (a few long rows, not only many messages), and loses none', async () => {
+  const { held, release, segmentOpened } = heldStorage();
+  // Each transaction fills a segment: the stream stores the first one at its commit, and waits.
+  const s = streamer(held, undefined, undefined, { queueHighBytes: 1024 * 1024, segmentBytes: 1 });
+  await s.start();
+  try {
+    const xids = [await insertLoanType('lt-queue-0')];
+    await segmentOpened; // what follows waits in memory
+    // Each row 300 KB: the fourth passes the 1 MiB bound, a dozen messages in all.
+    for (let i = 1; i <= 6; i++) xids.push(await change(`INSERT INTO "LoanType" (id, name, description, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1, repeat('d', 300000), 1, 2, now())`, [`lt-queue-${i}`]));
+    await until('reading to pause', () => s.readingPaused, (paused) => paused, 30_000, 20);
+    release();
+    const { entries } = await until('the journal to store them', journal, (j) => xids.every((x) => committedXids(j.entries).includes(x)), 30_000, 50);
+    expect(committedXids(entries).filter((x) => xids.includes(x))).toEqual(xids);
+    expect(s.readingPaused).toBe(false);
   } finally {
     release();
     await s.stop();

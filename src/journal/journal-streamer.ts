@@ -39,13 +39,19 @@ export interface JournalStreamerOptions {
   /** Called after each segment is stored and recorded. */
   onSegmentStored?(): void;
   now?: () => number;
+  /** Bytes of messages waiting in memory beyond which reading pauses (default QUEUE_HIGH_BYTES, 64 MiB). */
+  queueHighBytes?: number;
 }
+
+/** Each message's size as the server sent it: what it holds in memory while it waits, give or take. */
+const messageBytes = new WeakMap<Pgoutput.Message, number>();
 
 /** pgoutput with every value kept as PostgreSQL's own text: exact for every type, as COPY would load it. */
 class TextPgoutputPlugin extends PgoutputPlugin {
   parse(buffer: Buffer): Pgoutput.Message {
     const message = super.parse(buffer);
     if (message.tag === 'relation') for (const column of message.columns) column.parser = (raw: unknown) => raw;
+    messageBytes.set(message, buffer.length);
     return message;
   }
 }
@@ -77,9 +83,11 @@ interface OpenSegment {
 
 const WRITE_CHUNK_BYTES = 64 * 1024;
 
-// Work waiting in memory beyond which the replication socket is paused (the server keeps the rest).
+// Work waiting in memory beyond which the replication socket is paused (the server keeps the rest):
+// so many messages, or so many bytes of them (one row may be as long as a backup line may be).
+// It resumes below a tenth of both.
 const QUEUE_HIGH = 20_000;
-const QUEUE_LOW = 2_000;
+const QUEUE_HIGH_BYTES = 64 * 1024 * 1024;
 
 /**
  * Streams the lending tables' changes from Kiln's replication slot into journal segments.
@@ -96,6 +104,8 @@ export class JournalStreamer {
   private readonly service: LogicalReplicationService;
   private readonly plugin: TextPgoutputPlugin;
   private readonly queue: Work[] = [];
+  private queuedBytes = 0;
+  private readonly queueHighBytes: number;
   private draining = false;
   private position!: ChainPosition;
   private segment: OpenSegment | null = null;
@@ -118,6 +128,7 @@ export class JournalStreamer {
     this.service = new LogicalReplicationService(options.connection, { acknowledge: { auto: false, timeoutSeconds: 0 } });
     this.plugin = new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [options.chain.publication] });
     this.now = options.now ?? Date.now;
+    this.queueHighBytes = options.queueHighBytes ?? QUEUE_HIGH_BYTES;
   }
 
   /** Starts streaming from the chain's last stored segment; resolves once the server streams. */
@@ -182,10 +193,16 @@ export class JournalStreamer {
     return this.acknowledged;
   }
 
+  /** Whether reading from the server waits for the queue to drain (see QUEUE_HIGH). */
+  get readingPaused(): boolean {
+    return this.paused;
+  }
+
   private enqueue(work: Work): void {
     if (this.stopped) return;
     this.queue.push(work);
-    if (this.queue.length > QUEUE_HIGH && !this.paused) this.pauseSocket(true);
+    if ('message' in work) this.queuedBytes += messageBytes.get(work.message) ?? 0;
+    if ((this.queue.length > QUEUE_HIGH || this.queuedBytes > this.queueHighBytes) && !this.paused) this.pauseSocket(true);
     if (!this.draining) void this.drain();
   }
 
@@ -193,8 +210,10 @@ export class JournalStreamer {
     this.draining = true;
     try {
       while (this.queue.length > 0 && !this.stopped) {
-        await this.handle(this.queue.shift()!);
-        if (this.paused && this.queue.length < QUEUE_LOW) this.pauseSocket(false);
+        const work = this.queue.shift()!;
+        if ('message' in work) this.queuedBytes -= messageBytes.get(work.message) ?? 0;
+        await this.handle(work);
+        if (this.paused && this.queue.length < QUEUE_HIGH / 10 && this.queuedBytes < this.queueHighBytes / 10) this.pauseSocket(false);
       }
     } catch (err) {
       this.fail(err);
