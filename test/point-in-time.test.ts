@@ -337,3 +337,29 @@ it('restores an instant after an earlier restore: that restore’s own transacti
   expect(await restoreTo(at)).toMatchObject({ status: 'COMPLETED' });
   expect(await fingerprint(s.db, compared)).toEqual(expected);
 });
+
+it('replays a table switched to REPLICA IDENTITY FULL while the journal runs (as a DBA might): rows found by their primary key, nulls and all, a changed key included', async () => {
+  const { tables } = await baseAndChange('pitr-full-base');
+  await s.db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('pitr-full-1', 'one', 1, 2, now()), ('pitr-full-2', 'two', 1, 2, now()), ('pitr-full-3', 'three', 1, 2, now())`);
+  await s.db.query(`ALTER TABLE "LoanType" REPLICA IDENTITY FULL`);
+  try {
+    // Each old row has nulls (description, deletedAt): compared as values, none would match.
+    await s.db.query(`UPDATE "LoanType" SET name = 'one, renamed' WHERE id = 'pitr-full-1'`);
+    await s.db.query(`UPDATE "LoanType" SET id = 'pitr-full-2b' WHERE id = 'pitr-full-2'`);
+    await s.db.query(`DELETE FROM "LoanType" WHERE id = 'pitr-full-3'`);
+    const at = await instant();
+    const compared = tables.filter((t) => t !== 'User' && t !== 'UserLoginHistory');
+    const expected = await fingerprint(s.db, compared);
+    await until('the journal to hold it', () => s.kiln.services.journal.store.openChainNow(), (chain) => (chain?.coveredUntil ?? new Date(0)) >= at, 30_000, 100);
+    await s.db.query(`DELETE FROM "LoanType" WHERE id LIKE 'pitr-full-%'`);
+    expect(await restoreTo(at)).toMatchObject({ status: 'COMPLETED' });
+    expect(await fingerprint(s.db, compared)).toEqual(expected);
+    expect((await s.db.query(`SELECT id, name FROM "LoanType" WHERE id LIKE 'pitr-full-%' ORDER BY id`)).rows).toEqual([
+      { id: 'pitr-full-1', name: 'one, renamed' },
+      { id: 'pitr-full-2b', name: 'two' },
+      { id: 'pitr-full-base', name: 'pitr-full-base' },
+    ]);
+  } finally {
+    await s.db.query(`ALTER TABLE "LoanType" REPLICA IDENTITY DEFAULT`);
+  }
+});

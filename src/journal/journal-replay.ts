@@ -56,7 +56,8 @@ const MAX_PARAMETERS = 65_535;
  */
 export async function replayJournal(client: PoolClient, options: ReplayOptions): Promise<ReplayResult> {
   const columns = await tableColumns(client, [...options.tables]);
-  return walkJournal(options, new ChangeApplier(client, options.tables, columns, await otherUniqueIndexes(client, [...options.tables])));
+  const tables = [...options.tables];
+  return walkJournal(options, new ChangeApplier(client, options.tables, columns, await otherUniqueIndexes(client, tables), await primaryKeys(client, tables)));
 }
 
 /** What replayJournal would replay (transactions, changes per table), read and proven as it reads them; nothing is changed. */
@@ -213,6 +214,20 @@ async function otherUniqueIndexes(client: PoolClient, tables: string[]): Promise
   return new Map(rows.map((r) => [r.table, true]));
 }
 
+/** Per table, its primary key's columns in order. */
+async function primaryKeys(client: PoolClient, tables: string[]): Promise<Map<string, string[]>> {
+  const { rows } = await client.query<{ table: string; columns: string[] }>(
+    `SELECT c.relname AS "table", array_agg(a.attname::text ORDER BY k.n) AS columns
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+      WHERE c.relnamespace = '${APP_SCHEMA}'::regnamespace AND c.relname = ANY($1) AND i.indisprimary
+      GROUP BY c.relname`,
+    [tables],
+  );
+  return new Map(rows.map((r) => [r.table, r.columns]));
+}
+
 async function tableColumns(client: PoolClient, tables: string[]): Promise<Map<string, Map<string, TableColumn>>> {
   const { rows } = await client.query<{ table: string; name: string; type: number; sqlType: string }>(
     `SELECT c.relname AS "table", a.attname AS name, a.atttypid::int AS type, format_type(a.atttypid, NULL) AS "sqlType"
@@ -258,12 +273,28 @@ class ChangeApplier implements ReplaySink {
     private readonly tables: ReadonlySet<string>,
     private readonly columns: Map<string, Map<string, TableColumn>>,
     private readonly uniqueIndexes: UniqueIndexes,
+    private readonly primaryKeys: Map<string, string[]>,
   ) {}
 
-  /** A table's columns as the journal logged them; checked against the table's columns now before a change of it is replayed. */
+  /**
+   * A table's columns as the journal logged them; checked against the table's columns now before a
+   * change of it is replayed. Rows are found by the key the server logged them with (the replica
+   * identity), except when that is every column (REPLICA IDENTITY FULL, say set by hand while the
+   * journal ran): then by the primary key, as a row's nulls and JSON never compare equal.
+   */
   relation(table: string, logged: RelationColumn[], at: string | undefined): void {
-    this.keys.set(table, logged.filter((c) => c.key).map((c) => c.name));
+    const identity = logged.filter((c) => c.key).map((c) => c.name);
+    const primaryKey = this.primaryKeys.get(table);
+    const full = identity.length === logged.length && primaryKey?.every((c) => identity.includes(c));
+    this.keys.set(table, full ? primaryKey! : identity);
     this.shapes.set(table, { logged, at, checked: false });
+  }
+
+  /** A logged key (or, under REPLICA IDENTITY FULL, a whole old row) as the values of the table's key columns. */
+  private keyPart(table: string, logged: RowValues): RowValues {
+    const columns = this.keys.get(table) ?? [];
+    if (columns.length === 0 || !columns.every((c) => c in logged)) return logged;
+    return Object.fromEntries(columns.map((c) => [c, logged[c]]));
   }
 
   private assertShape(table: string): void {
@@ -295,16 +326,17 @@ class ChangeApplier implements ReplaySink {
     if ('delete' in entry) {
       if (!this.replays(entry.delete, counts)) return;
       // Foreign keys are off during a replay: a cascade happens because the journal holds each row it removed.
-      await this.batched('delete', entry.delete, entry.key, origin);
+      await this.batched('delete', entry.delete, this.keyPart(entry.delete, entry.key), origin);
       return;
     }
     if ('update' in entry) {
       if (!this.replays(entry.update, counts)) return;
       const keyColumns = this.keys.get(entry.update) ?? [];
-      // A key changed (the old one logged) or not among the new values: this row alone, by its old key.
-      if (entry.key || keyColumns.length === 0 || keyColumns.some((c) => !(c in entry.new))) {
+      const oldKey = entry.key && this.keyPart(entry.update, entry.key);
+      // A key changed (the old one differs) or not among the new values: this row alone, by its old key.
+      if ((oldKey && Object.keys(oldKey).some((c) => oldKey[c] !== entry.new[c])) || keyColumns.length === 0 || keyColumns.some((c) => !(c in entry.new))) {
         await this.flush();
-        await this.updateOne(entry.update, entry.key ?? this.keyOf(entry.update, entry.new), entry.new);
+        await this.updateOne(entry.update, oldKey ?? this.keyOf(entry.update, entry.new), entry.new);
         return;
       }
       await this.batched('update', entry.update, entry.new, origin, JSON.stringify(keyColumns.map((c) => entry.new[c])));

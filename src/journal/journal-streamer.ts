@@ -255,11 +255,14 @@ export class JournalStreamer {
         await this.stateRelation(message.relation);
         await this.write({ insert: message.relation.name, new: values(message.new) });
         return;
-      case 'update':
+      case 'update': {
         if (!(await this.changing())) return;
         await this.stateRelation(message.relation);
-        await this.write({ update: message.relation.name, key: message.key ? values(message.key) : null, new: values(message.new) });
+        // The old key when it changed; under REPLICA IDENTITY FULL the whole old row (replay takes its key from it).
+        const old = message.key ?? message.old;
+        await this.write({ update: message.relation.name, key: old ? values(old) : null, new: values(message.new) });
         return;
+      }
       case 'delete':
         if (!(await this.changing())) return;
         await this.stateRelation(message.relation);
