@@ -24,15 +24,20 @@ afterAll(async () => {
 });
 
 /** One signed segment: the table's columns as the server states them, then one transaction of `changes`. */
-async function segmentOf(changes: JournalEntry[], table = 'LoanType'): Promise<{ name: string; open: () => Promise<Readable> }> {
+/** The table's relation line: its columns as the server states them, `id` the key. */
+async function relationOf(table: string): Promise<JournalEntry> {
   const columns = await client.query<{ name: string; type: number; mod: number }>(
     `SELECT attname AS name, atttypid::int AS type, atttypmod AS mod FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
     [`"${table}"`],
   );
+  return { relation: { table, columns: columns.rows.map((c) => ({ ...c, key: c.name === 'id' })) } };
+}
+
+async function segmentOf(changes: JournalEntry[], table = 'LoanType'): Promise<{ name: string; open: () => Promise<Readable> }> {
   const writer = new SegmentWriter({ chain: 'c', sequence: 0, startLsn: '0/1000000', previousChecksum: null }, signer);
   let text = writer.start();
   const entries: JournalEntry[] = [
-    { relation: { table, columns: columns.rows.map((c) => ({ ...c, key: c.name === 'id' })) } },
+    await relationOf(table),
     { begin: { xid: '1000', lsn: '0/1000100', at: '2026-12-03T10:00:00.000000Z' } },
     ...changes,
     { commit: { end: '0/1000200' } },
@@ -139,6 +144,41 @@ it.each([
   ['a row whose key changed before', [{ update: 'LoanType', key: { id: 'replay-1' }, new: loanTypeRow('replay-5', 1) }, { update: 'LoanType', key: null, new: loanTypeRow('replay-1', 2) }]],
 ])('refuses an update of %s as BACKUP_CORRUPT', async (_what, changes) => {
   await expect(replay(changes as JournalEntry[])).rejects.toMatchObject({ extensions: { code: 'BACKUP_CORRUPT' } });
+});
+
+it('names the segments and commit times a failed batch came from when it spans segments', async () => {
+  const relation = await relationOf('LoanType');
+  // One batch of inserts across both segments; the last row's key is taken (replay-1 exists).
+  const inserts = [['replay-new-1', 'replay-new-2'], ['replay-1']];
+  const segments = [];
+  let previous: { checksum: string; endLsn: string } | null = null;
+  for (const [i, ids] of inserts.entries()) {
+    const startLsn = previous?.endLsn ?? '0/2000000';
+    const writer = new SegmentWriter({ chain: 'c', sequence: i, startLsn, previousChecksum: previous?.checksum ?? null }, signer);
+    let text = writer.start();
+    const endLsn = `0/${(0x2000100 + i * 0x100).toString(16).toUpperCase()}`;
+    for (const entry of [
+      relation,
+      { begin: { xid: String(1000 + i), lsn: startLsn, at: `2026-12-03T10:00:0${i}.000000Z` } },
+      ...ids.map((id) => ({ insert: 'LoanType', new: loanTypeRow(id, 1) })),
+      { commit: { end: endLsn } },
+    ] as JournalEntry[]) text += writer.line(entry);
+    const { line, end } = writer.end(endLsn);
+    previous = { checksum: end.checksum, endLsn };
+    const body = text + line;
+    segments.push({ name: `c#${i}`, open: async () => Readable.from([body]) });
+  }
+  await client.query('BEGIN');
+  try {
+    await expect(replayJournal(client, replayOptions(segments))).rejects.toMatchObject({
+      extensions: { code: 'BACKUP_CORRUPT' },
+      message: expect.stringMatching(
+        /^Replaying the journal failed in segments c#0 to c#1 \(transactions committed 2026-12-03T10:00:00\.000000Z to 2026-12-03T10:00:01\.000000Z\): duplicate key/,
+      ),
+    });
+  } finally {
+    await client.query('ROLLBACK');
+  }
 });
 
 it('sends a batch of at most 4 M characters of values: long rows go in more statements, each row once', async () => {

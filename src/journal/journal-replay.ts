@@ -157,11 +157,17 @@ interface ChangeOrigin {
   at: string;
 }
 
-function replayFailure(err: unknown, origin: ChangeOrigin, batched = false): unknown {
+/** A database error of replaying changes from `first` (to `last`, for a batch) as BACKUP_CORRUPT naming where they are. */
+function replayFailure(err: unknown, first: ChangeOrigin, last: ChangeOrigin = first): unknown {
   const code = (err as { code?: string }).code;
   if (err instanceof KilnError || !code || !/^(22|23|42)/.test(code)) return err;
-  const transaction = batched ? `transactions committed from ${origin.at}` : `a transaction committed ${origin.at}`;
-  return new BackupCorruptError(`Replaying the journal failed in segment ${origin.segment} (${transaction}): ${(err as Error).message}`);
+  const where =
+    first.segment !== last.segment
+      ? `segments ${first.segment} to ${last.segment} (transactions committed ${first.at} to ${last.at})`
+      : first.at !== last.at
+        ? `segment ${first.segment} (transactions committed ${first.at} to ${last.at})`
+        : `segment ${first.segment} (a transaction committed ${first.at})`;
+  return new BackupCorruptError(`Replaying the journal failed in ${where}: ${(err as Error).message}`);
 }
 
 /** Whether a pg_current_snapshot() text holds (sees as committed) a committed transaction's 64-bit id. */
@@ -266,7 +272,7 @@ class ChangeApplier implements ReplaySink {
    * key included) or deletes from one table (their keys), sent as one statement. `keys` holds the
    * update batch's row keys: a row updated twice ends the batch (one statement updates a row once).
    */
-  private batch: { kind: BatchKind; table: string; columns: string[]; rows: RowValues[]; chars: number; keys: Set<string>; keyColumns: string[]; origin: ChangeOrigin } | null = null;
+  private batch: { kind: BatchKind; table: string; columns: string[]; rows: RowValues[]; chars: number; keys: Set<string>; keyColumns: string[]; first: ChangeOrigin; last: ChangeOrigin } | null = null;
 
   constructor(
     private readonly client: PoolClient,
@@ -367,12 +373,13 @@ class ChangeApplier implements ReplaySink {
     ) {
       batch.rows.push(row);
       batch.chars += chars;
+      batch.last = origin;
       if (key !== undefined) batch.keys.add(key);
       return;
     }
     await this.flush();
     // Its key columns as they were when it began (a relation line may restate them before it is sent).
-    this.batch = { kind, table, columns, rows: [row], chars, keys: new Set(key === undefined ? [] : [key]), keyColumns: this.keys.get(table) ?? [], origin };
+    this.batch = { kind, table, columns, rows: [row], chars, keys: new Set(key === undefined ? [] : [key]), keyColumns: this.keys.get(table) ?? [], first: origin, last: origin };
   }
 
   private async updateOne(table: string, key: RowValues, values: RowValues): Promise<void> {
@@ -389,7 +396,7 @@ class ChangeApplier implements ReplaySink {
     if (!batch) return;
     this.batch = null;
     await this.send(batch).catch((err: unknown) => {
-      throw replayFailure(err, batch.origin, true);
+      throw replayFailure(err, batch.first, batch.last);
     });
   }
 
