@@ -11,6 +11,7 @@ import { fingerprint, fingerprintDifferences, prepareDatabase, withDatabase } fr
 import { count, ratio, seconds, verdict, type BenchContext, type ReportLine } from './bench-report';
 import { percentiles } from './bench-gateway-client';
 import { eventually } from '../test/support/until';
+import { runChild } from './bench-child';
 import { lsnToBigInt } from '../src/journal/lsn';
 
 const MEMBERS = Number(process.env.BENCH_JOURNAL_MEMBERS ?? 34_000); // ~1,000,000 rows
@@ -63,11 +64,11 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
     kiln = await startKiln(config, createLogger('silent'));
     const { services } = kiln;
 
-    const latencyOff = await writeLatencies(db, 'off');
+    const latencyOff = await writeLatencies(url, 'off');
     await services.schedule.update({ continuous: true }, actor, META);
     await eventually('the journal to stream and its base backup', async () => services.journal.streaming !== null && (await idleJobs(db)), 600_000, 100); // the base backup was queued when it was turned on
     const base = (await services.backups.records.pointInTimeBases(new Date()))[0];
-    const latencyOn = await writeLatencies(db, 'on');
+    const latencyOn = await writeLatencies(url, 'on');
 
     // The write workload, and the journal's lag sampled while it runs, two ways: how long a write
     // waits to be stored (the server's WAL position when sampled, until the stored position passes
@@ -176,15 +177,11 @@ async function workload(db: Client): Promise<void> {
 }
 
 /** Milliseconds of single-row update transactions, one after another. */
-async function writeLatencies(db: Client, tag: string): Promise<number[]> {
-  const id = (await db.query<{ id: string }>('SELECT id FROM "LoanType" LIMIT 1')).rows[0].id;
-  const out: number[] = [];
-  for (let i = 0; i < LATENCY_TRANSACTIONS; i++) {
-    const t = performance.now();
-    await db.query(`UPDATE "LoanType" SET description = $2 WHERE id = $1`, [id, `${tag} ${i}`]);
-    out.push((performance.now() - t) / 1000);
-  }
-  return out;
+/** One-row writes' latencies, from a process of their own (see write-latency-child.ts). */
+async function writeLatencies(url: string, tag: string): Promise<number[]> {
+  const result = await runChild<{ seconds: number[] }>('write-latency-child.js', { ...process.env, DATABASE_URL: url, BENCH_WRITES: String(LATENCY_TRANSACTIONS), BENCH_TAG: tag });
+  if (!result.ok) throw new Error(`the write-latency child failed: ${result.error}`);
+  return result.seconds;
 }
 
 async function timedJob(kiln: RunningKiln, start: () => Promise<{ id: string }>): Promise<{ seconds: number; status: string }> {
