@@ -150,11 +150,11 @@ it('names the segments and commit times a failed batch came from when it spans s
   const relation = await relationOf('LoanType');
   // One batch of inserts across both segments; the last row's key is taken (replay-1 exists).
   const inserts = [['replay-new-1', 'replay-new-2'], ['replay-1']];
-  const segments = [];
+  const segments: ReplayOptions['segments'][number][] = [];
   let previous: { checksum: string; endLsn: string } | null = null;
   for (const [i, ids] of inserts.entries()) {
-    const startLsn = previous?.endLsn ?? '0/2000000';
-    const writer = new SegmentWriter({ chain: 'c', sequence: i, startLsn, previousChecksum: previous?.checksum ?? null }, signer);
+    const startLsn: string = previous?.endLsn ?? '0/2000000';
+    const writer: SegmentWriter = new SegmentWriter({ chain: 'c', sequence: i, startLsn, previousChecksum: previous?.checksum ?? null }, signer);
     let text = writer.start();
     const endLsn = `0/${(0x2000100 + i * 0x100).toString(16).toUpperCase()}`;
     for (const entry of [
@@ -163,7 +163,7 @@ it('names the segments and commit times a failed batch came from when it spans s
       ...ids.map((id) => ({ insert: 'LoanType', new: loanTypeRow(id, 1) })),
       { commit: { end: endLsn } },
     ] as JournalEntry[]) text += writer.line(entry);
-    const { line, end } = writer.end(endLsn);
+    const { line, end }: ReturnType<SegmentWriter['end']> = writer.end(endLsn);
     previous = { checksum: end.checksum, endLsn };
     const body = text + line;
     segments.push({ name: `c#${i}`, open: async () => Readable.from([body]) });
