@@ -185,7 +185,7 @@ it('lets the server forget a transaction only once the segment holding it is sto
   }
 });
 
-it('pauses reading while the changes waiting in memory pass QUEUE_HIGH_BYTES (a few long rows, not only many messages), and loses none', async () => {
+it('pauses reading while the changes waiting in memory pass QUEUE_HIGH_BYTES (a few long rows, not only many messages), still answers the server meanwhile, and loses none', async () => {
   const { held, release, segmentOpened } = heldStorage();
   // Each transaction fills a segment: the stream stores the first one at its commit, and waits.
   const s = streamer(held, undefined, undefined, { queueHighBytes: 1024 * 1024, segmentBytes: 1 });
@@ -196,6 +196,12 @@ it('pauses reading while the changes waiting in memory pass QUEUE_HIGH_BYTES (a 
     // Each row 300 KB: the fourth passes the 1 MiB bound, a dozen messages in all.
     for (let i = 1; i <= 6; i++) xids.push(await change(`INSERT INTO "LoanType" (id, name, description, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1, repeat('d', 300000), 1, 2, now())`, [`lt-queue-${i}`]));
     await until('reading to pause', () => s.readingPaused, (paused) => paused, 30_000, 20);
+    // Paused, it still tells the server what is stored (else the server ends it after wal_sender_timeout).
+    const replied = () => db.query<{ at: Date | null }>(`SELECT r.reply_time AS at FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1`, [slot.names.slot]);
+    // (The time a reply states is the client's, as the library encodes it: compared only with the one before.)
+    const before = (await replied()).rows[0]?.at?.getTime();
+    await until('a status reply while paused', async () => (await replied()).rows[0]?.at?.getTime(), (at) => at !== undefined && at !== before, 30_000, 50);
+    expect(s.readingPaused).toBe(true);
     release();
     const { entries } = await until('the journal to store them', journal, (j) => xids.every((x) => committedXids(j.entries).includes(x)), 30_000, 50);
     expect(committedXids(entries).filter((x) => xids.includes(x))).toEqual(xids);

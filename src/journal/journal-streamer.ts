@@ -152,7 +152,12 @@ export class JournalStreamer {
     await started;
     if (this.stopped) throw this.failure ?? new Error('the journal stream could not start');
     const every = Math.min(this.options.segmentMs, 1000);
-    this.timer = setInterval(() => this.enqueue({ tick: true }), every);
+    this.timer = setInterval(() => {
+      // Paused, the server's keepalives go unread (and unanswered): a status of what is stored keeps
+      // the connection alive past wal_sender_timeout while a slow store holds the queue.
+      if (this.paused && this.acknowledged > 0n) void this.service.acknowledge(bigIntToLsn(this.acknowledged - 1n)).catch((err: unknown) => this.fail(err, true));
+      this.enqueue({ tick: true });
+    }, every);
     this.timer.unref();
   }
 
@@ -258,15 +263,15 @@ export class JournalStreamer {
       case 'update': {
         if (!(await this.changing())) return;
         await this.stateRelation(message.relation);
-        // The old key when it changed; under REPLICA IDENTITY FULL the whole old row (replay takes its key from it).
-        const old = message.key ?? message.old;
-        await this.write({ update: message.relation.name, key: old ? values(old) : null, new: values(message.new) });
+        // The old key when it changed; under REPLICA IDENTITY FULL, the old row's primary key (replay finds the row by it).
+        const key = message.key ? values(message.key) : message.old ? await this.oldKey(message.relation, message.old) : null;
+        await this.write({ update: message.relation.name, key, new: values(message.new) });
         return;
       }
       case 'delete':
         if (!(await this.changing())) return;
         await this.stateRelation(message.relation);
-        await this.write({ delete: message.relation.name, key: values(message.key ?? message.old ?? {}) });
+        await this.write({ delete: message.relation.name, key: message.old ? await this.oldKey(message.relation, message.old) : values(message.key ?? {}) });
         return;
       case 'truncate':
         if (!(await this.changing())) return;
@@ -300,6 +305,33 @@ export class JournalStreamer {
     }
     return true;
   }
+
+  /**
+   * Under REPLICA IDENTITY FULL the server logs whole old rows, large values expanded: only the
+   * primary key's values are kept (a line twice a row's size could pass MAX_BACKUP_LINE_BYTES).
+   * A table without a primary key keeps the whole row.
+   */
+  private async oldKey(relation: Pgoutput.MessageRelation, old: Record<string, unknown>): Promise<RowValues> {
+    let primaryKey = this.primaryKeys.get(relation);
+    if (primaryKey === undefined) {
+      const row = await queryOne<{ columns: string[] | null }>(
+        this.options.dataSource,
+        `SELECT array_agg(a.attname::text ORDER BY k.n) AS columns
+           FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+          WHERE i.indrelid = $1 AND i.indisprimary`,
+        [relation.relationOid],
+      );
+      primaryKey = row?.columns ?? null;
+      this.primaryKeys.set(relation, primaryKey);
+    }
+    const all = values(old);
+    if (!primaryKey || !primaryKey.every((c) => c in all)) return all;
+    return Object.fromEntries(primaryKey.map((c) => [c, all[c]]));
+  }
+
+  /** Per relation message (a new one comes when a table's columns or identity change): its primary key's columns, or null. */
+  private readonly primaryKeys = new WeakMap<Pgoutput.MessageRelation, string[] | null>();
 
   private async stateRelation(relation: Pgoutput.MessageRelation): Promise<void> {
     const segment = await this.open();
