@@ -6,6 +6,7 @@ import type { BackupSigner } from '../backup/format/backup-signature';
 import { APP_SCHEMA } from '../db/schemas';
 import { quoteIdent } from '../db/sql';
 import { BackupCorruptError, BadUserInputError, KilnError } from '../errors/kiln-errors';
+import { primaryKeyColumns } from './primary-keys';
 import { assertUnbroken, SegmentReader, type JournalEntry, type ReadSegment, type RelationColumn, type RowValues } from './journal-segment';
 
 export interface ReplaySegment {
@@ -222,16 +223,8 @@ async function otherUniqueIndexes(client: PoolClient, tables: string[]): Promise
 
 /** Per table, its primary key's columns in order. */
 async function primaryKeys(client: PoolClient, tables: string[]): Promise<Map<string, string[]>> {
-  const { rows } = await client.query<{ table: string; columns: string[] }>(
-    `SELECT c.relname AS "table", array_agg(a.attname::text ORDER BY k.n) AS columns
-       FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
-       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-      WHERE c.relnamespace = '${APP_SCHEMA}'::regnamespace AND c.relname = ANY($1) AND i.indisprimary
-      GROUP BY c.relname`,
-    [tables],
-  );
-  return new Map(rows.map((r) => [r.table, r.columns]));
+  const keys = await primaryKeyColumns(client, tables.map((t) => `${quoteIdent(APP_SCHEMA)}.${quoteIdent(t)}`));
+  return new Map(keys.map((k) => [k.table, k.columns]));
 }
 
 async function tableColumns(client: PoolClient, tables: string[]): Promise<Map<string, Map<string, TableColumn>>> {

@@ -14,6 +14,7 @@ import type { StorageDriver, StoredObject } from '../storage/storage-driver';
 import { SegmentWriter, type JournalEntry, type RowValues } from './journal-segment';
 import type { ChainPosition, JournalChain, JournalStore } from './journal-store';
 import { bigIntToLsn, fullTransactionId, lsnToBigInt } from './lsn';
+import { primaryKeyColumns } from './primary-keys';
 
 export interface JournalStreamerOptions {
   dataSource: DataSource;
@@ -314,15 +315,7 @@ export class JournalStreamer {
   private async oldKey(relation: Pgoutput.MessageRelation, old: Record<string, unknown>): Promise<RowValues> {
     let primaryKey = this.primaryKeys.get(relation);
     if (primaryKey === undefined) {
-      const row = await queryOne<{ columns: string[] | null }>(
-        this.options.dataSource,
-        `SELECT array_agg(a.attname::text ORDER BY k.n) AS columns
-           FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
-           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-          WHERE i.indrelid = $1 AND i.indisprimary`,
-        [relation.relationOid],
-      );
-      primaryKey = row?.columns ?? null;
+      primaryKey = (await primaryKeyColumns(this.options.dataSource, [String(relation.relationOid)]))[0]?.columns ?? null;
       this.primaryKeys.set(relation, primaryKey);
     }
     const all = values(old);
