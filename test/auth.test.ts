@@ -2,7 +2,7 @@ import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { newId } from '../src/db/ids';
-import { errorCode, gql, loginToken, startTestKiln, TEST_ADMIN, TEST_JWT_SECRET, type TestKiln } from './support/test-kiln';
+import { errorCode, gql, loginToken, startTestKiln, TEST_ADMIN, TEST_BCRYPT_COST, TEST_JWT_SECRET, type TestKiln } from './support/test-kiln';
 
 const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token expiresAt user { id email role isActive } } }';
 const ME = '{ me { id email role firstName lastName isActive } }';
@@ -20,11 +20,11 @@ afterAll(async () => {
   await kiln?.close();
 });
 
-async function addUser(email: string, password: string, role: string, extra: { isActive?: boolean } = {}): Promise<string> {
+async function addUser(email: string, password: string, role: string, extra: { isActive?: boolean; cost?: number } = {}): Promise<string> {
   const id = newId();
   await db.query(
     `INSERT INTO "User" (id, email, "passwordHash", role, "isActive", "updatedAt") VALUES ($1, $2, $3, $4, $5, now())`,
-    [id, email, await bcrypt.hash(password, 4), role, extra.isActive ?? true],
+    [id, email, await bcrypt.hash(password, extra.cost ?? TEST_BCRYPT_COST), role, extra.isActive ?? true],
   );
   return id;
 }
@@ -108,10 +108,10 @@ describe('login', () => {
   });
 
   it('rehashes a password of another cost at login, and the new hash works', async () => {
-    const userId = await addUser('rehash@kiln.test', 'the-right-password', 'ADMIN'); // cost 4
+    const userId = await addUser('rehash@kiln.test', 'the-right-password', 'ADMIN', { cost: TEST_BCRYPT_COST + 1 });
     expect((await gql(kiln.url, LOGIN, { e: 'rehash@kiln.test', p: 'the-right-password' })).errors).toBeUndefined();
     const [{ passwordHash }] = (await db.query(`SELECT "passwordHash" FROM "User" WHERE id = $1`, [userId])).rows;
-    expect(passwordHash).toMatch(/^\$2[aby]\$10\$/);
+    expect(passwordHash).toMatch(new RegExp(`^\\$2[aby]\\$${String(TEST_BCRYPT_COST).padStart(2, '0')}\\$`));
     expect(await bcrypt.compare('the-right-password', passwordHash)).toBe(true);
     expect((await gql(kiln.url, LOGIN, { e: 'rehash@kiln.test', p: 'the-right-password' })).errors).toBeUndefined();
   });

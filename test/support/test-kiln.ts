@@ -13,6 +13,8 @@ export const TEST_ADMIN = { email: 'root@kiln.test', password: 'correct-horse-ba
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 /** Every test gateway signs with this key, so a file one wrote restores on another. */
 export const TEST_BACKUP_SIGNING_KEY = 'test-backup-signing-key-long-enough-0123456789';
+/** bcrypt's cheapest: tests log in hundreds of times; those that time checks set their own cost. */
+export const TEST_BCRYPT_COST = 4;
 
 export interface TestKiln extends RunningKiln {
   databaseUrl: string;
@@ -42,7 +44,7 @@ export async function startTestKiln(env: Record<string, string> = {}, databaseUr
     LOGIN_ATTEMPTS_PER_MINUTE: '10000',
     LOGIN_MAX_FAILURES: '1000',
     ANONYMOUS_REQUESTS_PER_SECOND: '10000',
-    BCRYPT_COST: '10',
+    BCRYPT_COST: String(TEST_BCRYPT_COST),
     // At the default 19, a loaded machine (stress-ng, the other workers) gives a login seconds,
     // not milliseconds: tests log in often. Where the priority matters, a test sets it.
     PASSWORD_CHECK_NICE: '0',

@@ -1,0 +1,16 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('BCRYPT_COST', () => {
+  it('is 10 to 15 wherever passwords are real, and refuses less with a message naming the test-suite exception', () => {
+    expect(loadConfig({ BCRYPT_COST: '10' }).auth.bcryptCost).toBe(10);
+    for (const env of [{}, { NODE_ENV: 'production' }, { NODE_ENV: 'development' }]) {
+      expect(() => loadConfig({ ...env, BCRYPT_COST: '9' })).toThrow(/BCRYPT_COST: must be 10 to 15 \(got 9; lower costs are for the test suite, NODE_ENV=test\)/);
+    }
+    expect(() => loadConfig({ BCRYPT_COST: '16' })).toThrow(ConfigError);
+  });
+
+  it('goes down to bcrypt\'s cheapest, 4, under NODE_ENV=test only', () => {
+    expect(loadConfig({ NODE_ENV: 'test', BCRYPT_COST: '4' }).auth.bcryptCost).toBe(4);
+    expect(() => loadConfig({ NODE_ENV: 'test', BCRYPT_COST: '3' })).toThrow(ConfigError);
+  });
+});
