@@ -1,11 +1,11 @@
 /**
  * Starts the test PostgreSQL once for the whole run: an embedded server (zero setup) in memory
- * where the machine has room for it, else in .kiln-test/; or the server named by KILN_TEST_DATABASE_URL.
+ * where the machine has room for it (with the test files' temp folders), else in .kiln-test/; or the server named by KILN_TEST_DATABASE_URL.
  * Migrates a template database once, which tests copy (test-database.ts).
  * Also brings dist/ up to date (see build-dist.ts): the tests that run `node dist/src/main.js`
  * need it, and every gateway serves the console (dist/web) at /.
  */
-import { readdirSync, rmSync, statfsSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import '../../src/config/utc';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/db/embedded-postgres';
@@ -31,6 +31,14 @@ export default async function globalSetup(): Promise<void> {
     const dataDir = path.join(parent, `run-${process.pid}`);
     process.env.KILN_TEST_DATA_DIR = dataDir;
     const pg = await startEmbeddedPostgres({ dataDir, port: 0, database: 'kiln_test' });
+    if (parent.startsWith('/dev/shm/')) {
+      // The test files' temp folders too (kiln-environment.js): they write and delete backups,
+      // uploads and data folders all run long. Open to all, like /tmp (see kiln-environment.js).
+      const tmp = path.join(dataDir, 'tmp');
+      mkdirSync(tmp);
+      chmodSync(tmp, 0o1777);
+      process.env.KILN_TEST_TMP_BASE = tmp;
+    }
     globalThis.__KILN_TEST_PG__ = pg;
     process.env.KILN_TEST_SERVER_URL = pg.url;
   }
