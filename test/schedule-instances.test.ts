@@ -87,7 +87,8 @@ afterAll(async () => {
 
 it('three instances make exactly one backup per fire', async () => {
   await setSchedule('CUSTOM', `*/${EVERY_SECONDS} * * * * *`);
-  await until('five fires', runs, (rows) => rows.length >= 5, 60_000);
+  // Three fires: each is raced for by all three instances, which is what could double one.
+  await until('three fires', runs, (rows) => rows.length >= 3, 60_000);
   await stopSchedule();
 
   const fires = await runs();
