@@ -224,6 +224,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     const { port } = httpServer.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
     boundBase = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    if (config.auth.bcryptCost < 10) {
+      // Allowed for the test suite only; every login rehashes to this cost, so it is said loudly.
+      logger.warn({ event: 'weak_password_hashing', bcryptCost: config.auth.bcryptCost }, 'BCRYPT_COST is below 10 (NODE_ENV=test): passwords are hashed for tests, not for real use');
+    }
     // Only once the port is ours: a start that cannot bind creates no admin and shows no password.
     await ensureBootstrapAdmin(
       dataSource,

@@ -2,7 +2,8 @@
  * What a change journal read by logical decoding needs from the server, checked on real servers:
  * Kiln's embedded PostgreSQL (started as `npm start` starts it) and the machine's PostgreSQL 15.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { RunningPostgres } from '../src/db/embedded-postgres';
@@ -15,10 +16,8 @@ const { spawnEmbeddedPostgres } = require('../dist/src/db/embedded-postgres.proc
 const OTHER_SERVER = process.env.KILN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TABLES = ['Union', 'Loan'];
 
-// Under the repository (as the test server's cluster): the postgres user must reach it when tests run as root.
-const testDir = path.join(__dirname, '..', '.kiln-test');
-mkdirSync(testDir, { recursive: true });
-const dataDir = mkdtempSync(path.join(testDir, 'journal-'));
+// In this file's temp folder, which the postgres user reaches when tests run as root (kiln-environment.js).
+const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-journal-'));
 let pg: RunningPostgres;
 let admin: Client;
 

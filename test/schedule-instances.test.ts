@@ -87,7 +87,7 @@ afterAll(async () => {
 
 it('three instances make exactly one backup per fire', async () => {
   await setSchedule('CUSTOM', `*/${EVERY_SECONDS} * * * * *`);
-  // Three fires: each is raced for by all three instances, which is what could double one.
+  // Three fires, each claimed by whichever instance's INSERT wins: a double would show on any.
   await until('three fires', runs, (rows) => rows.length >= 3, 60_000);
   await stopSchedule();
 

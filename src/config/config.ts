@@ -41,7 +41,7 @@ const envSchema = z.object({
   JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(8 * 3600),
   // Cost of every password hash Kiln makes or stands in for (the app hashes at 10 and 12).
   // Below 10 only under NODE_ENV=test (bcryptCost()).
-  BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(12),
+  BCRYPT_COST: z.coerce.number().int().min(4, 'BCRYPT_COST must be 10 to 15 (4 to 15 under NODE_ENV=test)').max(15, 'BCRYPT_COST must be 10 to 15 (4 to 15 under NODE_ENV=test)').default(12),
   // One core is left to the event loop: checks on every core would slow every admin's request.
   PASSWORD_CHECK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(Math.max(1, availableParallelism() - 1)),
   // The checks' threads yield the CPU to everything else (19, the lowest priority): a login flood

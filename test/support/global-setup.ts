@@ -5,7 +5,8 @@
  * Also brings dist/ up to date (see build-dist.ts): the tests that run `node dist/src/main.js`
  * need it, and every gateway serves the console (dist/web) at /.
  */
-import { chmodSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { freemem, hostname } from 'node:os';
 import path from 'node:path';
 import '../../src/config/utc';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/db/embedded-postgres';
@@ -25,19 +26,24 @@ export default async function globalSetup(): Promise<void> {
   if (process.env.KILN_TEST_DATABASE_URL) {
     process.env.KILN_TEST_SERVER_URL = process.env.KILN_TEST_DATABASE_URL;
   } else {
-    // One folder per run: two jest runs at once must not share (or wipe) a cluster.
+    // One folder per run: two jest runs at once must not share (or wipe) a cluster. Named by
+    // host and pid: containers that share /dev/shm or the checkout each see only their own pids.
     const parent = testClusterParent(root);
-    removeDeadRuns(parent);
-    const dataDir = path.join(parent, `run-${process.pid}`);
+    const prefix = `run-${hostname()}-`;
+    removeDeadRuns(parent, prefix);
+    const dataDir = path.join(parent, `${prefix}${process.pid}`);
+    rmSync(dataDir, { recursive: true, force: true }); // a killed run's, whose pid this run was given
     process.env.KILN_TEST_DATA_DIR = dataDir;
     const pg = await startEmbeddedPostgres({ dataDir, port: 0, database: 'kiln_test' });
-    if (parent.startsWith('/dev/shm/')) {
+    if (parent !== path.join(root, '.kiln-test')) {
       // The test files' temp folders too (kiln-environment.js): they write and delete backups,
       // uploads and data folders all run long. Open to all, like /tmp (see kiln-environment.js).
       const tmp = path.join(dataDir, 'tmp');
-      mkdirSync(tmp);
+      mkdirSync(tmp, { recursive: true });
       chmodSync(tmp, 0o1777);
       process.env.KILN_TEST_TMP_BASE = tmp;
+    } else {
+      delete process.env.KILN_TEST_TMP_BASE;
     }
     globalThis.__KILN_TEST_PG__ = pg;
     process.env.KILN_TEST_SERVER_URL = pg.url;
@@ -46,23 +52,31 @@ export default async function globalSetup(): Promise<void> {
 }
 
 /**
- * Where the run's cluster goes. In memory (/dev/shm) when it has room: a run creates and drops
- * ~150 databases, and on a disk such as CI's (ext4 without a journal) each new file is placed
- * only after a scan past every file deleted in the last minutes, which made a CREATE DATABASE
- * take 250–450 ms of CPU there, against ~15 ms in memory. Elsewhere, under the checkout.
+ * Where the run's cluster goes. In memory (/dev/shm) when it and the machine have room: a run
+ * creates and drops ~150 databases, and on a disk such as CI's (ext4 without a journal) each new
+ * file is placed only after a scan past every file deleted in the last minutes, which made a
+ * CREATE DATABASE take 250–450 ms of CPU there, against ~15 ms in memory. Elsewhere, under the
+ * checkout. The folder in /dev/shm is this user's own (another's, or a link, is not used).
  */
 function testClusterParent(root: string): string {
+  const onDisk = path.join(root, '.kiln-test');
+  const GB = 1024 ** 3;
   try {
     const shm = statfsSync('/dev/shm');
-    if (shm.bavail * shm.bsize >= 4 * 1024 ** 3) return '/dev/shm/kiln-test';
+    if (shm.bavail * shm.bsize < 4 * GB || freemem() < 4 * GB) return onDisk;
+    const uid = process.getuid?.() ?? 0;
+    const parent = `/dev/shm/kiln-test-${uid}`;
+    // Traverse-only for others: as root, PostgreSQL runs as the postgres user, who must reach its cluster.
+    mkdirSync(parent, { recursive: true, mode: uid === 0 ? 0o711 : 0o700 });
+    const stat = lstatSync(parent);
+    return stat.isDirectory() && stat.uid === uid ? parent : onDisk;
   } catch {
-    // no /dev/shm here
+    return onDisk; // no /dev/shm here
   }
-  return path.join(root, '.kiln-test');
 }
 
-/** Removes the clusters of runs whose process is gone (a run that was killed keeps its folder). */
-function removeDeadRuns(parent: string): void {
+/** Removes the clusters of this host's runs whose process is gone (a run that was killed keeps its folder). */
+function removeDeadRuns(parent: string, prefix: string): void {
   let entries: string[];
   try {
     entries = readdirSync(parent);
@@ -70,9 +84,14 @@ function removeDeadRuns(parent: string): void {
     return;
   }
   for (const entry of entries) {
-    const pid = Number(/^run-(\d+)$/.exec(entry)?.[1]);
-    if (!pid || isAlive(pid)) continue;
-    rmSync(path.join(parent, entry), { recursive: true, force: true });
+    const pid = entry.startsWith(prefix) ? Number(entry.slice(prefix.length)) : 0;
+    if (!Number.isInteger(pid) || pid <= 0 || isAlive(pid)) continue;
+    try {
+      rmSync(path.join(parent, entry), { recursive: true, force: true });
+    } catch (err) {
+      // A folder that cannot go (a mount a killed test left inside) must not stop this run.
+      console.warn(`could not remove ${path.join(parent, entry)}: ${(err as Error).message}`);
+    }
   }
 }
 
