@@ -159,8 +159,19 @@ describe('delivery', () => {
       mark && body?.text?.includes(mark) && telegrams(mark, true).length < 2
         ? { status: 500, body: { ok: false, error_code: 500, description: 'Internal Server Error' } }
         : { status: 200, body: { ok: true } };
-    const res = await gql(kiln.url, CREATE_BACKUP, { i: {} }, token);
-    mark = res.data!.createBackup.id;
+    // The backup waits on a lock until `mark` is known: on a loaded machine it could otherwise end,
+    // and be announced (answered 200), before the response naming it reached this test.
+    const locker = new Client({ connectionString: kiln.databaseUrl });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE "LoanType" IN ACCESS EXCLUSIVE MODE');
+      const res = await gql(kiln.url, CREATE_BACKUP, { i: {} }, token);
+      mark = res.data!.createBackup.id;
+    } finally {
+      await locker.query('COMMIT').catch(() => undefined);
+      await locker.end();
+    }
     await kiln.services.jobs.settled(mark);
     await eventually('a delivery on every channel', () => mails(mark).length > 0 && slacks(mark).length > 0 && telegrams(mark).length > 0, 30_000, POLL_MS);
 
@@ -185,8 +196,19 @@ describe('delivery', () => {
     // Telegram answers 500 to every try; Slack refuses outright (a removed webhook).
     telegram.answer = (body) => (mark && body?.text?.includes(mark) ? { status: 500, body: { ok: false, description: 'Internal Server Error' } } : { status: 200, body: { ok: true } });
     slack.answer = (body) => (mark && body?.text?.includes(mark) ? { status: 404, body: 'no_service' } : { status: 200, body: 'ok' });
-    const res = await gql(kiln.url, CREATE_BACKUP, { i: {} }, token);
-    mark = res.data!.createBackup.id;
+    // The backup waits on a lock until `mark` is known: on a loaded machine it could otherwise end,
+    // and be announced (answered 200), before the response naming it reached this test.
+    const locker = new Client({ connectionString: kiln.databaseUrl });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE "LoanType" IN ACCESS EXCLUSIVE MODE');
+      const res = await gql(kiln.url, CREATE_BACKUP, { i: {} }, token);
+      mark = res.data!.createBackup.id;
+    } finally {
+      await locker.query('COMMIT').catch(() => undefined);
+      await locker.end();
+    }
     await kiln.services.jobs.settled(mark);
     const job = (await kiln.services.jobs.get(mark))!;
     expect(job.status).toBe('COMPLETED');
