@@ -10,7 +10,7 @@ import { TokenService } from '../src/auth/token.service';
 import { newId } from '../src/db/ids';
 import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
 import { startHttpReceiver, startSmtpReceiver, type HttpReceiver, type MailSeen, type SmtpReceiver } from './support/message-receivers';
-import { CREATE_BACKUP } from './support/seeded-kiln';
+import { CREATE_BACKUP, whileTableLocked } from './support/seeded-kiln';
 import { freshDatabase } from './support/test-database';
 import { errorCode, gql, loginToken, startTestKiln, TEST_ADMIN, TEST_JWT_SECRET, type TestKiln } from './support/test-kiln';
 import { eventually } from './support/until';
@@ -149,6 +149,12 @@ describe('job events reach email, Slack and Telegram', () => {
   });
 });
 
+/**
+ * A backup held on a lock until its id is known: on a loaded machine it could otherwise end, and
+ * be announced (answered 200), before the response naming it reached the test.
+ */
+const startHeldBackup = () => whileTableLocked({ kiln }, async () => (await gql(kiln.url, CREATE_BACKUP, { i: {} }, token)).data!.createBackup.id as string);
+
 describe('delivery', () => {
   it('retries a receiver that fails at first, and delivers each message once', async () => {
     let mark = '';
@@ -159,19 +165,7 @@ describe('delivery', () => {
       mark && body?.text?.includes(mark) && telegrams(mark, true).length < 2
         ? { status: 500, body: { ok: false, error_code: 500, description: 'Internal Server Error' } }
         : { status: 200, body: { ok: true } };
-    // The backup waits on a lock until `mark` is known: on a loaded machine it could otherwise end,
-    // and be announced (answered 200), before the response naming it reached this test.
-    const locker = new Client({ connectionString: kiln.databaseUrl });
-    await locker.connect();
-    try {
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE "LoanType" IN ACCESS EXCLUSIVE MODE');
-      const res = await gql(kiln.url, CREATE_BACKUP, { i: {} }, token);
-      mark = res.data!.createBackup.id;
-    } finally {
-      await locker.query('COMMIT').catch(() => undefined);
-      await locker.end();
-    }
+    mark = await startHeldBackup();
     await kiln.services.jobs.settled(mark);
     await eventually('a delivery on every channel', () => mails(mark).length > 0 && slacks(mark).length > 0 && telegrams(mark).length > 0, 30_000, POLL_MS);
 
@@ -196,19 +190,7 @@ describe('delivery', () => {
     // Telegram answers 500 to every try; Slack refuses outright (a removed webhook).
     telegram.answer = (body) => (mark && body?.text?.includes(mark) ? { status: 500, body: { ok: false, description: 'Internal Server Error' } } : { status: 200, body: { ok: true } });
     slack.answer = (body) => (mark && body?.text?.includes(mark) ? { status: 404, body: 'no_service' } : { status: 200, body: 'ok' });
-    // The backup waits on a lock until `mark` is known: on a loaded machine it could otherwise end,
-    // and be announced (answered 200), before the response naming it reached this test.
-    const locker = new Client({ connectionString: kiln.databaseUrl });
-    await locker.connect();
-    try {
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE "LoanType" IN ACCESS EXCLUSIVE MODE');
-      const res = await gql(kiln.url, CREATE_BACKUP, { i: {} }, token);
-      mark = res.data!.createBackup.id;
-    } finally {
-      await locker.query('COMMIT').catch(() => undefined);
-      await locker.end();
-    }
+    mark = await startHeldBackup();
     await kiln.services.jobs.settled(mark);
     const job = (await kiln.services.jobs.get(mark))!;
     expect(job.status).toBe('COMPLETED');

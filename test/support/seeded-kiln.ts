@@ -69,7 +69,7 @@ export function extraDatabaseName(suffix: string): string {
  * logins and audit entries never touch),
  * so a backup started inside stays RUNNING (its snapshot waits on the lock) until `fn` ends.
  */
-export async function whileTableLocked<T>(s: SeededKiln, fn: () => Promise<T>, table = 'LoanType'): Promise<T> {
+export async function whileTableLocked<T>(s: { kiln: { databaseUrl: string } }, fn: () => Promise<T>, table = 'LoanType'): Promise<T> {
   const locker = new Client({ connectionString: s.kiln.databaseUrl });
   await locker.connect();
   try {
