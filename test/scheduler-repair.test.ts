@@ -57,7 +57,20 @@ async function setSchedule(input: Record<string, unknown>, updatedAgoMs = 0) {
 beforeAll(async () => {
   s = await startSeededKiln(5, { SCHEDULE_MIN_INTERVAL_SECONDS: '60', SCHEDULE_POLL_SECONDS: '300' });
 });
+/**
+ * The tests set hourly schedules and read the hour marks off the wall clock; a real hourly fire
+ * landing mid-test would add a run none of them expects (seen at 10:59:59.98). Starting within
+ * 30 s of a mark, a test waits for it to pass first.
+ */
+async function clearOfHourMark() {
+  const untilMark = 60 * MINUTE - (Date.now() % (60 * MINUTE));
+  if (untilMark > 30_000) return;
+  const after = Date.now() + untilMark + 1000;
+  await until('the hour mark to pass', async () => Date.now(), (t) => t >= after, untilMark + 5000, 100);
+}
+
 beforeEach(async () => {
+  await clearOfHourMark();
   await setSchedule({ frequency: 'DISABLED' });
   // The update makes the gateway's own scheduler poll once: let it finish before claims are planted.
   await s.kiln.scheduler.idle();
