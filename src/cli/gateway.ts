@@ -1,4 +1,4 @@
-import { createClient, type Client as SocketClient } from 'graphql-ws';
+import { createClient, type Client as SocketClient } from 'graphql-ws/client';
 import WebSocket from 'ws';
 import { ConfigError, loadCliGatewayConfig } from '../config/config';
 import { CliError, ExitCode } from './exit-codes';
