@@ -274,9 +274,10 @@ describe('memory', () => {
     return runInNewContext('gc') as () => void;
   }
 
-  it('encrypts and decrypts 200 MB from a generator holding a few chunks at most', async () => {
+  it('encrypts and decrypts 96 MB from a generator holding a few chunks at most', async () => {
     const gc = exposeGc();
-    const total = 200 * MiB;
+    // Six times the RSS bound below: holding the input, or the consumed pieces, would cross both bounds.
+    const total = 96 * MiB;
     const piece = 64 * 1024;
     gc();
     const before = process.memoryUsage();
@@ -292,9 +293,9 @@ describe('memory', () => {
         // Spot-checks the plaintext: every 64 KiB piece was filled with its index.
         if (chunk[0] !== ((received / piece) & 0xff)) throw new Error(`wrong plaintext at ${received}`);
         received += chunk.length;
-        // Every 25 MB: each sample takes two full collections, whose cost grows with the heap a
+        // Every 12 MB: each sample takes two full collections, whose cost grows with the heap a
         // test worker has accumulated (seconds apiece late in a run).
-        if (received - sampled >= 25 * MiB) {
+        if (received - sampled >= 12 * MiB) {
           sampled = received;
           // The pause lets every stage upstream fill its buffers (the worst case to measure);
           // array buffers are freed by a background sweeper, hence a second collection and pause.
@@ -310,7 +311,7 @@ describe('memory', () => {
     });
     expect(received).toBe(total);
     // With the consumer paused, every stage holds a chunk or so: about 5 MB in all, whatever
-    // the total. Holding the input would show as hundreds of MB; keeping consumed 64 KiB
+    // the total. Holding the input would show as the whole 96 MB; keeping consumed 64 KiB
     // pieces referenced until a later compaction showed as over 64 MB.
     expect(heldArrayBuffers / MiB).toBeLessThan(16);
     expect((peakRss - before.rss) / MiB).toBeLessThan(64);
