@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -13,6 +15,7 @@ import { percentiles } from './bench-gateway-client';
 import { eventually } from '../test/support/until';
 import { runChild } from './bench-child';
 import { lsnToBigInt } from '../src/journal/lsn';
+import { LENDING_TABLES } from '../src/domain';
 
 const MEMBERS = Number(process.env.BENCH_JOURNAL_MEMBERS ?? 34_000); // ~1,000,000 rows
 const CHANGES = 100_000;
@@ -65,6 +68,8 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
     const { services } = kiln;
 
     const latencyOff = await writeLatencies(url, 'off');
+    // The server's own share: the same writes while a bare consumer (pg_recvlogical, in C) decodes them.
+    const latencyBare = await bareDecoderLatencies(db, url);
     await services.schedule.update({ continuous: true }, actor, META);
     await eventually('the journal to stream and its base backup', async () => services.journal.streaming !== null && (await idleJobs(db)), 600_000, 100); // the base backup was queued when it was turned on
     const base = (await services.backups.records.pointInTimeBases(new Date()))[0];
@@ -124,6 +129,11 @@ export async function measureJournal(ctx: BenchContext): Promise<ReportLine[]> {
       { metric: 'journal: lag p99 during the workload, write to stored', value: seconds(p99Stored), target: '< 2 s', verdict: verdict(p99Stored < 2) },
       { metric: 'journal: restorable window behind the clock, p99', value: seconds(p99Window) },
       { metric: 'journal: one-row write p50, journal off / on', value: `${p50(latencyOff).toFixed(2)} / ${p50(latencyOn).toFixed(2)} ms`, target: 'on <= 1.1x off', verdict: verdict(p50(latencyOn) <= 1.1 * p50(latencyOff)) },
+      {
+        metric: 'journal: one-row write p50, bare decoder (pg_recvlogical)',
+        value: 'skipped' in latencyBare ? 'n/a' : `${p50(latencyBare).toFixed(2)} ms = ${ratio(p50(latencyBare) / p50(latencyOff))} off`,
+        target: 'skipped' in latencyBare ? latencyBare.skipped : `the server's own decoding, no Kiln; on / this: ${ratio(p50(latencyOn) / p50(latencyBare))}`,
+      },
       { metric: `journal: restore to an instant (${count(database.rows)}-row base + ${count(CHANGES)} changes), best of 2`, value: `${seconds(pitr.seconds)} (${pitrs.map((r) => r.status).join(', ')})` },
       { metric: 'journal: plain restore of the same base, best of 2', value: `${seconds(plain.seconds)} (${plains.map((r) => r.status).join(', ')})` },
       { metric: 'journal: restore to an instant / plain restore', value: ratio(pitr.seconds / plain.seconds) },
@@ -176,12 +186,49 @@ async function workload(db: Client): Promise<void> {
   }
 }
 
-/** Milliseconds of single-row update transactions, one after another. */
 /** One-row writes' latencies, from a process of their own (see write-latency-child.ts). */
 async function writeLatencies(url: string, tag: string): Promise<number[]> {
   const result = await runChild<{ seconds: number[] }>('write-latency-child.js', { ...process.env, DATABASE_URL: url, BENCH_WRITES: String(LATENCY_TRANSACTIONS), BENCH_TAG: tag });
   if (!result.ok) throw new Error(`the write-latency child failed: ${result.error}`);
   return result.seconds;
+}
+
+const BARE = 'kiln_bench_bare';
+
+/**
+ * The one-row writes while pg_recvlogical streams pgoutput from a slot and publication of its own
+ * (the lending tables, as Kiln's), writing it nowhere: what logical decoding costs the server's
+ * writers on this machine with no Kiln in the loop. The slot and publication are dropped after.
+ */
+async function bareDecoderLatencies(db: Client, url: string): Promise<number[] | { skipped: string }> {
+  const tables = LENDING_TABLES.map((t) => `"${t}"`).join(', ');
+  await db.query(`CREATE PUBLICATION ${BARE} FOR TABLE ${tables}`);
+  await db.query(`SELECT pg_create_logical_replication_slot('${BARE}', 'pgoutput')`);
+  let decoder: ChildProcess | undefined;
+  try {
+    decoder = spawn('pg_recvlogical', ['-d', url, '--slot', BARE, '--start', '-o', 'proto_version=1', '-o', `publication_names=${BARE}`, '-f', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let said = '';
+    decoder.stderr!.on('data', (d: Buffer) => (said = (said + String(d)).slice(-2000)));
+    const failed = new Promise<string>((resolve) => {
+      decoder!.once('error', (err) => resolve(err.message));
+      decoder!.once('exit', (code) => resolve(`pg_recvlogical exited with ${code}: ${said.trim()}`));
+    });
+    const streaming = eventually('pg_recvlogical to stream', async () => (await db.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = '${BARE}' AND active`)).rowCount === 1, 30_000, 50);
+    streaming.catch(() => undefined); // lost to `failed` when pg_recvlogical cannot run
+    const first = await Promise.race([streaming.then(() => null), failed]);
+    if (first !== null) return { skipped: first };
+    return await writeLatencies(url, 'bare');
+  } finally {
+    if (decoder && decoder.exitCode === null) {
+      const exited = once(decoder, 'exit');
+      decoder.kill();
+      await exited;
+    }
+    // The walsender lets go of the slot a moment after its client is gone.
+    await eventually('the bare slot to be free', async () => (await db.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = '${BARE}' AND active`)).rowCount === 0, 30_000, 50);
+    await db.query(`SELECT pg_drop_replication_slot('${BARE}')`);
+    await db.query(`DROP PUBLICATION ${BARE}`);
+  }
 }
 
 async function timedJob(kiln: RunningKiln, start: () => Promise<{ id: string }>): Promise<{ seconds: number; status: string }> {
