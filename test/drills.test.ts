@@ -110,9 +110,13 @@ it('flags a drill that found the newest backup bad, while drills are on, until a
 
 it('re-runs, once and on a live instance, a scheduled drill whose instance died mid-way', async () => {
   await finishedJob(s, (await startBackup(s)).jobId);
-  // The latest drill fire, claimed by an instance that is gone; its job failed as interrupted.
+  // The latest drill fire, claimed by an instance that is gone; its job failed as interrupted. Later than
+  // any real fire: the fast custom drills of the test before may have claimed this very second.
   await s.db.query(`INSERT INTO kiln_jobs (id, kind, status, error, "errorCode", "startedAt", "finishedAt") VALUES ('dead-drill', 'DRILL', 'FAILED', 'interrupted: the gateway running it stopped before it finished', 'INTERRUPTED', LOCALTIMESTAMP, LOCALTIMESTAMP)`);
-  await s.db.query(`INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "jobId") VALUES ('DRILL', date_trunc('second', LOCALTIMESTAMP), 'dead-instance', 'dead-drill')`);
+  await s.db.query(
+    `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "jobId")
+     SELECT 'DRILL', greatest(date_trunc('second', LOCALTIMESTAMP), max("scheduledFor") + interval '1 second'), 'dead-instance', 'dead-drill' FROM kiln_schedule_runs WHERE kind = 'DRILL'`,
+  );
   const claim = async () => (await s.db.query(`SELECT "jobId", attempts, "claimedBy" FROM kiln_schedule_runs WHERE kind = 'DRILL' ORDER BY "scheduledFor" DESC LIMIT 1`)).rows[0];
   const retaken = await until('another instance to take the drill over', claim, (c) => c.jobId !== null && c.jobId !== 'dead-drill', 30_000, 50);
   expect(retaken.attempts).toBe(2);
