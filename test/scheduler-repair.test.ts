@@ -4,6 +4,7 @@ import { createLogger } from '../src/logging/logger';
 import { startSeededKiln, startBackup, finishedJob, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { gql } from './support/test-kiln';
 import { until } from './support/until';
+import { nextFireTimes } from '../src/schedule/cron-math';
 
 /*
  * What the scheduler repairs on its polls, on a real gateway and database:
@@ -121,6 +122,24 @@ describe('a missed fire', () => {
     await a.start();
     await a.tick();
     expect(await runs()).toEqual([]);
+  });
+
+  it('is not made up at the second of a wall time that happens twice, when it ran at the first', async () => {
+    // Sydney's next autumn change (first Sunday of April): 02:30 happens at 02:30 AEDT, then again an hour later at
+    // 02:30 AEST. node-schedule fires at the first; a catch-up judged by the second would run a backup again.
+    await setSchedule({ frequency: 'CUSTOM', cron: '30 2 * * *', timezone: 'Australia/Sydney' }, 60 * MINUTE);
+    const fires = nextFireTimes('30 2 * * *', 'Australia/Sydney', new Date(Date.UTC(new Date().getUTCFullYear() + 1, 3, 1)), 8);
+    // The change day's fire, at 02:30 AEDT: the one followed by a 25-hour day.
+    const first = fires.find((at, i) => at.getTime() + 25 * 60 * MINUTE === fires[i + 1]?.getTime())!;
+    await s.db.query(
+      `INSERT INTO kiln_schedule_runs (kind, "scheduledFor", "claimedBy", "jobId") VALUES ('BACKUP', $1::timestamptz AT TIME ZONE 'UTC', 'on-time', 'j')`,
+      [first.toISOString()],
+    );
+    // Twenty minutes after the second 02:30, past any grace.
+    const a = otherInstance('a', { now: () => new Date(first.getTime() + 80 * MINUTE) });
+    await a.tick();
+    await a.stop(); // waits for any fire the poll started
+    expect((await runs()).map((r) => r.scheduledFor.toISOString())).toEqual([first.toISOString()]);
   });
 
   it('runs once when the clock jumps forward past several fires', async () => {

@@ -82,6 +82,41 @@ describe('cron math', () => {
     ]);
   });
 
+  it('finds as previous fires exactly the fires stepping forward makes: across DST changes, sparse and per-second crons', () => {
+    // From two fires before a change of the clocks to two after it (or, without one, four fires).
+    const cases: Array<[cron: string, zone: string, from: string]> = [
+      ['0 2 * * *', 'Europe/London', '2026-03-27T00:00:00Z'], // 29 March: 02:00 does not exist
+      ['0 1 * * *', 'Europe/London', '2026-10-23T00:00:00Z'], // 25 October: 01:00 happens twice
+      ['30 2 * * *', 'Australia/Sydney', '2026-04-03T00:00:00Z'], // 5 April: 02:30 happens twice
+      ['0 * * * *', 'America/New_York', '2026-11-01T04:30:00Z'], // 1 November: 01:00 happens twice
+      ['0 4 1 1,4,7,10 *', 'Africa/Lagos', '2025-12-01T00:00:00Z'],
+      ['0 0 29 2 *', 'UTC', '2019-06-01T00:00:00Z'], // every 4 years
+      ['*/7 * * * * *', 'UTC', '2026-01-01T00:00:50Z'],
+      ['0-2 3 * * *', 'UTC', '2026-01-01T00:01:30Z'], // bursts of three a minute apart
+    ];
+    for (const [cron, zone, from] of cases) {
+      const fires = nextFireTimes(cron, zone, new Date(from), 4);
+      expect(fires).toHaveLength(4);
+      for (let i = 2; i < 4; i++) {
+        const fire = fires[i].getTime();
+        const label = `${cron} ${zone} at fire ${i}`;
+        expect([label, iso(previousFireTimes(cron, zone, new Date(fire), 3))]).toEqual([label, iso([fires[i], fires[i - 1], fires[i - 2]])]);
+        // Kept from the call before, until the next fire.
+        expect([label, iso(previousFireTimes(cron, zone, new Date(fire + 1), 3))]).toEqual([label, iso([fires[i], fires[i - 1], fires[i - 2]])]);
+        expect([label, iso(previousFireTimes(cron, zone, new Date(fire - 1), 2))]).toEqual([label, iso([fires[i - 1], fires[i - 2]])]);
+      }
+    }
+  });
+
+  it('looks back 16 years at most: a 29 February cron lists the four since 2010, not the nine asked', () => {
+    expect(iso(previousFireTimes('0 2 29 2 *', 'UTC', new Date('2026-01-01T00:00:00Z'), 9))).toEqual([
+      '2024-02-29T02:00:00.000Z',
+      '2020-02-29T02:00:00.000Z',
+      '2016-02-29T02:00:00.000Z',
+      '2012-02-29T02:00:00.000Z',
+    ]);
+  });
+
   it('formats wall time with the zone offset', () => {
     expect(zonedIso(new Date('2026-03-29T01:30:00Z'), 'Europe/London')).toBe('2026-03-29T02:30:00+01:00');
     expect(zonedIso(new Date('2026-01-10T01:00:00Z'), 'Europe/London')).toBe('2026-01-10T01:00:00+00:00');

@@ -60,20 +60,52 @@ export function nextFireTimes(cron: string, timeZone: string, from: Date, count:
   return times;
 }
 
-/** The last `count` fires at or before `at`, newest first (fewer when the cron has fewer). */
+/** How far back previousFireTimes looks: past any cron's longest gap (29 February comes every 4 to 8 years). */
+const MAX_LOOKBACK_MS = 16 * 366 * 24 * 3600 * 1000;
+
+/**
+ * The last `count` fires at or before `at`, newest first (fewer when the cron has fewer): the fires
+ * node-schedule made, found as it finds them, going forward. (cron-parser's prev() names the second
+ * of a wall time that happens twice, where next() and so node-schedule fire at the first: 02:00 on
+ * Sydney's autumn day was a "missed" fire an hour after it ran.) The search starts a minute before
+ * `at` and looks eight times further back until it holds `count` fires; each answer is kept until
+ * the next fire, as health checks and the scheduler's polls ask again and again (a step costs
+ * cron-parser ~4 ms with a zone).
+ */
 export function previousFireTimes(cron: string, timeZone: string, at: Date, count: number): Date[] {
-  // prev() looks strictly before currentDate: start 1 ms later so a fire at `at` counts.
-  const expression = parseExpression(cron, { tz: timeZone, currentDate: new Date(at.getTime() + 1) });
-  const times: Date[] = [];
-  for (let i = 0; i < count; i++) {
-    try {
-      times.push(expression.prev().toDate());
-    } catch {
-      break;
+  const key = `${count} ${timeZone} ${cron}`;
+  const t = at.getTime();
+  const kept = previousFires.get(key);
+  if (kept && t >= kept.from && t < kept.until) return [...kept.fires];
+  for (let windowMs = 60_000; ; windowMs *= 8) {
+    const lookbackMs = Math.min(windowMs, MAX_LOOKBACK_MS);
+    // next() gives fires strictly after currentDate: one at the window's very start is the next window's.
+    const expression = parseExpression(cron, { tz: timeZone, currentDate: new Date(t - lookbackMs) });
+    const found: Date[] = [];
+    let after = Infinity;
+    for (;;) {
+      let fire: Date;
+      try {
+        fire = expression.next().toDate();
+      } catch {
+        break; // no further dates (e.g. 30 February)
+      }
+      if (fire.getTime() > t) {
+        after = fire.getTime();
+        break;
+      }
+      found.push(fire);
+    }
+    if (found.length >= count || lookbackMs === MAX_LOOKBACK_MS) {
+      const fires = found.slice(-count).reverse();
+      // The same answer for any instant from the newest of them until the next fire.
+      previousFires.set(key, { from: fires.length > 0 ? fires[0].getTime() : -Infinity, until: after, fires });
+      if (previousFires.size > 64) previousFires.delete(previousFires.keys().next().value!);
+      return [...fires];
     }
   }
-  return times;
 }
+const previousFires = new Map<string, { from: number; until: number; fires: Date[] }>();
 
 /** The last fire at or before `at`, or null when there is none. */
 export function previousFireTime(cron: string, timeZone: string, at: Date): Date | null {
