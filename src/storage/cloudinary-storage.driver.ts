@@ -7,6 +7,7 @@ import type { KilnConfig } from '../config/config';
 import { StorageUnavailableError } from '../errors/kiln-errors';
 import type { Logger } from '../logging/logger';
 import { countBytes } from './count-bytes';
+import { regroupBytes } from './regroup-bytes';
 import type { ByteRange, PutOptions, PutSource, StorageDriver, StoredObject } from './storage-driver';
 
 type CloudConfig = NonNullable<KilnConfig['cloud']>;
@@ -184,7 +185,9 @@ export class CloudinaryStorageDriver implements StorageDriver {
           } else resolve({ bytes: Number(result.bytes), version: Number(result.version), url: String(result.secure_url ?? result.url ?? '') });
         },
       );
-      (onProgress ? pipeline(source, countBytes(onProgress), upload, { signal }) : pipeline(source, upload, { signal })).catch(reject);
+      // Eighths of a chunk: see regroupBytes.
+      const pieces = regroupBytes(Math.ceil(this.config.chunkBytes / 8));
+      (onProgress ? pipeline(source, countBytes(onProgress), pieces, upload, { signal }) : pipeline(source, pieces, upload, { signal })).catch(reject);
     });
   }
 
