@@ -1,4 +1,4 @@
-import { canonicalZone, cronProblem, nextFireTimes, previousFireTimes, shortestGapSeconds, zonedIso } from './cron-math';
+import { canonicalZone, cronProblem, forgetPreviousFires, nextFireTimes, previousFireTimes, shortestGapSeconds, utcOffsetMinutes, zonedIso } from './cron-math';
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString());
 
@@ -106,6 +106,38 @@ describe('cron math', () => {
         expect([label, iso(previousFireTimes(cron, zone, new Date(fire - 1), 2))]).toEqual([label, iso([fires[i - 1], fires[i - 2]])]);
       }
     }
+  });
+
+  it('finds the previous fires from any instant around a change of the clocks, with nothing kept from an earlier call', () => {
+    // From inside the second pass of a repeated wall time, next() names that pass's fires, which the chain skips.
+    // [cron, zone, from, to, fires from two days before `from` past `to`]; sampled every 15 minutes.
+    const cases: Array<[cron: string, zone: string, from: string, to: string, fires: number]> = [
+      ['30 2 * * *', 'Australia/Sydney', '2027-04-03T14:00:00Z', '2027-04-03T19:00:00Z', 4], // 4 April 2027: 02:30 twice
+      ['30 1 * * *', 'America/New_York', '2026-11-01T04:00:00Z', '2026-11-01T09:00:00Z', 4],
+      ['30 1 * * *', 'Europe/London', '2026-10-24T23:00:00Z', '2026-10-25T04:00:00Z', 4],
+      ['*/20 1 * * *', 'America/New_York', '2026-11-01T04:30:00Z', '2026-11-01T07:30:00Z', 12], // a burst through the repeated hour
+      ['30 2 * * *', 'Europe/London', '2026-03-29T00:00:00Z', '2026-03-29T04:00:00Z', 4], // 02:30 does not exist
+    ];
+    for (const [cron, zone, from, to, fires] of cases) {
+      // The chain of fires node-schedule makes, started two days before (clear of any change of the clocks).
+      const chain = nextFireTimes(cron, zone, new Date(Date.parse(from) - 2 * 86_400_000), fires);
+      expect(chain[chain.length - 1].getTime()).toBeGreaterThan(Date.parse(to));
+      for (let t = Date.parse(from), k = 0; t <= Date.parse(to); t += 15 * 60_000, k++) {
+        const count = 1 + (k % 2);
+        forgetPreviousFires();
+        const expected = chain.filter((fire) => fire.getTime() <= t).slice(-count).reverse();
+        const label = `${cron} ${zone} at ${new Date(t).toISOString()}, ${count}`;
+        expect([label, iso(previousFireTimes(cron, zone, new Date(t), count))]).toEqual([label, iso(expected)]);
+      }
+    }
+  });
+
+  it('reads the zone offset at an instant', () => {
+    expect(utcOffsetMinutes(new Date('2027-04-03T16:00:00Z'), 'Australia/Sydney')).toBe(600); // AEST, after the change
+    expect(utcOffsetMinutes(new Date('2027-04-03T15:00:00Z'), 'Australia/Sydney')).toBe(660);
+    expect(utcOffsetMinutes(new Date('2026-07-01T00:00:00Z'), 'America/New_York')).toBe(-240);
+    expect(utcOffsetMinutes(new Date('2026-07-01T00:00:00Z'), 'Asia/Kolkata')).toBe(330);
+    expect(utcOffsetMinutes(new Date('2026-07-01T00:00:00Z'), 'UTC')).toBe(0);
   });
 
   it('looks back 16 years at most: a 29 February cron lists the four since 2010, not the nine asked', () => {

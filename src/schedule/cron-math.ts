@@ -62,25 +62,28 @@ export function nextFireTimes(cron: string, timeZone: string, from: Date, count:
 
 /** How far back previousFireTimes looks: past any cron's longest gap (29 February comes every 4 to 8 years). */
 const MAX_LOOKBACK_MS = 16 * 366 * 24 * 3600 * 1000;
+/** A wall time happens twice only in the hours after the clocks go back (one hour in most zones, two at most). */
+const REPEATED_WALL_TIME_MS = 3 * 3600 * 1000;
 
 /**
  * The last `count` fires at or before `at`, newest first (fewer when the cron has fewer): the fires
  * node-schedule made, found as it finds them, going forward. (cron-parser's prev() names the second
  * of a wall time that happens twice, where next() and so node-schedule fire at the first: 02:00 on
- * Sydney's autumn day was a "missed" fire an hour after it ran.) The search starts a minute before
- * `at` and looks eight times further back until it holds `count` fires; each answer is kept until
- * the next fire, as health checks and the scheduler's polls ask again and again (a step costs
- * cron-parser ~4 ms with a zone).
+ * Sydney's autumn day was a "missed" fire an hour after it ran.) prev() only guesses where to start;
+ * the start is moved clear of a repeated wall time (from inside its second pass, next() would name
+ * that pass's fires, which the chain of fires skips) and eight times further back until the search
+ * holds `count` fires. Each answer is kept until the next fire, as health checks and the scheduler's
+ * polls ask again and again (a step costs cron-parser ~4 ms with a zone).
  */
 export function previousFireTimes(cron: string, timeZone: string, at: Date, count: number): Date[] {
   const key = `${count} ${timeZone} ${cron}`;
   const t = at.getTime();
   const kept = previousFires.get(key);
   if (kept && t >= kept.from && t < kept.until) return [...kept.fires];
-  for (let windowMs = 60_000; ; windowMs *= 8) {
-    const lookbackMs = Math.min(windowMs, MAX_LOOKBACK_MS);
-    // next() gives fires strictly after currentDate: one at the window's very start is the next window's.
-    const expression = parseExpression(cron, { tz: timeZone, currentDate: new Date(t - lookbackMs) });
+  // next() gives fires strictly after its start: start just before the oldest guessed fire.
+  for (let lookbackMs = Math.max(60_000, t - oldestPreviousMatch(cron, timeZone, t, count) + 1); ; lookbackMs *= 8) {
+    lookbackMs = Math.min(lookbackMs, MAX_LOOKBACK_MS);
+    const expression = parseExpression(cron, { tz: timeZone, currentDate: new Date(clearOfRepeatedWallTime(t - lookbackMs, timeZone)) });
     const found: Date[] = [];
     let after = Infinity;
     for (;;) {
@@ -88,7 +91,7 @@ export function previousFireTimes(cron: string, timeZone: string, at: Date, coun
       try {
         fire = expression.next().toDate();
       } catch {
-        break; // no further dates (e.g. 30 February)
+        break; // no further dates (e.g. 30 February), or cron-parser gave up searching
       }
       if (fire.getTime() > t) {
         after = fire.getTime();
@@ -98,14 +101,43 @@ export function previousFireTimes(cron: string, timeZone: string, at: Date, coun
     }
     if (found.length >= count || lookbackMs === MAX_LOOKBACK_MS) {
       const fires = found.slice(-count).reverse();
-      // The same answer for any instant from the newest of them until the next fire.
-      previousFires.set(key, { from: fires.length > 0 ? fires[0].getTime() : -Infinity, until: after, fires });
+      // The same answer for any instant from the newest of them until the next fire (or an hour, when none was found).
+      const until = Number.isFinite(after) ? after : t + 3600 * 1000;
+      previousFires.set(key, { from: fires.length > 0 ? fires[0].getTime() : -Infinity, until, fires });
       if (previousFires.size > 64) previousFires.delete(previousFires.keys().next().value!);
       return [...fires];
     }
   }
 }
 const previousFires = new Map<string, { from: number; until: number; fires: Date[] }>();
+
+/** Forgets the answers previousFireTimes keeps (tests that check every instant afresh). */
+export function forgetPreviousFires(): void {
+  previousFires.clear();
+}
+
+/**
+ * The oldest of the last `count` instants the cron matches at or before `t` (prev(), which counts a repeated
+ * wall time twice), or a minute before `t` when there is none: a first guess, widened when it holds too few.
+ */
+function oldestPreviousMatch(cron: string, timeZone: string, t: number, count: number): number {
+  const expression = parseExpression(cron, { tz: timeZone, currentDate: new Date(t + 1) });
+  let oldest = t - 60_000;
+  for (let i = 0; i < count; i++) {
+    try {
+      oldest = Math.min(oldest, expression.prev().getTime());
+    } catch {
+      break;
+    }
+  }
+  return oldest;
+}
+
+/** `ms`, or earlier when the clocks went back in the hours before it: a start that is no repeated wall time. */
+function clearOfRepeatedWallTime(ms: number, timeZone: string): number {
+  while (utcOffsetMinutes(new Date(ms - REPEATED_WALL_TIME_MS), timeZone) > utcOffsetMinutes(new Date(ms), timeZone)) ms -= REPEATED_WALL_TIME_MS;
+  return ms;
+}
 
 /** The last fire at or before `at`, or null when there is none. */
 export function previousFireTime(cron: string, timeZone: string, at: Date): Date | null {
@@ -138,8 +170,23 @@ const shortestGaps = new Map<string, number>();
 
 /** The instant as local wall time with its UTC offset in `timeZone`, e.g. 2026-03-29T02:00:00+01:00. */
 export function zonedIso(instant: Date, timeZone: string): string {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', {
+  const parts = wallTimeParts(instant, timeZone);
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}${offsetOf(parts)}`;
+}
+
+/** The zone's offset from UTC at `instant`, in minutes (east positive). */
+export function utcOffsetMinutes(instant: Date, timeZone: string): number {
+  const [, sign, hours, minutes] = /([+-])(\d\d):(\d\d)/.exec(offsetOf(wallTimeParts(instant, timeZone)))!;
+  return (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes));
+}
+
+// longOffset reads "GMT+01:00", or just "GMT" at offset zero.
+const offsetOf = (parts: Record<string, string>) => (parts.timeZoneName === 'GMT' ? '+00:00' : parts.timeZoneName.replace('GMT', ''));
+
+function wallTimeParts(instant: Date, timeZone: string): Record<string, string> {
+  let format = wallTimeFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
       timeZone,
       hourCycle: 'h23',
       year: 'numeric',
@@ -149,11 +196,10 @@ export function zonedIso(instant: Date, timeZone: string): string {
       minute: '2-digit',
       second: '2-digit',
       timeZoneName: 'longOffset',
-    })
-      .formatToParts(instant)
-      .map((p) => [p.type, p.value]),
-  );
-  // longOffset reads "GMT+01:00", or just "GMT" at offset zero.
-  const offset = parts.timeZoneName === 'GMT' ? '+00:00' : parts.timeZoneName.replace('GMT', '');
-  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}${offset}`;
+    });
+    wallTimeFormats.set(timeZone, format);
+    if (wallTimeFormats.size > 64) wallTimeFormats.delete(wallTimeFormats.keys().next().value!);
+  }
+  return Object.fromEntries(format.formatToParts(instant).map((p) => [p.type, p.value]));
 }
+const wallTimeFormats = new Map<string, Intl.DateTimeFormat>();
