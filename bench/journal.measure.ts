@@ -202,10 +202,12 @@ const BARE = 'kiln_bench_bare';
  */
 async function bareDecoderLatencies(db: Client, url: string): Promise<number[] | { skipped: string }> {
   const tables = LENDING_TABLES.map((t) => `"${t}"`).join(', ');
-  await db.query(`CREATE PUBLICATION ${BARE} FOR TABLE ${tables}`);
-  await db.query(`SELECT pg_create_logical_replication_slot('${BARE}', 'pgoutput')`);
+  // A run killed half-way left them behind (and its slot holds the server's WAL): gone before anything starts.
+  await dropBareDecoder(db);
   let decoder: ChildProcess | undefined;
   try {
+    await db.query(`CREATE PUBLICATION ${BARE} FOR TABLE ${tables}`);
+    await db.query(`SELECT pg_create_logical_replication_slot('${BARE}', 'pgoutput')`);
     decoder = spawn('pg_recvlogical', ['-d', url, '--slot', BARE, '--start', '-o', 'proto_version=1', '-o', `publication_names=${BARE}`, '-f', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let said = '';
     decoder.stderr!.on('data', (d: Buffer) => (said = (said + String(d)).slice(-2000)));
@@ -224,10 +226,18 @@ async function bareDecoderLatencies(db: Client, url: string): Promise<number[] |
       decoder.kill();
       await exited;
     }
+    await dropBareDecoder(db);
+  }
+}
+
+/** Drops the bare decoder's slot and publication, whichever exist; the publication even when the slot's drop fails. */
+async function dropBareDecoder(db: Client): Promise<void> {
+  try {
     // The walsender lets go of the slot a moment after its client is gone.
     await eventually('the bare slot to be free', async () => (await db.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = '${BARE}' AND active`)).rowCount === 0, 30_000, 50);
-    await db.query(`SELECT pg_drop_replication_slot('${BARE}')`);
-    await db.query(`DROP PUBLICATION ${BARE}`);
+    await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${BARE}'`);
+  } finally {
+    await db.query(`DROP PUBLICATION IF EXISTS ${BARE}`);
   }
 }
 
