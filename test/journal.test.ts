@@ -148,3 +148,42 @@ it('makes nothing for a bad input that turns it on, and drops a slot and chain l
     await kiln.close();
   }
 });
+
+it('flags WAL held back past JOURNAL_MAX_RETAINED_MB and a journal behind by more than JOURNAL_MAX_LAG_SECONDS, and clears both once they pass', async () => {
+  const healthUrl = await freshDatabase(extraDatabaseName('journal_health'), { migrated: true });
+  const kiln = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600', JOURNAL_MAX_RETAINED_MB: '1', JOURNAL_MAX_LAG_SECONDS: '3' }, healthUrl);
+  const [held, writer] = [new Client({ connectionString: healthUrl }), new Client({ connectionString: healthUrl })];
+  await Promise.all([held.connect(), writer.connect()]);
+  try {
+    const admin = await loginToken(kiln.url);
+    expect((await gql(kiln.url, SET, { i: { continuous: true } }, admin)).errors).toBeUndefined();
+    await until('the journal to stream', () => kiln.services.journal.streaming, (s) => s !== null, 30_000, 50);
+    const journalCodes = async () =>
+      ((await gql(kiln.url, '{ backupHealth { problemCodes } }', {}, admin)).data!.backupHealth.problemCodes as string[]).filter((c) => c.startsWith('JOURNAL_'));
+    // Its base backup (queued when it was turned on) done, nothing is flagged.
+    await until('the journal to be healthy', journalCodes, (codes) => codes.length === 0, 60_000, 200);
+
+    // A transaction left open (one WAL record of its own) holds the slot's restart point: the 2 MB written after it stay.
+    await held.query('BEGIN');
+    await held.query(`SELECT pg_logical_emit_message(true, 'kiln-test', 'held open')`);
+    await writer.query(`SELECT pg_logical_emit_message(false, 'kiln-test', repeat('x', 2 * 1024 * 1024))`);
+    await writer.query('CHECKPOINT'); // logs the running transactions, from which the restart point moves
+    await until('retained WAL to be flagged', journalCodes, (codes) => codes.includes('JOURNAL_WAL_RETAINED'), 30_000, 200);
+    await held.query('ROLLBACK');
+    // (The open transaction's own record, never flushed, also held the journal's coverage: it may have lagged meanwhile.)
+    await until('retained WAL to be released', async () => (await writer.query('CHECKPOINT'), journalCodes()), (codes) => codes.length === 0, 30_000, 200);
+
+    // A segment that cannot be recorded (its table locked) holds every commit after it: the journal falls behind.
+    await held.query('BEGIN');
+    await held.query('LOCK TABLE kiln.kiln_journal_segments IN EXCLUSIVE MODE');
+    await writer.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('journal-health', 'x', 1, 2, now())`);
+    await until('the lag to be flagged', journalCodes, (codes) => codes.includes('JOURNAL_LAGGING'), 30_000, 200);
+    await held.query('COMMIT');
+    await until('the journal to catch up', journalCodes, (codes) => !codes.includes('JOURNAL_LAGGING'), 30_000, 200);
+  } finally {
+    await held.query('ROLLBACK').catch(() => undefined);
+    await gql(kiln.url, SET, { i: { continuous: false } }, await loginToken(kiln.url));
+    await Promise.all([held.end(), writer.end()]);
+    await kiln.close();
+  }
+});
