@@ -170,7 +170,8 @@ it('flags WAL held back past JOURNAL_MAX_RETAINED_MB and a journal behind by mor
     await writer.query('CHECKPOINT'); // logs the running transactions, from which the restart point moves
     await until('retained WAL to be flagged', journalCodes, (codes) => codes.includes('JOURNAL_WAL_RETAINED'), 30_000, 200);
     await held.query('ROLLBACK');
-    // (The open transaction's own record, never flushed, also held the journal's coverage: it may have lagged meanwhile.)
+    // (The open transaction's record stays unflushed until the server next logs its running transactions, every 15-25 s,
+    // and the server sends only flushed WAL: the journal's coverage may have lagged meanwhile.)
     await until('retained WAL to be released', async () => (await writer.query('CHECKPOINT'), journalCodes()), (codes) => codes.length === 0, 30_000, 200);
 
     // A segment that cannot be recorded (its table locked) holds every commit after it: the journal falls behind.
