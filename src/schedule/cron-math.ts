@@ -62,7 +62,7 @@ export function nextFireTimes(cron: string, timeZone: string, from: Date, count:
 
 /** How far back previousFireTimes looks: past any cron's longest gap (29 February comes every 4 to 8 years). */
 const MAX_LOOKBACK_MS = 16 * 366 * 24 * 3600 * 1000;
-/** A wall time happens twice only in the hours after the clocks go back (one hour in most zones, two at most). */
+/** A wall time happens twice only in the hours after the clocks go back: one in most zones, three at most since 1970 (Antarctica/Casey, 2010). */
 const REPEATED_WALL_TIME_MS = 3 * 3600 * 1000;
 
 /**
