@@ -5,6 +5,7 @@ import type { JobRunner } from '../jobs/job-runner';
 import type { Job } from '../jobs/job.entity';
 import { JobKind, JobStatus } from '../jobs/job.enums';
 import type { Logger } from '../logging/logger';
+import { nextFireTimes } from './cron-math';
 import type { ScheduleClaims } from './schedule-claims';
 import type { ScheduleRunKind } from './schedule-run.entity';
 import type { ScheduleService } from './schedule.service';
@@ -62,6 +63,7 @@ export class ScheduledFires {
     try {
       // A stopping gateway starts nothing new; an unclaimed fire is left to the other instances.
       if (this.stopped) return;
+      if (kind === 'DRILL' && how === 'timer' && !(await this.drillStillScheduled(scheduledFor))) return;
       if (how !== 'takeover' && !(await this.claims.claim(kind, scheduledFor))) return;
       if (kind === 'RETENTION') await this.startRetention(scheduledFor, 'DAILY');
       else if (kind === 'DRILL') await this.startDrill(scheduledFor);
@@ -112,6 +114,15 @@ export class ScheduledFires {
     const job = await this.jobs.get(jobId).catch(() => null);
     if (job?.status !== JobStatus.COMPLETED || this.stopped) return;
     await this.startRetention(scheduledFor, 'SCHEDULE');
+  }
+
+  /**
+   * Whether `at` is a fire of the drill schedule as saved now: an instance that has not yet heard of a
+   * change (drills turned off, another cron) still has the old timer, whose fire runs no drill.
+   */
+  private async drillStillScheduled(at: Date): Promise<boolean> {
+    const { drillCron, timezone } = await this.schedules.get();
+    return drillCron !== null && nextFireTimes(drillCron, timezone, new Date(at.getTime() - 1), 1)[0]?.getTime() === at.getTime();
   }
 
   /** Starts this fire's drill and records its job on the claim (its result stays with the job). */
