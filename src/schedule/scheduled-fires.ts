@@ -5,7 +5,7 @@ import type { JobRunner } from '../jobs/job-runner';
 import type { Job } from '../jobs/job.entity';
 import { JobKind, JobStatus } from '../jobs/job.enums';
 import type { Logger } from '../logging/logger';
-import { nextFireTimes } from './cron-math';
+import { previousFireTime } from './cron-math';
 import type { ScheduleClaims } from './schedule-claims';
 import type { ScheduleRunKind } from './schedule-run.entity';
 import type { ScheduleService } from './schedule.service';
@@ -122,7 +122,7 @@ export class ScheduledFires {
    */
   private async drillStillScheduled(at: Date): Promise<boolean> {
     const { drillCron, timezone } = await this.schedules.get();
-    return drillCron !== null && nextFireTimes(drillCron, timezone, new Date(at.getTime() - 1), 1)[0]?.getTime() === at.getTime();
+    return drillCron !== null && previousFireTime(drillCron, timezone, at)?.getTime() === at.getTime();
   }
 
   /** Starts this fire's drill and records its job on the claim (its result stays with the job). */
