@@ -260,3 +260,64 @@ it('replays updates of a table with another unique index as the journal orders t
   }
   expect(emails).toEqual([{ id: 'replay-user-a', email: 'old@replay.test' }, { id: 'replay-user-b', email: 'a@replay.test' }]);
 });
+
+it('updates a row the journal updates again and again once a statement, with its last values: a hot row costs a few statements, not one a change', async () => {
+  // replay-1 updated 1,000 times, replay-2 every tenth change: 1,100 changes of LoanType.
+  const row = (id: string, n: number) => loanTypeRow(id, n, { updatedAt: `2026-12-02 11:${String(Math.floor(n / 60)).padStart(2, '0')}:${String(n % 60).padStart(2, '0')}.456` });
+  const changes: JournalEntry[] = [];
+  for (let n = 1; n <= 1_000; n++) {
+    changes.push({ update: 'LoanType', key: null, new: row('replay-1', n) });
+    if (n % 10 === 0) changes.push({ update: 'LoanType', key: null, new: row('replay-2', n) });
+  }
+  const segment = await segmentOf(changes);
+  const updates: string[] = [];
+  const query = client.query.bind(client);
+  await client.query('BEGIN');
+  let result, left;
+  try {
+    client.query = ((text: unknown, ...rest: unknown[]) => {
+      if (typeof text === 'string' && text.startsWith('UPDATE')) updates.push(text);
+      return (query as (...args: unknown[]) => unknown)(text, ...rest);
+    }) as typeof client.query;
+    result = await replayJournal(client, replayOptions([segment]));
+    client.query = query;
+    left = await loanTypes();
+  } finally {
+    client.query = query;
+    await client.query('ROLLBACK');
+  }
+  expect(result).toMatchObject({ transactions: 1, changes: { LoanType: 1_100 } });
+  // 500 changes a batch (BATCH_ROWS), each row once in its statement: three statements of two rows.
+  expect(updates.map((sql) => sql.match(/\(\$\d+/g)!.length)).toEqual([2, 2, 2]);
+  expect(left).toEqual([row('replay-1', 1_000), row('replay-2', 1_000), expect.objectContaining({ id: 'replay-3' })]);
+});
+
+it('replays a row updated twice in a batch of a table with another unique index in the journal\'s order when the batch clashes: A steps aside, B takes its email, A takes B\'s', async () => {
+  await client.query('BEGIN');
+  let emails;
+  try {
+    for (const [id, email] of [['replay-user-a', 'a@replay.test'], ['replay-user-b', 'b@replay.test']]) {
+      await client.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, $2, 'x', 'CREDIT_OFFICER', now())`, [id, email]);
+    }
+    const text = async (id: string, email: string): Promise<Record<string, string | null>> => {
+      const values = (await client.query(`SELECT json_object_agg(key, value) AS v FROM json_each_text(row_to_json((SELECT u FROM "User" u WHERE id = $1)))`, [id])).rows[0].v;
+      return { ...values, email };
+    };
+    // One batch whose rows, at their last values (A: b@, B: a@), clash whichever goes first;
+    // the journal's three updates, one at a time, never do.
+    const segment = await segmentOf(
+      [
+        { update: 'User', key: null, new: await text('replay-user-a', 'aside@replay.test') },
+        { update: 'User', key: null, new: await text('replay-user-b', 'a@replay.test') },
+        { update: 'User', key: null, new: await text('replay-user-a', 'b@replay.test') },
+      ],
+      'User',
+    );
+    const result = await replayJournal(client, replayOptions([segment], { tables: new Set(['User']) }));
+    expect(result).toMatchObject({ transactions: 1, changes: { User: 3 } });
+    emails = (await client.query(`SELECT id, email FROM "User" WHERE id LIKE 'replay-user-%' ORDER BY id`)).rows;
+  } finally {
+    await client.query('ROLLBACK');
+  }
+  expect(emails).toEqual([{ id: 'replay-user-a', email: 'b@replay.test' }, { id: 'replay-user-b', email: 'a@replay.test' }]);
+});
