@@ -121,14 +121,14 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       encryptionKey: config.encryption.key,
       // Where the schedule keeps backups: off-site only for CLOUD; BOTH copies each segment off-site once stored.
       placement: async () => {
-        const { location } = await schedule.get();
+        const { location } = await schedule.saved();
         if (location === BackupLocation.CLOUD && storage.offsite) return { write: storage.offsite, writesOffsite: true };
         return { write: storage.local, writesOffsite: false, copyTo: location === BackupLocation.BOTH ? storage.offsite : undefined };
       },
       stores: [storage.local, ...(storage.offsite ? [storage.offsite] : [])],
       offsite: storage.offsite,
       readKeys: config.encryption.readKeys,
-      wanted: async () => (await schedule.get()).continuous,
+      wanted: async () => (await schedule.saved()).continuous,
       logger: logger.child({ component: 'journal' }),
       checkMs: config.jobs.leaseTtlMs / 3,
       segmentMs: config.journal.segmentMs,
@@ -137,7 +137,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       maxRetainedBytes: config.journal.maxRetainedBytes,
       // A new chain can restore nothing until a backup is taken on it: one is queued at once.
       onChainStarted: async () => {
-        const s = await schedule.get();
+        const s = await schedule.saved();
         await backups.create({ location: s.location, includeAuditLogs: s.includeAuditLogs, includeSessions: s.includeSessions }, BackupType.SCHEDULED, null, undefined, { queue: true, coalesce: true });
       },
     });

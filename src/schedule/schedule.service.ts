@@ -62,6 +62,15 @@ export class ScheduleService {
     return this.withNext(await this.current());
   }
 
+  /**
+   * The schedule's settings as saved (the defaults until an admin saves one), without its upcoming
+   * fires: for the checks that only read a setting, several times a minute (finding a quarterly
+   * drill's next fire steps cron-parser day by day).
+   */
+  saved(): Promise<Omit<BackupSchedule, 'nextBackupAt' | 'nextDrillAt'>> {
+    return this.current();
+  }
+
   /** Changes whenever the app or Kiln saves the schedule: the scheduler re-reads it then. */
   version(): Promise<string | null> {
     return this.store.version();

@@ -75,7 +75,7 @@ export class ScheduledFires {
 
   /** Starts the scheduled backup, or queues it behind the job holding the lease. */
   private async startBackup(scheduledFor: Date, how: FireOrigin): Promise<void> {
-    const schedule = await this.schedules.get();
+    const schedule = await this.schedules.saved();
     const options: CreateBackupOptions = {
       location: schedule.location,
       includeAuditLogs: schedule.includeAuditLogs,
@@ -121,7 +121,7 @@ export class ScheduledFires {
    * change (drills turned off, another cron) still has the old timer, whose fire runs no drill.
    */
   private async drillStillScheduled(at: Date): Promise<boolean> {
-    const { drillCron, timezone } = await this.schedules.get();
+    const { drillCron, timezone } = await this.schedules.saved();
     return drillCron !== null && previousFireTime(drillCron, timezone, at)?.getTime() === at.getTime();
   }
 
