@@ -169,6 +169,6 @@ it('runs no drill for a timer of a drill schedule changed since (an instance tha
   const drills = async () => (await s.db.query(`SELECT (SELECT count(*)::int FROM kiln_schedule_runs WHERE kind = 'DRILL') AS claims, (SELECT count(*)::int FROM kiln_jobs WHERE kind = 'DRILL') AS jobs`)).rows[0];
   const before = await drills();
   // Second 30 of this minute: a fire of the fast custom cron an instance may still have armed, never of the quarterly one.
-  await s.kiln.scheduler.fire('DRILL', new Date(Math.floor(Date.now() / 60_000) * 60_000 + 30_000));
+  await s.kiln.scheduler.fire('DRILL', new Date(Math.floor(Date.now() / 60_000) * 60_000 + 30_000), 'timer');
   expect(await drills()).toEqual(before);
 });

@@ -29,7 +29,7 @@ it('scheduled fires behind a long job join the one scheduled backup already queu
   let queued: string[] = [];
   await whileTableLocked(s, async () => {
     await startBackup(s);
-    for (let i = 0; i < 3; i++) await s.kiln.scheduler.fire('BACKUP', new Date(base + i * 300_000));
+    for (let i = 0; i < 3; i++) await s.kiln.scheduler.fire('BACKUP', new Date(base + i * 300_000), 'catch-up');
     queued = await queuedIds();
     expect(queued).toHaveLength(1);
     const claims = (await s.db.query(`SELECT "jobId" FROM kiln_schedule_runs WHERE kind = 'BACKUP' ORDER BY "scheduledFor"`)).rows.map((r) => r.jobId);
@@ -67,7 +67,7 @@ it('maintenance mode holds the queue: queued jobs wait, fires queue nothing, and
     expect(res.data!.createBackup.status).toBe('QUEUED');
     await s.kiln.services.maintenance.set(true, 'restoring', null, META);
     // A fire now queues nothing behind the running job.
-    await s.kiln.scheduler.fire('BACKUP', new Date(Math.floor(Date.now() / 1000) * 1000 + 30 * 86_400_000));
+    await s.kiln.scheduler.fire('BACKUP', new Date(Math.floor(Date.now() / 1000) * 1000 + 30 * 86_400_000), 'catch-up');
     expect(await queuedIds()).toEqual([waiting]);
   });
   try {

@@ -122,7 +122,7 @@ describe('a scheduled fire while a manual backup runs', () => {
     const at = new Date(Math.floor(Date.now() / 1000) * 1000);
     const claimed = await whileTableLocked(s, async () => {
       const running = await startBackup(s);
-      await s.kiln.scheduler.fire('BACKUP', at);
+      await s.kiln.scheduler.fire('BACKUP', at, 'catch-up');
       const [claim] = (await s.db.query(`SELECT "jobId", "backupId" FROM kiln_schedule_runs WHERE kind = 'BACKUP' AND "jobId" IS NOT NULL`)).rows;
       expect(claim).toBeDefined();
       expect(await jobRow(claim.jobId)).toMatchObject({ status: 'QUEUED' });

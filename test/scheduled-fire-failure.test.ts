@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { finishedJob, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { gql } from './support/test-kiln';
 import { eventually } from './support/until';
 import { startReceiver, type Receiver } from './support/webhook-receiver';
 
@@ -30,7 +31,7 @@ it('BACKUP_DIR replaced by a file: the fire gives a FAILED job and a backup.fail
   writeFileSync(dir, 'not a folder');
   try {
     const at = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000);
-    await s.kiln.scheduler.fire('BACKUP', at);
+    await s.kiln.scheduler.fire('BACKUP', at, 'catch-up');
     const runs = (await s.db.query(`SELECT "jobId" FROM kiln_schedule_runs WHERE kind = 'BACKUP'`)).rows;
     expect(runs).toHaveLength(1);
     const jobId: string = runs[0].jobId;
@@ -57,12 +58,31 @@ it('a fire in maintenance mode queues nothing and says so: a FAILED job naming m
   await s.db.query(`DELETE FROM kiln_schedule_runs`);
   await s.kiln.services.maintenance.set(true, 'restoring', null, { ipAddress: null, userAgent: null });
   try {
-    await s.kiln.scheduler.fire('BACKUP', new Date(Math.floor(Date.now() / 1000) * 1000 + 7_200_000));
+    await s.kiln.scheduler.fire('BACKUP', new Date(Math.floor(Date.now() / 1000) * 1000 + 7_200_000), 'catch-up');
     const [run] = (await s.db.query(`SELECT "jobId" FROM kiln_schedule_runs WHERE kind = 'BACKUP'`)).rows;
     const job = (await s.db.query(`SELECT status, error, "errorCode" FROM kiln_jobs WHERE id = $1`, [run.jobId])).rows[0];
     expect(job).toMatchObject({ status: 'FAILED', errorCode: 'CONFLICT', error: expect.stringMatching(/Maintenance mode is on/) });
     await eventually('backup.failed', () => receiver.find('backup.failed', (d) => d.jobId === run.jobId).length > 0);
   } finally {
     await s.kiln.services.maintenance.set(false, null, null, { ipAddress: null, userAgent: null });
+  }
+});
+
+it('a timer of a backup schedule changed since (an instance that has not yet heard of the change) runs nothing; a timer of the schedule as saved runs its backup', async () => {
+  await s.db.query(`DELETE FROM kiln_schedule_runs`);
+  const fires = async () => (await s.db.query(`SELECT (SELECT count(*)::int FROM kiln_schedule_runs WHERE kind = 'BACKUP') AS claims, (SELECT count(*)::int FROM kiln_jobs WHERE kind = 'BACKUP') AS jobs`)).rows[0];
+  const saved = await gql<{ updateBackupSchedule: { nextBackupAt: string } }>(s.kiln.url, 'mutation { updateBackupSchedule(input: { frequency: DAILY }) { nextBackupAt } }', {}, s.token);
+  expect(saved.errors).toBeUndefined();
+  try {
+    const before = await fires();
+    // Second 30 of this minute: a fire of a fast custom cron an instance may still have armed, never of the daily one.
+    await s.kiln.scheduler.fire('BACKUP', new Date(Math.floor(Date.now() / 60_000) * 60_000 + 30_000), 'timer');
+    expect(await fires()).toEqual(before);
+    await s.kiln.scheduler.fire('BACKUP', new Date(saved.data!.updateBackupSchedule.nextBackupAt), 'timer');
+    expect(await fires()).toEqual({ claims: before.claims + 1, jobs: before.jobs + 1 });
+    const [run] = (await s.db.query(`SELECT "jobId" FROM kiln_schedule_runs WHERE kind = 'BACKUP'`)).rows;
+    await finishedJob(s, run.jobId);
+  } finally {
+    await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { frequency: DISABLED }) { frequency } }', {}, s.token);
   }
 });

@@ -91,8 +91,11 @@ export class BackupScheduler {
     while (this.polling) await this.polling;
   }
 
-  /** One fire of `kind` (what a timer does), for tests that drive fires themselves. */
-  fire(kind: ScheduleRunKind, fireDate: Date, how: FireOrigin = 'timer'): Promise<void> {
+  /**
+   * One fire of `kind`, for tests that drive fires themselves: a timer's (run only when it is a fire
+   * of the schedule as saved) or, for any instant, what the poll's catch-up does with a fire it found due.
+   */
+  fire(kind: ScheduleRunKind, fireDate: Date, how: FireOrigin): Promise<void> {
     return this.fires.fire(kind, fireDate, how);
   }
 

@@ -63,7 +63,7 @@ export class ScheduledFires {
     try {
       // A stopping gateway starts nothing new; an unclaimed fire is left to the other instances.
       if (this.stopped) return;
-      if (kind === 'DRILL' && how === 'timer' && !(await this.drillStillScheduled(scheduledFor))) return;
+      if (kind !== 'RETENTION' && how === 'timer' && !(await this.stillScheduled(kind, scheduledFor))) return;
       if (how !== 'takeover' && !(await this.claims.claim(kind, scheduledFor))) return;
       if (kind === 'RETENTION') await this.startRetention(scheduledFor, 'DAILY');
       else if (kind === 'DRILL') await this.startDrill(scheduledFor);
@@ -117,12 +117,14 @@ export class ScheduledFires {
   }
 
   /**
-   * Whether `at` is a fire of the drill schedule as saved now: an instance that has not yet heard of a
-   * change (drills turned off, another cron) still has the old timer, whose fire runs no drill.
+   * Whether `at` is a fire of the backup or drill schedule as saved now: an instance that has not yet
+   * heard of a change (turned off, another cron; it re-reads the schedule at its next poll) still has
+   * the old timer, whose fire runs nothing. (Catch-up fires come from the schedule as saved.)
    */
-  private async drillStillScheduled(at: Date): Promise<boolean> {
-    const { drillCron, timezone } = await this.schedules.saved();
-    return drillCron !== null && previousFireTime(drillCron, timezone, at)?.getTime() === at.getTime();
+  private async stillScheduled(kind: 'BACKUP' | 'DRILL', at: Date): Promise<boolean> {
+    const { cron, drillCron, timezone } = await this.schedules.saved();
+    const expression = kind === 'BACKUP' ? cron : drillCron;
+    return expression !== null && previousFireTime(expression, timezone, at)?.getTime() === at.getTime();
   }
 
   /** Starts this fire's drill and records its job on the claim (its result stays with the job). */
