@@ -5,6 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { BackupEvent } from '../backup/format/backup-reader';
 import { quoteIdent as q } from '../db/sql';
 import { BackupCorruptError } from '../errors/kiln-errors';
+import { EventLoopSlice } from '../jobs/event-loop-slice';
 
 /**
  * Lines are encoded straight into buffers of this size, each sent to the COPY stream when full:
@@ -37,6 +38,7 @@ export async function copyRows(
   let width = 0;
   let table = '';
   const chunk = new CopyChunk();
+  const slice = new EventLoopSlice();
   let rows = 0;
   const abort = () => copy?.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
   signal.addEventListener('abort', abort, { once: true });
@@ -64,6 +66,7 @@ export async function copyRows(
         if (full) {
           await write(full);
           onRows(rows, table);
+          await slice.pause();
         }
       } else if (event.kind === 'tableEnd') {
         const rest = chunk.take();

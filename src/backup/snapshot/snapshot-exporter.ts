@@ -3,6 +3,7 @@ import { quoteIdent } from '../../db/sql';
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
+import { EventLoopSlice } from '../../jobs/event-loop-slice';
 
 export interface TableEstimate {
   table: string;
@@ -57,6 +58,7 @@ export async function exportSnapshot(
   const client = (await runner.connect()) as PoolClient;
   const counts: Record<string, number> = {};
   let rowsDone = 0;
+  const slice = new EventLoopSlice();
   try {
     const server = await serverKind(client);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -87,6 +89,7 @@ export async function exportSnapshot(
           held = end < chunk.length ? [chunk.subarray(end)] : [];
           rows += await sink.writeLines(unescapeCopyText(lines));
           onProgress({ table, rowsDone: rowsDone + rows });
+          await slice.pause();
         }
         if (held.length > 0) throw new Error(`COPY of ${table} ended in the middle of a row`);
       } finally {
