@@ -50,6 +50,12 @@ beforeAll(async () => {
   await store.openChain(chain);
 });
 
+// Each test streams from the one slot: the server's sender lets go of it a moment after a
+// stream stops, and the next test's stream, started meanwhile, was refused ("slot is active").
+afterEach(async () => {
+  if (!(await slot.released(30_000))) throw new Error(`the slot ${slot.names.slot} is still held 30 s after the test's stream stopped`);
+});
+
 afterAll(async () => {
   await slot?.drop();
   // Kiln never leaves a slot behind.
