@@ -107,4 +107,6 @@ it("reaches the running gateway's embedded PostgreSQL, and starts it when no gat
     gateway.child.kill('SIGTERM');
     await gateway.exited;
   }
-});
+  // A new cluster (initdb), two gateway starts and a CLI that starts the server itself: past 60 s
+  // on a 2-core machine under stress-ng (seen twice).
+}, 180_000);
