@@ -86,3 +86,17 @@ it('a timer of a backup schedule changed since (an instance that has not yet hea
     await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { frequency: DISABLED }) { frequency } }', {}, s.token);
   }
 });
+
+it("the schedule's version changes with the company's time zone, so every instance re-arms its timers in it (a schedule with no zone of its own fires there)", async () => {
+  const version = () => s.kiln.services.schedule.version();
+  const before = await version();
+  const [company] = (await s.db.query(`SELECT id, timezone FROM "CompanySetting" LIMIT 1`)).rows;
+  expect(company).toBeDefined();
+  try {
+    await s.db.query(`UPDATE "CompanySetting" SET timezone = $2 WHERE id = $1`, [company.id, company.timezone === 'Europe/London' ? 'Africa/Lagos' : 'Europe/London']);
+    expect(await version()).not.toBe(before);
+  } finally {
+    await s.db.query(`UPDATE "CompanySetting" SET timezone = $2 WHERE id = $1`, [company.id, company.timezone]);
+  }
+  expect(await version()).toBe(before);
+});

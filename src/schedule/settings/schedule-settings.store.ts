@@ -57,13 +57,16 @@ export class ScheduleSettingsStore {
 
   /** A fingerprint of both rows: it changes whenever either side saves the schedule. */
   async version(): Promise<string | null> {
+    // The company's zone too: a schedule with no zone of its own (saved by the app, or none saved) fires in it.
     const row = await queryOne(
       this.dataSource,
-      `SELECT a."frequency", a."location", a."updatedAt", k."cron", k."timezone", k."drillFrequency", k."drillCron", k."continuous", k."updatedAt" AS "kilnUpdatedAt"
-         FROM backup_schedule_settings a LEFT JOIN kiln_schedule_settings k ON k."id" = a."id" WHERE a."id" = $1`,
+      `SELECT (SELECT row_to_json(s) FROM (
+                SELECT a."frequency", a."location", a."updatedAt", k."cron", k."timezone", k."drillFrequency", k."drillCron", k."continuous", k."updatedAt" AS "kilnUpdatedAt"
+                  FROM backup_schedule_settings a LEFT JOIN kiln_schedule_settings k ON k."id" = a."id" WHERE a."id" = $1) s) AS "schedule",
+              (SELECT c."timezone" FROM "CompanySetting" c LIMIT 1) AS "companyTimezone"`,
       [SCHEDULE_ROW_ID],
     );
-    return row ? JSON.stringify(row) : null;
+    return JSON.stringify(row);
   }
 
   /** Saves both rows: the app's columns in the app's values, the rest in Kiln's table. */
