@@ -268,7 +268,9 @@ class ChangeApplier implements ReplaySink {
    * A hot row (a balance, a counter) updated thousands of times costs a few statements, not one
    * each: inside the restore's one transaction, each UPDATE of a row walks every version of it the
    * transaction made before, so one statement a change grew as their square (18,000 updates of
-   * one row: ~60 s in the bench).
+   * one row: ~60 s in the bench). The final rows are the same; a superseded value is never sent, so
+   * one that only a constraint added since would refuse (a CHECK, a narrower column) no longer fails
+   * the replay.
    */
   private batch: {
     kind: BatchKind;
