@@ -109,6 +109,34 @@ const loanTypeRow = (id: string, n: number, extra: Record<string, string | null>
   ...extra,
 });
 
+/** Runs `run`, with the statements starting with `prefix` it sent through the client. */
+async function statementsDuring<T>(prefix: string, run: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+  const statements: string[] = [];
+  const query = client.query.bind(client);
+  client.query = ((text: unknown, ...rest: unknown[]) => {
+    if (typeof text === 'string' && text.startsWith(prefix)) statements.push(text);
+    return (query as (...args: unknown[]) => unknown)(text, ...rest);
+  }) as typeof client.query;
+  try {
+    return { result: await run(), statements };
+  } finally {
+    client.query = query;
+  }
+}
+
+/** Users with these ids and emails (in the caller's transaction). */
+async function insertUsers(users: Array<[id: string, email: string]>): Promise<void> {
+  for (const [id, email] of users) {
+    await client.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, $2, 'x', 'CREDIT_OFFICER', now())`, [id, email]);
+  }
+}
+
+/** A User row as pgoutput logs it (every column in PostgreSQL's text), its email changed. */
+async function userWithEmail(id: string, email: string): Promise<Record<string, string | null>> {
+  const values = (await client.query(`SELECT json_object_agg(key, value) AS v FROM json_each_text(row_to_json((SELECT u FROM "User" u WHERE id = $1)))`, [id])).rows[0].v;
+  return { ...values, email };
+}
+
 const loanTypes = async () =>
   (await client.query(`SELECT id, name, description, "minAmount"::text, "maxAmount"::text, "termUnit"::text, "minTerm"::text, "maxTerm"::text,
                               CASE WHEN "isActive" THEN 't' ELSE 'f' END AS "isActive", "createdAt"::text, "updatedAt"::text, "deletedAt"::text
@@ -184,16 +212,9 @@ it('names the segments and commit times a failed batch came from when it spans s
 it('sends a batch of at most 4 M characters of values: long rows go in more statements, each row once', async () => {
   const inserts = ['replay-big-1', 'replay-big-2', 'replay-big-3'].map((id) => ({ insert: 'LoanType', new: { ...loanTypeRow(id, 1), description: id.repeat(150_000) } }));
   const segment = await segmentOf(inserts);
-  const statements: string[] = [];
-  const query = client.query.bind(client);
   await client.query('BEGIN');
   try {
-    client.query = ((text: unknown, ...rest: unknown[]) => {
-      if (typeof text === 'string' && text.startsWith('INSERT')) statements.push(text);
-      return (query as (...args: unknown[]) => unknown)(text, ...rest);
-    }) as typeof client.query;
-    const result = await replayJournal(client, replayOptions([segment], { maxLineBytes: 2 * 1024 * 1024 }));
-    client.query = query;
+    const { result, statements } = await statementsDuring('INSERT', () => replayJournal(client, replayOptions([segment], { maxLineBytes: 2 * 1024 * 1024 })));
     expect(result).toMatchObject({ transactions: 1, changes: { LoanType: 3 } });
     // 1.8 M characters each: the first two together, the third alone.
     expect(statements.map((sql) => sql.match(/\(\$\d+/g)!.length)).toEqual([2, 1]);
@@ -201,7 +222,6 @@ it('sends a batch of at most 4 M characters of values: long rows go in more stat
       inserts.map((i) => ({ id: i.new.id, n: 1_800_000 })),
     );
   } finally {
-    client.query = query;
     await client.query('ROLLBACK');
   }
 });
@@ -236,20 +256,13 @@ it('replays updates of a table with another unique index as the journal orders t
   let emails;
   try {
     // B stored before A; with nested loops off, a batched UPDATE … FROM would visit B first and clash with A's old email.
-    for (const [id, email] of [['replay-user-b', 'b@replay.test'], ['replay-user-a', 'a@replay.test']]) {
-      await client.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, $2, 'x', 'CREDIT_OFFICER', now())`, [id, email]);
-    }
+    await insertUsers([['replay-user-b', 'b@replay.test'], ['replay-user-a', 'a@replay.test']]);
     await client.query('SET LOCAL enable_nestloop = off');
     await client.query('SET LOCAL enable_mergejoin = off');
-    // Each column in PostgreSQL's text, as pgoutput logs it, the email changed.
-    const text = async (id: string, email: string): Promise<Record<string, string | null>> => {
-      const values = (await client.query(`SELECT json_object_agg(key, value) AS v FROM json_each_text(row_to_json((SELECT u FROM "User" u WHERE id = $1)))`, [id])).rows[0].v;
-      return { ...values, email };
-    };
     const segment = await segmentOf(
       [
-        { update: 'User', key: null, new: await text('replay-user-a', 'old@replay.test') },
-        { update: 'User', key: null, new: await text('replay-user-b', 'a@replay.test') },
+        { update: 'User', key: null, new: await userWithEmail('replay-user-a', 'old@replay.test') },
+        { update: 'User', key: null, new: await userWithEmail('replay-user-b', 'a@replay.test') },
       ],
       'User',
     );
@@ -270,20 +283,12 @@ it('updates a row the journal updates again and again once a statement, with its
     if (n % 10 === 0) changes.push({ update: 'LoanType', key: null, new: row('replay-2', n) });
   }
   const segment = await segmentOf(changes);
-  const updates: string[] = [];
-  const query = client.query.bind(client);
   await client.query('BEGIN');
-  let result, left;
+  let result, updates, left;
   try {
-    client.query = ((text: unknown, ...rest: unknown[]) => {
-      if (typeof text === 'string' && text.startsWith('UPDATE')) updates.push(text);
-      return (query as (...args: unknown[]) => unknown)(text, ...rest);
-    }) as typeof client.query;
-    result = await replayJournal(client, replayOptions([segment]));
-    client.query = query;
+    ({ result, statements: updates } = await statementsDuring('UPDATE', () => replayJournal(client, replayOptions([segment]))));
     left = await loanTypes();
   } finally {
-    client.query = query;
     await client.query('ROLLBACK');
   }
   expect(result).toMatchObject({ transactions: 1, changes: { LoanType: 1_100 } });
@@ -296,20 +301,14 @@ it('replays a row updated twice in a batch of a table with another unique index 
   await client.query('BEGIN');
   let emails;
   try {
-    for (const [id, email] of [['replay-user-a', 'a@replay.test'], ['replay-user-b', 'b@replay.test']]) {
-      await client.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, $2, 'x', 'CREDIT_OFFICER', now())`, [id, email]);
-    }
-    const text = async (id: string, email: string): Promise<Record<string, string | null>> => {
-      const values = (await client.query(`SELECT json_object_agg(key, value) AS v FROM json_each_text(row_to_json((SELECT u FROM "User" u WHERE id = $1)))`, [id])).rows[0].v;
-      return { ...values, email };
-    };
+    await insertUsers([['replay-user-a', 'a@replay.test'], ['replay-user-b', 'b@replay.test']]);
     // One batch whose rows, at their last values (A: b@, B: a@), clash whichever goes first;
     // the journal's three updates, one at a time, never do.
     const segment = await segmentOf(
       [
-        { update: 'User', key: null, new: await text('replay-user-a', 'aside@replay.test') },
-        { update: 'User', key: null, new: await text('replay-user-b', 'a@replay.test') },
-        { update: 'User', key: null, new: await text('replay-user-a', 'b@replay.test') },
+        { update: 'User', key: null, new: await userWithEmail('replay-user-a', 'aside@replay.test') },
+        { update: 'User', key: null, new: await userWithEmail('replay-user-b', 'a@replay.test') },
+        { update: 'User', key: null, new: await userWithEmail('replay-user-a', 'b@replay.test') },
       ],
       'User',
     );
