@@ -1,4 +1,6 @@
+import { Client, type Pool, type PoolConfig } from 'pg';
 import { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { migrations } from '../../migrations';
 import { lendingEntities } from '../domain';
 import { BackupRecordRow } from '../backup/records/backup-record-row.entity';
@@ -46,4 +48,14 @@ export function withOptions(url: string, options: string): string {
   const given = parsed.searchParams.get('options');
   parsed.searchParams.set('options', given ? `${given} ${options}` : options);
   return parsed.toString();
+}
+
+/**
+ * A connection of its own, outside the data source's pool (with the pool's settings): for a session
+ * held for long (an instance's liveness lock, a backup's second reader) that must not take a pooled
+ * connection away from the API's requests. The caller connects and ends it.
+ */
+export function dedicatedClient(dataSource: DataSource, applicationName: string): Client {
+  const pool = (dataSource.driver as PostgresDriver).master as Pool & { options: PoolConfig };
+  return new Client({ ...pool.options, application_name: applicationName });
 }

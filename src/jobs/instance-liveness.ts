@@ -1,6 +1,6 @@
-import { Client, type Pool, type PoolConfig } from 'pg';
+import type { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { dedicatedClient } from '../db/data-source';
 import type { Logger } from '../logging/logger';
 
 /** The advisory-lock key of an instance: a 64-bit hash of its id, in a namespace of Kiln's own. */
@@ -65,8 +65,7 @@ export class InstanceLiveness {
   }
 
   private async lock(): Promise<void> {
-    const pool = (this.dataSource.driver as PostgresDriver).master as Pool & { options: PoolConfig };
-    const client = new Client({ ...pool.options, application_name: 'kiln-instance' });
+    const client = dedicatedClient(this.dataSource, 'kiln-instance');
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));
     try {

@@ -1,8 +1,9 @@
 import { APP_SCHEMA } from '../../db/schemas';
 import { quoteIdent } from '../../db/sql';
-import type { PoolClient } from 'pg';
+import type { Client, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
+import { dedicatedClient } from '../../db/data-source';
 import { EventLoopSlice } from '../../jobs/event-loop-slice';
 
 export interface TableEstimate {
@@ -37,6 +38,20 @@ export interface ExportedSnapshot {
    * holds committed before it, so the backup can serve as the base of a restore to any later instant.
    */
   snapshotAt: Date | null;
+  /** The tables read in two halves at once (see SPLIT_FROM_BYTES). */
+  splitTables: string[];
+}
+
+/**
+ * Tables at least this large on disk are read in two halves at once, by a second connection in the
+ * same snapshot: PostgreSQL's row_to_json is most of a backup's work, and one backend does it on
+ * one core.
+ */
+const SPLIT_FROM_BYTES = 16 * 1024 * 1024;
+
+export interface ExportOptions {
+  /** Tests: split tables from this size (0: every table of two pages or more). */
+  splitFromBytes?: number;
 }
 
 /**
@@ -46,6 +61,9 @@ export interface ExportedSnapshot {
  * each, and go to the sink with backpressure: memory does not grow with size.
  * They stay bytes all the way: decoding a million rows to strings and encoding
  * them again for the file and the checksum cost more than PostgreSQL's work.
+ * On PostgreSQL 14 and later, a large table's second half (by page) is read at
+ * the same time by a second session that imported the snapshot; its rows
+ * interleave with the first half's in the file (a table's rows have no order).
  */
 export async function exportSnapshot(
   dataSource: DataSource,
@@ -53,12 +71,16 @@ export async function exportSnapshot(
   sink: SnapshotSink,
   onProgress: SnapshotProgress,
   signal: AbortSignal,
+  options: ExportOptions = {},
 ): Promise<ExportedSnapshot> {
   const runner = dataSource.createQueryRunner();
   const client = (await runner.connect()) as PoolClient;
   const counts: Record<string, number> = {};
+  const splitTables: string[] = [];
   let rowsDone = 0;
   const slice = new EventLoopSlice();
+  // Opened at the first table large enough to split; null when it could not be.
+  let second: SecondReader | null | undefined;
   try {
     const server = await serverKind(client);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -67,60 +89,169 @@ export async function exportSnapshot(
     // claims not to hold it. LOCK takes no snapshot; the statement after it does.
     if (server.postgres) await lockForReading(dataSource, client, tables, signal, (table) => onProgress({ table, rowsDone: 0 }));
     const { snapshot, snapshotAt } = server.currentSnapshot ? await currentSnapshot(client) : { snapshot: null, snapshotAt: null };
+    // Not on a standby (snapshot null there): a snapshot taken in recovery is not exported.
+    const splits = server.ctidRanges && snapshot !== null;
     for (const table of tables) {
       signal.throwIfAborted();
       await sink.beginTable(table);
       // Named before its first row: a table whose rows are slow to come (a lock, a big scan) shows as the one being read.
       onProgress({ table, rowsDone });
       let rows = 0;
-      const copy = client.query(copyTo(`COPY (SELECT row_to_json(kiln_row.*)::text FROM ${quoteIdent(table)} kiln_row) TO STDOUT`));
-      const abort = () => copy.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      signal.addEventListener('abort', abort, { once: true });
-      try {
-        // Bytes after the last newline of a chunk: the start of a row the next chunks finish.
-        let held: Buffer[] = [];
-        for await (const chunk of copy as AsyncIterable<Buffer>) {
-          const end = chunk.lastIndexOf(0x0a) + 1;
-          if (end === 0) {
-            held.push(chunk);
-            continue;
-          }
-          const lines = held.length > 0 ? Buffer.concat([...held, chunk.subarray(0, end)]) : chunk.subarray(0, end);
-          held = end < chunk.length ? [chunk.subarray(end)] : [];
-          rows += await sink.writeLines(unescapeCopyText(lines));
-          onProgress({ table, rowsDone: rowsDone + rows });
-          await slice.pause();
-        }
-        if (held.length > 0) throw new Error(`COPY of ${table} ended in the middle of a row`);
-      } finally {
-        signal.removeEventListener('abort', abort);
+      const write = async (lines: Buffer) => {
+        // Not `rows += await …`: that reads `rows` before the wait, and the other half's rows written meanwhile would be lost.
+        const written = await sink.writeLines(unescapeCopyText(lines));
+        rows += written;
+        onProgress({ table, rowsDone: rowsDone + rows });
+        await slice.pause();
+      };
+      const middle = splits && second !== null ? await middlePage(client, table, options.splitFromBytes ?? SPLIT_FROM_BYTES) : null;
+      if (middle !== null && second === undefined) second = await SecondReader.open(dataSource, client);
+      const reader = middle !== null ? second : null;
+      if (reader && (await reader.lock(table))) {
+        splitTables.push(table);
+        await copyAtOnce([
+          (stop) => copyLines(client, table, `ctid < '(${middle},0)'::tid`, stop, write),
+          (stop) => copyLines(reader.client, table, `ctid >= '(${middle},0)'::tid`, stop, write),
+        ], signal);
+      } else {
+        await copyAtOnce([(stop) => copyLines(client, table, null, stop, write)], signal);
       }
       signal.throwIfAborted();
       counts[table] = rows;
       rowsDone += rows;
       await sink.endTable();
     }
+    await second?.finish();
     await client.query('COMMIT');
-    return { counts, snapshot, snapshotAt };
+    return { counts, snapshot, snapshotAt, splitTables };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
+    second?.close();
     await runner.release();
   }
 }
+
+/**
+ * Runs the copies of one table together; the first to fail stops the others (and a cancelled job
+ * stops them all), and its error is the one thrown once every copy has ended.
+ */
+async function copyAtOnce(copies: Array<(stop: AbortSignal) => Promise<void>>, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted(); // an aborted signal fires no 'abort' for a listener added now
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const ended = await Promise.allSettled(copies.map((copy) => copy(stop.signal).catch((err: unknown) => (stop.abort(err), Promise.reject(err)))));
+    const failed = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
+    if (failed) throw stop.signal.reason ?? failed.reason;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The table's rows (those `where` picks) through COPY, handed to `write` in whole lines. */
+async function copyLines(client: PoolClient | Client, table: string, where: string | null, stop: AbortSignal, write: (lines: Buffer) => Promise<void>): Promise<void> {
+  stop.throwIfAborted();
+  const copy = client.query(copyTo(`COPY (SELECT row_to_json(kiln_row.*)::text FROM ${quoteIdent(table)} kiln_row${where ? ` WHERE ${where}` : ''}) TO STDOUT`));
+  const abort = () => copy.destroy(stop.reason instanceof Error ? stop.reason : new Error('aborted'));
+  stop.addEventListener('abort', abort, { once: true });
+  try {
+    // Bytes after the last newline of a chunk: the start of a row the next chunks finish.
+    let held: Buffer[] = [];
+    for await (const chunk of copy as AsyncIterable<Buffer>) {
+      const end = chunk.lastIndexOf(0x0a) + 1;
+      if (end === 0) {
+        held.push(chunk);
+        continue;
+      }
+      const lines = held.length > 0 ? Buffer.concat([...held, chunk.subarray(0, end)]) : chunk.subarray(0, end);
+      held = end < chunk.length ? [chunk.subarray(end)] : [];
+      await write(lines);
+    }
+    if (held.length > 0) throw new Error(`COPY of ${table} ended in the middle of a row`);
+  } finally {
+    stop.removeEventListener('abort', abort);
+  }
+}
+
+/** The page the table's second half starts at, or null when it is smaller than `fromBytes` (or one page). */
+async function middlePage(client: PoolClient, table: string, fromBytes: number): Promise<number | null> {
+  const { rows } = await client.query<{ bytes: string; page: number }>(
+    `SELECT pg_relation_size(format('%I.%I', $1::text, $2::text)::regclass)::bigint AS bytes, current_setting('block_size')::int AS page`,
+    [APP_SCHEMA, table],
+  );
+  const bytes = Number(rows[0].bytes);
+  const middle = Math.floor(bytes / rows[0].page / 2);
+  return bytes >= fromBytes && middle > 0 ? middle : null;
+}
+
+/**
+ * A second session reading in the backup's snapshot, on a connection of its own (none taken from
+ * the API's pool). Opening it is an optimisation: where it cannot open, the backup reads alone.
+ */
+class SecondReader {
+  private constructor(readonly client: Client) {}
+
+  static async open(dataSource: DataSource, first: PoolClient): Promise<SecondReader | null> {
+    const client = dedicatedClient(dataSource, 'kiln-backup-reader');
+    client.on('error', () => undefined); // a lost connection fails the COPY it was serving
+    try {
+      // The transaction's own snapshot (repeatable read), held for import while the backup's transaction lasts.
+      const { rows } = await first.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+      await client.connect();
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await client.query(`SET TRANSACTION SNAPSHOT ${literal(rows[0].id)}`);
+      return new SecondReader(client);
+    } catch {
+      await client.end().catch(() => undefined);
+      return null;
+    }
+  }
+
+  /**
+   * ACCESS SHARE, or false at once when it must wait: a TRUNCATE or ALTER queued behind the backup's
+   * own lock is ahead of this session in the queue, and would wait for the backup, which waits for this.
+   */
+  async lock(table: string): Promise<boolean> {
+    await this.client.query('SAVEPOINT kiln_lock');
+    try {
+      await this.client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS SHARE MODE NOWAIT`);
+      await this.client.query('RELEASE SAVEPOINT kiln_lock');
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03') throw err;
+      await this.client.query('ROLLBACK TO SAVEPOINT kiln_lock');
+      return false;
+    }
+  }
+
+  async finish(): Promise<void> {
+    await this.client.query('COMMIT');
+  }
+
+  close(): void {
+    void this.client.end().catch(() => undefined);
+  }
+}
+
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 interface ServerKind {
   /** PostgreSQL itself, not CockroachDB (which has no LOCK TABLE and reads at a timestamp anyway). */
   postgres: boolean;
   /** pg_current_snapshot() exists: PostgreSQL 13 and later. */
   currentSnapshot: boolean;
+  /** A ctid range is read without scanning the rest of the table (TID range scan): PostgreSQL 14 and later. */
+  ctidRanges: boolean;
 }
 
 async function serverKind(client: PoolClient): Promise<ServerKind> {
   const { rows } = await client.query<{ version: string; num: string }>(`SELECT version() AS version, current_setting('server_version_num') AS num`);
   const postgres = !/cockroach/i.test(rows[0].version);
-  return { postgres, currentSnapshot: postgres && Number(rows[0].num) >= 130000 };
+  const version = Number(rows[0].num);
+  return { postgres, currentSnapshot: postgres && version >= 130000, ctidRanges: postgres && version >= 140000 };
 }
 
 /**

@@ -1,0 +1,156 @@
+/**
+ * A backup's export reading a large table in two halves at once (a second session that imported
+ * the backup's snapshot): the rows are exactly the snapshot's, a change committed meanwhile is in
+ * neither half, a lock queued behind the backup makes it read that table alone rather than wait
+ * (which would never end), and a cancel mid-table ends both sessions.
+ */
+import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import { exportSnapshot, type SnapshotSink } from '../src/backup/snapshot/snapshot-exporter';
+import { createDataSource } from '../src/db/data-source';
+import { quoteIdent } from '../src/db/sql';
+import { LENDING_TABLES } from '../src/domain';
+import { seedDemoData } from '../src/seed/demo-data.seeder';
+import { freshDatabase } from './support/test-database';
+import { eventually } from './support/until';
+
+const BIG = 'RepaymentScheduleItem';
+let url: string;
+let dataSource: DataSource;
+let db: Client;
+
+beforeAll(async () => {
+  url = await freshDatabase(undefined, { migrated: true });
+  db = new Client({ connectionString: url });
+  await db.connect();
+  await seedDemoData(db, { members: 40, seed: 3 });
+  dataSource = createDataSource(url, 4);
+  await dataSource.initialize();
+});
+afterAll(async () => {
+  await dataSource?.destroy();
+  await db?.end();
+});
+
+/** Every table's rows as row_to_json gives them, sorted (a table's rows have no order in the file). */
+async function tableRows(): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const table of LENDING_TABLES) {
+    const { rows } = await db.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM ${quoteIdent(table)} t`);
+    out[table] = rows.map((r) => r.j).sort();
+  }
+  return out;
+}
+
+/** The lending tables of two pages or more: those a forced split reads in halves. */
+async function multiPageTables(): Promise<string[]> {
+  const { rows } = await db.query<{ t: string }>(
+    `SELECT t FROM unnest($1::text[]) WITH ORDINALITY AS x(t, n)
+      WHERE pg_relation_size(format('public.%I', t)::regclass) >= 2 * current_setting('block_size')::int ORDER BY n`,
+    [LENDING_TABLES],
+  );
+  return rows.map((r) => r.t);
+}
+
+/** Collects each table's lines; `during(table, lines)` runs as each batch arrives (before it is counted). */
+class CollectingSink implements SnapshotSink {
+  readonly rows: Record<string, string[]> = {};
+  private table = '';
+
+  constructor(private readonly hooks: { begin?: (table: string) => Promise<void>; lines?: (table: string) => void } = {}) {}
+
+  async beginTable(name: string): Promise<void> {
+    this.table = name;
+    this.rows[name] = [];
+    await this.hooks.begin?.(name);
+  }
+
+  async writeLines(lines: Buffer): Promise<number> {
+    this.hooks.lines?.(this.table);
+    const rows = lines.toString('utf8').split('\n').slice(0, -1);
+    this.rows[this.table].push(...rows);
+    // A turn of the event loop, as a real sink's backpressure gives: the other half's batches come in between.
+    await new Promise((resolve) => setImmediate(resolve));
+    return rows.length;
+  }
+
+  async endTable(): Promise<void> {}
+
+  sorted(): Record<string, string[]> {
+    return Object.fromEntries(Object.entries(this.rows).map(([table, rows]) => [table, [...rows].sort()]));
+  }
+}
+
+const exportAll = (sink: SnapshotSink, signal = new AbortController().signal) => exportSnapshot(dataSource, LENDING_TABLES, sink, () => undefined, signal, { splitFromBytes: 0 });
+
+it('reads every table of two pages or more in two halves at once, and the rows are exactly the database’s', async () => {
+  const split = await multiPageTables();
+  expect(split).toContain(BIG);
+  expect(split.length).toBeGreaterThanOrEqual(3);
+  const sink = new CollectingSink();
+  const exported = await exportAll(sink);
+  expect(exported.splitTables).toEqual(split);
+  expect(sink.sorted()).toEqual(await tableRows());
+  expect(exported.counts[BIG]).toBe((await tableRows())[BIG].length);
+});
+
+it('leaves out of both halves a change committed while the export runs', async () => {
+  const before = await tableRows();
+  const sink = new CollectingSink({
+    begin: async (table) => {
+      if (table !== LENDING_TABLES[0]) return;
+      // After the snapshot, before any row is read: every row of the big table gets a new version (on new pages too).
+      await db.query(`UPDATE ${quoteIdent(BIG)} SET "updatedAt" = "updatedAt" + interval '1 day', "paidAmount" = "paidAmount" + 1`);
+      await db.query(`UPDATE "AuditLog" SET "entityName" = 'changed'`);
+    },
+  });
+  const exported = await exportAll(sink);
+  expect(exported.splitTables).toContain(BIG);
+  expect(exported.splitTables).toContain('AuditLog');
+  expect(sink.sorted()).toEqual(before);
+  expect((await tableRows())[BIG]).not.toEqual(before[BIG]);
+});
+
+it('reads a table alone when a lock waits behind the backup’s, instead of queueing behind it', async () => {
+  const before = await tableRows();
+  const blocker = new Client({ connectionString: url });
+  await blocker.connect();
+  let locked: Promise<unknown> = Promise.resolve();
+  try {
+    const sink = new CollectingSink({
+      begin: async (table) => {
+        if (table !== LENDING_TABLES[0]) return;
+        await blocker.query('BEGIN');
+        // An ALTER or TRUNCATE would ask for this lock: it waits for the backup's ACCESS SHARE.
+        locked = blocker.query(`LOCK TABLE ${quoteIdent(BIG)} IN ACCESS EXCLUSIVE MODE`);
+        await eventually('the lock to wait behind the backup', async () => {
+          const { rows } = await db.query(`SELECT 1 FROM pg_locks WHERE relation = $1::regclass AND mode = 'AccessExclusiveLock' AND NOT granted`, [`public.${quoteIdent(BIG)}`]);
+          return rows.length === 1;
+        });
+      },
+    });
+    const exported = await exportAll(sink);
+    expect(exported.splitTables).not.toContain(BIG);
+    expect(exported.splitTables).toContain('AuditLog');
+    expect(sink.sorted()).toEqual(before);
+    await locked; // granted once the backup's transaction ended
+  } finally {
+    await blocker.query('ROLLBACK').catch(() => undefined);
+    await blocker.end();
+  }
+});
+
+it('stops both halves when cancelled in the middle of a table, and its second session ends', async () => {
+  const cancel = new AbortController();
+  const reason = new Error('cancelled by the test');
+  const sink = new CollectingSink({ lines: (table) => table === BIG && cancel.abort(reason) });
+  await expect(exportAll(sink, cancel.signal)).rejects.toBe(reason);
+  await eventually('no session of the backup left', async () => {
+    const { rows } = await db.query(
+      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND (application_name = 'kiln-backup-reader' OR (application_name = 'kiln' AND state <> 'idle'))`,
+    );
+    return rows.length === 0;
+  });
+  // The next export runs as usual.
+  expect((await exportAll(new CollectingSink())).splitTables).toContain(BIG);
+});
