@@ -9,6 +9,10 @@ import { ratio, verdict, type BenchContext, type ReportLine } from './bench-repo
 const MEMBERS = 6_800;
 const IDLE_QUERIES = 500;
 const TARGET_P99_MS = 50;
+// One job of this size answers ~150 queries: a p99 of those is their second slowest. Jobs of a
+// kind run one after another until this many queries were timed while they ran (or MAX_JOBS did).
+const MIN_QUERIES_DURING_JOBS = 600;
+const MAX_JOBS = 10;
 
 /**
  * JOB LATENCY lines (issue #14): an admin's simple query, p50 and p99, sent one after another
@@ -27,14 +31,24 @@ export async function measureJobLatency(ctx: BenchContext): Promise<ReportLine[]
     await loopDelay();
     const idle = { ...percentiles(await timeQueries(kiln, auth, (n) => n < IDLE_QUERIES)), seconds: 0, loop: await loopDelay() };
 
-    const backupJob = await startJob(kiln, auth, 'mutation { createBackup(input: { location: LOCAL }) { id } }', 'createBackup');
-    const duringBackup = { ...(await whileJobRuns(kiln, auth, backupJob)), loop: await loopDelay() };
+    let backupJob = '';
+    const duringBackup = {
+      ...(await whileJobsRun(kiln, auth, async () => (backupJob = await startJob(kiln, auth, 'mutation { createBackup(input: { location: LOCAL }) { id } }', 'createBackup')))),
+      loop: await loopDelay(),
+    };
     const backupId = await backupOfJob(kiln, auth, backupJob);
 
     await gql(kiln, auth, 'mutation { setMaintenanceMode(enabled: true, reason: "bench") { enabled } }');
     await loopDelay();
-    const restoreJob = await startJob(kiln, auth, `mutation { restoreBackup(id: "${backupId}") { id } }`, 'restoreBackup');
-    const duringRestore = { ...(await whileJobRuns(kiln, auth, restoreJob)), loop: await loopDelay() };
+    // A restore ends every session as it commits: each one after the first signs in again first.
+    const restoreAuth = { ...auth };
+    const duringRestore = {
+      ...(await whileJobsRun(kiln, restoreAuth, async (n) => {
+        if (n > 0) restoreAuth.authorization = `Bearer ${await login(kiln)}`;
+        return startJob(kiln, restoreAuth, `mutation { restoreBackup(id: "${backupId}") { id } }`, 'restoreBackup');
+      })),
+      loop: await loopDelay(),
+    };
 
     const loopLine = (name: string, loop: LoopDelay): ReportLine => ({
       metric: `gateway event loop delay p99 / max, ${name}`,
@@ -44,7 +58,7 @@ export async function measureJobLatency(ctx: BenchContext): Promise<ReportLine[]
     const line = (name: string, during: Sample): ReportLine => ({
       metric: `admin query p50 / p99 while a ${name} runs`,
       value: `${ms(during.p50)} / ${ms(during.p99)}`,
-      target: `p99 < ${TARGET_P99_MS} ms (${ratio(during.p99 / idle.p99)} idle p99; ${during.n} queries over ${(during.seconds).toFixed(1)} s)`,
+      target: `p99 < ${TARGET_P99_MS} ms (${ratio(during.p99 / idle.p99)} idle p99; ${during.n} queries over ${during.seconds.toFixed(1)} s of ${during.jobs} ${name}s)`,
       verdict: verdict(during.p99 < TARGET_P99_MS),
     });
     return [
@@ -65,12 +79,27 @@ interface Sample {
   p50: number;
   p99: number;
   n: number;
+  /** Time the jobs ran, summed. */
   seconds: number;
+  jobs: number;
+}
+
+/** Jobs from `start` one after another, the admin's queries timed while each runs, until there are enough of them. */
+async function whileJobsRun(kiln: KilnProcess, auth: Record<string, string>, start: (n: number) => Promise<string>): Promise<Sample> {
+  const times: number[] = [];
+  let seconds = 0;
+  let jobs = 0;
+  while (times.length < MIN_QUERIES_DURING_JOBS && jobs < MAX_JOBS) {
+    const started = performance.now();
+    times.push(...(await whileJobRuns(kiln, auth, await start(jobs))));
+    seconds += (performance.now() - started) / 1000;
+    jobs++;
+  }
+  return { ...percentiles(times), seconds, jobs };
 }
 
 /** Sequential admin queries from the job's start until it ends; the job's end is polled every tenth query. */
-async function whileJobRuns(kiln: KilnProcess, auth: Record<string, string>, jobId: string): Promise<Sample> {
-  const started = performance.now();
+async function whileJobRuns(kiln: KilnProcess, auth: Record<string, string>, jobId: string): Promise<number[]> {
   let running = true;
   const times = await timeQueries(kiln, auth, () => running, async (n) => {
     if (n % 10 !== 0) return;
@@ -83,7 +112,7 @@ async function whileJobRuns(kiln: KilnProcess, auth: Record<string, string>, job
     if (status === 'FAILED' || status === 'CANCELLED') throw new Error(`job ${jobId} ${status}: ${job.job.error}`);
     running = status !== 'COMPLETED';
   });
-  return { ...percentiles(times), seconds: (performance.now() - started) / 1000 };
+  return times;
 }
 
 interface LoopDelay {
