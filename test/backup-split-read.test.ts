@@ -94,6 +94,13 @@ it('reads every table of two pages or more in two halves at once, and the rows a
   expect(exported.counts[BIG]).toBe((await tableRows())[BIG].length);
 });
 
+it('reads every table in one session with BACKUP_READ_SESSIONS=1', async () => {
+  const sink = new CollectingSink();
+  const exported = await exportSnapshot(dataSource, LENDING_TABLES, sink, () => undefined, new AbortController().signal, { sessions: 1, splitFromBytes: 0 });
+  expect(exported.splitTables).toEqual([]);
+  expect(sink.sorted()).toEqual(await tableRows());
+});
+
 it('leaves out of both halves a change committed while the export runs', async () => {
   const before = await tableRows();
   const sink = new CollectingSink({

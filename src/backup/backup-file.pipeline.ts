@@ -7,7 +7,7 @@ import type { BackupSigner } from './format/backup-signature';
 import { BackupWriter, type BackupHeader, type BackupSummary } from './format/backup-writer';
 import { encryptStream } from '../crypto/encryption';
 import { compressAboveThreshold } from './format/compression';
-import { exportSnapshot } from './snapshot/snapshot-exporter';
+import { exportSnapshot, type ExportOptions } from './snapshot/snapshot-exporter';
 
 export interface BackupFileOptions {
   dataSource: DataSource;
@@ -19,6 +19,8 @@ export interface BackupFileOptions {
   /** Encrypt (after compressing) with this key when set. */
   encryptionKey?: Buffer;
   signer: BackupSigner;
+  /** How the tables are read (sessions at once). */
+  reading?: ExportOptions;
   signal: AbortSignal;
   onProgress(change: { table?: string | null; rowsDone?: number; bytesDone: number; phase?: string }): void;
 }
@@ -79,6 +81,7 @@ export async function writeBackupFile(options: BackupFileOptions): Promise<Writt
         writer,
         ({ table, rowsDone }) => options.onProgress({ table, rowsDone, bytesDone: bytes }),
         failed.signal,
+        options.reading,
       ).then(async ({ snapshot, snapshotAt }) => {
         // Reading is done; what is left is compressing and storing the tail.
         options.onProgress({ phase: 'store', table: null, bytesDone: bytes });

@@ -12,7 +12,7 @@ import type { BackupSigner } from './format/backup-signature';
 import { SCHEMA_VERSION } from './new-backup-record';
 import type { BackupRecord } from './records/backup-record';
 import type { BackupRecordStore } from './records/backup-record.store';
-import { estimateRows } from './snapshot/snapshot-exporter';
+import { estimateRows, type ExportOptions } from './snapshot/snapshot-exporter';
 
 /** What writing a backup needs of the job it runs in. */
 export type BackupRun = Pick<JobRun, 'job' | 'signal' | 'logger'> & { progress: ProgressSink };
@@ -29,6 +29,7 @@ export class BackupWriterService {
     private readonly storage: { primary: StorageDriver; offsite?: StorageDriver },
     private readonly signer: BackupSigner,
     private readonly encryptionKey: Buffer | undefined,
+    private readonly reading: ExportOptions = {},
   ) {}
 
   async write(record: BackupRecord, run: BackupRun): Promise<{ message: string }> {
@@ -55,6 +56,7 @@ export class BackupWriterService {
           (compressed ? record.filename.replace(/\.json$/, '.json.gz') : record.filename) + (this.encryptionKey ? '.enc' : ''),
         encryptionKey: this.encryptionKey,
         signer: this.signer,
+        reading: this.reading,
         tempTag: job.id,
         signal,
         onProgress: (change) => progress.update(change),

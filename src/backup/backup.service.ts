@@ -16,6 +16,7 @@ import { BackupReaderService, type StoredCopyFacts } from './backup-reader.servi
 import { BackupRecoveryService } from './backup-recovery.service';
 import { BackupWriterService, type BackupRun } from './backup-writer.service';
 import { BackupLocation, BackupType } from './backup.enums';
+import type { ExportOptions } from './snapshot/snapshot-exporter';
 import type { BackupSigner } from './format/backup-signature';
 import type { BackupReadLimits } from './format/backup-reader';
 import { newBackupRecord, type CreateBackupOptions } from './new-backup-record';
@@ -51,12 +52,13 @@ export class BackupService {
     /** Signs what this service writes; restore and verify check files with it. */
     readonly signer: BackupSigner,
     encryption: { key?: Buffer; readKeys: Buffer[] } = { readKeys: [] },
+    reading: ExportOptions = {},
   ) {
     this.records = new BackupRecordStore(dataSource);
     const copies = new BackupCopies(storage);
     this.local = copies.primary;
     this.cloud = copies.offsite;
-    this.writer = new BackupWriterService(dataSource, this.records, { primary: this.local, offsite: this.cloud }, signer, encryption.key);
+    this.writer = new BackupWriterService(dataSource, this.records, { primary: this.local, offsite: this.cloud }, signer, encryption.key, reading);
     this.reader = new BackupReaderService(copies, encryption.readKeys);
     this.links = new BackupLinksService(copies, downloads);
     this.deleter = new BackupDeleterService(this.records, copies, audit);

@@ -16,3 +16,13 @@ describe('BCRYPT_COST', () => {
     expect(() => loadConfig({ NODE_ENV: 'test', BCRYPT_COST: '3' })).toThrow(/4 to 15 under NODE_ENV=test/);
   });
 });
+
+describe('BACKUP_READ_SESSIONS', () => {
+  it('is 2 unless set, takes 1, and refuses anything else naming the setting', () => {
+    expect(loadConfig({}).backup.readSessions).toBe(2);
+    expect(loadConfig({ BACKUP_READ_SESSIONS: '1' }).backup.readSessions).toBe(1);
+    for (const bad of ['0', '3', '1.5', 'two']) {
+      expect(() => loadConfig({ BACKUP_READ_SESSIONS: bad })).toThrow(/BACKUP_READ_SESSIONS/);
+    }
+  });
+});

@@ -75,6 +75,8 @@ const envSchema = z.object({
   MAX_BACKUP_LINE_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 ** 3).default(DEFAULT_READ_LIMITS.maxLineBytes),
   MAX_GZIP_EXPANSION: z.coerce.number().min(20).max(100_000).default(DEFAULT_READ_LIMITS.maxGzipExpansion),
   DOWNLOAD_URL_TTL: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(900),
+  // Database sessions reading a backup's large tables at once (two halves each): 1 keeps a backup to one core of the server.
+  BACKUP_READ_SESSIONS: z.coerce.number().int('BACKUP_READ_SESSIONS must be 1 or 2').min(1, 'BACKUP_READ_SESSIONS must be 1 or 2').max(2, 'BACKUP_READ_SESSIONS must be 1 or 2').default(2),
 
   CLOUDINARY_URL: optionalString.pipe(
     z
@@ -206,6 +208,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
       read: { maxLineBytes: env.MAX_BACKUP_LINE_BYTES, maxGzipExpansion: env.MAX_GZIP_EXPANSION },
       /** Disk an upload must leave free (for the database and the safety backup), checked against its declared size and as it arrives. */
       uploadMinFreeBytes: env.UPLOAD_MIN_FREE_BYTES,
+      /** Sessions reading a backup's large tables at once (see snapshot-exporter.ts). */
+      readSessions: env.BACKUP_READ_SESSIONS,
     },
     /** Cloudinary, when CLOUDINARY_URL is set; otherwise CLOUD and BOTH are refused. */
     cloud: cloudConfig(env),

@@ -50,6 +50,8 @@ export interface ExportedSnapshot {
 const SPLIT_FROM_BYTES = 16 * 1024 * 1024;
 
 export interface ExportOptions {
+  /** Sessions reading a large table at once: 2 (the default) or 1 (one core of the server, as before). */
+  sessions?: number;
   /** Tests: split tables from this size (0: every table of two pages or more). */
   splitFromBytes?: number;
 }
@@ -90,7 +92,7 @@ export async function exportSnapshot(
     if (server.postgres) await lockForReading(dataSource, client, tables, signal, (table) => onProgress({ table, rowsDone: 0 }));
     const { snapshot, snapshotAt } = server.currentSnapshot ? await currentSnapshot(client) : { snapshot: null, snapshotAt: null };
     // Not on a standby (snapshot null there): a snapshot taken in recovery is not exported.
-    const splits = server.ctidRanges && snapshot !== null;
+    const splits = (options.sessions ?? 2) > 1 && server.ctidRanges && snapshot !== null;
     for (const table of tables) {
       signal.throwIfAborted();
       await sink.beginTable(table);
