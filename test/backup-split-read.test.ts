@@ -12,7 +12,7 @@ import { quoteIdent } from '../src/db/sql';
 import { LENDING_TABLES } from '../src/domain';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
 import { freshDatabase } from './support/test-database';
-import { eventually } from './support/until';
+import { eventually, until } from './support/until';
 
 const BIG = 'RepaymentScheduleItem';
 let url: string;
@@ -24,6 +24,11 @@ beforeAll(async () => {
   db = new Client({ connectionString: url });
   await db.connect();
   await seedDemoData(db, { members: 40, seed: 3 });
+  // ~30 MB in one table: more than the sockets hold, so a COPY of it is still sending when stopped.
+  await db.query(
+    `INSERT INTO "AuditLog" (id, action, "entityName", "entityId", metadata)
+     SELECT 'padding-' || g, 'PADDING', 'Padding', 'p', jsonb_build_object('text', repeat('x', 2000)) FROM generate_series(1, 15000) g`,
+  );
   dataSource = createDataSource(url, 4);
   await dataSource.initialize();
 });
@@ -147,17 +152,22 @@ it('reads a table alone when a lock waits behind the backup’s, instead of queu
   }
 });
 
-it('stops both halves when cancelled in the middle of a table, and its second session ends', async () => {
+it.each([1, 2])('ends its sessions when cancelled in the middle of a large table (%i reading), the tables unlocked', async (sessions) => {
   const cancel = new AbortController();
   const reason = new Error('cancelled by the test');
-  const sink = new CollectingSink({ lines: (table) => table === BIG && cancel.abort(reason) });
-  await expect(exportAll(sink, cancel.signal)).rejects.toBe(reason);
-  await eventually('no session of the backup left', async () => {
-    const { rows } = await db.query(
-      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND (application_name = 'kiln-backup-reader' OR (application_name = 'kiln' AND state <> 'idle'))`,
-    );
-    return rows.length === 0;
-  });
+  const sink = new CollectingSink({ lines: (table) => table === 'AuditLog' && cancel.abort(reason) });
+  const exported = exportSnapshot(dataSource, LENDING_TABLES, sink, () => undefined, cancel.signal, { sessions, splitFromBytes: 0 });
+  await expect(exported).rejects.toBe(reason);
+  // Before the fix the export never settled: its ROLLBACK waited behind the stopped COPY, every table locked.
+  // Its connections are closed; the server notices as it next writes to them.
+  await until(
+    'the server to end the export’s sessions',
+    async () => (await db.query(`SELECT application_name, state FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'kiln%' AND state <> 'idle'`)).rows,
+    (rows) => rows.length === 0,
+  );
+  await db.query('BEGIN');
+  await db.query(`LOCK TABLE "AuditLog" IN ACCESS EXCLUSIVE MODE NOWAIT`);
+  await db.query('ROLLBACK');
   // The next export runs as usual.
   expect((await exportAll(new CollectingSink())).splitTables).toContain(BIG);
 });

@@ -1,4 +1,5 @@
-import { Client, type Pool, type PoolConfig } from 'pg';
+import type { Duplex } from 'node:stream';
+import { Client, type ClientBase, type Pool, type PoolConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { migrations } from '../../migrations';
@@ -58,4 +59,19 @@ export function withOptions(url: string, options: string): string {
 export function dedicatedClient(dataSource: DataSource, applicationName: string): Client {
   const pool = (dataSource.driver as PostgresDriver).master as Pool & { options: PoolConfig };
   return new Client({ ...pool.options, application_name: applicationName });
+}
+
+/**
+ * Ends the client's connection at once, whatever it is in the middle of; the server rolls back its
+ * transaction as the connection goes, and a pool drops the client (it is no longer queryable). For a
+ * connection whose COPY was stopped mid-way: pg-copy-streams then never reads the socket again, so
+ * a ROLLBACK or a polite end() would wait forever behind what the server still has to send.
+ */
+export async function closeAbruptly(client: ClientBase): Promise<void> {
+  // pg's own fields (its socket): no public API ends a connection without a goodbye it could wait on.
+  const internals = client as unknown as { connection: { stream: Duplex }; _ended?: boolean };
+  if (internals._ended) return;
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  internals.connection.stream.destroy();
+  await ended;
 }

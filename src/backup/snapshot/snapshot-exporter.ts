@@ -3,7 +3,7 @@ import { quoteIdent } from '../../db/sql';
 import type { Client, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
-import { dedicatedClient } from '../../db/data-source';
+import { closeAbruptly, dedicatedClient } from '../../db/data-source';
 import { EventLoopSlice } from '../../jobs/event-loop-slice';
 
 export interface TableEstimate {
@@ -108,13 +108,13 @@ export async function exportSnapshot(
       };
       const middle = splits && second !== null ? await middlePage(client, table, options.splitFromBytes ?? SPLIT_FROM_BYTES) : null;
       if (middle !== null && second === undefined) second = await SecondReader.open(dataSource, client);
-      const reader = middle !== null ? second : null;
-      if (reader && (await reader.lock(table))) {
-        splitTables.push(table);
-        await copyAtOnce([
-          (stop) => copyLines(client, table, `ctid < '(${middle},0)'::tid`, stop, write),
-          (stop) => copyLines(reader.client, table, `ctid >= '(${middle},0)'::tid`, stop, write),
-        ], signal);
+      const reader = middle !== null && second && (await second.begin(table)) ? second : null;
+      if (reader) {
+        const firstHalf = `ctid < '(${middle},0)'::tid`;
+        const secondHalf = `ctid >= '(${middle},0)'::tid`;
+        const read = await copyAtOnce<'done' | 'lock wait'>([(stop) => copyLines(client, table, firstHalf, stop, write).then(() => 'done'), (stop) => reader.copy(table, secondHalf, stop, write)], signal);
+        if (read[1] === 'lock wait') await copyAtOnce([(stop) => copyLines(client, table, secondHalf, stop, write)], signal);
+        else splitTables.push(table);
       } else {
         await copyAtOnce([(stop) => copyLines(client, table, null, stop, write)], signal);
       }
@@ -123,14 +123,16 @@ export async function exportSnapshot(
       rowsDone += rows;
       await sink.endTable();
     }
-    await second?.finish();
     await client.query('COMMIT');
     return { counts, snapshot, snapshotAt, splitTables };
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // Closed, not rolled back: after a COPY stopped mid-way the connection no longer reads what the
+    // server still sends, so a ROLLBACK would wait behind it forever, the tables locked. The server
+    // rolls back as the connection goes; the pool drops it.
+    await closeAbruptly(client);
     throw err;
   } finally {
-    second?.close();
+    await second?.close();
     await runner.release();
   }
 }
@@ -139,7 +141,7 @@ export async function exportSnapshot(
  * Runs the copies of one table together; the first to fail stops the others (and a cancelled job
  * stops them all), and its error is the one thrown once every copy has ended.
  */
-async function copyAtOnce(copies: Array<(stop: AbortSignal) => Promise<void>>, signal: AbortSignal): Promise<void> {
+async function copyAtOnce<T>(copies: Array<(stop: AbortSignal) => Promise<T>>, signal: AbortSignal): Promise<T[]> {
   signal.throwIfAborted(); // an aborted signal fires no 'abort' for a listener added now
   const stop = new AbortController();
   const onAbort = () => stop.abort(signal.reason);
@@ -148,6 +150,7 @@ async function copyAtOnce(copies: Array<(stop: AbortSignal) => Promise<void>>, s
     const ended = await Promise.allSettled(copies.map((copy) => copy(stop.signal).catch((err: unknown) => (stop.abort(err), Promise.reject(err)))));
     const failed = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
     if (failed) throw stop.signal.reason ?? failed.reason;
+    return ended.map((e) => (e as PromiseFulfilledResult<T>).value);
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
@@ -189,23 +192,31 @@ async function middlePage(client: PoolClient, table: string, fromBytes: number):
   return bytes >= fromBytes && middle > 0 ? middle : null;
 }
 
+/** How long the second session waits for a lock its COPY needs (an index's, the TOAST table's) before the backup's own session reads that half. */
+const SECOND_SESSION_LOCK_WAIT_MS = 1000;
+
 /**
  * A second session reading in the backup's snapshot, on a connection of its own (none taken from
- * the API's pool). Opening it is an optimisation: where it cannot open, the backup reads alone.
+ * the API's pool), one transaction per table: it holds no lock between tables and is never idle in
+ * a transaction for long. It is an optimisation: where it cannot read, the backup's session does.
  */
 class SecondReader {
-  private constructor(readonly client: Client) {}
+  private closed = false;
+
+  private constructor(
+    private readonly client: Client,
+    private readonly snapshotId: string,
+  ) {}
 
   static async open(dataSource: DataSource, first: PoolClient): Promise<SecondReader | null> {
+    // The backup's own snapshot (repeatable read), importable while its transaction lasts. Not
+    // caught: a failure aborts the backup's transaction, and the backup has to say why.
+    const { rows } = await first.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
     const client = dedicatedClient(dataSource, 'kiln-backup-reader');
-    client.on('error', () => undefined); // a lost connection fails the COPY it was serving
+    client.on('error', () => undefined); // a lost connection fails the statement it was serving
     try {
-      // The transaction's own snapshot (repeatable read), held for import while the backup's transaction lasts.
-      const { rows } = await first.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
       await client.connect();
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query(`SET TRANSACTION SNAPSHOT ${literal(rows[0].id)}`);
-      return new SecondReader(client);
+      return new SecondReader(client, rows[0].id);
     } catch {
       await client.end().catch(() => undefined);
       return null;
@@ -213,28 +224,49 @@ class SecondReader {
   }
 
   /**
-   * ACCESS SHARE, or false at once when it must wait: a TRUNCATE or ALTER queued behind the backup's
-   * own lock is ahead of this session in the queue, and would wait for the backup, which waits for this.
+   * A transaction in the backup's snapshot holding ACCESS SHARE on `table`; false, holding nothing,
+   * when the lock is not to be had at once (a TRUNCATE or ALTER queued behind the backup's own lock
+   * is ahead of this session, and would wait for the backup, which would wait for this) or the
+   * session is gone.
    */
-  async lock(table: string): Promise<boolean> {
-    await this.client.query('SAVEPOINT kiln_lock');
+  async begin(table: string): Promise<boolean> {
+    if (this.closed) return false;
     try {
+      await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await this.client.query(`SET TRANSACTION SNAPSHOT ${literal(this.snapshotId)}`);
+      await this.client.query(`SET LOCAL lock_timeout = ${SECOND_SESSION_LOCK_WAIT_MS}`);
       await this.client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS SHARE MODE NOWAIT`);
-      await this.client.query('RELEASE SAVEPOINT kiln_lock');
       return true;
     } catch (err) {
-      if ((err as { code?: string }).code !== '55P03') throw err;
-      await this.client.query('ROLLBACK TO SAVEPOINT kiln_lock');
+      if ((err as { code?: string }).code === '55P03') await this.client.query('ROLLBACK').catch(() => this.close(true));
+      else await this.close(true);
       return false;
     }
   }
 
-  async finish(): Promise<void> {
-    await this.client.query('COMMIT');
+  /**
+   * The rows `where` picks, then the end of the transaction. 'lock wait' when a lock the COPY needed
+   * was not granted in time before any row came: the caller reads them itself.
+   */
+  async copy(table: string, where: string, stop: AbortSignal, write: (lines: Buffer) => Promise<void>): Promise<'done' | 'lock wait'> {
+    let wrote = false;
+    try {
+      await copyLines(this.client, table, where, stop, (lines) => ((wrote = true), write(lines)));
+      await this.client.query('COMMIT');
+      return 'done';
+    } catch (err) {
+      // A COPY stopped mid-way leaves the connection unusable (see exportSnapshot).
+      await this.close(true);
+      if (!wrote && !stop.aborted && (err as { code?: string }).code === '55P03') return 'lock wait';
+      throw err;
+    }
   }
 
-  close(): void {
-    void this.client.end().catch(() => undefined);
+  /** Ends the session: politely between tables, at once after a failure (its connection may be mid-COPY). */
+  async close(failed = false): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await (failed ? closeAbruptly(this.client) : this.client.end().catch(() => closeAbruptly(this.client)));
   }
 }
 
