@@ -22,6 +22,8 @@ const TABLES = tablesToBackUp({ includeAuditLogs: true, includeSessions: true })
 export async function measureBackup(ctx: BenchContext): Promise<ReportLine[]> {
   const tenth = await kilnBackup(ctx.tenth);
   const full = await kilnBackup(ctx.full);
+  // The same backup read by one session, as before BACKUP_READ_SESSIONS: what the second session gives.
+  const oneSession = await kilnBackup(ctx.full, undefined, { BACKUP_READ_SESSIONS: '1' });
   const dump = ctx.server.pgDumpSkipped ? undefined : await pgDump(ctx.full.url, ctx.workDir);
   // Kept for the restore measurement's pg_restore reference: it restores what this pg_dump wrote.
   if (dump) ctx.fullDump = dump.file;
@@ -34,6 +36,7 @@ export async function measureBackup(ctx: BenchContext): Promise<ReportLine[]> {
     { metric: 'Kiln bytes', value: `${mb(full.bytes)}${full.compressed ? ' gz' : ''}` },
     { metric: 'Kiln seconds', value: seconds(full.seconds), target: `CPU ${seconds(full.cpuSeconds)}` },
     { metric: 'Kiln seconds at one tenth', value: seconds(tenth.seconds), target: `CPU ${seconds(tenth.cpuSeconds)}` },
+    { metric: 'Kiln seconds, one reading session', value: seconds(oneSession.seconds), target: `BACKUP_READ_SESSIONS=1; two sessions take ${ratio(full.seconds / oneSession.seconds)} of it` },
   ];
   if (dump) {
     const timeRatio = full.seconds / dump.seconds;
