@@ -65,13 +65,18 @@ export function dedicatedClient(dataSource: DataSource, applicationName: string)
  * Ends the client's connection at once, whatever it is in the middle of; the server rolls back its
  * transaction as the connection goes, and a pool drops the client (it is no longer queryable). For a
  * connection whose COPY was stopped mid-way: pg-copy-streams then never reads the socket again, so
- * a ROLLBACK or a polite end() would wait forever behind what the server still has to send.
+ * a ROLLBACK or a polite end() would wait forever behind what the server still has to send. With
+ * `dataSource`, the session's statement is cancelled too (through another connection).
  */
-export async function closeAbruptly(client: ClientBase): Promise<void> {
+export async function closeAbruptly(client: ClientBase, dataSource?: DataSource): Promise<void> {
   // pg's own fields (its socket): no public API ends a connection without a goodbye it could wait on.
-  const internals = client as unknown as { connection: { stream: Duplex }; _ended?: boolean };
-  if (internals._ended) return;
+  const internals = client as unknown as { connection: { stream: Duplex }; _ended?: boolean; _connecting?: boolean; _connected?: boolean };
+  // Ended already, or never connected: no socket whose closing would say so.
+  if (internals._ended || !(internals._connecting || internals._connected)) return;
   const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  const pid = (client as { processID?: number }).processID;
   internals.connection.stream.destroy();
   await ended;
+  // A backend waiting for a lock notices its client is gone only when it next writes: cancelled, it writes now.
+  if (dataSource && pid) await dataSource.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
 }

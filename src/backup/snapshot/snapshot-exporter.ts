@@ -129,7 +129,7 @@ export async function exportSnapshot(
     // Closed, not rolled back: after a COPY stopped mid-way the connection no longer reads what the
     // server still sends, so a ROLLBACK would wait behind it forever, the tables locked. The server
     // rolls back as the connection goes; the pool drops it.
-    await closeAbruptly(client);
+    await closeAbruptly(client, dataSource);
     throw err;
   } finally {
     await second?.close();
@@ -206,6 +206,7 @@ class SecondReader {
   private constructor(
     private readonly client: Client,
     private readonly snapshotId: string,
+    private readonly dataSource: DataSource,
   ) {}
 
   static async open(dataSource: DataSource, first: PoolClient): Promise<SecondReader | null> {
@@ -216,7 +217,7 @@ class SecondReader {
     client.on('error', () => undefined); // a lost connection fails the statement it was serving
     try {
       await client.connect();
-      return new SecondReader(client, rows[0].id);
+      return new SecondReader(client, rows[0].id, dataSource);
     } catch {
       await client.end().catch(() => undefined);
       return null;
@@ -266,7 +267,7 @@ class SecondReader {
   async close(failed = false): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await (failed ? closeAbruptly(this.client) : this.client.end().catch(() => closeAbruptly(this.client)));
+    await (failed ? closeAbruptly(this.client, this.dataSource) : this.client.end().catch(() => closeAbruptly(this.client)));
   }
 }
 
