@@ -158,9 +158,15 @@ async function backupOfJob(kiln: KilnProcess, auth: Record<string, string>, jobI
   return data.job.backup.id as string;
 }
 
+/** Signs in; while a restore still holds the login accounts (CONFLICT), again a moment later, for 60 s at most. */
 async function login(kiln: KilnProcess): Promise<string> {
-  const data = await gql(kiln, {}, `mutation { login(email: "${BENCH_ADMIN.email}", password: "${BENCH_ADMIN.password}") { token } }`);
-  return data.login.token as string;
+  const query = JSON.stringify({ query: `mutation { login(email: "${BENCH_ADMIN.email}", password: "${BENCH_ADMIN.password}") { token } }` });
+  for (const deadline = performance.now() + 60_000; ; ) {
+    const res = await postGraphql(kiln, query, {});
+    if (res.data?.login?.token) return res.data.login.token as string;
+    if (res.errors?.[0]?.extensions?.code !== 'CONFLICT' || performance.now() > deadline) throw new Error(`login: ${JSON.stringify(res.errors)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 async function gql(kiln: KilnProcess, headers: Record<string, string>, query: string): Promise<any> {
