@@ -74,9 +74,14 @@ export async function closeAbruptly(client: ClientBase, dataSource?: DataSource)
   // Ended already, or never connected: no socket whose closing would say so.
   if (internals._ended || !(internals._connecting || internals._connected)) return;
   const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-  const pid = (client as { processID?: number }).processID;
   internals.connection.stream.destroy();
   await ended;
   // A backend waiting for a lock notices its client is gone only when it next writes: cancelled, it writes now.
-  if (dataSource && pid) await dataSource.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  if (dataSource) await cancelStatement(dataSource, client);
+}
+
+/** Cancels the statement `client`'s session runs, through another of the data source's connections; errors ignored (nothing to cancel). */
+export async function cancelStatement(dataSource: DataSource, client: ClientBase): Promise<void> {
+  const pid = (client as ClientBase & { processID?: number }).processID;
+  if (pid) await dataSource.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
 }

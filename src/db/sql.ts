@@ -15,6 +15,15 @@ export function quoteIdent(name: string): string {
 }
 
 /**
+ * A string as a SQL literal, for the few statements that take no parameters (SET TRANSACTION
+ * SNAPSHOT, a script for psql). standard_conforming_strings is on in PostgreSQL since 9.1 and
+ * always in CockroachDB: only quotes are doubled.
+ */
+export function quoteLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/**
  * The rows a statement gave back, typed by the caller, whatever the statement.
  * TypeORM's plain `query()` returns `[rows, affectedCount]` for UPDATE and DELETE
  * (and rows for the rest), so `rows.length` or `const [row]` on it would be wrong there.

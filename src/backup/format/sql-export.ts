@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { decryptIfEncrypted } from '../../crypto/decrypt-if-encrypted';
-import { quoteIdent as ident } from '../../db/sql';
+import { quoteIdent as ident, quoteLiteral as literal } from '../../db/sql';
 import { lendingReferences } from '../../domain/lending-references';
 import type { BackupFileFacts } from './backup-file-facts';
 
@@ -119,7 +119,5 @@ export async function* sqlExport(
   }
 }
 
-// standard_conforming_strings is on in PostgreSQL since 9.1 and always in CockroachDB: only quotes are doubled.
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 // A comment line stays one line whatever a name holds.
 const oneLine = (text: string) => text.replace(/[\r\n]+/g, ' ');

@@ -1,9 +1,9 @@
 import { APP_SCHEMA } from '../../db/schemas';
-import { quoteIdent } from '../../db/sql';
+import { quoteIdent, quoteLiteral } from '../../db/sql';
 import type { Client, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
-import { closeAbruptly, dedicatedClient } from '../../db/data-source';
+import { cancelStatement, closeAbruptly, dedicatedClient } from '../../db/data-source';
 import { EventLoopSlice } from '../../jobs/event-loop-slice';
 
 export interface TableEstimate {
@@ -234,7 +234,7 @@ class SecondReader {
     if (this.closed) return false;
     try {
       await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await this.client.query(`SET TRANSACTION SNAPSHOT ${literal(this.snapshotId)}`);
+      await this.client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(this.snapshotId)}`);
       await this.client.query(`SET LOCAL lock_timeout = ${SECOND_SESSION_LOCK_WAIT_MS}`);
       await this.client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS SHARE MODE NOWAIT`);
       return true;
@@ -271,8 +271,6 @@ class SecondReader {
   }
 }
 
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
-
 interface ServerKind {
   /** PostgreSQL itself, not CockroachDB (which has no LOCK TABLE and reads at a timestamp anyway). */
   postgres: boolean;
@@ -296,8 +294,7 @@ async function serverKind(client: PoolClient): Promise<ServerKind> {
  */
 async function lockForReading(dataSource: DataSource, client: PoolClient, tables: readonly string[], signal: AbortSignal, onTable: (table: string) => void): Promise<void> {
   signal.throwIfAborted();
-  const pid = (client as PoolClient & { processID: number }).processID;
-  const cancel = () => void dataSource.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  const cancel = () => void cancelStatement(dataSource, client);
   signal.addEventListener('abort', cancel, { once: true });
   try {
     for (const table of tables) {
