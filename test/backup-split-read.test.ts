@@ -2,8 +2,11 @@
  * A backup's export reading a large table in two halves at once (a second session that imported
  * the backup's snapshot): the rows are exactly the snapshot's, a change committed meanwhile is in
  * neither half, a lock queued behind the backup makes it read that table alone rather than wait
- * (which would never end), and a cancel mid-table ends both sessions.
+ * (which would never end), a lock the second session's COPY waits on past its limit gives its half
+ * back to the backup's session, a role that may not export a snapshot reads alone, and a cancel
+ * mid-table ends both sessions.
  */
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { exportSnapshot, type SnapshotSink } from '../src/backup/snapshot/snapshot-exporter';
@@ -149,6 +152,64 @@ it('reads a table alone when a lock waits behind the backup’s, instead of queu
   } finally {
     await blocker.query('ROLLBACK').catch(() => undefined);
     await blocker.end();
+  }
+});
+
+it('reads a half itself when the second session’s COPY waits on a lock past its limit, and reads the tables after it alone', async () => {
+  const before = await tableRows();
+  const split = await multiPageTables();
+  const blocker = new Client({ connectionString: url });
+  await blocker.connect();
+  try {
+    await blocker.query('BEGIN');
+    // SHARE on the table (granted beside the backup's ACCESS SHARE, so the second session's LOCK NOWAIT
+    // passes) and ACCESS EXCLUSIVE on its primary key index, which every plan over the table opens.
+    await blocker.query(`REINDEX INDEX ${quoteIdent(`${BIG}_pkey`)}`);
+    const sink = new CollectingSink();
+    const exported = exportAll(sink);
+    // The backup's own session waits as long as it takes; the second gives up after its lock_timeout, and ends.
+    await eventually('the second session to give its half back', async () => {
+      const { rows } = await db.query<{ waiting: string; readers: string }>(
+        `SELECT (SELECT count(*) FROM pg_locks WHERE relation = $1::regclass AND NOT granted) AS waiting,
+                (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kiln-backup-reader') AS readers`,
+        [`public.${quoteIdent(`${BIG}_pkey`)}`],
+      );
+      return Number(rows[0].waiting) === 1 && Number(rows[0].readers) === 0;
+    });
+    await blocker.query('ROLLBACK');
+    const result = await exported;
+    expect(result.splitTables).toEqual(split.slice(0, split.indexOf(BIG)));
+    expect(sink.sorted()).toEqual(before);
+  } finally {
+    await blocker.query('ROLLBACK').catch(() => undefined);
+    await blocker.end();
+  }
+});
+
+it('reads every table in one session when its role may not export a snapshot (EXECUTE revoked by a DBA)', async () => {
+  const role = `kiln_no_export_${process.env.KILN_TEST_RUN_ID ?? 'run'}_${process.pid}`;
+  const password = randomBytes(12).toString('hex');
+  await db.query(`CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD '${password}'`);
+  try {
+    await db.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${quoteIdent(role)}`);
+    await db.query('REVOKE EXECUTE ON FUNCTION pg_catalog.pg_export_snapshot() FROM PUBLIC');
+    const roleUrl = new URL(url);
+    roleUrl.username = role;
+    roleUrl.password = password;
+    const limited = createDataSource(roleUrl.toString(), 2);
+    await limited.initialize();
+    try {
+      const sink = new CollectingSink();
+      const exported = await exportSnapshot(limited, LENDING_TABLES, sink, () => undefined, new AbortController().signal, { splitFromBytes: 0 });
+      expect(exported.splitTables).toEqual([]);
+      expect(sink.sorted()).toEqual(await tableRows());
+    } finally {
+      await limited.destroy();
+    }
+  } finally {
+    await db.query('GRANT EXECUTE ON FUNCTION pg_catalog.pg_export_snapshot() TO PUBLIC');
+    await db.query(`DROP OWNED BY ${quoteIdent(role)}`);
+    await db.query(`DROP ROLE ${quoteIdent(role)}`);
   }
 });
 

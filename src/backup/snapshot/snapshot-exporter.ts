@@ -92,7 +92,7 @@ export async function exportSnapshot(
     if (server.postgres) await lockForReading(dataSource, client, tables, signal, (table) => onProgress({ table, rowsDone: 0 }));
     const { snapshot, snapshotAt } = server.currentSnapshot ? await currentSnapshot(client) : { snapshot: null, snapshotAt: null };
     // Not on a standby (snapshot null there): a snapshot taken in recovery is not exported.
-    const splits = (options.sessions ?? 2) > 1 && server.ctidRanges && snapshot !== null;
+    const splits = (options.sessions ?? 2) > 1 && server.ctidRanges && snapshot !== null && (await mayExportSnapshot(client));
     for (const table of tables) {
       signal.throwIfAborted();
       await sink.beginTable(table);
@@ -192,6 +192,16 @@ async function middlePage(client: PoolClient, table: string, fromBytes: number):
   return bytes >= fromBytes && middle > 0 ? middle : null;
 }
 
+/**
+ * Whether this role may call pg_export_snapshot(): a DBA can revoke it from PUBLIC. Asked first
+ * because a refused call cannot be caught (it aborts the backup's transaction, and PostgreSQL does
+ * not export a snapshot from a savepoint); without it the backup's session reads every table alone.
+ */
+async function mayExportSnapshot(client: PoolClient): Promise<boolean> {
+  const { rows } = await client.query<{ may: boolean }>(`SELECT has_function_privilege('pg_catalog.pg_export_snapshot()', 'EXECUTE') AS may`);
+  return rows[0].may;
+}
+
 /** How long the second session waits for a lock its COPY needs (an index's, the TOAST table's) before the backup's own session reads that half. */
 const SECOND_SESSION_LOCK_WAIT_MS = 1000;
 
@@ -211,7 +221,7 @@ class SecondReader {
 
   static async open(dataSource: DataSource, first: PoolClient): Promise<SecondReader | null> {
     // The backup's own snapshot (repeatable read), importable while its transaction lasts. Not
-    // caught: a failure aborts the backup's transaction, and the backup has to say why.
+    // caught (see mayExportSnapshot): a failure aborts the backup's transaction, and the backup has to say why.
     const { rows } = await first.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
     const client = dedicatedClient(dataSource, 'kiln-backup-reader');
     client.on('error', () => undefined); // a lost connection fails the statement it was serving
