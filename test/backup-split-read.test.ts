@@ -158,15 +158,19 @@ it('reads a table alone when a lock waits behind the backup’s, instead of queu
 it('reads a half itself when the second session’s COPY waits on a lock past its limit, and reads the tables after it alone', async () => {
   const before = await tableRows();
   const split = await multiPageTables();
+  // Tables before it are split: the second session is open when it reaches this one.
+  expect(split.indexOf(BIG)).toBeGreaterThan(0);
   const blocker = new Client({ connectionString: url });
   await blocker.connect();
+  let exported: Promise<unknown> | undefined;
   try {
     await blocker.query('BEGIN');
     // SHARE on the table (granted beside the backup's ACCESS SHARE, so the second session's LOCK NOWAIT
     // passes) and ACCESS EXCLUSIVE on its primary key index, which every plan over the table opens.
     await blocker.query(`REINDEX INDEX ${quoteIdent(`${BIG}_pkey`)}`);
     const sink = new CollectingSink();
-    const exported = exportAll(sink);
+    const exporting = exportAll(sink);
+    exported = exporting.catch(() => undefined); // awaited in finally, whatever fails first
     // The backup's own session waits as long as it takes; the second gives up after its lock_timeout, and ends.
     await eventually('the second session to give its half back', async () => {
       const { rows } = await db.query<{ waiting: string; readers: string }>(
@@ -177,11 +181,12 @@ it('reads a half itself when the second session’s COPY waits on a lock past it
       return Number(rows[0].waiting) === 1 && Number(rows[0].readers) === 0;
     });
     await blocker.query('ROLLBACK');
-    const result = await exported;
+    const result = await exporting;
     expect(result.splitTables).toEqual(split.slice(0, split.indexOf(BIG)));
     expect(sink.sorted()).toEqual(before);
   } finally {
     await blocker.query('ROLLBACK').catch(() => undefined);
+    await exported; // never left running into the next test, its tables locked
     await blocker.end();
   }
 });
