@@ -16,8 +16,9 @@ export function quoteIdent(name: string): string {
 
 /**
  * A string as a SQL literal, for the few statements that take no parameters (SET TRANSACTION
- * SNAPSHOT, a script for psql). standard_conforming_strings is on in PostgreSQL since 9.1 and
- * always in CockroachDB: only quotes are doubled.
+ * SNAPSHOT, a script for psql): only quotes are doubled, which is right where
+ * standard_conforming_strings is on (PostgreSQL's default since 9.1, CockroachDB's only value); a
+ * script sets it itself. Not pg's escapeLiteral: its E'' form doubles every backslash of the rows' JSON.
  */
 export function quoteLiteral(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;

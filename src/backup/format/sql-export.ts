@@ -58,6 +58,11 @@ export async function* sqlExport(
     `-- data checksum (sha256) ${about.checksum ?? 'not recorded'}; file sha256 ${about.fileSha256 ?? 'not recorded'}`,
     ...Object.entries(about.recordCounts).map(([table, rows]) => `--   ${oneLine(table)}: ${rows} rows`),
     '',
+    // As pg_dump's scripts do: the row literals double only their quotes (quoteLiteral), which reads
+    // right only with this on. It is the default, but a role or a server may have it off, and then
+    // every backslash in the rows' JSON would be read as an escape: other data, or none at all.
+    'SET standard_conforming_strings = on;',
+    '',
     '',
   ].join('\n');
 
