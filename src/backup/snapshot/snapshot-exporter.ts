@@ -92,7 +92,7 @@ export async function exportSnapshot(
     if (server.postgres) await lockForReading(dataSource, client, tables, signal, (table) => onProgress({ table, rowsDone: 0 }));
     const { snapshot, snapshotAt } = server.currentSnapshot ? await currentSnapshot(client) : { snapshot: null, snapshotAt: null };
     // Not on a standby (snapshot null there): a snapshot taken in recovery is not exported.
-    const splits = (options.sessions ?? 2) > 1 && server.ctidRanges && snapshot !== null && (await mayExportSnapshot(client));
+    const splits = (options.sessions ?? 2) > 1 && server.ctidRanges && snapshot !== null;
     for (const table of tables) {
       signal.throwIfAborted();
       await sink.beginTable(table);
@@ -193,9 +193,10 @@ async function middlePage(client: PoolClient, table: string, fromBytes: number):
 }
 
 /**
- * Whether this role may call pg_export_snapshot(): a DBA can revoke it from PUBLIC. Asked first
- * because a refused call cannot be caught (it aborts the backup's transaction, and PostgreSQL does
- * not export a snapshot from a savepoint); without it the backup's session reads every table alone.
+ * Whether this role may call pg_export_snapshot(): a DBA can revoke it from PUBLIC. Asked before
+ * the call (at the first table large enough to split) because a refused call cannot be caught: it
+ * aborts the backup's transaction, and PostgreSQL does not export a snapshot from a savepoint.
+ * Without it there is no second session, and the backup's own reads every table alone.
  */
 async function mayExportSnapshot(client: PoolClient): Promise<boolean> {
   const { rows } = await client.query<{ may: boolean }>(`SELECT has_function_privilege('pg_catalog.pg_export_snapshot()', 'EXECUTE') AS may`);
@@ -220,6 +221,7 @@ class SecondReader {
   ) {}
 
   static async open(dataSource: DataSource, first: PoolClient): Promise<SecondReader | null> {
+    if (!(await mayExportSnapshot(first))) return null;
     // The backup's own snapshot (repeatable read), importable while its transaction lasts. Not
     // caught (see mayExportSnapshot): a failure aborts the backup's transaction, and the backup has to say why.
     const { rows } = await first.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
