@@ -1,4 +1,4 @@
-import type { Client, Pool } from 'pg';
+import { escapeIdentifier, type Client, type Pool } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
 /**
@@ -9,9 +9,9 @@ import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 /** Anything Kiln runs SQL through: the data source, a transaction's manager, a query runner, or a pg pool or client. */
 export type SqlRunner = DataSource | EntityManager | QueryRunner | Pool | Client;
 
-/** A name (table, column, schema, constraint) as a quoted SQL identifier, safe whatever it holds. */
+/** A name (table, column, schema, constraint) as a quoted SQL identifier, safe whatever it holds (pg's own quoting). */
 export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
+  return escapeIdentifier(name);
 }
 
 /**
