@@ -33,6 +33,8 @@ const TRICKY: AppRow = {
   id: 'tricky',
   text: 'Zoë 🏺 陶器 "quoted" back\\slash\nline\r\t\b\f\u0000\u0001\u001f\u007f end',
   separators: '\u2028\u2029',
+  // U+FEFF (a byte order mark at the start of a text, else a zero-width no-break space) anywhere in a value.
+  byteOrderMarks: '\ufeff first, é\ufeff after a multi-byte character, \ufeff\ufeff twice, last \ufeff',
   loneHigh: '\ud800',
   loneLow: 'x\udc00y',
   highThenHigh: '\udbff\ud800',
@@ -197,6 +199,18 @@ describe('app format 1.0 reader: events', () => {
       expect(endOf(events).computedChecksum).toBe(appChecksum(doc));
       expect(endOf(events).computedChecksum).toBe(doc.metadata.checksum);
     }
+  });
+
+  it('reads a U+FEFF written as a \\ufeff escape as the character itself', async () => {
+    const doc = sampleDocument();
+    const text = appBackupText(doc);
+    expect(text).toContain('\ufeff first');
+    const escaped = Buffer.from(text.replaceAll('\ufeff', '\\ufeff'));
+    expect(escaped.includes(Buffer.from('\ufeff'))).toBe(false);
+    const events = await readApp(escaped, 7);
+    const tricky = events.find((e) => e.kind === 'row' && e.table === 'Loan');
+    expect(tricky?.kind === 'row' && tricky.value.byteOrderMarks).toBe(TRICKY.byteOrderMarks);
+    expect(endOf(events).computedChecksum).toBe(doc.metadata.checksum);
   });
 
   it('computes the checksum the app does: sha256 of the compact JSON of { metadata without checksum, data }', async () => {

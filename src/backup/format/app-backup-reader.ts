@@ -85,7 +85,7 @@ interface DataKey {
  * same escapes, integer-like keys first in both).
  */
 class AppFormatParser {
-  private readonly tokenizer = new Tokenizer();
+  private readonly tokenizer = keepByteOrderMarks(new Tokenizer());
   private readonly parser = new TokenParser({ paths: ['$.metadata', '$.data.*.*'], keepStack: false });
   private readonly hash = new BatchedHash();
   /** Events found and not yet taken by the caller. */
@@ -353,6 +353,19 @@ class AppFormatParser {
     };
     this.events.push({ kind: 'header', header, formatVersion: 1, format: 'app-1.0' });
   }
+}
+
+/**
+ * @streamparser/json (0.0.26, the newest) decodes a string's non-ASCII runs and \u escapes one
+ * TextDecoder.decode() call at a time, and TextDecoder drops a U+FEFF that begins what it is given
+ * (the byte order mark rule): a row holding one anywhere lost it, and its file failed its checksum.
+ * Its string builder gets a decoder that keeps it (an app row with U+FEFF: edge-values.test.ts).
+ */
+function keepByteOrderMarks(tokenizer: Tokenizer): Tokenizer {
+  const strings = (tokenizer as unknown as { bufferedString?: { decoder?: { decode?: unknown } } }).bufferedString;
+  if (typeof strings?.decoder?.decode !== 'function') throw new Error('@streamparser/json no longer has Tokenizer.bufferedString.decoder: see keepByteOrderMarks');
+  strings.decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  return tokenizer;
 }
 
 export interface ReadAppBackupOptions {
