@@ -50,7 +50,7 @@ export function createRestoreCore(
   });
   const downloads = new DownloadTokenService(parts.jwtSecret, config.backup.downloadUrlTtlSeconds);
   const storage = parts.storage ?? createBackupStorage(config, parts.logger, { offsite: false });
-  const backups = new BackupService(dataSource, jobs, storage, audit, downloads, parts.signer, config.encryption, { sessions: config.backup.readSessions });
+  const backups = new BackupService(dataSource, jobs, storage, audit, downloads, parts.signer, config.encryption, { sessions: config.backup.readSessions }, config.backup.read);
   const restore = new RestoreService(
     dataSource,
     jobs,

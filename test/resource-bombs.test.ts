@@ -160,3 +160,46 @@ it('keeps to MAX_BACKUP_LINE_BYTES and MAX_GZIP_EXPANSION as set in the environm
     await strict.close();
   }
 });
+
+it('keeps a backup whose data go past the read limits, says which settings reading it needs, and those settings read it', async () => {
+  // A note of 17 MB of one letter: one row over 16 MiB, and data that gzip well past 100-fold.
+  const { rows } = await s.db.query<{ id: string; content: string }>(`SELECT id, content FROM "UserNote" ORDER BY id LIMIT 1`);
+  await s.db.query(`UPDATE "UserNote" SET content = repeat('x', 17 * 1024 * 1024) WHERE id = $1`, [rows[0].id]);
+  let roomy: TestKiln | undefined;
+  let written: { id: string } | undefined;
+  try {
+    const job = await finishedJob(s, (await startBackup(s)).jobId);
+    written = job.backup;
+    expect([job.status, job.backup.status]).toEqual(['COMPLETED', 'COMPLETED']);
+    const lineBytes = /a row is (\d+) bytes, longer than MAX_BACKUP_LINE_BYTES \(16777216\): verifying or restoring this backup needs MAX_BACKUP_LINE_BYTES=(\d+) or more/.exec(job.message);
+    const expansion = /more than MAX_GZIP_EXPANSION \(100\) allows: verifying or restoring this backup needs MAX_GZIP_EXPANSION=(\d+) or more/.exec(job.message);
+    expect([lineBytes, expansion]).toEqual([expect.anything(), expect.anything()]);
+    expect(Number(lineBytes![1])).toBeGreaterThan(17 * MiB);
+
+    // What the warning says: this gateway cannot read it back ...
+    expect((await verified(s.kiln, s.token, written!.id)).ok).toBe(false);
+    // ... one with the settings it names can, restore drill included.
+    roomy = await startTestKiln(
+      { MAX_BACKUP_LINE_BYTES: lineBytes![2], MAX_GZIP_EXPANSION: expansion![1], DATA_DIR: s.kiln.dataDir, BACKUP_DIR: s.kiln.backupDir },
+      s.kiln.databaseUrl,
+    );
+    // The same database and secret: the session of this file's admin is valid there too.
+    const report = await verified(roomy, s.token, written!.id, true);
+    expect(report.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
+    expect(report.ok).toBe(true);
+  } finally {
+    await roomy?.close();
+    if (written) await gql(s.kiln.url, 'mutation($id: ID!) { deleteBackup(id: $id) }', { id: written.id }, s.token);
+    await s.db.query(`UPDATE "UserNote" SET content = $2 WHERE id = $1`, [rows[0].id, rows[0].content]);
+    // Deleting the backup wrote its audit entry: the files refused after this start from here.
+    baseline = await fingerprint(s.db);
+  }
+});
+
+/** A VERIFY job's report, once it has finished. */
+async function verified(kiln: TestKiln, token: string, id: string, restoreDrill = false) {
+  const res = await gql(kiln.url, 'mutation($id: ID!, $drill: Boolean) { verifyBackup(id: $id, restoreDrill: $drill) { id } }', { id, drill: restoreDrill }, token);
+  expect(res.errors).toBeUndefined();
+  await kiln.services.jobs.settled(res.data!.verifyBackup.id);
+  return (await gql(kiln.url, 'query($id: ID!) { job(id: $id) { verification { ok checks { name ok detail } } } }', { id: res.data!.verifyBackup.id }, token)).data!.job.verification;
+}

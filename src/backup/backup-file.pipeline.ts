@@ -34,6 +34,8 @@ export interface WrittenBackupFile {
   summary: BackupSummary;
   /** sha256 of the stored bytes: what `sha256sum` of the file prints. */
   fileChecksum: string;
+  /** The most plain bytes per gzip byte a reader meets in the file (0 when plain): see checkReadable. */
+  peakExpansion: number;
   /** The snapshot the rows were read in (see ExportedSnapshot). */
   snapshot: string | null;
   snapshotAt: Date | null;
@@ -92,7 +94,17 @@ export async function writeBackupFile(options: BackupFileOptions): Promise<Writt
     const key = options.keyFor(compressed);
     const storing = watch(options.storage.put(key, counter as Readable, { tempTag: options.tempTag, signal: failed.signal }));
     const [{ summary, snapshot, snapshotAt }, , stored] = await Promise.all([exporting, compressing, storing]);
-    return { key, address: stored.address, bytes: stored.bytes, compressed, summary, fileChecksum: fileHash.digest('hex'), snapshot, snapshotAt };
+    return {
+      key,
+      address: stored.address,
+      bytes: stored.bytes,
+      compressed,
+      summary,
+      fileChecksum: fileHash.digest('hex'),
+      peakExpansion: compression.peakExpansion(),
+      snapshot,
+      snapshotAt,
+    };
   } catch (err) {
     fail(err);
     throw failed.signal.reason ?? err;

@@ -5,7 +5,8 @@ import { clientError } from '../errors/unexpected-error';
 import type { JobRun } from '../jobs/job-runner';
 import type { ProgressSink } from '../jobs/progress-meter';
 import type { StorageDriver, StoredObject } from '../storage/storage-driver';
-import { writeBackupFile } from './backup-file.pipeline';
+import { writeBackupFile, type WrittenBackupFile } from './backup-file.pipeline';
+import { DEFAULT_READ_LIMITS, type BackupReadLimits } from './format/backup-reader';
 import { tablesToBackUp } from './backup-tables';
 import { BackupLocation, BackupStatus } from './backup.enums';
 import type { BackupSigner } from './format/backup-signature';
@@ -30,6 +31,8 @@ export class BackupWriterService {
     private readonly signer: BackupSigner,
     private readonly encryptionKey: Buffer | undefined,
     private readonly reading: ExportOptions = {},
+    /** MAX_BACKUP_LINE_BYTES, MAX_GZIP_EXPANSION: a file they would refuse is written, and said so. */
+    private readonly readLimits: BackupReadLimits = {},
   ) {}
 
   async write(record: BackupRecord, run: BackupRun): Promise<{ message: string }> {
@@ -94,10 +97,13 @@ export class BackupWriterService {
       const rows = Object.values(file.summary.recordCounts).reduce((a, b) => a + b, 0);
       progress.update({ rowsDone: rows, bytesDone: file.bytes, table: null });
       const where = [keepLocal ? 'local' : null, cloud.copy ? 'cloud' : null].filter(Boolean).join(' and ');
+      const unreadable = readLimitsExceeded(file, this.readLimits);
+      if (unreadable.length) run.logger.warn({ jobId: job.id, backupId: record.id, event: 'backup_exceeds_read_limits', problems: unreadable }, 'backup written beyond the read limits');
       return {
         message:
           `${rows} rows from ${tables.length} tables, ${file.bytes} bytes${file.compressed ? ' (gzip)' : ''}, stored ${where}` +
-          (cloud.error ? `; cloud copy failed: ${cloud.error}` : ''),
+          (cloud.error ? `; cloud copy failed: ${cloud.error}` : '') +
+          unreadable.map((problem) => `; warning: ${problem}`).join(''),
       };
     } catch (err) {
       // A file written before a later step failed must not outlive its FAILED record.
@@ -123,4 +129,29 @@ export class BackupWriterService {
       return { error: (err as Error).message };
     }
   }
+}
+
+/**
+ * What in a file just written the read limits would refuse. The backup is kept (its data are
+ * safe), but verifying or restoring it needs the setting raised first: better known now than
+ * during a restore.
+ */
+export function readLimitsExceeded(file: Pick<WrittenBackupFile, 'summary' | 'peakExpansion'>, limits: BackupReadLimits): string[] {
+  const maxLineBytes = limits.maxLineBytes ?? DEFAULT_READ_LIMITS.maxLineBytes;
+  const maxGzipExpansion = limits.maxGzipExpansion ?? DEFAULT_READ_LIMITS.maxGzipExpansion;
+  const problems: string[] = [];
+  if (file.summary.longestLineBytes > maxLineBytes) {
+    problems.push(
+      `a row is ${file.summary.longestLineBytes} bytes, longer than MAX_BACKUP_LINE_BYTES (${maxLineBytes}): ` +
+        `verifying or restoring this backup needs MAX_BACKUP_LINE_BYTES=${file.summary.longestLineBytes} or more`,
+    );
+  }
+  if (file.peakExpansion > maxGzipExpansion) {
+    const needed = Math.ceil(file.peakExpansion * 1.1);
+    problems.push(
+      `its data compress about ${Math.round(file.peakExpansion)}-fold, more than MAX_GZIP_EXPANSION (${maxGzipExpansion}) allows: ` +
+        `verifying or restoring this backup needs MAX_GZIP_EXPANSION=${needed} or more`,
+    );
+  }
+  return problems;
 }

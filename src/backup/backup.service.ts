@@ -53,12 +53,14 @@ export class BackupService {
     readonly signer: BackupSigner,
     encryption: { key?: Buffer; readKeys: Buffer[] } = { readKeys: [] },
     reading: ExportOptions = {},
+    /** The bounds restore and verify read files with (config.backup.read). */
+    readLimits: BackupReadLimits = {},
   ) {
     this.records = new BackupRecordStore(dataSource);
     const copies = new BackupCopies(storage);
     this.local = copies.primary;
     this.cloud = copies.offsite;
-    this.writer = new BackupWriterService(dataSource, this.records, { primary: this.local, offsite: this.cloud }, signer, encryption.key, reading);
+    this.writer = new BackupWriterService(dataSource, this.records, { primary: this.local, offsite: this.cloud }, signer, encryption.key, reading, readLimits);
     this.reader = new BackupReaderService(copies, encryption.readKeys);
     this.links = new BackupLinksService(copies, downloads);
     this.deleter = new BackupDeleterService(this.records, copies, audit);

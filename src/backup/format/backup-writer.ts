@@ -21,6 +21,8 @@ export interface BackupSummary {
   recordCounts: Record<string, number>;
   /** sha256 hex over the data (see {@link BackupChecksum}). */
   checksum: string;
+  /** The longest line of the file, in bytes (a row and its separator): what MAX_BACKUP_LINE_BYTES must allow. */
+  longestLineBytes: number;
 }
 
 // Row writes are the hot path (millions of rows): output is gathered into buffers of this
@@ -118,6 +120,7 @@ export class BackupWriter {
   private pendingBytes = 0;
   private tableIndex = 0;
   private rowsInTable = 0;
+  private longestRow = 0;
   private readonly headerLine: string;
 
   /** With a signer, the footer ends with a signature line (see {@link BackupSigner}). */
@@ -182,6 +185,7 @@ export class BackupWriter {
       rows.push(lines.subarray(start, end));
     }
     for (const row of rows) {
+      if (row.length > this.longestRow) this.longestRow = row.length;
       this.append(this.rowsInTable++ === 0 ? FIRST_ROW : NEXT_ROW);
       this.append(row);
     }
@@ -208,6 +212,8 @@ export class BackupWriter {
     // fromEntries defines own properties, so even a table named "__proto__" is counted.
     const recordCounts: Record<string, number> = Object.fromEntries(this.counts);
     const checksum = this.checksum.digest();
+    // A row's line ends with the comma before the next row; the header line is the other long one.
+    const longestLineBytes = Math.max(this.longestRow + 1, Buffer.byteLength(this.headerLine));
     const footer =
       `\n},\n"recordCounts":${JSON.stringify(recordCounts)},\n` +
       `"checksum":{"algorithm":"sha256","value":"${checksum}"}` +
@@ -219,7 +225,7 @@ export class BackupWriter {
     return new Promise((resolve, reject) => {
       const onFinish = (): void => {
         this.stream.off('close', onClose);
-        resolve({ recordCounts, checksum });
+        resolve({ recordCounts, checksum, longestLineBytes });
       };
       const onClose = (): void => {
         this.stream.off('finish', onFinish);

@@ -22,6 +22,10 @@ class ThresholdGzip extends Transform {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private gzip: Gzip | undefined;
+  private plainBytes = 0;
+  private compressedBytes = 0;
+  /** The most plain bytes per compressed byte so far, judged as a reader judges it (see decompressIfGzip). */
+  peakExpansion = 0;
 
   constructor(
     private readonly threshold: number,
@@ -31,6 +35,7 @@ class ThresholdGzip extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.plainBytes += chunk.length;
     // gzip.write's callback comes once gzip took the chunk, and gzip waits for our reader:
     // that chains the consumer's backpressure back to whoever writes into this stream.
     if (this.gzip) {
@@ -74,6 +79,9 @@ class ThresholdGzip extends Transform {
   private startGzip(): Gzip {
     const gzip = createGzip({ level: GZIP_LEVEL, chunkSize: GZIP_CHUNK_BYTES });
     gzip.on('data', (data: Buffer) => {
+      this.compressedBytes += data.length;
+      // Counted against what went in, some of it still inside gzip: a little above what a reader sees.
+      if (this.plainBytes > EXPANSION_GRACE_BYTES) this.peakExpansion = Math.max(this.peakExpansion, this.plainBytes / this.compressedBytes);
       if (!this.push(data)) gzip.pause();
     });
     gzip.on('error', (err) => this.destroy(err));
@@ -91,6 +99,8 @@ class ThresholdGzip extends Transform {
 export function compressAboveThreshold(threshold: number = GZIP_THRESHOLD_BYTES): {
   stream: Transform;
   compressed: Promise<boolean>;
+  /** The largest expansion a reader would meet in what was compressed so far (0 while plain). */
+  peakExpansion(): number;
 } {
   let decide!: (compressed: boolean) => void;
   let fail!: (err: Error) => void;
@@ -104,7 +114,7 @@ export function compressAboveThreshold(threshold: number = GZIP_THRESHOLD_BYTES)
   const stream = new ThresholdGzip(threshold, decide);
   stream.once('error', fail);
   stream.once('close', () => fail(new Error('compression stream closed before its input ended')));
-  return { stream, compressed };
+  return { stream, compressed, peakExpansion: () => stream.peakExpansion };
 }
 
 /**
