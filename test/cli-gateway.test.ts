@@ -280,6 +280,16 @@ describe('kiln restore', () => {
     expect(await data()).toEqual(before);
   });
 
+  it('refuses a restore outside maintenance mode with its code and says how to turn it on (exit 1, nothing changed)', async () => {
+    const backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
+    const before = await data();
+    const { code, stderr } = await asAdmin(['restore', backup.id, '--yes']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^kiln: MAINTENANCE_REQUIRED: .+ \(`kiln maintenance on` first, or `kiln restore … --maintenance`, which also turns it off afterwards\)$/m);
+    expect(await maintenanceOn()).toBe(false);
+    expect(await data()).toEqual(before);
+  });
+
   it('ends a refused file with its code and turns maintenance back off; nothing changed', async () => {
     const before = await data();
     const bad = path.join(tmpdir(), `cli-restore-bad-${process.pid}.json`);

@@ -92,6 +92,12 @@ async function signIn(url: string, email: string, password: string): Promise<str
 }
 
 /** A GraphQL request: JSON, or a prepared multipart form (an upload, whose size sets no timeout). */
+/** What to do next, said in this command line's own terms. */
+const HINTS: Record<string, string> = {
+  UNAUTHENTICATED: ' (sign in again: a new KILN_TOKEN, or --email)',
+  MAINTENANCE_REQUIRED: ' (`kiln maintenance on` first, or `kiln restore … --maintenance`, which also turns it off afterwards)',
+};
+
 async function post<T>(url: string, query: string | FormData, variables: Record<string, unknown>, token?: string): Promise<T> {
   let res: Response;
   const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
@@ -111,7 +117,7 @@ async function post<T>(url: string, query: string | FormData, variables: Record<
   if (error) {
     const code = error.extensions?.code ?? 'INTERNAL';
     const exit = code === 'UNAUTHENTICATED' ? ExitCode.UNAUTHENTICATED : code === 'BAD_USER_INPUT' ? ExitCode.USAGE : ExitCode.FAILED;
-    const hint = code === 'UNAUTHENTICATED' ? ' (sign in again: a new KILN_TOKEN, or --email)' : '';
+    const hint = HINTS[code] ?? '';
     throw new CliError(`${code}: ${error.message}${hint}`, exit);
   }
   if (!answer.data) throw new CliError(`the gateway at ${url} answered HTTP ${res.status} without data`, ExitCode.FAILED);
