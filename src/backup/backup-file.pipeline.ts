@@ -34,7 +34,7 @@ export interface WrittenBackupFile {
   summary: BackupSummary;
   /** sha256 of the stored bytes: what `sha256sum` of the file prints. */
   fileChecksum: string;
-  /** The most plain bytes per gzip byte a reader meets in the file (0 when plain): see checkReadable. */
+  /** The most plain bytes per gzip byte a reader meets in the file (0 when plain): see readLimitsExceeded. */
   peakExpansion: number;
   /** The snapshot the rows were read in (see ExportedSnapshot). */
   snapshot: string | null;
