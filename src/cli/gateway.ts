@@ -91,13 +91,13 @@ async function signIn(url: string, email: string, password: string): Promise<str
   return answer.login.token;
 }
 
-/** A GraphQL request: JSON, or a prepared multipart form (an upload, whose size sets no timeout). */
 /** What to do next, said in this command line's own terms. */
 const HINTS: Record<string, string> = {
   UNAUTHENTICATED: ' (sign in again: a new KILN_TOKEN, or --email)',
   MAINTENANCE_REQUIRED: ' (`kiln maintenance on` first, or `kiln restore … --maintenance`, which also turns it off afterwards)',
 };
 
+/** A GraphQL request: JSON, or a prepared multipart form (an upload, whose size sets no timeout). */
 async function post<T>(url: string, query: string | FormData, variables: Record<string, unknown>, token?: string): Promise<T> {
   let res: Response;
   const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};

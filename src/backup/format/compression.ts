@@ -81,7 +81,7 @@ class ThresholdGzip extends Transform {
     gzip.on('data', (data: Buffer) => {
       this.compressedBytes += data.length;
       // Counted against what went in, some of it still inside gzip: a little above what a reader sees.
-      if (this.plainBytes > EXPANSION_GRACE_BYTES) this.peakExpansion = Math.max(this.peakExpansion, this.plainBytes / this.compressedBytes);
+      this.peakExpansion = Math.max(this.peakExpansion, judgedExpansion(this.plainBytes, this.compressedBytes));
       if (!this.push(data)) gzip.pause();
     });
     gzip.on('error', (err) => this.destroy(err));
@@ -124,6 +124,11 @@ export function compressAboveThreshold(threshold: number = GZIP_THRESHOLD_BYTES)
  */
 export const EXPANSION_GRACE_BYTES = 4 * 1024 * 1024;
 
+/** Plain bytes per compressed byte as MAX_GZIP_EXPANSION judges them: 0 until {@link EXPANSION_GRACE_BYTES} came out. */
+function judgedExpansion(plainBytes: number, compressedBytes: number): number {
+  return plainBytes > EXPANSION_GRACE_BYTES ? plainBytes / compressedBytes : 0;
+}
+
 /** A gzip input expanded more than its limit allows: made to fill memory and time, not a backup. */
 export class GzipExpansionError extends Error {
   constructor(
@@ -161,7 +166,8 @@ export function decompressIfGzip(input: Readable, options: DecompressOptions = {
       if (gunzip) {
         plainBytes += chunk.length;
         // bytesWritten: the compressed bytes zlib has consumed, the ones that gave these plain bytes.
-        if (plainBytes > EXPANSION_GRACE_BYTES && plainBytes > maxExpansion * gunzip.bytesWritten) {
+        // Nothing consumed yet gives Infinity: refused, as any output from no input must be.
+        if (judgedExpansion(plainBytes, gunzip.bytesWritten) > maxExpansion) {
           done(new GzipExpansionError(plainBytes, gunzip.bytesWritten, maxExpansion));
           return;
         }
