@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { createDataSource } from '../../src/db/data-source';
 import { migrateDatabase } from '../../src/db/migrate';
 import { DEFAULT_KILN_SCHEMA } from '../../src/db/schemas';
+import { missingForJournal, readLogicalDecodingFacts } from '../../src/journal/logical-decoding';
 
 /** Set by global setup: a superuser URL on the test server (embedded, or KILN_TEST_DATABASE_URL). */
 export function serverUrl(): string {
@@ -73,4 +74,13 @@ export async function dropMigratedTemplate(): Promise<void> {
     await admin.query(`ALTER DATABASE "${name}" WITH IS_TEMPLATE false`).catch(() => undefined);
     await admin.query(`DROP DATABASE IF EXISTS "${name}"`);
   });
+}
+
+/**
+ * What the test server lacks for the change journal, as Kiln itself judges it (global setup asks
+ * once): nothing on the embedded server; a server named by KILN_TEST_DATABASE_URL may run with
+ * wal_level = replica, as the machine's PostgreSQL 15 does.
+ */
+export async function journalMissingOnServer(): Promise<string[]> {
+  return withServer(async (admin) => missingForJournal(await readLogicalDecodingFacts(admin, [])));
 }
