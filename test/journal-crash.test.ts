@@ -15,6 +15,7 @@ import { freshDatabase } from './support/test-database';
 import { gql, loginToken, startTestKiln, TEST_ADMIN, TEST_BACKUP_SIGNING_KEY, TEST_JWT_SECRET, type TestKiln } from './support/test-kiln';
 import { until } from './support/until';
 import { describeWithJournal } from './support/journal-server';
+import { insertLoanType } from './support/point-in-time';
 
 let url: string;
 let db: Client;
@@ -36,13 +37,7 @@ describeWithJournal('a streaming gateway killed', () => {
     await db?.end();
   });
 
-  async function insert(id: string): Promise<string> {
-    await db.query('BEGIN');
-    const { xid } = (await db.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0];
-    await db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1, 1, 2, now())`, [id]);
-    await db.query('COMMIT');
-    return xid;
-  }
+  const insert = (id: string) => insertLoanType(db, id);
 
   /** The xids of every stored segment of the open chain, in order, each segment proven and the chain unbroken. */
   async function journaled(): Promise<string[]> {

@@ -25,6 +25,7 @@ import { extraDatabaseName } from './support/seeded-kiln';
 import { freshDatabase } from './support/test-database';
 import { until } from './support/until';
 import { describeWithJournal } from './support/journal-server';
+import { committedChange } from './support/point-in-time';
 
 const signer = new BackupSigner('journal-stream-test-signing-key');
 const logger = createLogger('silent');
@@ -86,14 +87,7 @@ describeWithJournal('the journal streamer', () => {
     });
   }
 
-  /** A LoanType change in its own transaction; its 64-bit xid. */
-  async function change(sql: string, params: unknown[] = []): Promise<string> {
-    await db.query('BEGIN');
-    const { xid } = (await db.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0];
-    await db.query(sql, params);
-    await db.query('COMMIT');
-    return xid;
-  }
+  const change = (sql: string, params: unknown[] = []) => committedChange(db, sql, params);
 
   const insertLoanType = (id: string) =>
     change(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1 || ' ✓', 100.10, 123456789012.34, '2026-12-03 10:00:00.123')`, [id]);

@@ -13,6 +13,7 @@ import { freshDatabase } from './support/test-database';
 import { errorCode, gql, loginToken, startTestKiln, TEST_BACKUP_SIGNING_KEY, type TestKiln } from './support/test-kiln';
 import { until } from './support/until';
 import { describeWithJournal } from './support/journal-server';
+import { insertLoanType } from './support/point-in-time';
 
 const SET = 'mutation($i: BackupScheduleInput!) { updateBackupSchedule(input: $i) { continuous } }';
 const OTHER_SERVER = process.env.KILN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -85,14 +86,6 @@ describeWithJournal('the change journal through the API', () => {
     return xids;
   }
 
-  async function insertLoanType(id: string): Promise<string> {
-    await db.query('BEGIN');
-    const { xid } = (await db.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0];
-    await db.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1, 1, 2, now())`, [id]);
-    await db.query('COMMIT');
-    return xid;
-  }
-
   it('turned on, streams each committed change into stored segments from one instance; another takes over; turned off, leaves nothing behind', async () => {
     const one = first!;
     expect((await gql(one.url, '{ backupSchedule { continuous } }', {}, token)).data!.backupSchedule.continuous).toBe(false);
@@ -101,7 +94,7 @@ describeWithJournal('the change journal through the API', () => {
     expect(on.data!.updateBackupSchedule.continuous).toBe(true);
     await until('an instance to stream', () => one.services.journal.streaming, (s) => s !== null, 30_000, 50);
 
-    const xid = await insertLoanType('journal-api-1');
+    const xid = await insertLoanType(db, 'journal-api-1');
     await until('the change to be stored', () => journaledXids(one), (xids) => xids.includes(xid), 30_000, 100);
 
     // A second instance does not stream while the first holds the lease; once the first is gone, it does.
@@ -112,7 +105,7 @@ describeWithJournal('the change journal through the API', () => {
     await one.close();
     first = undefined;
     await until('the second instance to take over', () => second!.services.journal.check().then(() => second!.services.journal.streaming), (s) => s !== null, 30_000, 200);
-    const later = await insertLoanType('journal-api-2');
+    const later = await insertLoanType(db, 'journal-api-2');
     const xids = await until('the change to be stored', () => journaledXids(second!), (all) => all.includes(later), 30_000, 100);
     expect(xids.filter((x) => x === xid || x === later)).toEqual([xid, later]);
 

@@ -25,3 +25,16 @@ export async function restoreToInstant(kiln: TestKiln, at: Date): Promise<string
   await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, await loginToken(kiln.url));
   return status;
 }
+
+/** `sql` in a transaction of its own, committed; the transaction's 64-bit xid (as text), as the journal records it. */
+export async function committedChange(db: Client, sql: string, params: unknown[] = []): Promise<string> {
+  await db.query('BEGIN');
+  const { xid } = (await db.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0];
+  await db.query(sql, params);
+  await db.query('COMMIT');
+  return xid;
+}
+
+/** A LoanType named `id`, in a transaction of its own; its xid. */
+export const insertLoanType = (db: Client, id: string): Promise<string> =>
+  committedChange(db, `INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ($1, $1, 1, 2, now())`, [id]);
