@@ -3,9 +3,9 @@ const journalMissing: string[] = JSON.parse(process.env.KILN_TEST_JOURNAL_MISSIN
 
 /**
  * `describe` for tests that stream the change journal from the test server, or `describe.skip` on
- * a server without logical decoding (global setup prints why): the embedded one always has it;
- * KILN_TEST_DATABASE_URL may name one with wal_level = replica. journal-pg15.test.ts runs the
- * journal on PostgreSQL 15 in a cluster of its own, whatever the test server.
+ * a server named by KILN_TEST_DATABASE_URL that cannot run it, e.g. with wal_level = replica
+ * (global setup prints why). On the embedded server they always run. journal-pg15.test.ts runs
+ * the journal on PostgreSQL 15 in a cluster of its own, whatever the test server.
  */
 export function describeWithJournal(name: string, body: () => void): void {
   (journalMissing.length > 0 ? describe.skip : describe)(name, body);

@@ -78,8 +78,8 @@ export async function dropMigratedTemplate(): Promise<void> {
 
 /**
  * What the test server lacks for the change journal, as Kiln itself judges it (global setup asks
- * once): nothing on the embedded server; a server named by KILN_TEST_DATABASE_URL may run with
- * wal_level = replica, as the machine's PostgreSQL 15 does.
+ * a server named by KILN_TEST_DATABASE_URL once): it may run with wal_level = replica, as the
+ * machine's PostgreSQL 15 does.
  */
 export async function journalMissingOnServer(): Promise<string[]> {
   return withServer(async (admin) => missingForJournal(await readLogicalDecodingFacts(admin, [])));
