@@ -32,6 +32,10 @@ afterAll(async () => {
 });
 
 const set = (input: Record<string, unknown>) => gql(s.kiln.url, SET, { i: input }, s.token);
+// One drill schedule for all these tests: each leaves it at the default, whatever it set.
+afterEach(async () => {
+  expect((await set({ drillFrequency: 'QUARTERLY' })).errors).toBeUndefined();
+});
 const problems = async () => (await gql(s.kiln.url, '{ backupHealth { problems } }', {}, s.token)).data!.backupHealth.problems as string[];
 /** Drills off, and every drill fired so far finished (a fire's claim always gets its job). */
 async function drillsOff() {
@@ -52,11 +56,13 @@ it('drills quarterly by default, and shows when the next one is', async () => {
 });
 
 it('fires a fast custom drill once per instant across three instances; each result is kept and announced once', async () => {
+  // The drills (jobs, claims, announcements) of the tests that ran before are theirs: this test counts its own.
+  const earlier: string[] = (await s.db.query(`SELECT coalesce(array_agg(id), '{}') AS ids FROM kiln_jobs WHERE kind = 'DRILL'`)).rows[0].ids;
   const backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
   expect((await set({ drillFrequency: 'CUSTOM', drillCron: '*/2 * * * * *' })).errors).toBeUndefined();
   await until(
     'two drills to complete',
-    async () => (await s.db.query(`SELECT count(*)::int AS n FROM kiln_jobs WHERE kind = 'DRILL' AND status = 'COMPLETED'`)).rows[0].n,
+    async () => (await s.db.query(`SELECT count(*)::int AS n FROM kiln_jobs WHERE kind = 'DRILL' AND status = 'COMPLETED' AND id <> ALL($1)`, [earlier])).rows[0].n,
     (n) => n >= 2,
     60_000,
     50,
@@ -64,20 +70,29 @@ it('fires a fast custom drill once per instant across three instances; each resu
   await drillsOff();
 
   // One snapshot of claims and jobs: every DRILL job belongs to exactly one claimed instant.
-  const { rows } = await s.db.query(`SELECT
-      (SELECT count(*)::int FROM kiln_schedule_runs WHERE kind = 'DRILL') AS claims,
-      (SELECT count(DISTINCT "jobId")::int FROM kiln_schedule_runs WHERE kind = 'DRILL') AS "claimedJobs",
-      (SELECT count(*)::int FROM kiln_jobs WHERE kind = 'DRILL') AS jobs`);
+  const { rows } = await s.db.query(
+    `SELECT
+      (SELECT count(*)::int FROM kiln_schedule_runs WHERE kind = 'DRILL' AND ("jobId" IS NULL OR "jobId" <> ALL($1))) AS claims,
+      (SELECT count(DISTINCT "jobId")::int FROM kiln_schedule_runs WHERE kind = 'DRILL' AND "jobId" <> ALL($1)) AS "claimedJobs",
+      (SELECT count(*)::int FROM kiln_jobs WHERE kind = 'DRILL' AND id <> ALL($1)) AS jobs`,
+    [earlier],
+  );
   expect(rows[0].claims).toBeGreaterThanOrEqual(2);
   expect([rows[0].claimedJobs, rows[0].jobs]).toEqual([rows[0].claims, rows[0].claims]);
 
-  const jobs = (await s.db.query(`SELECT id, status, "backupId", verification FROM kiln_jobs WHERE kind = 'DRILL'`)).rows;
+  const jobs = (await s.db.query(`SELECT id, status, "backupId", verification FROM kiln_jobs WHERE kind = 'DRILL' AND id <> ALL($1)`, [earlier])).rows;
   for (const job of jobs) {
     expect(job).toMatchObject({ status: 'COMPLETED', backupId: backup.id, verification: { ok: true } });
     expect(job.verification.checks.map((c: { name: string }) => c.name)).toContain('restore drill: loads into a scratch schema');
   }
   // Announced by the instance that ran each drill, once.
-  const announced = await until('a drill.completed per drill', async () => receiver.deliveries.filter((d) => d.body?.type === 'drill.completed'), (d) => d.length >= jobs.length, 20_000, 50);
+  const announced = await until(
+    'a drill.completed per drill',
+    async () => receiver.deliveries.filter((d) => d.body?.type === 'drill.completed' && !earlier.includes(d.body.data.jobId)),
+    (d) => d.length >= jobs.length,
+    20_000,
+    50,
+  );
   expect(announced.map((d) => d.body.data.jobId).sort()).toEqual(jobs.map((j) => j.id).sort());
   expect(announced[0].body.data).toMatchObject({ backupId: backup.id, filename: backup.filename });
   expect((await problems()).filter((p) => p.includes('drill'))).toEqual([]);
@@ -90,7 +105,8 @@ it('flags a drill that found the newest backup bad, while drills are on, until a
   const failed = await s.kiln.services.verify.scheduledDrill();
   await s.kiln.services.jobs.settled(failed.id);
   expect(await problems()).toContainEqual(expect.stringMatching(/^The last restore drill failed \(.+\): \d+ of \d+ checks failed$/));
-  const drillFailed = await until('drill.failed', async () => receiver.deliveries.find((d) => d.body?.type === 'drill.failed'), (d) => d !== undefined, 20_000, 50);
+  // This drill's: another test's drill may have failed too (one with no backup to check has no checks).
+  const drillFailed = await until('drill.failed', async () => receiver.find('drill.failed', (data) => data.jobId === failed.id)[0], (d) => d !== undefined, 20_000, 50);
   expect(drillFailed!.body.data.checks.some((c: { passed: boolean }) => !c.passed)).toBe(true);
   // Anonymous monitors get the problem, not the job's error.
   const monitor = (await (await fetch(`${s.kiln.url}/health/backups`)).json()) as { problems: string[]; problemCodes: string[] };
@@ -137,6 +153,11 @@ it('records a drill with no completed backup to check as failed', async () => {
 });
 
 it('flags a drill schedule that has had no successful drill for two periods', async () => {
+  // A drill that succeeds now, on a backup of this test's own: the recent success the check starts from.
+  await finishedJob(s, (await startBackup(s)).jobId);
+  const drill = await s.kiln.services.verify.scheduledDrill();
+  await s.kiln.services.jobs.settled(drill.id);
+  expect(await s.kiln.services.jobs.get(drill.id)).toMatchObject({ status: 'COMPLETED', verification: { ok: true } });
   expect((await set({ drillFrequency: 'WEEKLY' })).errors).toBeUndefined();
   const flagged = () => problems().then((p) => p.find((x) => x.includes('No restore drill has succeeded')));
   // In force for a day: two weekly fires back it did not exist yet.

@@ -12,6 +12,11 @@ beforeAll(async () => {
   token = await loginToken(kiln.url);
 });
 afterAll(async () => kiln?.close());
+// Maintenance is one shared switch in the database: every test starts with it off, whatever the one before did.
+afterEach(async () => {
+  const off = await gql(kiln.url, SET, { on: false }, token);
+  expect(off.errors).toBeUndefined();
+});
 
 async function publicState(): Promise<any> {
   const res = await fetch(`${kiln.url}/maintenance`);
@@ -41,6 +46,7 @@ it('turns on with a reason, names who did it, and writes an audit entry', async 
 });
 
 it('keeps `since` when turned on again, and clears everything when turned off', async () => {
+  expect((await gql(kiln.url, SET, { on: true, r: 'restoring' }, token)).errors).toBeUndefined();
   const first = (await gql(kiln.url, GET, {}, token)).data!.maintenanceMode;
   const again = (await gql(kiln.url, SET, { on: true, r: 'still restoring' }, token)).data!.setMaintenanceMode;
   expect(again.since).toBe(first.since);

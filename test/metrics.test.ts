@@ -56,9 +56,13 @@ it('reports what the database holds after backups, a failure, verifies, a drill 
   // A scheduled restore drill (a DRILL job), as its timer starts it.
   await s.kiln.services.jobs.settled((await s.kiln.services.verify.scheduledDrill()).id);
   await run('mutation { setMaintenanceMode(enabled: true) { enabled } }');
-  await s.kiln.services.jobs.settled((await run(RESTORE, { id: first.backup.id })).restoreBackup.id);
-  s.token = await loginToken(s.kiln.url);
-  await run('mutation { setMaintenanceMode(enabled: false) { enabled } }');
+  try {
+    await s.kiln.services.jobs.settled((await run(RESTORE, { id: first.backup.id })).restoreBackup.id);
+  } finally {
+    // The restore ended every session; the tests after this one need maintenance off, whatever the restore did.
+    s.token = await loginToken(s.kiln.url);
+    await run('mutation { setMaintenanceMode(enabled: false) { enabled } }');
+  }
   // A second backup whose file is then damaged: its verify fails.
   const second = await finishedJob(s, (await startBackup(s)).jobId);
   writeFileSync(path.join(s.kiln.backupDir, second.backup.filename), 'damaged');
@@ -108,15 +112,20 @@ it('reports what the database holds after backups, a failure, verifies, a drill 
 });
 
 it('counts retention deletions from the audit trail and cloud copy failures from the records', async () => {
+  // A backup of this test's own, whose cloud copy is then said to have failed.
+  const { backup } = await finishedJob(s, (await startBackup(s)).jobId);
   await s.db.query(`INSERT INTO "AuditLog" (id, action, "entityName", "entityId", metadata) VALUES ('ret-1', 'RETENTION_APPLIED', 'Job', 'j', '{"source":"kiln","deleted":[{"id":"a"},{"id":"b"}]}')`);
-  const m = await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN);
-  const deleted = await fromDb(`SELECT coalesce(sum(jsonb_array_length(metadata->'deleted')), 0)::int AS n FROM "AuditLog" WHERE action = 'RETENTION_APPLIED' AND metadata->>'source' = 'kiln'`);
-  expect(deleted.n).toBeGreaterThanOrEqual(2);
-  expect(m.get('kiln_retention_deleted_backups')).toBe(deleted.n);
-  await s.db.query(`UPDATE kiln_backup_details SET "cloudError" = 'timeout' WHERE id = (SELECT id FROM kiln_backup_details LIMIT 1)`);
-  expect((await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN)).get('kiln_backup_cloud_copy_failures')).toBe(1);
-  await s.db.query(`UPDATE kiln_backup_details SET "cloudError" = NULL`);
-  await s.db.query(`DELETE FROM "AuditLog" WHERE id = 'ret-1'`);
+  try {
+    const m = await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN);
+    const deleted = await fromDb(`SELECT coalesce(sum(jsonb_array_length(metadata->'deleted')), 0)::int AS n FROM "AuditLog" WHERE action = 'RETENTION_APPLIED' AND metadata->>'source' = 'kiln'`);
+    expect(deleted.n).toBeGreaterThanOrEqual(2);
+    expect(m.get('kiln_retention_deleted_backups')).toBe(deleted.n);
+    await s.db.query(`UPDATE kiln_backup_details SET "cloudError" = 'timeout' WHERE id = $1`, [backup.id]);
+    expect((await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN)).get('kiln_backup_cloud_copy_failures')).toBe(1);
+  } finally {
+    await s.db.query(`UPDATE kiln_backup_details SET "cloudError" = NULL WHERE id = $1`, [backup.id]);
+    await s.db.query(`DELETE FROM "AuditLog" WHERE id = 'ret-1'`);
+  }
 });
 
 it('keeps the last retention figure while a restore holds the audit table, and answers at once', async () => {

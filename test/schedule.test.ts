@@ -28,6 +28,11 @@ describe('backup schedule settings', () => {
     token = await loginToken(kiln.url);
   });
   afterAll(async () => kiln?.close());
+  // One saved schedule for all these tests: each leaves it as a new gateway has it (through the API, so the timers follow).
+  afterEach(async () => {
+    const reset = await update({ frequency: 'DISABLED', timezone: 'Africa/Lagos', location: 'LOCAL', retentionDays: 30, keepAtLeast: 3, includeAuditLogs: false, includeSessions: false });
+    expect(reset.errors).toBeUndefined();
+  });
 
   it('starts disabled with the defaults', async () => {
     expect(await get()).toMatchObject({
@@ -90,6 +95,7 @@ describe('backup schedule settings', () => {
   });
 
   it('keeps a CUSTOM cron when other fields change, and writes SCHEDULE_UPDATED audit entries', async () => {
+    expect((await update({ frequency: 'CUSTOM', cron: '30 1 * * *' })).errors).toBeUndefined();
     const res = await update({ retentionDays: 7, includeAuditLogs: true });
     expect(res.data!.updateBackupSchedule).toMatchObject({ frequency: 'CUSTOM', cron: '30 1 * * *', retentionDays: 7, includeAuditLogs: true });
     const db = new Client({ connectionString: kiln.databaseUrl });
@@ -187,19 +193,20 @@ describe('scheduled backups on several instances', () => {
       }),
     );
 
-  beforeAll(async () => {
+  // Each test on a database of its own with instances of its own: fires, runs and records are counted from none.
+  beforeEach(async () => {
     url = await freshDatabase(`kiln_test_schedule_${process.env.JEST_WORKER_ID ?? '1'}`);
+    db = new Client({ connectionString: url });
+    await db.connect();
   });
-  afterAll(async () => {
-    for (const k of [...instances]) await k.close();
+  afterEach(async () => {
+    for (const k of [...instances]) await stop(k);
     await db?.end();
   });
 
   it('an update on instance A is followed by instance B, which runs SCHEDULED backups', async () => {
     const a = await start();
     const b = await start();
-    db = new Client({ connectionString: url });
-    await db.connect();
     const token = await loginToken(a.url);
     const res = await gql(a.url, UPDATE, { i: { frequency: 'CUSTOM', cron: CRON, timezone: 'Africa/Lagos' } }, token);
     expect(res.errors).toBeUndefined();
@@ -219,9 +226,11 @@ describe('scheduled backups on several instances', () => {
   }, 40_000);
 
   it('two instances produce exactly one backup per fire time', async () => {
-    await start(); // a second instance beside B
-    const [, second] = instances;
+    await start(); // both instances arm the same fires: each fire must still give one backup
+    const second = await start();
     const token = await loginToken(second.url);
+    const on = await gql(second.url, UPDATE, { i: { frequency: 'CUSTOM', cron: CRON, timezone: 'Africa/Lagos' } }, token);
+    expect(on.errors).toBeUndefined();
     const before = await fireCount();
     await until('three more fires', fireCount, (n) => n - before >= 3, 40_000);
     // Disable, then let the last jobs finish.
