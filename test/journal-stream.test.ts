@@ -48,15 +48,24 @@ describeWithJournal('the journal streamer', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'kiln-journal-'));
     store = new JournalStore(ds);
     slot = new ReplicationSlot(ds, journalSlotNames(database));
+  });
+
+  // Each test its own slot and chain: the journal holds only the commits made after the test began,
+  // whatever another test committed, stored or left unacknowledged.
+  beforeEach(async () => {
     const created = await slot.ensure(LENDING_TABLES);
     chain = { id: newId(), ...slot.names, startLsn: created!.createdAt, startedAt: new Date(), endedAt: null, endReason: null };
     await store.openChain(chain);
   });
 
-  // Each test streams from the one slot: the server's sender lets go of it a moment after a
-  // stream stops, and the next test's stream, started meanwhile, was refused ("slot is active").
+  // The server's sender lets go of the slot a moment after a stream stops: a test whose stream
+  // does not let go fails here, and the slot is dropped either way (the next test makes its own).
   afterEach(async () => {
-    if (!(await slot.released(30_000))) throw new Error(`the slot ${slot.names.slot} is still held 30 s after the test's stream stopped`);
+    try {
+      if (!(await slot.released(30_000))) throw new Error(`the slot ${slot.names.slot} is still held 30 s after the test's stream stopped`);
+    } finally {
+      await slot.drop();
+    }
   });
 
   afterAll(async () => {
@@ -174,7 +183,7 @@ describeWithJournal('the journal streamer', () => {
       const [toldWhileHeld, flushedWhileHeld] = [s.acknowledgedThrough(), await confirmedFlush()];
       expect(s.storedThrough()).toBe(before);
       release();
-      const entries = await storedTransactions(4);
+      const { entries } = await until('the held transaction to be stored', journal, (j) => committedXids(j.entries).includes(xid), 30_000, 50);
       const begin = entries.find((e) => 'begin' in e && e.begin.xid === xid) as Extract<JournalEntry, { begin: unknown }>;
       const commitEnd = entries.slice(entries.indexOf(begin)).find((e) => 'commit' in e) as Extract<JournalEntry, { commit: unknown }>;
       expect(toldWhileHeld).toBeLessThanOrEqual(lsnToBigInt(begin.begin.lsn));

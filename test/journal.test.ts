@@ -19,12 +19,6 @@ const SET = 'mutation($i: BackupScheduleInput!) { updateBackupSchedule(input: $i
 const OTHER_SERVER = process.env.KILN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const OTHER_DATABASE = `kiln_test_journal_${process.env.KILN_TEST_RUN_ID ?? 'x'}_${process.env.JEST_WORKER_ID ?? '1'}`;
 
-let url: string;
-let first: TestKiln | undefined;
-let second: TestKiln | undefined;
-let db: Client;
-let token: string;
-
 it('is refused on a server that does not decode logically, naming what it lacks (the machine PostgreSQL 15)', async () => {
   const admin = new Client({ connectionString: OTHER_SERVER, connectionTimeoutMillis: 2000 });
   await admin.connect();
@@ -52,22 +46,24 @@ it('is refused on a server that does not decode logically, naming what it lacks 
 });
 
 describeWithJournal('the change journal through the API', () => {
-  beforeAll(async () => {
-    url = await freshDatabase(extraDatabaseName('journal_api'), { migrated: true });
-    // Short leases and segments: a takeover and a stored segment take a moment, not the defaults' seconds.
-    first = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '2' }, url);
-    token = await loginToken(first.url);
-    db = new Client({ connectionString: url });
+  /**
+   * A migrated database of the test's own (none sees another's chains, slots or instances) and a
+   * client on it. `fn` closes its gateways; then no slot is left there (one would keep the
+   * database from being dropped next time).
+   */
+  async function withOwnDatabase(name: string, fn: (url: string, db: Client) => Promise<void>): Promise<void> {
+    const url = await freshDatabase(extraDatabaseName(name), { migrated: true });
+    const db = new Client({ connectionString: url });
     await db.connect();
-  });
+    try {
+      await fn(url, db);
+    } finally {
+      await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() AND NOT active`).catch(() => undefined);
+      await db.end();
+    }
+  }
 
-  afterAll(async () => {
-    await db?.end();
-    await second?.close();
-    await first?.close();
-  });
-
-  async function slotsAndPublications(): Promise<unknown[]> {
+  async function slotsAndPublications(db: Client): Promise<unknown[]> {
     const slots = await db.query(`SELECT slot_name FROM pg_replication_slots WHERE database = current_database()`);
     const publications = await db.query('SELECT pubname FROM pg_publication');
     return [...slots.rows, ...publications.rows];
@@ -86,63 +82,71 @@ describeWithJournal('the change journal through the API', () => {
     return xids;
   }
 
-  it('turned on, streams each committed change into stored segments from one instance; another takes over; turned off, leaves nothing behind', async () => {
-    const one = first!;
-    expect((await gql(one.url, '{ backupSchedule { continuous } }', {}, token)).data!.backupSchedule.continuous).toBe(false);
-    const on = await gql(one.url, SET, { i: { continuous: true } }, token);
-    expect(on.errors).toBeUndefined();
-    expect(on.data!.updateBackupSchedule.continuous).toBe(true);
-    await until('an instance to stream', () => one.services.journal.streaming, (s) => s !== null, 30_000, 50);
+  it('turned on, streams each committed change into stored segments from one instance; another takes over; turned off, leaves nothing behind', () =>
+    withOwnDatabase('journal_api', async (url, db) => {
+      // Short leases and segments: a takeover and a stored segment take a moment, not the defaults' seconds.
+      let first: TestKiln | undefined = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '2' }, url);
+      let second: TestKiln | undefined;
+      try {
+        const one = first;
+        const token = await loginToken(one.url);
+        expect((await gql(one.url, '{ backupSchedule { continuous } }', {}, token)).data!.backupSchedule.continuous).toBe(false);
+        const on = await gql(one.url, SET, { i: { continuous: true } }, token);
+        expect(on.errors).toBeUndefined();
+        expect(on.data!.updateBackupSchedule.continuous).toBe(true);
+        await until('an instance to stream', () => one.services.journal.streaming, (s) => s !== null, 30_000, 50);
 
-    const xid = await insertLoanType(db, 'journal-api-1');
-    await until('the change to be stored', () => journaledXids(one), (xids) => xids.includes(xid), 30_000, 100);
+        const xid = await insertLoanType(db, 'journal-api-1');
+        await until('the change to be stored', () => journaledXids(one), (xids) => xids.includes(xid), 30_000, 100);
 
-    // A second instance does not stream while the first holds the lease; once the first is gone, it does.
-    // Instances of one deployment share their backup folder (or the cloud).
-    second = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '2', BACKUP_DIR: one.backupDir }, url);
-    await second.services.journal.check();
-    expect(second.services.journal.streaming).toBeNull();
-    await one.close();
-    first = undefined;
-    await until('the second instance to take over', () => second!.services.journal.check().then(() => second!.services.journal.streaming), (s) => s !== null, 30_000, 200);
-    const later = await insertLoanType(db, 'journal-api-2');
-    const xids = await until('the change to be stored', () => journaledXids(second!), (all) => all.includes(later), 30_000, 100);
-    expect(xids.filter((x) => x === xid || x === later)).toEqual([xid, later]);
+        // A second instance does not stream while the first holds the lease; once the first is gone, it does.
+        // Instances of one deployment share their backup folder (or the cloud).
+        second = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '2', BACKUP_DIR: one.backupDir }, url);
+        await second.services.journal.check();
+        expect(second.services.journal.streaming).toBeNull();
+        await one.close();
+        first = undefined;
+        await until('the second instance to take over', () => second!.services.journal.check().then(() => second!.services.journal.streaming), (s) => s !== null, 30_000, 200);
+        const later = await insertLoanType(db, 'journal-api-2');
+        const xids = await until('the change to be stored', () => journaledXids(second!), (all) => all.includes(later), 30_000, 100);
+        expect(xids.filter((x) => x === xid || x === later)).toEqual([xid, later]);
 
-    const secondToken = await loginToken(second.url);
-    const off = await gql(second.url, SET, { i: { continuous: false } }, secondToken);
-    expect(off.errors).toBeUndefined();
-    expect(off.data!.updateBackupSchedule.continuous).toBe(false);
-    expect(second.services.journal.streaming).toBeNull();
-    expect(await slotsAndPublications()).toEqual([]);
-    expect((await db.query(`SELECT "endReason" FROM kiln.kiln_journal_chains`)).rows).toEqual([{ endReason: 'turned off' }]);
-  });
+        const secondToken = await loginToken(second.url);
+        const off = await gql(second.url, SET, { i: { continuous: false } }, secondToken);
+        expect(off.errors).toBeUndefined();
+        expect(off.data!.updateBackupSchedule.continuous).toBe(false);
+        expect(second.services.journal.streaming).toBeNull();
+        expect(await slotsAndPublications(db)).toEqual([]);
+        expect((await db.query(`SELECT "endReason" FROM kiln.kiln_journal_chains`)).rows).toEqual([{ endReason: 'turned off' }]);
+      } finally {
+        await second?.close();
+        await first?.close();
+      }
+    }));
 
-  it('makes nothing for a bad input that turns it on, and drops a slot and chain left while it is off', async () => {
-    // The only instance, checking only when told (its timer's next check is a minute away): no other check races the leftover made below.
-    await second?.close();
-    await first?.close();
-    [first, second] = [undefined, undefined];
-    const kiln = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '180' }, url);
-    try {
-      await kiln.services.journal.check(); // the one it makes on start
-      const admin = await loginToken(kiln.url);
-      const bad = await gql(kiln.url, SET, { i: { continuous: true, retentionDays: -5 } }, admin);
-      expect(errorCode(bad)).toBe('BAD_USER_INPUT');
-      expect(await slotsAndPublications()).toEqual([]);
-      expect((await db.query(`SELECT 1 FROM kiln.kiln_journal_chains WHERE "endedAt" IS NULL`)).rowCount).toBe(0);
+  it('makes nothing for a bad input that turns it on, and drops a slot and chain left while it is off', () =>
+    withOwnDatabase('journal_off', async (url, db) => {
+      // The only instance, checking only when told (its timer's next check is a minute away): no other check races the leftover made below.
+      const kiln = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '180' }, url);
+      try {
+        await kiln.services.journal.check(); // the one it makes on start
+        const admin = await loginToken(kiln.url);
+        const bad = await gql(kiln.url, SET, { i: { continuous: true, retentionDays: -5 } }, admin);
+        expect(errorCode(bad)).toBe('BAD_USER_INPUT');
+        expect(await slotsAndPublications(db)).toEqual([]);
+        expect((await db.query(`SELECT 1 FROM kiln.kiln_journal_chains WHERE "endedAt" IS NULL`)).rowCount).toBe(0);
 
-      // A gateway stopped between saving "off" and dropping the slot leaves both: the next check drops them.
-      expect((await gql(kiln.url, '{ backupSchedule { continuous } }', {}, admin)).data!.backupSchedule.continuous).toBe(false);
-      const left = await kiln.services.journal.enable();
-      expect(await slotsAndPublications()).not.toEqual([]);
-      await kiln.services.journal.check();
-      expect(await slotsAndPublications()).toEqual([]);
-      expect((await db.query(`SELECT "endReason" FROM kiln.kiln_journal_chains WHERE id = $1`, [left.id])).rows).toEqual([{ endReason: 'turned off' }]);
-    } finally {
-      await kiln.close();
-    }
-  });
+        // A gateway stopped between saving "off" and dropping the slot leaves both: the next check drops them.
+        expect((await gql(kiln.url, '{ backupSchedule { continuous } }', {}, admin)).data!.backupSchedule.continuous).toBe(false);
+        const left = await kiln.services.journal.enable();
+        expect(await slotsAndPublications(db)).not.toEqual([]);
+        await kiln.services.journal.check();
+        expect(await slotsAndPublications(db)).toEqual([]);
+        expect((await db.query(`SELECT "endReason" FROM kiln.kiln_journal_chains WHERE id = $1`, [left.id])).rows).toEqual([{ endReason: 'turned off' }]);
+      } finally {
+        await kiln.close();
+      }
+    }));
 
   it('flags WAL held back past JOURNAL_MAX_RETAINED_MB and a journal behind by more than JOURNAL_MAX_LAG_SECONDS, and clears both once they pass', async () => {
     const healthUrl = await freshDatabase(extraDatabaseName('journal_health'), { migrated: true });

@@ -61,11 +61,14 @@ describe('migrations on a new database', () => {
   let url: string;
   let ds: DataSource;
 
-  beforeAll(async () => {
+  // Each test migrates a new database of its own: one reverts every migration, another reruns them.
+  beforeEach(async () => {
     url = await freshDatabase(`kiln_test_migrations_${worker}`);
     ds = await migrated(url);
   });
-  afterAll(async () => ds?.destroy());
+  afterEach(async () => {
+    if (ds?.isInitialized) await ds.destroy();
+  });
 
   it("make public exactly the app's schema (the reference DDL), with Kiln's tables in its own schema", async () => {
     expect(reference.tables).toEqual(APP_TABLES);

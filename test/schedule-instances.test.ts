@@ -15,9 +15,10 @@ import { until } from './support/until';
  */
 
 const EVERY_SECONDS = 4;
+// Each test's own database and three instances (beforeEach): a fire, backup or killed instance of one test is never another's.
 let url: string;
 let db: Client;
-const instances: KilnProcess[] = [];
+let instances: KilnProcess[] = [];
 
 async function startInstance(): Promise<KilnProcess> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-instance-'));
@@ -70,7 +71,8 @@ async function stopSchedule() {
   await settled();
 }
 
-beforeAll(async () => {
+beforeEach(async () => {
+  instances = [];
   url = await freshDatabase(`kiln_test_instances_${process.env.JEST_WORKER_ID ?? '1'}`);
   db = new Client({ connectionString: url });
   await db.connect();
@@ -79,7 +81,7 @@ beforeAll(async () => {
   await seedDemoData(db, { members: 20, seed: 7 });
   await Promise.all([startInstance(), startInstance()]);
 }, 120_000);
-afterAll(async () => {
+afterEach(async () => {
   for (const instance of instances) instance.child.kill('SIGTERM');
   await Promise.all(instances.map((i) => i.exited));
   await db?.end();
@@ -112,8 +114,6 @@ it('three instances make exactly one backup per fire', async () => {
 }, 120_000);
 
 it('when the instance running a scheduled backup is killed, another takes the fire over', async () => {
-  await db.query(`DELETE FROM kiln_schedule_runs`);
-  await db.query(`DELETE FROM backup_records WHERE type = 'scheduled'`);
   const locker = new Client({ connectionString: url });
   await locker.connect();
   let victimJob: { id: string; instanceId: string };
