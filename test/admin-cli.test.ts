@@ -36,7 +36,9 @@ describe('against DATABASE_URL', () => {
     db = new Client({ connectionString: kiln.databaseUrl });
     await db.connect();
     env = { DATABASE_URL: kiln.databaseUrl, JWT_SECRET: TEST_JWT_SECRET, BACKUP_SIGNING_KEY: TEST_BACKUP_SIGNING_KEY, BCRYPT_COST: '10', LOG_LEVEL: 'silent' };
-    for (const [email, role] of [['ops@kiln.test', 'ADMIN'], ['officer@kiln.test', 'CREDIT_OFFICER']]) {
+    // An admin per test that changes one (ops: locked out and unlocked; forgetful: a new password),
+    // so no test meets another's limits or password, whatever the order.
+    for (const [email, role] of [['ops@kiln.test', 'ADMIN'], ['forgetful@kiln.test', 'ADMIN'], ['officer@kiln.test', 'CREDIT_OFFICER']]) {
       await db.query(`INSERT INTO "User" (id, email, "passwordHash", role, "updatedAt") VALUES ($1, $2, $3, $4, now())`, [
         newId(),
         email,
@@ -50,7 +52,9 @@ describe('against DATABASE_URL', () => {
     await kiln?.close();
   });
 
-  const audit = async (action: string) => (await db.query(`SELECT "entityId", metadata FROM "AuditLog" WHERE action = $1`, [action])).rows;
+  /** The audit rows of `action` about `email`'s account. */
+  const audit = async (action: string, email: string) =>
+    (await db.query(`SELECT "entityId", metadata FROM "AuditLog" WHERE action = $1 AND metadata->>'email' = $2`, [action, email])).rows;
 
   it('unlock lifts the limit a flood of wrong passwords left, and is audited', async () => {
     for (let i = 0; i < 3; i++) await gql(kiln.url, LOGIN, { e: 'ops@kiln.test', p: `wrong-${i}` });
@@ -59,21 +63,21 @@ describe('against DATABASE_URL', () => {
     const res = await admin(['unlock', 'OPS@kiln.test'], env);
     expect(res).toMatchObject({ code: 0, out: 'Login limits lifted for OPS@kiln.test.\n' });
     expect((await gql(kiln.url, LOGIN, { e: 'ops@kiln.test', p: 'the-old-password' })).errors).toBeUndefined();
-    expect(await audit('ACCOUNT_UNLOCKED')).toEqual([
+    expect(await audit('ACCOUNT_UNLOCKED', 'ops@kiln.test')).toEqual([
       { entityId: expect.any(String), metadata: expect.objectContaining({ by: 'operator shell (npm run admin)', email: 'ops@kiln.test', lifted: true }) },
     ]);
     expect((await admin(['unlock', 'ops@kiln.test'], env)).out).toBe('No login limit was in force for ops@kiln.test.\n');
   });
 
   it('reset-password sets a new password read from stdin and logs the old sessions out', async () => {
-    const oldToken = await loginToken(kiln.url, 'ops@kiln.test', 'the-old-password');
-    const res = await admin(['reset-password', 'ops@kiln.test', '--password-stdin'], env, 'a-brand-new-password\n');
-    expect(res).toMatchObject({ code: 0, out: expect.stringContaining('New password set for ops@kiln.test') });
+    const oldToken = await loginToken(kiln.url, 'forgetful@kiln.test', 'the-old-password');
+    const res = await admin(['reset-password', 'forgetful@kiln.test', '--password-stdin'], env, 'a-brand-new-password\n');
+    expect(res).toMatchObject({ code: 0, out: expect.stringContaining('New password set for forgetful@kiln.test') });
     expect(res.out).not.toContain('a-brand-new-password');
     expect(errorCode(await gql(kiln.url, '{ me { id } }', {}, oldToken))).toBe('UNAUTHENTICATED');
-    expect(errorCode(await gql(kiln.url, LOGIN, { e: 'ops@kiln.test', p: 'the-old-password' }))).toBe('UNAUTHENTICATED');
-    await loginToken(kiln.url, 'ops@kiln.test', 'a-brand-new-password');
-    expect(await audit('PASSWORD_RESET')).toHaveLength(1);
+    expect(errorCode(await gql(kiln.url, LOGIN, { e: 'forgetful@kiln.test', p: 'the-old-password' }))).toBe('UNAUTHENTICATED');
+    await loginToken(kiln.url, 'forgetful@kiln.test', 'a-brand-new-password');
+    expect(await audit('PASSWORD_RESET', 'forgetful@kiln.test')).toHaveLength(1);
   });
 
   it('refuses a non-admin, an unknown email, a short password and bad usage, changing nothing', async () => {

@@ -86,45 +86,48 @@ describe('rows the app wrote', () => {
     await appBackup('app-good');
     await appRow('app-odd', { status: 'archived', type: 'weekly-ish', location: 'tape' });
     await appRow('app-cloud', { location: 'cloud', cloudinaryUrl: 'https://res.cloudinary.com/demo/raw/upload/v1700000000/millenium-backups/backup_x.json' });
+    // Removed whatever the outcome: no other test should list them.
+    try {
+      const res = await gql(kiln.url, BACKUPS, {}, token);
+      expect(res.errors).toBeUndefined();
+      const items = res.data!.backups.items as any[];
+      const good = items.find((b) => b.id === 'app-good');
+      expect(good).toMatchObject({
+        origin: 'APP',
+        status: 'COMPLETED',
+        type: 'MANUAL',
+        location: 'LOCAL',
+        appValues: { status: 'completed', type: 'manual', location: 'local' },
+        warnings: [],
+        storedLocally: true,
+        includeAuditLogs: false,
+        checksum: null,
+      });
+      // The app's counts by data key, shown by table; a left-out (empty) audit log is not listed.
+      expect(good.recordCounts.User).toBeGreaterThan(0);
+      expect(good.recordCounts.AuditLog).toBeUndefined();
+      expect(good.downloadUrl).toMatch(/\/backups\/app-good\/download\?token=/);
 
-    const res = await gql(kiln.url, BACKUPS, {}, token);
-    expect(res.errors).toBeUndefined();
-    const items = res.data!.backups.items as any[];
-    const good = items.find((b) => b.id === 'app-good');
-    expect(good).toMatchObject({
-      origin: 'APP',
-      status: 'COMPLETED',
-      type: 'MANUAL',
-      location: 'LOCAL',
-      appValues: { status: 'completed', type: 'manual', location: 'local' },
-      warnings: [],
-      storedLocally: true,
-      includeAuditLogs: false,
-      checksum: null,
-    });
-    // The app's counts by data key, shown by table; a left-out (empty) audit log is not listed.
-    expect(good.recordCounts.User).toBeGreaterThan(0);
-    expect(good.recordCounts.AuditLog).toBeUndefined();
-    expect(good.downloadUrl).toMatch(/\/backups\/app-good\/download\?token=/);
+      const odd = items.find((b) => b.id === 'app-odd');
+      expect(odd).toMatchObject({ status: 'UNKNOWN', type: 'UNKNOWN', location: 'UNKNOWN', appValues: { status: 'archived', type: 'weekly-ish', location: 'tape' }, downloadUrl: null });
+      expect(odd.warnings).toEqual([expect.stringContaining('"archived"'), expect.stringContaining('"weekly-ish"'), expect.stringContaining('"tape"')]);
+      expect(items.find((b) => b.id === 'app-cloud')).toMatchObject({ origin: 'APP', location: 'CLOUD', storedInCloud: true, storedLocally: false, warnings: [] });
 
-    const odd = items.find((b) => b.id === 'app-odd');
-    expect(odd).toMatchObject({ status: 'UNKNOWN', type: 'UNKNOWN', location: 'UNKNOWN', appValues: { status: 'archived', type: 'weekly-ish', location: 'tape' }, downloadUrl: null });
-    expect(odd.warnings).toEqual([expect.stringContaining('"archived"'), expect.stringContaining('"weekly-ish"'), expect.stringContaining('"tape"')]);
-    expect(items.find((b) => b.id === 'app-cloud')).toMatchObject({ origin: 'APP', location: 'CLOUD', storedInCloud: true, storedLocally: false, warnings: [] });
-
-    const unknown = await gql(kiln.url, BACKUPS, { f: { status: 'UNKNOWN' } }, token);
-    expect(unknown.data!.backups.items.map((b: any) => b.id)).toEqual(['app-odd']);
-    const manual = await gql(kiln.url, BACKUPS, { f: { type: 'MANUAL', location: 'LOCAL', status: 'COMPLETED' } }, token);
-    expect(manual.data!.backups.items.map((b: any) => b.id)).toContain('app-good');
-    expect((await gql(kiln.url, BACKUP, { id: 'app-odd' }, token)).errors).toBeUndefined();
-    // By origin: the app's rows, whatever their values, and none of them among Kiln's.
-    const fromApp = (await gql(kiln.url, BACKUPS, { f: { origin: 'APP' } }, token)).data!.backups.items as any[];
-    expect(fromApp.map((b) => b.id)).toEqual(expect.arrayContaining(['app-good', 'app-odd', 'app-cloud']));
-    expect(fromApp.every((b) => b.origin === 'APP')).toBe(true);
-    const fromKiln = (await gql(kiln.url, BACKUPS, { f: { origin: 'KILN' } }, token)).data!.backups.items as any[];
-    expect(fromKiln.every((b) => b.origin === 'KILN')).toBe(true);
-    expect(fromKiln.length + fromApp.length).toBe(items.length);
-    await db.query(`DELETE FROM backup_records WHERE id IN ('app-odd', 'app-cloud')`);
+      const unknown = await gql(kiln.url, BACKUPS, { f: { status: 'UNKNOWN' } }, token);
+      expect(unknown.data!.backups.items.map((b: any) => b.id)).toEqual(['app-odd']);
+      const manual = await gql(kiln.url, BACKUPS, { f: { type: 'MANUAL', location: 'LOCAL', status: 'COMPLETED' } }, token);
+      expect(manual.data!.backups.items.map((b: any) => b.id)).toContain('app-good');
+      expect((await gql(kiln.url, BACKUP, { id: 'app-odd' }, token)).errors).toBeUndefined();
+      // By origin: the app's rows, whatever their values, and none of them among Kiln's.
+      const fromApp = (await gql(kiln.url, BACKUPS, { f: { origin: 'APP' } }, token)).data!.backups.items as any[];
+      expect(fromApp.map((b) => b.id)).toEqual(expect.arrayContaining(['app-good', 'app-odd', 'app-cloud']));
+      expect(fromApp.every((b) => b.origin === 'APP')).toBe(true);
+      const fromKiln = (await gql(kiln.url, BACKUPS, { f: { origin: 'KILN' } }, token)).data!.backups.items as any[];
+      expect(fromKiln.every((b) => b.origin === 'KILN')).toBe(true);
+      expect(fromKiln.length + fromApp.length).toBe(items.length);
+    } finally {
+      await db.query(`DELETE FROM backup_records WHERE id IN ('app-odd', 'app-cloud')`);
+    }
   });
 
   it('verify with a restore drill, download byte for byte, and delete with their file', async () => {
@@ -221,7 +224,10 @@ describe('rows Kiln writes', () => {
   });
 
   it('cap fileSize at the INT4 maximum in the app row and keep the exact size in Kiln\'s table', async () => {
-    const [{ id }] = (await db.query(`SELECT id FROM backup_records WHERE status = 'completed' AND id NOT LIKE 'app-%' LIMIT 1`)).rows;
+    // A completed Kiln row of its own: the size it is given would mislead a test reading another's.
+    const res = await gql(kiln.url, CREATE_BACKUP, {}, token);
+    expect((await settledJob(res.data!.createBackup.id)).status).toBe('COMPLETED');
+    const id: string = res.data!.createBackup.backup.id;
     const exact = 5 * 1024 ** 3;
     await kiln.services.backups.records.update(id, { fileSize: exact });
     expect((await db.query(`SELECT "fileSize" FROM backup_records WHERE id = $1`, [id])).rows[0].fileSize).toBe(2147483647);
@@ -231,15 +237,18 @@ describe('rows Kiln writes', () => {
 
 describe('one schedule', () => {
   const armed = () => logs.filter((l) => l.event === 'schedule_armed' && l.kind === 'BACKUP');
-
-  it("is the app's row: a frequency the app saves arms Kiln's timer", async () => {
-    const before = armed().length;
-    // As the app's Prisma upsert writes it (its own default location 'cloud' replaced by local: no Cloudinary here).
-    await db.query(
+  const disarmed = () => logs.filter((l) => l.event === 'schedule_disabled');
+  /** Saves a daily schedule as the app's Prisma upsert writes it (its own default location 'cloud' replaced by local: no Cloudinary here). */
+  const saveDailyAsTheApp = () =>
+    db.query(
       `INSERT INTO backup_schedule_settings (id, frequency, location, "retentionDays", "includeAuditLogs", "includeSessions", "updatedAt")
        VALUES ('default', 'daily', 'local', 30, false, false, now())
        ON CONFLICT (id) DO UPDATE SET frequency = 'daily', location = 'local', "updatedAt" = now()`,
     );
+
+  it("is the app's row: a frequency the app saves arms Kiln's timer", async () => {
+    const before = armed().length;
+    await saveDailyAsTheApp();
     await until('the timer armed', async () => armed().length, (n) => n > before, 10_000);
     expect(armed().at(-1)).toMatchObject({ cron: '0 2 * * *' });
     const { backupSchedule } = (await gql(kiln.url, SCHEDULE, {}, token)).data!;
@@ -248,8 +257,13 @@ describe('one schedule', () => {
   });
 
   it('lists a frequency neither side knows in health and arms nothing, without an error', async () => {
+    // Armed first, by a row of its own, so the unknown frequency is seen disarming a timer.
+    await saveDailyAsTheApp();
+    await until('the backup timer armed', () => kiln.scheduler.armed(), (kinds) => kinds.includes('BACKUP'), 10_000);
+    const before = disarmed().length;
     await db.query(`UPDATE backup_schedule_settings SET frequency = 'fortnightly', "updatedAt" = now()`);
-    await until('the timer disarmed', async () => logs.filter((l) => l.event === 'schedule_disabled').length, (n) => n > 0, 10_000);
+    await until('the timer disarmed', async () => disarmed().length, (n) => n > before, 10_000);
+    expect(kiln.scheduler.armed()).not.toContain('BACKUP');
     const res = await gql(kiln.url, SCHEDULE, {}, token);
     expect(res.errors).toBeUndefined();
     expect(res.data!.backupSchedule).toMatchObject({ frequency: 'UNKNOWN', cron: null, nextBackupAt: null });

@@ -95,14 +95,21 @@ it('closes a socket on another instance when the session ends through this one',
 it("gives the restore's own subscriber its final state, then closes the socket the restore logged out", async () => {
   const backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
   await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, s.token);
-  const res = await gql(s.kiln.url, 'mutation($id: ID) { restoreBackup(id: $id) { id } }', { id: backup.id }, s.token);
-  const jobId = res.data!.restoreBackup.id;
-  const socket = follow(s.kiln.url, s.token, jobId);
-  await until('the socket to close', async () => socket.closed(), (c) => c !== undefined, 30_000, 50);
-  expect(socket.closed()).toBe(4403);
-  expect(socket.events.at(-1).data.jobProgress).toMatchObject({ id: jobId, status: 'COMPLETED' });
-  s.token = await loginToken(s.kiln.url);
-  await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, s.token);
+  let jobId: string | undefined;
+  try {
+    const res = await gql(s.kiln.url, 'mutation($id: ID) { restoreBackup(id: $id) { id } }', { id: backup.id }, s.token);
+    jobId = res.data!.restoreBackup.id as string;
+    const socket = follow(s.kiln.url, s.token, jobId);
+    await until('the socket to close', async () => socket.closed(), (c) => c !== undefined, 30_000, 50);
+    expect(socket.closed()).toBe(4403);
+    expect(socket.events.at(-1).data.jobProgress).toMatchObject({ id: jobId, status: 'COMPLETED' });
+  } finally {
+    // Whatever the outcome, the other tests get a gateway out of maintenance, an admin token that
+    // works again, and no restore still running.
+    if (jobId) await s.kiln.services.jobs.settled(jobId);
+    s.token = await loginToken(s.kiln.url);
+    await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, s.token);
+  }
 });
 
 it('caps subscriptions per socket and per user (TOO_MANY_REQUESTS)', async () => {
@@ -133,17 +140,23 @@ it('caps subscriptions per socket and per user (TOO_MANY_REQUESTS)', async () =>
 
 it('sends a socket that follows a backup nothing more once its session ends: not the final state, not its download link', async () => {
   const { token } = await anotherAdmin('socket-follower@kiln.test');
-  const socket = await whileTableLocked(s, async () => {
-    // A backup held on a lock; its follower logs out before it ends.
-    const { jobId } = await startBackup(s);
-    const follower = follow(s.kiln.url, token, jobId);
-    await until('the current state', async () => follower.events.length, (n) => n > 0, 5000, 20);
-    await gql(s.kiln.url, 'mutation { logout }', {}, token);
-    await until('the socket to close', async () => follower.closed(), (c) => c !== undefined, 5000, 20);
-    return follower;
-  }, 'LoanType');
-  expect(socket.closed()).toBe(4403);
-  expect(socket.events.map((e) => e.data.jobProgress.status)).not.toContain('COMPLETED');
+  let jobId: string | undefined;
+  try {
+    const socket = await whileTableLocked(s, async () => {
+      // A backup held on a lock; its follower logs out before it ends.
+      ({ jobId } = await startBackup(s));
+      const follower = follow(s.kiln.url, token, jobId);
+      await until('the current state', async () => follower.events.length, (n) => n > 0, 5000, 20);
+      await gql(s.kiln.url, 'mutation { logout }', {}, token);
+      await until('the socket to close', async () => follower.closed(), (c) => c !== undefined, 5000, 20);
+      return follower;
+    }, 'LoanType');
+    expect(socket.closed()).toBe(4403);
+    expect(socket.events.map((e) => e.data.jobProgress.status)).not.toContain('COMPLETED');
+  } finally {
+    // Freed from the lock, the backup runs on: it ends here, so the next test may start one (one BACKUP job at a time).
+    if (jobId) await s.kiln.services.jobs.settled(jobId);
+  }
 });
 
 describe('a socket opened without a token (GraphiQL’s way: the token comes with each operation)', () => {
@@ -178,16 +191,21 @@ describe('a socket opened without a token (GraphiQL’s way: the token comes wit
 
   it('is refused past 10 from one address while they wait for a token (4429)', async () => {
     const sockets: Array<Awaited<ReturnType<typeof tokenless>>> = [];
-    for (let i = 0; i < 10; i++) sockets.push(await tokenless());
-    const eleventh = await tokenless();
-    await until('the eleventh to close', async () => eleventh.closed(), (c) => c !== undefined, 5000, 20);
-    expect(eleventh.closed()).toBe(4429);
-    expect(sockets.every((t) => t.closed() === undefined)).toBe(true);
-    // One that authenticates no longer counts: there is room again.
-    sockets[0].send(subscribe('1', await loginToken(s.kiln.url), '{ me { email } }'));
-    await until('its subscription to run', async () => sockets[0].messages.length, (n) => n > 1, 5000, 20);
-    const another = await tokenless();
-    expect(another.messages).toEqual([{ type: 'connection_ack' }]);
-    for (const t of [...sockets, another]) t.ws.terminate();
+    let another: Awaited<ReturnType<typeof tokenless>> | undefined;
+    try {
+      for (let i = 0; i < 10; i++) sockets.push(await tokenless());
+      const eleventh = await tokenless();
+      await until('the eleventh to close', async () => eleventh.closed(), (c) => c !== undefined, 5000, 20);
+      expect(eleventh.closed()).toBe(4429);
+      expect(sockets.every((t) => t.closed() === undefined)).toBe(true);
+      // One that authenticates no longer counts: there is room again.
+      sockets[0].send(subscribe('1', await loginToken(s.kiln.url), '{ me { email } }'));
+      await until('its subscription to run', async () => sockets[0].messages.length, (n) => n > 1, 5000, 20);
+      another = await tokenless();
+      expect(another.messages).toEqual([{ type: 'connection_ack' }]);
+    } finally {
+      // Closed whatever the outcome: sockets left waiting for a token would take the other tests' room.
+      for (const t of [...sockets, ...(another ? [another] : [])]) t.ws.terminate();
+    }
   });
 });
