@@ -24,6 +24,8 @@ async function backup(k: { url: string; services: SeededKiln['kiln']['services']
 }
 
 it('names every problem of a fresh, local-only gateway, for GraphQL and monitors alike', async () => {
+  // Fresh: no backup records, whichever tests ran before.
+  await s.db.query(`DELETE FROM backup_records`);
   const health = (await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth;
   expect(health).toMatchObject({ healthy: false, totalBackups: 0, totalBytes: 0, failedLast24h: 0, lastSuccessfulBackupAt: null });
   expect(health.problems).toEqual(expect.arrayContaining(['No backup has completed yet', expect.stringMatching(/Cloud storage is not configured/)]));
@@ -34,19 +36,26 @@ it('names every problem of a fresh, local-only gateway, for GraphQL and monitors
 });
 
 it('counts backups, bytes and the failures of the last 24 hours', async () => {
-  await backup(s.kiln);
-  await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('f1', 'x.json', 0, 'local', 'manual', 'failed', 'disk full', now())`);
-  await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('f0', 'y.json', 0, 'local', 'manual', 'failed', 'old', now() - interval '3 days')`);
-  const health = (await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth;
-  expect(health.totalBackups).toBe(1);
-  expect(health.totalBytes).toBeGreaterThan(0);
-  expect(health.failedLast24h).toBe(1);
-  expect(health.problems).toContain('1 backup(s) failed in the last 24 hours');
-  expect(health.problems).not.toContain('No backup has completed yet');
-  await s.db.query(`DELETE FROM backup_records WHERE id IN ('f1', 'f0')`);
+  // The totals are of all records: start from none, so only this test's backup and failures count.
+  await s.db.query(`DELETE FROM backup_records`);
+  try {
+    await backup(s.kiln);
+    await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('f1', 'x.json', 0, 'local', 'manual', 'failed', 'disk full', now())`);
+    await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('f0', 'y.json', 0, 'local', 'manual', 'failed', 'old', now() - interval '3 days')`);
+    const health = (await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth;
+    expect(health.totalBackups).toBe(1);
+    expect(health.totalBytes).toBeGreaterThan(0);
+    expect(health.failedLast24h).toBe(1);
+    expect(health.problems).toContain('1 backup(s) failed in the last 24 hours');
+    expect(health.problems).not.toContain('No backup has completed yet');
+  } finally {
+    await s.db.query(`DELETE FROM backup_records WHERE id IN ('f1', 'f0')`);
+  }
 });
 
 it('flags unencrypted and failed cloud copies, and is healthy once all is well', async () => {
+  // Counts of cloud copies are of all records: start from none.
+  await s.db.query(`DELETE FROM backup_records`);
   const plain = await startTestKiln({ CLOUDINARY_URL: cloud.cloudinaryUrl, DATA_DIR: s.kiln.dataDir, BACKUP_DIR: s.kiln.backupDir }, s.kiln.databaseUrl);
   try {
     await backup(plain, 'BOTH');
@@ -73,13 +82,18 @@ it('flags unencrypted and failed cloud copies, and is healthy once all is well',
     expect(more.localBytes).toBeGreaterThan(health.localBytes);
     expect((await fetch(`${good.url}/health/backups`)).status).toBe(200);
     cloud.faults.push({ match: 'upload', kind: '500', times: 100 });
-    await backup(good, 'BOTH');
-    cloud.faults.length = 0;
+    try {
+      await backup(good, 'BOTH');
+    } finally {
+      cloud.faults.length = 0;
+    }
     expect((await gql(good.url, HEALTH, {}, s.token)).data!.backupHealth.cloudBytes).toBe(health.cloudBytes);
     const after = (await gql(good.url, HEALTH, {}, s.token)).data!.backupHealth;
     expect(after.problems).toContain('The cloud copy failed for 1 backup(s) in the last 24 hours');
   } finally {
     await good.close();
+    // The failed and unencrypted cloud copies would be other tests' cloud problems.
+    await s.db.query(`DELETE FROM backup_records`);
   }
 });
 
@@ -88,17 +102,21 @@ it('flags a schedule that has not produced a good backup within two periods, and
     ((await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth.problems as string[]).find((p) => p.includes('within two periods'));
   await backup(s.kiln);
   await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: HOURLY }) { frequency } }`, {}, s.token);
-  // Just enabled: two fires back the schedule did not exist yet.
-  expect(await problem()).toBeUndefined();
-  // In force for a day, last success 45 minutes ago: within the last period.
-  await s.db.query(`UPDATE backup_schedule_settings SET "updatedAt" = now() - interval '1 day'`);
-  await s.db.query(`UPDATE kiln_schedule_settings SET "updatedAt" = now() - interval '1 day'`);
-  await s.db.query(`UPDATE kiln_backup_details SET "completedAt" = now() - interval '45 minutes' WHERE id IN (SELECT id FROM backup_records WHERE status = 'completed')`);
-  expect(await problem()).toBeUndefined();
-  // Last success three hours ago: two hourly fires passed without one.
-  await s.db.query(`UPDATE kiln_backup_details SET "completedAt" = now() - interval '3 hours' WHERE id IN (SELECT id FROM backup_records WHERE status = 'completed')`);
-  expect(await problem()).toMatch(/^No backup has succeeded within two periods of the HOURLY schedule \(last success .*, expected one since .*\)$/);
-  await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DISABLED }) { frequency } }`, {}, s.token);
+  try {
+    // Just enabled: two fires back the schedule did not exist yet.
+    expect(await problem()).toBeUndefined();
+    // In force for a day, last success 45 minutes ago: within the last period.
+    await s.db.query(`UPDATE backup_schedule_settings SET "updatedAt" = now() - interval '1 day'`);
+    await s.db.query(`UPDATE kiln_schedule_settings SET "updatedAt" = now() - interval '1 day'`);
+    await s.db.query(`UPDATE kiln_backup_details SET "completedAt" = now() - interval '45 minutes' WHERE id IN (SELECT id FROM backup_records WHERE status = 'completed')`);
+    expect(await problem()).toBeUndefined();
+    // Last success three hours ago: two hourly fires passed without one.
+    await s.db.query(`UPDATE kiln_backup_details SET "completedAt" = now() - interval '3 hours' WHERE id IN (SELECT id FROM backup_records WHERE status = 'completed')`);
+    expect(await problem()).toMatch(/^No backup has succeeded within two periods of the HOURLY schedule \(last success .*, expected one since .*\)$/);
+  } finally {
+    // A schedule left in force would change other tests' health.
+    await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DISABLED }) { frequency } }`, {}, s.token);
+  }
   expect(await problem()).toBeUndefined();
 });
 
@@ -126,10 +144,14 @@ describe('a local-only installation by choice', () => {
   it('with a schedule in force that stores LOCAL: a note; a disabled schedule does not make that choice', async () => {
     const h = async () => cloudEntries((await gql(s.kiln.url, HEALTH_NOTES, {}, s.token)).data!.backupHealth);
     await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DISABLED, location: LOCAL }) { frequency } }`, {}, s.token);
-    expect(await h()).toEqual({ problems: [expect.stringMatching(/^Cloud storage is not configured .*CLOUD_REQUIRED=false/)], notes: [] });
-    await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DAILY, location: LOCAL }) { frequency } }`, {}, s.token);
-    expect(await h()).toEqual({ problems: [], notes: [expect.stringContaining('the backup schedule stores backups LOCAL')] });
-    await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DISABLED }) { frequency } }`, {}, s.token);
+    try {
+      expect(await h()).toEqual({ problems: [expect.stringMatching(/^Cloud storage is not configured .*CLOUD_REQUIRED=false/)], notes: [] });
+      await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DAILY, location: LOCAL }) { frequency } }`, {}, s.token);
+      expect(await h()).toEqual({ problems: [], notes: [expect.stringContaining('the backup schedule stores backups LOCAL')] });
+    } finally {
+      // A schedule left in force would change other tests' health.
+      await gql(s.kiln.url, `mutation { updateBackupSchedule(input: { frequency: DISABLED }) { frequency } }`, {}, s.token);
+    }
   });
 
   it('refuses a CLOUD_REQUIRED that is not true or false', async () => {

@@ -22,14 +22,22 @@ describeWithJournal('journal segments in the cloud', () => {
     cloud = await startCloudinaryServer();
     s = await startSeededKiln(3, { CLOUDINARY_URL: cloud.cloudinaryUrl, JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600', JOURNAL_MAX_LAG_SECONDS: '1' }, extraDatabaseName('journal_cloud'));
   });
+  // Each test turns the journal on where it wants it: turning it off after each ends its chain, so
+  // the next test starts a chain (and base backup) of its own; a cloud fault left behind is cleared.
+  afterEach(async () => {
+    cloud.faults.length = 0;
+    const off = await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { continuous: false }) { continuous } }', {}, await loginToken(s.kiln.url));
+    expect(off.errors).toBeUndefined();
+  });
   afterAll(async () => {
-    if (s) await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { continuous: false }) { continuous } }', {}, await loginToken(s.kiln.url));
     await s?.close();
     await cloud?.close();
   });
 
   it('stores segments in the cloud only, and restores an instant from the cloud', async () => {
-    const on = await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { location: CLOUD, continuous: true }) { continuous location } }', {}, s.token);
+    // A fresh sign-in: a restore run before this test (the other one's) signed out s.token.
+    const on = await gql(s.kiln.url, 'mutation { updateBackupSchedule(input: { location: CLOUD, continuous: true }) { continuous location } }', {}, await loginToken(s.kiln.url));
+    expect(on.errors).toBeUndefined();
     expect(on.data!.updateBackupSchedule).toEqual({ continuous: true, location: 'CLOUD' });
     // Turning it on queued a base backup (to the cloud, as the schedule says).
     await until('the base backup', async () => (await s.db.query(`SELECT 1 FROM kiln.kiln_jobs WHERE status IN ('QUEUED', 'RUNNING')`)).rowCount, (n) => n === 0, 60_000, 100);
@@ -40,8 +48,8 @@ describeWithJournal('journal segments in the cloud', () => {
     const chain = (await s.kiln.services.journal.store.openChainNow())!;
     const segments = await s.kiln.services.journal.store.segments(chain.id);
     expect(segments.length).toBeGreaterThan(0);
-    // Not on this machine: in the cloud.
-    expect(readdirSync(s.kiln.backupDir).filter((f) => f.startsWith('kiln-journal-'))).toEqual([]);
+    // Not on this machine: in the cloud (only this chain's: the BOTH test may have left local segments of its own chain).
+    expect(readdirSync(s.kiln.backupDir).filter((f) => f.startsWith(`kiln-journal-${chain.id}-`))).toEqual([]);
     const cloudKeys = [...cloud.objects.keys()].join('\n');
     for (const segment of segments) expect(cloudKeys).toContain(segment.storageKey.replace(/\.jsonl\.gz$/, ''));
 

@@ -72,11 +72,16 @@ it(`resolves the requestedBy of ${N} jobs with one query`, async () => {
 });
 
 it('reads a user shared by many rows once, and a user that is gone resolves to null', async () => {
-  await db.query(`UPDATE backup_records SET "createdBy" = $1 WHERE id LIKE 'loader-backup-%'`, [users[1].id]);
-  await db.query(`UPDATE backup_records SET "createdBy" = 'no-such-user' WHERE id = 'loader-backup-0'`);
-  const { data, userQueries } = await userQueriesOf(`{ backups(limit: 50) { items { id createdBy { email } } } }`);
-  const ours = data.backups.items.filter((b: any) => b.id.startsWith('loader-backup-'));
-  expect(ours.find((b: any) => b.id === 'loader-backup-0').createdBy).toBeNull();
-  expect(ours.filter((b: any) => b.createdBy?.email === users[1].email)).toHaveLength(N - 1);
-  expect(userQueries).toBe(1);
+  try {
+    await db.query(`UPDATE backup_records SET "createdBy" = $1 WHERE id LIKE 'loader-backup-%'`, [users[1].id]);
+    await db.query(`UPDATE backup_records SET "createdBy" = 'no-such-user' WHERE id = 'loader-backup-0'`);
+    const { data, userQueries } = await userQueriesOf(`{ backups(limit: 50) { items { id createdBy { email } } } }`);
+    const ours = data.backups.items.filter((b: any) => b.id.startsWith('loader-backup-'));
+    expect(ours.find((b: any) => b.id === 'loader-backup-0').createdBy).toBeNull();
+    expect(ours.filter((b: any) => b.createdBy?.email === users[1].email)).toHaveLength(N - 1);
+    expect(userQueries).toBe(1);
+  } finally {
+    // Give each backup its own user back: the other tests expect loader-backup-i made by staff-i.
+    for (let i = 0; i < N; i++) await db.query(`UPDATE backup_records SET "createdBy" = $1 WHERE id = $2`, [users[i].id, `loader-backup-${i}`]);
+  }
 });
