@@ -5,11 +5,12 @@ import { fingerprint } from './support/restore-helpers';
 
 const RESET = 'mutation($c: String!, $p: String) { resetSystem(confirmation: $c, superAdminPassword: $p) { superAdminEmail temporaryPassword job { id kind status } } }';
 
+// A gateway on seeded data of its own for each test: a reset empties the data and logs everybody out.
 let s: SeededKiln;
-beforeAll(async () => {
+beforeEach(async () => {
   s = await startSeededKiln(60, { SUPERADMIN_EMAIL: 'chief@kiln.test' });
 });
-afterAll(async () => s?.close());
+afterEach(async () => s?.close());
 
 async function counts() {
   const out: Record<string, number> = {};
