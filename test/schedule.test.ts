@@ -23,24 +23,30 @@ describe('backup schedule settings', () => {
   const get = async () => (await gql(kiln.url, GET, {}, token)).data!.backupSchedule;
   const update = (i: Record<string, unknown>) => gql(kiln.url, UPDATE, { i }, token);
 
+  /** The schedule as the new gateway had it, read before any test changed it. */
+  let initial: Record<string, unknown>;
+
   beforeAll(async () => {
     kiln = await startTestKiln();
     token = await loginToken(kiln.url);
+    initial = (await gql(kiln.url, `{ backupSchedule { ${FIELDS} keepAtLeast } }`, {}, token)).data!.backupSchedule;
   });
   afterAll(async () => kiln?.close());
-  // One saved schedule for all these tests: each leaves it as a new gateway has it (through the API, so the timers follow).
+  // One saved schedule for all these tests: each leaves it as the new gateway had it (through the API, so the timers follow).
   afterEach(async () => {
-    const reset = await update({ frequency: 'DISABLED', timezone: 'Africa/Lagos', location: 'LOCAL', retentionDays: 30, keepAtLeast: 3, includeAuditLogs: false, includeSessions: false });
+    const { frequency, timezone, location, retentionDays, keepAtLeast, includeAuditLogs, includeSessions } = initial;
+    const reset = await update({ frequency, timezone, location, retentionDays, keepAtLeast, includeAuditLogs, includeSessions });
     expect(reset.errors).toBeUndefined();
   });
 
   it('starts disabled with the defaults', async () => {
-    expect(await get()).toMatchObject({
+    expect(initial).toMatchObject({
       frequency: 'DISABLED',
       cron: null,
       timezone: 'Africa/Lagos',
       location: 'LOCAL',
       retentionDays: 30,
+      keepAtLeast: 3,
       includeAuditLogs: false,
       includeSessions: false,
       lastBackupAt: null,
