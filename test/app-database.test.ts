@@ -12,7 +12,7 @@ import { APP_DATA_KEYS } from '../src/backup/records/app-conventions';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
 import { writeAppBackupFile } from './support/app-backup-file';
 import { loadSqlFile, REFERENCE_DDL } from './support/public-schema';
-import { fingerprint, RESTORE } from './support/restore-helpers';
+import { fingerprint, inMaintenance, RESTORE } from './support/restore-helpers';
 import { CREATE_BACKUP } from './support/seeded-kiln';
 import { freshDatabase } from './support/test-database';
 import { errorCode, gql, loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
@@ -186,18 +186,14 @@ describe('rows the app wrote', () => {
     expect(await fingerprint(db)).not.toEqual(source);
 
     expect(errorCode(await gql(kiln.url, RESTORE, { id: 'app-restore' }, token))).toBe('MAINTENANCE_REQUIRED');
-    await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
-    try {
+    await inMaintenance(kiln.url, token, (fresh) => (token = fresh), async () => {
       const job = await settledJob((await gql(kiln.url, RESTORE, { id: 'app-restore', allowUnsigned: true }, token)).data!.restoreBackup.id);
       expect(job.error).toBeNull();
       // Every table the file holds equals the source; the live audit log and sessions were kept (the file had none).
       const tables = Object.values(APP_DATA_KEYS).filter((t) => t !== 'AuditLog' && t !== 'StaffSession');
       expect(await fingerprint(db, tables)).toEqual(Object.fromEntries(tables.map((t) => [t, source[t]])));
       expect((await db.query(`SELECT count(*)::int AS n FROM "AuditLog" WHERE action = 'SYSTEM_RESTORED'`)).rows[0].n).toBe(1);
-    } finally {
-      token = await loginToken(kiln.url);
-      await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, token);
-    }
+    });
   });
 });
 

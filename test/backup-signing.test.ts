@@ -22,6 +22,10 @@ beforeAll(async () => {
   expect((await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, s.token)).errors).toBeUndefined();
 });
 afterAll(async () => s?.close());
+// A restore logs everybody out: each test starts signed in, whatever the one before did or failed at.
+afterEach(async () => {
+  s.token = await loginToken(s.kiln.url);
+});
 
 /** The forgery of finding 7: the real data plus one ADMIN account the attacker can log in with. */
 const addIntruder = (data: Record<string, any[]>) => {
@@ -86,14 +90,12 @@ it('restores the forged file with allowUnsigned: true, and names the new ADMIN i
   expect(rows).toHaveLength(1);
   expect(rows[0].metadata).toMatchObject({ signature: 'UNSIGNED' });
   expect(JSON.stringify(rows[0].metadata.accounts)).toMatch(/intruder@evil\.test/);
-  s.token = await loginToken(s.kiln.url);
 });
 
 it('restores a file this Kiln signed, downloaded and uploaded back, without the flag', async () => {
   const job = await settled((await uploadRestore(s.kiln.url, s.token, signed)).body.data.restoreBackup.id);
   expect(job.status).toBe('COMPLETED');
   expect(job.message).not.toMatch(/allowUnsigned/);
-  s.token = await loginToken(s.kiln.url); // the restore logged everybody out
 });
 
 it('restores a stored Kiln backup by id: the checksum Kiln recorded vouches for it', async () => {
@@ -103,7 +105,6 @@ it('restores a stored Kiln backup by id: the checksum Kiln recorded vouches for 
   expect(res.errors).toBeUndefined();
   const job = await settled(res.data!.restoreBackup.id);
   expect(job.status).toBe('COMPLETED');
-  s.token = await loginToken(s.kiln.url);
 });
 
 it("refuses a stored backup whose header was edited under Kiln's signature, even by id", async () => {

@@ -8,9 +8,9 @@ import path from 'node:path';
 // No types are published for the parser: it returns families of { name, type, metrics: [{ value, labels }] }.
 const parsePrometheus: (text: string) => Array<{ name: string; type: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }> = require('parse-prometheus-text-format');
 import { Client } from 'pg';
-import { RESTORE } from './support/restore-helpers';
+import { inMaintenance, RESTORE } from './support/restore-helpers';
 import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
-import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
+import { gql, startTestKiln, type TestKiln } from './support/test-kiln';
 
 const METRICS_TOKEN = 'metrics-token-for-the-test-0123456789';
 let s: SeededKiln;
@@ -55,14 +55,9 @@ it('reports what the database holds after backups, a failure, verifies, a drill 
   await s.kiln.services.jobs.settled((await run('mutation($id: ID!) { verifyBackup(id: $id, restoreDrill: true) { id } }', { id: first.backup.id })).verifyBackup.id);
   // A scheduled restore drill (a DRILL job), as its timer starts it.
   await s.kiln.services.jobs.settled((await s.kiln.services.verify.scheduledDrill()).id);
-  await run('mutation { setMaintenanceMode(enabled: true) { enabled } }');
-  try {
+  await inMaintenance(s.kiln.url, s.token, (token) => (s.token = token), async () => {
     await s.kiln.services.jobs.settled((await run(RESTORE, { id: first.backup.id })).restoreBackup.id);
-  } finally {
-    // The restore ended every session; the tests after this one need maintenance off, whatever the restore did.
-    s.token = await loginToken(s.kiln.url);
-    await run('mutation { setMaintenanceMode(enabled: false) { enabled } }');
-  }
+  });
   // A second backup whose file is then damaged: its verify fails.
   const second = await finishedJob(s, (await startBackup(s)).jobId);
   writeFileSync(path.join(s.kiln.backupDir, second.backup.filename), 'damaged');

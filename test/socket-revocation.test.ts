@@ -5,6 +5,7 @@
  */
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { inMaintenance } from './support/restore-helpers';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { gql, loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
 import { until } from './support/until';
@@ -94,22 +95,20 @@ it('closes a socket on another instance when the session ends through this one',
 
 it("gives the restore's own subscriber its final state, then closes the socket the restore logged out", async () => {
   const backup = (await finishedJob(s, (await startBackup(s)).jobId)).backup;
-  await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, s.token);
-  let jobId: string | undefined;
-  try {
-    const res = await gql(s.kiln.url, 'mutation($id: ID) { restoreBackup(id: $id) { id } }', { id: backup.id }, s.token);
-    jobId = res.data!.restoreBackup.id as string;
-    const socket = follow(s.kiln.url, s.token, jobId);
-    await until('the socket to close', async () => socket.closed(), (c) => c !== undefined, 30_000, 50);
-    expect(socket.closed()).toBe(4403);
-    expect(socket.events.at(-1).data.jobProgress).toMatchObject({ id: jobId, status: 'COMPLETED' });
-  } finally {
-    // Whatever the outcome, the other tests get a gateway out of maintenance, an admin token that
-    // works again, and no restore still running.
-    if (jobId) await s.kiln.services.jobs.settled(jobId);
-    s.token = await loginToken(s.kiln.url);
-    await gql(s.kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, s.token);
-  }
+  await inMaintenance(s.kiln.url, s.token, (token) => (s.token = token), async () => {
+    let jobId: string | undefined;
+    try {
+      const res = await gql(s.kiln.url, 'mutation($id: ID) { restoreBackup(id: $id) { id } }', { id: backup.id }, s.token);
+      jobId = res.data!.restoreBackup.id as string;
+      const socket = follow(s.kiln.url, s.token, jobId);
+      await until('the socket to close', async () => socket.closed(), (c) => c !== undefined, 30_000, 50);
+      expect(socket.closed()).toBe(4403);
+      expect(socket.events.at(-1).data.jobProgress).toMatchObject({ id: jobId, status: 'COMPLETED' });
+    } finally {
+      // Whatever the outcome, no restore still running for the other tests.
+      if (jobId) await s.kiln.services.jobs.settled(jobId);
+    }
+  });
 });
 
 it('caps subscriptions per socket and per user (TOO_MANY_REQUESTS)', async () => {

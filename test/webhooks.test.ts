@@ -5,7 +5,7 @@ import { createLogger } from '../src/logging/logger';
 import { WebhookNotifier } from '../src/notify/webhook-notifier';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
 import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
-import { RESTORE } from './support/restore-helpers';
+import { inMaintenance, RESTORE } from './support/restore-helpers';
 import { CREATE_BACKUP, extraDatabaseName } from './support/seeded-kiln';
 import { freshDatabase } from './support/test-database';
 import { gql, loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
@@ -219,19 +219,13 @@ describe('job events', () => {
 
   it('announce a restore, after the backup.completed of its PRE_RESTORE safety backup', async () => {
     const source = await backup(kiln, token);
-    const maintenance = (on: boolean) => gql(kiln.url, 'mutation($on: Boolean!) { setMaintenanceMode(enabled: $on) { enabled } }', { on }, token);
-    expect((await maintenance(true)).errors).toBeUndefined();
-    let restoreJobId: string;
-    try {
+    const restoreJobId = await inMaintenance(kiln.url, token, (fresh) => (token = fresh), async () => {
       const res = await gql(kiln.url, RESTORE, { id: source.job.backupId }, token);
       expect(res.errors).toBeUndefined();
-      restoreJobId = res.data!.restoreBackup.id;
-      await kiln.services.jobs.settled(restoreJobId);
-    } finally {
-      // Whatever the outcome, the other tests get a gateway out of maintenance and a token that works.
-      token = await loginToken(kiln.url); // a restore logs everybody out
-      expect((await maintenance(false)).errors).toBeUndefined();
-    }
+      const id: string = res.data!.restoreBackup.id;
+      await kiln.services.jobs.settled(id);
+      return id;
+    });
     const restoreJob = (await kiln.services.jobs.get(restoreJobId))!;
     expect(restoreJob.status).toBe('COMPLETED');
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { readBackup } from '../../src/backup/format/backup-reader';
 import { BackupSigner } from '../../src/backup/format/backup-signature';
 import { BackupWriter } from '../../src/backup/format/backup-writer';
-import { TEST_BACKUP_SIGNING_KEY } from './test-kiln';
+import { gql, loginToken, TEST_BACKUP_SIGNING_KEY } from './test-kiln';
 import { until } from './until';
 
 /** Signs as every test gateway does. */
@@ -35,6 +35,28 @@ export async function fingerprint(db: Client, tables: readonly string[] = LENDIN
     out[t] = `${rows[0].n}:${rows[0].h}`;
   }
   return out;
+}
+
+const SET_MAINTENANCE = 'mutation($on: Boolean!) { setMaintenanceMode(enabled: $on) { enabled } }';
+
+/**
+ * `fn` with maintenance mode on, as a restore needs it. Whatever `fn` did, the gateway leaves
+ * maintenance afterwards and `signedIn` gets a new admin token (a restore logs everybody out):
+ * the tests after it find neither.
+ */
+export async function inMaintenance<T>(url: string, token: string, signedIn: (token: string) => void, fn: () => Promise<T>): Promise<T> {
+  const on = await gql(url, SET_MAINTENANCE, { on: true }, token);
+  if (on.errors) throw new Error(`maintenance mode refused: ${JSON.stringify(on.errors)}`);
+  const outcome = await fn().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  const fresh = await loginToken(url);
+  signedIn(fresh);
+  const off = await gql(url, SET_MAINTENANCE, { on: false }, fresh);
+  if ('error' in outcome) throw outcome.error; // fn's failure first: it says what went wrong
+  if (off.errors) throw new Error(`leaving maintenance mode refused: ${JSON.stringify(off.errors)}`);
+  return outcome.value;
 }
 
 export const RESTORE = 'mutation($id: ID, $allowUnsigned: Boolean) { restoreBackup(id: $id, allowUnsigned: $allowUnsigned) { id kind status } }';
