@@ -18,14 +18,17 @@ afterAll(async () => {
   await cloud?.close();
 });
 
+// Health counts every backup record: each test starts from none, whatever ran before.
+beforeEach(async () => {
+  await s.db.query(`DELETE FROM backup_records`);
+});
+
 async function backup(k: { url: string; services: SeededKiln['kiln']['services'] }, location = 'LOCAL') {
   const res = await gql(k.url, CREATE_BACKUP, { i: { location } }, s.token);
   await k.services.jobs.settled(res.data!.createBackup.id);
 }
 
 it('names every problem of a fresh, local-only gateway, for GraphQL and monitors alike', async () => {
-  // Fresh: no backup records, whichever tests ran before.
-  await s.db.query(`DELETE FROM backup_records`);
   const health = (await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth;
   expect(health).toMatchObject({ healthy: false, totalBackups: 0, totalBytes: 0, failedLast24h: 0, lastSuccessfulBackupAt: null });
   expect(health.problems).toEqual(expect.arrayContaining(['No backup has completed yet', expect.stringMatching(/Cloud storage is not configured/)]));
@@ -36,26 +39,18 @@ it('names every problem of a fresh, local-only gateway, for GraphQL and monitors
 });
 
 it('counts backups, bytes and the failures of the last 24 hours', async () => {
-  // The totals are of all records: start from none, so only this test's backup and failures count.
-  await s.db.query(`DELETE FROM backup_records`);
-  try {
-    await backup(s.kiln);
-    await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('f1', 'x.json', 0, 'local', 'manual', 'failed', 'disk full', now())`);
-    await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('f0', 'y.json', 0, 'local', 'manual', 'failed', 'old', now() - interval '3 days')`);
-    const health = (await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth;
-    expect(health.totalBackups).toBe(1);
-    expect(health.totalBytes).toBeGreaterThan(0);
-    expect(health.failedLast24h).toBe(1);
-    expect(health.problems).toContain('1 backup(s) failed in the last 24 hours');
-    expect(health.problems).not.toContain('No backup has completed yet');
-  } finally {
-    await s.db.query(`DELETE FROM backup_records WHERE id IN ('f1', 'f0')`);
-  }
+  await backup(s.kiln);
+  await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('f1', 'x.json', 0, 'local', 'manual', 'failed', 'disk full', now())`);
+  await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('f0', 'y.json', 0, 'local', 'manual', 'failed', 'old', now() - interval '3 days')`);
+  const health = (await gql(s.kiln.url, HEALTH, {}, s.token)).data!.backupHealth;
+  expect(health.totalBackups).toBe(1);
+  expect(health.totalBytes).toBeGreaterThan(0);
+  expect(health.failedLast24h).toBe(1);
+  expect(health.problems).toContain('1 backup(s) failed in the last 24 hours');
+  expect(health.problems).not.toContain('No backup has completed yet');
 });
 
 it('flags unencrypted and failed cloud copies, and is healthy once all is well', async () => {
-  // Counts of cloud copies are of all records: start from none.
-  await s.db.query(`DELETE FROM backup_records`);
   const plain = await startTestKiln({ CLOUDINARY_URL: cloud.cloudinaryUrl, DATA_DIR: s.kiln.dataDir, BACKUP_DIR: s.kiln.backupDir }, s.kiln.databaseUrl);
   try {
     await backup(plain, 'BOTH');
@@ -92,8 +87,6 @@ it('flags unencrypted and failed cloud copies, and is healthy once all is well',
     expect(after.problems).toContain('The cloud copy failed for 1 backup(s) in the last 24 hours');
   } finally {
     await good.close();
-    // The failed and unencrypted cloud copies would be other tests' cloud problems.
-    await s.db.query(`DELETE FROM backup_records`);
   }
 });
 
@@ -130,7 +123,6 @@ describe('a local-only installation by choice', () => {
   it('with CLOUD_REQUIRED=false: no cloud is a note, and health is green once a backup completed', async () => {
     const local = await startTestKiln({ CLOUD_REQUIRED: 'false', DATA_DIR: s.kiln.dataDir, BACKUP_DIR: s.kiln.backupDir }, s.kiln.databaseUrl);
     try {
-      await s.db.query(`DELETE FROM backup_records`);
       await backup(local);
       const health = (await gql(local.url, HEALTH_NOTES, {}, s.token)).data!.backupHealth;
       expect(health).toMatchObject({ healthy: true, problems: [] });
