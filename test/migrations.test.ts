@@ -61,12 +61,12 @@ describe('migrations on a new database', () => {
   let url: string;
   let ds: DataSource;
 
-  // Each test migrates a new database of its own: one reverts every migration, another reruns them.
-  beforeEach(async () => {
+  // One new database, migrated, for the tests that leave it as they found it; the revert test migrates one of its own.
+  beforeAll(async () => {
     url = await freshDatabase(`kiln_test_migrations_${worker}`);
     ds = await migrated(url);
   });
-  afterEach(async () => {
+  afterAll(async () => {
     if (ds?.isInitialized) await ds.destroy();
   });
 
@@ -93,10 +93,16 @@ describe('migrations on a new database', () => {
   });
 
   it('revert cleanly when Kiln created the schema: nothing of Kiln or the app is left', async () => {
-    while ((await ds.query('SELECT count(*)::int AS n FROM migrations'))[0].n > 0) await ds.undoLastMigration();
-    expect((await publicCatalog(url)).tables).toEqual([]);
-    expect((await publicCatalog(url)).types).toEqual([]);
-    expect(await tablesIn(url, 'kiln')).toEqual(['migrations']);
+    const ownUrl = await freshDatabase(`kiln_test_migrations_revert_${worker}`);
+    const own = await migrated(ownUrl);
+    try {
+      while ((await own.query('SELECT count(*)::int AS n FROM migrations'))[0].n > 0) await own.undoLastMigration();
+      expect((await publicCatalog(ownUrl)).tables).toEqual([]);
+      expect((await publicCatalog(ownUrl)).types).toEqual([]);
+      expect(await tablesIn(ownUrl, 'kiln')).toEqual(['migrations']);
+    } finally {
+      await own.destroy();
+    }
   });
 });
 

@@ -73,10 +73,10 @@ async function stopSchedule() {
 
 beforeEach(async () => {
   instances = [];
-  url = await freshDatabase(`kiln_test_instances_${process.env.JEST_WORKER_ID ?? '1'}`);
+  url = await freshDatabase(`kiln_test_instances_${process.env.JEST_WORKER_ID ?? '1'}`, { migrated: true });
   db = new Client({ connectionString: url });
   await db.connect();
-  // The first instance migrates the fresh database; then demo data to back up.
+  // The first instance makes the admin (two at once would race to); then demo data to back up.
   await startInstance();
   await seedDemoData(db, { members: 20, seed: 7 });
   await Promise.all([startInstance(), startInstance()]);

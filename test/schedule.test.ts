@@ -201,7 +201,7 @@ describe('scheduled backups on several instances', () => {
 
   // Each test on a database of its own with instances of its own: fires, runs and records are counted from none.
   beforeEach(async () => {
-    url = await freshDatabase(`kiln_test_schedule_${process.env.JEST_WORKER_ID ?? '1'}`);
+    url = await freshDatabase(`kiln_test_schedule_${process.env.JEST_WORKER_ID ?? '1'}`, { migrated: true });
     db = new Client({ connectionString: url });
     await db.connect();
   });
