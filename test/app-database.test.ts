@@ -154,28 +154,31 @@ describe('rows the app wrote', () => {
     // A valid backup outside the folders, reachable by `..` from the app's folder: refused all the same.
     const outside = path.join(path.dirname(appDir), `outside-${path.basename(appDir)}.json`);
     await writeAppBackupFile(db, outside);
-    for (const [id, localPath] of [
-      ['app-traversal', '../../etc/passwd'],
-      ['app-escape', `../${path.basename(outside)}`],
-      ['app-absolute', '/etc/passwd'],
-    ]) {
-      await appRow(id, { localPath });
-      const listed = (await gql(kiln.url, BACKUP, { id }, token)).data!.backup;
-      if (localPath.includes('..')) expect(listed.warnings).toEqual([expect.stringContaining('leaves the backup folders')]);
-      const verify = await settledJob((await gql(kiln.url, VERIFY, { id }, token)).data!.verifyBackup.id);
-      expect(verify).toMatchObject({ status: 'FAILED', errorCode: 'STORAGE_UNAVAILABLE' });
-      const download = await fetch(`${kiln.url}/backups/${id}/download`, { headers: { authorization: `Bearer ${token}` } });
-      expect(download.status).toBe(503);
-      expect(((await download.json()) as any).errors[0].extensions.code).toBe('STORAGE_UNAVAILABLE');
+    try {
+      for (const [id, localPath] of [
+        ['app-traversal', '../../etc/passwd'],
+        ['app-escape', `../${path.basename(outside)}`],
+        ['app-absolute', '/etc/passwd'],
+      ]) {
+        await appRow(id, { localPath });
+        const listed = (await gql(kiln.url, BACKUP, { id }, token)).data!.backup;
+        if (localPath.includes('..')) expect(listed.warnings).toEqual([expect.stringContaining('leaves the backup folders')]);
+        const verify = await settledJob((await gql(kiln.url, VERIFY, { id }, token)).data!.verifyBackup.id);
+        expect(verify).toMatchObject({ status: 'FAILED', errorCode: 'STORAGE_UNAVAILABLE' });
+        const download = await fetch(`${kiln.url}/backups/${id}/download`, { headers: { authorization: `Bearer ${token}` } });
+        expect(download.status).toBe(503);
+        expect(((await download.json()) as any).errors[0].extensions.code).toBe('STORAGE_UNAVAILABLE');
+      }
+      await appRow('app-missing', { localPath: path.join(appDir, 'backup_gone.json') });
+      const missing = await fetch(`${kiln.url}/backups/app-missing/download`, { headers: { authorization: `Bearer ${token}` } });
+      expect(missing.status).toBe(503);
+      const verifyMissing = await settledJob((await gql(kiln.url, VERIFY, { id: 'app-missing' }, token)).data!.verifyBackup.id);
+      expect(verifyMissing.status).toBe('COMPLETED');
+      expect(verifyMissing.verification!.ok).toBe(false);
+      expect(verifyMissing.verification!.checks[0]).toMatchObject({ name: 'present in LOCAL storage', ok: false });
+    } finally {
+      await db.query(`DELETE FROM backup_records WHERE id IN ('app-traversal', 'app-escape', 'app-absolute', 'app-missing')`);
     }
-    await appRow('app-missing', { localPath: path.join(appDir, 'backup_gone.json') });
-    const missing = await fetch(`${kiln.url}/backups/app-missing/download`, { headers: { authorization: `Bearer ${token}` } });
-    expect(missing.status).toBe(503);
-    const verifyMissing = await settledJob((await gql(kiln.url, VERIFY, { id: 'app-missing' }, token)).data!.verifyBackup.id);
-    expect(verifyMissing.status).toBe('COMPLETED');
-    expect(verifyMissing.verification!.ok).toBe(false);
-    expect(verifyMissing.verification!.checks[0]).toMatchObject({ name: 'present in LOCAL storage', ok: false });
-    await db.query(`DELETE FROM backup_records WHERE id IN ('app-traversal', 'app-escape', 'app-absolute', 'app-missing')`);
   });
 
   it('restore by id, all or nothing, in maintenance mode', async () => {

@@ -63,47 +63,49 @@ it('reports what the database holds after backups, a failure, verifies, a drill 
   writeFileSync(path.join(s.kiln.backupDir, second.backup.filename), 'damaged');
   await s.kiln.services.jobs.settled((await run('mutation($id: ID!) { verifyBackup(id: $id) { id } }', { id: second.backup.id })).verifyBackup.id);
   await s.db.query(`INSERT INTO backup_records (id, filename, "fileSize", location, type, status, error, "createdAt") VALUES ('m-failed', 'x.json', 0, 'local', 'manual', 'failed', 'disk full', now())`);
+  try {
+    const m = await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN);
+    const counts = (await s.db.query(`SELECT coalesce(d.kind, upper(r.type)) AS type, upper(r.status) AS status, upper(r.location) AS location, count(*)::int AS n
+      FROM backup_records r LEFT JOIN kiln_backup_details d ON d.id = r.id GROUP BY 1, 2, 3`)).rows;
+    expect(counts.length).toBeGreaterThan(1);
+    for (const c of counts) expect([c, m.get(`kiln_backups{location="${c.location}",status="${c.status}",type="${c.type}"}`)]).toEqual([c, c.n]);
 
-  const m = await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN);
-  const counts = (await s.db.query(`SELECT coalesce(d.kind, upper(r.type)) AS type, upper(r.status) AS status, upper(r.location) AS location, count(*)::int AS n
-    FROM backup_records r LEFT JOIN kiln_backup_details d ON d.id = r.id GROUP BY 1, 2, 3`)).rows;
-  expect(counts.length).toBeGreaterThan(1);
-  for (const c of counts) expect([c, m.get(`kiln_backups{location="${c.location}",status="${c.status}",type="${c.type}"}`)]).toEqual([c, c.n]);
+    const lastManual = await fromDb(`SELECT max(d."completedAt") AS at FROM backup_records r JOIN kiln_backup_details d ON d.id = r.id WHERE d.kind = 'MANUAL' AND r.status = 'completed'`);
+    expect(m.get('kiln_backup_last_success_timestamp_seconds{type="MANUAL"}')).toBeCloseTo(unix(lastManual.at), 3);
+    expect(m.get('kiln_backup_last_success_age_seconds{type="MANUAL"}')).toBeGreaterThanOrEqual(0);
+    expect(m.get('kiln_backup_last_size_bytes{type="MANUAL"}')).toBe(Number(second.backup.fileSize));
+    expect(m.get('kiln_backup_failures_last_24h')).toBe(1);
 
-  const lastManual = await fromDb(`SELECT max(d."completedAt") AS at FROM backup_records r JOIN kiln_backup_details d ON d.id = r.id WHERE d.kind = 'MANUAL' AND r.status = 'completed'`);
-  expect(m.get('kiln_backup_last_success_timestamp_seconds{type="MANUAL"}')).toBeCloseTo(unix(lastManual.at), 3);
-  expect(m.get('kiln_backup_last_success_age_seconds{type="MANUAL"}')).toBeGreaterThanOrEqual(0);
-  expect(m.get('kiln_backup_last_size_bytes{type="MANUAL"}')).toBe(Number(second.backup.fileSize));
-  expect(m.get('kiln_backup_failures_last_24h')).toBe(1);
+    const jobs = (await s.db.query(`SELECT DISTINCT ON (kind) kind, status = 'COMPLETED' AND coalesce((verification->>'ok')::boolean, true) AS good, "finishedAt"
+      FROM kiln_jobs WHERE "finishedAt" IS NOT NULL ORDER BY kind, "finishedAt" DESC`)).rows;
+    expect(jobs.map((j) => j.kind).sort()).toEqual(['BACKUP', 'DRILL', 'RESTORE', 'VERIFY']);
+    expect(m.get('kiln_job_last_success{kind="DRILL"}')).toBe(1);
+    for (const j of jobs) {
+      expect([j.kind, m.get(`kiln_job_last_success{kind="${j.kind}"}`)]).toEqual([j.kind, j.good ? 1 : 0]);
+      expect(m.get(`kiln_job_last_finished_timestamp_seconds{kind="${j.kind}"}`)).toBeCloseTo(unix(j.finishedAt), 3);
+    }
+    // The verify that failed is the last VERIFY; the drill before it is its last success.
+    expect(m.get('kiln_job_last_success{kind="VERIFY"}')).toBe(0);
+    const drill = await fromDb(`SELECT max("finishedAt") AS at FROM kiln_jobs WHERE kind = 'VERIFY' AND (verification->>'ok')::boolean`);
+    expect(m.get('kiln_job_last_success_timestamp_seconds{kind="VERIFY"}')).toBeCloseTo(unix(drill.at), 3);
+    expect([...m.keys()].some((k) => k.startsWith('kiln_jobs_running'))).toBe(false);
 
-  const jobs = (await s.db.query(`SELECT DISTINCT ON (kind) kind, status = 'COMPLETED' AND coalesce((verification->>'ok')::boolean, true) AS good, "finishedAt"
-    FROM kiln_jobs WHERE "finishedAt" IS NOT NULL ORDER BY kind, "finishedAt" DESC`)).rows;
-  expect(jobs.map((j) => j.kind).sort()).toEqual(['BACKUP', 'DRILL', 'RESTORE', 'VERIFY']);
-  expect(m.get('kiln_job_last_success{kind="DRILL"}')).toBe(1);
-  for (const j of jobs) {
-    expect([j.kind, m.get(`kiln_job_last_success{kind="${j.kind}"}`)]).toEqual([j.kind, j.good ? 1 : 0]);
-    expect(m.get(`kiln_job_last_finished_timestamp_seconds{kind="${j.kind}"}`)).toBeCloseTo(unix(j.finishedAt), 3);
+    expect(m.get('kiln_health_healthy')).toBe(0);
+    expect(m.get('kiln_health_problem{code="BACKUPS_FAILED"}')).toBe(1);
+    expect([...m.keys()].filter((k) => k.startsWith('kiln_health_problem{'))).toEqual(
+      ((await gql(s.kiln.url, '{ backupHealth { problemCodes } }', {}, s.token)).data!.backupHealth.problemCodes as string[]).map((c) => `kiln_health_problem{code="${c}"}`),
+    );
+    expect(m.get('process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(m.get(`kiln_build_info{version="${require('../package.json').version}"}`)).toBe(1);
+
+    // The other instance, by its loopback port without a token, tells the same (times that move aside).
+    expect(other.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const o = await scrape(other.metricsUrl!);
+    const shared = (series: Series) => [...series].filter(([k]) => k.startsWith('kiln_') && !k.includes('_age_seconds') && !k.startsWith('kiln_job_lease_held'));
+    expect(shared(o)).toEqual(shared(m));
+  } finally {
+    await s.db.query(`DELETE FROM backup_records WHERE id = 'm-failed'`);
   }
-  // The verify that failed is the last VERIFY; the drill before it is its last success.
-  expect(m.get('kiln_job_last_success{kind="VERIFY"}')).toBe(0);
-  const drill = await fromDb(`SELECT max("finishedAt") AS at FROM kiln_jobs WHERE kind = 'VERIFY' AND (verification->>'ok')::boolean`);
-  expect(m.get('kiln_job_last_success_timestamp_seconds{kind="VERIFY"}')).toBeCloseTo(unix(drill.at), 3);
-  expect([...m.keys()].some((k) => k.startsWith('kiln_jobs_running'))).toBe(false);
-
-  expect(m.get('kiln_health_healthy')).toBe(0);
-  expect(m.get('kiln_health_problem{code="BACKUPS_FAILED"}')).toBe(1);
-  expect([...m.keys()].filter((k) => k.startsWith('kiln_health_problem{'))).toEqual(
-    ((await gql(s.kiln.url, '{ backupHealth { problemCodes } }', {}, s.token)).data!.backupHealth.problemCodes as string[]).map((c) => `kiln_health_problem{code="${c}"}`),
-  );
-  expect(m.get('process_cpu_user_seconds_total')).toBeGreaterThan(0);
-  expect(m.get(`kiln_build_info{version="${require('../package.json').version}"}`)).toBe(1);
-
-  // The other instance, by its loopback port without a token, tells the same (times that move aside).
-  expect(other.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
-  const o = await scrape(other.metricsUrl!);
-  const shared = (series: Series) => [...series].filter(([k]) => k.startsWith('kiln_') && !k.includes('_age_seconds') && !k.startsWith('kiln_job_lease_held'));
-  expect(shared(o)).toEqual(shared(m));
-  await s.db.query(`DELETE FROM backup_records WHERE id = 'm-failed'`);
 });
 
 it('counts retention deletions from the audit trail and cloud copy failures from the records', async () => {
