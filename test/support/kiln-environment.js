@@ -2,7 +2,7 @@
 // stores uploads in os.tmpdir(), which reads the worker's real environment (a test's
 // process.env is a copy), so the folder is set here, outside the sandbox: a test can then see
 // that no upload is left behind without seeing another worker's.
-const { chmodSync, mkdtempSync, rmSync } = require('node:fs');
+const { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const path = require('node:path');
 const { TestEnvironment } = require('jest-environment-node');
@@ -17,12 +17,32 @@ class KilnEnvironment extends TestEnvironment {
     process.env.TMPDIR = dir; // before super(): the sandbox's process.env is copied from it
     super(config, context);
     this.tmpDir = dir;
+    this.testPath = context.testPath;
+    this.cpuAtStart = processCpu();
   }
 
   async teardown() {
     await super.teardown();
     rmSync(this.tmpDir, { recursive: true, force: true });
+    // KILN_TEST_CPU_REPORT=file: each test file's CPU seconds, one JSON line per file, to see where
+    // the suite's time goes (the worker's own, and its ended child processes': CLIs, gateways).
+    // PostgreSQL's share is the server's, not a file's.
+    const report = process.env.KILN_TEST_CPU_REPORT;
+    if (report) {
+      const end = processCpu();
+      const seconds = (n) => Math.round(n * 100) / 100;
+      const line = { file: path.relative(process.cwd(), this.testPath), self: seconds(end.self - this.cpuAtStart.self), children: seconds(end.children - this.cpuAtStart.children) };
+      appendFileSync(report, `${JSON.stringify(line)}\n`);
+    }
   }
+}
+
+/** This process's CPU seconds so far (user + system), and its reaped children's, from /proc (Linux). */
+function processCpu() {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  const ticks = (from, to) => fields.slice(from, to).reduce((sum, n) => sum + Number(n), 0) / 100; // USER_HZ
+  // After the command: state is field 3 (index 0 here), utime/stime 14-15, cutime/cstime 16-17.
+  return { self: ticks(11, 13), children: ticks(13, 15) };
 }
 
 module.exports = KilnEnvironment;
