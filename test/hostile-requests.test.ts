@@ -4,7 +4,7 @@ import { createClient } from 'graphql-ws';
 import { Client } from 'pg';
 import WebSocket from 'ws';
 import { freshDatabase, workerDatabaseName } from './support/test-database';
-import { noUploadsLeft, uploadRestore, uploadsLeft } from './support/restore-helpers';
+import { inMaintenance, noUploadsLeft, uploadRestore, uploadsLeft } from './support/restore-helpers';
 import { until } from './support/until';
 import { gql, loginToken, startTestKiln, type TestKiln } from './support/test-kiln';
 
@@ -238,26 +238,28 @@ it('refuses an upload the disk has no room for: by its declared size before read
   const small = await startTestKiln({ UPLOAD_MIN_FREE_BYTES: String(2 ** 52) });
   try {
     const token = await loginToken(small.url);
-    await gql(small.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
-    const declared = await uploadRestore(small.url, token, Buffer.alloc(64 * 1024, 0x61));
-    expect(declared.status).toBe(503);
-    expect(declared.body.errors[0]).toMatchObject({ extensions: { code: 'STORAGE_UNAVAILABLE' }, message: expect.stringMatching(/UPLOAD_MIN_FREE_BYTES/) });
+    // Maintenance mode is the database's, which this gateway shares with the file's other one: off again after, whatever happens.
+    await inMaintenance(small.url, token, () => undefined, async () => {
+      const declared = await uploadRestore(small.url, token, Buffer.alloc(64 * 1024, 0x61));
+      expect(declared.status).toBe(503);
+      expect(declared.body.errors[0]).toMatchObject({ extensions: { code: 'STORAGE_UNAVAILABLE' }, message: expect.stringMatching(/UPLOAD_MIN_FREE_BYTES/) });
 
-    // A chunked body declares no size: it is checked as it arrives.
-    const form = new FormData();
-    form.append('operations', JSON.stringify({ query: 'mutation($file: Upload) { restoreBackup(file: $file) { id } }', variables: { file: null } }));
-    form.append('map', JSON.stringify({ 0: ['variables.file'] }));
-    form.append('0', new Blob([Buffer.alloc(64 * 1024, 0x61)]), 'backup.json');
-    const encoded = new Response(form);
-    const res = await fetch(`${small.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': encoded.headers.get('content-type')!, 'apollo-require-preflight': 'true', authorization: `Bearer ${token}` },
-      body: encoded.body,
-      duplex: 'half',
-    } as RequestInit);
-    const body = (await res.json()) as any;
-    expect(body.errors[0]).toMatchObject({ extensions: { code: 'STORAGE_UNAVAILABLE' } });
-    await until('the refused upload to be gone', async () => uploadsLeft(), (left) => left.length === 0);
+      // A chunked body declares no size: it is checked as it arrives.
+      const form = new FormData();
+      form.append('operations', JSON.stringify({ query: 'mutation($file: Upload) { restoreBackup(file: $file) { id } }', variables: { file: null } }));
+      form.append('map', JSON.stringify({ 0: ['variables.file'] }));
+      form.append('0', new Blob([Buffer.alloc(64 * 1024, 0x61)]), 'backup.json');
+      const encoded = new Response(form);
+      const res = await fetch(`${small.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': encoded.headers.get('content-type')!, 'apollo-require-preflight': 'true', authorization: `Bearer ${token}` },
+        body: encoded.body,
+        duplex: 'half',
+      } as RequestInit);
+      const body = (await res.json()) as any;
+      expect(body.errors[0]).toMatchObject({ extensions: { code: 'STORAGE_UNAVAILABLE' } });
+      await until('the refused upload to be gone', async () => uploadsLeft(), (left) => left.length === 0);
+    });
   } finally {
     await small.close();
   }
