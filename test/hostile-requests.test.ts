@@ -174,27 +174,27 @@ describe('uploads while one is being received', () => {
 
   it('refuses other uploads with CONFLICT before reading them, and stores the one it receives once', async () => {
     const token = await loginToken(kiln.url);
-    await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
-    const slow = slowUpload(token);
-    try {
-      // The slow upload is being stored (it holds the slot): uploads meanwhile are refused unread.
-      await until('the slow upload to be stored', async () => uploadsLeft(), (left) => left.length === 1);
-      const others = await Promise.all(Array.from({ length: 10 }, () => uploadRestore(kiln.url, token, Buffer.alloc(256 * 1024, 0x61))));
-      expect(others.map((r) => r.status)).toEqual(Array(10).fill(409));
-      expect(others[0].body.errors[0]).toMatchObject({ extensions: { code: 'CONFLICT' }, message: expect.stringMatching(/being received/) });
-      // Still one file on disk: the upload being received, once (graphql-upload's; no copy of ours).
-      expect(uploadsLeft()).toHaveLength(1);
-    } finally {
-      slow.abort();
-    }
-    // The slot is free again, and nothing of the cut-off upload stays.
-    await until('the cut-off upload to be gone', async () => uploadsLeft(), (left) => left.length === 0);
-    const next = await until('an upload to be taken again', () => uploadRestore(kiln.url, token, Buffer.from('not a backup')), (r) => r.status !== 409);
-    expect(next.body.errors).toBeUndefined();
-    await kiln.services.jobs.settled(next.body.data.restoreBackup.id);
-    expect(await kiln.services.jobs.get(next.body.data.restoreBackup.id)).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT' });
-    await noUploadsLeft();
-    await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, token);
+    await inMaintenance(kiln.url, token, () => undefined, async () => {
+      const slow = slowUpload(token);
+      try {
+        // The slow upload is being stored (it holds the slot): uploads meanwhile are refused unread.
+        await until('the slow upload to be stored', async () => uploadsLeft(), (left) => left.length === 1);
+        const others = await Promise.all(Array.from({ length: 10 }, () => uploadRestore(kiln.url, token, Buffer.alloc(256 * 1024, 0x61))));
+        expect(others.map((r) => r.status)).toEqual(Array(10).fill(409));
+        expect(others[0].body.errors[0]).toMatchObject({ extensions: { code: 'CONFLICT' }, message: expect.stringMatching(/being received/) });
+        // Still one file on disk: the upload being received, once (graphql-upload's; no copy of ours).
+        expect(uploadsLeft()).toHaveLength(1);
+      } finally {
+        slow.abort();
+      }
+      // The slot is free again, and nothing of the cut-off upload stays.
+      await until('the cut-off upload to be gone', async () => uploadsLeft(), (left) => left.length === 0);
+      const next = await until('an upload to be taken again', () => uploadRestore(kiln.url, token, Buffer.from('not a backup')), (r) => r.status !== 409);
+      expect(next.body.errors).toBeUndefined();
+      await kiln.services.jobs.settled(next.body.data.restoreBackup.id);
+      expect(await kiln.services.jobs.get(next.body.data.restoreBackup.id)).toMatchObject({ status: 'FAILED', errorCode: 'BACKUP_CORRUPT' });
+      await noUploadsLeft();
+    });
   });
 });
 
@@ -235,10 +235,10 @@ it('takes uploads again after a client that left while its upload was being chec
 });
 
 it('refuses an upload the disk has no room for: by its declared size before reading it, and as it arrives without one', async () => {
-  const small = await startTestKiln({ UPLOAD_MIN_FREE_BYTES: String(2 ** 52) });
+  const small = await startTestKiln({ UPLOAD_MIN_FREE_BYTES: String(2 ** 52) }, kiln.databaseUrl);
   try {
     const token = await loginToken(small.url);
-    // Maintenance mode is the database's, which this gateway shares with the file's other one: off again after, whatever happens.
+    // Maintenance mode is the database's, which this gateway shares with the file's main one: off again after, whatever happens.
     await inMaintenance(small.url, token, () => undefined, async () => {
       const declared = await uploadRestore(small.url, token, Buffer.alloc(64 * 1024, 0x61));
       expect(declared.status).toBe(503);

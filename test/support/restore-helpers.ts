@@ -51,11 +51,18 @@ export async function inMaintenance<T>(url: string, token: string, signedIn: (to
     (value) => ({ value }),
     (error: unknown) => ({ error }),
   );
-  const fresh = await loginToken(url);
-  signedIn(fresh);
-  const off = await gql(url, SET_MAINTENANCE, { on: false }, fresh);
-  if ('error' in outcome) throw outcome.error; // fn's failure first: it says what went wrong
-  if (off.errors) throw new Error(`leaving maintenance mode refused: ${JSON.stringify(off.errors)}`);
+  const cleanedUp = (async () => {
+    const fresh = await loginToken(url);
+    signedIn(fresh);
+    const off = await gql(url, SET_MAINTENANCE, { on: false }, fresh);
+    if (off.errors) throw new Error(`leaving maintenance mode refused: ${JSON.stringify(off.errors)}`);
+  })();
+  // fn's failure first, whatever the cleanup did: it says what went wrong.
+  if ('error' in outcome) {
+    await cleanedUp.catch(() => undefined);
+    throw outcome.error;
+  }
+  await cleanedUp;
   return outcome.value;
 }
 

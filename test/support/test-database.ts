@@ -39,12 +39,33 @@ async function withServer<T>(fn: (admin: Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** The databases this file's running test gateways use, with how many use each. */
+const inUse = new Map<string, number>();
+
+/** Marks the database at `url` as a running gateway's until the returned release is called. */
+export function holdDatabase(url: string): () => void {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  inUse.set(name, (inUse.get(name) ?? 0) + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = inUse.get(name)! - 1;
+    if (left > 0) inUse.set(name, left);
+    else inUse.delete(name);
+  };
+}
+
 /**
  * Creates (or empties) a database on the test server and returns its URL: empty, or with
  * `migrated`, a copy of the migrated template, as Kiln's first start leaves a new database
  * (but for the admin it creates then, which the copy does not hold).
+ * Refuses a database a running test gateway uses: dropping it would pull it from under that gateway.
  */
 export async function freshDatabase(name = workerDatabaseName(), options: { migrated?: boolean } = {}): Promise<string> {
+  if (inUse.has(name)) {
+    throw new Error(`freshDatabase: ${name} is the database of a test gateway still running: pass that gateway's databaseUrl to share it, or name another database`);
+  }
   await withServer(async (admin) => {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     await admin.query(`CREATE DATABASE "${name}"${options.migrated ? ` TEMPLATE "${migratedTemplateName()}"` : ''}`);

@@ -7,7 +7,7 @@ import { createLogger } from '../../src/logging/logger';
 import { Client } from 'pg';
 import { TokenService } from '../../src/auth/token.service';
 import { newId } from '../../src/db/ids';
-import { freshDatabase } from './test-database';
+import { freshDatabase, holdDatabase } from './test-database';
 
 export const TEST_ADMIN = { email: 'root@kiln.test', password: 'correct-horse-battery-staple' };
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -53,8 +53,22 @@ export async function startTestKiln(env: Record<string, string> = {}, databaseUr
   const logger = logLines
     ? createLogger('debug', { write: (line: string) => void logLines.push(JSON.parse(line)) })
     : createLogger(config.log.level);
-  const kiln = await startKiln(config, logger);
-  return { ...kiln, databaseUrl: url, dataDir, backupDir: config.backup.dir };
+  const release = holdDatabase(url);
+  let kiln: Awaited<ReturnType<typeof startKiln>>;
+  try {
+    kiln = await startKiln(config, logger);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const close = async (): Promise<void> => {
+    try {
+      await kiln.close();
+    } finally {
+      release();
+    }
+  };
+  return { ...kiln, close, databaseUrl: url, dataDir, backupDir: config.backup.dir };
 }
 
 export interface GraphQLResponse<T = Record<string, any>> {
