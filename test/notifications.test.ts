@@ -30,7 +30,7 @@ const logs: any[] = [];
 let token: string;
 
 /** What no log line and no failure row may hold, in part or whole. */
-const SECRETS = [SMTP_PASSWORD, BOT_TOKEN, BOT_TOKEN.split(':')[1], SLACK_PATH, 'slack-secret-path', 'never-logged', 'never_logged'];
+const SECRETS = [SMTP_PASSWORD, BOT_TOKEN, BOT_TOKEN.split(':')[1], SLACK_PATH, 'T0001/B0002', 'slack-secret', 'never-logged', 'never_logged'];
 function expectNoSecretIn(lines: unknown[]): void {
   for (const secret of SECRETS) expect([secret, lines.filter((l) => JSON.stringify(l).includes(secret)).length]).toEqual([secret, 0]);
 }
@@ -97,10 +97,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await kiln?.close();
-  await Promise.all([smtp?.close(), slack?.close(), telegram?.close(), cloud?.close()]);
-  // After every test, in whatever order they ran, the gateway's last lines included.
-  if (kiln) expectNoSecretIn([...logs, ...(await query(`SELECT error FROM kiln.kiln_notification_failures`))]);
+  try {
+    await kiln?.close();
+    // After every test, in whatever order they ran, the gateway's last lines included.
+    if (kiln) expectNoSecretIn([...logs, ...(await query(`SELECT error FROM kiln.kiln_notification_failures`))]);
+  } finally {
+    await Promise.all([smtp?.close(), slack?.close(), telegram?.close(), cloud?.close()]);
+  }
 });
 
 afterEach(() => {
