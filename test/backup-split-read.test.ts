@@ -249,9 +249,9 @@ it.each([1, 2])('ends its sessions when cancelled in the middle of a large table
   // No lending table locked by anybody (an autovacuum aside, which gives way to any lock request): named if one is.
   const held = await db.query(
     `SELECT a.application_name, a.backend_type, l.mode, l.relation::regclass::text AS "table"
-       FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+       FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid)
       WHERE l.locktype = 'relation' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-        AND l.relation = ANY($1::text[]::regclass[]) AND l.pid <> pg_backend_pid() AND a.backend_type <> 'autovacuum worker'`,
+        AND l.relation = ANY($1::text[]::regclass[]) AND l.pid <> pg_backend_pid() AND a.backend_type IS DISTINCT FROM 'autovacuum worker'`,
     [LENDING_TABLES.map(quoteIdent)],
   );
   expect(held.rows).toEqual([]);

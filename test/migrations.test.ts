@@ -61,7 +61,8 @@ describe('migrations on a new database', () => {
   let url: string;
   let ds: DataSource;
 
-  // One new database, migrated, for the tests that leave it as they found it; the revert test migrates one of its own.
+  // One new database, migrated, for the tests that leave its schema as they found it (the idempotent one
+  // reruns the migrations over it and checks just that); the revert test migrates one of its own.
   beforeAll(async () => {
     url = await freshDatabase(`kiln_test_migrations_${worker}`);
     ds = await migrated(url);

@@ -18,7 +18,7 @@ class KilnEnvironment extends TestEnvironment {
     super(config, context);
     this.tmpDir = dir;
     this.testPath = context.testPath;
-    this.cpuAtStart = processCpu();
+    if (process.env.KILN_TEST_CPU_REPORT) this.cpuAtStart = processCpu();
   }
 
   async teardown() {
@@ -39,7 +39,8 @@ class KilnEnvironment extends TestEnvironment {
 
 /** This process's CPU seconds so far (user + system), and its reaped children's, from /proc (Linux). */
 function processCpu() {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the command name may hold ') '
   const ticks = (from, to) => fields.slice(from, to).reduce((sum, n) => sum + Number(n), 0) / 100; // USER_HZ
   // After the command: state is field 3 (index 0 here), utime/stime 14-15, cutime/cstime 16-17.
   return { self: ticks(11, 13), children: ticks(13, 15) };
