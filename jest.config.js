@@ -40,8 +40,8 @@ module.exports = {
   // that never closes) still ends in that kill and warning, later.
   workerGracefulExitTimeout: 5_000,
   testTimeout: 60_000,
-  // Fixed order by default. `npx jest --randomize` shuffles the tests of each file (the seed is
-  // printed; `--seed=N` replays it): it found tests that leaned on earlier ones, all fixed. It
-  // becomes the default once random runs stop finding them (the last four on a59e728 found none).
+  // Every run shuffles the tests of each file (the seed is printed; `npx jest --seed=N` replays that
+  // order), so a test that leans on an earlier one is found by the next run, not by a reviewer.
+  randomize: true,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
