@@ -127,22 +127,22 @@ it('refuses an upload before reading it unless maintenance mode is on and the jo
   const token = await loginToken(kiln.url);
   const upload = () => uploadRestore(kiln.url, token, Buffer.alloc(256 * 1024, 0x61));
   expect((await upload()).body.errors[0].extensions.code).toBe('MAINTENANCE_REQUIRED');
-  await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
-  const db = new Client({ connectionString: kiln.databaseUrl });
-  await db.connect();
-  try {
-    // Another instance's restore holds the one job slot.
-    await db.query(`INSERT INTO kiln_leases (name, holder, "jobId", "expiresAt") VALUES ('exclusive-job', 'elsewhere', 'a-running-job', now() + interval '1 minute')
-                    ON CONFLICT (name) DO UPDATE SET holder = 'elsewhere', "jobId" = 'a-running-job', "expiresAt" = now() + interval '1 minute'`);
-    const busy = await upload();
-    expect(busy.status).toBe(409);
-    expect(busy.body.errors[0]).toMatchObject({ extensions: { code: 'CONFLICT', runningJobId: 'a-running-job' } });
-    expect(uploadsLeft()).toEqual([]);
-  } finally {
-    await db.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = now() WHERE name = 'exclusive-job'`);
-    await db.end();
-    await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, token);
-  }
+  await inMaintenance(kiln.url, token, () => undefined, async () => {
+    const db = new Client({ connectionString: kiln.databaseUrl });
+    await db.connect();
+    try {
+      // Another instance's restore holds the one job slot.
+      await db.query(`INSERT INTO kiln_leases (name, holder, "jobId", "expiresAt") VALUES ('exclusive-job', 'elsewhere', 'a-running-job', now() + interval '1 minute')
+                      ON CONFLICT (name) DO UPDATE SET holder = 'elsewhere', "jobId" = 'a-running-job', "expiresAt" = now() + interval '1 minute'`);
+      const busy = await upload();
+      expect(busy.status).toBe(409);
+      expect(busy.body.errors[0]).toMatchObject({ extensions: { code: 'CONFLICT', runningJobId: 'a-running-job' } });
+      expect(uploadsLeft()).toEqual([]);
+    } finally {
+      await db.query(`UPDATE kiln_leases SET "jobId" = NULL, "expiresAt" = now() WHERE name = 'exclusive-job'`);
+      await db.end();
+    }
+  });
 });
 
 describe('uploads while one is being received', () => {
@@ -200,38 +200,38 @@ describe('uploads while one is being received', () => {
 
 it('takes uploads again after a client that left while its upload was being checked', async () => {
   const token = await loginToken(kiln.url);
-  await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: true) { enabled } }', {}, token);
-  const db = new Client({ connectionString: kiln.databaseUrl });
-  await db.connect();
-  try {
-    // The guard's job-slot check waits on this lock: the client leaves meanwhile.
-    await db.query('BEGIN');
-    await db.query('LOCK TABLE kiln.kiln_leases IN ACCESS EXCLUSIVE MODE');
-    const req = http.request(`${kiln.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'multipart/form-data; boundary=x', 'content-length': '100000', 'apollo-require-preflight': 'true', authorization: `Bearer ${token}` },
-    });
-    req.on('error', () => undefined);
-    req.flushHeaders();
-    await until(
-      'the guard to wait for kiln_leases',
-      async () => (await kiln.dataSource.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%kiln_leases%'`)).length,
-      (n) => n > 0,
-      10_000,
-      20,
-    );
-    req.destroy();
-    await until('the server to see the client gone', async () => req.destroyed, (gone) => gone);
-    await db.query('COMMIT');
-    const next = await until('an upload to be taken', () => uploadRestore(kiln.url, token, Buffer.from('not a backup')), (r) => r.status !== 409, 10_000);
-    expect(next.body.errors).toBeUndefined();
-    await kiln.services.jobs.settled(next.body.data.restoreBackup.id);
-    await noUploadsLeft();
-  } finally {
-    await db.query('ROLLBACK').catch(() => undefined);
-    await db.end();
-    await gql(kiln.url, 'mutation { setMaintenanceMode(enabled: false) { enabled } }', {}, token);
-  }
+  await inMaintenance(kiln.url, token, () => undefined, async () => {
+    const db = new Client({ connectionString: kiln.databaseUrl });
+    await db.connect();
+    try {
+      // The guard's job-slot check waits on this lock: the client leaves meanwhile.
+      await db.query('BEGIN');
+      await db.query('LOCK TABLE kiln.kiln_leases IN ACCESS EXCLUSIVE MODE');
+      const req = http.request(`${kiln.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/form-data; boundary=x', 'content-length': '100000', 'apollo-require-preflight': 'true', authorization: `Bearer ${token}` },
+      });
+      req.on('error', () => undefined);
+      req.flushHeaders();
+      await until(
+        'the guard to wait for kiln_leases',
+        async () => (await kiln.dataSource.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%kiln_leases%'`)).length,
+        (n) => n > 0,
+        10_000,
+        20,
+      );
+      req.destroy();
+      await until('the server to see the client gone', async () => req.destroyed, (gone) => gone);
+      await db.query('COMMIT');
+      const next = await until('an upload to be taken', () => uploadRestore(kiln.url, token, Buffer.from('not a backup')), (r) => r.status !== 409, 10_000);
+      expect(next.body.errors).toBeUndefined();
+      await kiln.services.jobs.settled(next.body.data.restoreBackup.id);
+      await noUploadsLeft();
+    } finally {
+      await db.query('ROLLBACK').catch(() => undefined);
+      await db.end();
+    }
+  });
 });
 
 it('refuses an upload the disk has no room for: by its declared size before reading it, and as it arrives without one', async () => {
