@@ -75,8 +75,17 @@ it("a sweep that fails a job whose heartbeat looks stale keeps the lease its liv
     const job = await startBackup(s);
     await until('running', () => row(job.jobId), (r) => r.status === 'RUNNING');
     // A stalled heartbeat (a long GC pause, a clock step): the row looks dead, the lease is not expired.
-    await s.db.query(`UPDATE kiln_jobs SET "heartbeatAt" = CURRENT_TIMESTAMP - interval '1 day' WHERE id = $1`, [job.jobId]);
-    const failed = await s.kiln.services.jobs.failInterruptedJobs();
+    // Its own heartbeat (every 5 s) may land between the two and make the row live again, as it
+    // would for a real pause: then the row is made stale again (a whole-suite run, seed -261524051, met that once).
+    const failed = await until(
+      'a sweep to fail the job',
+      async () => {
+        await s.db.query(`UPDATE kiln_jobs SET "heartbeatAt" = CURRENT_TIMESTAMP - interval '1 day' WHERE id = $1`, [job.jobId]);
+        return s.kiln.services.jobs.failInterruptedJobs();
+      },
+      (jobs) => jobs.length > 0,
+      30_000,
+    );
     expect(failed.map((j) => j.id)).toEqual([job.jobId]);
     expect(await row(job.jobId)).toMatchObject({ status: 'FAILED', errorCode: 'INTERRUPTED' });
     // The job still runs here until its next heartbeat: no second exclusive job may start beside it.
