@@ -141,6 +141,9 @@ describe('backup schedule settings', () => {
   });
 
   it('previews unsaved changes: next runs and retention as the schedule would be, bad drafts explained, nothing saved', async () => {
+    // A saved schedule, as the refusal tests have: one never saved reads as the defaults as of the
+    // moment of reading (updatedAt too), which could not show that nothing was saved.
+    expect((await update({ frequency: 'DAILY', timezone: 'Africa/Lagos', retentionDays: 30 })).errors).toBeUndefined();
     const before = await get();
     const PREVIEW = `query($d: BackupScheduleInput) {
       nextBackupRuns(schedule: $d, count: 3) { local }
