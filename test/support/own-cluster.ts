@@ -6,12 +6,16 @@ import readline from 'node:readline';
 
 const EMBEDDED_POSTGRES = path.resolve(__dirname, '../../dist/src/db/embedded-postgres.js');
 
+/** Marks the line that carries the URL: anything else the child may print is not parsed. */
+const READY = 'kiln-own-cluster ready ';
+
 // Starts the cluster, says its URL on stdout, and stops it once stdin ends (the test closed it, or died).
 const CHILD = `
+const READY = ${JSON.stringify(READY)};
 const { startEmbeddedPostgres } = require(process.env.EMBEDDED_POSTGRES);
 startEmbeddedPostgres({ dataDir: process.env.DATA_DIR, port: 0, database: 'kiln' }).then(
   (pg) => {
-    process.stdout.write(JSON.stringify({ url: pg.url }) + '\\n');
+    process.stdout.write(READY + JSON.stringify({ url: pg.url }) + '\\n');
     process.stdin.on('end', () => pg.stop().then(() => process.exit(0), () => process.exit(1)));
     process.stdin.resume();
   },
@@ -44,7 +48,9 @@ export function startOwnCluster(): Promise<OwnCluster> {
     if (code !== 0) throw new Error(`the test's own PostgreSQL did not stop cleanly (exit ${code}): ${stderr.join('\n')}`);
   };
   return new Promise((resolve, reject) => {
-    readline.createInterface({ input: child.stdout! }).once('line', (line) => resolve({ url: (JSON.parse(line) as { url: string }).url, stop }));
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith(READY)) resolve({ url: (JSON.parse(line.slice(READY.length)) as { url: string }).url, stop });
+    });
     void exited.then((code) => reject(new Error(`the test's own PostgreSQL did not start (exit ${code}): ${stderr.join('\n')}`)));
   });
 }
