@@ -148,54 +148,55 @@ describeWithJournal('the change journal through the API', () => {
         await kiln.close();
       }
     }));
-
-  // In a cluster of its own: the WAL a slot holds back is the whole cluster's, and on the shared test
-  // server the other files' writes and open transactions kept it past 1 MB for a minute at a time.
-  it('flags WAL held back past JOURNAL_MAX_RETAINED_MB and a journal behind by more than JOURNAL_MAX_LAG_SECONDS, and clears both once they pass', async () => {
-    const cluster = await startOwnCluster();
-    const healthUrl = cluster.url;
-    const kiln = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600', JOURNAL_MAX_RETAINED_MB: '1', JOURNAL_MAX_LAG_SECONDS: '3' }, healthUrl).catch(async (err) => {
-      await cluster.stop().catch(() => undefined); // the start's own error says what went wrong
-      throw err;
-    });
-    const [held, writer] = [new Client({ connectionString: healthUrl }), new Client({ connectionString: healthUrl })];
-    await Promise.all([held.connect(), writer.connect()]);
-    try {
-      const admin = await loginToken(kiln.url);
-      expect((await gql(kiln.url, SET, { i: { continuous: true } }, admin)).errors).toBeUndefined();
-      await until('the journal to stream', () => kiln.services.journal.streaming, (s) => s !== null, 30_000, 50);
-      const journalCodes = async () =>
-        ((await gql(kiln.url, '{ backupHealth { problemCodes } }', {}, admin)).data!.backupHealth.problemCodes as string[]).filter((c) => c.startsWith('JOURNAL_'));
-      // Its base backup (queued when it was turned on) done, nothing is flagged.
-      await until('the journal to be healthy', journalCodes, (codes) => codes.length === 0, 60_000, 200);
-
-      // A transaction left open (one WAL record of its own) keeps the slot's restart point before it, however far
-      // the journal has confirmed: the 2 MB written after it stay on the server.
-      await held.query('BEGIN');
-      await held.query(`SELECT pg_logical_emit_message(true, 'kiln-test', 'held open')`);
-      await writer.query(`SELECT pg_logical_emit_message(false, 'kiln-test', repeat('x', 2 * 1024 * 1024))`);
-      await writer.query('CHECKPOINT'); // flushes the WAL (the server sends only flushed WAL) and logs the running transactions
-      const written = (await writer.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn;
-      await until('the journal to confirm past the 2 MB', async () => (await writer.query(`SELECT 1 FROM pg_replication_slots WHERE database = current_database() AND confirmed_flush_lsn >= $1`, [written])).rowCount, (n) => n === 1, 60_000, 100);
-      await until('retained WAL to be flagged', journalCodes, (codes) => codes.includes('JOURNAL_WAL_RETAINED'), 30_000, 200);
-      await held.query('ROLLBACK');
-      await writer.query('CHECKPOINT'); // the running transactions again, without it: the restart point moves on
-      // Nothing flagged before the next part: the lag flagged there is its own.
-      await until('retained WAL to be released', journalCodes, (codes) => codes.length === 0, 60_000, 200);
-
-      // A segment that cannot be recorded (its table locked) holds every commit after it: the journal falls behind.
-      await held.query('BEGIN');
-      await held.query('LOCK TABLE kiln.kiln_journal_segments IN EXCLUSIVE MODE');
-      await writer.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('journal-health', 'x', 1, 2, now())`);
-      await until('the lag to be flagged', journalCodes, (codes) => codes.includes('JOURNAL_LAGGING'), 30_000, 200);
-      await held.query('COMMIT');
-      await until('the journal to catch up', journalCodes, (codes) => !codes.includes('JOURNAL_LAGGING'), 30_000, 200);
-    } finally {
-      // Each step whatever the one before did: no client, gateway or server is left running.
-      await held.query('ROLLBACK').catch(() => undefined);
-      await kiln.close().catch(() => undefined);
-      await Promise.allSettled([held.end(), writer.end()]);
-      await cluster.stop();
-    }
-  }, 180_000);
 });
+
+// In a cluster of its own: the WAL a slot holds back is the whole cluster's, and on the shared test
+// server the other files' writes and open transactions kept it past 1 MB for a minute at a time. So it
+// runs whatever the test server (outside describeWithJournal): the embedded cluster decodes logically.
+it('flags WAL held back past JOURNAL_MAX_RETAINED_MB and a journal behind by more than JOURNAL_MAX_LAG_SECONDS, and clears both once they pass', async () => {
+  const cluster = await startOwnCluster();
+  const healthUrl = cluster.url;
+  const kiln = await startTestKiln({ JOURNAL_SEGMENT_SECONDS: '0.2', JOB_LEASE_TTL_SECONDS: '600', JOURNAL_MAX_RETAINED_MB: '1', JOURNAL_MAX_LAG_SECONDS: '3' }, healthUrl).catch(async (err) => {
+    await cluster.stop().catch(() => undefined); // the start's own error says what went wrong
+    throw err;
+  });
+  const [held, writer] = [new Client({ connectionString: healthUrl }), new Client({ connectionString: healthUrl })];
+  await Promise.all([held.connect(), writer.connect()]);
+  try {
+    const admin = await loginToken(kiln.url);
+    expect((await gql(kiln.url, SET, { i: { continuous: true } }, admin)).errors).toBeUndefined();
+    await until('the journal to stream', () => kiln.services.journal.streaming, (s) => s !== null, 30_000, 50);
+    const journalCodes = async () =>
+      ((await gql(kiln.url, '{ backupHealth { problemCodes } }', {}, admin)).data!.backupHealth.problemCodes as string[]).filter((c) => c.startsWith('JOURNAL_'));
+    // Its base backup (queued when it was turned on) done, nothing is flagged.
+    await until('the journal to be healthy', journalCodes, (codes) => codes.length === 0, 60_000, 200);
+
+    // A transaction left open (one WAL record of its own) keeps the slot's restart point before it, however far
+    // the journal has confirmed: the 2 MB written after it stay on the server.
+    await held.query('BEGIN');
+    await held.query(`SELECT pg_logical_emit_message(true, 'kiln-test', 'held open')`);
+    await writer.query(`SELECT pg_logical_emit_message(false, 'kiln-test', repeat('x', 2 * 1024 * 1024))`);
+    await writer.query('CHECKPOINT'); // flushes the WAL (the server sends only flushed WAL) and logs the running transactions
+    const written = (await writer.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn;
+    await until('the journal to confirm past the 2 MB', async () => (await writer.query(`SELECT 1 FROM pg_replication_slots WHERE database = current_database() AND confirmed_flush_lsn >= $1`, [written])).rowCount, (n) => n === 1, 60_000, 100);
+    await until('retained WAL to be flagged', journalCodes, (codes) => codes.includes('JOURNAL_WAL_RETAINED'), 30_000, 200);
+    await held.query('ROLLBACK');
+    await writer.query('CHECKPOINT'); // the running transactions again, without it: the restart point moves on
+    // Nothing flagged before the next part: the lag flagged there is its own.
+    await until('retained WAL to be released', journalCodes, (codes) => codes.length === 0, 60_000, 200);
+
+    // A segment that cannot be recorded (its table locked) holds every commit after it: the journal falls behind.
+    await held.query('BEGIN');
+    await held.query('LOCK TABLE kiln.kiln_journal_segments IN EXCLUSIVE MODE');
+    await writer.query(`INSERT INTO "LoanType" (id, name, "minAmount", "maxAmount", "updatedAt") VALUES ('journal-health', 'x', 1, 2, now())`);
+    await until('the lag to be flagged', journalCodes, (codes) => codes.includes('JOURNAL_LAGGING'), 30_000, 200);
+    await held.query('COMMIT');
+    await until('the journal to catch up', journalCodes, (codes) => !codes.includes('JOURNAL_LAGGING'), 30_000, 200);
+  } finally {
+    // Each step whatever the one before did: no client, gateway or server is left running.
+    await held.query('ROLLBACK').catch(() => undefined);
+    await kiln.close().catch(() => undefined);
+    await Promise.allSettled([held.end(), writer.end()]);
+    await cluster.stop();
+  }
+}, 180_000);
