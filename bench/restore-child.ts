@@ -23,6 +23,7 @@ import { Job } from '../src/jobs/job.entity';
 import { JobStatus } from '../src/jobs/job.enums';
 import { startKiln } from '../src/kiln';
 import { createLogger } from '../src/logging/logger';
+import { machineBusySeconds } from './machine-cpu';
 import { BENCH_USER_AGENT, failure, reportAndExit, type ChildResult } from './bench-child';
 
 /** Seconds of each part of the restore job; null where a hook did not fire. */
@@ -52,6 +53,13 @@ export type RestoreChildResult = ChildResult<{
   rssKbByPhase: Partial<Record<'validate' | 'safety' | 'load' | 'afterLoad', number>>;
   /** The job's own message (rows, tables, safety backup, sessions logged out). */
   message: string;
+  /**
+   * Core-seconds the whole machine was busy in each phase (Kiln and PostgreSQL together; null off
+   * Linux): how much of two cores' capacity the phase used. `job` is the whole job.
+   */
+  machineCpuByPhase: Partial<Record<'job' | 'validate' | 'safety' | 'load' | 'afterLoad', number>>;
+  /** The same for Kiln's own process alone: the rest of the machine's is PostgreSQL's. */
+  kilnCpuByPhase: Partial<Record<'job' | 'validate' | 'safety' | 'load' | 'afterLoad', number>>;
   /** Peak RSS in KB once the gateway had started, before the restore. */
   startedRssKb: number;
   /** Peak RSS in KB over the whole process, restore included. */
@@ -81,8 +89,15 @@ async function restoreOnce(): Promise<RestoreChildResult> {
 
     const marks = instrumentRestore(kiln.services.backups);
     // RSS every 50 ms, given to phases afterwards, once their bounds are known.
-    const samples: Array<[at: number, rssKb: number]> = [];
-    const sampler = setInterval(() => samples.push([performance.now(), Math.round(process.memoryUsage.rss() / 1024)]), 50);
+    // And the machine's busy CPU, for the same phases.
+    const samples: Array<[at: number, rssKb: number, machineBusy: number | null, kilnBusy: number]> = [];
+    const kilnBusy = () => {
+      const used = process.cpuUsage();
+      return (used.user + used.system) / 1e6;
+    };
+    const sample = () => samples.push([performance.now(), Math.round(process.memoryUsage.rss() / 1024), machineBusySeconds(), kilnBusy()]);
+    const sampler = setInterval(sample, 50);
+    sample();
     const startedRssKb = process.resourceUsage().maxRSS;
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
@@ -92,6 +107,7 @@ async function restoreOnce(): Promise<RestoreChildResult> {
     jobId = job.id;
     await kiln.services.jobs.settled(job.id);
     const ended = performance.now();
+    sample();
     loop.disable();
     clearInterval(sampler);
     const used = process.cpuUsage(cpu);
@@ -102,16 +118,30 @@ async function restoreOnce(): Promise<RestoreChildResult> {
       return { ok: false, error: `restore job ended ${row?.status ?? 'without a row'}: ${row?.error ?? ''}` };
     }
     const rssKbByPhase: Extract<RestoreChildResult, { ok: true }>['rssKbByPhase'] = {};
-    for (const [at, kb] of samples) {
+    const machineCpuByPhase: Extract<RestoreChildResult, { ok: true }>['machineCpuByPhase'] = {};
+    const kilnCpuByPhase: Extract<RestoreChildResult, { ok: true }>['kilnCpuByPhase'] = {};
+    samples.forEach(([at, kb, busy, kiln], i) => {
       const phase = phaseAt(marks, at, 'validate');
       rssKbByPhase[phase] = Math.max(rssKbByPhase[phase] ?? 0, kb);
-    }
+      // What the machine did since the sample before, counted to the phase this one falls in (50 ms grain).
+      if (i > 0) {
+        kilnCpuByPhase[phase] = (kilnCpuByPhase[phase] ?? 0) + (kiln - samples[i - 1][3]);
+        kilnCpuByPhase.job = (kilnCpuByPhase.job ?? 0) + (kiln - samples[i - 1][3]);
+      }
+      const before = samples[i - 1]?.[2];
+      if (busy !== null && before !== undefined && before !== null) {
+        machineCpuByPhase[phase] = (machineCpuByPhase[phase] ?? 0) + (busy - before);
+        machineCpuByPhase.job = (machineCpuByPhase.job ?? 0) + (busy - before);
+      }
+    });
     return {
       ok: true,
       seconds: (ended - started) / 1000,
       cpuSeconds: (used.user + used.system) / 1e6,
       phases: restorePhaseSeconds(marks, ended),
       rssKbByPhase,
+      machineCpuByPhase,
+      kilnCpuByPhase,
       message: row.message ?? '',
       startedRssKb,
       maxRssKb,

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
@@ -7,6 +8,7 @@ import { Client } from 'pg';
 import { LENDING_TABLES } from '../src/domain';
 import { kilnBackup, pgDump } from './backup.measure';
 import { BENCH_USER_AGENT, kilnEnv, runChild } from './bench-child';
+import { machineBusySeconds } from './machine-cpu';
 import { fingerprint, fingerprintDifferences, type BenchDatabase } from './bench-databases';
 import { count, mb, ratio, seconds, verdict, type BenchContext, type ReportLine } from './bench-report';
 import type { RestoreChildResult } from './restore-child';
@@ -95,6 +97,32 @@ export async function measureRestore(ctx: BenchContext): Promise<ReportLine[]> {
       { metric: 'restore: time ratio Kiln/pg_restore', value: ratio(timeRatio), target: `<= ${TIME_RATIO_LIMIT}x`, verdict: verdict(timeRatio <= TIME_RATIO_LIMIT) },
       { metric: 'restore: restore phase alone/pg_restore', value: p.restore === null ? 'n/a' : ratio(p.restore / reference.seconds), target: 'without validation, safety backup' },
     );
+    // Why the ratio is what it is: the work both do, in core-seconds of the whole machine (Kiln or
+    // pg_restore, and PostgreSQL). Work divided by the cores is the least time any schedule of it takes.
+    const cpu = full.machineCpuByPhase;
+    const kiln = full.kilnCpuByPhase;
+    const cores = availableParallelism();
+    if (cpu.job !== undefined && reference.machineCpu !== null) {
+      const c = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(1));
+      lines.push(
+        {
+          metric: 'restore: machine CPU, Kiln job',
+          value: `${c(cpu.job)} core-s`,
+          target: `safety ${c(cpu.safety)} / load ${c(cpu.load)} / after load ${c(cpu.afterLoad)}; Kiln + PostgreSQL`,
+        },
+        {
+          metric: 'restore:   of it Kiln\'s own process',
+          value: `${c(kiln.job)} core-s`,
+          target: `safety ${c(kiln.safety)} / load ${c(kiln.load)} / after load ${c(kiln.afterLoad)}; the rest is PostgreSQL's`,
+        },
+        { metric: 'restore: machine CPU, pg_restore', value: `${c(reference.machineCpu)} core-s`, target: 'pg_restore + PostgreSQL' },
+        {
+          metric: `restore: Kiln's work spread on ${cores} cores/pg_restore`,
+          value: ratio(cpu.job / cores / reference.seconds),
+          target: `the least ratio any schedule of that work reaches here`,
+        },
+      );
+    }
   } else {
     lines.push({ metric: 'restore: time ratio Kiln/pg_restore', value: 'n/a', target: `<= ${TIME_RATIO_LIMIT}x`, verdict: 'skipped' });
   }
@@ -145,12 +173,13 @@ async function kilnRestore(db: BenchDatabase, workDir: string): Promise<KilnRest
 }
 
 /** TRUNCATE of every lending table, then `pg_restore --data-only --disable-triggers` of the full database's pg_dump file, timed by the wall clock. */
-async function pgRestore(ctx: BenchContext): Promise<{ seconds: number; truncateSeconds: number; differences: string[] }> {
+async function pgRestore(ctx: BenchContext): Promise<{ seconds: number; truncateSeconds: number; machineCpu: number | null; differences: string[] }> {
   const file = ctx.fullDump ?? (await pgDump(ctx.full.url, ctx.workDir)).file;
   const truncateStarted = performance.now();
   await withClient(ctx.full.url, (c) => c.query(`TRUNCATE ${LENDING}`));
   const truncateSeconds = (performance.now() - truncateStarted) / 1000;
   const started = performance.now();
+  const busyBefore = machineBusySeconds();
   try {
     await promisify(execFile)('pg_restore', ['--data-only', '--disable-triggers', '-d', ctx.full.url, file], { maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
@@ -158,7 +187,9 @@ async function pgRestore(ctx: BenchContext): Promise<{ seconds: number; truncate
     throw new Error(`pg_restore into ${ctx.full.name} failed (the next run seeds it again): ${(err as { stderr?: string }).stderr || (err as Error).message}`, { cause: err });
   }
   const elapsed = (performance.now() - started) / 1000;
-  return { seconds: elapsed, truncateSeconds, differences: fingerprintDifferences(ctx.full.seeded, await fingerprint(ctx.full.url)) };
+  const busyAfter = machineBusySeconds();
+  const machineCpu = busyBefore === null || busyAfter === null ? null : busyAfter - busyBefore;
+  return { seconds: elapsed, truncateSeconds, machineCpu, differences: fingerprintDifferences(ctx.full.seeded, await fingerprint(ctx.full.url)) };
 }
 
 /**
