@@ -8,6 +8,7 @@ import { newId } from '../src/db/ids';
 import { uploadRestore } from './support/restore-helpers';
 import { errorCode, gql, loginToken, staffToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
 import { until } from './support/until';
+import { whileTableLocked } from './support/seeded-kiln';
 
 const AUDIT = `query($filter: AuditLogFilter, $limit: Int, $offset: Int) {
   auditLog(filter: $filter, limit: $limit, offset: $offset) { total items { id action entityName entityId actorUserId actorEmail before after metadata userAgent createdAt } } }`;
@@ -120,18 +121,15 @@ describe('refused dangerous mutations', () => {
   });
 
   it('answers at once while a restore holds the audit table, and gives up the entry after a second', async () => {
-    const locker = new Client({ connectionString: kiln.databaseUrl });
-    await locker.connect();
-    try {
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE "AuditLog" IN ACCESS EXCLUSIVE MODE');
-      const staff = await staffToken(kiln.databaseUrl, 'locked-out@kiln.test');
-      expect(errorCode(await gql(kiln.url, 'mutation { deleteBackup(id: "x") }', {}, staff.token))).toBe('FORBIDDEN');
-      await until('the write to give up', async () => logs.find((l) => l.event === 'audit_failed' && l.entityId === 'deleteBackup'), (l) => l !== undefined, 10_000, 50);
-    } finally {
-      await locker.query('COMMIT');
-      await locker.end();
-    }
+    await whileTableLocked(
+      kiln.databaseUrl,
+      async () => {
+        const staff = await staffToken(kiln.databaseUrl, 'locked-out@kiln.test');
+        expect(errorCode(await gql(kiln.url, 'mutation { deleteBackup(id: "x") }', {}, staff.token))).toBe('FORBIDDEN');
+        await until('the write to give up', async () => logs.find((l) => l.event === 'audit_failed' && l.entityId === 'deleteBackup'), (l) => l !== undefined, 10_000, 50);
+      },
+      'AuditLog',
+    );
   });
 
   it('writes nothing for an anonymous caller, nor for what is no refusal', async () => {

@@ -245,21 +245,14 @@ describe('a gateway restarted after a crash', () => {
     const first = await start(dataDir);
     await seedDemoData(db, { members: 5, seed: 3 });
     const token = await loginToken(first.url);
-    const locker = new Client({ connectionString: url });
-    await locker.connect();
-    let deadJob: string;
-    try {
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE "LoanType" IN ACCESS EXCLUSIVE MODE');
+    const deadJob = await whileTableLocked(url, async () => {
       const res = await gql(first.url, CREATE, { i: {} }, token);
-      deadJob = res.data!.createBackup.id;
-      await until('the backup running', async () => (await db.query(`SELECT status FROM kiln_jobs WHERE id = $1`, [deadJob])).rows[0].status, (st) => st === 'RUNNING');
+      const id: string = res.data!.createBackup.id;
+      await until('the backup running', async () => (await db.query(`SELECT status FROM kiln_jobs WHERE id = $1`, [id])).rows[0].status, (st) => st === 'RUNNING');
       first.child.kill('SIGKILL');
       await first.exited;
-    } finally {
-      await locker.query('COMMIT').catch(() => undefined);
-      await locker.end();
-    }
+      return id;
+    });
 
     // Another gateway (its own data folder) cannot know the dead one is gone: the lease holds.
     const other = await start(otherDir);

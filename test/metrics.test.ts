@@ -7,9 +7,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 // No types are published for the parser: it returns families of { name, type, metrics: [{ value, labels }] }.
 const parsePrometheus: (text: string) => Array<{ name: string; type: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }> = require('parse-prometheus-text-format');
-import { Client } from 'pg';
 import { inMaintenance, RESTORE } from './support/restore-helpers';
-import { finishedJob, startBackup, startSeededKiln, type SeededKiln } from './support/seeded-kiln';
+import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { gql, startTestKiln, type TestKiln } from './support/test-kiln';
 
 const METRICS_TOKEN = 'metrics-token-for-the-test-0123456789';
@@ -127,16 +126,7 @@ it('counts retention deletions from the audit trail and cloud copy failures from
 
 it('keeps the last retention figure while a restore holds the audit table, and answers at once', async () => {
   const before = (await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN)).get('kiln_retention_deleted_backups');
-  const locker = new Client({ connectionString: s.kiln.databaseUrl });
-  await locker.connect();
-  try {
-    await locker.query('BEGIN');
-    await locker.query('LOCK TABLE "AuditLog" IN ACCESS EXCLUSIVE MODE');
-    expect((await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN)).get('kiln_retention_deleted_backups')).toBe(before);
-  } finally {
-    await locker.query('COMMIT');
-    await locker.end();
-  }
+  await whileTableLocked(s, async () => expect((await scrape(`${s.kiln.url}/metrics`, METRICS_TOKEN)).get('kiln_retention_deleted_backups')).toBe(before), 'AuditLog');
 });
 
 it.each([

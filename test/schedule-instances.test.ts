@@ -7,6 +7,7 @@ import { seedDemoData } from '../src/seed/demo-data.seeder';
 import { freshDatabase } from './support/test-database';
 import { TEST_BACKUP_SIGNING_KEY, TEST_JWT_SECRET } from './support/test-kiln';
 import { until } from './support/until';
+import { whileTableLocked } from './support/seeded-kiln';
 
 /*
  * Three gateways in their own processes on one database, as in production:
@@ -114,13 +115,8 @@ it('three instances make exactly one backup per fire', async () => {
 }, 120_000);
 
 it('when the instance running a scheduled backup is killed, another takes the fire over', async () => {
-  const locker = new Client({ connectionString: url });
-  await locker.connect();
-  let victimJob: { id: string; instanceId: string };
-  try {
-    // Hold the next scheduled backup in its export, so we know who runs it.
-    await locker.query('BEGIN');
-    await locker.query('LOCK TABLE "LoanType" IN ACCESS EXCLUSIVE MODE');
+  // Hold the next scheduled backup in its export, so we know who runs it.
+  const victimJob = await whileTableLocked(url, async () => {
     // One fire a minute, due in a few seconds: one fire only. Only the latest fire is taken over (an
     // earlier one is covered by the fires after it), and with a fire every few seconds a loaded
     // machine let a second one come (queued behind the first) before the schedule was off.
@@ -128,8 +124,8 @@ it('when the instance running a scheduled backup is killed, another takes the fi
     const [first] = await until('a scheduled backup running', runs, (rows) => rows.some((r) => r.jobId), 90_000);
     await setSchedule('DISABLED', null);
     expect(await runs()).toHaveLength(1);
-    victimJob = (await db.query(`SELECT id, "instanceId" FROM kiln_jobs WHERE id = $1`, [first.jobId])).rows[0];
-    const victim = instances.find((i) => victimJob.instanceId.split(':')[1] === String(i.child.pid))!;
+    const job: { id: string; instanceId: string } = (await db.query(`SELECT id, "instanceId" FROM kiln_jobs WHERE id = $1`, [first.jobId])).rows[0];
+    const victim = instances.find((i) => job.instanceId.split(':')[1] === String(i.child.pid))!;
     victim.child.kill('SIGKILL');
     await victim.exited;
     instances.splice(instances.indexOf(victim), 1);
@@ -142,10 +138,8 @@ it('when the instance running a scheduled backup is killed, another takes the fi
       60_000,
     );
     expect(taken.claimedBy).not.toBe(first.claimedBy);
-  } finally {
-    await locker.query('COMMIT').catch(() => undefined);
-    await locker.end();
-  }
+    return job;
+  });
   await stopSchedule();
 
   const backups = await scheduledBackups();

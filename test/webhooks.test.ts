@@ -6,7 +6,7 @@ import { WebhookNotifier } from '../src/notify/webhook-notifier';
 import { seedDemoData } from '../src/seed/demo-data.seeder';
 import { startCloudinaryServer, type FakeCloudinary } from './support/cloudinary/cloudinary-server';
 import { inMaintenance, RESTORE } from './support/restore-helpers';
-import { CREATE_BACKUP, extraDatabaseName } from './support/seeded-kiln';
+import { CREATE_BACKUP, extraDatabaseName, whileTableLocked } from './support/seeded-kiln';
 import { freshDatabase } from './support/test-database';
 import { gql, loginToken, startTestKiln, TEST_ADMIN, type TestKiln } from './support/test-kiln';
 import { closedPort } from './support/closed-port';
@@ -193,22 +193,14 @@ describe('job events', () => {
 
   it('announce a queued backup cancelled before it ran, with its job', async () => {
     // What replaced the FAILED record of a scheduled backup that could not start: its job waits QUEUED.
-    const locker = new Client({ connectionString: kiln.databaseUrl });
-    await locker.connect();
-    let running: string;
-    let queued: string;
-    try {
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE "LoanType" IN ACCESS EXCLUSIVE MODE');
-      running = (await gql(kiln.url, CREATE_BACKUP, { i: {} }, token)).data!.createBackup.id;
+    const { running, queued } = await whileTableLocked(kiln.databaseUrl, async () => {
+      const runningId: string = (await gql(kiln.url, CREATE_BACKUP, { i: {} }, token)).data!.createBackup.id;
       const res = await gql(kiln.url, 'mutation { createBackup(input: { queue: true }) { id status } }', {}, token);
       expect(res.data!.createBackup.status).toBe('QUEUED');
-      queued = res.data!.createBackup.id;
-      expect((await gql(kiln.url, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id: queued }, token)).data!.cancelJob.status).toBe('CANCELLED');
-    } finally {
-      await locker.query('COMMIT').catch(() => undefined);
-      await locker.end();
-    }
+      const queuedId: string = res.data!.createBackup.id;
+      expect((await gql(kiln.url, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id: queuedId }, token)).data!.cancelJob.status).toBe('CANCELLED');
+      return { running: runningId, queued: queuedId };
+    });
     await kiln.services.jobs.settled(running);
     await eventually('backup.failed of the cancelled queued backup', () => receiver.find('backup.failed', (d) => d.jobId === queued).length > 0, 30_000, POLL_MS);
     const [delivery] = receiver.find('backup.failed', (d) => d.jobId === queued);

@@ -65,12 +65,13 @@ export function extraDatabaseName(suffix: string): string {
 }
 
 /**
- * Runs `fn` while another connection holds an exclusive lock on a lending table (one that
- * logins and audit entries never touch),
- * so a backup started inside stays RUNNING (its snapshot waits on the lock) until `fn` ends.
+ * Runs `fn` while another connection holds an exclusive lock on a table of the database (`s`'s
+ * gateway's, or a URL): by default a lending table that logins and audit entries never touch, so
+ * a backup started inside stays RUNNING (its snapshot waits on the lock) until `fn` ends; on
+ * "AuditLog", Kiln meets what a restore's lock on the audit table does to it.
  */
-export async function whileTableLocked<T>(s: { kiln: { databaseUrl: string } }, fn: () => Promise<T>, table = 'LoanType'): Promise<T> {
-  const locker = new Client({ connectionString: s.kiln.databaseUrl });
+export async function whileTableLocked<T>(s: { kiln: { databaseUrl: string } } | string, fn: () => Promise<T>, table = 'LoanType'): Promise<T> {
+  const locker = new Client({ connectionString: typeof s === 'string' ? s : s.kiln.databaseUrl });
   await locker.connect();
   try {
     await locker.query('BEGIN');
