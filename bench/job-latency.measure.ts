@@ -104,8 +104,7 @@ async function whileJobRuns(kiln: KilnProcess, auth: Record<string, string>, job
   const times = await timeQueries(kiln, auth, () => running, async (n) => {
     if (n % 10 !== 0) return;
     const res = await postGraphql(kiln, JSON.stringify({ query: `{ job(id: "${jobId}") { status error } }` }), auth);
-    // A restore revokes every session as it commits: the job has ended.
-    if (res.errors?.[0]?.extensions?.reason === 'SESSION_REVOKED') return void (running = false);
+    if (endedByRestore(res)) return void (running = false);
     if (res.errors?.length) throw new Error(`job ${jobId}: ${JSON.stringify(res.errors)}`);
     const job = res.data;
     const status = job.job.status as string;
@@ -138,13 +137,22 @@ async function timeQueries(
   for (let n = 0; more(n); n++) {
     const started = performance.now();
     const res = await postGraphql(kiln, ME, auth);
-    // A restore revokes every session as it commits: the job has ended.
-    if (between && res.errors?.[0]?.extensions?.reason === 'SESSION_REVOKED') break;
+    if (between && endedByRestore(res)) break;
     if (!res.data?.me) throw new Error(`the admin's query failed: ${JSON.stringify(res.errors)}`);
     times.push(performance.now() - started);
     await between?.(n);
   }
   return times;
+}
+
+/**
+ * Whether the session was ended by a restore's commit, so the restore has ended: it revokes every
+ * session the backup holds (SESSION_REVOKED), and one signed in after the backup was taken is not
+ * in the restored data at all (TOKEN_INVALID: from the second restore on, the bench's own).
+ */
+function endedByRestore(res: { errors?: Array<{ extensions?: { reason?: unknown } }> }): boolean {
+  const reason = res.errors?.[0]?.extensions?.reason;
+  return reason === 'SESSION_REVOKED' || reason === 'TOKEN_INVALID';
 }
 
 async function startJob(kiln: KilnProcess, auth: Record<string, string>, mutation: string, field: string): Promise<string> {
