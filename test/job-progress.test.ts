@@ -3,7 +3,13 @@ import WebSocket from 'ws';
 import { gql } from './support/test-kiln';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { statementWaitingOnLock } from './support/restore-helpers';
-import { eventually } from './support/until';
+import { eventually, until } from './support/until';
+import { Client } from 'pg';
+import { Job } from '../src/jobs/job.entity';
+import { JobStatus } from '../src/jobs/job.enums';
+import { JobEventBus } from '../src/jobs/job-event-bus';
+import { jobProgressStream } from '../src/jobs/job-stream';
+import { createLogger } from '../src/logging/logger';
 
 const PROGRESS = 'subscription($id: ID) { jobProgress(jobId: $id) { id kind status phase table percent rowsDone rowsTotal bytesDone etaSeconds backup { id status } } }';
 
@@ -109,4 +115,46 @@ it('keeps the job running when a subscriber disconnects mid-way', async () => {
   const job = await finishedJob(s, jobId);
   expect(job.status).toBe('COMPLETED');
   expect((await gql(s.kiln.url, '{ me { email } }', {}, s.token)).data).toEqual({ me: { email: 'root@kiln.test' } });
+});
+
+it('ends for a job that ends while its current state is being read: the end is never lost, nor a stale state sent after', async () => {
+  const { jobId } = await startBackup(s);
+  await finishedJob(s, jobId);
+  const ended = await s.kiln.dataSource.getRepository(Job).findOneByOrFail({ id: jobId });
+  // A bus of the test's own (the gateway's publishes nothing for this job now), on the gateway's database.
+  const bus = new JobEventBus('job-progress-test', createLogger('silent'));
+  const db = new Client({ connectionString: s.kiln.databaseUrl });
+  await db.connect();
+  let stream: AsyncIterator<Job> | undefined;
+  try {
+    // The row as it was an instant before the job's end; the stream's read of it is held on a lock.
+    await db.query(`UPDATE kiln.kiln_jobs SET status = 'RUNNING', "finishedAt" = NULL WHERE id = $1`, [jobId]);
+    await db.query('BEGIN');
+    await db.query('LOCK TABLE kiln.kiln_jobs IN ACCESS EXCLUSIVE MODE');
+    stream = jobProgressStream(s.kiln.dataSource, bus, jobId)[Symbol.asyncIterator]();
+    const firstEvent = stream.next();
+    // The stream's own read (TypeORM names its columns "Job_…"), not the gateway's sweeps, waits.
+    await until(
+      'the stream to read the job',
+      async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%"Job_id"%' AND datname = current_database()`)).rowCount,
+      (n) => n! > 0,
+      30_000,
+      20,
+    );
+    // A change older than the row the read will return (it was queued once), then the job's end:
+    // both after the stream began, before its read returns RUNNING.
+    bus.publish({ ...ended, status: JobStatus.QUEUED, finishedAt: null });
+    bus.publish({ ...ended });
+    await db.query('COMMIT');
+    expect((await firstEvent).value).toMatchObject({ id: jobId, status: 'RUNNING' });
+    const end = await Promise.race([stream!.next(), new Promise((resolve) => setTimeout(() => resolve('no end within 10 s'), 10_000).unref())]);
+    expect(end).toMatchObject({ done: false, value: { id: jobId, status: 'COMPLETED' } });
+    expect(await stream!.next()).toMatchObject({ done: true });
+  } finally {
+    await stream?.return?.();
+    await db.query('ROLLBACK').catch(() => undefined);
+    await db.query(`UPDATE kiln.kiln_jobs SET status = $2, "finishedAt" = $3 WHERE id = $1`, [jobId, ended.status, ended.finishedAt]);
+    await db.end();
+    await bus.close();
+  }
 });
