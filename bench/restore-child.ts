@@ -120,19 +120,18 @@ async function restoreOnce(): Promise<RestoreChildResult> {
     const rssKbByPhase: Extract<RestoreChildResult, { ok: true }>['rssKbByPhase'] = {};
     const machineCpuByPhase: Extract<RestoreChildResult, { ok: true }>['machineCpuByPhase'] = {};
     const kilnCpuByPhase: Extract<RestoreChildResult, { ok: true }>['kilnCpuByPhase'] = {};
+    // CPU used since the sample before, counted to the phase this one falls in (50 ms grain), and to the job.
+    const add = (to: typeof kilnCpuByPhase, phase: keyof typeof kilnCpuByPhase, seconds: number) => {
+      to[phase] = (to[phase] ?? 0) + seconds;
+      to.job = (to.job ?? 0) + seconds;
+    };
     samples.forEach(([at, kb, busy, kiln], i) => {
       const phase = phaseAt(marks, at, 'validate');
       rssKbByPhase[phase] = Math.max(rssKbByPhase[phase] ?? 0, kb);
-      // What the machine did since the sample before, counted to the phase this one falls in (50 ms grain).
-      if (i > 0) {
-        kilnCpuByPhase[phase] = (kilnCpuByPhase[phase] ?? 0) + (kiln - samples[i - 1][3]);
-        kilnCpuByPhase.job = (kilnCpuByPhase.job ?? 0) + (kiln - samples[i - 1][3]);
-      }
-      const before = samples[i - 1]?.[2];
-      if (busy !== null && before !== undefined && before !== null) {
-        machineCpuByPhase[phase] = (machineCpuByPhase[phase] ?? 0) + (busy - before);
-        machineCpuByPhase.job = (machineCpuByPhase.job ?? 0) + (busy - before);
-      }
+      if (i === 0) return;
+      const [, , busyBefore, kilnBefore] = samples[i - 1];
+      add(kilnCpuByPhase, phase, kiln - kilnBefore);
+      if (busy !== null && busyBefore !== null) add(machineCpuByPhase, phase, busy - busyBefore);
     });
     return {
       ok: true,

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { gql } from './support/test-kiln';
 import { finishedJob, startBackup, startSeededKiln, whileTableLocked, type SeededKiln } from './support/seeded-kiln';
 import { statementWaitingOnLock } from './support/restore-helpers';
-import { eventually, until } from './support/until';
+import { eventually } from './support/until';
 import { Client } from 'pg';
 import { Job } from '../src/jobs/job.entity';
 import { JobStatus } from '../src/jobs/job.enums';
@@ -134,13 +134,7 @@ it('ends for a job that ends while its current state is being read: the end is n
     stream = jobProgressStream(s.kiln.dataSource, bus, jobId)[Symbol.asyncIterator]();
     const firstEvent = stream.next();
     // The stream's own read (TypeORM names its columns "Job_…"), not the gateway's sweeps, waits.
-    await until(
-      'the stream to read the job',
-      async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%"Job_id"%' AND datname = current_database()`)).rowCount,
-      (n) => n! > 0,
-      30_000,
-      20,
-    );
+    await statementWaitingOnLock(db, '%"Job_id"%');
     // A change older than the row the read will return (it was queued once), then the job's end:
     // both after the stream began, before its read returns RUNNING.
     bus.publish({ ...ended, status: JobStatus.QUEUED, finishedAt: null });

@@ -172,12 +172,19 @@ export async function failedUpload(
 /**
  * Waits until a statement of this database waits for a table's lock (a job held by a test's
  * locker or reader); its pid and text. Row-lock waits (two updates of one job row, a moment
- * under load) are not what the tests hold, so they do not count.
+ * under load) are not what the tests hold, so they do not count. With `queryLike` (a LIKE pattern),
+ * only a statement whose text matches: the one the test holds, not the gateway's own sweeps.
  */
-export async function statementWaitingOnLock(db: Client): Promise<{ pid: number; query: string }> {
+export async function statementWaitingOnLock(db: Client, queryLike = '%'): Promise<{ pid: number; query: string }> {
   const [waiting] = await until(
     'a statement to wait for a table lock',
-    async () => (await db.query(`SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'relation' AND datname = current_database()`)).rows,
+    async () =>
+      (
+        await db.query(
+          `SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'relation' AND datname = current_database() AND query LIKE $1`,
+          [queryLike],
+        )
+      ).rows,
     (rows) => rows.length > 0,
     30_000,
     50,
